@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+// Every fixed capacity and default the audio path relies on, in one place.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace looperd::limits {
+
+inline constexpr std::uint32_t kDefaultSlots = 128;
+inline constexpr std::uint32_t kMaxSlots = 4096;
+inline constexpr std::uint32_t kDefaultVoices = 256;
+inline constexpr std::uint32_t kMaxVoices = 4096;
+inline constexpr std::uint32_t kDefaultOutputs = 2;
+inline constexpr std::uint32_t kMaxOutputs = 64;
+inline constexpr std::uint32_t kMaxSampleChannels = 64;
+
+// Commands the network thread may queue before the audio thread drains them.
+inline constexpr std::size_t kDefaultCommandCapacity = 1024;
+inline constexpr std::size_t kMaxCommandCapacity = 1 << 20;
+
+// The audio thread renders in chunks of at most this many frames so that per-frame gain
+// ramps fit in a stack array; JACK's nframes may be any size.
+inline constexpr std::uint32_t kRenderChunkFrames = 256;
+
+// Fade applied to stops, retriggers and cuts; and how long a gain change takes.
+inline constexpr float kDefaultFadeMs = 5.0F;
+inline constexpr float kDefaultGainSmoothMs = 10.0F;
+
+inline constexpr float kMaxSlotGain = 4.0F;
+inline constexpr float kMaxMasterGain = 4.0F;
+
+inline constexpr std::uint64_t kDefaultMemoryBudgetBytes = 1ULL << 30;  // 1 GiB
+
+}  // namespace looperd::limits

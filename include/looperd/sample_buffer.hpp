@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace looperd {
+
+// SampleBuffer: the frames of one loaded file, planar (one contiguous array per channel),
+// already at the engine's sample rate.
+//
+// Threads: built and prefaulted by the loader thread, read by the audio thread, deleted by
+// the housekeeping thread after the engine retires it. The frames never change once the
+// buffer is published. The only mutable member is the audio thread's reference count,
+// which no other thread touches while the engine holds the buffer.
+class SampleBuffer {
+public:
+    // Note: allocates memory. Not for the audio thread. Frames start zeroed.
+    SampleBuffer(std::uint32_t channels, std::uint32_t frames, std::uint32_t sample_rate);
+    SampleBuffer(const SampleBuffer&) = delete;
+    SampleBuffer& operator=(const SampleBuffer&) = delete;
+    ~SampleBuffer();  // munlocks if prefault() locked
+
+    std::uint32_t channels() const noexcept { return channels_; }
+    std::uint32_t frames() const noexcept { return frames_; }
+    std::uint32_t sample_rate() const noexcept { return sample_rate_; }
+    std::size_t bytes() const noexcept {
+        return static_cast<std::size_t>(channels_) * frames_ * sizeof(float);
+    }
+    const float* channel(std::uint32_t c) const noexcept { return data_.get() + std::size_t{c} * frames_; }
+
+    // Loader thread only, before publication.
+    float* mutable_channel(std::uint32_t c) noexcept { return data_.get() + std::size_t{c} * frames_; }
+
+    // Loader thread, before publication: touch every page so the audio thread never faults
+    // on it, and lock it in RAM when the process may (RLIMIT_MEMLOCK). Returns true if locked.
+    bool prefault() noexcept;
+
+    // Audio thread only (Engine). Wait-free.
+    std::uint32_t& rt_refs() noexcept { return rt_refs_; }
+
+private:
+    std::uint32_t channels_;
+    std::uint32_t frames_;
+    std::uint32_t sample_rate_;
+    std::uint32_t rt_refs_ = 0;
+    bool locked_ = false;
+    std::unique_ptr<float[]> data_;
+};
+
+}  // namespace looperd

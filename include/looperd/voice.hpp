@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <cstdint>
+
+namespace looperd {
+
+class SampleBuffer;
+
+// Ramp: a value moving linearly to a target over a number of frames, landing on the target
+// exactly (so that unity gain after a ramp is bit-exact again). Audio thread only.
+struct Ramp {
+    float value = 1.0F;
+    float target = 1.0F;
+    float step = 0.0F;
+    std::uint32_t remaining = 0;
+
+    void jump(float v) noexcept {
+        value = target = v;
+        step = 0.0F;
+        remaining = 0;
+    }
+    void go(float to, std::uint32_t frames) noexcept {
+        target = to;
+        if (frames == 0 || to == value) {
+            jump(to);
+            return;
+        }
+        remaining = frames;
+        step = (to - value) / static_cast<float>(frames);
+    }
+    bool moving() const noexcept { return remaining != 0; }
+    // Advance one frame and return the value for that frame.
+    float next() noexcept {
+        if (remaining == 0) return value;
+        --remaining;
+        value = remaining == 0 ? target : value + step;
+        return value;
+    }
+};
+
+// Voice: one playing pass over one buffer. Owned by the Engine's fixed pool; audio thread only.
+struct Voice {
+    SampleBuffer* buffer = nullptr;  // holds one rt reference while active
+    std::uint32_t slot = 0;
+    std::uint32_t position = 0;  // next frame to read
+    std::uint64_t started = 0;   // engine frame counter at start: the oldest voice is the lowest
+    bool active = false;
+    bool loop = false;
+    bool releasing = false;  // fading out; ends when the envelope reaches 0
+    Ramp gain;               // slot gain, smoothed
+    Ramp envelope;           // 1 while playing, ramps to 0 on stop or cut
+};
+
+}  // namespace looperd

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace looperd {
+
+// One OSC argument. `type` is the OSC type tag; only the field that type uses is set.
+// Types decoded with values: i (int32), h (int64), f (float32), d (float64), s and S
+// (string), T, F, N, I (no payload). Any other tag (blob b, midi m, ...) is kept with its
+// tag only, so that handlers can reject it as a wrong type.
+struct OscArg {
+    char type = 'N';
+    std::int32_t i = 0;
+    std::int64_t h = 0;
+    float f = 0.0F;
+    double d = 0.0;
+    std::string s;
+
+    static OscArg int32(std::int32_t v);
+    static OscArg float32(float v);
+    static OscArg string(std::string v);
+};
+
+struct OscMessage {
+    std::string address;
+    std::vector<OscArg> args;
+
+    std::string type_tags() const;  // "ifs" for (int, float, string)
+};
+
+class OscDecodeError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Decoding limits: datagrams beyond these are refused whole, before any allocation they
+// would size.
+inline constexpr std::size_t kMaxOscPacketBytes = 65507;  // largest UDP payload over IPv4
+inline constexpr int kMaxOscBundleDepth = 8;
+inline constexpr std::size_t kMaxOscMessagesPerPacket = 1024;
+
+// Decodes one datagram: a message, or a bundle (nested up to kMaxOscBundleDepth) flattened
+// to its messages in order. Bundle timetags are not applied (messages act on arrival).
+// Bundle framing is checked here with unsigned arithmetic before liblo sees any element.
+// Throws OscDecodeError with a reason ("truncated bundle element", ...).
+std::vector<OscMessage> decode_osc_packet(const std::uint8_t* data, std::size_t size);
+
+// Encodes one message as an OSC 1.0 datagram. Throws OscDecodeError on an address that is
+// not an OSC address.
+std::vector<std::uint8_t> encode_osc_message(const OscMessage& message);
+
+}  // namespace looperd

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#include <benchmark/benchmark.h>
+BENCHMARK_MAIN();
