@@ -1,2 +1,82 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
+#include "daemon/housekeeping.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "looperd/sample_buffer.hpp"
+
+namespace looperd {
+
+namespace {
+// Often enough that freed memory returns to the budget before a musician's next load, rarely
+// enough to cost nothing.
+constexpr auto kPollInterval = std::chrono::milliseconds(10);
+}  // namespace
+
+Housekeeping::Housekeeping(Engine& engine, MemoryBudget& budget, XrunSource xruns)
+    : engine_(engine), budget_(budget), xruns_(std::move(xruns)) {}
+
+Housekeeping::~Housekeeping() { stop(); }
+
+void Housekeeping::start() {
+    thread_ = std::thread([this] {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            lock.unlock();
+            poll();
+            lock.lock();
+            wake_.wait_for(lock, kPollInterval, [this] { return stopping_; });
+        }
+    });
+}
+
+void Housekeeping::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    poll();
+}
+
+void Housekeeping::poll() {
+    Event e;
+    while (engine_.try_receive(e)) {
+        switch (e.kind) {
+            case EventKind::buffer_retired: {
+                const auto bytes = e.buffer->bytes();
+                delete e.buffer;
+                budget_.release(bytes);
+                buffers_freed_.fetch_add(1);
+                spdlog::debug("freed a retired sample buffer ({} bytes)", bytes);
+                break;
+            }
+            case EventKind::voice_ended:
+                spdlog::trace("slot {}: voice ended", e.slot);
+                break;
+            case EventKind::voice_refused:
+                spdlog::warn("slot {}: play refused, all {} voices busy (raise --voices)", e.slot,
+                             engine_.config().voices);
+                break;
+            case EventKind::bad_command:
+                spdlog::error("audio thread ignored a command for slot {} (outside the table)", e.slot);
+                break;
+        }
+    }
+    // Xruns come in bursts on a loaded machine: one line a second at most, with the count.
+    if (xruns_) {
+        const auto x = xruns_();
+        const auto now = std::chrono::steady_clock::now();
+        if (x != xruns_logged_ && now - last_xrun_log_ >= std::chrono::seconds(1)) {
+            spdlog::warn("xruns: {} since start (+{})", x, x - xruns_logged_);
+            xruns_logged_ = x;
+            last_xrun_log_ = now;
+        }
+    }
+}
+
+}  // namespace looperd

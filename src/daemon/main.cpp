@@ -1,3 +1,188 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
-int main() { return 0; }
+// looperd: the daemon. Wires the threads together; every piece of work lives elsewhere.
+//
+//   main thread      parses options, starts everything, waits for a signal or JACK's exit
+//   network thread   OscServer::receive → decode → Controller::handle → command ring
+//   loader thread    (Controller's LoadWorker) reads and converts files
+//   audio thread     JACK's, JackClient::process → Engine::process
+//   housekeeping     frees retired buffers, logs audio-thread events
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "daemon/controller.hpp"
+#include "daemon/housekeeping.hpp"
+#include "daemon/options.hpp"
+#include "io/jack_client.hpp"
+#include "io/osc_server.hpp"
+#include "looperd/engine.hpp"
+#include "looperd/rt_guard.hpp"
+
+namespace {
+
+using namespace looperd;
+
+void setup_logging(const std::string& level) {
+    auto logger = spdlog::stderr_color_mt("looperd");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// Network thread: one datagram at a time, with a short timeout so that shutdown is prompt.
+void serve_osc(OscServer& server, Controller& controller, const std::atomic<bool>& stopping) {
+    std::vector<std::uint8_t> packet;
+    OscEndpoint from;
+    bool truncated = false;
+    while (!stopping.load(std::memory_order_relaxed)) {
+        try {
+            if (!server.receive(packet, from, truncated, 100)) continue;
+            if (truncated) {
+                controller.reject_packet("datagram larger than " + std::to_string(kMaxOscPacketBytes) +
+                                             " bytes",
+                                         from);
+                continue;
+            }
+            std::vector<OscMessage> messages;
+            try {
+                messages = decode_osc_packet(packet.data(), packet.size());
+            } catch (const OscDecodeError& e) {
+                controller.reject_packet(e.what(), from);
+                continue;
+            }
+            for (const auto& m : messages) controller.handle(m, from);
+        } catch (const std::exception& e) {
+            // Nothing a peer sends may stop the network thread.
+            spdlog::error("network thread: {}", e.what());
+        }
+    }
+}
+
+int run(const Options& options) {
+    // Signals are taken synchronously by the main thread only: block them before any thread
+    // (JACK's included) starts, so that every thread inherits the mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    // Bind first: a port clash is the most common start-up mistake and should fail fast.
+    OscServer osc(options.osc_bind, options.osc_port);
+
+    const std::string server_name =
+        !options.jack_server.empty() ? options.jack_server
+                                     : (std::getenv("JACK_DEFAULT_SERVER") ? std::getenv("JACK_DEFAULT_SERVER") : "");
+    JackClient jack(options.client_name, server_name, options.outputs);
+
+    EngineConfig engine_config;
+    engine_config.outputs = options.outputs;
+    engine_config.slots = options.slots;
+    engine_config.voices = options.voices;
+    engine_config.sample_rate = jack.sample_rate();
+    engine_config.command_capacity = options.command_capacity;
+    engine_config.fade_ms = options.fade_ms;
+    Engine engine(engine_config);
+
+    MemoryBudget budget(options.memory_budget);
+    Housekeeping housekeeping(engine, budget, [&jack] { return jack.xruns(); });
+    housekeeping.start();
+
+    ControllerConfig controller_config;
+    controller_config.slots = options.slots;
+    controller_config.samples_dir =
+        options.samples_dir.empty() ? std::filesystem::current_path() : options.samples_dir;
+    Controller controller(
+        controller_config, budget, [&engine](const Command& c) { return engine.try_send(c); },
+        [&osc](const OscEndpoint& to, const OscMessage& m) {
+            if (!osc.send(to, m)) spdlog::warn("cannot send {} to {}", m.address, to.to_string());
+        },
+        [&engine, &jack] {
+            RuntimeStatus s;
+            s.voices = engine.active_voices();
+            s.voices_max = engine.config().voices;
+            s.sample_rate = jack.sample_rate();
+            s.block_size = jack.block_size();
+            s.xruns = jack.xruns();
+            s.dropped = engine.dropped_commands();
+            s.refused_voices = engine.refused_voices();
+            s.dsp_load = jack.dsp_load();
+            return s;
+        },
+        [&jack] { return jack.sample_rate(); });
+
+    jack.activate(engine);
+    if (options.autoconnect) {
+        const auto n = jack.connect_physical_outputs();
+        if (n == 0) spdlog::warn("no physical playback ports to connect to (use --no-autoconnect to silence)");
+        else spdlog::info("connected {} output(s) to physical playback ports", n);
+    }
+
+    std::atomic<bool> stopping{false};
+    std::thread network([&] { serve_osc(osc, controller, stopping); });
+
+    spdlog::info("looperd {} ready: JACK client '{}' at {} Hz, {} frames, {} outputs; OSC on udp {}:{}{}",
+                 LOOPERD_VERSION, jack.name(), jack.sample_rate(), jack.block_size(), options.outputs,
+                 options.osc_bind, osc.port(), rt_guard::enabled() ? " (audio-thread guard on)" : "");
+
+    int exit_code = 0;
+    const timespec tick{0, 100'000'000};
+    for (;;) {
+        const int sig = sigtimedwait(&signals, nullptr, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        if (jack.server_gone()) {
+            spdlog::critical("the JACK server went away ({}); exiting", jack.shutdown_reason());
+            exit_code = 1;
+            break;
+        }
+    }
+
+    stopping = true;
+    network.join();
+    controller.stop();
+    jack.close();  // the audio thread has stopped after this
+    housekeeping.stop();
+    spdlog::info("stopped");
+    return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    try {
+        options = parse_options(argc, argv);
+    } catch (const OptionsError& e) {
+        std::fprintf(stderr, "looperd: %s\n", e.what());
+        return 2;
+    }
+    if (options.help) {
+        std::fputs(usage().c_str(), stdout);
+        return 0;
+    }
+    if (options.version) {
+        std::printf("looperd %s\n", LOOPERD_VERSION);
+        return 0;
+    }
+    setup_logging(options.log_level);
+    try {
+        return run(options);
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
+}

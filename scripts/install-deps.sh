@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# SPDX-FileCopyrightText: looperd contributors
+# Installs what looperd needs to build, run and test, from Debian's packages.
+# Debian 12 (bookworm) or Raspberry Pi OS 12. Uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+  build-essential meson ninja-build pkg-config
+  libjack-jackd2-dev jackd2 liblo-dev liblo-tools
+  libsndfile1-dev libsamplerate0-dev
+  libreaderwriterqueue-dev libspdlog-dev
+  libgtest-dev libbenchmark-dev
+)
+# RealtimeSanitizer's runtime for the audio-thread guard (x86_64 only in Debian 12).
+if [ "$(dpkg --print-architecture)" = "amd64" ]; then
+  packages+=(libclang-rt-19-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "Installing: ${missing[*]}"
+# jackd2 asks whether to enable realtime scheduling; preseed "yes" so nothing prompts.
+echo "jackd2 jackd/tweak_rt_limits boolean true" | $sudo debconf-set-selections
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

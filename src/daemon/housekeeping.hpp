@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "io/memory_budget.hpp"
+#include "looperd/engine.hpp"
+
+namespace looperd {
+
+// Housekeeping: the non-real-time thread that consumes the engine's event ring on a timer.
+// It frees the buffers the audio thread let go (and returns their bytes to the budget), and
+// turns audio-thread events and the xrun count into log lines: the audio thread never logs
+// and never wakes anyone.
+class Housekeeping {
+public:
+    using XrunSource = std::function<std::uint64_t()>;
+
+    Housekeeping(Engine& engine, MemoryBudget& budget, XrunSource xruns);
+    ~Housekeeping();
+    Housekeeping(const Housekeeping&) = delete;
+    Housekeeping& operator=(const Housekeeping&) = delete;
+
+    void start();
+    void stop();  // joins; what is still in the ring is freed by a last poll
+
+    // One pass over the event ring. Housekeeping thread (or a test, when not started).
+    void poll();
+
+    std::uint64_t buffers_freed() const noexcept { return buffers_freed_.load(); }
+
+private:
+    Engine& engine_;
+    MemoryBudget& budget_;
+    XrunSource xruns_;
+    std::uint64_t xruns_logged_ = 0;
+    std::chrono::steady_clock::time_point last_xrun_log_{};
+    std::atomic<std::uint64_t> buffers_freed_{0};
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace looperd

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "looperd/limits.hpp"
+
+namespace looperd {
+
+inline constexpr std::uint16_t kDefaultOscPort = 9950;
+
+// Options: what the command line sets. Defaults are the documented ones.
+struct Options {
+    std::string jack_server;  // empty: JACK_DEFAULT_SERVER, else JACK's default server
+    std::string client_name = "looperd";
+    std::uint32_t outputs = limits::kDefaultOutputs;
+    std::uint32_t slots = limits::kDefaultSlots;
+    std::uint32_t voices = limits::kDefaultVoices;
+    std::uint16_t osc_port = kDefaultOscPort;
+    std::string osc_bind = "127.0.0.1";
+    std::filesystem::path samples_dir;  // empty: the current directory
+    bool autoconnect = true;
+    std::uint64_t memory_budget = limits::kDefaultMemoryBudgetBytes;
+    std::size_t command_capacity = limits::kDefaultCommandCapacity;
+    float fade_ms = limits::kDefaultFadeMs;
+    std::string log_level = "info";
+    bool help = false;
+    bool version = false;
+};
+
+class OptionsError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Parses argv. Throws OptionsError naming the flag and what is wrong with it.
+Options parse_options(int argc, const char* const* argv);
+
+// The --help text.
+std::string usage();
+
+// "512M", "1G", "1048576" → bytes. Throws OptionsError.
+std::uint64_t parse_byte_size(const std::string& text);
+
+}  // namespace looperd
