@@ -47,7 +47,7 @@ inline constexpr std::size_t kMaxOscMessagesPerPacket = 1024;
 
 // Decodes one datagram: a message, or a bundle (nested up to kMaxOscBundleDepth) flattened
 // to its messages in order. Bundle timetags are not applied (messages act on arrival).
-// Bundle framing is checked here with unsigned arithmetic before liblo sees any element.
+// Framing, sizes and type tags are checked here with unsigned arithmetic; liblo is not used.
 // Throws OscDecodeError with a reason ("truncated bundle element", ...).
 std::vector<OscMessage> decode_osc_packet(const std::uint8_t* data, std::size_t size);
 
