@@ -1,30 +1,58 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # SPDX-FileCopyrightText: looperd contributors
-# Builds looperd and runs every test: unit, audio-thread guard, integration (a real jackd with
-# the dummy backend), then the unit and guard tests again under ASan+UBSan.
-# Warnings are errors. This is exactly what CI runs.
+# Builds looperd and runs every test, as CI does:
+#  1. unit, audio-thread guard and integration tests (a real jackd with the dummy backend),
+#     warnings as errors;
+#  2. unit and guard tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#  3. the threaded unit tests (controller + loader thread, rings) under ThreadSanitizer.
+# Prints one closing line: "tests: N passed, N failed, N skipped" (Google Test cases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
 jobs=$(nproc)
+status=0
+junit_files=()
+
+# run_suite BUILD_DIR [meson test args...]: runs and remembers the JUnit log for the summary.
+run_suite() {
+  local dir=$1
+  shift
+  if ! meson test -C "$dir" --print-errorlogs --num-processes "$jobs" "$@"; then status=1; fi
+  junit_files+=("$dir/meson-logs/testlog.junit.xml")
+}
 
 echo "== build (warnings are errors) and test =="
-if [ ! -d build-test ]; then meson setup build-test -Dwerror=true; fi
+[ -d build-test ] || meson setup build-test -Dwerror=true
 meson compile -C build-test -j "$jobs"
-meson test -C build-test --print-errorlogs --num-processes "$jobs"
+run_suite build-test
 
 echo "== unit and guard tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
-if [ ! -d build-asan ]; then
-  # RealtimeSanitizer and ASan both intercept malloc: the ASan build uses looperd's own
-  # allocation guard only.
-  meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-    -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
-fi
+# RealtimeSanitizer and ASan both intercept malloc: this build uses looperd's own allocation
+# guard only.
+[ -d build-asan ] || meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
+  -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
 meson compile -C build-asan -j "$jobs"
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-  meson test -C build-asan --print-errorlogs --num-processes "$jobs"
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 run_suite build-asan
 
-echo "All looperd tests passed."
+echo "== threaded unit tests under ThreadSanitizer =="
+[ -d build-tsan ] || meson setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false \
+  -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
+meson compile -C build-tsan -j "$jobs"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_suite build-tsan --suite unit
+
+passed=0 failed=0 skipped=0
+for f in "${junit_files[@]}"; do
+  [ -f "$f" ] || continue
+  total=$(grep -c '<testcase ' "$f" || true)
+  fail=$(grep -c '<failure' "$f" || true)
+  skip=$(grep -c '<skipped' "$f" || true)
+  passed=$((passed + total - fail - skip))
+  failed=$((failed + fail))
+  skipped=$((skipped + skip))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a crash may leave no test case
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
