@@ -15,7 +15,7 @@ namespace looperd {
 // into denormal numbers, which cost up to a hundred times more per operation on x86.
 // Audio thread. Wait-free; a register write, no syscall.
 class ScopedFlushDenormals {
-public:
+  public:
     ScopedFlushDenormals() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
         saved_ = _mm_getcsr();
@@ -44,7 +44,7 @@ public:
     ScopedFlushDenormals(const ScopedFlushDenormals&) = delete;
     ScopedFlushDenormals& operator=(const ScopedFlushDenormals&) = delete;
 
-private:
+  private:
     std::uint64_t saved_ = 0;
 };
 

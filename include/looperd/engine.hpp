@@ -40,7 +40,7 @@ struct EngineConfig {
 // no slot and no voice reads it any more, the engine posts buffer_retired and ownership
 // passes to whoever pops that event. The destructor deletes what the engine still holds.
 class Engine {
-public:
+  public:
     // Note: allocates memory. Throws std::invalid_argument on a config outside limits.
     explicit Engine(const EngineConfig& config);
     ~Engine();
@@ -64,12 +64,20 @@ public:
     const EngineConfig& config() const noexcept { return config_; }
 
     // Any thread; relaxed snapshots.
-    std::uint32_t active_voices() const noexcept { return active_voices_.load(std::memory_order_relaxed); }
-    std::uint64_t dropped_commands() const noexcept { return dropped_commands_.load(std::memory_order_relaxed); }
-    std::uint64_t refused_voices() const noexcept { return refused_voices_.load(std::memory_order_relaxed); }
-    std::uint64_t frames_processed() const noexcept { return frame_clock_.load(std::memory_order_relaxed); }
+    std::uint32_t active_voices() const noexcept {
+        return active_voices_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t dropped_commands() const noexcept {
+        return dropped_commands_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t refused_voices() const noexcept {
+        return refused_voices_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t frames_processed() const noexcept {
+        return frame_clock_.load(std::memory_order_relaxed);
+    }
 
-private:
+  private:
     struct Slot {
         SampleBuffer* buffer = nullptr;  // one rt reference while set
         float gain = 1.0F;
@@ -78,10 +86,10 @@ private:
 
     void apply(const Command& c) noexcept;
     void play(std::uint32_t slot) noexcept;
-    void release(Voice& v) noexcept;           // start the fade out
-    void retire_voice(Voice& v) noexcept;      // voice done: drop its buffer reference
+    void release(Voice& v) noexcept;       // start the fade out
+    void retire_voice(Voice& v) noexcept;  // voice done: drop its buffer reference
     void acquire(SampleBuffer* b) noexcept;
-    void unref(SampleBuffer* b) noexcept;      // last reference: post buffer_retired
+    void unref(SampleBuffer* b) noexcept;  // last reference: post buffer_retired
     void post(const Event& e) noexcept;
     void flush_backlog() noexcept;
     void render_voice(Voice& v, float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;

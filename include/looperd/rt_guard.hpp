@@ -18,7 +18,7 @@ bool enabled() noexcept;
 bool rtsan_linked() noexcept;
 
 class Scope {
-public:
+  public:
     Scope() noexcept { enter(); }
     ~Scope() { exit(); }
     Scope(const Scope&) = delete;

@@ -17,7 +17,7 @@ namespace looperd {
 // buffer is published. The only mutable member is the audio thread's reference count,
 // which no other thread touches while the engine holds the buffer.
 class SampleBuffer {
-public:
+  public:
     // Note: allocates memory. Not for the audio thread. Frames start zeroed.
     SampleBuffer(std::uint32_t channels, std::uint32_t frames, std::uint32_t sample_rate);
     SampleBuffer(const SampleBuffer&) = delete;
@@ -30,10 +30,14 @@ public:
     std::size_t bytes() const noexcept {
         return static_cast<std::size_t>(channels_) * frames_ * sizeof(float);
     }
-    const float* channel(std::uint32_t c) const noexcept { return data_.get() + std::size_t{c} * frames_; }
+    const float* channel(std::uint32_t c) const noexcept {
+        return data_.get() + std::size_t{c} * frames_;
+    }
 
     // Loader thread only, before publication.
-    float* mutable_channel(std::uint32_t c) noexcept { return data_.get() + std::size_t{c} * frames_; }
+    float* mutable_channel(std::uint32_t c) noexcept {
+        return data_.get() + std::size_t{c} * frames_;
+    }
 
     // Loader thread, before publication: touch every page so the audio thread never faults
     // on it, and lock it in RAM when the process may (RLIMIT_MEMLOCK). Returns true if locked.
@@ -42,7 +46,7 @@ public:
     // Audio thread only (Engine). Wait-free.
     std::uint32_t& rt_refs() noexcept { return rt_refs_; }
 
-private:
+  private:
     std::uint32_t channels_;
     std::uint32_t frames_;
     std::uint32_t sample_rate_;

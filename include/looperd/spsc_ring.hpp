@@ -18,7 +18,7 @@ template <typename T>
 class SpscRing {
     static_assert(std::is_trivially_copyable_v<T>);
 
-public:
+  public:
     // Note: allocates memory (all of it, now).
     explicit SpscRing(std::size_t capacity) : queue_(capacity), capacity_(capacity) {}
 
@@ -32,7 +32,7 @@ public:
     std::size_t size_approx() const noexcept { return queue_.size_approx(); }
     std::size_t capacity() const noexcept { return capacity_; }
 
-private:
+  private:
     moodycamel::ReaderWriterQueue<T> queue_;
     std::size_t capacity_;
 };

@@ -19,17 +19,28 @@ namespace {
 std::optional<double> number(const OscArg& a) {
     double v = 0.0;
     switch (a.type) {
-        case 'i': v = a.i; break;
-        case 'h': v = static_cast<double>(a.h); break;
-        case 'f': v = static_cast<double>(a.f); break;
-        case 'd': v = a.d; break;
-        default: return std::nullopt;
+        case 'i':
+            v = a.i;
+            break;
+        case 'h':
+            v = static_cast<double>(a.h);
+            break;
+        case 'f':
+            v = static_cast<double>(a.f);
+            break;
+        case 'd':
+            v = a.d;
+            break;
+        default:
+            return std::nullopt;
     }
     if (!std::isfinite(v)) return std::nullopt;
     return v;
 }
 
-bool is_string(const OscArg& a) { return a.type == 's' || a.type == 'S'; }
+bool is_string(const OscArg& a) {
+    return a.type == 's' || a.type == 'S';
+}
 
 // "/slot/12/play" → {12, "play"}. Digits only, no sign, no leading '+'.
 struct SlotAddress {
@@ -69,11 +80,17 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
       sample_rate_(std::move(sample_rate)),
       slots_(config.slots) {}
 
-Controller::~Controller() { stop(); }
+Controller::~Controller() {
+    stop();
+}
 
-void Controller::stop() { loader_.stop(); }
+void Controller::stop() {
+    loader_.stop();
+}
 
-void Controller::wait_for_loads() { loader_.drain(); }
+void Controller::wait_for_loads() {
+    loader_.drain();
+}
 
 std::uint32_t Controller::slots_loaded() const {
     std::lock_guard lock(mutex_);
@@ -142,7 +159,8 @@ void Controller::reject_packet(const std::string& reason, const OscEndpoint& fro
     error(from, "", "malformed OSC packet: " + reason);
 }
 
-void Controller::error(const OscEndpoint& to, const std::string& address, const std::string& reason) {
+void Controller::error(const OscEndpoint& to, const std::string& address,
+                       const std::string& reason) {
     spdlog::warn("{} from {}: {}", address.empty() ? "packet" : address, to.to_string(), reason);
     reply_(to, OscMessage{"/error", {OscArg::string(address), OscArg::string(reason)}});
 }
@@ -267,7 +285,8 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     const std::uint32_t frames = loaded.buffer->frames();
     const std::uint32_t channels = loaded.buffer->channels();
     const std::size_t bytes = loaded.buffer->bytes();
-    const float seconds = static_cast<float>(frames) / static_cast<float>(loaded.buffer->sample_rate());
+    const float seconds =
+        static_cast<float>(frames) / static_cast<float>(loaded.buffer->sample_rate());
     std::string refused;
     {
         std::lock_guard lock(mutex_);
@@ -292,10 +311,11 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     }
     spdlog::info("slot {}: loaded {} ({} frames, {} channels, {:.3f} s{})", slot, path, frames,
                  channels, seconds, loaded.locked ? "" : ", not locked in RAM");
-    reply_(reply_to, OscMessage{"/slot/" + std::to_string(slot) + "/loaded",
-                                {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
-                                 OscArg::int32(static_cast<std::int32_t>(channels)),
-                                 OscArg::float32(seconds)}});
+    reply_(
+        reply_to,
+        OscMessage{"/slot/" + std::to_string(slot) + "/loaded",
+                   {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
+                    OscArg::int32(static_cast<std::int32_t>(channels)), OscArg::float32(seconds)}});
 }
 
 void Controller::osc_slot_unload(const Request& r) {

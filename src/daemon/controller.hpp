@@ -43,7 +43,7 @@ struct ControllerConfig {
 // Both may send commands: they are serialised by mutex_ here, off the audio thread, so the
 // command ring keeps exactly one producer at a time.
 class Controller {
-public:
+  public:
     using SendCommand = std::function<bool(const Command&)>;  // false: ring full
     using SendReply = std::function<void(const OscEndpoint&, const OscMessage&)>;
     using StatusSource = std::function<RuntimeStatus()>;
@@ -70,7 +70,7 @@ public:
     // Every address pattern the controller answers, as documented in docs/osc.md.
     static std::vector<std::string> addresses();
 
-private:
+  private:
     struct SlotState {
         std::uint64_t generation = 0;  // bumped by every load request and unload
         bool loaded = false;

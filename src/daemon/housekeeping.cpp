@@ -19,7 +19,9 @@ constexpr auto kPollInterval = std::chrono::milliseconds(10);
 Housekeeping::Housekeeping(Engine& engine, MemoryBudget& budget, XrunSource xruns)
     : engine_(engine), budget_(budget), xruns_(std::move(xruns)) {}
 
-Housekeeping::~Housekeeping() { stop(); }
+Housekeeping::~Housekeeping() {
+    stop();
+}
 
 void Housekeeping::start() {
     thread_ = std::thread([this] {
@@ -63,7 +65,8 @@ void Housekeeping::poll() {
                              engine_.config().voices);
                 break;
             case EventKind::bad_command:
-                spdlog::error("audio thread ignored a command for slot {} (outside the table)", e.slot);
+                spdlog::error("audio thread ignored a command for slot {} (outside the table)",
+                              e.slot);
                 break;
         }
     }

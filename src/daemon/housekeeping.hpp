@@ -20,7 +20,7 @@ namespace looperd {
 // turns audio-thread events and the xrun count into log lines: the audio thread never logs
 // and never wakes anyone.
 class Housekeeping {
-public:
+  public:
     using XrunSource = std::function<std::uint64_t()>;
 
     Housekeeping(Engine& engine, MemoryBudget& budget, XrunSource xruns);
@@ -36,7 +36,7 @@ public:
 
     std::uint64_t buffers_freed() const noexcept { return buffers_freed_.load(); }
 
-private:
+  private:
     Engine& engine_;
     MemoryBudget& budget_;
     XrunSource xruns_;

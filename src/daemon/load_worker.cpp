@@ -6,7 +6,9 @@ namespace looperd {
 
 LoadWorker::LoadWorker() : thread_([this] { run(); }) {}
 
-LoadWorker::~LoadWorker() { stop(); }
+LoadWorker::~LoadWorker() {
+    stop();
+}
 
 void LoadWorker::post(std::function<void()> job) {
     {

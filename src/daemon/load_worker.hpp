@@ -14,7 +14,7 @@ namespace looperd {
 // so that disk and CPU-heavy work never runs on the network or the audio thread.
 // post() may be called from any thread; stop() drops jobs not yet started and joins.
 class LoadWorker {
-public:
+  public:
     LoadWorker();
     ~LoadWorker();
     LoadWorker(const LoadWorker&) = delete;
@@ -25,7 +25,7 @@ public:
     // Blocks until every job posted so far has run. For tests.
     void drain();
 
-private:
+  private:
     void run();
 
     std::mutex mutex_;

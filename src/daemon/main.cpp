@@ -48,9 +48,8 @@ void serve_osc(OscServer& server, Controller& controller, const std::atomic<bool
         try {
             if (!server.receive(packet, from, truncated, 100)) continue;
             if (truncated) {
-                controller.reject_packet("datagram larger than " + std::to_string(kMaxOscPacketBytes) +
-                                             " bytes",
-                                         from);
+                controller.reject_packet(
+                    "datagram larger than " + std::to_string(kMaxOscPacketBytes) + " bytes", from);
                 continue;
             }
             std::vector<OscMessage> messages;
@@ -82,8 +81,9 @@ int run(const Options& options) {
     OscServer osc(options.osc_bind, options.osc_port);
 
     const std::string server_name =
-        !options.jack_server.empty() ? options.jack_server
-                                     : (std::getenv("JACK_DEFAULT_SERVER") ? std::getenv("JACK_DEFAULT_SERVER") : "");
+        !options.jack_server.empty()
+            ? options.jack_server
+            : (std::getenv("JACK_DEFAULT_SERVER") ? std::getenv("JACK_DEFAULT_SERVER") : "");
     JackClient jack(options.client_name, server_name, options.outputs);
 
     EngineConfig engine_config;
@@ -125,16 +125,20 @@ int run(const Options& options) {
     jack.activate(engine);
     if (options.autoconnect) {
         const auto n = jack.connect_physical_outputs();
-        if (n == 0) spdlog::warn("no physical playback ports to connect to (use --no-autoconnect to silence)");
-        else spdlog::info("connected {} output(s) to physical playback ports", n);
+        if (n == 0)
+            spdlog::warn(
+                "no physical playback ports to connect to (use --no-autoconnect to silence)");
+        else
+            spdlog::info("connected {} output(s) to physical playback ports", n);
     }
 
     std::atomic<bool> stopping{false};
     std::thread network([&] { serve_osc(osc, controller, stopping); });
 
-    spdlog::info("looperd {} ready: JACK client '{}' at {} Hz, {} frames, {} outputs; OSC on udp {}:{}{}",
-                 LOOPERD_VERSION, jack.name(), jack.sample_rate(), jack.block_size(), options.outputs,
-                 options.osc_bind, osc.port(), rt_guard::enabled() ? " (audio-thread guard on)" : "");
+    spdlog::info(
+        "looperd {} ready: JACK client '{}' at {} Hz, {} frames, {} outputs; OSC on udp {}:{}{}",
+        LOOPERD_VERSION, jack.name(), jack.sample_rate(), jack.block_size(), options.outputs,
+        options.osc_bind, osc.port(), rt_guard::enabled() ? " (audio-thread guard on)" : "");
 
     int exit_code = 0;
     const timespec tick{0, 100'000'000};

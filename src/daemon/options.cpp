@@ -17,7 +17,8 @@ T parse_uint(std::string_view flag, const std::string& text, T min, T max) {
     auto [ptr, ec] = std::from_chars(text.data(), end, v);
     if (text.empty() || ec != std::errc{} || ptr != end || v < min || v > max)
         throw OptionsError(std::string(flag) + ": expected a whole number from " +
-                           std::to_string(min) + " to " + std::to_string(max) + ", got '" + text + "'");
+                           std::to_string(min) + " to " + std::to_string(max) + ", got '" + text +
+                           "'");
     return static_cast<T>(v);
 }
 
@@ -42,10 +43,20 @@ std::uint64_t parse_byte_size(const std::string& text) {
     std::uint64_t unit = 1;
     if (!digits.empty()) {
         switch (digits.back()) {
-            case 'K': case 'k': unit = 1ULL << 10; break;
-            case 'M': case 'm': unit = 1ULL << 20; break;
-            case 'G': case 'g': unit = 1ULL << 30; break;
-            default: break;
+            case 'K':
+            case 'k':
+                unit = 1ULL << 10;
+                break;
+            case 'M':
+            case 'm':
+                unit = 1ULL << 20;
+                break;
+            case 'G':
+            case 'g':
+                unit = 1ULL << 30;
+                break;
+            default:
+                break;
         }
         if (unit != 1) digits.pop_back();
     }

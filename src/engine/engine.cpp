@@ -82,7 +82,9 @@ bool Engine::try_send(const Command& command) noexcept {
     return false;
 }
 
-bool Engine::try_receive(Event& event) noexcept { return events_.try_pop(event); }
+bool Engine::try_receive(Event& event) noexcept {
+    return events_.try_pop(event);
+}
 
 void Engine::set_sample_rate(std::uint32_t sample_rate) noexcept {
     pending_sample_rate_.store(sample_rate, std::memory_order_relaxed);
@@ -108,7 +110,9 @@ void Engine::flush_backlog() noexcept {
     backlog_size_ -= sent;
 }
 
-void Engine::acquire(SampleBuffer* b) noexcept { ++b->rt_refs(); }
+void Engine::acquire(SampleBuffer* b) noexcept {
+    ++b->rt_refs();
+}
 
 void Engine::unref(SampleBuffer* b) noexcept {
     if (--b->rt_refs() == 0) post({EventKind::buffer_retired, 0, b});
@@ -159,7 +163,8 @@ void Engine::play(std::uint32_t slot) noexcept {
 }
 
 void Engine::apply(const Command& c) noexcept {
-    const bool slot_command = c.kind != CommandKind::stop_all && c.kind != CommandKind::set_master_gain;
+    const bool slot_command =
+        c.kind != CommandKind::stop_all && c.kind != CommandKind::set_master_gain;
     if (slot_command && c.slot >= slots_.size()) {
         post({EventKind::bad_command, c.slot, nullptr});
         // An assign to a slot that does not exist hands its buffer straight back.
@@ -206,7 +211,8 @@ void Engine::apply(const Command& c) noexcept {
     }
 }
 
-void Engine::render_voice(Voice& v, float* const* out, std::uint32_t offset, std::uint32_t n) noexcept {
+void Engine::render_voice(Voice& v, float* const* out, std::uint32_t offset,
+                          std::uint32_t n) noexcept {
     const SampleBuffer& b = *v.buffer;
     const std::uint32_t frames = b.frames();
     const std::uint32_t in_channels = b.channels();

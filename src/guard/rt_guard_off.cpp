@@ -7,7 +7,11 @@ namespace looperd::rt_guard {
 
 void enter() noexcept {}
 void exit() noexcept {}
-bool enabled() noexcept { return false; }
-bool rtsan_linked() noexcept { return false; }
+bool enabled() noexcept {
+    return false;
+}
+bool rtsan_linked() noexcept {
+    return false;
+}
 
 }  // namespace looperd::rt_guard

@@ -71,7 +71,9 @@ void exit() noexcept {
 #endif
 }
 
-bool enabled() noexcept { return true; }
+bool enabled() noexcept {
+    return true;
+}
 
 bool rtsan_linked() noexcept {
 #ifdef LOOPERD_HAVE_RTSAN
@@ -85,9 +87,15 @@ bool rtsan_linked() noexcept {
 
 // Replaceable global allocation functions: every C++ allocation in the process goes through
 // these, so an allocation inside a guard Scope cannot go unnoticed.
-void* operator new(std::size_t n) { return checked_alloc(n, "operator new"); }
-void* operator new[](std::size_t n) { return checked_alloc(n, "operator new[]"); }
-void* operator new(std::size_t n, std::align_val_t a) { return checked_alloc_aligned(n, a, "operator new"); }
+void* operator new(std::size_t n) {
+    return checked_alloc(n, "operator new");
+}
+void* operator new[](std::size_t n) {
+    return checked_alloc(n, "operator new[]");
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+    return checked_alloc_aligned(n, a, "operator new");
+}
 void* operator new[](std::size_t n, std::align_val_t a) {
     return checked_alloc_aligned(n, a, "operator new[]");
 }
@@ -105,13 +113,27 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
         return nullptr;
     }
 }
-void operator delete(void* p) noexcept { checked_free(p, "operator delete"); }
-void operator delete[](void* p) noexcept { checked_free(p, "operator delete[]"); }
-void operator delete(void* p, std::size_t) noexcept { checked_free(p, "operator delete"); }
-void operator delete[](void* p, std::size_t) noexcept { checked_free(p, "operator delete[]"); }
-void operator delete(void* p, std::align_val_t) noexcept { checked_free(p, "operator delete"); }
-void operator delete[](void* p, std::align_val_t) noexcept { checked_free(p, "operator delete[]"); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { checked_free(p, "operator delete"); }
+void operator delete(void* p) noexcept {
+    checked_free(p, "operator delete");
+}
+void operator delete[](void* p) noexcept {
+    checked_free(p, "operator delete[]");
+}
+void operator delete(void* p, std::size_t) noexcept {
+    checked_free(p, "operator delete");
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    checked_free(p, "operator delete[]");
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    checked_free(p, "operator delete");
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    checked_free(p, "operator delete[]");
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    checked_free(p, "operator delete");
+}
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
     checked_free(p, "operator delete[]");
 }

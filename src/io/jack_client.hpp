@@ -21,10 +21,11 @@ namespace looperd {
 // trampolines into members: process() runs on JACK's audio thread; the others on JACK's
 // notification thread.
 class JackClient {
-public:
+  public:
     // Opens the client on `server_name` (empty: JACK_DEFAULT_SERVER or the default server)
     // without starting a server. Throws std::runtime_error with JACK's reason.
-    JackClient(const std::string& client_name, const std::string& server_name, std::uint32_t outputs);
+    JackClient(const std::string& client_name, const std::string& server_name,
+               std::uint32_t outputs);
     ~JackClient();
     JackClient(const JackClient&) = delete;
     JackClient& operator=(const JackClient&) = delete;
@@ -36,15 +37,19 @@ public:
     void close() noexcept;
 
     std::string name() const;
-    std::uint32_t sample_rate() const noexcept { return sample_rate_.load(std::memory_order_relaxed); }
-    std::uint32_t block_size() const noexcept { return block_size_.load(std::memory_order_relaxed); }
+    std::uint32_t sample_rate() const noexcept {
+        return sample_rate_.load(std::memory_order_relaxed);
+    }
+    std::uint32_t block_size() const noexcept {
+        return block_size_.load(std::memory_order_relaxed);
+    }
     std::uint64_t xruns() const noexcept { return xruns_.load(std::memory_order_relaxed); }
     float dsp_load() const noexcept;
     // True once the server has gone away; shutdown_reason() then says why.
     bool server_gone() const noexcept { return server_gone_.load(std::memory_order_acquire); }
     std::string shutdown_reason() const;
 
-private:
+  private:
     int process(jack_nframes_t nframes) noexcept;
 
     jack_client_t* client_ = nullptr;

@@ -11,7 +11,7 @@ namespace looperd {
 // still fading out, buffers waiting to be freed). Loader threads reserve before they allocate;
 // housekeeping releases after it frees. Any thread; lock-free.
 class MemoryBudget {
-public:
+  public:
     explicit MemoryBudget(std::uint64_t limit_bytes) noexcept : limit_(limit_bytes) {}
 
     // Reserves `bytes` if they fit under the limit. Returns false (and reserves nothing) if not.
@@ -21,7 +21,7 @@ public:
     std::uint64_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
     std::uint64_t limit() const noexcept { return limit_; }
 
-private:
+  private:
     const std::uint64_t limit_;
     std::atomic<std::uint64_t> used_{0};
 };

@@ -17,7 +17,7 @@ namespace looperd {
 // ("not a regular file", "unsupported or corrupt audio file: ...", "over the memory budget:
 // needs 12.0 MiB, 3.2 MiB free of 1024.0 MiB", ...).
 class LoadError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -25,8 +25,8 @@ struct LoadedSample {
     std::unique_ptr<SampleBuffer> buffer;  // at the target rate, prefaulted
     std::uint32_t source_rate = 0;
     std::uint32_t source_channels = 0;
-    std::uint64_t source_frames = 0;       // frames actually decoded
-    bool locked = false;                   // mlock succeeded
+    std::uint64_t source_frames = 0;  // frames actually decoded
+    bool locked = false;              // mlock succeeded
 };
 
 // Reads any file libsndfile can decode (WAV, AIFF, FLAC, Ogg/Vorbis, ...), converts it to

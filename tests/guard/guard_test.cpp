@@ -20,11 +20,13 @@ using namespace looperd;
 void* volatile g_sink = nullptr;
 
 class Guard : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
 
-TEST_F(Guard, IsOnInThisBuild) { EXPECT_TRUE(rt_guard::enabled()); }
+TEST_F(Guard, IsOnInThisBuild) {
+    EXPECT_TRUE(rt_guard::enabled());
+}
 
 TEST_F(Guard, CatchesOperatorNewOnTheAudioThread) {
     EXPECT_DEATH(
@@ -57,9 +59,7 @@ TEST_F(Guard, CatchesVectorGrowthOnTheAudioThread) {
 }
 
 TEST_F(Guard, AllowsAllocationOutsideTheScope) {
-    {
-        rt_guard::Scope realtime;
-    }
+    { rt_guard::Scope realtime; }
     auto* p = new int(1);
     g_sink = p;
     delete p;
@@ -67,7 +67,8 @@ TEST_F(Guard, AllowsAllocationOutsideTheScope) {
 }
 
 TEST_F(Guard, CatchesMallocWhenRealtimeSanitizerIsLinked) {
-    if (!rt_guard::rtsan_linked()) GTEST_SKIP() << "RealtimeSanitizer runtime not linked in this build";
+    if (!rt_guard::rtsan_linked())
+        GTEST_SKIP() << "RealtimeSanitizer runtime not linked in this build";
     EXPECT_DEATH(
         {
             rt_guard::Scope realtime;
@@ -77,7 +78,8 @@ TEST_F(Guard, CatchesMallocWhenRealtimeSanitizerIsLinked) {
 }
 
 TEST_F(Guard, CatchesMutexLockWhenRealtimeSanitizerIsLinked) {
-    if (!rt_guard::rtsan_linked()) GTEST_SKIP() << "RealtimeSanitizer runtime not linked in this build";
+    if (!rt_guard::rtsan_linked())
+        GTEST_SKIP() << "RealtimeSanitizer runtime not linked in this build";
     static std::mutex m;
     EXPECT_DEATH(
         {
@@ -89,7 +91,8 @@ TEST_F(Guard, CatchesMutexLockWhenRealtimeSanitizerIsLinked) {
 }
 
 TEST_F(Guard, CatchesFileCallsWhenRealtimeSanitizerIsLinked) {
-    if (!rt_guard::rtsan_linked()) GTEST_SKIP() << "RealtimeSanitizer runtime not linked in this build";
+    if (!rt_guard::rtsan_linked())
+        GTEST_SKIP() << "RealtimeSanitizer runtime not linked in this build";
     EXPECT_DEATH(
         {
             rt_guard::Scope realtime;

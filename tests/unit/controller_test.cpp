@@ -8,8 +8,8 @@
 
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -37,7 +37,7 @@ struct Reply {
 };
 
 class ControllerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char tmpl[] = "/tmp/looperd-controller-XXXXXX";
         ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -128,7 +128,11 @@ protected:
         commands_.clear();
         replies_.clear();
         send(address, std::move(args));
-        EXPECT_TRUE(replies_.empty()) << address << ": " << (replies_.empty() ? "" : replies_[0].message.args.size() > 1 ? replies_[0].message.args[1].s : "");
+        EXPECT_TRUE(replies_.empty())
+            << address << ": "
+            << (replies_.empty()                      ? ""
+                : replies_[0].message.args.size() > 1 ? replies_[0].message.args[1].s
+                                                      : "");
         EXPECT_EQ(commands_.size(), 1U) << address;
         return commands_.empty() ? Command{} : commands_[0];
     }
@@ -286,7 +290,8 @@ TEST_F(ControllerTest, LoadResolvesRelativePathsAndRepliesLoaded) {
 
 TEST_F(ControllerTest, LoadAnswersToTheReplyUrl) {
     const auto abs = write_wav("b.wav", 480, 1);
-    send("/slot/0/load", {OscArg::string(abs.string()), OscArg::string("osc.udp://127.0.0.1:6001/")});
+    send("/slot/0/load",
+         {OscArg::string(abs.string()), OscArg::string("osc.udp://127.0.0.1:6001/")});
     controller_->wait_for_loads();
     ASSERT_EQ(replies_.size(), 1U);
     EXPECT_EQ(replies_[0].message.address, "/slot/0/loaded");
