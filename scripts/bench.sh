@@ -9,7 +9,7 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-build=build-release
+build="build-release"
 
 if [ ! -d "$build" ]; then
     # Integration tests need jackd, which the benchmark does not: leave them out.

@@ -14,6 +14,9 @@ namespace looperd {
 // moodycamel's ReaderWriterQueue underneath, constructed with its whole capacity so that
 // try_push never allocates; only try_push / try_pop are exposed so that no caller can reach
 // the allocating enqueue(). Exactly one thread pushes and exactly one thread pops.
+// `capacity` is a minimum: a push succeeds whenever fewer than `capacity` values are queued.
+// moodycamel rounds up and, for large rings, reuses space a block at a time, so a full ring
+// may hold up to about twice that.
 template <typename T>
 class SpscRing {
     static_assert(std::is_trivially_copyable_v<T>);

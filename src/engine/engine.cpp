@@ -91,13 +91,19 @@ void Engine::set_sample_rate(std::uint32_t sample_rate) noexcept {
 }
 
 void Engine::post(const Event& e) noexcept {
+    // Only buffer_retired must never be lost (it carries ownership): it alone may wait in the
+    // backlog, which is sized for retirements only. Informational events are dropped and
+    // counted when the ring is full.
+    if (e.kind != EventKind::buffer_retired) {
+        if (!events_.try_push(e)) lost_events_.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
     if (backlog_size_ == 0 && events_.try_push(e)) return;
     if (backlog_size_ < backlog_.size()) {
         backlog_[backlog_size_++] = e;
         return;
     }
-    // Only informational events can get here (see the constructor's bound); a lost
-    // buffer_retired would be a leak, never a crash.
+    // Unreachable by the constructor's bound; a leak here is still better than a crash.
     lost_events_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -224,8 +230,12 @@ void Engine::render_voice(Voice& v, float* const* out, std::uint32_t offset,
     const bool constant = !v.gain.moving() && !v.envelope.moving();
     const float constant_gain = v.gain.value * v.envelope.value;
     float gains[limits::kRenderChunkFrames];
-    if (!constant)
-        for (std::uint32_t i = 0; i < n; ++i) gains[i] = v.gain.next() * v.envelope.next();
+    if (!constant) {
+        float envelope[limits::kRenderChunkFrames];
+        v.gain.fill(gains, n);
+        v.envelope.fill(envelope, n);
+        for (std::uint32_t i = 0; i < n; ++i) gains[i] *= envelope[i];
+    }
 
     std::uint32_t done = 0;
     bool ended = frames == 0;
@@ -267,7 +277,9 @@ void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
     // While retirements are backed up, leave new commands queued: this keeps the backlog bound.
     if (backlog_size_ == 0) {
         Command c;
-        for (std::size_t i = 0; i < kMaxCommandsPerBlock && commands_.try_pop(c); ++i) apply(c);
+        for (std::size_t i = 0;
+             i < kMaxCommandsPerBlock && backlog_size_ == 0 && commands_.try_pop(c); ++i)
+            apply(c);
     }
 
     for (std::uint32_t o = 0; o < config_.outputs; ++o) std::fill_n(outputs[o], nframes, 0.0F);
@@ -278,7 +290,7 @@ void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
             if (v.active) render_voice(v, outputs, offset, n);
         if (master_.moving()) {
             float g[limits::kRenderChunkFrames];
-            for (std::uint32_t i = 0; i < n; ++i) g[i] = master_.next();
+            master_.fill(g, n);
             for (std::uint32_t o = 0; o < config_.outputs; ++o)
                 for (std::uint32_t i = 0; i < n; ++i) outputs[o][offset + i] *= g[i];
         } else if (master_.value != 1.0F) {

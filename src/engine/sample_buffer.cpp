@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <stdexcept>
 
 namespace looperd {
 
@@ -13,7 +14,10 @@ SampleBuffer::SampleBuffer(std::uint32_t channels, std::uint32_t frames, std::ui
     : channels_(channels),
       frames_(frames),
       sample_rate_(sample_rate),
-      data_(new float[std::size_t{channels} * frames]()) {}
+      data_(new float[std::size_t{channels} * frames]()) {
+    // The engine divides by the channel count when it maps channels to outputs.
+    if (channels == 0) throw std::invalid_argument("a sample buffer needs at least one channel");
+}
 
 SampleBuffer::~SampleBuffer() {
     if (locked_) munlock(data_.get(), bytes());

@@ -1,4 +1,276 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
+//
+// Cost of Engine::process at 48 kHz, 128-frame blocks, 2 outputs, with N looping stereo
+// voices. Each voice has its own slot and its own buffer of noise, so the mix streams N
+// distinct buffers from memory as a real set of loops would (one shared buffer would stay in
+// cache and flatter the figures). One benchmark iteration is one block.
+//
+// Counters, from the CPU time of the benchmark thread (see ThreadCpuTimer for why):
+//   ns_per_voice_frame  block time / (voices * 128); one voice-frame is two channels
+//   block_pct           block time / block period (128 / 48000 s = 2.667 ms) * 100
+//
+// Run through scripts/bench.sh for the published figures (release build, medians of 5).
+
 #include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <time.h>
+
+#include "looperd/engine.hpp"
+#include "looperd/sample_buffer.hpp"
+
+namespace {
+
+using looperd::Command;
+using looperd::CommandKind;
+using looperd::Engine;
+using looperd::EngineConfig;
+using looperd::Event;
+using looperd::EventKind;
+using looperd::SampleBuffer;
+
+constexpr std::uint32_t kRate = 48000;
+constexpr std::uint32_t kBlock = 128;
+constexpr std::uint32_t kOutputs = 2;
+constexpr double kBlockPeriodNs = 1e9 * kBlock / kRate;
+// About one second, and not a multiple of the block size, so that loop wraps land inside
+// blocks at varying offsets and the wrap path is part of what is timed.
+constexpr std::uint32_t kLoopFrames = 48011;
+
+// Noise in [-0.5, 0.5): a fixed xorshift sequence, so every run renders the same data.
+class Noise {
+  public:
+    float next() noexcept {
+        state_ ^= state_ << 13;
+        state_ ^= state_ >> 7;
+        state_ ^= state_ << 17;
+        return static_cast<float>(state_ >> 40) / static_cast<float>(1U << 24) - 0.5F;
+    }
+
+  private:
+    std::uint64_t state_ = 0x9E3779B97F4A7C15ULL;
+};
+
+// ThreadCpuTimer: CPU time of the calling thread, accumulated between start() and stop().
+// CPU time rather than wall time because the benchmark runs on shared machines: wall time
+// there includes stretches when the thread was descheduled, which an audio thread on its own
+// core does not see. Reading this clock is a syscall (hundreds of ns), so it is read around
+// many blocks, never per block.
+class ThreadCpuTimer {
+  public:
+    void start() noexcept { started_ = now_ns(); }
+    void stop() noexcept { total_ns_ += now_ns() - started_; }
+    double total_ns() const noexcept { return total_ns_; }
+
+  private:
+    static double now_ns() noexcept {
+        timespec t{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
+    }
+    double started_ = 0;
+    double total_ns_ = 0;
+};
+
+// Rig: one engine with `voices` slots, each holding its own stereo noise loop, plus the
+// output buffers. Plays the role of the control and housekeeping threads between blocks.
+class Rig {
+  public:
+    Rig(std::uint32_t voices, float fade_ms) : voices_(voices), left_(kBlock), right_(kBlock) {
+        EngineConfig config;
+        config.outputs = kOutputs;
+        config.slots = voices;
+        config.voices = voices;
+        config.sample_rate = kRate;
+        // Room for every setup command at once: assign, set_loop and play per slot.
+        config.command_capacity = std::max<std::size_t>(1024, std::size_t{4} * voices);
+        config.fade_ms = fade_ms;
+        engine_ = std::make_unique<Engine>(config);
+        outputs_[0] = left_.data();
+        outputs_[1] = right_.data();
+
+        Noise noise;
+        for (std::uint32_t s = 0; s < voices; ++s) {
+            auto buffer = std::make_unique<SampleBuffer>(2, kLoopFrames, kRate);
+            for (std::uint32_t c = 0; c < 2; ++c) {
+                float* frames = buffer->mutable_channel(c);
+                for (std::uint32_t i = 0; i < kLoopFrames; ++i) frames[i] = noise.next();
+            }
+            buffer->prefault();
+            // Ownership passes to the engine only when the command is queued.
+            if (!send({CommandKind::assign_buffer, s, 0.0F, buffer.get()})) return;
+            buffer.release();
+            if (!send({CommandKind::set_loop, s, 1.0F, nullptr})) return;
+        }
+    }
+
+    // Control thread's side. False (and the rig is marked broken) if the ring was full.
+    bool send(const Command& c) noexcept {
+        if (engine_->try_send(c)) return true;
+        ok_ = false;
+        return false;
+    }
+
+    void play_all() noexcept {
+        for (std::uint32_t s = 0; s < voices_; ++s) send({CommandKind::play, s, 0.0F, nullptr});
+    }
+
+    void process() noexcept {
+        engine_->process(outputs_, kBlock);
+        benchmark::DoNotOptimize(left_.data());
+        benchmark::DoNotOptimize(right_.data());
+        benchmark::ClobberMemory();
+    }
+
+    // Runs enough blocks to apply everything queued (the engine takes at most 256 commands
+    // a block), doing the housekeeping thread's part in between.
+    void settle() noexcept {
+        const std::uint32_t blocks = 3 * voices_ / 256 + 2;
+        for (std::uint32_t i = 0; i < blocks; ++i) {
+            process();
+            drain_events();
+        }
+    }
+
+    // Housekeeping thread's side: retired buffers are ours to free.
+    void drain_events() noexcept {
+        Event e;
+        while (engine_->try_receive(e))
+            if (e.kind == EventKind::buffer_retired) delete e.buffer;
+    }
+
+    bool ok() const noexcept { return ok_; }
+    std::uint32_t voices() const noexcept { return voices_; }
+    const Engine& engine() const noexcept { return *engine_; }
+
+  private:
+    std::uint32_t voices_;
+    bool ok_ = true;  // false once any command was dropped
+    std::unique_ptr<Engine> engine_;
+    std::vector<float> left_;
+    std::vector<float> right_;
+    float* outputs_[kOutputs] = {};
+};
+
+// Starts every voice looping; reports an error on `state` if they are not all playing.
+bool start_looping(Rig& rig, benchmark::State& state) {
+    if (!rig.ok()) {
+        state.SkipWithError("command ring full during setup");
+        return false;
+    }
+    rig.play_all();
+    rig.settle();
+    if (!rig.ok() || rig.engine().active_voices() != rig.voices()) {
+        state.SkipWithError("not every voice is playing after setup");
+        return false;
+    }
+    return true;
+}
+
+void set_counters(benchmark::State& state, std::uint32_t voices, double total_ns) {
+    const double iterations = static_cast<double>(state.iterations());
+    if (iterations == 0) return;
+    const double block_ns = total_ns / iterations;
+    state.counters["voices"] = voices;
+    state.counters["ns_per_voice_frame"] = block_ns / (static_cast<double>(voices) * kBlock);
+    state.counters["block_pct"] = block_ns / kBlockPeriodNs * 100.0;
+}
+
+// Steady state: every voice loops at unity gain, no ramps, no commands. The fast path.
+void BM_Looping(benchmark::State& state) {
+    const auto voices = static_cast<std::uint32_t>(state.range(0));
+    Rig rig(voices, looperd::limits::kDefaultFadeMs);
+    if (!start_looping(rig, state)) return;
+
+    ThreadCpuTimer timer;
+    timer.start();
+    for (auto _ : state) rig.process();
+    timer.stop();
+
+    if (rig.engine().active_voices() != voices) state.SkipWithError("voices stopped looping");
+    set_counters(state, voices, timer.total_ns());
+}
+
+// Gain ramps running on every voice: set_gain for every slot before every block. The
+// smoothing time (10 ms) is longer than a block, so each block renders with per-frame gains
+// and also applies `voices` commands. The sends are timed too (the timer is too costly to
+// stop per block); they are a small share: a ring push each.
+void BM_GainRamps(benchmark::State& state) {
+    const auto voices = static_cast<std::uint32_t>(state.range(0));
+    Rig rig(voices, looperd::limits::kDefaultFadeMs);
+    if (!start_looping(rig, state)) return;
+
+    bool high = false;
+    ThreadCpuTimer timer;
+    timer.start();
+    for (auto _ : state) {
+        high = !high;
+        for (std::uint32_t s = 0; s < voices; ++s)
+            rig.send({CommandKind::set_gain, s, high ? 1.0F : 0.5F, nullptr});
+        rig.process();
+    }
+    timer.stop();
+
+    if (!rig.ok()) state.SkipWithError("command ring full");
+    if (rig.engine().active_voices() != voices) state.SkipWithError("voices stopped looping");
+    set_counters(state, voices, timer.total_ns());
+}
+
+// Every voice fading out: the envelope path. A 100 ms fade spans about 37 blocks; when the
+// voices have faded out and retired (that block is timed too), they are restarted and
+// released again outside the timed region.
+void BM_Releasing(benchmark::State& state) {
+    const auto voices = static_cast<std::uint32_t>(state.range(0));
+    constexpr float kFadeMs = 100.0F;
+    Rig rig(voices, kFadeMs);
+    if (!start_looping(rig, state)) return;
+
+    rig.send({CommandKind::stop_all, 0, 0.0F, nullptr});
+    rig.process();
+
+    std::int64_t fades_completed = 0;
+    ThreadCpuTimer timer;
+    timer.start();
+    for (auto _ : state) {
+        if (rig.engine().active_voices() == 0) {
+            state.PauseTiming();
+            timer.stop();
+            ++fades_completed;
+            rig.drain_events();
+            rig.play_all();
+            rig.send({CommandKind::stop_all, 0, 0.0F, nullptr});
+            rig.process();  // applies the plays and the stop: every voice is fading again
+            timer.start();
+            state.ResumeTiming();
+        }
+        rig.process();
+    }
+    timer.stop();
+
+    if (!rig.ok()) state.SkipWithError("command ring full");
+    // A fade lasts under 40 blocks; if none ended over many more, the voices were not fading.
+    const auto fade_blocks = static_cast<std::int64_t>(kFadeMs * kRate / 1000.0F / kBlock) + 2;
+    if (state.iterations() > 2 * fade_blocks && fades_completed == 0)
+        state.SkipWithError("voices never finished their fade");
+    set_counters(state, voices, timer.total_ns());
+}
+
+BENCHMARK(BM_Looping)
+    ->ArgName("voices")
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(64)
+    ->Arg(256)
+    ->Arg(1024)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GainRamps)->ArgName("voices")->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Releasing)->ArgName("voices")->Arg(64)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
 BENCHMARK_MAIN();

@@ -1,2 +1,661 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
+
+// looperd against a real jackd (dummy backend, 48 kHz, 128-frame periods): each test starts
+// its own server and daemon, drives the daemon over OSC and records its outputs with the
+// test's own JACK client. Audio is checked bit for bit.
+
+#include <gtest/gtest.h>
+#include <sndfile.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bit>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jack_recorder.hpp"
+#include "jack_server.hpp"
+#include "osc_client.hpp"
+
+namespace looperd::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using Recording = std::vector<std::vector<float>>;
+
+constexpr std::uint32_t kRate = 48000;
+constexpr std::uint32_t kBlock = 128;
+
+// Deterministic noise in ±[0.001, 0.5): never zero, so the first non-zero recorded frame is
+// the first frame of the sample. Interleaved.
+std::vector<float> noise(std::size_t frames, std::size_t channels, std::uint32_t seed) {
+    std::vector<float> out(frames * channels);
+    std::uint32_t x = seed * 2654435761U + 1U;
+    for (auto& v : out) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        const float u = static_cast<float>(x >> 8) / 16777216.0F;
+        const float magnitude = 0.001F + 0.499F * u;
+        v = (x & 1U) != 0 ? magnitude : -magnitude;
+    }
+    return out;
+}
+
+void write_wav(const fs::path& path, int channels, const std::vector<float>& interleaved) {
+    SF_INFO info{};
+    info.samplerate = static_cast<int>(kRate);
+    info.channels = channels;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+    SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
+    if (file == nullptr) throw std::runtime_error("cannot write " + path.string());
+    const auto frames = static_cast<sf_count_t>(interleaved.size()) / channels;
+    const sf_count_t written = sf_writef_float(file, interleaved.data(), frames);
+    sf_close(file);
+    if (written != frames) throw std::runtime_error("short write to " + path.string());
+}
+
+// Channel `c` of an interleaved buffer.
+std::vector<float> channel_of(const std::vector<float>& interleaved, std::size_t channels,
+                              std::size_t c) {
+    std::vector<float> out;
+    for (std::size_t k = c; k < interleaved.size(); k += channels) out.push_back(interleaved[k]);
+    return out;
+}
+
+std::optional<std::size_t> first_nonzero(const std::vector<float>& v, std::size_t from = 0) {
+    for (std::size_t k = from; k < v.size(); ++k) {
+        if (v[k] != 0.0F) return k;
+    }
+    return std::nullopt;
+}
+
+// "0.42279458 (0x3ed87896)": enough digits and the bits, since a one-ulp error must show.
+std::string float_text(float v) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.9g (0x%08x)", static_cast<double>(v),
+                  std::bit_cast<std::uint32_t>(v));
+    return text;
+}
+
+// Compares got[at + k] with want(k) bit for bit for k < n. Returns "" or the first difference.
+template <typename Want>
+std::string bit_difference(const std::vector<float>& got, std::size_t at, std::size_t n,
+                           Want want) {
+    if (at + n > got.size()) {
+        return "recording too short: need " + std::to_string(at + n) + " frames, have " +
+               std::to_string(got.size());
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+        const float w = want(k);
+        if (std::bit_cast<std::uint32_t>(got[at + k]) != std::bit_cast<std::uint32_t>(w)) {
+            return "frame " + std::to_string(at + k) + " (sample frame " + std::to_string(k) +
+                   "): got " + float_text(got[at + k]) + ", want " + float_text(w);
+        }
+    }
+    return "";
+}
+
+// Returns "" if v[from..to) is all +0.0, else the first offending frame.
+std::string silence_difference(const std::vector<float>& v, std::size_t from, std::size_t to) {
+    for (std::size_t k = from; k < to && k < v.size(); ++k) {
+        if (std::bit_cast<std::uint32_t>(v[k]) != 0U) {
+            return "frame " + std::to_string(k) + " is " + float_text(v[k]) + ", not 0";
+        }
+    }
+    return "";
+}
+
+bool exited_with(const std::optional<int>& status, int code) {
+    return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
+}
+
+std::string describe(const std::optional<int>& status) {
+    return status ? describe_wait_status(*status) : std::string("still running");
+}
+
+class Daemon : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const char* binary = std::getenv("LOOPERD_BINARY");
+        const char* jackd = std::getenv("JACKD");
+        if (binary == nullptr || *binary == '\0' || jackd == nullptr || *jackd == '\0') {
+            GTEST_SKIP() << "LOOPERD_BINARY and JACKD must name the daemon and jackd "
+                            "(meson test sets both)";
+        }
+        binary_ = binary;
+        ASSERT_TRUE(fs::exists(binary_)) << "LOOPERD_BINARY=" << binary_ << " does not exist";
+        ASSERT_TRUE(fs::exists(jackd)) << "JACKD=" << jackd << " does not exist";
+
+        const char* tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/looperd-it-XXXXXX";
+        ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << "mkdtemp " << pattern;
+        dir_ = pattern;
+        samples_ = dir_ / "samples";
+        fs::create_directory(samples_);
+
+        try {
+            jack_ = std::make_unique<JackServer>(jackd, (dir_ / "jackd.log").string());
+        } catch (const std::exception& e) {
+            FAIL() << e.what();
+        }
+        ASSERT_NO_FATAL_FAILURE(start_daemon());
+    }
+
+    void TearDown() override {
+        if (recorder_ && HasFailure()) save_recording(dir_ / "recorded.wav");
+        recorder_.reset();
+        if (daemon_) {
+            const auto status = daemon_->terminate(5s);
+            if (expect_clean_exit_) {
+                EXPECT_TRUE(exited_with(status, 0))
+                    << "daemon on SIGTERM at the end of the test: " << describe(status);
+            }
+        }
+        // jackd stops before its log is read, so the log is complete.
+        if (jack_) jack_->process().terminate(5s);
+        if (HasFailure()) {
+            std::cerr << "---- looperd log ----\n"
+                      << (daemon_ ? daemon_->read_log() : std::string("(not started)\n"))
+                      << "---- jackd log ----\n"
+                      << (jack_ ? jack_->read_log() : std::string("(not started)\n"));
+            if (osc_ && !osc_->skipped().empty()) {
+                std::cerr << "---- OSC messages the test did not wait for ----\n";
+                for (const auto& m : osc_->skipped()) std::cerr << m.to_string() << '\n';
+            }
+            if (!dir_.empty()) std::cerr << "(files kept in " << dir_ << ")\n";
+        }
+        daemon_.reset();
+        jack_.reset();
+        if (!dir_.empty() && !HasFailure()) {
+            std::error_code ignored;
+            fs::remove_all(dir_, ignored);
+        }
+    }
+
+    // Writes what the recorder holds as a float WAV, for a look after a failure.
+    void save_recording(const fs::path& path) const {
+        const auto rec = recorder_->snapshot();
+        std::vector<float> interleaved;
+        interleaved.reserve(rec[0].size() * rec.size());
+        for (std::size_t k = 0; k < rec[0].size(); ++k) {
+            for (const auto& channel : rec) interleaved.push_back(channel[k]);
+        }
+        try {
+            write_wav(path, static_cast<int>(rec.size()), interleaved);
+            std::cerr << "(recording saved to " << path << ")\n";
+        } catch (const std::exception& e) {
+            std::cerr << e.what() << '\n';
+        }
+    }
+
+    void start_daemon() {
+        osc_port_ = pick_free_udp_port();
+        std::vector<std::string> args = {"--osc-port",
+                                         std::to_string(osc_port_),
+                                         "--samples-dir",
+                                         samples_.string(),
+                                         "--no-autoconnect",
+                                         "--log-level",
+                                         "debug"};
+        args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+        std::string env = "JACK_DEFAULT_SERVER=" + jack_->name();
+        if (server_by_flag_) {
+            // The flag must win over the environment.
+            args.insert(args.end(), {"--jack-server", jack_->name()});
+            env = "JACK_DEFAULT_SERVER=looperd-test-no-such-server";
+        }
+        daemon_ = std::make_unique<ChildProcess>(binary_, args, std::vector<std::string>{env},
+                                                 (dir_ / "looperd.log").string());
+        osc_ = std::make_unique<OscClient>();
+        const auto deadline = Clock::now() + 10s;
+        for (;;) {
+            ASSERT_TRUE(daemon_->running())
+                << "looperd exited during startup: " << describe(daemon_->status());
+            osc_->send(osc_port_, "/ping");
+            if (osc_->wait_for("/pong", 100ms)) break;
+            ASSERT_LT(Clock::now(), deadline) << "looperd did not answer /ping within 10 s";
+        }
+    }
+
+    void send(const std::string& address, const std::vector<OscValue>& args = {}) {
+        osc_->send(osc_port_, address, args);
+    }
+
+    static std::string slot(int n, const std::string& what) {
+        return "/slot/" + std::to_string(n) + "/" + what;
+    }
+
+    // Loads `path` into slot `n` and checks the /loaded reply's frames, channels and seconds.
+    void load(int n, const std::string& path, int frames, int channels) {
+        send(slot(n, "load"), {osc_string(path)});
+        const auto reply = osc_->wait_for_any({slot(n, "loaded"), "/error"}, 10s);
+        ASSERT_TRUE(reply) << "no reply to " << slot(n, "load") << " within 10 s";
+        ASSERT_EQ(reply->address, slot(n, "loaded")) << reply->to_string();
+        ASSERT_EQ(reply->type_tags(), "siif") << reply->to_string();
+        EXPECT_TRUE(reply->args[0].s.ends_with(path)) << reply->to_string();
+        EXPECT_EQ(reply->args[1].i, frames) << reply->to_string();
+        EXPECT_EQ(reply->args[2].i, channels) << reply->to_string();
+        EXPECT_NEAR(reply->args[3].f, static_cast<double>(frames) / kRate, 1e-6)
+            << reply->to_string();
+    }
+
+    std::map<std::string, OscValue> status() {
+        send("/status");
+        const auto reply = osc_->wait_for("/status.reply", 5s);
+        if (!reply) throw std::runtime_error("no /status.reply within 5 s");
+        return status_pairs(*reply);
+    }
+
+    // Polls /status until `key` equals `value` (up to `timeout`). Returns the last value seen.
+    double wait_status(const std::string& key, double value, std::chrono::milliseconds timeout) {
+        const auto deadline = Clock::now() + timeout;
+        for (;;) {
+            const auto pairs = status();
+            const auto it = pairs.find(key);
+            if (it == pairs.end()) throw std::runtime_error("/status.reply has no " + key);
+            const double seen = it->second.number();
+            if (seen == value || Clock::now() >= deadline) return seen;
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+
+    // Sends a bad message and expects /error naming its address, with a reason.
+    void expect_error(const std::string& address, const std::vector<OscValue>& args = {}) {
+        send(address, args);
+        const auto reply = osc_->wait_for("/error", 5s);
+        ASSERT_TRUE(reply) << "no /error within 5 s for " << address;
+        ASSERT_GE(reply->args.size(), 2U) << reply->to_string();
+        EXPECT_EQ(reply->args[0].type, 's') << reply->to_string();
+        EXPECT_EQ(reply->args[0].s, address) << reply->to_string();
+        EXPECT_EQ(reply->args[1].type, 's') << reply->to_string();
+        EXPECT_FALSE(reply->args[1].s.empty()) << reply->to_string();
+    }
+
+    void record_outputs() {
+        recorder_ = std::make_unique<JackRecorder>(jack_->name(), 2, 20s);
+        ASSERT_EQ(recorder_->sample_rate(), kRate);
+        ASSERT_EQ(recorder_->block_size(), kBlock);
+        recorder_->connect("looperd:out_1", 0);
+        recorder_->connect("looperd:out_2", 1);
+    }
+
+    // Waits until out_1 carries signal and `after` more frames are recorded past its first
+    // non-zero frame. Returns the recording and that frame.
+    std::pair<Recording, std::size_t> record_from_signal(std::size_t after,
+                                                         std::chrono::milliseconds timeout) {
+        const auto deadline = Clock::now() + timeout;
+        std::optional<std::size_t> start;
+        for (;;) {
+            auto rec = recorder_->snapshot();
+            if (!start) start = first_nonzero(rec[0]);
+            if (start && rec[0].size() >= *start + after) return {std::move(rec), *start};
+            if (Clock::now() >= deadline) {
+                throw std::runtime_error(start ? "signal started but the recording stopped growing"
+                                               : "no signal on out_1 after " +
+                                                     std::to_string(rec[0].size()) +
+                                                     " recorded frames");
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+
+    // Plays a constant 0.5 stereo loop, then sends `address` (stop or unload) and checks the
+    // fade: from 0.5 down to exact silence, monotonic, with no step larger than 4x an even
+    // 5 ms ramp, within 20 ms.
+    void check_fade_out_on(const std::string& address) {
+        constexpr int kFrames = 4800;
+        constexpr float kLevel = 0.5F;
+        write_wav(samples_ / "dc.wav", 2, std::vector<float>(kFrames * 2, kLevel));
+        ASSERT_NO_FATAL_FAILURE(load(0, "dc.wav", kFrames, 2));
+        send(slot(0, "loop"), {osc_int(1)});
+        ASSERT_NO_FATAL_FAILURE(record_outputs());
+        recorder_->start();
+        send(slot(0, "play"));
+        // Two whole loops first, so looping is proven before the fade.
+        const auto before = record_from_signal(2 * kFrames, 10s);
+        send(address);
+        const std::size_t wanted = recorder_->frames() + kRate / 2;
+        ASSERT_GE(recorder_->wait_for_frames(wanted, 10s), wanted);
+        const auto rec = recorder_->snapshot();
+        const std::size_t start = before.second;
+
+        constexpr float kMaxStep = kLevel / (0.005F * kRate) * 4.0F;
+        constexpr std::size_t kMaxFadeFrames = kRate / 50;  // 20 ms
+        for (std::size_t c = 0; c < 2; ++c) {
+            SCOPED_TRACE("out_" + std::to_string(c + 1));
+            const auto& v = rec[c];
+            EXPECT_EQ(silence_difference(v, 0, start), "");
+            std::size_t fade = start;
+            while (fade < v.size() && v[fade] == kLevel) ++fade;
+            ASSERT_GE(fade - start, static_cast<std::size_t>(2 * kFrames))
+                << "level left 0.5 before " << address << " was sent";
+            ASSERT_LT(fade, v.size()) << "no fade after " << address;
+            std::size_t silent = fade;
+            float previous = kLevel;
+            for (; silent < v.size() && v[silent] != 0.0F; ++silent) {
+                ASSERT_LE(v[silent], previous) << "fade not monotonic at frame " << silent;
+                ASSERT_LE(previous - v[silent], kMaxStep) << "click at frame " << silent;
+                previous = v[silent];
+            }
+            ASSERT_LE(previous, kMaxStep) << "step to silence at frame " << silent;
+            EXPECT_LE(silent - fade, kMaxFadeFrames) << "fade longer than 20 ms";
+            EXPECT_EQ(silence_difference(v, silent, v.size()), "") << "signal after the fade";
+            std::cout << "[   INFO   ] " << address << " faded out over " << silent - fade
+                      << " frames\n";
+        }
+        EXPECT_EQ(
+            bit_difference(rec[1], 0, rec[0].size(), [&](std::size_t k) { return rec[0][k]; }), "")
+            << "out_1 and out_2 differ";
+    }
+
+    std::string binary_;
+    fs::path dir_;
+    fs::path samples_;
+    std::unique_ptr<JackServer> jack_;
+    std::unique_ptr<ChildProcess> daemon_;
+    std::unique_ptr<OscClient> osc_;
+    std::unique_ptr<JackRecorder> recorder_;
+    std::uint16_t osc_port_ = 0;
+    bool expect_clean_exit_ = true;
+    // Set by derived fixtures before SetUp.
+    std::vector<std::string> extra_args_;
+    bool server_by_flag_ = false;
+};
+
+TEST_F(Daemon, PlaysStereoOneShotBitExactFromABlockBoundary) {
+    constexpr int kFrames = 9600;
+    const auto data = noise(kFrames, 2, 1);
+    write_wav(samples_ / "noise.wav", 2, data);
+    ASSERT_NO_FATAL_FAILURE(load(0, "noise.wav", kFrames, 2));
+    ASSERT_NO_FATAL_FAILURE(record_outputs());
+    recorder_->start();
+    send(slot(0, "play"));
+    const auto [rec, start] = record_from_signal(kFrames + kRate / 10, 10s);
+
+    EXPECT_EQ(start % kBlock, 0U) << "playback did not start on a block boundary";
+    const auto left = channel_of(data, 2, 0);
+    const auto right = channel_of(data, 2, 1);
+    EXPECT_EQ(silence_difference(rec[0], 0, start), "") << "out_1 before the sample";
+    EXPECT_EQ(silence_difference(rec[1], 0, start), "") << "out_2 before the sample";
+    EXPECT_EQ(bit_difference(rec[0], start, kFrames, [&](std::size_t k) { return left[k]; }), "")
+        << "out_1";
+    EXPECT_EQ(bit_difference(rec[1], start, kFrames, [&](std::size_t k) { return right[k]; }), "")
+        << "out_2";
+    EXPECT_EQ(silence_difference(rec[0], start + kFrames, rec[0].size()), "") << "out_1 after";
+    EXPECT_EQ(silence_difference(rec[1], start + kFrames, rec[1].size()), "") << "out_2 after";
+    EXPECT_FALSE(recorder_->overflowed());
+}
+
+TEST_F(Daemon, MonoSamplePlaysIdenticallyOnBothOutputs) {
+    constexpr int kFrames = 4800;
+    const auto data = noise(kFrames, 1, 2);
+    write_wav(samples_ / "mono.wav", 1, data);
+    ASSERT_NO_FATAL_FAILURE(load(3, "mono.wav", kFrames, 1));
+    ASSERT_NO_FATAL_FAILURE(record_outputs());
+    recorder_->start();
+    send(slot(3, "play"));
+    const auto [rec, start] = record_from_signal(kFrames + kRate / 10, 10s);
+
+    for (std::size_t c = 0; c < 2; ++c) {
+        SCOPED_TRACE("out_" + std::to_string(c + 1));
+        EXPECT_EQ(silence_difference(rec[c], 0, start), "");
+        EXPECT_EQ(bit_difference(rec[c], start, kFrames, [&](std::size_t k) { return data[k]; }),
+                  "");
+        EXPECT_EQ(silence_difference(rec[c], start + kFrames, rec[c].size()), "");
+    }
+}
+
+TEST_F(Daemon, StatusCountsSlotsVoicesAndMemory) {
+    write_wav(samples_ / "stereo.wav", 2, noise(9600, 2, 3));
+    write_wav(samples_ / "mono.wav", 1, noise(4800, 1, 4));
+
+    auto s = status();
+    for (const char* key : {"voices", "slots_loaded", "sample_rate", "block_size", "xruns",
+                            "dropped", "memory_bytes", "dsp_load"}) {
+        ASSERT_TRUE(s.contains(key)) << "/status.reply has no " << key;
+        EXPECT_NO_THROW(s[key].number()) << key << " is not a number";
+    }
+    EXPECT_EQ(s["slots_loaded"].number(), 0);
+    EXPECT_EQ(s["memory_bytes"].number(), 0);
+
+    ASSERT_NO_FATAL_FAILURE(load(0, "stereo.wav", 9600, 2));
+    ASSERT_NO_FATAL_FAILURE(load(1, "mono.wav", 4800, 1));
+    s = status();
+    EXPECT_EQ(s["slots_loaded"].number(), 2);
+    EXPECT_EQ(s["sample_rate"].number(), 48000);
+    EXPECT_EQ(s["block_size"].number(), 128);
+    EXPECT_EQ(s["memory_bytes"].number(), 9600 * 2 * 4 + 4800 * 1 * 4);
+    EXPECT_EQ(s["dropped"].number(), 0);
+    EXPECT_EQ(s["voices"].number(), 0);
+
+    send(slot(0, "loop"), {osc_int(1)});
+    send(slot(0, "play"));
+    EXPECT_EQ(wait_status("voices", 1, 3s), 1);
+    std::this_thread::sleep_for(400ms);  // two wraps of the 0.2 s loop
+    EXPECT_EQ(status()["voices"].number(), 1) << "the looping voice ended";
+
+    send("/stop_all");
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(wait_status("voices", 0, 3s), 0);
+    s = status();
+    EXPECT_EQ(s["slots_loaded"].number(), 2) << "/stop_all unloaded something";
+    EXPECT_EQ(s["dropped"].number(), 0);
+
+    // The buffer is freed off the audio thread after the swap: wait for it, bounded.
+    send(slot(1, "unload"));
+    EXPECT_EQ(wait_status("memory_bytes", 9600 * 2 * 4, 3s), 9600 * 2 * 4);
+    EXPECT_EQ(status()["slots_loaded"].number(), 1);
+}
+
+TEST_F(Daemon, BadMessagesAnswerErrorAndLeavePlaybackUntouched) {
+    ASSERT_NO_FATAL_FAILURE(expect_error(slot(0, "load"), {osc_string("does-not-exist.wav")}));
+    {
+        std::ofstream junk(samples_ / "not-audio.wav");
+        junk << "this is not a sound file\n";
+    }
+    ASSERT_NO_FATAL_FAILURE(expect_error(slot(0, "load"), {osc_string("not-audio.wav")}));
+    EXPECT_EQ(status()["slots_loaded"].number(), 0);
+
+    constexpr int kFrames = 9600;
+    const auto data = noise(kFrames, 2, 5);
+    write_wav(samples_ / "loop.wav", 2, data);
+    ASSERT_NO_FATAL_FAILURE(load(0, "loop.wav", kFrames, 2));
+    send(slot(0, "loop"), {osc_int(1)});
+    ASSERT_NO_FATAL_FAILURE(record_outputs());
+    recorder_->start();
+    send(slot(0, "play"));
+    record_from_signal(kBlock, 10s);
+
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<std::pair<std::string, std::vector<OscValue>>> bad = {
+        {"/nope", {}},
+        {"/slot/999999/play", {}},
+        {"/slot/128/play", {}},
+        {"/slot/-1/play", {}},
+        {"/slot/abc/play", {}},
+        {"/slot/0/gain", {osc_string("loud")}},
+        {"/slot/0/gain", {osc_float(nan)}},
+        {"/slot/0/gain", {osc_float(5.0F)}},
+        {"/slot/0/gain", {}},
+        {"/master/gain", {osc_float(-1.0F)}},
+        {"/master/gain", {osc_float(nan)}},
+        {"/slot/0/loop", {osc_string("yes")}},
+        {"/slot/0/load", {osc_int(7)}},
+    };
+    for (const auto& [address, args] : bad) {
+        SCOPED_TRACE(address);
+        ASSERT_NO_FATAL_FAILURE(expect_error(address, args));
+    }
+    osc_->send(osc_port_, "/ping");
+    EXPECT_TRUE(osc_->wait_for("/pong", 5s)) << "no /pong after the bad messages";
+
+    // Everything recorded so far, and half a second more, is the loop from its first frame
+    // at unchanged gain: the bad messages changed nothing.
+    const std::size_t wanted = recorder_->frames() + kRate / 2;
+    ASSERT_GE(recorder_->wait_for_frames(wanted, 10s), wanted);
+    const auto rec = recorder_->snapshot();
+    const auto start = first_nonzero(rec[0]);
+    ASSERT_TRUE(start);
+    ASSERT_GT(rec[0].size() - *start, static_cast<std::size_t>(2 * kFrames)) << "loop too short";
+    for (std::size_t c = 0; c < 2; ++c) {
+        SCOPED_TRACE("out_" + std::to_string(c + 1));
+        const auto expected = channel_of(data, 2, c);
+        EXPECT_EQ(silence_difference(rec[c], 0, *start), "");
+        EXPECT_EQ(bit_difference(rec[c], *start, rec[c].size() - *start,
+                                 [&](std::size_t k) { return expected[k % kFrames]; }),
+                  "");
+    }
+}
+
+TEST_F(Daemon, ReplyUrlSendsRepliesToAnotherPort) {
+    OscClient other;
+    send("/ping", {osc_string(other.url())});
+    EXPECT_TRUE(other.wait_for("/pong", 5s)) << "/pong did not reach " << other.url();
+    EXPECT_FALSE(osc_->wait_for("/pong", 300ms)) << "/pong went to the sender as well";
+
+    send("/status", {osc_string(other.url())});
+    EXPECT_TRUE(other.wait_for("/status.reply", 5s));
+
+    write_wav(samples_ / "a.wav", 1, noise(480, 1, 6));
+    send(slot(2, "load"), {osc_string("a.wav"), osc_string(other.url())});
+    const auto loaded = other.wait_for("/slot/2/loaded", 10s);
+    ASSERT_TRUE(loaded) << "/slot/2/loaded did not reach " << other.url();
+    EXPECT_EQ(loaded->type_tags(), "siif") << loaded->to_string();
+    EXPECT_FALSE(osc_->wait_for("/slot/2/loaded", 300ms)) << "/loaded went to the sender too";
+}
+
+TEST_F(Daemon, SigtermWhilePlayingExitsWithCodeZero) {
+    write_wav(samples_ / "loop.wav", 2, noise(4800, 2, 7));
+    ASSERT_NO_FATAL_FAILURE(load(0, "loop.wav", 4800, 2));
+    send(slot(0, "loop"), {osc_int(1)});
+    send(slot(0, "play"));
+    ASSERT_EQ(wait_status("voices", 1, 3s), 1);
+
+    const auto begin = Clock::now();
+    daemon_->send_signal(SIGTERM);
+    const auto status = daemon_->wait_exit(5s);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin);
+    EXPECT_TRUE(exited_with(status, 0)) << describe(status);
+    std::cout << "[   INFO   ] SIGTERM to exit: " << ms.count() << " ms\n";
+    RecordProperty("sigterm_exit_ms", static_cast<int>(ms.count()));
+}
+
+TEST_F(Daemon, SigintExitsWithCodeZero) {
+    const auto begin = Clock::now();
+    daemon_->send_signal(SIGINT);
+    const auto status = daemon_->wait_exit(5s);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin);
+    EXPECT_TRUE(exited_with(status, 0)) << describe(status);
+    std::cout << "[   INFO   ] SIGINT to exit: " << ms.count() << " ms\n";
+}
+
+TEST_F(Daemon, ExitsNonZeroWhenTheJackServerDies) {
+    expect_clean_exit_ = false;
+    jack_->kill_hard();
+    ASSERT_FALSE(jack_->process().running()) << "jackd survived SIGKILL for 5 s";
+    const auto status = daemon_->wait_exit(10s);
+    ASSERT_TRUE(status) << "looperd still runs 10 s after its JACK server died";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0)
+        << "want a non-zero exit code, got: " << describe(status);
+}
+
+TEST_F(Daemon, StopFadesOutWithoutClick) {
+    check_fade_out_on(slot(0, "stop"));
+}
+
+TEST_F(Daemon, UnloadOfAPlayingSlotFadesOutWithoutClick) {
+    check_fade_out_on(slot(0, "unload"));
+}
+
+class DaemonWithOptions : public Daemon {
+  protected:
+    DaemonWithOptions() {
+        extra_args_ = {"--client-name", "stage-looper", "--outputs", "4"};
+        server_by_flag_ = true;
+    }
+};
+
+TEST_F(DaemonWithOptions, RegistersNamedClientWithRequestedOutputsOnTheServerGivenByFlag) {
+    JackRecorder probe(jack_->name(), 1, 1s);
+    const auto outputs = probe.ports("^stage-looper:", JackPortIsOutput);
+    EXPECT_EQ(outputs, (std::vector<std::string>{"stage-looper:out_1", "stage-looper:out_2",
+                                                 "stage-looper:out_3", "stage-looper:out_4"}));
+    EXPECT_TRUE(probe.ports("^stage-looper:", JackPortIsInput).empty());
+    EXPECT_TRUE(probe.ports("^looperd:", 0).empty());
+}
+
+// Runs `binary` with `args` (no JACK server needed) and returns its wait status and output.
+std::pair<std::optional<int>, std::string> run_cli(const std::string& binary,
+                                                   const std::vector<std::string>& args) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/looperd-cli-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
+    std::optional<int> status;
+    std::string log;
+    {
+        ChildProcess child(binary, args, {}, pattern + "/out.log");
+        status = child.wait_exit(10s);
+        if (!status) child.terminate(1s);
+        log = child.read_log();
+    }
+    std::error_code ignored;
+    fs::remove_all(pattern, ignored);
+    return {status, log};
+}
+
+const char* plain_binary() {
+    const char* binary = std::getenv("LOOPERD_PLAIN_BINARY");
+    return binary != nullptr && *binary != '\0' ? binary : nullptr;
+}
+
+TEST(Cli, VersionAndHelpExitZero) {
+    if (plain_binary() == nullptr) GTEST_SKIP() << "LOOPERD_PLAIN_BINARY is not set";
+    const auto [version_status, version] = run_cli(plain_binary(), {"--version"});
+    EXPECT_TRUE(exited_with(version_status, 0)) << describe(version_status) << '\n' << version;
+    EXPECT_NE(version.find("looperd"), std::string::npos) << version;
+    const auto [help_status, help] = run_cli(plain_binary(), {"--help"});
+    EXPECT_TRUE(exited_with(help_status, 0)) << describe(help_status) << '\n' << help;
+    for (const char* option : {"--jack-server", "--osc-port", "--samples-dir", "--outputs"}) {
+        EXPECT_NE(help.find(option), std::string::npos) << "--help does not mention " << option;
+    }
+}
+
+TEST(Cli, UnknownOptionExitsNonZero) {
+    if (plain_binary() == nullptr) GTEST_SKIP() << "LOOPERD_PLAIN_BINARY is not set";
+    const auto [status, output] = run_cli(plain_binary(), {"--no-such-option"});
+    ASSERT_TRUE(status) << "still running after 10 s";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << describe(status);
+    EXPECT_NE(output.find("--no-such-option"), std::string::npos) << output;
+}
+
+TEST(Cli, ExitsNonZeroWithoutAJackServer) {
+    const char* binary = std::getenv("LOOPERD_BINARY");
+    if (binary == nullptr || *binary == '\0') GTEST_SKIP() << "LOOPERD_BINARY is not set";
+    const std::string absent = "looperd-test-absent-" + std::to_string(::getpid());
+    const auto [status, output] = run_cli(
+        binary, {"--jack-server", absent, "--osc-port", std::to_string(pick_free_udp_port())});
+    ASSERT_TRUE(status) << "still running after 10 s without a JACK server\n" << output;
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << describe(status) << '\n'
+                                                                 << output;
+    EXPECT_NE(output.find("JACK"), std::string::npos) << "exited without saying why:\n" << output;
+}
+
+}  // namespace
+}  // namespace looperd::test

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace looperd::test {
+
+// ChildProcess: one program the test started, known by its PID only; nothing else is ever
+// signalled. Owned by the test thread (the one that forked it: the child gets SIGTERM if that
+// thread dies, so a crashed test leaves no jackd behind). stdout and stderr go to a log file.
+class ChildProcess {
+  public:
+    // Starts `program` with `args` (argv[1..]) and the test's environment plus `extra_env`
+    // ("KEY=value", overriding). Throws std::runtime_error if it cannot be started.
+    ChildProcess(const std::string& program, const std::vector<std::string>& args,
+                 const std::vector<std::string>& extra_env, std::string log_path);
+    ~ChildProcess();  // terminate() if still running
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    pid_t pid() const noexcept { return pid_; }
+
+    // Reaps the child if it has exited. Returns true while it runs.
+    bool running();
+
+    void send_signal(int signal);
+
+    // Waits up to `timeout` for the child to exit. Returns its wait status, or nullopt if it
+    // still runs.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+
+    // SIGTERM, up to `grace` for it to exit, then SIGKILL (and a bounded reap). Returns the
+    // wait status.
+    std::optional<int> terminate(std::chrono::milliseconds grace);
+
+    // The wait status once reaped.
+    std::optional<int> status() const noexcept { return status_; }
+
+    const std::string& log_path() const noexcept { return log_path_; }
+    std::string read_log() const;
+
+  private:
+    pid_t pid_ = -1;
+    std::optional<int> status_;
+    std::string log_path_;
+};
+
+// "exited with code 0", "killed by signal 9 (Killed)".
+std::string describe_wait_status(int status);
+
+// JackServer: a private jackd (dummy backend, no realtime, no audio device reservation)
+// under a name unique to this process, so tests never touch a user's server. It runs in
+// synchronous mode with a 2 s client timeout: on a loaded machine a non-realtime client often
+// misses a 2.7 ms period, and in jackd's default asynchronous mode the cycle then goes on
+// without it, so a recording would show repeated or skipped blocks that the daemon never
+// produced. Synchronous mode waits for every client, so what is recorded is what was played.
+class JackServer {
+  public:
+    // Starts jackd and waits (up to 10 s) until it accepts clients. Throws std::runtime_error
+    // with jackd's log when it does not come up.
+    JackServer(const std::string& jackd, const std::string& log_path,
+               std::uint32_t sample_rate = 48000, std::uint32_t period = 128);
+    ~JackServer();  // SIGTERM, up to 5 s, then SIGKILL
+    JackServer(const JackServer&) = delete;
+    JackServer& operator=(const JackServer&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+    ChildProcess& process() noexcept { return *process_; }
+
+    // SIGKILL, as if the server crashed, and reap it. The destructor then reclaims the
+    // server's registry entry.
+    void kill_hard();
+
+    std::string read_log() const { return process_->read_log(); }
+
+  private:
+    std::unique_ptr<ChildProcess> start(const std::string& log_path) const;
+    void reclaim() noexcept;
+
+    std::string name_;
+    std::string jackd_;
+    std::vector<std::string> args_;
+    std::unique_ptr<ChildProcess> process_;
+};
+
+// A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed).
+std::uint16_t pick_free_udp_port();
+
+}  // namespace looperd::test
