@@ -5,6 +5,7 @@
 # Debian 12 (bookworm) or Raspberry Pi OS 12. Uses sudo when not run as root.
 set -euo pipefail
 
+# Usage: install-deps.sh [--test]   (--test adds what the test suite needs besides the build)
 packages=(
   build-essential meson ninja-build pkg-config
   libjack-jackd2-dev jackd2 liblo-dev liblo-tools
@@ -12,9 +13,11 @@ packages=(
   libreaderwriterqueue-dev libspdlog-dev
   libgtest-dev libbenchmark-dev
 )
-# RealtimeSanitizer's runtime for the audio-thread guard (x86_64 only in Debian 12).
-if [ "$(dpkg --print-architecture)" = "amd64" ]; then
-  packages+=(libclang-rt-19-dev)
+if [ "${1:-}" = "--test" ]; then
+  # clang 19 builds the ThreadSanitizer pass: moodycamel's queue annotates its fences for
+  # TSan only under clang. Its runtime package also carries RealtimeSanitizer's runtime for
+  # the audio-thread guard (x86_64).
+  packages+=(clang-19 libclang-rt-19-dev)
 fi
 
 missing=()

@@ -10,6 +10,10 @@
 
 #include "looperd/rt_guard.hpp"
 
+#ifndef LOOPERD_GUARD_ALLOC_HOOKS
+#define LOOPERD_GUARD_ALLOC_HOOKS 1
+#endif
+
 #ifdef LOOPERD_HAVE_RTSAN
 extern "C" void __rtsan_init();
 extern "C" void __rtsan_realtime_enter();
@@ -20,6 +24,7 @@ namespace {
 
 thread_local int g_realtime_depth = 0;
 
+#if LOOPERD_GUARD_ALLOC_HOOKS
 [[noreturn]] void violation(const char* what) noexcept {
     // write(2), not stdio: stdio may allocate or lock, and we are reporting exactly that.
     static const char prefix[] = "looperd rt_guard: real-time violation: ";
@@ -50,6 +55,7 @@ void checked_free(void* p, const char* what) noexcept {
     if (p && g_realtime_depth > 0) violation(what);
     std::free(p);
 }
+#endif
 
 }  // namespace
 
@@ -85,6 +91,7 @@ bool rtsan_linked() noexcept {
 
 }  // namespace looperd::rt_guard
 
+#if LOOPERD_GUARD_ALLOC_HOOKS
 // Replaceable global allocation functions: every C++ allocation in the process goes through
 // these, so an allocation inside a guard Scope cannot go unnoticed.
 void* operator new(std::size_t n) {
@@ -137,3 +144,4 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
     checked_free(p, "operator delete[]");
 }
+#endif  // LOOPERD_GUARD_ALLOC_HOOKS

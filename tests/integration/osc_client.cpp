@@ -39,25 +39,40 @@ std::optional<OscMsg> decode(std::vector<std::uint8_t>& packet) {
     const char* types = lo_message_get_types(m.get());
     lo_arg** argv = lo_message_get_argv(m.get());
     const int argc = lo_message_get_argc(m.get());
+    // liblo's argument pointers point into the packed message and need not be aligned for
+    // lo_arg: read them with memcpy.
+    auto read = [&](int k, auto& out) { std::memcpy(&out, argv[k], sizeof out); };
     for (int k = 0; k < argc; ++k) {
         OscValue v;
         v.type = types[k];
         switch (v.type) {
-            case 'i':
-                v.i = argv[k]->i;
+            case 'i': {
+                std::int32_t x = 0;
+                read(k, x);
+                v.i = x;
                 break;
-            case 'h':
-                v.i = argv[k]->h;
+            }
+            case 'h': {
+                std::int64_t x = 0;
+                read(k, x);
+                v.i = x;
                 break;
-            case 'f':
-                v.f = argv[k]->f;
+            }
+            case 'f': {
+                float x = 0.0F;
+                read(k, x);
+                v.f = x;
                 break;
-            case 'd':
-                v.f = argv[k]->d;
+            }
+            case 'd': {
+                double x = 0.0;
+                read(k, x);
+                v.f = x;
                 break;
+            }
             case 's':
             case 'S':
-                v.s = &argv[k]->s;
+                v.s = reinterpret_cast<const char*>(argv[k]);
                 break;
             default:
                 break;

@@ -36,8 +36,17 @@ static_assert(sizeof(looperd::Event) <= 32);
 static_assert(std::is_same_v<std::underlying_type_t<looperd::CommandKind>, std::uint8_t>);
 static_assert(std::is_same_v<std::underlying_type_t<looperd::EventKind>, std::uint8_t>);
 
-#if defined(__SANITIZE_ADDRESS__)
-extern "C" std::size_t __sanitizer_get_current_allocated_bytes();  // ASan's allocator interface
+// Under a sanitizer, its allocator replaces glibc's: ask it for the bytes in use instead.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LOOPERD_SANITIZER_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define LOOPERD_SANITIZER_HEAP 1
+#endif
+#endif
+
+#if defined(LOOPERD_SANITIZER_HEAP)
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();  // the sanitizer's allocator
 #endif
 
 namespace {
@@ -104,7 +113,7 @@ void expect_clean_fade(const std::vector<float>& x, std::size_t at, float amplit
 
 // Bytes the allocator has handed out and not had back: glibc's count, or ASan's in an ASan
 // build (whose allocator glibc's mallinfo2 does not see).
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(LOOPERD_SANITIZER_HEAP)
 std::size_t heap_in_use() {
     return __sanitizer_get_current_allocated_bytes();
 }

@@ -331,7 +331,8 @@ TEST_F(Loader, OggVorbisLoadsCloseToTheSource) {
         const float* channel = got.buffer->channel(static_cast<std::uint32_t>(c));
         double error = 0.0, signal = 0.0, cross = 0.0, got_energy = 0.0;
         for (std::size_t i = 0; i < n; ++i) {
-            const double w = want.at(i, c), g = channel[i];
+            const double w = static_cast<double>(want.at(i, c));
+            const double g = static_cast<double>(channel[i]);
             error += (g - w) * (g - w);
             signal += w * w;
             cross += g * w;
@@ -353,8 +354,8 @@ double measure_frequency(const float* x, std::size_t begin, std::size_t end, dou
     int crossings = 0;
     for (std::size_t i = begin + 1; i < end; ++i) {
         if (x[i - 1] < 0.0F && x[i] >= 0.0F) {
-            const double before = x[i - 1];
-            const double after = x[i];
+            const double before = static_cast<double>(x[i - 1]);
+            const double after = static_cast<double>(x[i]);
             const double at = static_cast<double>(i - 1) + before / (before - after);
             if (first < 0.0) first = at;
             last = at;
@@ -368,7 +369,7 @@ double measure_frequency(const float* x, std::size_t begin, std::size_t end, dou
 double rms(const float* x, std::size_t begin, std::size_t end) {
     double sum = 0.0;
     for (std::size_t i = begin; i < end; ++i) {
-        const double v = x[i];
+        const double v = static_cast<double>(x[i]);
         sum += v * v;
     }
     return std::sqrt(sum / static_cast<double>(end - begin));

@@ -79,11 +79,20 @@ TEST(OscLibloInterop, LibloReadsWhatLooperdWrites) {
     lo_message m = lo_message_deserialise(bytes.data(), bytes.size(), &result);
     ASSERT_NE(m, nullptr) << "liblo error " << result;
     EXPECT_STREQ(lo_message_get_types(m), "siif");
+    // liblo's argument pointers point into the packed message: read them with memcpy, as
+    // they need not be aligned for lo_arg.
     lo_arg** argv = lo_message_get_argv(m);
-    EXPECT_STREQ(&argv[0]->s, "kick.wav");
-    EXPECT_EQ(argv[1]->i, 16800);
-    EXPECT_EQ(argv[2]->i, 1);
-    EXPECT_EQ(argv[3]->f, 0.35F);
+    auto int_at = [&](int k) {
+        std::int32_t v = 0;
+        std::memcpy(&v, argv[k], sizeof v);
+        return v;
+    };
+    float seconds = 0.0F;
+    std::memcpy(&seconds, argv[3], sizeof seconds);
+    EXPECT_STREQ(reinterpret_cast<const char*>(argv[0]), "kick.wav");
+    EXPECT_EQ(int_at(1), 16800);
+    EXPECT_EQ(int_at(2), 1);
+    EXPECT_EQ(seconds, 0.35F);
     char* path = lo_get_path(bytes.data(), static_cast<ssize_t>(bytes.size()));
     ASSERT_NE(path, nullptr);
     EXPECT_STREQ(path, "/slot/3/loaded");
