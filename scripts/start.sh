@@ -18,9 +18,12 @@ meson compile -C build-release
 
 port=${LOOPERD_OSC_PORT:-9950}
 pids=()
+# Stop in reverse order of start: looperd leaves JACK before the JACK server stops.
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT INT TERM
 

@@ -309,8 +309,9 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
         error(reply_to, address, refused);
         return;
     }
-    spdlog::info("slot {}: loaded {} ({} frames, {} channels, {:.3f} s{})", slot, path, frames,
-                 channels, seconds, loaded.locked ? "" : ", not locked in RAM");
+    spdlog::info("slot {}: loaded {} ({} frames, {} channel{}, {:.3f} s{})", slot, path, frames,
+                 channels, channels == 1 ? "" : "s", seconds,
+                 loaded.locked ? "" : ", not locked in RAM");
     reply_(
         reply_to,
         OscMessage{"/slot/" + std::to_string(slot) + "/loaded",

@@ -2,6 +2,8 @@
 // SPDX-FileCopyrightText: looperd contributors
 #include "io/jack_client.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cstring>
 #include <stdexcept>
 
@@ -68,7 +70,13 @@ JackClient::JackClient(const std::string& client_name, const std::string& server
         client_,
         [](jack_nframes_t rate, void* arg) {
             auto* self = static_cast<JackClient*>(arg);
-            self->sample_rate_.store(rate, std::memory_order_relaxed);
+            // JACK's notification thread, not the audio thread: logging is allowed here.
+            const auto previous = self->sample_rate_.exchange(rate, std::memory_order_relaxed);
+            if (previous != 0 && previous != rate)
+                spdlog::warn(
+                    "JACK sample rate changed from {} to {} Hz: samples loaded before "
+                    "play at the wrong pitch until they are loaded again",
+                    previous, rate);
             if (self->engine_) self->engine_->set_sample_rate(rate);
             return 0;
         },
