@@ -238,14 +238,20 @@ void Controller::osc_stop_all(const Request& r) {
     send(Command{CommandKind::stop_all, 0, 0.0F, nullptr}, r);
 }
 
-void Controller::osc_master_gain(const Request& r) {
-    if (!check_arity(r, 1, 1)) return;
+// The one argument of a gain message: a number from 0 to `max`. Answers /error otherwise.
+std::optional<float> Controller::gain_argument(const Request& r, float max) {
+    if (!check_arity(r, 1, 1)) return std::nullopt;
     const auto g = number(r.message.args[0]);
-    if (!g || *g < 0.0 || *g > static_cast<double>(limits::kMaxMasterGain)) {
-        error(r.from, r.message.address, "gain must be a number from 0 to 4");
-        return;
+    if (!g || *g < 0.0 || *g > static_cast<double>(max)) {
+        error(r.from, r.message.address, fmt::format("gain must be a number from 0 to {}", max));
+        return std::nullopt;
     }
-    send(Command{CommandKind::set_master_gain, 0, static_cast<float>(*g), nullptr}, r);
+    return static_cast<float>(*g);
+}
+
+void Controller::osc_master_gain(const Request& r) {
+    if (auto g = gain_argument(r, limits::kMaxMasterGain))
+        send(Command{CommandKind::set_master_gain, 0, *g, nullptr}, r);
 }
 
 void Controller::osc_slot_load(const Request& r) {
@@ -331,41 +337,30 @@ void Controller::osc_slot_unload(const Request& r) {
     s = SlotState{s.generation};
 }
 
-// Buttons send 1 on press and 0 on release: act on anything but an explicit 0.
-void Controller::osc_slot_play(const Request& r) {
-    if (!check_arity(r, 0, 1)) return;
-    if (!r.message.args.empty()) {
-        const auto v = number(r.message.args[0]);
-        if (!v) {
-            error(r.from, r.message.address, "argument must be a number");
-            return;
-        }
-        if (*v == 0.0) return;
+// Buttons send 1 on press and 0 on release: act on no argument or anything but an explicit 0.
+// Returns false (after answering /error for a bad argument) when there is nothing to do.
+bool Controller::pressed(const Request& r) {
+    if (!check_arity(r, 0, 1)) return false;
+    if (r.message.args.empty()) return true;
+    const auto v = number(r.message.args[0]);
+    if (!v) {
+        error(r.from, r.message.address, "argument must be a number");
+        return false;
     }
-    send(Command{CommandKind::play, r.slot, 0.0F, nullptr}, r);
+    return *v != 0.0;
+}
+
+void Controller::osc_slot_play(const Request& r) {
+    if (pressed(r)) send(Command{CommandKind::play, r.slot, 0.0F, nullptr}, r);
 }
 
 void Controller::osc_slot_stop(const Request& r) {
-    if (!check_arity(r, 0, 1)) return;
-    if (!r.message.args.empty()) {
-        const auto v = number(r.message.args[0]);
-        if (!v) {
-            error(r.from, r.message.address, "argument must be a number");
-            return;
-        }
-        if (*v == 0.0) return;
-    }
-    send(Command{CommandKind::stop, r.slot, 0.0F, nullptr}, r);
+    if (pressed(r)) send(Command{CommandKind::stop, r.slot, 0.0F, nullptr}, r);
 }
 
 void Controller::osc_slot_gain(const Request& r) {
-    if (!check_arity(r, 1, 1)) return;
-    const auto g = number(r.message.args[0]);
-    if (!g || *g < 0.0 || *g > static_cast<double>(limits::kMaxSlotGain)) {
-        error(r.from, r.message.address, "gain must be a number from 0 to 4");
-        return;
-    }
-    send(Command{CommandKind::set_gain, r.slot, static_cast<float>(*g), nullptr}, r);
+    if (auto g = gain_argument(r, limits::kMaxSlotGain))
+        send(Command{CommandKind::set_gain, r.slot, *g, nullptr}, r);
 }
 
 void Controller::osc_slot_loop(const Request& r) {

@@ -105,6 +105,8 @@ class Controller {
                      const std::filesystem::path& resolved, const OscEndpoint& reply_to);
     bool send(const Command& c, const Request& r);
     bool check_arity(const Request& r, std::size_t min, std::size_t max);
+    bool pressed(const Request& r);
+    std::optional<float> gain_argument(const Request& r, float max);
     void error(const OscEndpoint& to, const std::string& address, const std::string& reason);
     // The reply endpoint: the optional string argument at `index` as a URL, else the sender.
     std::optional<OscEndpoint> reply_endpoint(const Request& r, std::size_t index);
