@@ -283,7 +283,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     const std::string address = "/slot/" + std::to_string(slot) + "/load";
     LoadedSample loaded;
     try {
-        loaded = load_sample(resolved, sample_rate_(), budget_);
+        loaded = load_sample(resolved, sample_rate_(), budget_, &cancel_loads_);
     } catch (const std::exception& e) {
         error(reply_to, address, std::string(e.what()));
         return;

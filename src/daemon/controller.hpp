@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: looperd contributors
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -118,6 +119,7 @@ class Controller {
     StatusSource status_;
     SampleRateSource sample_rate_;
 
+    std::atomic<bool> cancel_loads_{false};
     mutable std::mutex mutex_;  // slots_ and every send_ call
     std::vector<SlotState> slots_;
     LoadWorker loader_;

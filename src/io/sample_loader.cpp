@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -110,6 +111,10 @@ class Reservation {
 // resampler's filter to its neighbours), so they become silence. Huge finite values are left
 // alone: float files may legitimately peak above 0 dBFS, and the gain stages and the output
 // clip handle level; clamping here would change content the user meant.
+void check_cancel(const std::atomic<bool>* cancel) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) throw LoadError("load cancelled");
+}
+
 void sanitize(std::vector<float>& samples) noexcept {
     for (float& s : samples) {
         if (!std::isfinite(s)) s = 0.0F;
@@ -166,11 +171,12 @@ std::uint64_t estimate_output_frames(std::uint64_t frames, std::uint32_t source_
 // truncated file (FLAC in particular) claims more frames than it holds, so the result has
 // exactly the frames that sf_readf_float() really delivered.
 std::vector<float> decode(const std::filesystem::path& path, SNDFILE* file, std::uint32_t channels,
-                          std::uint64_t max_frames) {
+                          std::uint64_t max_frames, const std::atomic<bool>* cancel) {
     std::vector<float> samples;
     samples.reserve(std::min<std::uint64_t>(max_frames, kReadChunkFrames) * channels);
     std::uint64_t frames = 0;
     while (frames < max_frames) {
+        check_cancel(cancel);
         const auto want =
             static_cast<sf_count_t>(std::min<std::uint64_t>(max_frames - frames, kReadChunkFrames));
         samples.resize(
@@ -188,28 +194,48 @@ std::vector<float> decode(const std::filesystem::path& path, SNDFILE* file, std:
     return samples;
 }
 
+// Resamples in chunks, so that a cancel (looperd shutting down) is seen within a fraction of
+// a second even for a long file: the best sinc converter takes seconds per minute of audio.
 std::vector<float> resample(const std::filesystem::path& path, const std::vector<float>& input,
                             std::uint32_t channels, std::uint32_t source_rate,
-                            std::uint32_t target_rate, std::uint64_t max_output_frames) {
+                            std::uint32_t target_rate, std::uint64_t max_output_frames,
+                            const std::atomic<bool>* cancel) {
+    constexpr long kChunkFrames = 1 << 15;
     std::vector<float> output(static_cast<std::size_t>(max_output_frames * channels));
-    SRC_DATA data{};
-    data.data_in = input.data();
-    data.input_frames = static_cast<long>(input.size() / channels);
-    data.data_out = output.data();
-    data.output_frames = static_cast<long>(max_output_frames);
-    data.src_ratio = static_cast<double>(target_rate) / source_rate;
-    data.end_of_input = 1;
-    // One call over the whole file: the loader holds all of it anyway, and src_simple()
-    // flushes the filter tail itself.
-    const int error = src_simple(&data, SRC_SINC_BEST_QUALITY, static_cast<int>(channels));
-    if (error != 0) fail(path, "cannot resample", src_strerror(error));
-    if (data.output_frames_gen <= 0) fail(path, "too short to resample");
-    output.resize(static_cast<std::size_t>(data.output_frames_gen) * channels);
+    int error = 0;
+    const std::unique_ptr<SRC_STATE, decltype(&src_delete)> state(
+        src_new(SRC_SINC_BEST_QUALITY, static_cast<int>(channels), &error), &src_delete);
+    if (!state) fail(path, "cannot resample", src_strerror(error));
+    const auto total_in = static_cast<long>(input.size() / channels);
+    const auto total_out = static_cast<long>(max_output_frames);
+    long in_pos = 0;
+    long out_pos = 0;
+    for (;;) {
+        check_cancel(cancel);
+        SRC_DATA data{};
+        data.data_in = input.data() + static_cast<std::size_t>(in_pos) * channels;
+        data.input_frames = std::min(kChunkFrames, total_in - in_pos);
+        data.data_out = output.data() + static_cast<std::size_t>(out_pos) * channels;
+        data.output_frames = total_out - out_pos;
+        data.src_ratio = static_cast<double>(target_rate) / source_rate;
+        data.end_of_input = in_pos + data.input_frames == total_in ? 1 : 0;
+        error = src_process(state.get(), &data);
+        if (error != 0) fail(path, "cannot resample", src_strerror(error));
+        in_pos += data.input_frames_used;
+        out_pos += data.output_frames_gen;
+        // Done when all input is in and the filter tail has been flushed.
+        if (data.end_of_input && data.input_frames_used == data.input_frames &&
+            data.output_frames_gen == 0)
+            break;
+        if (out_pos >= total_out) break;
+    }
+    if (out_pos <= 0) fail(path, "too short to resample");
+    output.resize(static_cast<std::size_t>(out_pos) * channels);
     return output;
 }
 
 LoadedSample load(const std::filesystem::path& path, std::uint32_t target_rate,
-                  MemoryBudget& budget) {
+                  MemoryBudget& budget, const std::atomic<bool>* cancel) {
     if (target_rate < kMinSampleRate || target_rate > kMaxSampleRate) {
         throw LoadError("unsupported target sample rate (" + std::to_string(target_rate) + " Hz)");
     }
@@ -250,14 +276,15 @@ LoadedSample load(const std::filesystem::path& path, std::uint32_t target_rate,
     Reservation reservation(budget);
     reservation.resize(estimated_frames * channels * sizeof(float));
 
-    std::vector<float> samples = decode(path, file.get(), channels, claimed_frames);
+    std::vector<float> samples = decode(path, file.get(), channels, claimed_frames, cancel);
     const std::uint64_t decoded_frames = samples.size() / channels;
     sanitize(samples);
 
     if (source_rate != target_rate) {
         const std::uint64_t max_output_frames =
             estimate_output_frames(decoded_frames, source_rate, target_rate);
-        samples = resample(path, samples, channels, source_rate, target_rate, max_output_frames);
+        samples =
+            resample(path, samples, channels, source_rate, target_rate, max_output_frames, cancel);
         // A sinc filter cannot make a non-finite value from finite input, but this is cheap
         // insurance for the one property the audio thread relies on.
         sanitize(samples);
@@ -287,9 +314,9 @@ LoadedSample load(const std::filesystem::path& path, std::uint32_t target_rate,
 }  // namespace
 
 LoadedSample load_sample(const std::filesystem::path& path, std::uint32_t target_rate,
-                         MemoryBudget& budget) {
+                         MemoryBudget& budget, const std::atomic<bool>* cancel) {
     try {
-        return load(path, target_rate, budget);
+        return load(path, target_rate, budget, cancel);
     } catch (const std::bad_alloc&) {
         // The reservation has been released on the way out; the caller sees an ordinary
         // refusal rather than an exception type it does not expect.

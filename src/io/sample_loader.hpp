@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: looperd contributors
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -34,8 +35,11 @@ struct LoadedSample {
 // non-finite samples by 0, reserves its bytes from `budget` (released again if anything
 // after that fails), and prefaults it.
 //
+// `cancel`, when given and set by another thread, makes the load stop between chunks of
+// reading or resampling with LoadError("load cancelled"): shutdown never waits for a long file.
+//
 // Loader thread only: it blocks on disk and allocates. Throws LoadError.
 LoadedSample load_sample(const std::filesystem::path& path, std::uint32_t target_rate,
-                         MemoryBudget& budget);
+                         MemoryBudget& budget, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace looperd
