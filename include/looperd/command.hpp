@@ -10,24 +10,53 @@ namespace looperd {
 class SampleBuffer;
 
 enum class CommandKind : std::uint8_t {
-    assign_buffer,    // slot takes `buffer` (load or replace); the old one fades out and retires
-    unload,           // slot lets its buffer go; playing voices fade out
-    play,             // start the slot from its first frame; retriggers a playing slot
-    stop,             // fade out every voice of the slot
-    set_gain,         // slot gain, linear, smoothed
-    set_loop,         // value != 0: loop; applies to playing voices too
-    stop_all,         // fade out every voice
-    set_master_gain,  // master gain, linear, smoothed
+    // Slots and voices
+    assign_buffer,  // slot takes `buffer` (load or replace); the old one fades out and retires
+    unload,         // slot lets its buffer go; playing voices fade out
+    play,           // value != 0: a press (start, or per mode); value == 0: a release (gate)
+    stop,           // fade out every voice of the slot
+    stop_all,       // fade out every voice
+    // Slot parameters: kept by the slot, smoothed, applied to playing voices where it makes sense
+    set_gain,          // linear 0..4
+    set_mode,          // value: a SlotMode
+    set_pan,           // -1 (left) .. 1 (right)
+    set_rate,          // speed and pitch together, 0.125..8
+    set_pitch,         // semitones, -24..24 (multiplies the rate)
+    set_reverse,       // value != 0: play backwards
+    set_region_start,  // fraction of the sample's length, 0..1
+    set_region_end,    // fraction of the sample's length, 0..1
+    set_loop_xfade,    // loop seam crossfade, milliseconds
+    set_poly,          // voices the slot may sound at once, 1..limits::kMaxPoly
+    set_choke,         // choke group, 0 = none
+    set_output,        // 0 = every output pair, k = output pair k (out_2k-1, out_2k)
+    set_fade_in,       // milliseconds, 0 = sharp attack
+    set_fade_out,      // milliseconds, applied on stop, retrigger and cuts
+    set_quantize,      // 0 = none, -1 = bar, > 0 = that many beats
+    set_beats,         // the slot's length in beats, 0 = off (rate follows the tempo when set)
+    // Engine-wide
+    set_master_gain,  // linear 0..4
+    clock_tempo,      // beats per minute
+    clock_meter,      // beats per bar
+    clock_reset,      // the beat grid restarts at the command's frame
+    clock_sync,       // value: a ClockSource
 };
+
+enum class SlotMode : std::uint8_t { oneshot = 0, loop = 1, gate = 2, toggle = 3 };
+enum class ClockSource : std::uint8_t { internal = 0, jack = 1 };
 
 // Command: one network/loader → audio message. A value: slot index and numbers; the only
 // pointer that crosses is to an immutable, prefaulted SampleBuffer whose ownership passes
 // to the engine with the command.
+//
+// `frame` schedules it: 0 applies it at the start of the next block; otherwise it takes
+// effect on exactly that JACK frame (the engine splits the block there), or at once if that
+// frame has passed (counted as late).
 struct Command {
     CommandKind kind = CommandKind::stop_all;
     std::uint32_t slot = 0;
     float value = 0.0F;
     SampleBuffer* buffer = nullptr;
+    std::uint64_t frame = 0;
 };
 
 static_assert(std::is_trivially_copyable_v<Command>);

@@ -11,6 +11,7 @@
 #include "looperd/event.hpp"
 #include "looperd/limits.hpp"
 #include "looperd/spsc_ring.hpp"
+#include "looperd/timing.hpp"
 #include "looperd/voice.hpp"
 
 namespace looperd {
@@ -21,6 +22,8 @@ struct EngineConfig {
     std::uint32_t voices = limits::kDefaultVoices;
     std::uint32_t sample_rate = 48000;
     std::size_t command_capacity = limits::kDefaultCommandCapacity;
+    // Commands with a future frame (timetagged bundles, quantized starts) pending at once.
+    std::size_t scheduled_capacity = limits::kDefaultScheduledCapacity;
     float fade_ms = limits::kDefaultFadeMs;
     float gain_smooth_ms = limits::kDefaultGainSmoothMs;
 };
@@ -55,7 +58,10 @@ class Engine {
     bool try_receive(Event& event) noexcept;
 
     // Audio thread. Wait-free and bounded; does not allocate, lock or make syscalls.
-    // Applies queued commands, then overwrites outputs[0..outputs) with nframes of mix.
+    // Applies queued commands, each on its frame, and overwrites outputs[0..outputs) with
+    // nframes of mix. `timing.frame` is the host's frame time of the first frame.
+    void process(float* const* outputs, std::uint32_t nframes, const BlockTiming& timing) noexcept;
+    // The same with the engine's own frame count as the clock (tests, benchmarks).
     void process(float* const* outputs, std::uint32_t nframes) noexcept;
 
     // Control thread, any time: fades and ramps are re-timed at the next block.
@@ -117,6 +123,8 @@ class Engine {
     std::atomic<std::uint64_t> refused_voices_{0};
     std::atomic<std::uint64_t> lost_events_{0};
     std::atomic<std::uint64_t> frame_clock_{0};
+    std::atomic<std::uint64_t> late_commands_{0};
+    std::atomic<std::uint64_t> refused_scheduled_{0};
 };
 
 }  // namespace looperd

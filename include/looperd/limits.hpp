@@ -21,6 +21,14 @@ inline constexpr std::uint32_t kMaxSampleChannels = 64;
 inline constexpr std::size_t kDefaultCommandCapacity = 1024;
 inline constexpr std::size_t kMaxCommandCapacity = 1 << 20;
 
+// Commands waiting for their frame (timetagged bundles, quantized starts).
+inline constexpr std::size_t kDefaultScheduledCapacity = 1024;
+inline constexpr std::size_t kMaxScheduledCapacity = 1 << 16;
+
+// Voices one slot may sound at once.
+inline constexpr std::uint32_t kMaxPoly = 64;
+inline constexpr std::uint32_t kMaxChokeGroup = 64;
+
 // The audio thread renders in chunks of at most this many frames so that per-frame gain
 // ramps fit in a stack array; JACK's nframes may be any size.
 inline constexpr std::uint32_t kRenderChunkFrames = 256;

@@ -370,7 +370,7 @@ void Controller::osc_slot_loop(const Request& r) {
         error(r.from, r.message.address, "loop must be 1 (loop) or 0 (one-shot)");
         return;
     }
-    send(Command{CommandKind::set_loop, r.slot, static_cast<float>(*v), nullptr}, r);
+    send(Command{CommandKind::set_mode, r.slot, static_cast<float>(*v), nullptr}, r);
 }
 
 }  // namespace looperd

@@ -202,8 +202,8 @@ void Engine::apply(const Command& c) noexcept {
             for (auto& v : voices_)
                 if (v.active && v.slot == c.slot) v.gain.go(c.value, smooth_frames_);
             break;
-        case CommandKind::set_loop:
-            slots_[c.slot].loop = c.value != 0.0F;
+        case CommandKind::set_mode:
+            slots_[c.slot].loop = c.value == static_cast<float>(SlotMode::loop);
             for (auto& v : voices_)
                 if (v.active && v.slot == c.slot) v.loop = slots_[c.slot].loop;
             break;
@@ -213,6 +213,8 @@ void Engine::apply(const Command& c) noexcept {
             break;
         case CommandKind::set_master_gain:
             master_.go(c.value, smooth_frames_);
+            break;
+        default:
             break;
     }
 }
@@ -265,6 +267,14 @@ void Engine::render_voice(Voice& v, float* const* out, std::uint32_t offset,
 }
 
 void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
+    BlockTiming timing;
+    timing.frame = frames_;
+    process(outputs, nframes, timing);
+}
+
+void Engine::process(float* const* outputs, std::uint32_t nframes,
+                     const BlockTiming& timing) noexcept {
+    (void)timing;
     ScopedFlushDenormals ftz;
 
     if (const auto rate = pending_sample_rate_.exchange(0, std::memory_order_relaxed); rate != 0) {

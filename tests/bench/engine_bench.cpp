@@ -105,7 +105,7 @@ class Rig {
             // Ownership passes to the engine only when the command is queued.
             if (!send({CommandKind::assign_buffer, s, 0.0F, buffer.get()})) return;
             buffer.release();
-            if (!send({CommandKind::set_loop, s, 1.0F, nullptr})) return;
+            if (!send({CommandKind::set_mode, s, 1.0F, nullptr})) return;
         }
     }
 

@@ -115,7 +115,7 @@ TEST_F(Guard, EngineProcessIsCleanUnderTheGuard) {
     for (std::uint32_t i = 0; i < 300; ++i) a->mutable_channel(0)[i] = 0.1F;
     ASSERT_TRUE(engine.try_send({CommandKind::assign_buffer, 0, 0.0F, a}));
     ASSERT_TRUE(engine.try_send({CommandKind::assign_buffer, 1, 0.0F, b}));
-    ASSERT_TRUE(engine.try_send({CommandKind::set_loop, 0, 1.0F, nullptr}));
+    ASSERT_TRUE(engine.try_send({CommandKind::set_mode, 0, 1.0F, nullptr}));
     ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 0.0F, nullptr}));
     ASSERT_TRUE(engine.try_send({CommandKind::play, 1, 0.0F, nullptr}));
     ASSERT_TRUE(engine.try_send({CommandKind::set_gain, 0, 0.5F, nullptr}));

@@ -217,7 +217,7 @@ TEST_F(ControllerTest, MasterGainAcceptsIntOrFloatInRange) {
 
 TEST_F(ControllerTest, LoopTakesZeroOrOne) {
     auto c = expect_command("/slot/2/loop", {OscArg::int32(1)});
-    EXPECT_EQ(c.kind, CommandKind::set_loop);
+    EXPECT_EQ(c.kind, CommandKind::set_mode);
     EXPECT_EQ(c.value, 1.0F);
     EXPECT_EQ(expect_command("/slot/2/loop", {OscArg::float32(0.0F)}).value, 0.0F);
     expect_rejected("/slot/2/loop", {OscArg::int32(2)});

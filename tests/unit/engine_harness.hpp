@@ -119,7 +119,7 @@ class EngineHarness {
     bool unload(std::uint32_t slot) { return send(CommandKind::unload, slot); }
     bool set_gain(std::uint32_t slot, float g) { return send(CommandKind::set_gain, slot, g); }
     bool set_loop(std::uint32_t slot, bool on) {
-        return send(CommandKind::set_loop, slot, on ? 1.0F : 0.0F);
+        return send(CommandKind::set_mode, slot, on ? 1.0F : 0.0F);
     }
     bool stop_all() { return send(CommandKind::stop_all); }
     bool set_master_gain(float g) { return send(CommandKind::set_master_gain, 0, g); }

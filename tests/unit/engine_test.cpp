@@ -688,7 +688,7 @@ TEST(Engine, BadSlotIndexIsReportedAndIgnored) {
         h.send(CommandKind::play, bad);
         h.send(CommandKind::stop, bad);
         h.send(CommandKind::set_gain, bad, 0.1F);
-        h.send(CommandKind::set_loop, bad, 0.0F);
+        h.send(CommandKind::set_mode, bad, 0.0F);
     }
     const Planar out = h.capture(2000);
 

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <cstdint>
+
+namespace looperd {
+
+// What the host (JACK) tells the engine about time, once per block. Plain numbers: the engine
+// knows nothing of JACK.
+struct TransportInfo {
+    bool valid = false;    // a timebase master provides bar/beat/tempo
+    bool rolling = false;  // the transport is rolling
+    double bpm = 120.0;    // beats per minute
+    double beats_per_bar = 4.0;
+    double beat = 0.0;  // beats since the transport's zero, at the block's first frame
+};
+
+struct BlockTiming {
+    std::uint64_t frame = 0;  // the host's frame time of the block's first frame
+    TransportInfo transport;
+};
+
+}  // namespace looperd
