@@ -39,6 +39,9 @@ enum class CommandKind : std::uint8_t {
     clock_meter,      // beats per bar
     clock_reset,      // the beat grid restarts at the command's frame
     clock_sync,       // value: a ClockSource
+    // Engine-internal: a play or stop already moved onto its quantize grid frame.
+    play_on_grid,
+    stop_on_grid,
 };
 
 enum class SlotMode : std::uint8_t { oneshot = 0, loop = 1, gate = 2, toggle = 3 };

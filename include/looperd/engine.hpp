@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "looperd/clock.hpp"
 #include "looperd/command.hpp"
 #include "looperd/event.hpp"
 #include "looperd/limits.hpp"
@@ -84,22 +85,48 @@ class Engine {
     }
 
   private:
+    // A slot's parameters: kept here, applied to new voices and, where it makes sense, to
+    // playing ones. Audio thread only.
     struct Slot {
         SampleBuffer* buffer = nullptr;  // one rt reference while set
         float gain = 1.0F;
-        bool loop = false;
+        SlotMode mode = SlotMode::oneshot;
+        float pan = 0.0F;
+        float rate = 1.0F;
+        float pitch = 0.0F;  // semitones
+        bool reverse = false;
+        float region_start = 0.0F;  // fractions of the buffer's length
+        float region_end = 1.0F;
+        float xfade_ms = 0.0F;
+        std::uint32_t poly = 1;
+        std::uint32_t choke = 0;
+        std::uint32_t output = 0;  // 0: every output pair; k: pair k
+        float fade_in_ms = 0.0F;
+        float fade_out_ms = 0.0F;  // set from the config
+        float quantize = 0.0F;     // 0 none, -1 bar, > 0 beats
+        float beats = 0.0F;        // 0 off
     };
 
-    void apply(const Command& c) noexcept;
-    void play(std::uint32_t slot) noexcept;
+    void apply(const Command& c, std::uint64_t now) noexcept;
+    void schedule(const Command& c) noexcept;
+    void press(std::uint32_t slot, float value, std::uint64_t now) noexcept;
+    void start_voice(std::uint32_t slot, std::uint64_t now) noexcept;
+    void stop_slot(std::uint32_t slot) noexcept;
+    bool slot_sounding(std::uint32_t slot) const noexcept;
     void release(Voice& v) noexcept;       // start the fade out
     void retire_voice(Voice& v) noexcept;  // voice done: drop its buffer reference
     void acquire(SampleBuffer* b) noexcept;
     void unref(SampleBuffer* b) noexcept;  // last reference: post buffer_retired
     void post(const Event& e) noexcept;
     void flush_backlog() noexcept;
+    void render(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     void render_voice(Voice& v, float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
+    bool read_voice(Voice& v, std::uint32_t n) noexcept;  // into scratch_; false: ended
+    float target_rate(const Slot& s) const noexcept;
+    void update_voice_rates() noexcept;
+    void set_pan(Voice& v, float pan, std::uint32_t frames) noexcept;
     Voice* free_voice() noexcept;
+    std::uint32_t ms_frames(float ms) const noexcept;
 
     EngineConfig config_;
     std::uint32_t fade_frames_ = 1;
@@ -116,7 +143,15 @@ class Engine {
     std::vector<Slot> slots_;
     std::vector<Voice> voices_;
     Ramp master_;
-    std::uint64_t frames_ = 0;
+    std::uint64_t frames_ = 0;     // frames processed: the clock when the host gives none
+    std::uint64_t now_frame_ = 0;  // host frame of the block being rendered
+    Clock clock_;
+    double last_bpm_ = 0.0;
+    // Commands waiting for their frame, sorted by frame (stable: equal frames keep their order).
+    std::vector<Command> scheduled_;
+    std::size_t scheduled_size_ = 0;
+    // One chunk of one voice's source frames, per source channel, before gain and mapping.
+    std::vector<float> scratch_;
 
     std::atomic<std::uint32_t> active_voices_{0};
     std::atomic<std::uint64_t> dropped_commands_{0};

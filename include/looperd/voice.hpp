@@ -57,13 +57,22 @@ struct Ramp {
 struct Voice {
     SampleBuffer* buffer = nullptr;  // holds one rt reference while active
     std::uint32_t slot = 0;
-    std::uint32_t position = 0;  // next frame to read
-    std::uint64_t started = 0;   // engine frame counter at start: the oldest voice is the lowest
+    std::uint64_t started = 0;  // frame of its start: the slot's oldest voice has the lowest
     bool active = false;
     bool loop = false;
     bool releasing = false;  // fading out; ends when the envelope reaches 0
-    Ramp gain;               // slot gain, smoothed
-    Ramp envelope;           // 1 while playing, ramps to 0 on stop or cut
+    bool reverse = false;
+    double position = 0.0;    // next frame to read (fractional when the rate is not 1)
+    std::uint32_t begin = 0;  // region [begin, end) in frames
+    std::uint32_t end = 0;
+    std::uint32_t xfade = 0;      // loop seam crossfade, frames (< end - begin)
+    std::uint32_t out_first = 0;  // outputs it plays to: [out_first, out_first + out_count)
+    std::uint32_t out_count = 0;
+    Ramp gain;      // slot gain, smoothed
+    Ramp envelope;  // fade in to 1, fade out to 0
+    Ramp pan_left;  // balance gains, smoothed
+    Ramp pan_right;
+    Ramp rate;  // effective rate (rate × pitch × tempo factor), glides
 };
 
 }  // namespace looperd

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <stdexcept>
 #include <string>
 
@@ -32,12 +33,45 @@ void check_config(const EngineConfig& c) {
     if (c.command_capacity < 16 || c.command_capacity > limits::kMaxCommandCapacity)
         throw std::invalid_argument("command ring capacity must be 16.." +
                                     std::to_string(limits::kMaxCommandCapacity));
+    if (c.scheduled_capacity < 1 || c.scheduled_capacity > limits::kMaxScheduledCapacity)
+        throw std::invalid_argument("scheduled capacity must be 1.." +
+                                    std::to_string(limits::kMaxScheduledCapacity));
     if (c.sample_rate < 8000 || c.sample_rate > 768000)
         throw std::invalid_argument("sample rate must be 8000..768000");
     if (!(c.fade_ms >= 0.1F && c.fade_ms <= 1000.0F))
         throw std::invalid_argument("fade must be 0.1..1000 ms");
     if (!(c.gain_smooth_ms >= 0.1F && c.gain_smooth_ms <= 1000.0F))
         throw std::invalid_argument("gain smoothing must be 0.1..1000 ms");
+}
+
+bool is_slot_command(CommandKind k) {
+    switch (k) {
+        case CommandKind::stop_all:
+        case CommandKind::set_master_gain:
+        case CommandKind::clock_tempo:
+        case CommandKind::clock_meter:
+        case CommandKind::clock_reset:
+        case CommandKind::clock_sync:
+            return false;
+        default:
+            return true;
+    }
+}
+
+// Balance law per output pair: centre leaves both sides at exactly 1.
+float pan_left_gain(float pan) {
+    return pan > 0.0F ? std::cos(pan * std::numbers::pi_v<float> * 0.5F) : 1.0F;
+}
+float pan_right_gain(float pan) {
+    return pan < 0.0F ? std::cos(-pan * std::numbers::pi_v<float> * 0.5F) : 1.0F;
+}
+
+// 4-point, 3rd-order Hermite (Catmull-Rom) between y1 and y2; t = 0 returns y1 exactly.
+inline float hermite(float y0, float y1, float y2, float y3, float t) noexcept {
+    const float c1 = 0.5F * (y2 - y0);
+    const float c2 = y0 - 2.5F * y1 + 2.0F * y2 - 0.5F * y3;
+    const float c3 = 0.5F * (y3 - y0) + 1.5F * (y1 - y2);
+    return ((c3 * t + c2) * t + c1) * t + y1;
 }
 
 }  // namespace
@@ -49,11 +83,15 @@ Engine::Engine(const EngineConfig& config)
       // block retires at most kMaxCommandsPerBlock slot buffers plus one buffer per voice, and
       // later blocks only the buffers voices still hold. See docs/architecture.md.
       events_(std::size_t{4} * (config.slots + config.voices) + kMaxCommandsPerBlock),
-      backlog_(kMaxCommandsPerBlock + std::size_t{2} * config.voices + config.slots),
+      backlog_(kMaxCommandsPerBlock + config.scheduled_capacity + std::size_t{2} * config.voices +
+               config.slots),
       slots_(config.slots),
-      voices_(config.voices) {
+      voices_(config.voices),
+      scheduled_(config.scheduled_capacity),
+      scratch_(std::size_t{limits::kMaxSampleChannels} * limits::kRenderChunkFrames) {
     fade_frames_ = ms_to_frames(config_.fade_ms, config_.sample_rate);
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
+    for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
 }
 
 Engine::~Engine() {
@@ -65,6 +103,9 @@ Engine::~Engine() {
         if (v.active && v.buffer) owned.push_back(v.buffer);
     for (std::size_t i = 0; i < backlog_size_; ++i)
         if (backlog_[i].kind == EventKind::buffer_retired) owned.push_back(backlog_[i].buffer);
+    for (std::size_t i = 0; i < scheduled_size_; ++i)
+        if (scheduled_[i].kind == CommandKind::assign_buffer && scheduled_[i].buffer)
+            owned.push_back(scheduled_[i].buffer);
     Event e;
     while (events_.try_pop(e))
         if (e.kind == EventKind::buffer_retired) owned.push_back(e.buffer);
@@ -88,6 +129,10 @@ bool Engine::try_receive(Event& event) noexcept {
 
 void Engine::set_sample_rate(std::uint32_t sample_rate) noexcept {
     pending_sample_rate_.store(sample_rate, std::memory_order_relaxed);
+}
+
+std::uint32_t Engine::ms_frames(float ms) const noexcept {
+    return ms_to_frames(ms, config_.sample_rate);
 }
 
 void Engine::post(const Event& e) noexcept {
@@ -133,7 +178,7 @@ Voice* Engine::free_voice() noexcept {
 void Engine::release(Voice& v) noexcept {
     if (v.releasing) return;
     v.releasing = true;
-    v.envelope.go(0.0F, fade_frames_);
+    v.envelope.go(0.0F, ms_frames(slots_[v.slot].fade_out_ms));
 }
 
 void Engine::retire_voice(Voice& v) noexcept {
@@ -143,9 +188,64 @@ void Engine::retire_voice(Voice& v) noexcept {
     unref(b);
 }
 
-void Engine::play(std::uint32_t slot) noexcept {
+bool Engine::slot_sounding(std::uint32_t slot) const noexcept {
+    for (const auto& v : voices_)
+        if (v.active && !v.releasing && v.slot == slot) return true;
+    return false;
+}
+
+void Engine::stop_slot(std::uint32_t slot) noexcept {
+    for (auto& v : voices_)
+        if (v.active && v.slot == slot) release(v);
+}
+
+float Engine::target_rate(const Slot& s) const noexcept {
+    float rate = s.rate * std::exp2(s.pitch / 12.0F);
+    if (s.beats > 0.0F && s.buffer) {
+        // The region lasts `beats` beats at the clock's tempo: stretch (speed and pitch) to fit.
+        const double region_frames = static_cast<double>(s.region_end - s.region_start) *
+                                     static_cast<double>(s.buffer->frames());
+        const double wanted_frames = static_cast<double>(s.beats) * clock_.frames_per_beat();
+        if (wanted_frames > 0.0) rate *= static_cast<float>(region_frames / wanted_frames);
+    }
+    return std::clamp(rate, 1.0F / 64.0F, 64.0F);
+}
+
+void Engine::update_voice_rates() noexcept {
+    for (auto& v : voices_)
+        if (v.active) {
+            const float r = target_rate(slots_[v.slot]);
+            if (r != v.rate.target) v.rate.go(r, smooth_frames_);
+        }
+}
+
+void Engine::set_pan(Voice& v, float pan, std::uint32_t frames) noexcept {
+    v.pan_left.go(pan_left_gain(pan), frames);
+    v.pan_right.go(pan_right_gain(pan), frames);
+}
+
+void Engine::start_voice(std::uint32_t slot, std::uint64_t now) noexcept {
     Slot& s = slots_[slot];
-    if (!s.buffer) return;
+    if (!s.buffer || s.buffer->frames() == 0) return;
+
+    // Choke group: starting this slot fades out the others of its group.
+    if (s.choke != 0)
+        for (auto& other : voices_)
+            if (other.active && other.slot != slot && slots_[other.slot].choke == s.choke)
+                release(other);
+    // Polyphony: beyond the slot's limit its oldest voices fade out (poly 1: a retrigger).
+    for (;;) {
+        std::uint32_t sounding = 0;
+        Voice* oldest = nullptr;
+        for (auto& v : voices_) {
+            if (!v.active || v.releasing || v.slot != slot) continue;
+            ++sounding;
+            if (!oldest || v.started < oldest->started) oldest = &v;
+        }
+        if (sounding < s.poly || !oldest) break;
+        release(*oldest);
+    }
+
     Voice* v = free_voice();
     if (!v) {
         // Policy: nothing that plays is cut to make room; the new start is refused.
@@ -153,117 +253,404 @@ void Engine::play(std::uint32_t slot) noexcept {
         post({EventKind::voice_refused, slot, nullptr});
         return;
     }
-    // Retrigger: what plays of this slot fades out under the new start.
-    for (auto& other : voices_)
-        if (other.active && other.slot == slot) release(other);
+    const std::uint32_t frames = s.buffer->frames();
+    auto at = [frames](float fraction) {
+        return static_cast<std::uint32_t>(
+            std::lround(static_cast<double>(fraction) * static_cast<double>(frames)));
+    };
+    std::uint32_t begin = std::min(at(s.region_start), frames - 1);
+    std::uint32_t end = std::clamp(at(s.region_end), begin + 1, frames);
+
     acquire(s.buffer);
     v->buffer = s.buffer;
     v->slot = slot;
-    v->position = 0;
-    v->started = frames_;
+    v->started = now;
     v->active = true;
-    v->loop = s.loop;
     v->releasing = false;
+    v->loop = s.mode == SlotMode::loop || s.mode == SlotMode::toggle;
+    v->reverse = s.reverse;
+    v->begin = begin;
+    v->end = end;
+    v->xfade = std::min(s.xfade_ms > 0.0F ? ms_frames(s.xfade_ms) : 0U, (end - begin) / 2);
+    v->position = s.reverse ? static_cast<double>(end - 1) : static_cast<double>(begin);
+    if (s.output == 0 || config_.outputs <= 2) {
+        v->out_first = 0;
+        v->out_count = config_.outputs;
+    } else {
+        v->out_first = std::min(2 * (s.output - 1), config_.outputs - 1);
+        v->out_count = std::min(2U, config_.outputs - v->out_first);
+    }
     v->gain.jump(s.gain);
-    v->envelope.jump(1.0F);  // the first frame plays unchanged: attacks stay sharp
+    v->pan_left.jump(pan_left_gain(s.pan));
+    v->pan_right.jump(pan_right_gain(s.pan));
+    v->rate.jump(target_rate(s));
+    if (s.fade_in_ms > 0.0F) {
+        v->envelope.jump(0.0F);
+        v->envelope.go(1.0F, ms_frames(s.fade_in_ms));
+    } else {
+        v->envelope.jump(1.0F);  // the first frame plays unchanged: attacks stay sharp
+    }
 }
 
-void Engine::apply(const Command& c) noexcept {
-    const bool slot_command =
-        c.kind != CommandKind::stop_all && c.kind != CommandKind::set_master_gain;
-    if (slot_command && c.slot >= slots_.size()) {
+// A play message: value != 0 is a press, 0 a release. What they do depends on the slot's mode.
+void Engine::press(std::uint32_t slot, float value, std::uint64_t now) noexcept {
+    const Slot& s = slots_[slot];
+    const bool pressed = value != 0.0F;
+    switch (s.mode) {
+        case SlotMode::oneshot:
+        case SlotMode::loop:
+            if (pressed) start_voice(slot, now);
+            break;
+        case SlotMode::gate:
+            if (pressed) {
+                start_voice(slot, now);
+            } else {
+                stop_slot(slot);
+            }
+            break;
+        case SlotMode::toggle:
+            if (!pressed) break;
+            if (slot_sounding(slot)) {
+                stop_slot(slot);
+            } else {
+                start_voice(slot, now);
+            }
+            break;
+    }
+}
+
+// Inserts a command into the scheduled list, keeping it sorted by frame and stable.
+void Engine::schedule(const Command& c) noexcept {
+    if (scheduled_size_ == scheduled_.size()) {
+        refused_scheduled_.fetch_add(1, std::memory_order_relaxed);
+        // A buffer's ownership must still be honoured: hand it straight back.
+        if (c.kind == CommandKind::assign_buffer && c.buffer)
+            post({EventKind::buffer_retired, 0, c.buffer});
+        return;
+    }
+    std::size_t i = scheduled_size_;
+    while (i > 0 && scheduled_[i - 1].frame > c.frame) {
+        scheduled_[i] = scheduled_[i - 1];
+        --i;
+    }
+    scheduled_[i] = c;
+    ++scheduled_size_;
+}
+
+void Engine::apply(const Command& c, std::uint64_t now) noexcept {
+    if (is_slot_command(c.kind) && c.slot >= slots_.size()) {
         post({EventKind::bad_command, c.slot, nullptr});
         // An assign to a slot that does not exist hands its buffer straight back.
         if (c.kind == CommandKind::assign_buffer && c.buffer)
             post({EventKind::buffer_retired, 0, c.buffer});
         return;
     }
+    Slot* s = is_slot_command(c.kind) ? &slots_[c.slot] : nullptr;
+    auto each_voice = [this, &c](auto&& f) {
+        for (auto& v : voices_)
+            if (v.active && v.slot == c.slot) f(v);
+    };
+    // Quantized play and stop move to the next grid frame (unless they are on it already).
+    auto quantized = [&](CommandKind on_grid) {
+        if (s->quantize == 0.0F) return false;
+        const std::uint64_t grid = clock_.next_grid_frame(now, static_cast<double>(s->quantize));
+        if (grid <= now) return false;
+        Command moved = c;
+        moved.kind = on_grid;
+        moved.frame = grid;
+        schedule(moved);
+        return true;
+    };
+
     switch (c.kind) {
         case CommandKind::assign_buffer:
         case CommandKind::unload: {
-            Slot& s = slots_[c.slot];
-            for (auto& v : voices_)
-                if (v.active && v.slot == c.slot) release(v);
-            SampleBuffer* old = s.buffer;
-            s.buffer = c.kind == CommandKind::assign_buffer ? c.buffer : nullptr;
-            if (s.buffer) acquire(s.buffer);
+            stop_slot(c.slot);
+            SampleBuffer* old = s->buffer;
+            s->buffer = c.kind == CommandKind::assign_buffer ? c.buffer : nullptr;
+            if (s->buffer) acquire(s->buffer);
             if (old) unref(old);
             break;
         }
         case CommandKind::play:
-            play(c.slot);
+            if (!quantized(CommandKind::play_on_grid)) press(c.slot, c.value, now);
+            break;
+        case CommandKind::play_on_grid:
+            press(c.slot, c.value, now);
             break;
         case CommandKind::stop:
-            for (auto& v : voices_)
-                if (v.active && v.slot == c.slot) release(v);
+            if (!quantized(CommandKind::stop_on_grid)) stop_slot(c.slot);
             break;
-        case CommandKind::set_gain:
-            slots_[c.slot].gain = c.value;
-            for (auto& v : voices_)
-                if (v.active && v.slot == c.slot) v.gain.go(c.value, smooth_frames_);
-            break;
-        case CommandKind::set_mode:
-            slots_[c.slot].loop = c.value == static_cast<float>(SlotMode::loop);
-            for (auto& v : voices_)
-                if (v.active && v.slot == c.slot) v.loop = slots_[c.slot].loop;
+        case CommandKind::stop_on_grid:
+            stop_slot(c.slot);
             break;
         case CommandKind::stop_all:
             for (auto& v : voices_)
                 if (v.active) release(v);
             break;
+        case CommandKind::set_gain:
+            s->gain = c.value;
+            each_voice([&](Voice& v) { v.gain.go(c.value, smooth_frames_); });
+            break;
+        case CommandKind::set_mode: {
+            s->mode = static_cast<SlotMode>(static_cast<std::uint8_t>(c.value));
+            const bool loop = s->mode == SlotMode::loop || s->mode == SlotMode::toggle;
+            each_voice([&](Voice& v) { v.loop = loop; });
+            break;
+        }
+        case CommandKind::set_pan:
+            s->pan = c.value;
+            each_voice([&](Voice& v) { set_pan(v, c.value, smooth_frames_); });
+            break;
+        case CommandKind::set_rate:
+        case CommandKind::set_pitch:
+        case CommandKind::set_beats:
+            (c.kind == CommandKind::set_rate    ? s->rate
+             : c.kind == CommandKind::set_pitch ? s->pitch
+                                                : s->beats) = c.value;
+            each_voice([&](Voice& v) { v.rate.go(target_rate(*s), smooth_frames_); });
+            break;
+        case CommandKind::set_reverse:
+            s->reverse = c.value != 0.0F;
+            break;
+        case CommandKind::set_region_start:
+        case CommandKind::set_region_end: {
+            (c.kind == CommandKind::set_region_start ? s->region_start : s->region_end) =
+                std::clamp(c.value, 0.0F, 1.0F);
+            // Playing voices keep their pass but loop within the new bounds from the next seam.
+            if (!s->buffer) break;
+            const std::uint32_t frames = s->buffer->frames();
+            const auto begin = std::min(static_cast<std::uint32_t>(std::lround(
+                                            static_cast<double>(s->region_start) * frames)),
+                                        frames - 1);
+            const auto end = std::clamp(static_cast<std::uint32_t>(std::lround(
+                                            static_cast<double>(s->region_end) * frames)),
+                                        begin + 1, frames);
+            each_voice([&](Voice& v) {
+                if (v.buffer != s->buffer) return;
+                v.begin = begin;
+                v.end = end;
+                v.xfade = std::min(v.xfade, (end - begin) / 2);
+                v.position = std::clamp(v.position, static_cast<double>(begin),
+                                        static_cast<double>(end - 1));
+            });
+            // The region's length changes a tempo-following rate.
+            each_voice([&](Voice& v) { v.rate.go(target_rate(*s), smooth_frames_); });
+            break;
+        }
+        case CommandKind::set_loop_xfade:
+            s->xfade_ms = c.value;
+            break;
+        case CommandKind::set_poly:
+            s->poly = std::clamp(static_cast<std::uint32_t>(c.value), 1U, limits::kMaxPoly);
+            break;
+        case CommandKind::set_choke:
+            s->choke = static_cast<std::uint32_t>(c.value);
+            break;
+        case CommandKind::set_output:
+            s->output = static_cast<std::uint32_t>(c.value);
+            break;
+        case CommandKind::set_fade_in:
+            s->fade_in_ms = c.value;
+            break;
+        case CommandKind::set_fade_out:
+            s->fade_out_ms = std::max(c.value, 0.1F);
+            break;
+        case CommandKind::set_quantize:
+            s->quantize = c.value;
+            break;
         case CommandKind::set_master_gain:
             master_.go(c.value, smooth_frames_);
             break;
-        default:
+        case CommandKind::clock_tempo:
+            clock_.set_tempo(static_cast<double>(c.value), now);
+            update_voice_rates();
+            break;
+        case CommandKind::clock_meter:
+            clock_.set_meter(static_cast<double>(c.value));
+            break;
+        case CommandKind::clock_reset:
+            clock_.reset(now);
+            break;
+        case CommandKind::clock_sync:
+            clock_.set_source(static_cast<ClockSource>(static_cast<std::uint8_t>(c.value)));
             break;
     }
 }
 
+// Reads the next n source frames of a voice into scratch_ (channel c at c * chunk), handling
+// rate, direction, region, loop wrap and seam crossfade. Returns false once the voice ran out
+// (a one-shot past its region); the frames after that are silence.
+bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
+    const SampleBuffer& b = *v.buffer;
+    const std::uint32_t channels = b.channels();
+    const std::uint32_t last = b.frames() - 1;
+    float* scratch = scratch_.data();
+    constexpr std::uint32_t chunk = limits::kRenderChunkFrames;
+    const double dir = v.reverse ? -1.0 : 1.0;
+
+    // Past the region's edge: a loop wraps (continuing after the seam crossfade), a one-shot ends.
+    auto wrapped = [&v]() noexcept {
+        const double period = static_cast<double>(v.end - v.begin - v.xfade);
+        if (!v.reverse && v.position >= static_cast<double>(v.end)) {
+            if (!v.loop) return false;
+            v.position = v.begin + static_cast<double>(v.xfade) +
+                         std::fmod(v.position - static_cast<double>(v.end), period);
+        } else if (v.reverse && v.position < static_cast<double>(v.begin)) {
+            if (!v.loop) return false;
+            double under = std::fmod(static_cast<double>(v.begin) - v.position, period);
+            if (under == 0.0) under = period;
+            v.position = static_cast<double>(v.end - v.xfade) - under;
+        }
+        return true;
+    };
+
+    std::uint32_t done = 0;
+    while (done < n && wrapped()) {
+        const bool steady = !v.rate.moving() && v.rate.value == 1.0F;
+        const double whole = std::floor(v.position);
+        // Fast path: rate exactly 1 on an integer frame, outside any seam crossfade: frames
+        // are copied unchanged, up to the region's edge (or the crossfade's start).
+        if (steady && whole == v.position) {
+            const auto pos = static_cast<std::uint32_t>(whole);
+            const std::uint32_t xf = v.loop ? v.xfade : 0;
+            std::uint32_t m = 0;
+            if (!v.reverse && pos < v.end - xf) {
+                m = std::min(n - done, v.end - xf - pos);
+                for (std::uint32_t c = 0; c < channels; ++c)
+                    std::copy_n(b.channel(c) + pos, m, scratch + c * chunk + done);
+            } else if (v.reverse && pos >= v.begin + xf) {
+                m = std::min(n - done, pos - (v.begin + xf) + 1);
+                for (std::uint32_t c = 0; c < channels; ++c) {
+                    const float* src = b.channel(c);
+                    float* dst = scratch + c * chunk + done;
+                    for (std::uint32_t i = 0; i < m; ++i) dst[i] = src[pos - i];
+                }
+            }
+            if (m > 0) {
+                v.position += dir * m;
+                done += m;
+                continue;
+            }
+        }
+        // General path, one frame at a time: cubic interpolation, and the seam crossfade.
+        const float rate = v.rate.next();
+        const double p = v.position;
+        const auto i1 = static_cast<std::int64_t>(std::floor(p));
+        const auto t = static_cast<float>(p - static_cast<double>(i1));
+        auto idx = [last](std::int64_t i) {
+            return static_cast<std::uint32_t>(std::clamp<std::int64_t>(i, 0, last));
+        };
+        // Seam crossfade: within the last `xfade` frames of a looping pass, blend towards the
+        // frames the next pass starts from.
+        float mix = 0.0F;
+        double other = 0.0;
+        if (v.loop && v.xfade > 0) {
+            const double into = v.reverse ? (static_cast<double>(v.begin + v.xfade) - 1.0 - p)
+                                          : (p - static_cast<double>(v.end - v.xfade));
+            if (into >= 0.0) {
+                mix = static_cast<float>((into + 1.0) / (v.xfade + 1.0));
+                other = v.reverse ? static_cast<double>(v.end) - 1.0 - into
+                                  : static_cast<double>(v.begin) + into;
+            }
+        }
+        const auto o1 = static_cast<std::int64_t>(std::floor(other));
+        const auto ot = static_cast<float>(other - static_cast<double>(o1));
+        for (std::uint32_t c = 0; c < channels; ++c) {
+            const float* s = b.channel(c);
+            float x = hermite(s[idx(i1 - 1)], s[idx(i1)], s[idx(i1 + 1)], s[idx(i1 + 2)], t);
+            if (mix > 0.0F) {
+                const float y =
+                    hermite(s[idx(o1 - 1)], s[idx(o1)], s[idx(o1 + 1)], s[idx(o1 + 2)], ot);
+                x = x * (1.0F - mix) + y * mix;
+            }
+            scratch[c * chunk + done] = x;
+        }
+        ++done;
+        v.position = p + dir * static_cast<double>(rate);
+    }
+    // A one-shot that reached its edge exactly at the chunk's end ends now, not a chunk later.
+    const bool ended = done < n || !wrapped();
+    if (done < n) {
+        for (std::uint32_t c = 0; c < channels; ++c)
+            std::fill(scratch + c * chunk + done, scratch + c * chunk + n, 0.0F);
+    }
+    return !ended;
+}
+
 void Engine::render_voice(Voice& v, float* const* out, std::uint32_t offset,
                           std::uint32_t n) noexcept {
-    const SampleBuffer& b = *v.buffer;
-    const std::uint32_t frames = b.frames();
-    const std::uint32_t in_channels = b.channels();
-    const std::uint32_t out_channels = config_.outputs;
-    // Channel mapping: pair p takes input channel p % K to output p % N, for p < max(K, N).
-    // Mono reaches every output, stereo every output pair, K > N channels fold onto outputs.
-    const std::uint32_t pairs = std::max(in_channels, out_channels);
+    const std::uint32_t in_channels = v.buffer->channels();
+    const bool running = read_voice(v, n);
 
+    // Gains: slot gain × envelope, and the balance per side. Constant ones stay scalars.
     const bool constant = !v.gain.moving() && !v.envelope.moving();
+    const bool pan_constant = !v.pan_left.moving() && !v.pan_right.moving();
     const float constant_gain = v.gain.value * v.envelope.value;
     float gains[limits::kRenderChunkFrames];
+    float left[limits::kRenderChunkFrames];
+    float right[limits::kRenderChunkFrames];
     if (!constant) {
         float envelope[limits::kRenderChunkFrames];
         v.gain.fill(gains, n);
         v.envelope.fill(envelope, n);
         for (std::uint32_t i = 0; i < n; ++i) gains[i] *= envelope[i];
     }
-
-    std::uint32_t done = 0;
-    bool ended = frames == 0;
-    while (done < n && !ended) {
-        const std::uint32_t m = std::min(n - done, frames - v.position);
-        for (std::uint32_t p = 0; p < pairs; ++p) {
-            const float* __restrict src = b.channel(p % in_channels) + v.position;
-            float* __restrict dst = out[p % out_channels] + offset + done;
-            if (constant) {
-                for (std::uint32_t i = 0; i < m; ++i) dst[i] += src[i] * constant_gain;
-            } else {
-                const float* g = gains + done;
-                for (std::uint32_t i = 0; i < m; ++i) dst[i] += src[i] * g[i];
-            }
-        }
-        v.position += m;
-        done += m;
-        if (v.position == frames) {
-            if (v.loop) {
-                v.position = 0;  // exact wrap: the next frame is the sample's first
-            } else {
-                ended = true;
-            }
+    if (!pan_constant) {
+        v.pan_left.fill(left, n);
+        v.pan_right.fill(right, n);
+        if (!constant) {
+            for (std::uint32_t i = 0; i < n; ++i) left[i] *= gains[i];
+            for (std::uint32_t i = 0; i < n; ++i) right[i] *= gains[i];
+        } else {
+            for (std::uint32_t i = 0; i < n; ++i) left[i] *= constant_gain;
+            for (std::uint32_t i = 0; i < n; ++i) right[i] *= constant_gain;
         }
     }
-    if (ended || (v.releasing && !v.envelope.moving())) retire_voice(v);
+
+    // Channel mapping: pair p takes input channel p % K to output first + p % M, for
+    // p < max(K, M), M the outputs the slot plays to. Mono reaches every output, stereo
+    // every output pair, K > M channels fold onto them.
+    const std::uint32_t pairs = std::max(in_channels, v.out_count);
+    for (std::uint32_t p = 0; p < pairs; ++p) {
+        const float* __restrict src =
+            scratch_.data() + (p % in_channels) * limits::kRenderChunkFrames;
+        const std::uint32_t o = v.out_first + p % v.out_count;
+        float* __restrict dst = out[o] + offset;
+        const bool is_left = o % 2 == 0;
+        if (pan_constant) {
+            const float side = is_left ? v.pan_left.value : v.pan_right.value;
+            if (constant) {
+                const float g = constant_gain * side;
+                for (std::uint32_t i = 0; i < n; ++i) dst[i] += src[i] * g;
+            } else if (side == 1.0F) {
+                for (std::uint32_t i = 0; i < n; ++i) dst[i] += src[i] * gains[i];
+            } else {
+                for (std::uint32_t i = 0; i < n; ++i) dst[i] += src[i] * gains[i] * side;
+            }
+        } else {
+            const float* g = is_left ? left : right;
+            for (std::uint32_t i = 0; i < n; ++i) dst[i] += src[i] * g[i];
+        }
+    }
+    if (!running || (v.releasing && !v.envelope.moving())) retire_voice(v);
+}
+
+void Engine::render(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept {
+    for (std::uint32_t done = 0; done < n; done += limits::kRenderChunkFrames) {
+        const std::uint32_t m = std::min(limits::kRenderChunkFrames, n - done);
+        for (auto& v : voices_)
+            if (v.active) render_voice(v, out, offset + done, m);
+        if (master_.moving()) {
+            float g[limits::kRenderChunkFrames];
+            master_.fill(g, m);
+            for (std::uint32_t o = 0; o < config_.outputs; ++o)
+                for (std::uint32_t i = 0; i < m; ++i) out[o][offset + done + i] *= g[i];
+        } else if (master_.value != 1.0F) {
+            for (std::uint32_t o = 0; o < config_.outputs; ++o)
+                for (std::uint32_t i = 0; i < m; ++i) out[o][offset + done + i] *= master_.value;
+        }
+    }
 }
 
 void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
@@ -274,7 +661,6 @@ void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
 
 void Engine::process(float* const* outputs, std::uint32_t nframes,
                      const BlockTiming& timing) noexcept {
-    (void)timing;
     ScopedFlushDenormals ftz;
 
     if (const auto rate = pending_sample_rate_.exchange(0, std::memory_order_relaxed); rate != 0) {
@@ -282,31 +668,53 @@ void Engine::process(float* const* outputs, std::uint32_t nframes,
         fade_frames_ = ms_to_frames(config_.fade_ms, rate);
         smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, rate);
     }
+    const std::uint64_t t0 = timing.frame;
+    now_frame_ = t0;
+    clock_.begin_block(timing, config_.sample_rate);
+    if (clock_.bpm() != last_bpm_) {
+        last_bpm_ = clock_.bpm();
+        update_voice_rates();  // tempo-following slots keep in time with a tempo that moved
+    }
 
     flush_backlog();
     // While retirements are backed up, leave new commands queued: this keeps the backlog bound.
-    if (backlog_size_ == 0) {
-        Command c;
-        for (std::size_t i = 0;
-             i < kMaxCommandsPerBlock && backlog_size_ == 0 && commands_.try_pop(c); ++i)
-            apply(c);
+    Command c;
+    for (std::size_t i = 0; i < kMaxCommandsPerBlock && backlog_size_ == 0 && commands_.try_pop(c);
+         ++i) {
+        if (c.frame > t0) {
+            schedule(c);
+            continue;
+        }
+        if (c.frame != 0 && c.frame < t0) late_commands_.fetch_add(1, std::memory_order_relaxed);
+        apply(c, t0);
     }
 
     for (std::uint32_t o = 0; o < config_.outputs; ++o) std::fill_n(outputs[o], nframes, 0.0F);
 
-    for (std::uint32_t offset = 0; offset < nframes; offset += limits::kRenderChunkFrames) {
-        const std::uint32_t n = std::min(limits::kRenderChunkFrames, nframes - offset);
-        for (auto& v : voices_)
-            if (v.active) render_voice(v, outputs, offset, n);
-        if (master_.moving()) {
-            float g[limits::kRenderChunkFrames];
-            master_.fill(g, n);
-            for (std::uint32_t o = 0; o < config_.outputs; ++o)
-                for (std::uint32_t i = 0; i < n; ++i) outputs[o][offset + i] *= g[i];
-        } else if (master_.value != 1.0F) {
-            for (std::uint32_t o = 0; o < config_.outputs; ++o)
-                for (std::uint32_t i = 0; i < n; ++i) outputs[o][offset + i] *= master_.value;
+    // Render up to each scheduled frame inside the block, then apply what is due there.
+    std::uint32_t offset = 0;
+    const std::uint64_t block_end = t0 + nframes;
+    while (offset < nframes) {
+        std::uint32_t until = nframes;
+        if (scheduled_size_ > 0 && scheduled_[0].frame < block_end)
+            until = static_cast<std::uint32_t>(std::max(scheduled_[0].frame, t0 + offset) - t0);
+        if (until > offset) {
+            render(outputs, offset, until - offset);
+            offset = until;
         }
+        // Apply everything due at this frame (a quantized command may schedule itself later).
+        const std::uint64_t now = t0 + offset;
+        std::size_t due = 0;
+        while (due < scheduled_size_ && scheduled_[due].frame <= now) ++due;
+        if (due == 0) continue;
+        Command batch[16];
+        const std::size_t take = std::min<std::size_t>(due, 16);
+        std::copy_n(scheduled_.begin(), take, batch);
+        std::copy(scheduled_.begin() + static_cast<std::ptrdiff_t>(take),
+                  scheduled_.begin() + static_cast<std::ptrdiff_t>(scheduled_size_),
+                  scheduled_.begin());
+        scheduled_size_ -= take;
+        for (std::size_t k = 0; k < take; ++k) apply(batch[k], now);
     }
 
     std::uint32_t active = 0;

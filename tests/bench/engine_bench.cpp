@@ -117,7 +117,7 @@ class Rig {
     }
 
     void play_all() noexcept {
-        for (std::uint32_t s = 0; s < voices_; ++s) send({CommandKind::play, s, 0.0F, nullptr});
+        for (std::uint32_t s = 0; s < voices_; ++s) send({CommandKind::play, s, 1.0F, nullptr});
     }
 
     void process() noexcept {

@@ -116,13 +116,13 @@ TEST_F(Guard, EngineProcessIsCleanUnderTheGuard) {
     ASSERT_TRUE(engine.try_send({CommandKind::assign_buffer, 0, 0.0F, a}));
     ASSERT_TRUE(engine.try_send({CommandKind::assign_buffer, 1, 0.0F, b}));
     ASSERT_TRUE(engine.try_send({CommandKind::set_mode, 0, 1.0F, nullptr}));
-    ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 0.0F, nullptr}));
-    ASSERT_TRUE(engine.try_send({CommandKind::play, 1, 0.0F, nullptr}));
+    ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 1.0F, nullptr}));
+    ASSERT_TRUE(engine.try_send({CommandKind::play, 1, 1.0F, nullptr}));
     ASSERT_TRUE(engine.try_send({CommandKind::set_gain, 0, 0.5F, nullptr}));
     ASSERT_TRUE(engine.try_send({CommandKind::set_master_gain, 0, 0.7F, nullptr}));
     for (int block = 0; block < 20; ++block) {
         if (block == 5) {
-            ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 0.0F, nullptr}));  // retrigger
+            ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 1.0F, nullptr}));  // retrigger
             ASSERT_TRUE(engine.try_send({CommandKind::unload, 1, 0.0F, nullptr}));
         }
         if (block == 10) {

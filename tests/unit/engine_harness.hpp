@@ -114,7 +114,7 @@ class EngineHarness {
     bool assign(std::uint32_t slot, SampleBuffer* b) {
         return send(CommandKind::assign_buffer, slot, 0.0F, b);
     }
-    bool play(std::uint32_t slot) { return send(CommandKind::play, slot); }
+    bool play(std::uint32_t slot) { return send(CommandKind::play, slot, 1.0F); }
     bool stop(std::uint32_t slot) { return send(CommandKind::stop, slot); }
     bool unload(std::uint32_t slot) { return send(CommandKind::unload, slot); }
     bool set_gain(std::uint32_t slot, float g) { return send(CommandKind::set_gain, slot, g); }

@@ -588,7 +588,7 @@ TEST(Engine, DestructorFreesBuffersItStillHolds) {
         engine->try_send({CommandKind::assign_buffer, 0, 0.0F, make()});
         // Held only by a fading voice: its slot let it go.
         engine->try_send({CommandKind::assign_buffer, 1, 0.0F, make()});
-        engine->try_send({CommandKind::play, 1, 0.0F, nullptr});
+        engine->try_send({CommandKind::play, 1, 1.0F, nullptr});
         process();
         engine->try_send({CommandKind::unload, 1, 0.0F, nullptr});
         // Retired, its event never popped.
@@ -685,7 +685,7 @@ TEST(Engine, BadSlotIndexIsReportedAndIgnored) {
     for (const std::uint32_t bad : {8U, 0xFFFFFFFFU}) {
         h.send(CommandKind::assign_buffer, bad);  // no buffer
         h.send(CommandKind::unload, bad);
-        h.send(CommandKind::play, bad);
+        h.send(CommandKind::play, bad, 1.0F);
         h.send(CommandKind::stop, bad);
         h.send(CommandKind::set_gain, bad, 0.1F);
         h.send(CommandKind::set_mode, bad, 0.0F);
@@ -735,7 +735,7 @@ TEST(Engine, BuffersHandedBackWhileHousekeepingLagsAreNeverLost) {
     // Housekeeping stalls: 508 informational events fill the ring, none reaches the backlog.
     for (int block = 0; block < 2; ++block) {
         for (int i = 0; i < 254; ++i)
-            ASSERT_TRUE(engine->try_send({CommandKind::play, kBad, 0.0F, nullptr}));
+            ASSERT_TRUE(engine->try_send({CommandKind::play, kBad, 1.0F, nullptr}));
         process();
     }
     // One block of assigns to a bad slot: every buffer must come back.
@@ -855,7 +855,7 @@ TEST(Engine, LoopOnWhilePlayingKeepsAOneShotGoing) {
     EXPECT_EQ(h.count(EventKind::voice_ended), 0U);
 }
 
-TEST(Engine, ZeroFrameBufferEndsAtOnceEvenWhenLooped) {
+TEST(Engine, ZeroFrameBufferNeverStartsAVoiceEvenWhenLooped) {
     EngineHarness h(config());
     SampleBuffer* empty = h.make_buffer(2, 0, [](std::uint32_t, std::uint32_t) { return 1.0F; });
     h.assign(0, empty);
@@ -865,7 +865,7 @@ TEST(Engine, ZeroFrameBufferEndsAtOnceEvenWhenLooped) {
     for (std::uint32_t c = 0; c < 2; ++c)
         for (float v : out[c]) ASSERT_EQ(v, 0.0F);
     EXPECT_EQ(h.engine().active_voices(), 0U);
-    EXPECT_EQ(h.count(EventKind::voice_ended, 0), 1U);
+    EXPECT_EQ(h.count(EventKind::voice_ended, 0), 0U);  // there was nothing to start
 }
 
 // ---------------------------------------------------------------------------------------
