@@ -83,6 +83,14 @@ class Engine {
     std::uint64_t frames_processed() const noexcept {
         return frame_clock_.load(std::memory_order_relaxed);
     }
+    // Scheduled commands whose frame had passed when they reached the audio thread.
+    std::uint64_t late_commands() const noexcept {
+        return late_commands_.load(std::memory_order_relaxed);
+    }
+    // Scheduled commands refused because scheduled_capacity were already pending.
+    std::uint64_t refused_scheduled() const noexcept {
+        return refused_scheduled_.load(std::memory_order_relaxed);
+    }
 
   private:
     // A slot's parameters: kept here, applied to new voices and, where it makes sense, to

@@ -4,8 +4,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 
 #include "io/sample_loader.hpp"
 #include "looperd/limits.hpp"
@@ -42,6 +44,12 @@ bool is_string(const OscArg& a) {
     return a.type == 's' || a.type == 'S';
 }
 
+// Scheduling further ahead than this is refused: a typo in a timetag should not hold a place
+// in the scheduled queue for days.
+constexpr double kMaxScheduleAheadSeconds = 3600.0;
+
+constexpr std::string_view kModeNames[] = {"oneshot", "loop", "gate", "toggle"};
+
 // "/slot/12/play" → {12, "play"}. Digits only, no sign, no leading '+'.
 struct SlotAddress {
     std::uint64_t slot = 0;
@@ -71,14 +79,18 @@ bool is_reply_address(std::string_view a) {
 }  // namespace
 
 Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, SendCommand send,
-                       SendReply reply, StatusSource status, SampleRateSource sample_rate)
+                       SendReply reply, StatusSource status, SampleRateSource sample_rate,
+                       FrameClock clock)
     : config_(config),
       budget_(budget),
       send_(std::move(send)),
       reply_(std::move(reply)),
       status_(std::move(status)),
       sample_rate_(std::move(sample_rate)),
-      slots_(config.slots) {}
+      clock_(std::move(clock)),
+      slots_(config.slots) {
+    scheduled_.reserve(config.max_scheduled);
+}
 
 Controller::~Controller() {
     stop();
@@ -112,6 +124,27 @@ const std::vector<Controller::Route>& Controller::routes() {
         {"/slot/<n>/stop", &Controller::osc_slot_stop},
         {"/slot/<n>/gain", &Controller::osc_slot_gain},
         {"/slot/<n>/loop", &Controller::osc_slot_loop},
+        {"/slot/<n>/mode", &Controller::osc_slot_mode},
+        {"/slot/<n>/pan", &Controller::osc_slot_pan},
+        {"/slot/<n>/rate", &Controller::osc_slot_rate},
+        {"/slot/<n>/pitch", &Controller::osc_slot_pitch},
+        {"/slot/<n>/reverse", &Controller::osc_slot_reverse},
+        {"/slot/<n>/start", &Controller::osc_slot_start},
+        {"/slot/<n>/end", &Controller::osc_slot_end},
+        {"/slot/<n>/start_seconds", &Controller::osc_slot_start_seconds},
+        {"/slot/<n>/end_seconds", &Controller::osc_slot_end_seconds},
+        {"/slot/<n>/xfade", &Controller::osc_slot_xfade},
+        {"/slot/<n>/poly", &Controller::osc_slot_poly},
+        {"/slot/<n>/choke", &Controller::osc_slot_choke},
+        {"/slot/<n>/output", &Controller::osc_slot_output},
+        {"/slot/<n>/fade_in", &Controller::osc_slot_fade_in},
+        {"/slot/<n>/fade_out", &Controller::osc_slot_fade_out},
+        {"/slot/<n>/quantize", &Controller::osc_slot_quantize},
+        {"/slot/<n>/beats", &Controller::osc_slot_beats},
+        {"/clock/tempo", &Controller::osc_clock_tempo},
+        {"/clock/meter", &Controller::osc_clock_meter},
+        {"/clock/reset", &Controller::osc_clock_reset},
+        {"/clock/sync", &Controller::osc_clock_sync},
     };
     return table;
 }
@@ -123,6 +156,40 @@ std::vector<std::string> Controller::addresses() {
 }
 
 void Controller::handle(const OscMessage& message, const OscEndpoint& from) {
+    dispatch(message, from, 0);
+}
+
+void Controller::handle_packet(const std::vector<OscMessage>& messages, const OscEndpoint& from) {
+    // Each distinct timetag is read against the clocks once per datagram, so the messages of
+    // one bundle share one frame exactly, whatever the time spent between them.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> frames;  // timetag → frame
+    bool pruned = false;
+    for (const auto& m : messages) {
+        std::uint64_t frame = 0;
+        if (m.timetag != 0 && clock_.frame_for_timetag) {
+            if (!pruned) {
+                pruned = true;
+                now_frame_ = clock_.current_frame ? clock_.current_frame() : 0;
+                // Frames at or before now are in the engine's hands or done with.
+                while (!scheduled_.empty() && scheduled_.front() <= now_frame_) {
+                    std::pop_heap(scheduled_.begin(), scheduled_.end(), std::greater<>{});
+                    scheduled_.pop_back();
+                }
+            }
+            auto it = std::find_if(frames.begin(), frames.end(),
+                                   [&m](const auto& f) { return f.first == m.timetag; });
+            if (it == frames.end()) {
+                frames.emplace_back(m.timetag, clock_.frame_for_timetag(m.timetag));
+                it = frames.end() - 1;
+            }
+            // Frame 0 means "next block" to the engine; a real frame 0 is just as soon.
+            frame = std::max<std::uint64_t>(it->second, 1);
+        }
+        dispatch(m, from, frame);
+    }
+}
+
+void Controller::dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame) {
     const std::string& address = message.address;
     if (is_reply_address(address)) {
         spdlog::debug("ignoring reply message {} from {}", address, from.to_string());
@@ -145,7 +212,7 @@ void Controller::handle(const OscMessage& message, const OscEndpoint& from) {
     for (const auto& route : routes()) {
         if (route.address == pattern) {
             try {
-                (this->*route.handler)(Request{message, from, slot});
+                (this->*route.handler)(Request{message, from, slot, frame});
             } catch (const std::exception& e) {
                 error(from, address, e.what());
             }
@@ -165,14 +232,43 @@ void Controller::error(const OscEndpoint& to, const std::string& address,
     reply_(to, OscMessage{"/error", {OscArg::string(address), OscArg::string(reason)}});
 }
 
-bool Controller::send(const Command& c, const Request& r) {
+// Answers /error and returns false when r's frame is in the future and the scheduled bound is
+// reached, or is too far ahead.
+bool Controller::admit_scheduled(const Request& r) {
+    if (r.frame <= now_frame_) return true;  // next block, or late: applied at once
+    const double ahead_limit = kMaxScheduleAheadSeconds * static_cast<double>(sample_rate_());
+    if (static_cast<double>(r.frame - now_frame_) > ahead_limit) {
+        error(r.from, r.message.address, "timetag more than an hour ahead");
+        return false;
+    }
+    if (scheduled_.size() >= config_.max_scheduled) {
+        ++refused_scheduled_;
+        error(r.from, r.message.address, "too many scheduled commands");
+        return false;
+    }
+    return true;
+}
+
+void Controller::note_scheduled(std::uint64_t frame) {
+    if (frame <= now_frame_) return;
+    scheduled_.push_back(frame);
+    std::push_heap(scheduled_.begin(), scheduled_.end(), std::greater<>{});
+}
+
+bool Controller::send(Command c, const Request& r) {
+    c.frame = r.frame;
+    if (!admit_scheduled(r)) return false;
     bool sent = false;
     {
         std::lock_guard lock(mutex_);
         sent = send_(c);
     }
-    if (!sent) error(r.from, r.message.address, "command queue full: command dropped");
-    return sent;
+    if (!sent) {
+        error(r.from, r.message.address, "command queue full: command dropped");
+        return false;
+    }
+    note_scheduled(c.frame);
+    return true;
 }
 
 std::optional<OscEndpoint> Controller::reply_endpoint(const Request& r, std::size_t index) {
@@ -227,6 +323,8 @@ void Controller::osc_status(const Request& r) {
     add("xruns", i32(s.xruns));
     add("dropped", i32(s.dropped));
     add("voices_refused", i32(s.refused_voices));
+    add("late", i32(s.late));
+    add("scheduled_refused", i32(s.scheduled_refused + refused_scheduled_));
     add("memory_bytes", i32(budget_.used()));
     add("memory_budget", i32(budget_.limit()));
     add("dsp_load", OscArg::float32(s.dsp_load));
@@ -235,7 +333,7 @@ void Controller::osc_status(const Request& r) {
 
 void Controller::osc_stop_all(const Request& r) {
     if (!check_arity(r, 0, 0)) return;
-    send(Command{CommandKind::stop_all, 0, 0.0F, nullptr}, r);
+    send(Command{CommandKind::stop_all}, r);
 }
 
 // The one argument of a gain message: a number from 0 to `max`. Answers /error otherwise.
@@ -251,7 +349,7 @@ std::optional<float> Controller::gain_argument(const Request& r, float max) {
 
 void Controller::osc_master_gain(const Request& r) {
     if (auto g = gain_argument(r, limits::kMaxMasterGain))
-        send(Command{CommandKind::set_master_gain, 0, *g, nullptr}, r);
+        send(Command{CommandKind::set_master_gain, 0, *g}, r);
 }
 
 void Controller::osc_slot_load(const Request& r) {
@@ -290,6 +388,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     }
     const std::uint32_t frames = loaded.buffer->frames();
     const std::uint32_t channels = loaded.buffer->channels();
+    const std::uint32_t rate = loaded.buffer->sample_rate();
     const std::size_t bytes = loaded.buffer->bytes();
     const float seconds =
         static_cast<float>(frames) / static_cast<float>(loaded.buffer->sample_rate());
@@ -307,6 +406,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
             s.path = path;
             s.frames = frames;
             s.channels = channels;
+            s.sample_rate = rate;
         }
     }
     if (!refused.empty()) {
@@ -326,41 +426,90 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
 }
 
 void Controller::osc_slot_unload(const Request& r) {
-    if (!check_arity(r, 0, 0)) return;
+    if (!check_arity(r, 0, 0) || !admit_scheduled(r)) return;
     std::lock_guard lock(mutex_);
     SlotState& s = slots_[r.slot];
     ++s.generation;  // a load still in flight for this slot is now stale
-    if (!send_(Command{CommandKind::unload, r.slot, 0.0F, nullptr})) {
+    Command c{CommandKind::unload, r.slot};
+    c.frame = r.frame;
+    if (!send_(c)) {
         error(r.from, r.message.address, "command queue full: command dropped");
         return;
     }
-    s = SlotState{s.generation};
+    note_scheduled(c.frame);
+    // The slot's parameters (its region among them) stay: the engine keeps them too.
+    s.loaded = false;
+    s.path.clear();
+    s.frames = 0;
+    s.channels = 0;
+    s.sample_rate = 0;
 }
 
-// Buttons send 1 on press and 0 on release: act on no argument or anything but an explicit 0.
-// Returns false (after answering /error for a bad argument) when there is nothing to do.
-bool Controller::pressed(const Request& r) {
-    if (!check_arity(r, 0, 1)) return false;
+// Buttons send 1 on press and 0 on release; no argument is a press. Returns whether it was
+// pressed, or nullopt after answering /error for a bad argument.
+std::optional<bool> Controller::button(const Request& r) {
+    if (!check_arity(r, 0, 1)) return std::nullopt;
     if (r.message.args.empty()) return true;
     const auto v = number(r.message.args[0]);
     if (!v) {
         error(r.from, r.message.address, "argument must be a number");
-        return false;
+        return std::nullopt;
     }
     return *v != 0.0;
 }
 
+// A release goes to the engine too: in gate mode it ends the note.
 void Controller::osc_slot_play(const Request& r) {
-    if (pressed(r)) send(Command{CommandKind::play, r.slot, 0.0F, nullptr}, r);
+    if (auto pressed = button(r))
+        send(Command{CommandKind::play, r.slot, *pressed ? 1.0F : 0.0F}, r);
 }
 
 void Controller::osc_slot_stop(const Request& r) {
-    if (pressed(r)) send(Command{CommandKind::stop, r.slot, 0.0F, nullptr}, r);
+    if (button(r).value_or(false)) send(Command{CommandKind::stop, r.slot}, r);
 }
 
 void Controller::osc_slot_gain(const Request& r) {
     if (auto g = gain_argument(r, limits::kMaxSlotGain))
-        send(Command{CommandKind::set_gain, r.slot, *g, nullptr}, r);
+        send(Command{CommandKind::set_gain, r.slot, *g}, r);
+}
+
+// The one argument of a numeric message: a number from `min` to `max`. Answers /error
+// ("<what> must be a number from <min> to <max>") otherwise.
+std::optional<double> Controller::number_argument(const Request& r, double min, double max,
+                                                  const char* what) {
+    if (!check_arity(r, 1, 1)) return std::nullopt;
+    const auto v = number(r.message.args[0]);
+    if (!v || *v < min || *v > max) {
+        error(r.from, r.message.address,
+              fmt::format("{} must be a number from {} to {}", what, min, max));
+        return std::nullopt;
+    }
+    return v;
+}
+
+// The same for a whole number (an int, or a float with no fraction).
+std::optional<double> Controller::whole_argument(const Request& r, double min, double max,
+                                                 const char* what) {
+    if (!check_arity(r, 1, 1)) return std::nullopt;
+    const auto v = number(r.message.args[0]);
+    if (!v || *v < min || *v > max || std::trunc(*v) != *v) {
+        error(r.from, r.message.address,
+              fmt::format("{} must be a whole number from {} to {}", what, min, max));
+        return std::nullopt;
+    }
+    return v;
+}
+
+void Controller::send_number(const Request& r, CommandKind kind, double min, double max,
+                             const char* what) {
+    if (auto v = number_argument(r, min, max, what))
+        send(Command{kind, r.slot, static_cast<float>(*v)}, r);
+}
+
+void Controller::send_whole(const Request& r, CommandKind kind, double min, double max,
+                            const char* what) {
+    if (auto v = whole_argument(r, min, max, what))
+        send(Command{kind, r.slot, static_cast<float>(*v)}, r);
 }
 
 void Controller::osc_slot_loop(const Request& r) {
@@ -370,7 +519,184 @@ void Controller::osc_slot_loop(const Request& r) {
         error(r.from, r.message.address, "loop must be 1 (loop) or 0 (one-shot)");
         return;
     }
-    send(Command{CommandKind::set_mode, r.slot, static_cast<float>(*v), nullptr}, r);
+    const auto mode = *v != 0.0 ? SlotMode::loop : SlotMode::oneshot;
+    send(
+        Command{CommandKind::set_mode, r.slot, static_cast<float>(static_cast<std::uint8_t>(mode))},
+        r);
+}
+
+void Controller::osc_slot_mode(const Request& r) {
+    if (!check_arity(r, 1, 1)) return;
+    const auto& a = r.message.args[0];
+    const auto* it = is_string(a) ? std::find(std::begin(kModeNames), std::end(kModeNames), a.s)
+                                  : std::end(kModeNames);
+    if (it == std::end(kModeNames)) {
+        error(r.from, r.message.address,
+              "mode must be \"oneshot\", \"loop\", \"gate\" or \"toggle\"");
+        return;
+    }
+    send(Command{CommandKind::set_mode, r.slot, static_cast<float>(it - std::begin(kModeNames))},
+         r);
+}
+
+void Controller::osc_slot_pan(const Request& r) {
+    send_number(r, CommandKind::set_pan, -1.0, 1.0, "pan");
+}
+
+void Controller::osc_slot_rate(const Request& r) {
+    send_number(r, CommandKind::set_rate, 0.125, 8.0, "rate");
+}
+
+void Controller::osc_slot_pitch(const Request& r) {
+    send_number(r, CommandKind::set_pitch, -24.0, 24.0, "pitch (semitones)");
+}
+
+void Controller::osc_slot_reverse(const Request& r) {
+    send_whole(r, CommandKind::set_reverse, 0.0, 1.0, "reverse");
+}
+
+// Sends the region bound `kind` at `fraction` (checked to be in 0..1) if it stays on its side of
+// the slot's other bound, and remembers it.
+void Controller::send_region(const Request& r, CommandKind kind, double fraction) {
+    const bool is_start = kind == CommandKind::set_region_start;
+    // Compared as the engine will see them: as floats.
+    const auto value = static_cast<float>(fraction);
+    float other = 0.0F;
+    {
+        std::lock_guard lock(mutex_);
+        other = is_start ? slots_[r.slot].region_end : slots_[r.slot].region_start;
+    }
+    if (is_start ? value >= other : value <= other) {
+        error(r.from, r.message.address,
+              fmt::format("the region's start must stay before its end: {} {} is {} its {} {}",
+                          is_start ? "start" : "end", value, is_start ? "not before" : "not after",
+                          is_start ? "end" : "start", other));
+        return;
+    }
+    if (!send(Command{kind, r.slot, value}, r)) return;
+    std::lock_guard lock(mutex_);
+    (is_start ? slots_[r.slot].region_start : slots_[r.slot].region_end) = value;
+}
+
+void Controller::osc_slot_start(const Request& r) {
+    if (auto f = number_argument(r, 0.0, 1.0, "start (a fraction of the sample)"))
+        send_region(r, CommandKind::set_region_start, *f);
+}
+
+void Controller::osc_slot_end(const Request& r) {
+    if (auto f = number_argument(r, 0.0, 1.0, "end (a fraction of the sample)"))
+        send_region(r, CommandKind::set_region_end, *f);
+}
+
+// The one argument, in seconds, as a fraction of the loaded sample's length (0..1). Answers
+// /error for an empty slot or a time outside the sample.
+std::optional<double> Controller::seconds_to_fraction(const Request& r) {
+    if (!check_arity(r, 1, 1)) return std::nullopt;
+    double seconds_long = 0.0;
+    {
+        std::lock_guard lock(mutex_);
+        const SlotState& s = slots_[r.slot];
+        if (s.loaded && s.frames > 0 && s.sample_rate > 0)
+            seconds_long = static_cast<double>(s.frames) / static_cast<double>(s.sample_rate);
+    }
+    if (seconds_long <= 0.0) {
+        error(r.from, r.message.address, "slot is empty: seconds need a loaded sample");
+        return std::nullopt;
+    }
+    const auto v = number(r.message.args[0]);
+    const double fraction = v ? *v / seconds_long : -1.0;
+    if (!v || fraction < 0.0 || fraction > 1.0) {
+        error(r.from, r.message.address,
+              fmt::format("seconds must be a number from 0 to {} (the sample's length)",
+                          seconds_long));
+        return std::nullopt;
+    }
+    return fraction;
+}
+
+void Controller::osc_slot_start_seconds(const Request& r) {
+    if (auto f = seconds_to_fraction(r)) send_region(r, CommandKind::set_region_start, *f);
+}
+
+void Controller::osc_slot_end_seconds(const Request& r) {
+    if (auto f = seconds_to_fraction(r)) send_region(r, CommandKind::set_region_end, *f);
+}
+
+void Controller::osc_slot_xfade(const Request& r) {
+    send_number(r, CommandKind::set_loop_xfade, 0.0, 1000.0, "xfade (ms)");
+}
+
+void Controller::osc_slot_poly(const Request& r) {
+    send_whole(r, CommandKind::set_poly, 1.0, limits::kMaxPoly, "poly");
+}
+
+void Controller::osc_slot_choke(const Request& r) {
+    send_whole(r, CommandKind::set_choke, 0.0, limits::kMaxChokeGroup, "choke group");
+}
+
+// 0 is every output pair; k is out_(2k-1) and out_(2k). An odd last output is a pair of its own.
+void Controller::osc_slot_output(const Request& r) {
+    send_whole(r, CommandKind::set_output, 0.0, (config_.outputs + 1) / 2, "output pair");
+}
+
+void Controller::osc_slot_fade_in(const Request& r) {
+    send_number(r, CommandKind::set_fade_in, 0.0, 10000.0, "fade_in (ms)");
+}
+
+void Controller::osc_slot_fade_out(const Request& r) {
+    send_number(r, CommandKind::set_fade_out, 0.1, 10000.0, "fade_out (ms)");
+}
+
+// "none" → 0, "bar" → -1, "beat" → 1, a number of beats → itself.
+void Controller::osc_slot_quantize(const Request& r) {
+    if (!check_arity(r, 1, 1)) return;
+    const auto& a = r.message.args[0];
+    std::optional<double> grid;
+    if (is_string(a)) {
+        if (a.s == "none") grid = 0.0;
+        if (a.s == "bar") grid = -1.0;
+        if (a.s == "beat") grid = 1.0;
+    } else if (const auto v = number(a); v && *v > 0.0 && *v <= 64.0) {
+        grid = v;
+    }
+    if (!grid) {
+        error(
+            r.from, r.message.address,
+            "quantize must be \"none\", \"beat\", \"bar\" or a number of beats above 0, up to 64");
+        return;
+    }
+    send(Command{CommandKind::set_quantize, r.slot, static_cast<float>(*grid)}, r);
+}
+
+void Controller::osc_slot_beats(const Request& r) {
+    send_number(r, CommandKind::set_beats, 0.0, 1024.0, "beats");
+}
+
+void Controller::osc_clock_tempo(const Request& r) {
+    send_number(r, CommandKind::clock_tempo, 20.0, 300.0, "tempo (BPM)");
+}
+
+void Controller::osc_clock_meter(const Request& r) {
+    send_whole(r, CommandKind::clock_meter, 1.0, 32.0, "meter (beats per bar)");
+}
+
+void Controller::osc_clock_reset(const Request& r) {
+    if (check_arity(r, 0, 0)) send(Command{CommandKind::clock_reset}, r);
+}
+
+void Controller::osc_clock_sync(const Request& r) {
+    if (!check_arity(r, 1, 1)) return;
+    const auto& a = r.message.args[0];
+    std::optional<ClockSource> source;
+    if (is_string(a) && a.s == "internal") source = ClockSource::internal;
+    if (is_string(a) && a.s == "jack") source = ClockSource::jack;
+    if (!source) {
+        error(r.from, r.message.address, "sync must be \"internal\" or \"jack\"");
+        return;
+    }
+    send(
+        Command{CommandKind::clock_sync, 0, static_cast<float>(static_cast<std::uint8_t>(*source))},
+        r);
 }
 
 }  // namespace looperd

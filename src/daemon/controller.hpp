@@ -16,6 +16,7 @@
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
 #include "looperd/command.hpp"
+#include "looperd/limits.hpp"
 
 namespace looperd {
 
@@ -28,21 +29,39 @@ struct RuntimeStatus {
     std::uint64_t xruns = 0;
     std::uint64_t dropped = 0;
     std::uint64_t refused_voices = 0;
+    std::uint64_t late = 0;               // scheduled commands that arrived after their frame
+    std::uint64_t scheduled_refused = 0;  // refused by the engine: its scheduled queue was full
     float dsp_load = 0.0F;
 };
 
 struct ControllerConfig {
-    std::uint32_t slots = 128;
+    std::uint32_t slots = limits::kDefaultSlots;
+    std::uint32_t outputs = limits::kDefaultOutputs;  // bounds /slot/<n>/output
+    // Commands with a future frame that may be pending at once (--max-scheduled).
+    std::size_t max_scheduled = limits::kDefaultScheduledCapacity;
     std::filesystem::path samples_dir;  // empty: the current directory
+};
+
+// Where bundle timetags land on the audio clock. Both are called on the network thread only.
+struct FrameClock {
+    // An OSC timetag (1: immediately, else NTP 32.32) → the JACK frame it falls on.
+    std::function<std::uint64_t(std::uint64_t timetag)> frame_for_timetag;
+    // The JACK frame now: scheduled frames at or before it no longer count as pending.
+    std::function<std::uint64_t()> current_frame;
 };
 
 // Controller: turns OSC messages into engine commands and replies. It keeps the non-real-time
 // mirror of the slot table (what is loaded, which load is current) that /status and load
 // bookkeeping need, so the audio thread is never asked anything.
 //
-// Threads: handle() runs on the network thread; load jobs run on the loader thread it owns.
-// Both may send commands: they are serialised by mutex_ here, off the audio thread, so the
-// command ring keeps exactly one producer at a time.
+// Threads: handle() and handle_packet() run on the network thread; load jobs run on the loader
+// thread it owns. Both may send commands: they are serialised by mutex_ here, off the audio
+// thread, so the command ring keeps exactly one producer at a time.
+//
+// Timing: handle_packet() maps each distinct bundle timetag of a datagram to a frame once, so
+// every command of one bundle lands on the same frame; it keeps the future frames it sent and
+// refuses more than ControllerConfig::max_scheduled pending at once. Messages outside a bundle,
+// and everything handle() takes, apply at the next block (frame 0).
 class Controller {
   public:
     using SendCommand = std::function<bool(const Command&)>;  // false: ring full
@@ -50,14 +69,20 @@ class Controller {
     using StatusSource = std::function<RuntimeStatus()>;
     using SampleRateSource = std::function<std::uint32_t()>;
 
+    // `clock` may be left empty: bundles then apply at the next block, like plain messages.
     Controller(const ControllerConfig& config, MemoryBudget& budget, SendCommand send,
-               SendReply reply, StatusSource status, SampleRateSource sample_rate);
+               SendReply reply, StatusSource status, SampleRateSource sample_rate,
+               FrameClock clock = {});
     ~Controller();
     Controller(const Controller&) = delete;
     Controller& operator=(const Controller&) = delete;
 
-    // Network thread: one decoded message from `from`.
+    // Network thread: one decoded message from `from`, applied at the next block whatever its
+    // timetag.
     void handle(const OscMessage& message, const OscEndpoint& from);
+    // Network thread: the messages of one datagram, in order, each scheduled on the frame of
+    // its timetag.
+    void handle_packet(const std::vector<OscMessage>& messages, const OscEndpoint& from);
     // Network thread: a datagram that could not be decoded.
     void reject_packet(const std::string& reason, const OscEndpoint& from);
 
@@ -78,11 +103,16 @@ class Controller {
         std::string path;
         std::uint32_t frames = 0;
         std::uint32_t channels = 0;
+        std::uint32_t sample_rate = 0;  // the loaded sample's, for the *_seconds conversions
+        // The region as last sent: kept across loads and unloads, as the engine keeps it.
+        float region_start = 0.0F;
+        float region_end = 1.0F;
     };
     struct Request {
         const OscMessage& message;
         const OscEndpoint& from;
         std::uint32_t slot = 0;
+        std::uint64_t frame = 0;  // every command the message produces takes effect here
     };
     using Handler = void (Controller::*)(const Request&);
     struct Route {
@@ -101,13 +131,45 @@ class Controller {
     void osc_slot_stop(const Request& r);
     void osc_slot_gain(const Request& r);
     void osc_slot_loop(const Request& r);
+    void osc_slot_mode(const Request& r);
+    void osc_slot_pan(const Request& r);
+    void osc_slot_rate(const Request& r);
+    void osc_slot_pitch(const Request& r);
+    void osc_slot_reverse(const Request& r);
+    void osc_slot_start(const Request& r);
+    void osc_slot_end(const Request& r);
+    void osc_slot_start_seconds(const Request& r);
+    void osc_slot_end_seconds(const Request& r);
+    void osc_slot_xfade(const Request& r);
+    void osc_slot_poly(const Request& r);
+    void osc_slot_choke(const Request& r);
+    void osc_slot_output(const Request& r);
+    void osc_slot_fade_in(const Request& r);
+    void osc_slot_fade_out(const Request& r);
+    void osc_slot_quantize(const Request& r);
+    void osc_slot_beats(const Request& r);
+    void osc_clock_tempo(const Request& r);
+    void osc_clock_meter(const Request& r);
+    void osc_clock_reset(const Request& r);
+    void osc_clock_sync(const Request& r);
 
     void finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
                      const std::filesystem::path& resolved, const OscEndpoint& reply_to);
-    bool send(const Command& c, const Request& r);
+    void dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame);
+    bool send(Command c, const Request& r);
     bool check_arity(const Request& r, std::size_t min, std::size_t max);
-    bool pressed(const Request& r);
+    std::optional<bool> button(const Request& r);
     std::optional<float> gain_argument(const Request& r, float max);
+    std::optional<double> number_argument(const Request& r, double min, double max,
+                                          const char* what);
+    std::optional<double> whole_argument(const Request& r, double min, double max,
+                                         const char* what);
+    void send_number(const Request& r, CommandKind kind, double min, double max, const char* what);
+    void send_whole(const Request& r, CommandKind kind, double min, double max, const char* what);
+    bool admit_scheduled(const Request& r);
+    void note_scheduled(std::uint64_t frame);
+    void send_region(const Request& r, CommandKind kind, double fraction);
+    std::optional<double> seconds_to_fraction(const Request& r);
     void error(const OscEndpoint& to, const std::string& address, const std::string& reason);
     // The reply endpoint: the optional string argument at `index` as a URL, else the sender.
     std::optional<OscEndpoint> reply_endpoint(const Request& r, std::size_t index);
@@ -118,10 +180,16 @@ class Controller {
     SendReply reply_;
     StatusSource status_;
     SampleRateSource sample_rate_;
+    FrameClock clock_;
 
     std::atomic<bool> cancel_loads_{false};
     mutable std::mutex mutex_;  // slots_ and every send_ call
     std::vector<SlotState> slots_;
+    // Network thread only: the future frames sent (a min-heap), and the frame now as read
+    // once per datagram.
+    std::vector<std::uint64_t> scheduled_;
+    std::uint64_t now_frame_ = 0;
+    std::uint64_t refused_scheduled_ = 0;  // refused by the bound here
     LoadWorker loader_;
 };
 

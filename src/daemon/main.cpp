@@ -3,7 +3,7 @@
 // looperd: the daemon. Wires the threads together; every piece of work lives elsewhere.
 //
 //   main thread      parses options, starts everything, waits for a signal or JACK's exit
-//   network thread   OscServer::receive → decode → Controller::handle → command ring
+//   network thread   OscServer::receive → decode → Controller::handle_packet → command ring
 //   loader thread    (Controller's LoadWorker) reads and converts files
 //   audio thread     JACK's, JackClient::process → Engine::process
 //   housekeeping     frees retired buffers, logs audio-thread events
@@ -59,7 +59,7 @@ void serve_osc(OscServer& server, Controller& controller, const std::atomic<bool
                 controller.reject_packet(e.what(), from);
                 continue;
             }
-            for (const auto& m : messages) controller.handle(m, from);
+            controller.handle_packet(messages, from);
         } catch (const std::exception& e) {
             // Nothing a peer sends may stop the network thread.
             spdlog::error("network thread: {}", e.what());
@@ -92,6 +92,7 @@ int run(const Options& options) {
     engine_config.voices = options.voices;
     engine_config.sample_rate = jack.sample_rate();
     engine_config.command_capacity = options.command_capacity;
+    engine_config.scheduled_capacity = options.max_scheduled;
     engine_config.fade_ms = options.fade_ms;
     Engine engine(engine_config);
 
@@ -101,6 +102,8 @@ int run(const Options& options) {
 
     ControllerConfig controller_config;
     controller_config.slots = options.slots;
+    controller_config.outputs = options.outputs;
+    controller_config.max_scheduled = options.max_scheduled;
     controller_config.samples_dir =
         options.samples_dir.empty() ? std::filesystem::current_path() : options.samples_dir;
     Controller controller(
@@ -117,10 +120,14 @@ int run(const Options& options) {
             s.xruns = jack.xruns();
             s.dropped = engine.dropped_commands();
             s.refused_voices = engine.refused_voices();
+            s.late = engine.late_commands();
+            s.scheduled_refused = engine.refused_scheduled();
             s.dsp_load = jack.dsp_load();
             return s;
         },
-        [&jack] { return jack.sample_rate(); });
+        [&jack] { return jack.sample_rate(); },
+        FrameClock{[&jack](std::uint64_t timetag) { return jack.frame_for_ntp(timetag); },
+                   [&jack] { return jack.current_frame(); }});
 
     jack.activate(engine);
     if (options.autoconnect) {

@@ -86,6 +86,8 @@ Engine:
   --samples-dir DIR       where relative load paths resolve (default: the current directory)
   --memory-budget SIZE    most sample memory to hold, e.g. 512M, 2G (default: 1G)
   --command-capacity N    commands queued for the audio thread at most (default: 1024)
+  --max-scheduled N       timetagged commands waiting for their frame at most (default: 1024,
+                          at most 65536)
   --fade-ms MS            fade applied on stop, retrigger and unload (default: 5)
 
 General:
@@ -131,6 +133,9 @@ Options parse_options(int argc, const char* const* argv) {
         } else if (flag == "--command-capacity") {
             o.command_capacity =
                 parse_uint<std::size_t>(flag, value(), 16, limits::kMaxCommandCapacity);
+        } else if (flag == "--max-scheduled") {
+            o.max_scheduled =
+                parse_uint<std::size_t>(flag, value(), 1, limits::kMaxScheduledCapacity);
         } else if (flag == "--fade-ms") {
             o.fade_ms = parse_float(flag, value(), 0.1F, 1000.0F);
         } else if (flag == "--log-level") {

@@ -27,6 +27,7 @@ struct Options {
     bool autoconnect = true;
     std::uint64_t memory_budget = limits::kDefaultMemoryBudgetBytes;
     std::size_t command_capacity = limits::kDefaultCommandCapacity;
+    std::size_t max_scheduled = limits::kDefaultScheduledCapacity;  // future commands pending
     float fade_ms = limits::kDefaultFadeMs;
     std::string log_level = "info";
     bool help = false;

@@ -4,7 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <jack/transport.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 #include "looperd/rt_guard.hpp"
@@ -152,12 +157,87 @@ std::string JackClient::shutdown_reason() const {
     return shutdown_reason_;
 }
 
-// Audio thread. Wait-free; does not allocate.
+std::uint64_t JackClient::extend(jack_nframes_t f) const {
+    const std::uint64_t cycle = cycle_frame_.load(std::memory_order_acquire);
+    // Before the first cycle nothing has wrapped yet.
+    if (cycle == kNoCycle) return f;
+    // The signed 32-bit distance from the cycle start: right across a wrap, either way.
+    const auto delta = static_cast<std::int32_t>(f - static_cast<jack_nframes_t>(cycle));
+    if (delta < 0 && static_cast<std::uint64_t>(-static_cast<std::int64_t>(delta)) > cycle)
+        return 0;
+    return cycle + static_cast<std::uint64_t>(static_cast<std::int64_t>(delta));
+}
+
+std::uint64_t JackClient::current_frame() const {
+    return extend(jack_frame_time(client_));
+}
+
+std::uint64_t JackClient::frame_for_ntp(std::uint64_t timetag) const {
+    if (timetag == 1) {
+        // The cycle being rendered may already have taken its commands, so the next block
+        // start is not safe; the one after it is. (jack_last_frame_time itself is meant for
+        // the process callback only, hence the published copy.)
+        const std::uint64_t cycle = cycle_frame_.load(std::memory_order_acquire);
+        const std::uint64_t base = cycle == kNoCycle ? current_frame() : cycle;
+        return base + 2ULL * block_size();
+    }
+    // The wall clock (as NTP) and JACK's frame clock are tied together by an anchor: a pair of
+    // readings taken back to back. Within one anchor, the mapping is a straight line at the
+    // sample rate, so timetags 10 ms apart land exactly 480 frames apart at 48 kHz, whatever
+    // jitter a single reading has. The anchor is renewed every second, so the drift between
+    // the two clocks (a few ppm: well under a frame a second) never accumulates.
+    timespec wall{};
+    clock_gettime(CLOCK_REALTIME, &wall);
+    constexpr std::uint64_t kNtpUnixOffset = 2208988800ULL;  // 1900 → 1970, in seconds
+    const std::uint64_t ntp_now =
+        ((static_cast<std::uint64_t>(wall.tv_sec) + kNtpUnixOffset) << 32U) +
+        ((static_cast<std::uint64_t>(wall.tv_nsec) << 32U) / 1'000'000'000ULL);
+    constexpr std::uint64_t kAnchorLifetime = 1ULL << 32U;  // one second, in NTP units
+    if (anchor_ntp_ == 0 || ntp_now - anchor_ntp_ >= kAnchorLifetime) {
+        anchor_ntp_ = ntp_now;
+        anchor_frame_ = extend(jack_time_to_frames(client_, jack_get_time()));
+    }
+
+    // The signed 32.32 offset from the anchor, clamped to ±2 h so that the frame arithmetic
+    // stays far inside a double's exact range.
+    constexpr std::int64_t kMaxOffset = std::int64_t{2 * 3600} << 32U;
+    const std::int64_t offset =
+        std::clamp(static_cast<std::int64_t>(timetag - anchor_ntp_), -kMaxOffset, kMaxOffset);
+    const double seconds = static_cast<double>(offset) / 4294967296.0;
+    const auto frames = static_cast<std::int64_t>(std::llround(seconds * sample_rate()));
+    const auto anchor = static_cast<std::int64_t>(anchor_frame_);
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(anchor + frames, 1));
+}
+
+// Audio thread. Wait-free; does not allocate. jack_last_frame_time and jack_transport_query
+// are documented as callable from the process callback.
 int JackClient::process(jack_nframes_t nframes) noexcept {
     for (std::size_t i = 0; i < ports_.size(); ++i)
         buffers_[i] = static_cast<float*>(jack_port_get_buffer(ports_[i], nframes));
+
+    BlockTiming timing;
+    const jack_nframes_t low = jack_last_frame_time(client_);
+    if (low < last_cycle_low_) frame_wraps_ += 1ULL << 32U;
+    last_cycle_low_ = low;
+    timing.frame = frame_wraps_ | low;
+    cycle_frame_.store(timing.frame, std::memory_order_release);
+
+    jack_position_t pos;
+    const jack_transport_state_t state = jack_transport_query(client_, &pos);
+    TransportInfo& t = timing.transport;
+    t.rolling = state == JackTransportRolling;
+    // A timebase master that leaves any of these at 0 has not really given BBT.
+    t.valid = (pos.valid & JackPositionBBT) != 0 && pos.beats_per_minute > 0.0 &&
+              pos.beats_per_bar > 0.0F && pos.ticks_per_beat > 0.0 && pos.bar >= 1 && pos.beat >= 1;
+    if (t.valid) {
+        t.bpm = pos.beats_per_minute;
+        t.beats_per_bar = pos.beats_per_bar;
+        t.beat = static_cast<double>(pos.bar - 1) * static_cast<double>(pos.beats_per_bar) +
+                 static_cast<double>(pos.beat - 1) + pos.tick / pos.ticks_per_beat;
+    }
+
     rt_guard::Scope realtime;
-    engine_->process(buffers_.data(), nframes);
+    engine_->process(buffers_.data(), nframes, timing);
     return 0;
 }
 

@@ -180,7 +180,7 @@ OscMessage decode_message(const std::uint8_t* data, std::size_t size) {
     return message;
 }
 
-void decode_element(const std::uint8_t* data, std::size_t size, int depth,
+void decode_element(const std::uint8_t* data, std::size_t size, int depth, std::uint64_t timetag,
                     std::vector<OscMessage>& out);
 
 // `depth` is 1 for a bundle that is the whole datagram.
@@ -192,7 +192,9 @@ void decode_bundle(const std::uint8_t* data, std::size_t size, int depth,
     if (size < kBundleHeaderBytes || !is_bundle(data, size)) {
         throw OscDecodeError("truncated bundle header");
     }
-    // The timetag is not applied: looperd acts on arrival (see osc_codec.hpp).
+    // OSC 1.0 leaves a nested bundle's own timetag in force for its contents, so the innermost
+    // one wins.
+    const std::uint64_t timetag = load_be64(data + sizeof(kBundleTag));
     std::size_t pos = kBundleHeaderBytes;
     while (pos < size) {
         // Invariant: pos < size, so `size - pos` is the positive count of bytes left.
@@ -202,12 +204,13 @@ void decode_bundle(const std::uint8_t* data, std::size_t size, int depth,
         if (element == 0) throw OscDecodeError("empty bundle element");
         if (element % 4 != 0) throw OscDecodeError("bundle element size not a multiple of 4");
         if (element > size - pos) throw OscDecodeError("truncated bundle element");
-        decode_element(data + pos, element, depth, out);
+        decode_element(data + pos, element, depth, timetag, out);
         pos += element;
     }
 }
 
-void decode_element(const std::uint8_t* data, std::size_t size, int depth,
+// `timetag`: that of the enclosing bundle, 0 for an element that is the whole datagram.
+void decode_element(const std::uint8_t* data, std::size_t size, int depth, std::uint64_t timetag,
                     std::vector<OscMessage>& out) {
     if (is_bundle(data, size)) {
         decode_bundle(data, size, depth + 1, out);
@@ -218,6 +221,7 @@ void decode_element(const std::uint8_t* data, std::size_t size, int depth,
                              " messages in one packet");
     }
     out.push_back(decode_message(data, size));
+    out.back().timetag = timetag;
 }
 
 }  // namespace
@@ -232,7 +236,7 @@ std::vector<OscMessage> decode_osc_packet(const std::uint8_t* data, std::size_t 
         throw OscDecodeError("packet size " + std::to_string(size) + " is not a multiple of 4");
     }
     std::vector<OscMessage> messages;
-    decode_element(data, size, 0, messages);
+    decode_element(data, size, 0, 0, messages);
     return messages;
 }
 

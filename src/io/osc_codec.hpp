@@ -30,12 +30,15 @@ struct OscArg {
 struct OscMessage {
     std::string address;
     std::vector<OscArg> args;
+    // When the message is due: 0 when it did not come in a bundle, 1 for "immediately", else
+    // the NTP time (32.32 fixed point, seconds since 1900) of its innermost enclosing bundle.
+    std::uint64_t timetag = 0;
 
     std::string type_tags() const;  // "ifs" for (int, float, string)
 };
 
 class OscDecodeError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -46,7 +49,8 @@ inline constexpr int kMaxOscBundleDepth = 8;
 inline constexpr std::size_t kMaxOscMessagesPerPacket = 1024;
 
 // Decodes one datagram: a message, or a bundle (nested up to kMaxOscBundleDepth) flattened
-// to its messages in order. Bundle timetags are not applied (messages act on arrival).
+// to its messages in order, each carrying the timetag of its innermost bundle (applying it is
+// the caller's business).
 // Framing, sizes and type tags are checked here with unsigned arithmetic; liblo is not used.
 // Throws OscDecodeError with a reason ("truncated bundle element", ...).
 std::vector<OscMessage> decode_osc_packet(const std::uint8_t* data, std::size_t size);

@@ -15,8 +15,10 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
+#include <numbers>
 #include <vector>
 
 #include <time.h>
@@ -38,6 +40,9 @@ constexpr std::uint32_t kRate = 48000;
 constexpr std::uint32_t kBlock = 128;
 constexpr std::uint32_t kOutputs = 2;
 constexpr double kBlockPeriodNs = 1e9 * kBlock / kRate;
+// Commands queued per slot before the first timed block: assign_buffer, set_mode, set_rate,
+// set_pan and play.
+constexpr std::uint32_t kSetupCommandsPerSlot = 5;
 // About one second, and not a multiple of the block size, so that loop wraps land inside
 // blocks at varying offsets and the wrap path is part of what is timed.
 constexpr std::uint32_t kLoopFrames = 48011;
@@ -77,18 +82,26 @@ class ThreadCpuTimer {
     double total_ns_ = 0;
 };
 
+// How every slot of a rig plays. The defaults are the unity-rate, centred fast path.
+struct Playback {
+    float rate = 1.0F;
+    float pan = 0.0F;
+};
+
 // Rig: one engine with `voices` slots, each holding its own stereo noise loop, plus the
 // output buffers. Plays the role of the control and housekeeping threads between blocks.
 class Rig {
   public:
-    Rig(std::uint32_t voices, float fade_ms) : voices_(voices), left_(kBlock), right_(kBlock) {
+    Rig(std::uint32_t voices, float fade_ms, Playback playback = {})
+        : voices_(voices), left_(kBlock), right_(kBlock) {
         EngineConfig config;
         config.outputs = kOutputs;
         config.slots = voices;
         config.voices = voices;
         config.sample_rate = kRate;
-        // Room for every setup command at once: assign, set_loop and play per slot.
-        config.command_capacity = std::max<std::size_t>(1024, std::size_t{4} * voices);
+        // Room for every setup command at once.
+        config.command_capacity =
+            std::max<std::size_t>(1024, std::size_t{kSetupCommandsPerSlot} * voices);
         config.fade_ms = fade_ms;
         engine_ = std::make_unique<Engine>(config);
         outputs_[0] = left_.data();
@@ -106,6 +119,10 @@ class Rig {
             if (!send({CommandKind::assign_buffer, s, 0.0F, buffer.get()})) return;
             buffer.release();
             if (!send({CommandKind::set_mode, s, 1.0F, nullptr})) return;
+            // Before the play, so that voices start at this rate and pan instead of gliding
+            // to them over the smoothing time.
+            if (!send({CommandKind::set_rate, s, playback.rate, nullptr})) return;
+            if (!send({CommandKind::set_pan, s, playback.pan, nullptr})) return;
         }
     }
 
@@ -130,7 +147,7 @@ class Rig {
     // Runs enough blocks to apply everything queued (the engine takes at most 256 commands
     // a block), doing the housekeeping thread's part in between.
     void settle() noexcept {
-        const std::uint32_t blocks = 3 * voices_ / 256 + 2;
+        const std::uint32_t blocks = kSetupCommandsPerSlot * voices_ / 256 + 2;
         for (std::uint32_t i = 0; i < blocks; ++i) {
             process();
             drain_events();
@@ -147,6 +164,8 @@ class Rig {
     bool ok() const noexcept { return ok_; }
     std::uint32_t voices() const noexcept { return voices_; }
     const Engine& engine() const noexcept { return *engine_; }
+    const std::vector<float>& left() const noexcept { return left_; }
+    const std::vector<float>& right() const noexcept { return right_; }
 
   private:
     std::uint32_t voices_;
@@ -185,6 +204,58 @@ void set_counters(benchmark::State& state, std::uint32_t voices, double total_ns
 void BM_Looping(benchmark::State& state) {
     const auto voices = static_cast<std::uint32_t>(state.range(0));
     Rig rig(voices, looperd::limits::kDefaultFadeMs);
+    if (!start_looping(rig, state)) return;
+
+    ThreadCpuTimer timer;
+    timer.start();
+    for (auto _ : state) rig.process();
+    timer.stop();
+
+    if (rig.engine().active_voices() != voices) state.SkipWithError("voices stopped looping");
+    set_counters(state, voices, timer.total_ns());
+}
+
+// Rate 1.01 and pan 0.3 on every voice: the interpolating path (cubic Hermite per frame and
+// channel), to be read beside Looping at the same voice count. 1.01 because it reads about as
+// many source frames per block as unity rate (129.3 instead of 128), so the memory traffic is
+// the same as in Looping and the difference between the two is the cost of interpolating.
+// A rate below 1 (0.7) would read fewer new frames per block and flatter the memory-bound
+// voice counts; a rate well above 1 would add memory traffic. The pan is constant, so it adds
+// one scalar per side, no per-frame gains.
+constexpr Playback kInterpolating{1.01F, 0.3F};
+
+// True if a voice set up with `playback` renders what that rate and pan must give: one voice
+// of each kind renders its first block from the same buffer (both rigs draw the same noise).
+// On the first frame the cubic returns the source frame exactly, so the sides must be the
+// unity ones scaled by the balance law; after it the positions are fractional, so the
+// frames must differ from the unity ones. Guards against figures from the unity fast path.
+bool renders_playback(Playback playback) {
+    Rig unity(1, looperd::limits::kDefaultFadeMs);
+    Rig moved(1, looperd::limits::kDefaultFadeMs, playback);
+    for (Rig* r : {&unity, &moved}) {
+        r->play_all();
+        r->process();  // applies the setup commands and starts the voice on frame 0
+        if (!r->ok() || r->engine().active_voices() != 1) return false;
+    }
+    const float quarter_turn = std::numbers::pi_v<float> * 0.5F;
+    const float left_gain = playback.pan > 0.0F ? std::cos(playback.pan * quarter_turn) : 1.0F;
+    const float right_gain = playback.pan < 0.0F ? std::cos(-playback.pan * quarter_turn) : 1.0F;
+    constexpr float kTolerance = 1e-6F;
+    if (std::abs(moved.left()[0] - unity.left()[0] * left_gain) > kTolerance) return false;
+    if (std::abs(moved.right()[0] - unity.right()[0] * right_gain) > kTolerance) return false;
+    std::uint32_t differing = 0;
+    for (std::uint32_t i = 1; i < kBlock; ++i)
+        if (std::abs(moved.right()[i] - unity.right()[i] * right_gain) > kTolerance) ++differing;
+    return playback.rate == 1.0F || differing > kBlock / 2;
+}
+
+void BM_Interpolating(benchmark::State& state) {
+    const auto voices = static_cast<std::uint32_t>(state.range(0));
+    if (!renders_playback(kInterpolating)) {
+        state.SkipWithError("rate or pan did not reach the rendered frames");
+        return;
+    }
+    Rig rig(voices, looperd::limits::kDefaultFadeMs, kInterpolating);
     if (!start_looping(rig, state)) return;
 
     ThreadCpuTimer timer;
@@ -264,6 +335,12 @@ BENCHMARK(BM_Looping)
     ->ArgName("voices")
     ->Arg(1)
     ->Arg(16)
+    ->Arg(64)
+    ->Arg(256)
+    ->Arg(1024)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Interpolating)
+    ->ArgName("voices")
     ->Arg(64)
     ->Arg(256)
     ->Arg(1024)

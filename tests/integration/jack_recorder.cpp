@@ -112,6 +112,7 @@ int JackRecorder::process(jack_nframes_t nframes) noexcept {
     State state = state_.load(std::memory_order_acquire);
     if (state == State::kArmed) {
         published_.store(0, std::memory_order_release);
+        start_frame_.store(jack_last_frame_time(client_), std::memory_order_release);
         state_.compare_exchange_strong(state, State::kRecording, std::memory_order_acq_rel);
         state = State::kRecording;
     }

@@ -35,6 +35,11 @@ class JackRecorder {
     // Stops recording; the recording stays readable.
     void stop();
 
+    // The JACK frame time of the first recorded frame (valid once start() has returned), so
+    // recording index k is JACK frame start_frame() + k.
+    std::uint32_t start_frame() const noexcept {
+        return start_frame_.load(std::memory_order_acquire);
+    }
     // Frames recorded so far (a multiple of the block size).
     std::size_t frames() const noexcept { return published_.load(std::memory_order_acquire); }
     // A copy of the recorded frames, one vector per channel.
@@ -70,6 +75,7 @@ class JackRecorder {
     std::atomic<State> state_{State::kIdle};
     // Release-published by the callback after a block is copied: frames below it are final.
     std::atomic<std::size_t> published_{0};
+    std::atomic<std::uint32_t> start_frame_{0};
     std::atomic<bool> overflowed_{false};
     std::atomic<std::uint64_t> xruns_{0};
 };

@@ -189,8 +189,9 @@ std::string OscClient::url() const {
     return "osc.udp://127.0.0.1:" + std::to_string(port_) + "/";
 }
 
-void OscClient::send(std::uint16_t to_port, const std::string& address,
-                     const std::vector<OscValue>& args) {
+namespace {
+
+LoMessage encode(const std::string& address, const std::vector<OscValue>& args) {
     LoMessage m(lo_message_new());
     for (const auto& a : args) {
         switch (a.type) {
@@ -210,22 +211,61 @@ void OscClient::send(std::uint16_t to_port, const std::string& address,
                 lo_message_add_string(m.get(), a.s.c_str());
                 break;
             default:
-                throw std::runtime_error(std::string("cannot send type ") + a.type);
+                throw std::runtime_error(std::string("cannot send type ") + a.type + " in " +
+                                         address);
         }
     }
+    return m;
+}
+
+}  // namespace
+
+void OscClient::send(std::uint16_t to_port, const std::string& address,
+                     const std::vector<OscValue>& args) {
+    LoMessage m = encode(address, args);
     std::size_t size = lo_message_length(m.get(), address.c_str());
     std::vector<std::uint8_t> packet(size);
     if (lo_message_serialise(m.get(), address.c_str(), packet.data(), &size) == nullptr) {
         throw std::runtime_error("cannot encode " + address);
     }
+    packet.resize(size);
+    send_datagram(to_port, packet, address);
+}
+
+void OscClient::send_bundle(std::uint16_t to_port, std::uint64_t timetag,
+                            const std::vector<OscMsg>& messages) {
+    const lo_timetag tt{static_cast<std::uint32_t>(timetag >> 32),
+                        static_cast<std::uint32_t>(timetag & 0xFFFFFFFFU)};
+    struct LoBundleDeleter {
+        void operator()(lo_bundle b) const noexcept { lo_bundle_free_recursive(b); }
+    };
+    std::unique_ptr<std::remove_pointer_t<lo_bundle>, LoBundleDeleter> bundle(lo_bundle_new(tt));
+    for (const auto& msg : messages) {
+        LoMessage m = encode(msg.address, msg.args);
+        if (lo_bundle_add_message(bundle.get(), msg.address.c_str(), m.get()) != 0) {
+            throw std::runtime_error("cannot add " + msg.address + " to a bundle");
+        }
+        m.release();  // the bundle owns it now: lo_bundle_free_recursive frees it
+    }
+    std::size_t size = lo_bundle_length(bundle.get());
+    std::vector<std::uint8_t> packet(size);
+    if (lo_bundle_serialise(bundle.get(), packet.data(), &size) == nullptr) {
+        throw std::runtime_error("cannot encode a bundle");
+    }
+    packet.resize(size);
+    send_datagram(to_port, packet, "a bundle");
+}
+
+void OscClient::send_datagram(std::uint16_t to_port, const std::vector<std::uint8_t>& packet,
+                              const std::string& what) {
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     to.sin_port = htons(to_port);
     const ssize_t sent =
-        ::sendto(fd_, packet.data(), size, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-    if (sent != static_cast<ssize_t>(size)) {
-        throw std::runtime_error("cannot send " + address + ": " + std::strerror(errno));
+        ::sendto(fd_, packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    if (sent != static_cast<ssize_t>(packet.size())) {
+        throw std::runtime_error("cannot send " + what + ": " + std::strerror(errno));
     }
 }
 

@@ -54,6 +54,11 @@ class OscClient {
     void send(std::uint16_t to_port, const std::string& address,
               const std::vector<OscValue>& args = {});
 
+    // Sends one bundle holding `messages` in one datagram. `timetag` is NTP 32.32 (1 means
+    // "immediately"). Throws std::runtime_error on failure.
+    void send_bundle(std::uint16_t to_port, std::uint64_t timetag,
+                     const std::vector<OscMsg>& messages);
+
     // Waits up to `timeout` for a message at `address`; other messages are skipped (and kept
     // in skipped() for failure reports).
     std::optional<OscMsg> wait_for(const std::string& address, std::chrono::milliseconds timeout);
@@ -67,6 +72,8 @@ class OscClient {
     const std::vector<OscMsg>& skipped() const noexcept { return skipped_; }
 
   private:
+    void send_datagram(std::uint16_t to_port, const std::vector<std::uint8_t>& packet,
+                       const std::string& what);
     std::optional<OscMsg> receive(std::chrono::milliseconds timeout);
 
     int fd_ = -1;

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "daemon/controller.hpp"
+#include "daemon/options.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace {
@@ -56,6 +57,8 @@ class ControllerTest : public ::testing::Test {
         accept_ = accept;
         ControllerConfig config;
         config.slots = 8;
+        config.outputs = 3;  // output pairs 1 (out_1, out_2) and 2 (out_3 alone)
+        config.max_scheduled = max_scheduled_;
         config.samples_dir = dir_;
         controller_ = std::make_unique<Controller>(
             config, *budget_,
@@ -77,10 +80,17 @@ class ControllerTest : public ::testing::Test {
                 s.block_size = 128;
                 s.xruns = 2;
                 s.dropped = 1;
+                s.late = 7;
+                s.scheduled_refused = 4;
                 s.dsp_load = 1.5F;
                 return s;
             },
-            [] { return 48000U; });
+            [] { return 48000U; },
+            FrameClock{[this](std::uint64_t timetag) {
+                           timetags_mapped_.push_back(timetag);
+                           return frame_of_(timetag);
+                       },
+                       [this] { return now_; }});
     }
 
     void send(const std::string& address, std::vector<OscArg> args = {}) {
@@ -137,7 +147,20 @@ class ControllerTest : public ::testing::Test {
         return commands_.empty() ? Command{} : commands_[0];
     }
 
+    // One datagram's messages, each with its timetag.
+    void send_packet(std::vector<OscMessage> messages) {
+        controller_->handle_packet(messages, from_);
+    }
+
     fs::path dir_;
+    std::size_t max_scheduled_ = 1024;
+    // The fake audio clock: now, and where a timetag lands (by default 1000 frames per unit of
+    // timetag after frame 100000, so distinct timetags land on distinct frames).
+    std::uint64_t now_ = 100000;
+    std::function<std::uint64_t(std::uint64_t)> frame_of_ = [](std::uint64_t t) {
+        return 100000 + t * 1000;
+    };
+    std::vector<std::uint64_t> timetags_mapped_;
     std::unique_ptr<MemoryBudget> budget_;
     bool accept_ = true;
     std::unique_ptr<Controller> controller_;
@@ -168,25 +191,44 @@ TEST_F(ControllerTest, PingRejectsBadReplyUrlAndExtraArguments) {
     expect_rejected("/ping", {OscArg::string("osc.udp://127.0.0.1:7777/"), OscArg::int32(1)});
 }
 
-TEST_F(ControllerTest, PlayAndStopActOnNoArgumentOrNonZeroAndIgnoreZero) {
-    for (const char* verb : {"play", "stop"}) {
-        const auto kind = std::string(verb) == "play" ? CommandKind::play : CommandKind::stop;
-        const std::string address = std::string("/slot/3/") + verb;
-        auto c = expect_command(address, {});
-        EXPECT_EQ(c.kind, kind);
-        EXPECT_EQ(c.slot, 3U);
-        EXPECT_EQ(expect_command(address, {OscArg::float32(1.0F)}).kind, kind);
-        EXPECT_EQ(expect_command(address, {OscArg::int32(1)}).kind, kind);
-        commands_.clear();
-        replies_.clear();
-        send(address, {OscArg::float32(0.0F)});  // a button release
-        send(address, {OscArg::int32(0)});
-        EXPECT_TRUE(commands_.empty());
-        EXPECT_TRUE(replies_.empty());
-        expect_rejected(address, {OscArg::string("x")});
-        expect_rejected(address, {OscArg::float32(std::nanf(""))});
-        expect_rejected(address, {OscArg::int32(1), OscArg::int32(1)});
-    }
+TEST_F(ControllerTest, PlayPressSendsOneAndReleaseSendsZero) {
+    auto c = expect_command("/slot/3/play", {});
+    EXPECT_EQ(c.kind, CommandKind::play);
+    EXPECT_EQ(c.slot, 3U);
+    EXPECT_EQ(c.value, 1.0F);
+    EXPECT_EQ(c.frame, 0U);
+    EXPECT_EQ(expect_command("/slot/3/play", {OscArg::float32(1.0F)}).value, 1.0F);
+    EXPECT_EQ(expect_command("/slot/3/play", {OscArg::int32(1)}).value, 1.0F);
+    EXPECT_EQ(expect_command("/slot/3/play", {OscArg::float32(0.5F)}).value, 1.0F);
+    EXPECT_EQ(expect_command("/slot/3/play", {OscArg::int32(-2)}).value, 1.0F);
+    // A release reaches the engine (gate mode acts on it).
+    c = expect_command("/slot/3/play", {OscArg::float32(0.0F)});
+    EXPECT_EQ(c.kind, CommandKind::play);
+    EXPECT_EQ(c.slot, 3U);
+    EXPECT_EQ(c.value, 0.0F);
+    c = expect_command("/slot/3/play", {OscArg::int32(0)});
+    EXPECT_EQ(c.kind, CommandKind::play);
+    EXPECT_EQ(c.value, 0.0F);
+    expect_rejected("/slot/3/play", {OscArg::string("x")});
+    expect_rejected("/slot/3/play", {OscArg::float32(std::nanf(""))});
+    expect_rejected("/slot/3/play", {OscArg::int32(1), OscArg::int32(1)});
+}
+
+TEST_F(ControllerTest, StopActsOnNoArgumentOrNonZeroAndIgnoresZero) {
+    auto c = expect_command("/slot/3/stop", {});
+    EXPECT_EQ(c.kind, CommandKind::stop);
+    EXPECT_EQ(c.slot, 3U);
+    EXPECT_EQ(expect_command("/slot/3/stop", {OscArg::float32(1.0F)}).kind, CommandKind::stop);
+    EXPECT_EQ(expect_command("/slot/3/stop", {OscArg::int32(1)}).kind, CommandKind::stop);
+    commands_.clear();
+    replies_.clear();
+    send("/slot/3/stop", {OscArg::float32(0.0F)});  // a button release
+    send("/slot/3/stop", {OscArg::int32(0)});
+    EXPECT_TRUE(commands_.empty());
+    EXPECT_TRUE(replies_.empty());
+    expect_rejected("/slot/3/stop", {OscArg::string("x")});
+    expect_rejected("/slot/3/stop", {OscArg::float32(std::nanf(""))});
+    expect_rejected("/slot/3/stop", {OscArg::int32(1), OscArg::int32(1)});
 }
 
 TEST_F(ControllerTest, GainAcceptsIntOrFloatInRange) {
@@ -215,14 +257,476 @@ TEST_F(ControllerTest, MasterGainAcceptsIntOrFloatInRange) {
     expect_rejected("/master/gain", {});
 }
 
-TEST_F(ControllerTest, LoopTakesZeroOrOne) {
+TEST_F(ControllerTest, LoopIsShorthandForModeLoopOrOneshot) {
     auto c = expect_command("/slot/2/loop", {OscArg::int32(1)});
     EXPECT_EQ(c.kind, CommandKind::set_mode);
-    EXPECT_EQ(c.value, 1.0F);
-    EXPECT_EQ(expect_command("/slot/2/loop", {OscArg::float32(0.0F)}).value, 0.0F);
+    EXPECT_EQ(c.slot, 2U);
+    EXPECT_EQ(c.value, static_cast<float>(SlotMode::loop));
+    c = expect_command("/slot/2/loop", {OscArg::float32(0.0F)});
+    EXPECT_EQ(c.kind, CommandKind::set_mode);
+    EXPECT_EQ(c.value, static_cast<float>(SlotMode::oneshot));
+    EXPECT_EQ(expect_command("/slot/2/loop", {OscArg::float32(1.0F)}).value, 1.0F);
     expect_rejected("/slot/2/loop", {OscArg::int32(2)});
+    expect_rejected("/slot/2/loop", {OscArg::int32(-1)});
     expect_rejected("/slot/2/loop", {OscArg::float32(0.5F)});
+    expect_rejected("/slot/2/loop", {OscArg::float32(std::nanf(""))});
+    expect_rejected("/slot/2/loop", {OscArg::string("1")});
     expect_rejected("/slot/2/loop", {});
+    expect_rejected("/slot/2/loop", {OscArg::int32(1), OscArg::int32(1)});
+}
+
+OscArg float64(double v) {
+    OscArg a;
+    a.type = 'd';
+    a.d = v;
+    return a;
+}
+
+OscArg int64(std::int64_t v) {
+    OscArg a;
+    a.type = 'h';
+    a.h = v;
+    return a;
+}
+
+// A numeric address with an inclusive range: what it sends and what it must refuse.
+struct RangeCase {
+    std::string address;
+    CommandKind kind;
+    std::uint32_t slot;
+    double min;
+    double max;
+    bool whole;  // whole numbers only
+};
+
+std::string describe(const RangeCase& c) {
+    return c.address + " [" + std::to_string(c.min) + ", " + std::to_string(c.max) + "]";
+}
+
+const std::vector<RangeCase>& range_cases() {
+    static const std::vector<RangeCase> cases = {
+        {"/slot/5/pan", CommandKind::set_pan, 5, -1.0, 1.0, false},
+        {"/slot/5/rate", CommandKind::set_rate, 5, 0.125, 8.0, false},
+        {"/slot/5/pitch", CommandKind::set_pitch, 5, -24.0, 24.0, false},
+        {"/slot/5/xfade", CommandKind::set_loop_xfade, 5, 0.0, 1000.0, false},
+        {"/slot/5/fade_in", CommandKind::set_fade_in, 5, 0.0, 10000.0, false},
+        {"/slot/5/fade_out", CommandKind::set_fade_out, 5, 0.1, 10000.0, false},
+        {"/slot/5/beats", CommandKind::set_beats, 5, 0.0, 1024.0, false},
+        {"/slot/5/reverse", CommandKind::set_reverse, 5, 0.0, 1.0, true},
+        {"/slot/5/poly", CommandKind::set_poly, 5, 1.0, 64.0, true},
+        {"/slot/5/choke", CommandKind::set_choke, 5, 0.0, 64.0, true},
+        // 3 outputs: pair 1 (out_1, out_2) and pair 2 (out_3): ceil(3 / 2) = 2.
+        {"/slot/5/output", CommandKind::set_output, 5, 0.0, 2.0, true},
+        {"/clock/tempo", CommandKind::clock_tempo, 0, 20.0, 300.0, false},
+        {"/clock/meter", CommandKind::clock_meter, 0, 1.0, 32.0, true},
+    };
+    return cases;
+}
+
+TEST_F(ControllerTest, RangedAddressesAcceptBothEndsAsIntOrFloat) {
+    for (const auto& c : range_cases()) {
+        SCOPED_TRACE(describe(c));
+        for (const double v : {c.min, c.max, (c.min + c.max) / 2}) {
+            if (c.whole && std::trunc(v) != v) continue;
+            const Command cmd = expect_command(c.address, {float64(v)});
+            EXPECT_EQ(cmd.kind, c.kind);
+            EXPECT_EQ(cmd.slot, c.slot);
+            EXPECT_EQ(cmd.value, static_cast<float>(v));
+            EXPECT_EQ(cmd.frame, 0U);
+            // The same as a 32-bit float, and as an int where the value is whole.
+            EXPECT_EQ(expect_command(c.address, {OscArg::float32(static_cast<float>(v))}).value,
+                      static_cast<float>(v));
+            if (std::trunc(v) == v) {
+                EXPECT_EQ(expect_command(c.address, {OscArg::int32(static_cast<int>(v))}).value,
+                          static_cast<float>(v));
+                EXPECT_EQ(expect_command(c.address, {int64(static_cast<int>(v))}).value,
+                          static_cast<float>(v));
+            }
+        }
+    }
+}
+
+TEST_F(ControllerTest, RangedAddressesRefuseWhatIsOutsideOrNotANumber) {
+    for (const auto& c : range_cases()) {
+        SCOPED_TRACE(describe(c));
+        // Just outside each end.
+        const double step = c.whole ? 1.0 : 1e-4;
+        expect_rejected(c.address, {float64(c.min - step)});
+        expect_rejected(c.address, {float64(c.max + step)});
+        if (c.whole) {
+            expect_rejected(c.address, {OscArg::int32(static_cast<int>(c.min) - 1)});
+            expect_rejected(c.address, {OscArg::int32(static_cast<int>(c.max) + 1)});
+            expect_rejected(c.address, {OscArg::float32(static_cast<float>(c.min) + 0.5F)});
+        }
+        expect_rejected(c.address, {OscArg::float32(std::nanf(""))});
+        expect_rejected(c.address, {float64(std::nan(""))});
+        expect_rejected(c.address, {OscArg::float32(INFINITY)});
+        expect_rejected(c.address, {OscArg::float32(-INFINITY)});
+        expect_rejected(c.address, {OscArg::string("1")});
+        OscArg yes;
+        yes.type = 'T';
+        expect_rejected(c.address, {yes});
+        expect_rejected(c.address, {});
+        expect_rejected(c.address, {OscArg::int32(static_cast<int>(c.max)),
+                                    OscArg::int32(static_cast<int>(c.max))});
+    }
+}
+
+TEST_F(ControllerTest, OutputRangeFollowsTheOutputCount) {
+    // The fixture runs 3 outputs; 4 outputs have 2 pairs, 64 have 32.
+    for (const auto& [outputs, pairs] : {std::pair{4U, 2}, std::pair{64U, 32}, std::pair{1U, 1}}) {
+        ControllerConfig config;
+        config.slots = 2;
+        config.outputs = outputs;
+        std::vector<Command> sent;
+        std::vector<OscMessage> replies;
+        MemoryBudget budget(1 << 20);
+        Controller c(
+            config, budget,
+            [&sent](const Command& cmd) {
+                sent.push_back(cmd);
+                return true;
+            },
+            [&replies](const OscEndpoint&, const OscMessage& m) { replies.push_back(m); },
+            [] { return RuntimeStatus{}; }, [] { return 48000U; });
+        c.handle(OscMessage{"/slot/1/output", {OscArg::int32(pairs)}}, from_);
+        ASSERT_EQ(sent.size(), 1U) << outputs;
+        EXPECT_EQ(sent[0].value, static_cast<float>(pairs));
+        EXPECT_TRUE(replies.empty());
+        c.handle(OscMessage{"/slot/1/output", {OscArg::int32(pairs + 1)}}, from_);
+        EXPECT_EQ(sent.size(), 1U);
+        ASSERT_EQ(replies.size(), 1U);
+        EXPECT_EQ(replies[0].address, "/error");
+    }
+}
+
+TEST_F(ControllerTest, ModeTakesItsFourNames) {
+    const std::pair<const char*, SlotMode> modes[] = {{"oneshot", SlotMode::oneshot},
+                                                      {"loop", SlotMode::loop},
+                                                      {"gate", SlotMode::gate},
+                                                      {"toggle", SlotMode::toggle}};
+    for (const auto& [name, mode] : modes) {
+        const Command c = expect_command("/slot/4/mode", {OscArg::string(name)});
+        EXPECT_EQ(c.kind, CommandKind::set_mode) << name;
+        EXPECT_EQ(c.slot, 4U);
+        EXPECT_EQ(c.value, static_cast<float>(mode)) << name;
+    }
+    expect_rejected("/slot/4/mode", {OscArg::string("Loop")});
+    expect_rejected("/slot/4/mode", {OscArg::string("one-shot")});
+    expect_rejected("/slot/4/mode", {OscArg::string("")});
+    expect_rejected("/slot/4/mode", {OscArg::int32(1)});
+    expect_rejected("/slot/4/mode", {OscArg::float32(2.0F)});
+    expect_rejected("/slot/4/mode", {});
+    expect_rejected("/slot/4/mode", {OscArg::string("loop"), OscArg::string("gate")});
+}
+
+TEST_F(ControllerTest, QuantizeTakesNamesOrBeats) {
+    const std::pair<OscArg, float> good[] = {
+        {OscArg::string("none"), 0.0F}, {OscArg::string("bar"), -1.0F},
+        {OscArg::string("beat"), 1.0F}, {OscArg::int32(4), 4.0F},
+        {OscArg::float32(0.5F), 0.5F},  {OscArg::int32(64), 64.0F},
+        {float64(0.001), 0.001F},       {OscArg::float32(1.5F), 1.5F},
+    };
+    for (const auto& [arg, value] : good) {
+        const Command c = expect_command("/slot/1/quantize", {arg});
+        EXPECT_EQ(c.kind, CommandKind::set_quantize);
+        EXPECT_EQ(c.slot, 1U);
+        EXPECT_EQ(c.value, value) << arg.type << arg.s;
+    }
+    expect_rejected("/slot/1/quantize", {OscArg::int32(0)});
+    expect_rejected("/slot/1/quantize", {OscArg::float32(-1.0F)});
+    expect_rejected("/slot/1/quantize", {float64(64.0001)});
+    expect_rejected("/slot/1/quantize", {OscArg::int32(65)});
+    expect_rejected("/slot/1/quantize", {OscArg::float32(std::nanf(""))});
+    expect_rejected("/slot/1/quantize", {OscArg::float32(INFINITY)});
+    expect_rejected("/slot/1/quantize", {OscArg::string("Bar")});
+    expect_rejected("/slot/1/quantize", {OscArg::string("4")});
+    expect_rejected("/slot/1/quantize", {OscArg::string("")});
+    expect_rejected("/slot/1/quantize", {});
+    expect_rejected("/slot/1/quantize", {OscArg::string("bar"), OscArg::int32(1)});
+}
+
+TEST_F(ControllerTest, ClockSyncTakesInternalOrJack) {
+    Command c = expect_command("/clock/sync", {OscArg::string("jack")});
+    EXPECT_EQ(c.kind, CommandKind::clock_sync);
+    EXPECT_EQ(c.value, static_cast<float>(ClockSource::jack));
+    c = expect_command("/clock/sync", {OscArg::string("internal")});
+    EXPECT_EQ(c.kind, CommandKind::clock_sync);
+    EXPECT_EQ(c.value, static_cast<float>(ClockSource::internal));
+    expect_rejected("/clock/sync", {OscArg::string("JACK")});
+    expect_rejected("/clock/sync", {OscArg::string("midi")});
+    expect_rejected("/clock/sync", {OscArg::int32(1)});
+    expect_rejected("/clock/sync", {});
+    expect_rejected("/clock/sync", {OscArg::string("jack"), OscArg::string("jack")});
+}
+
+TEST_F(ControllerTest, ClockResetTakesNoArguments) {
+    EXPECT_EQ(expect_command("/clock/reset", {}).kind, CommandKind::clock_reset);
+    expect_rejected("/clock/reset", {OscArg::int32(0)});
+}
+
+TEST_F(ControllerTest, RegionFractionsKeepStartBeforeEnd) {
+    Command c = expect_command("/slot/5/start", {OscArg::float32(0.25F)});
+    EXPECT_EQ(c.kind, CommandKind::set_region_start);
+    EXPECT_EQ(c.slot, 5U);
+    EXPECT_EQ(c.value, 0.25F);
+    c = expect_command("/slot/5/end", {OscArg::float32(0.5F)});
+    EXPECT_EQ(c.kind, CommandKind::set_region_end);
+    EXPECT_EQ(c.value, 0.5F);
+    // start < end, checked against the other bound as last sent.
+    expect_rejected("/slot/5/start", {OscArg::float32(0.5F)});
+    expect_rejected("/slot/5/start", {OscArg::float32(0.75F)});
+    expect_rejected("/slot/5/end", {OscArg::float32(0.25F)});
+    expect_rejected("/slot/5/end", {OscArg::float32(0.1F)});
+    EXPECT_EQ(expect_command("/slot/5/start", {OscArg::float32(0.49F)}).value, 0.49F);
+    EXPECT_EQ(expect_command("/slot/5/end", {OscArg::int32(1)}).value, 1.0F);
+    EXPECT_EQ(expect_command("/slot/5/start", {OscArg::int32(0)}).value, 0.0F);
+    expect_rejected("/slot/5/end", {OscArg::int32(0)});  // end == start
+    // Each slot keeps its own region: slot 6 is still 0..1.
+    EXPECT_EQ(expect_command("/slot/6/start", {OscArg::float32(0.9F)}).value, 0.9F);
+    // Range and type.
+    for (const char* a : {"/slot/5/start", "/slot/5/end"}) {
+        expect_rejected(a, {float64(-0.0001)});
+        expect_rejected(a, {float64(1.0001)});
+        expect_rejected(a, {OscArg::float32(std::nanf(""))});
+        expect_rejected(a, {OscArg::string("0.5")});
+        expect_rejected(a, {});
+        expect_rejected(a, {OscArg::float32(0.5F), OscArg::float32(0.5F)});
+    }
+}
+
+TEST_F(ControllerTest, RegionRefusedByAFullQueueIsNotRemembered) {
+    accept_ = false;
+    send("/slot/5/end", {OscArg::float32(0.2F)});  // dropped: the engine still has end 1
+    accept_ = true;
+    EXPECT_EQ(expect_command("/slot/5/start", {OscArg::float32(0.5F)}).value, 0.5F);
+}
+
+TEST_F(ControllerTest, RegionInSecondsNeedsALoadedSlotAndConvertsWithItsLength) {
+    expect_rejected("/slot/2/start_seconds", {OscArg::float32(0.0F)});
+    expect_rejected("/slot/2/end_seconds", {OscArg::float32(0.05F)});
+    write_wav("a.wav", 4800, 1);  // 0.1 s at 48 kHz
+    send("/slot/2/load", {OscArg::string("a.wav")});
+    controller_->wait_for_loads();
+    Command c = expect_command("/slot/2/start_seconds", {OscArg::float32(0.025F)});
+    EXPECT_EQ(c.kind, CommandKind::set_region_start);
+    EXPECT_EQ(c.slot, 2U);
+    EXPECT_FLOAT_EQ(c.value, 0.25F);
+    c = expect_command("/slot/2/end_seconds", {float64(0.075)});
+    EXPECT_EQ(c.kind, CommandKind::set_region_end);
+    EXPECT_FLOAT_EQ(c.value, 0.75F);
+    // The fraction must be in 0..1 and keep start < end.
+    expect_rejected("/slot/2/end_seconds", {float64(0.1001)});
+    expect_rejected("/slot/2/start_seconds", {float64(-0.001)});
+    expect_rejected("/slot/2/start_seconds", {float64(0.075)});
+    expect_rejected("/slot/2/end_seconds", {float64(0.02)});
+    expect_rejected("/slot/2/start_seconds", {OscArg::float32(std::nanf(""))});
+    expect_rejected("/slot/2/start_seconds", {OscArg::string("0.01")});
+    expect_rejected("/slot/2/start_seconds", {});
+    expect_rejected("/slot/2/end_seconds", {OscArg::float32(0.05F), OscArg::float32(0.05F)});
+    EXPECT_FLOAT_EQ(expect_command("/slot/2/end_seconds", {float64(0.1)}).value, 1.0F);
+    EXPECT_FLOAT_EQ(expect_command("/slot/2/start_seconds", {OscArg::int32(0)}).value, 0.0F);
+    // The fraction form mixes with the seconds form: start 0.5 of 0.1 s is 0.05 s.
+    EXPECT_EQ(expect_command("/slot/2/start", {OscArg::float32(0.5F)}).value, 0.5F);
+    expect_rejected("/slot/2/end_seconds", {float64(0.04)});
+    // Unloaded: seconds mean nothing again, but the fractions stay (start 0.5).
+    send("/slot/2/unload");
+    expect_rejected("/slot/2/end_seconds", {float64(0.075)});
+    expect_rejected("/slot/2/end", {OscArg::float32(0.4F)});
+}
+
+TEST_F(ControllerTest, RegionInSecondsUsesTheLatestLoadsLength) {
+    write_wav("short.wav", 4800, 1);  // 0.1 s
+    write_wav("long.wav", 48000, 2);  // 1 s
+    send("/slot/0/load", {OscArg::string("short.wav")});
+    controller_->wait_for_loads();
+    expect_rejected("/slot/0/end_seconds", {float64(0.5)});
+    send("/slot/0/load", {OscArg::string("long.wav")});
+    controller_->wait_for_loads();
+    EXPECT_FLOAT_EQ(expect_command("/slot/0/end_seconds", {float64(0.5)}).value, 0.5F);
+}
+
+TEST_F(ControllerTest, StatusReportsLateAndScheduledRefusals) {
+    send("/status");
+    ASSERT_EQ(replies_.size(), 1U);
+    std::map<std::string, OscArg> kv;
+    const auto& m = replies_[0].message;
+    for (std::size_t i = 0; i + 1 < m.args.size(); i += 2) kv[m.args[i].s] = m.args[i + 1];
+    ASSERT_EQ(kv.count("late"), 1U);
+    EXPECT_EQ(kv.at("late").type, 'i');
+    EXPECT_EQ(kv.at("late").i, 7);
+    ASSERT_EQ(kv.count("scheduled_refused"), 1U);
+    EXPECT_EQ(kv.at("scheduled_refused").i, 4);  // nothing refused here yet: the engine's 4
+}
+
+// ---- Bundles and timetags --------------------------------------------------------------
+
+OscMessage at(std::uint64_t timetag, std::string address, std::vector<OscArg> args = {}) {
+    OscMessage m{std::move(address), std::move(args)};
+    m.timetag = timetag;
+    return m;
+}
+
+TEST_F(ControllerTest, SameTimetagInOnePacketSharesOneFrame) {
+    // A clock that moves on every call would split the bundle if it were read per message.
+    std::uint64_t drift = 0;
+    frame_of_ = [&drift](std::uint64_t t) { return 200000 + t + 17 * drift++; };
+    send_packet({at(5, "/slot/1/play"), at(5, "/slot/2/play"),
+                 at(5, "/slot/3/gain", {OscArg::float32(0.5F)})});
+    ASSERT_EQ(commands_.size(), 3U);
+    EXPECT_TRUE(replies_.empty());
+    EXPECT_EQ(timetags_mapped_, std::vector<std::uint64_t>{5});
+    for (const auto& c : commands_) EXPECT_EQ(c.frame, 200005U);
+    EXPECT_EQ(commands_[0].slot, 1U);
+    EXPECT_EQ(commands_[1].slot, 2U);
+    EXPECT_EQ(commands_[2].kind, CommandKind::set_gain);
+}
+
+TEST_F(ControllerTest, DistinctTimetagsMapThroughTheClockOnceEach) {
+    send_packet({at(3, "/slot/0/play"), at(4, "/slot/1/play"), at(3, "/slot/2/play"),
+                 at(1, "/clock/reset")});
+    ASSERT_EQ(commands_.size(), 4U);
+    EXPECT_EQ(timetags_mapped_, (std::vector<std::uint64_t>{3, 4, 1}));
+    EXPECT_EQ(commands_[0].frame, 103000U);
+    EXPECT_EQ(commands_[1].frame, 104000U);
+    EXPECT_EQ(commands_[2].frame, 103000U);
+    EXPECT_EQ(commands_[3].frame, 101000U);
+    EXPECT_EQ(commands_[3].kind, CommandKind::clock_reset);
+    // The next packet reads the clock afresh.
+    commands_.clear();
+    send_packet({at(3, "/slot/0/stop")});
+    EXPECT_EQ(timetags_mapped_.size(), 4U);
+    ASSERT_EQ(commands_.size(), 1U);
+    EXPECT_EQ(commands_[0].frame, 103000U);
+}
+
+TEST_F(ControllerTest, MessagesOutsideBundlesApplyAtTheNextBlock) {
+    send_packet({OscMessage{"/slot/0/play", {}}});
+    send_packet({at(0, "/slot/1/pan", {OscArg::float32(0.5F)}), at(2, "/slot/2/play")});
+    // handle() takes a single message at the next block whatever its timetag.
+    controller_->handle(at(9, "/slot/3/play"), from_);
+    ASSERT_EQ(commands_.size(), 4U);
+    EXPECT_EQ(commands_[0].frame, 0U);
+    EXPECT_EQ(commands_[1].frame, 0U);
+    EXPECT_EQ(commands_[1].kind, CommandKind::set_pan);
+    EXPECT_EQ(commands_[2].frame, 102000U);
+    EXPECT_EQ(commands_[3].frame, 0U);
+    EXPECT_EQ(timetags_mapped_, std::vector<std::uint64_t>{2});
+}
+
+TEST_F(ControllerTest, EveryKindOfCommandCarriesItsBundlesFrame) {
+    write_wav("a.wav", 4800, 1);
+    send("/slot/0/load", {OscArg::string("a.wav")});
+    controller_->wait_for_loads();
+    commands_.clear();
+    replies_.clear();
+    send_packet(
+        {at(2, "/slot/0/mode", {OscArg::string("gate")}), at(2, "/slot/0/play", {OscArg::int32(0)}),
+         at(2, "/slot/0/end_seconds", {float64(0.05)}), at(2, "/master/gain", {OscArg::int32(1)}),
+         at(2, "/stop_all"), at(2, "/clock/tempo", {OscArg::int32(90)}), at(2, "/slot/0/unload")});
+    ASSERT_EQ(commands_.size(), 7U);
+    for (const auto& c : commands_) EXPECT_EQ(c.frame, 102000U) << static_cast<int>(c.kind);
+    EXPECT_EQ(commands_.back().kind, CommandKind::unload);
+    EXPECT_TRUE(replies_.empty());
+}
+
+TEST_F(ControllerTest, LoadsInABundleAreNotScheduled) {
+    write_wav("a.wav", 480, 1);
+    send_packet({at(5, "/slot/1/load", {OscArg::string("a.wav")})});
+    controller_->wait_for_loads();
+    ASSERT_EQ(commands_.size(), 1U);
+    EXPECT_EQ(commands_[0].kind, CommandKind::assign_buffer);
+    EXPECT_EQ(commands_[0].frame, 0U);
+}
+
+TEST_F(ControllerTest, ScheduledCommandsBeyondTheBoundAreRefused) {
+    max_scheduled_ = 3;
+    make(std::make_unique<MemoryBudget>(1ULL << 30), true);
+    // now = 100000; timetag 2 lands on 102000, in the future.
+    send_packet({at(2, "/slot/0/play"), at(2, "/slot/1/play"), at(2, "/slot/2/play"),
+                 at(2, "/slot/3/play")});
+    ASSERT_EQ(commands_.size(), 3U);
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_EQ(errors()[0].message.args[0].s, "/slot/3/play");
+    EXPECT_EQ(errors()[0].message.args[1].s, "too many scheduled commands");
+    // Still full in the next packet; plain messages and frames already due are not held back.
+    commands_.clear();
+    replies_.clear();
+    frame_of_ = [](std::uint64_t t) { return t == 9 ? 99000 : 100000 + t * 1000; };
+    send_packet({at(4, "/slot/4/play"), OscMessage{"/slot/5/play", {}}, at(9, "/slot/6/play")});
+    ASSERT_EQ(commands_.size(), 2U);
+    EXPECT_EQ(commands_[0].slot, 5U);
+    EXPECT_EQ(commands_[1].slot, 6U);
+    EXPECT_EQ(commands_[1].frame, 99000U);
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_EQ(errors()[0].message.args[0].s, "/slot/4/play");
+    // Refusals here count in /status with the engine's.
+    replies_.clear();
+    send("/status");
+    const auto& m = replies_.at(0).message;
+    std::map<std::string, OscArg> kv;
+    for (std::size_t i = 0; i + 1 < m.args.size(); i += 2) kv[m.args[i].s] = m.args[i + 1];
+    EXPECT_EQ(kv.at("scheduled_refused").i, 4 + 2);
+    // Once the clock passes 102000 the three are due and their places free up.
+    commands_.clear();
+    replies_.clear();
+    now_ = 102000;
+    send_packet({at(4, "/slot/0/stop"), at(5, "/slot/1/stop"), at(6, "/slot/2/stop")});
+    EXPECT_EQ(commands_.size(), 3U);
+    EXPECT_TRUE(errors().empty());
+    send_packet({at(7, "/slot/3/stop")});
+    EXPECT_EQ(commands_.size(), 3U);
+    EXPECT_EQ(errors().size(), 1U);
+}
+
+TEST_F(ControllerTest, RefusedScheduledCommandsChangeNothing) {
+    max_scheduled_ = 1;
+    make(std::make_unique<MemoryBudget>(1ULL << 30), true);
+    send_packet({at(2, "/slot/0/play"), at(2, "/slot/0/end", {OscArg::float32(0.2F)})});
+    ASSERT_EQ(commands_.size(), 1U);
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_EQ(errors()[0].message.args[0].s, "/slot/0/end");
+    EXPECT_EQ(errors()[0].message.args[1].s, "too many scheduled commands");
+    // The end of 0.2 was never sent, so the region is still 0..1 and a start of 0.5 goes.
+    EXPECT_EQ(expect_command("/slot/0/start", {OscArg::float32(0.5F)}).value, 0.5F);
+}
+
+TEST_F(ControllerTest, TimetagsMoreThanAnHourAheadAreRefused) {
+    const std::uint64_t hour = 3600ULL * 48000;
+    frame_of_ = [hour](std::uint64_t t) { return 100000 + (t == 1 ? hour : hour + 1); };
+    send_packet({at(1, "/slot/0/play"), at(2, "/slot/1/play")});
+    ASSERT_EQ(commands_.size(), 1U);
+    EXPECT_EQ(commands_[0].frame, 100000 + hour);
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_EQ(errors()[0].message.args[0].s, "/slot/1/play");
+    EXPECT_NE(errors()[0].message.args[1].s.find("hour"), std::string::npos);
+}
+
+TEST_F(ControllerTest, AFrameOfZeroStillMeansItsBundle) {
+    // Frame 0 is "next block" to the engine; a bundle landing on frame 0 keeps a real frame.
+    frame_of_ = [](std::uint64_t) { return 0; };
+    now_ = 0;
+    send_packet({at(2, "/slot/0/play")});
+    ASSERT_EQ(commands_.size(), 1U);
+    EXPECT_EQ(commands_[0].frame, 1U);
+}
+
+TEST(Options, MaxScheduledDefaultsAndLimits) {
+    const char* none[] = {"looperd"};
+    EXPECT_EQ(parse_options(1, none).max_scheduled, limits::kDefaultScheduledCapacity);
+    EXPECT_EQ(limits::kDefaultScheduledCapacity, 1024U);
+    for (const char* good : {"1", "1024", "65536"}) {
+        const char* argv[] = {"looperd", "--max-scheduled", good};
+        EXPECT_EQ(parse_options(3, argv).max_scheduled, std::stoul(good));
+    }
+    EXPECT_EQ(limits::kMaxScheduledCapacity, 65536U);
+    for (const char* bad : {"0", "65537", "-1", "x", "", "1k"}) {
+        const char* argv[] = {"looperd", "--max-scheduled", bad};
+        EXPECT_THROW(parse_options(3, argv), OptionsError) << bad;
+    }
+    const char* missing[] = {"looperd", "--max-scheduled"};
+    EXPECT_THROW(parse_options(2, missing), OptionsError);
+    EXPECT_NE(usage().find("--max-scheduled N"), std::string::npos);
 }
 
 TEST_F(ControllerTest, StopAllTakesNoArguments) {
@@ -370,6 +874,8 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_EQ(kv.at("block_size").i, 128);
     EXPECT_EQ(kv.at("xruns").i, 2);
     EXPECT_EQ(kv.at("dropped").i, 1);
+    EXPECT_EQ(kv.at("late").i, 7);
+    EXPECT_EQ(kv.at("scheduled_refused").i, 4);
     EXPECT_EQ(kv.at("memory_bytes").i, 480 * 2 * 4);
     EXPECT_FLOAT_EQ(kv.at("dsp_load").f, 1.5F);
     send("/status", {OscArg::string("osc.udp://127.0.0.1:6002/")});

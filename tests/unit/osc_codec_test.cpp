@@ -56,7 +56,12 @@ struct PacketBuilder {
         bytes.insert(bytes.end(), s.begin(), s.end());
         return *this;
     }
-    PacketBuilder& bundle_header() { return chars(std::string("#bundle\0", 8)).be32(0).be32(1); }
+    PacketBuilder& bundle_header() { return bundle_header_at(1); }
+    PacketBuilder& bundle_header_at(std::uint64_t timetag) {
+        return chars(std::string("#bundle\0", 8))
+            .be32(static_cast<std::uint32_t>(timetag >> 32U))
+            .be32(static_cast<std::uint32_t>(timetag));
+    }
     PacketBuilder& element(const Bytes& e) {
         be32(static_cast<std::uint32_t>(e.size()));
         bytes.insert(bytes.end(), e.begin(), e.end());
@@ -209,6 +214,57 @@ TEST(OscCodec, NestedBundleKeepsOrderAcrossLevels) {
     for (std::size_t k = 0; k < messages.size(); ++k) {
         EXPECT_EQ(messages[k].address, std::string(1, '/') + static_cast<char>('a' + k));
         EXPECT_EQ(messages[k].args[0].i, static_cast<std::int32_t>(k + 1));
+    }
+}
+
+TEST(OscCodec, PlainMessageHasNoTimetag) {
+    const auto messages = decode(message_bytes("/a", 1));
+    ASSERT_EQ(messages.size(), 1U);
+    EXPECT_EQ(messages[0].timetag, 0U);
+    EXPECT_EQ((OscMessage{"/a", {}}.timetag), 0U);
+}
+
+TEST(OscCodec, BundleMessagesCarryTheBundleTimetag) {
+    // Both 32-bit halves differ, so a swapped or truncated read shows.
+    constexpr std::uint64_t t = 0xE8A1B2C3'40000000ULL;
+    const auto messages = decode(PacketBuilder{}
+                                     .bundle_header_at(t)
+                                     .element(message_bytes("/a", 1))
+                                     .element(message_bytes("/b", 2))
+                                     .bytes);
+    ASSERT_EQ(messages.size(), 2U);
+    EXPECT_EQ(messages[0].timetag, t);
+    EXPECT_EQ(messages[1].timetag, t);
+    // "Immediately" is kept as the value 1.
+    const auto now = decode(PacketBuilder{}.bundle_header().element(message_bytes("/a", 1)).bytes);
+    ASSERT_EQ(now.size(), 1U);
+    EXPECT_EQ(now[0].timetag, 1U);
+}
+
+TEST(OscCodec, NestedBundlesTakeTheInnermostTimetag) {
+    // [t1: /a, [t2: /b, [t3: /c], /d], /e ]
+    constexpr std::uint64_t t1 = 0xE8000000'00000001ULL;
+    constexpr std::uint64_t t2 = 0xE8000001'80000000ULL;
+    constexpr std::uint64_t t3 = 0xE8000002'00000000ULL;
+    const Bytes innermost =
+        PacketBuilder{}.bundle_header_at(t3).element(message_bytes("/c", 3)).bytes;
+    const Bytes inner = PacketBuilder{}
+                            .bundle_header_at(t2)
+                            .element(message_bytes("/b", 2))
+                            .element(innermost)
+                            .element(message_bytes("/d", 4))
+                            .bytes;
+    const auto messages = decode(PacketBuilder{}
+                                     .bundle_header_at(t1)
+                                     .element(message_bytes("/a", 1))
+                                     .element(inner)
+                                     .element(message_bytes("/e", 5))
+                                     .bytes);
+    ASSERT_EQ(messages.size(), 5U);
+    const std::uint64_t expected[] = {t1, t2, t3, t2, t1};
+    for (std::size_t k = 0; k < messages.size(); ++k) {
+        EXPECT_EQ(messages[k].address, std::string(1, '/') + static_cast<char>('a' + k));
+        EXPECT_EQ(messages[k].timetag, expected[k]) << messages[k].address;
     }
 }
 
