@@ -267,7 +267,7 @@ void Engine::start_voice(std::uint32_t slot, std::uint64_t now) noexcept {
     v->started = now;
     v->active = true;
     v->releasing = false;
-    v->loop = s.mode == SlotMode::loop || s.mode == SlotMode::toggle;
+    v->loop = s.mode != SlotMode::oneshot;  // loop, gate and toggle sound until stopped
     v->reverse = s.reverse;
     v->begin = begin;
     v->end = end;
@@ -394,7 +394,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             break;
         case CommandKind::set_mode: {
             s->mode = static_cast<SlotMode>(static_cast<std::uint8_t>(c.value));
-            const bool loop = s->mode == SlotMode::loop || s->mode == SlotMode::toggle;
+            const bool loop = s->mode != SlotMode::oneshot;
             each_voice([&](Voice& v) { v.loop = loop; });
             break;
         }

@@ -33,6 +33,7 @@
 #include "looperd/event.hpp"
 #include "looperd/rt_guard.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "looperd/timing.hpp"
 
 namespace looperd::test {
 
@@ -122,6 +123,11 @@ class EngineHarness {
         return send(CommandKind::set_mode, slot, on ? 1.0F : 0.0F);
     }
     bool stop_all() { return send(CommandKind::stop_all); }
+    // A command that takes effect on host frame `frame` (0: at the next block's start).
+    bool send_at(std::uint64_t frame, CommandKind kind, std::uint32_t slot = 0, float value = 0.0F,
+                 SampleBuffer* buffer = nullptr) {
+        return engine_->try_send(Command{kind, slot, value, buffer, frame});
+    }
     bool set_master_gain(float g) { return send(CommandKind::set_master_gain, 0, g); }
 
     // Audio thread: one process() call of n frames under the guard, then housekeeping.
@@ -138,6 +144,18 @@ class EngineHarness {
             engine_->process(pointers_.data(), n);
         }
         last_block_ = n;
+    }
+
+    // The same with the host's timing (its frame time and transport) instead of the engine's
+    // own frame count.
+    void render_timed(std::uint32_t n, const BlockTiming& timing) {
+        ASSERT_LE(n, max_block_);
+        {
+            rt_guard::Scope audio_thread;
+            engine_->process(pointers_.data(), n, timing);
+        }
+        last_block_ = n;
+        drain_events();
     }
 
     // Output channel o of the last block.
