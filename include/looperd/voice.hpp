@@ -65,8 +65,10 @@ struct Voice {
     double position = 0.0;    // next frame to read (fractional when the rate is not 1)
     std::uint32_t begin = 0;  // region [begin, end) in frames
     std::uint32_t end = 0;
-    std::uint32_t xfade = 0;      // loop seam crossfade, frames (< end - begin)
-    std::uint32_t out_first = 0;  // outputs it plays to: [out_first, out_first + out_count)
+    std::uint32_t xfade = 0;       // loop seam crossfade, frames (< end - begin)
+    std::uint32_t next_begin = 0;  // a region change, adopted at the next loop seam
+    std::uint32_t next_end = 0;    // (0: none)
+    std::uint32_t out_first = 0;   // outputs it plays to: [out_first, out_first + out_count)
     std::uint32_t out_count = 0;
     Ramp gain;      // slot gain, smoothed
     Ramp envelope;  // fade in to 1, fade out to 0

@@ -58,12 +58,18 @@ bool is_slot_command(CommandKind k) {
     }
 }
 
-// Balance law per output pair: centre leaves both sides at exactly 1.
+// Balance law per output pair: centre leaves both sides at exactly 1, and a hard pan silences
+// the other side exactly (float cos(π/2) is not quite 0).
+float balance(float away) {
+    if (away <= 0.0F) return 1.0F;
+    if (away >= 1.0F) return 0.0F;
+    return std::cos(away * std::numbers::pi_v<float> * 0.5F);
+}
 float pan_left_gain(float pan) {
-    return pan > 0.0F ? std::cos(pan * std::numbers::pi_v<float> * 0.5F) : 1.0F;
+    return balance(pan);
 }
 float pan_right_gain(float pan) {
-    return pan < 0.0F ? std::cos(-pan * std::numbers::pi_v<float> * 0.5F) : 1.0F;
+    return balance(-pan);
 }
 
 // 4-point, 3rd-order Hermite (Catmull-Rom) between y1 and y2; t = 0 returns y1 exactly.
@@ -417,7 +423,8 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::set_region_end: {
             (c.kind == CommandKind::set_region_start ? s->region_start : s->region_end) =
                 std::clamp(c.value, 0.0F, 1.0F);
-            // Playing voices keep their pass but loop within the new bounds from the next seam.
+            // Playing voices finish their pass and loop within the new bounds from the next
+            // seam: moving the position now would jump.
             if (!s->buffer) break;
             const std::uint32_t frames = s->buffer->frames();
             const auto begin = std::min(static_cast<std::uint32_t>(std::lround(
@@ -428,11 +435,8 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
                                         begin + 1, frames);
             each_voice([&](Voice& v) {
                 if (v.buffer != s->buffer) return;
-                v.begin = begin;
-                v.end = end;
-                v.xfade = std::min(v.xfade, (end - begin) / 2);
-                v.position = std::clamp(v.position, static_cast<double>(begin),
-                                        static_cast<double>(end - 1));
+                v.next_begin = begin;
+                v.next_end = end;
             });
             // The region's length changes a tempo-following rate.
             each_voice([&](Voice& v) { v.rate.go(target_rate(*s), smooth_frames_); });
@@ -490,15 +494,27 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
     const double dir = v.reverse ? -1.0 : 1.0;
 
     // Past the region's edge: a loop wraps (continuing after the seam crossfade), a one-shot ends.
-    auto wrapped = [&v]() noexcept {
-        const double period = static_cast<double>(v.end - v.begin - v.xfade);
+    // A region change waiting for the seam takes effect as the voice wraps.
+    auto adopt_region = [&v]() noexcept {
+        if (v.next_end == 0) return;
+        v.begin = v.next_begin;
+        v.end = v.next_end;
+        v.xfade = std::min(v.xfade, (v.end - v.begin) / 2);
+        v.next_end = 0;
+    };
+    auto wrapped = [&v, &adopt_region]() noexcept {
         if (!v.reverse && v.position >= static_cast<double>(v.end)) {
             if (!v.loop) return false;
-            v.position = v.begin + static_cast<double>(v.xfade) +
-                         std::fmod(v.position - static_cast<double>(v.end), period);
+            const double over = v.position - static_cast<double>(v.end);
+            adopt_region();
+            const double period = static_cast<double>(v.end - v.begin - v.xfade);
+            v.position = v.begin + static_cast<double>(v.xfade) + std::fmod(over, period);
         } else if (v.reverse && v.position < static_cast<double>(v.begin)) {
             if (!v.loop) return false;
-            double under = std::fmod(static_cast<double>(v.begin) - v.position, period);
+            const double below = static_cast<double>(v.begin) - v.position;
+            adopt_region();
+            const double period = static_cast<double>(v.end - v.begin - v.xfade);
+            double under = std::fmod(below, period);
             if (under == 0.0) under = period;
             v.position = static_cast<double>(v.end - v.xfade) - under;
         }
@@ -533,12 +549,79 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
                 continue;
             }
         }
+        // Interpolating span: constant rate, away from the seam crossfade, the region's edge
+        // and the buffer's ends, so no index needs clamping and no per-frame edge test is
+        // needed. Positions accumulate exactly as in the general path below (bit-identical).
+        if (!v.rate.moving()) {
+            const double r = static_cast<double>(v.rate.value);
+            const double xf = v.loop ? static_cast<double>(v.xfade) : 0.0;
+            // One frame of margin on each side keeps rounding away from the limits.
+            double room = 0.0;
+            if (!v.reverse) {
+                const double hi =
+                    std::min(static_cast<double>(v.end) - xf, static_cast<double>(last) - 2.0) -
+                    1.0;
+                if (v.position >= 1.0) room = (hi - v.position) / r;
+            } else {
+                const double lo = std::max(static_cast<double>(v.begin) + xf, 1.0) + 1.0;
+                if (v.position <= static_cast<double>(last) - 2.0) room = (v.position - lo) / r;
+            }
+            if (room >= 1.0) {
+                const std::uint32_t m = std::min(n - done, static_cast<std::uint32_t>(room));
+                // Pass 1 (serial: positions accumulate): the four taps of each frame, for up
+                // to two channels at a time. Pass 2 (vectorised): the cubic over the taps.
+                float frac[limits::kRenderChunkFrames];
+                float taps[2][4][limits::kRenderChunkFrames];
+                const double step = dir * r;
+                double p = v.position;
+                for (std::uint32_t c0 = 0; c0 < channels; c0 += 2) {
+                    const bool pair = c0 + 1 < channels;
+                    const float* a = b.channel(c0);
+                    const float* z = b.channel(pair ? c0 + 1 : c0);
+                    p = v.position;
+                    for (std::uint32_t k = 0; k < m; ++k) {
+                        const auto i = static_cast<std::int64_t>(p);  // p > 0: truncation is floor
+                        frac[k] = static_cast<float>(p - static_cast<double>(i));
+                        const float* ya = a + (i - 1);
+                        const float* yz = z + (i - 1);
+                        taps[0][0][k] = ya[0];
+                        taps[0][1][k] = ya[1];
+                        taps[0][2][k] = ya[2];
+                        taps[0][3][k] = ya[3];
+                        taps[1][0][k] = yz[0];
+                        taps[1][1][k] = yz[1];
+                        taps[1][2][k] = yz[2];
+                        taps[1][3][k] = yz[3];
+                        p += step;
+                    }
+                    for (std::uint32_t h = 0; h < (pair ? 2U : 1U); ++h) {
+                        float* __restrict dst = scratch + (c0 + h) * chunk + done;
+                        const float* t0 = taps[h][0];
+                        const float* t1 = taps[h][1];
+                        const float* t2 = taps[h][2];
+                        const float* t3 = taps[h][3];
+                        for (std::uint32_t k = 0; k < m; ++k)
+                            dst[k] = hermite(t0[k], t1[k], t2[k], t3[k], frac[k]);
+                    }
+                }
+                v.position = p;
+                done += m;
+                continue;
+            }
+        }
         // General path, one frame at a time: cubic interpolation, and the seam crossfade.
         const float rate = v.rate.next();
         const double p = v.position;
         const auto i1 = static_cast<std::int64_t>(std::floor(p));
         const auto t = static_cast<float>(p - static_cast<double>(i1));
-        auto idx = [last](std::int64_t i) {
+        // Taps past the region's edge of a looping voice come from where the next pass
+        // continues, so interpolation is seamless across the wrap; others clamp to the buffer.
+        const std::int64_t period = static_cast<std::int64_t>(v.end - v.begin - v.xfade);
+        auto idx = [&v, last, period](std::int64_t i) {
+            if (v.loop) {
+                if (i >= static_cast<std::int64_t>(v.end)) i -= period;
+                if (i < static_cast<std::int64_t>(v.begin)) i += period;
+            }
             return static_cast<std::uint32_t>(std::clamp<std::int64_t>(i, 0, last));
         };
         // Seam crossfade: within the last `xfade` frames of a looping pass, blend towards the

@@ -184,15 +184,15 @@ std::uint64_t JackClient::frame_for_ntp(std::uint64_t timetag) const {
     // The wall clock (as NTP) and JACK's frame clock are tied together by an anchor: a pair of
     // readings taken back to back. Within one anchor, the mapping is a straight line at the
     // sample rate, so timetags 10 ms apart land exactly 480 frames apart at 48 kHz, whatever
-    // jitter a single reading has. The anchor is renewed every second, so the drift between
-    // the two clocks (a few ppm: well under a frame a second) never accumulates.
+    // jitter a single reading has. The anchor is renewed every 250 ms, so the drift between
+    // the two clocks (a few ppm with a sound card) never accumulates.
     timespec wall{};
     clock_gettime(CLOCK_REALTIME, &wall);
     constexpr std::uint64_t kNtpUnixOffset = 2208988800ULL;  // 1900 → 1970, in seconds
     const std::uint64_t ntp_now =
         ((static_cast<std::uint64_t>(wall.tv_sec) + kNtpUnixOffset) << 32U) +
         ((static_cast<std::uint64_t>(wall.tv_nsec) << 32U) / 1'000'000'000ULL);
-    constexpr std::uint64_t kAnchorLifetime = 1ULL << 32U;  // one second, in NTP units
+    constexpr std::uint64_t kAnchorLifetime = (1ULL << 32U) / 4;  // 250 ms, in NTP units
     if (anchor_ntp_ == 0 || ntp_now - anchor_ntp_ >= kAnchorLifetime) {
         anchor_ntp_ = ntp_now;
         anchor_frame_ = extend(jack_time_to_frames(client_, jack_get_time()));
@@ -231,7 +231,7 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
               pos.beats_per_bar > 0.0F && pos.ticks_per_beat > 0.0 && pos.bar >= 1 && pos.beat >= 1;
     if (t.valid) {
         t.bpm = pos.beats_per_minute;
-        t.beats_per_bar = pos.beats_per_bar;
+        t.beats_per_bar = static_cast<double>(pos.beats_per_bar);
         t.beat = static_cast<double>(pos.bar - 1) * static_cast<double>(pos.beats_per_bar) +
                  static_cast<double>(pos.beat - 1) + pos.tick / pos.ticks_per_beat;
     }

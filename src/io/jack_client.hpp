@@ -55,7 +55,7 @@ class JackClient {
     // The 64-bit frame an OSC timetag falls on: 1 ("immediately") is the first frame of the
     // block after the next, so that every command of one bundle lands on the same frame;
     // otherwise the frame on the line through an anchor (wall clock as NTP and JACK's
-    // clock read back to back) at the sample rate. The anchor is renewed every second, so
+    // clock read back to back) at the sample rate. The anchor is renewed every 250 ms, so
     // intervals between timetags are exact and the two clocks' drift never accumulates.
     // Offsets beyond two hours are clamped. Network thread only.
     std::uint64_t frame_for_ntp(std::uint64_t timetag) const;

@@ -377,9 +377,9 @@ TEST_F(Timing, BundlesTenMillisecondsApartStartVoices480FramesApart) {
     ASSERT_NO_FATAL_FAILURE(record_outputs(1));
     TimebaseMaster clock(jack_->name());  // only reads JACK's clocks here
 
-    // What the contract's mapping gives for each timetag, computed by the test with its own
-    // readings of the same clocks at the moment of sending (for the report: the daemon read
-    // them a few microseconds later).
+    // Where JACK's own clock estimate (jack_time_to_frames of each target, read by the test as
+    // it sends) puts each timetag: printed beside the result, to show the absolute accuracy.
+    // Its gaps vary with JACK's period estimate; the daemon's must not.
     constexpr int kPairs = 10;
     std::vector<std::pair<std::int64_t, std::int64_t>> predicted;
     for (int i = 0; i < kPairs; ++i) {
@@ -409,11 +409,12 @@ TEST_F(Timing, BundlesTenMillisecondsApartStartVoices480FramesApart) {
         ++spread[gap];
         const std::int64_t got_a = rec_start + static_cast<std::int64_t>(*at_a);
         const std::int64_t got_b = rec_start + static_cast<std::int64_t>(*at_b);
-        std::cout << "[   INFO   ] pair " << i << ": A at frame " << got_a << " (contract mapping "
-                  << predicted[i].first << ", " << std::showpos << got_a - predicted[i].first
-                  << std::noshowpos << "), B at " << got_b << " (" << std::showpos
-                  << got_b - predicted[i].second << std::noshowpos << "), gap " << gap
-                  << " (mapping's gap " << predicted[i].second - predicted[i].first << ")\n";
+        std::cout << "[   INFO   ] pair " << i << ": A at frame " << got_a
+                  << " (jack_time_to_frames of the target " << predicted[i].first << ", "
+                  << std::showpos << got_a - predicted[i].first << std::noshowpos << "), B at "
+                  << got_b << " (" << std::showpos << got_b - predicted[i].second << std::noshowpos
+                  << "), gap " << gap << " (its gap " << predicted[i].second - predicted[i].first
+                  << ")\n";
         EXPECT_EQ(gap, 480) << "voices of bundles timetagged 10 ms apart";
     }
     std::ostringstream text;

@@ -1,0 +1,1388 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+//
+// The engine's instrument features, frame by frame: scheduled commands, the quantize grid
+// (internal clock and JACK transport), play modes, polyphony, choke groups, reverse, regions,
+// rate and pitch, pan, output pairs, fades, the loop seam crossfade, tempo-following loops, and
+// that no parameter change clicks. Every process() call runs inside the audio-thread guard
+// (see engine_harness.hpp), and every block is given the host's timing explicitly.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <iomanip>
+#include <numbers>
+#include <random>
+#include <vector>
+
+#include "engine_harness.hpp"
+#include "looperd/command.hpp"
+#include "looperd/engine.hpp"
+#include "looperd/event.hpp"
+#include "looperd/sample_buffer.hpp"
+#include "looperd/timing.hpp"
+
+namespace {
+
+using looperd::BlockTiming;
+using looperd::CommandKind;
+using looperd::EngineConfig;
+using looperd::EventKind;
+using looperd::SampleBuffer;
+using looperd::SlotMode;
+using looperd::test::EngineHarness;
+using looperd::test::max_step;
+using looperd::test::silent_from;
+
+constexpr std::uint32_t kRate = 48000;
+constexpr std::uint32_t kBlock = 128;
+constexpr std::uint32_t kFadeFrames = 240;    // default fade, 5 ms
+constexpr std::uint32_t kSmoothFrames = 480;  // default gain smoothing (and rate glide), 10 ms
+constexpr std::uint64_t kBeat = 24000;        // frames per beat at 120 BPM
+constexpr std::uint64_t kBar = 4 * kBeat;
+// The host's frame time of the first block: far from 0, which means "the next block", so
+// every test also proves that the host's frames (not the engine's own count) drive the timing.
+constexpr std::uint64_t kStart = 1'000'000;
+constexpr float kEps = 1e-6F;
+
+EngineConfig config(std::uint32_t outputs = 2) {
+    EngineConfig c;
+    c.outputs = outputs;
+    c.voices = 16;
+    c.slots = 16;
+    c.sample_rate = kRate;
+    return c;
+}
+
+float mode(SlotMode m) {
+    return static_cast<float>(static_cast<std::uint8_t>(m));
+}
+
+// Drives an EngineHarness the way the JACK callback does: fixed blocks, each told its host
+// frame time and the transport. Records every output from the first block on: out(o)[i] is
+// host frame start() + i.
+class Timeline {
+  public:
+    explicit Timeline(EngineHarness& h, std::uint64_t start = kStart, std::uint32_t block = kBlock)
+        : h_(h), start_(start), block_(block), rec_(h.outputs()) {
+        timing_.frame = start;
+    }
+
+    std::uint64_t start() const { return start_; }
+    // Host frame of the next block's first frame.
+    std::uint64_t now() const { return timing_.frame; }
+    std::size_t at(std::uint64_t frame) const { return static_cast<std::size_t>(frame - start_); }
+    const std::vector<float>& out(std::uint32_t o) const { return rec_[o]; }
+    float sample(std::uint32_t o, std::uint64_t frame) const { return rec_[o][at(frame)]; }
+
+    bool send(std::uint64_t frame, CommandKind kind, std::uint32_t slot = 0, float value = 0.0F,
+              SampleBuffer* buffer = nullptr) {
+        return h_.send_at(frame, kind, slot, value, buffer);
+    }
+
+    // A transport that rolls at `bpm` with `beat` at the next block's first frame; each block
+    // is then given the beat position at its own first frame.
+    void roll(double bpm, double beats_per_bar, double beat) {
+        auto& tr = timing_.transport;
+        tr.valid = true;
+        tr.rolling = true;
+        tr.bpm = bpm;
+        tr.beats_per_bar = beats_per_bar;
+        roll_frame_ = now();
+        roll_beat_ = beat;
+        tr.beat = beat;
+    }
+    // The transport stops where it is (BBT stays valid, the beat stands still).
+    void stop_transport() { timing_.transport.rolling = false; }
+    void set_transport(const looperd::TransportInfo& tr) { timing_.transport = tr; }
+
+    // Renders whole blocks until the next block starts at or after `frame`.
+    void run_to(std::uint64_t frame) {
+        while (now() < frame) block();
+    }
+    void run(std::uint64_t frames) { run_to(now() + frames); }
+
+  private:
+    void block() {
+        auto& tr = timing_.transport;
+        if (tr.valid && tr.rolling)
+            tr.beat = roll_beat_ + static_cast<double>(now() - roll_frame_) * tr.bpm / 60.0 / kRate;
+        h_.render_timed(block_, timing_);
+        for (std::uint32_t o = 0; o < rec_.size(); ++o)
+            rec_[o].insert(rec_[o].end(), h_.out(o), h_.out(o) + block_);
+        timing_.frame += block_;
+    }
+
+    EngineHarness& h_;
+    std::uint64_t start_;
+    std::uint32_t block_;
+    BlockTiming timing_;
+    std::vector<std::vector<float>> rec_;
+    std::uint64_t roll_frame_ = 0;
+    double roll_beat_ = 0.0;
+};
+
+// x[at + k] == want(k) for k in [0, n): bit for bit, or within `tolerance`. Reports the first
+// mismatch only.
+::testing::AssertionResult frames_equal(const std::vector<float>& x, std::size_t at, std::size_t n,
+                                        const std::function<float(std::size_t)>& want,
+                                        float tolerance = 0.0F) {
+    if (at + n > x.size())
+        return ::testing::AssertionFailure()
+               << "recorded " << x.size() << " frames, need " << at + n;
+    std::size_t bad = 0;
+    std::size_t first = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        const float diff = std::abs(x[at + k] - want(k));
+        if (!(diff <= tolerance)) {
+            if (bad++ == 0) first = k;
+        }
+    }
+    if (bad == 0) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << std::setprecision(9) << bad << " of " << n << " frames differ; the first at +"
+           << first << " (index " << at + first << "): got " << x[at + first] << ", want "
+           << want(first);
+}
+
+::testing::AssertionResult silent(const std::vector<float>& x, std::size_t at, std::size_t n) {
+    return frames_equal(x, at, n, [](std::size_t) { return 0.0F; });
+}
+
+// Noise quantised to multiples of 2^-10 and small: gains of 0.5 and sums of a few are exact
+// in float in any order, so mixes can be compared bit for bit.
+SampleBuffer* quantised_noise(EngineHarness& h, std::uint32_t channels, std::uint32_t frames,
+                              std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> k(10, 200);
+    std::bernoulli_distribution neg(0.5);
+    return h.make_buffer(channels, frames, [&](std::uint32_t, std::uint32_t) {
+        const float v = static_cast<float>(k(rng)) / 1024.0F;
+        return neg(rng) ? -v : v;
+    });
+}
+
+// DC-ish and slowly varying: 0.5 + 0.25 sin at `hz`, never near 0, so a cut would step by at
+// least 0.25. With hz = 100 at 48 kHz a period is 480 frames: every multiple of 480 is a
+// seamless loop point.
+constexpr float kDcIshAmp = 0.25F;
+SampleBuffer* dc_ish(EngineHarness& h, std::uint32_t frames, double hz = 100.0) {
+    return h.make_buffer(1, frames, [=](std::uint32_t, std::uint32_t i) {
+        return static_cast<float>(0.5 + 0.25 * std::sin(2.0 * std::numbers::pi * hz * i / kRate));
+    });
+}
+
+// The largest step of a buffer's first channel, looping seams included if `loop`.
+float source_step(const SampleBuffer& b, bool loop = false) {
+    const float* x = b.channel(0);
+    float m = 0.0F;
+    for (std::uint32_t i = 1; i < b.frames(); ++i) m = std::max(m, std::abs(x[i] - x[i - 1]));
+    if (loop) m = std::max(m, std::abs(x[0] - x[b.frames() - 1]));
+    return m;
+}
+
+// Largest step a linear move by `amplitude` over `frames` frames may take, with slack for
+// float rounding along the ramp (a jump would exceed it a hundredfold).
+float ramp_step(float amplitude, std::uint32_t frames) {
+    return amplitude / static_cast<float>(frames) * 1.02F + kEps;
+}
+
+// A fade that starts at x[at]: x[at - 1] still has the full signal, no step above `bound`,
+// exact silence within `fade` frames and not much sooner.
+void expect_fade(const std::vector<float>& x, std::size_t at, std::uint32_t fade, float bound) {
+    ASSERT_GT(at, 0U);
+    EXPECT_LE(max_step(x, at - 1, x.size()), bound);
+    const std::size_t quiet = silent_from(x, at);
+    EXPECT_LE(quiet, at + fade) << "not silent within the fade";
+    EXPECT_GE(quiet, at + fade * 9 / 10) << "fade shorter than the slot's fade";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scheduled commands
+
+TEST(EngineSchedule, PlayOnAFrameInsideABlockStartsOnThatFrame) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 1);
+    const float* x = b->channel(0);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.run(2 * kBlock);
+    const std::uint64_t t0 = tl.now();
+    ASSERT_TRUE(tl.send(t0 + 37, CommandKind::play, 0, 1.0F));
+    tl.run(1200);
+
+    for (std::uint32_t o = 0; o < 2; ++o) {
+        EXPECT_TRUE(silent(tl.out(o), 0, tl.at(t0 + 37))) << "output " << o;
+        EXPECT_TRUE(frames_equal(tl.out(o), tl.at(t0 + 37), 1000, [&](auto k) { return x[k]; }))
+            << "output " << o;
+        EXPECT_TRUE(silent(tl.out(o), tl.at(t0 + 37 + 1000), 100)) << "output " << o;
+    }
+    EXPECT_EQ(h.engine().late_commands(), 0U);
+}
+
+// Blocks longer than the engine's render chunk, of an odd size: the split lands inside a chunk.
+TEST(EngineSchedule, FramesInsideALongBlockSplitItExactly) {
+    EngineHarness h(config());
+    Timeline tl(h, kStart, 1000);
+    auto* a = quantised_noise(h, 1, 600, 34);
+    auto* b = quantised_noise(h, 1, 600, 35);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, a);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, b);
+    tl.run(1000);
+    const std::uint64_t t0 = tl.now();
+    ASSERT_TRUE(tl.send(t0 + 300, CommandKind::play, 0, 1.0F));
+    ASSERT_TRUE(tl.send(t0 + 701, CommandKind::play, 1, 1.0F));
+    tl.run(2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(t0 + 300)));
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(t0 + 300), 1001, [&](auto k) {
+        return (k < 600 ? a->channel(0)[k] : 0.0F) + (k >= 401 ? b->channel(0)[k - 401] : 0.0F);
+    }));
+    EXPECT_TRUE(silent(tl.out(0), tl.at(t0 + 1301), 500));
+}
+
+TEST(EngineSchedule, AFrameSeveralBlocksAheadWaitsForIt) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 500, 2);
+    const float* x = b->channel(0);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    const std::uint64_t target = tl.now() + 5 * kBlock + 101;
+    ASSERT_TRUE(tl.send(target, CommandKind::play, 0, 1.0F));
+    tl.run(5 * kBlock + 700);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(target)));
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(target), 500, [&](auto k) { return x[k]; }));
+}
+
+TEST(EngineSchedule, SeveralCommandsOnOneFrameAllApplyThere) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* a = quantised_noise(h, 1, 800, 3);
+    auto* b = quantised_noise(h, 1, 800, 4);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, a);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, b);
+    tl.run(kBlock);
+    const std::uint64_t f = tl.now() + 77;
+    // In this order on one frame: the gain is the slot's before its voice starts, so the
+    // voice starts at 0.5 with no ramp.
+    tl.send(f, CommandKind::set_gain, 0, 0.5F);
+    tl.send(f, CommandKind::play, 0, 1.0F);
+    tl.send(f, CommandKind::play, 1, 1.0F);
+    tl.run(1000);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(f)));
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(f), 800,
+                             [&](auto k) { return 0.5F * a->channel(0)[k] + b->channel(0)[k]; }));
+}
+
+TEST(EngineSchedule, ALateCommandAppliesAtTheBlockStartAndIsCounted) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 300, 5);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.run(4 * kBlock);
+    const std::uint64_t t0 = tl.now();
+    ASSERT_TRUE(tl.send(t0 - 300, CommandKind::play, 0, 1.0F));  // already past
+    tl.run(400);
+    EXPECT_EQ(h.engine().late_commands(), 1U);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(t0)));
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(t0), 300, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+TEST(EngineSchedule, FrameZeroAndTheBlockStartApplyAtTheBlockStartAndAreNotLate) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 300, 6);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.run(2 * kBlock);
+    const std::uint64_t t0 = tl.now();
+    ASSERT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
+    tl.run(4 * kBlock);
+    const std::uint64_t t1 = tl.now();
+    auto* b2 = quantised_noise(h, 1, 300, 7);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, b2);
+    ASSERT_TRUE(tl.send(t1, CommandKind::play, 1, 1.0F));  // exactly the next block's start
+    tl.run(400);
+    EXPECT_EQ(h.engine().late_commands(), 0U);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(t0)));
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(t0), 300, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(silent(tl.out(0), tl.at(t0 + 300), tl.at(t1) - tl.at(t0 + 300)));
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(t1), 300, [&](auto k) { return b2->channel(0)[k]; }))
+        << "a command on the block's first frame plays on it";
+}
+
+TEST(EngineSchedule, CapacityRefusesBeyondItAndHandsARefusedBufferBack) {
+    EngineConfig c = config();
+    c.scheduled_capacity = 4;
+    EngineHarness h(c);
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 200, 8);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.run(kBlock);
+    const std::uint64_t far = tl.now() + 10000;
+    for (std::uint32_t i = 0; i < 4; ++i)
+        ASSERT_TRUE(tl.send(far + i, CommandKind::set_gain, 0, 1.0F));
+    ASSERT_TRUE(tl.send(far + 10, CommandKind::set_gain, 0, 1.0F));  // the fifth
+    auto* refused = quantised_noise(h, 1, 200, 9);
+    ASSERT_TRUE(tl.send(far + 20, CommandKind::assign_buffer, 1, 0.0F, refused));
+    tl.run(kBlock);
+    EXPECT_EQ(h.engine().refused_scheduled(), 2U);
+    EXPECT_FALSE(h.live(refused)) << "a refused buffer goes back to its owner";
+    EXPECT_EQ(h.times_retired(refused), 1U);
+
+    // Once the four are applied their room is free again; the refused assign never happened.
+    tl.run_to(far + 100);
+    const std::uint64_t p = tl.now() + 50;
+    ASSERT_TRUE(tl.send(p, CommandKind::play, 0, 1.0F));
+    ASSERT_TRUE(tl.send(p, CommandKind::play, 1, 1.0F));
+    tl.run(400);
+    EXPECT_EQ(h.engine().refused_scheduled(), 2U);
+    EXPECT_TRUE(silent(tl.out(0), tl.at(far), tl.at(p) - tl.at(far)));
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(p), 200, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quantize, internal clock (120 BPM, 4/4, 48 kHz: 24000 frames a beat, 96000 a bar)
+
+class EngineQuantize : public ::testing::Test {
+  protected:
+    EngineQuantize() : h_(config()), tl_(h_) {
+        buffer_ = quantised_noise(h_, 1, 1000, 11);
+        tl_.send(0, CommandKind::assign_buffer, 0, 0.0F, buffer_);
+        reset_ = kStart + 1000;
+        tl_.send(reset_, CommandKind::clock_reset);
+    }
+    // The sample starts exactly on `frame`: silence before it (from `from`), then bit-exact.
+    void expect_starts_at(std::uint64_t frame, std::uint64_t from) {
+        EXPECT_TRUE(silent(tl_.out(0), tl_.at(from), tl_.at(frame) - tl_.at(from)))
+            << "sound before frame " << frame;
+        EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(frame), buffer_->frames(),
+                                 [&](auto k) { return buffer_->channel(0)[k]; }))
+            << "not starting on frame " << frame;
+    }
+
+    EngineHarness h_;
+    Timeline tl_;
+    SampleBuffer* buffer_ = nullptr;
+    std::uint64_t reset_ = 0;
+};
+
+TEST_F(EngineQuantize, ABeatQuantizedPlayStartsOnTheNextBeat) {
+    tl_.send(0, CommandKind::set_quantize, 0, 1.0F);
+    ASSERT_TRUE(tl_.send(reset_ + 30017, CommandKind::play, 0, 1.0F));
+    tl_.run_to(reset_ + 2 * kBeat + 2000);
+    expect_starts_at(reset_ + 2 * kBeat, kStart);
+}
+
+TEST_F(EngineQuantize, ABarQuantizedPlayStartsOnTheNextBar) {
+    tl_.send(0, CommandKind::set_quantize, 0, -1.0F);
+    ASSERT_TRUE(tl_.send(reset_ + 30017, CommandKind::play, 0, 1.0F));
+    tl_.run_to(reset_ + kBar + 2000);
+    expect_starts_at(reset_ + kBar, kStart);
+}
+
+TEST_F(EngineQuantize, TheBarFollowsTheMeter) {
+    tl_.send(0, CommandKind::clock_meter, 0, 3.0F);
+    tl_.send(0, CommandKind::set_quantize, 0, -1.0F);
+    ASSERT_TRUE(tl_.send(reset_ + 30017, CommandKind::play, 0, 1.0F));
+    tl_.run_to(reset_ + 3 * kBeat + 2000);
+    expect_starts_at(reset_ + 3 * kBeat, kStart);
+}
+
+TEST_F(EngineQuantize, AGridOfSeveralBeats) {
+    tl_.send(0, CommandKind::set_quantize, 0, 2.0F);
+    ASSERT_TRUE(tl_.send(reset_ + 1, CommandKind::play, 0, 1.0F));
+    tl_.run_to(reset_ + 2 * kBeat + 2000);
+    expect_starts_at(reset_ + 2 * kBeat, kStart);
+}
+
+TEST_F(EngineQuantize, APlaySentExactlyOnAGridFrameStartsOnIt) {
+    tl_.send(0, CommandKind::set_quantize, 0, 1.0F);
+    ASSERT_TRUE(tl_.send(reset_ + 2 * kBeat, CommandKind::play, 0, 1.0F));
+    tl_.run_to(reset_ + 3 * kBeat + 2000);
+    expect_starts_at(reset_ + 2 * kBeat, kStart);
+    EXPECT_TRUE(silent(tl_.out(0), tl_.at(reset_ + 2 * kBeat + 1000), kBeat))
+        << "it started a second time on the next beat";
+}
+
+TEST_F(EngineQuantize, ATempoChangeKeepsTheBeatContinuous) {
+    tl_.send(0, CommandKind::set_quantize, 0, 1.0F);
+    // At 1.5 beats the tempo halves: beat 2 is half a beat of 48000 frames later.
+    const std::uint64_t change = reset_ + 36000;
+    tl_.send(change, CommandKind::clock_tempo, 0, 60.0F);
+    ASSERT_TRUE(tl_.send(change + 100, CommandKind::play, 0, 1.0F));
+    tl_.run_to(reset_ + 60000 + 2000);
+    expect_starts_at(reset_ + 60000, kStart);
+    // And beat 3 is a whole (slow) beat after beat 2.
+    ASSERT_TRUE(tl_.send(reset_ + 60000 + 1500, CommandKind::play, 0, 1.0F));
+    tl_.run_to(reset_ + 108000 + 2000);
+    expect_starts_at(reset_ + 108000, reset_ + 60000 + 1000);
+}
+
+TEST(EngineQuantizeOrigin, WithoutAResetTheGridStartsAtTheFirstBlock) {
+    EngineHarness h(config());
+    Timeline tl(h, 777'777);
+    auto* b = quantised_noise(h, 1, 1000, 12);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_quantize, 0, 1.0F);
+    ASSERT_TRUE(tl.send(777'777 + 5000, CommandKind::play, 0, 1.0F));
+    tl.run(kBeat + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, kBeat));
+    EXPECT_TRUE(frames_equal(tl.out(0), kBeat, 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+TEST_F(EngineQuantize, AQuantizedStopFadesFromTheNextBeat) {
+    auto* dc = h_.make_dc(1, 4800, 0.5F);
+    tl_.send(0, CommandKind::assign_buffer, 1, 0.0F, dc);
+    tl_.send(0, CommandKind::set_mode, 1, mode(SlotMode::loop));
+    tl_.send(0, CommandKind::set_quantize, 1, 1.0F);
+    tl_.send(reset_ + kBeat, CommandKind::play, 1, 1.0F);  // on the grid: at once
+    const std::uint64_t grid = reset_ + 3 * kBeat;
+    ASSERT_TRUE(tl_.send(reset_ + 50000, CommandKind::stop, 1));
+    tl_.run_to(grid + 2000);
+    const auto& x = tl_.out(0);
+    EXPECT_TRUE(frames_equal(x, tl_.at(reset_ + kBeat), tl_.at(grid) - tl_.at(reset_ + kBeat),
+                             [](auto) { return 0.5F; }))
+        << "the loop stopped before the grid";
+    expect_fade(x, tl_.at(grid), kFadeFrames, ramp_step(0.5F, kFadeFrames));
+}
+
+TEST_F(EngineQuantize, AQuantizedRetriggerRestartsOnTheGrid) {
+    tl_.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl_.send(0, CommandKind::set_quantize, 0, 1.0F);
+    tl_.send(reset_, CommandKind::play, 0, 1.0F);
+    const std::uint64_t grid = reset_ + 2 * kBeat;
+    ASSERT_TRUE(tl_.send(reset_ + 40000, CommandKind::play, 0, 1.0F));
+    tl_.run_to(grid + 3000);
+    const float* x = buffer_->channel(0);
+    // The first voice plays on, untouched, up to the grid line...
+    EXPECT_TRUE(
+        frames_equal(tl_.out(0), tl_.at(reset_), 2 * kBeat, [&](auto k) { return x[k % 1000]; }));
+    // ...where the new one starts from its first frame (and, once the old voice's fade is
+    // over, plays alone).
+    EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(grid) + kFadeFrames, 2000,
+                             [&](auto k) { return x[(k + kFadeFrames) % 1000]; }));
+    EXPECT_EQ(h_.engine().active_voices(), 1U);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quantize following the JACK transport
+
+TEST(EngineJackSync, ABarQuantizedPlayLandsWhereTheTransportBeatIsAMultipleOfTheMeter) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 13);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, 1.0F);
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    tl.send(0, CommandKind::set_quantize, 1, -1.0F);
+    tl.roll(120.0, 4.0, 2.25);  // beat 4 is 1.75 beats after the start
+    tl.run(4 * kBlock);
+    ASSERT_TRUE(tl.send(kStart + 10013, CommandKind::play, 0, 1.0F));
+    const std::uint64_t bar1 = kStart + 42000;
+    ASSERT_TRUE(tl.send(bar1 + 8000, CommandKind::play, 1, 1.0F));
+    const std::uint64_t bar2 = bar1 + kBar;
+    tl.run_to(bar2 + 2000);
+    const auto& x = tl.out(0);
+    EXPECT_TRUE(silent(x, 0, tl.at(bar1)));
+    EXPECT_TRUE(frames_equal(x, tl.at(bar1), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(silent(x, tl.at(bar1) + 1000, tl.at(bar2) - tl.at(bar1) - 1000));
+    EXPECT_TRUE(frames_equal(x, tl.at(bar2), 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+TEST(EngineJackSync, TheTransportTempoSetsTheGrid) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 14);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, 1.0F);
+    tl.send(0, CommandKind::set_quantize, 0, 1.0F);
+    tl.roll(90.0, 4.0, 7.5);  // 32000 frames a beat; beat 8 half a beat after the start
+    tl.run(4 * kBlock);
+    ASSERT_TRUE(tl.send(kStart + 20000, CommandKind::play, 0, 1.0F));
+    const std::uint64_t beat9 = kStart + 16000 + 32000;
+    tl.run_to(beat9 + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(beat9)));
+    EXPECT_TRUE(
+        frames_equal(tl.out(0), tl.at(beat9), 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+TEST(EngineJackSync, WithTheTransportStoppedTheInternalClockIsUsed) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 15);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, 1.0F);
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    looperd::TransportInfo stopped;
+    stopped.valid = true;
+    stopped.rolling = false;
+    stopped.beat = 2.25;  // ignored: it does not roll
+    tl.set_transport(stopped);
+    ASSERT_TRUE(tl.send(kStart + 10013, CommandKind::play, 0, 1.0F));
+    tl.run(kBar + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, kBar));
+    EXPECT_TRUE(frames_equal(tl.out(0), kBar, 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+TEST(EngineJackSync, WhenTheTransportStopsTheGridRunsOnAtTheLastTempo) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 16);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, 1.0F);
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    tl.roll(100.0, 4.0, 1.0);  // 28800 frames a beat: beat 4 at start + 86400
+    tl.run(50 * kBlock);
+    tl.stop_transport();
+    ASSERT_TRUE(tl.send(kStart + 20000, CommandKind::play, 0, 1.0F));
+    const std::uint64_t bar = kStart + 3 * 28800;
+    tl.run_to(bar + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(bar)));
+    EXPECT_TRUE(
+        frames_equal(tl.out(0), tl.at(bar), 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+TEST(EngineJackSync, TheInternalSourceIgnoresARollingTransport) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 17);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    tl.roll(120.0, 4.0, 2.25);
+    ASSERT_TRUE(tl.send(kStart + 10013, CommandKind::play, 0, 1.0F));
+    tl.run(kBar + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, kBar));
+    EXPECT_TRUE(frames_equal(tl.out(0), kBar, 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modes
+
+TEST(EngineModes, AGateReleaseFadesOutWithinTheSlotFade) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = h.make_dc(1, 48000, 0.5F);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::gate));
+    tl.send(0, CommandKind::set_fade_out, 0, 10.0F);  // 480 frames
+    const std::uint64_t press = kStart + 300;
+    const std::uint64_t release = press + 5000;
+    tl.send(press, CommandKind::play, 0, 1.0F);
+    tl.send(release, CommandKind::play, 0, 0.0F);
+    tl.run(8000);
+    const auto& x = tl.out(0);
+    EXPECT_TRUE(silent(x, 0, tl.at(press)));
+    EXPECT_TRUE(frames_equal(x, tl.at(press), 5000, [](auto) { return 0.5F; }));
+    expect_fade(x, tl.at(release), 480, ramp_step(0.5F, 480));
+    EXPECT_EQ(h.engine().active_voices(), 0U);
+}
+
+TEST(EngineModes, AGateHeldLongerThanItsSampleKeepsSounding) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 700, 18);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::gate));
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.run(3000);
+    EXPECT_TRUE(frames_equal(tl.out(0), 0, 3000, [&](auto k) { return b->channel(0)[k % 700]; }));
+}
+
+TEST(EngineModes, AReleaseDoesNothingInOneshotOrLoopMode) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* a = quantised_noise(h, 1, 2000, 19);
+    auto* b = quantised_noise(h, 1, 500, 20);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, a);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 1, mode(SlotMode::loop));
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.send(kStart, CommandKind::play, 1, 1.0F);
+    tl.send(kStart + 700, CommandKind::play, 0, 0.0F);
+    tl.send(kStart + 700, CommandKind::play, 1, 0.0F);
+    tl.run(3000);
+    EXPECT_TRUE(frames_equal(tl.out(0), 0, 3000, [&](auto k) {
+        return (k < 2000 ? a->channel(0)[k] : 0.0F) + b->channel(0)[k % 500];
+    }));
+}
+
+TEST(EngineModes, TogglePressStartsPressAgainFadesThenStartsAgain) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 21);
+    const float* x = b->channel(0);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::toggle));
+    const std::uint64_t p1 = kStart + 100;
+    const std::uint64_t p2 = p1 + 2500;
+    const std::uint64_t p3 = p2 + 2000;
+    tl.send(p1, CommandKind::play, 0, 1.0F);
+    tl.send(p2, CommandKind::play, 0, 1.0F);
+    tl.send(p3, CommandKind::play, 0, 1.0F);
+    tl.run(p3 - kStart + 3000);
+    const auto& out = tl.out(0);
+    EXPECT_TRUE(silent(out, 0, tl.at(p1)));
+    EXPECT_TRUE(frames_equal(out, tl.at(p1), 2500, [&](auto k) { return x[k % 1000]; }))
+        << "toggle loops until pressed again";
+    // The second press fades it out (the slot's fade) and nothing starts.
+    const std::size_t quiet =
+        silent_from(std::vector<float>(out.begin(), out.begin() + tl.at(p3)), tl.at(p2));
+    EXPECT_LE(quiet, tl.at(p2) + kFadeFrames);
+    EXPECT_GE(quiet, tl.at(p2) + kFadeFrames * 9 / 10);
+    EXPECT_TRUE(frames_equal(out, tl.at(p3), 3000, [&](auto k) { return x[k % 1000]; }))
+        << "a third press starts it again from the top";
+}
+
+TEST(EngineModes, OneshotPlaysOnceAndLoopRepeats) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* a = quantised_noise(h, 1, 1000, 22);
+    auto* b = quantised_noise(h, 1, 1000, 23);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, a);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 1, mode(SlotMode::loop));
+    tl.send(kStart + 10, CommandKind::play, 0, 1.0F);
+    tl.send(kStart + 10, CommandKind::play, 1, 1.0F);
+    tl.run(5000);
+    EXPECT_TRUE(frames_equal(tl.out(0), 10, 4900, [&](auto k) {
+        return (k < 1000 ? a->channel(0)[k] : 0.0F) + b->channel(0)[k % 1000];
+    }));
+    EXPECT_EQ(h.count(EventKind::voice_ended, 0), 1U);
+    EXPECT_EQ(h.count(EventKind::voice_ended, 1), 0U);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Polyphony and choke groups
+
+TEST(EnginePoly, PolyTwoSoundsTwoVoicesAndAThirdStartFadesTheOldest) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    constexpr std::uint32_t n = 4000;
+    auto* b = quantised_noise(h, 1, n, 24);
+    const float* x = b->channel(0);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_poly, 0, 2.0F);
+    const std::uint64_t p1 = kStart + 100;
+    const std::uint64_t p2 = p1 + 1000;
+    const std::uint64_t p3 = p2 + 1000;
+    tl.send(p1, CommandKind::play, 0, 1.0F);
+    tl.send(p2, CommandKind::play, 0, 1.0F);
+    tl.send(p3, CommandKind::play, 0, 1.0F);
+    tl.run(p3 - kStart + 4000);
+    auto voice = [&](std::uint64_t started, std::uint64_t frame) {
+        return x[(frame - started) % n];
+    };
+    const auto& out = tl.out(0);
+    EXPECT_TRUE(frames_equal(out, tl.at(p1), 1000, [&](auto k) { return voice(p1, p1 + k); }));
+    EXPECT_TRUE(frames_equal(out, tl.at(p2), 1000, [&](auto k) {
+        return voice(p1, p2 + k) + voice(p2, p2 + k);
+    })) << "two voices sound together";
+    const std::uint64_t faded = p3 + kFadeFrames;
+    EXPECT_TRUE(frames_equal(out, tl.at(faded), 3000, [&](auto k) {
+        return voice(p2, faded + k) + voice(p3, faded + k);
+    })) << "the oldest voice is gone after its fade, the other two play on";
+    // During the fade the oldest voice is still there, scaled by an envelope falling to 0.
+    for (std::uint32_t k = 0; k < kFadeFrames; ++k) {
+        const std::uint64_t f = p3 + k;
+        const float rest = out[tl.at(f)] - voice(p2, f) - voice(p3, f);
+        const float envelope = 1.0F - static_cast<float>(k + 1) / kFadeFrames;
+        ASSERT_NEAR(rest, voice(p1, f) * envelope, 1e-5F) << "fade frame " << k;
+    }
+    EXPECT_EQ(h.engine().active_voices(), 2U);
+}
+
+TEST(EnginePoly, PolyOneRetriggerRestartsAndFadesTheOldVoice) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    constexpr std::uint32_t n = 3000;
+    auto* b = quantised_noise(h, 1, n, 25);
+    const float* x = b->channel(0);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    const std::uint64_t p1 = kStart + 100;
+    const std::uint64_t p2 = p1 + 1234;
+    tl.send(p1, CommandKind::play, 0, 1.0F);
+    tl.send(p2, CommandKind::play, 0, 1.0F);
+    tl.run(p2 - kStart + 4000);
+    const auto& out = tl.out(0);
+    EXPECT_TRUE(frames_equal(out, tl.at(p1), 1234, [&](auto k) { return x[k]; }));
+    for (std::uint32_t k = 0; k < kFadeFrames; ++k) {
+        const float old = x[(1234 + k) % n] * (1.0F - static_cast<float>(k + 1) / kFadeFrames);
+        ASSERT_NEAR(out[tl.at(p2) + k], x[k] + old, 1e-5F) << "fade frame " << k;
+    }
+    EXPECT_TRUE(frames_equal(out, tl.at(p2) + kFadeFrames, 3500,
+                             [&](auto k) { return x[(k + kFadeFrames) % n]; }));
+    EXPECT_EQ(h.engine().active_voices(), 1U);
+}
+
+TEST(EngineChoke, StartingASlotFadesTheOthersOfItsGroupOnly) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, h.make_dc(1, 4800, 0.5F));
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, h.make_dc(1, 4800, 0.0F));
+    tl.send(0, CommandKind::assign_buffer, 2, 0.0F, h.make_dc(1, 4800, 0.25F));
+    for (std::uint32_t s = 0; s < 3; ++s)
+        tl.send(0, CommandKind::set_mode, s, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_choke, 0, 1.0F);
+    tl.send(0, CommandKind::set_choke, 1, 1.0F);
+    tl.send(0, CommandKind::set_choke, 2, 2.0F);  // another group: untouched
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.send(kStart, CommandKind::play, 2, 1.0F);
+    const std::uint64_t choke = kStart + 3000;
+    tl.send(choke, CommandKind::play, 1, 1.0F);
+    tl.run(6000);
+    const auto& out = tl.out(0);
+    EXPECT_TRUE(frames_equal(out, 0, 3000, [](auto) { return 0.75F; }));
+    EXPECT_LE(max_step(out, tl.at(choke) - 1, out.size()), ramp_step(0.5F, kFadeFrames));
+    EXPECT_TRUE(frames_equal(out, tl.at(choke) + kFadeFrames, 2000, [](auto) { return 0.25F; }))
+        << "slot 0 is gone after the fade, slot 2 plays on";
+    EXPECT_GT(out[tl.at(choke) + kFadeFrames * 9 / 10 - 1], 0.25F) << "the fade is that long";
+    EXPECT_EQ(h.engine().active_voices(), 2U);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reverse and region
+
+class EngineRegion : public ::testing::Test {
+  protected:
+    // 1001 frames: 0.25 and 0.75 of it round to frames 250 and 751 (not halves).
+    static constexpr std::uint32_t kN = 1001;
+    static constexpr std::uint32_t kBegin = 250;
+    static constexpr std::uint32_t kEnd = 751;
+    static constexpr std::uint32_t kLen = kEnd - kBegin;
+
+    EngineRegion() : h_(config()), tl_(h_) {
+        buffer_ = quantised_noise(h_, 1, kN, 26);
+        x_ = buffer_->channel(0);
+        tl_.send(0, CommandKind::assign_buffer, 0, 0.0F, buffer_);
+    }
+    const std::vector<float>& play(std::uint64_t frames) {
+        tl_.send(kStart, CommandKind::play, 0, 1.0F);
+        tl_.run(frames);
+        return tl_.out(0);
+    }
+    void region() {
+        tl_.send(0, CommandKind::set_region_start, 0, 0.25F);
+        tl_.send(0, CommandKind::set_region_end, 0, 0.75F);
+    }
+
+    EngineHarness h_;
+    Timeline tl_;
+    SampleBuffer* buffer_ = nullptr;
+    const float* x_ = nullptr;
+};
+
+TEST_F(EngineRegion, AReverseOneshotIsTheSampleBackwards) {
+    tl_.send(0, CommandKind::set_reverse, 0, 1.0F);
+    const auto& out = play(1200);
+    EXPECT_TRUE(frames_equal(out, 0, kN, [&](auto k) { return x_[kN - 1 - k]; }));
+    EXPECT_TRUE(silent(out, kN, 1200 - kN));
+    EXPECT_EQ(h_.count(EventKind::voice_ended, 0), 1U);
+}
+
+TEST_F(EngineRegion, ARegionPlaysExactlyItsSlice) {
+    region();
+    const auto& out = play(1200);
+    EXPECT_TRUE(frames_equal(out, 0, kLen, [&](auto k) { return x_[kBegin + k]; }));
+    EXPECT_TRUE(silent(out, kLen, 1200 - kLen));
+}
+
+TEST_F(EngineRegion, ALoopingRegionWrapsInsideIt) {
+    region();
+    tl_.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    const auto& out = play(4000);
+    EXPECT_TRUE(frames_equal(out, 0, 4000, [&](auto k) { return x_[kBegin + k % kLen]; }));
+}
+
+TEST_F(EngineRegion, ReverseWithARegionPlaysTheSliceBackwards) {
+    region();
+    tl_.send(0, CommandKind::set_reverse, 0, 1.0F);
+    const auto& out = play(1200);
+    EXPECT_TRUE(frames_equal(out, 0, kLen, [&](auto k) { return x_[kEnd - 1 - k]; }));
+    EXPECT_TRUE(silent(out, kLen, 1200 - kLen));
+}
+
+TEST_F(EngineRegion, AReverseLoopingRegionWrapsInsideIt) {
+    region();
+    tl_.send(0, CommandKind::set_reverse, 0, 1.0F);
+    tl_.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    const auto& out = play(4000);
+    EXPECT_TRUE(frames_equal(out, 0, 4000, [&](auto k) { return x_[kEnd - 1 - k % kLen]; }));
+}
+
+TEST_F(EngineRegion, AReplacedSampleKeepsTheRegionsProportion) {
+    region();
+    auto* other = quantised_noise(h_, 1, 2001, 27);  // 0.25 → 500, 0.75 → 1501
+    tl_.send(0, CommandKind::assign_buffer, 0, 0.0F, other);
+    const auto& out = play(1200);
+    EXPECT_TRUE(frames_equal(out, 0, 1001, [&](auto k) { return other->channel(0)[500 + k]; }));
+    EXPECT_TRUE(silent(out, 1001, 199));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate and pitch
+
+// Renders one voice of `b` with the given slot settings; returns output 0.
+std::vector<float> render_voice(const std::vector<float>& source, std::uint32_t frames,
+                                const std::vector<std::pair<CommandKind, float>>& settings) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = h.make_buffer(1, static_cast<std::uint32_t>(source.size()),
+                            [&](std::uint32_t, std::uint32_t i) { return source[i]; });
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    for (const auto& [kind, value] : settings) tl.send(0, kind, 0, value);
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.run(frames);
+    return tl.out(0);
+}
+
+std::vector<float> noise_vector(std::uint32_t n, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(-0.9F, 0.9F);
+    std::vector<float> x(n);
+    for (auto& v : x) v = d(rng);
+    return x;
+}
+
+std::vector<float> dc_ish_vector(std::uint32_t n, double hz) {
+    std::vector<float> x(n);
+    for (std::uint32_t i = 0; i < n; ++i)
+        x[i] = static_cast<float>(0.5 + 0.25 * std::sin(2.0 * std::numbers::pi * hz * i / kRate));
+    return x;
+}
+
+TEST(EngineRate, RateTwoAndPitchTwelveAreBitIdentical) {
+    const auto x = noise_vector(3000, 28);
+    const auto by_rate = render_voice(x, 4000, {{CommandKind::set_rate, 2.0F}});
+    const auto by_pitch = render_voice(x, 4000, {{CommandKind::set_pitch, 12.0F}});
+    EXPECT_TRUE(frames_equal(by_pitch, 0, 4000, [&](auto k) { return by_rate[k]; }));
+    EXPECT_NE(by_rate[100], 0.0F);
+    const auto half_rate = render_voice(x, 7000, {{CommandKind::set_rate, 0.5F}});
+    const auto down = render_voice(x, 7000, {{CommandKind::set_pitch, -12.0F}});
+    EXPECT_TRUE(frames_equal(down, 0, 7000, [&](auto k) { return half_rate[k]; }));
+}
+
+TEST(EngineRate, AnEffectiveRateOfOneIsBitExact) {
+    const auto x = noise_vector(3000, 29);
+    const auto back =
+        render_voice(x, 3200, {{CommandKind::set_rate, 2.0F}, {CommandKind::set_rate, 1.0F}});
+    EXPECT_TRUE(frames_equal(back, 0, 3000, [&](auto k) { return x[k]; }));
+    EXPECT_TRUE(silent(back, 3000, 200));
+    const auto cancel =
+        render_voice(x, 3200, {{CommandKind::set_rate, 0.5F}, {CommandKind::set_pitch, 12.0F}});
+    EXPECT_TRUE(frames_equal(cancel, 0, 3000, [&](auto k) { return x[k]; }));
+}
+
+TEST(EngineRate, RateTwoTakesHalfTheFramesAndReadsEveryOtherFrame) {
+    const auto x = dc_ish_vector(4800, 50.0);
+    const auto out = render_voice(x, 4800, {{CommandKind::set_rate, 2.0F}});
+    // A whole-frame position: the interpolation returns the frame itself.
+    EXPECT_TRUE(frames_equal(out, 0, 2400, [&](auto k) { return x[2 * k]; }));
+    EXPECT_TRUE(silent(out, 2400, 2400));
+}
+
+TEST(EngineRate, RateHalfInterpolatesSmoothly) {
+    const auto x = dc_ish_vector(4800, 100.0);
+    const auto out = render_voice(x, 9800, {{CommandKind::set_rate, 0.5F}});
+    std::vector<float> even(4800);
+    std::vector<float> odd(4800);
+    for (std::size_t k = 0; k < even.size(); ++k) even[k] = out[2 * k];
+    EXPECT_TRUE(frames_equal(even, 0, 4800, [&](auto k) { return x[k]; }));
+    // Halfway frames: the signal there, to within the cubic's error on a slow sine. The first
+    // and the last two would need neighbours before the sample's start or past its end, and
+    // are left out.
+    for (std::size_t k = 0; k < odd.size(); ++k) odd[k] = out[2 * k + 1];
+    EXPECT_TRUE(frames_equal(
+        odd, 1, 4797,
+        [&](auto k) {
+            const double t = static_cast<double>(k) + 1.5;
+            return static_cast<float>(0.5 +
+                                      0.25 * std::sin(2.0 * std::numbers::pi * 100.0 * t / kRate));
+        },
+        2e-6F));
+    float src = 0.0F;
+    for (std::size_t i = 1; i < x.size(); ++i) src = std::max(src, std::abs(x[i] - x[i - 1]));
+    EXPECT_LE(max_step(out, 2, 9596), src * 0.5F * 1.02F + kEps);
+    EXPECT_TRUE(silent(out, 9600, 200));
+}
+
+TEST(EngineRate, ARateChangeWhilePlayingGlides) {
+    // A linear ramp: the cubic reproduces it, so each output step is the read position's step,
+    // that is the rate in force on that frame.
+    constexpr float kScale = 1.0F / 1024.0F;
+    std::vector<float> ramp(8192);
+    for (std::uint32_t i = 0; i < ramp.size(); ++i) ramp[i] = static_cast<float>(i) * kScale;
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = h.make_buffer(1, 8192, [&](std::uint32_t, std::uint32_t i) { return ramp[i]; });
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    const std::uint64_t change = kStart + 1000;
+    tl.send(change, CommandKind::set_rate, 0, 2.0F);
+    tl.run(2200);
+    const auto& out = tl.out(0);
+    std::vector<double> rate(2100);
+    for (std::size_t k = 0; k + 1 < rate.size(); ++k)
+        rate[k] = (static_cast<double>(out[k + 1]) - static_cast<double>(out[k])) /
+                  static_cast<double>(kScale);
+    const auto c = static_cast<std::size_t>(change - kStart);
+    for (std::size_t k = 0; k + 1 < c; ++k) ASSERT_EQ(rate[k], 1.0) << "frame " << k;
+    constexpr double tol = 2e-3;
+    double biggest = 0.0;
+    for (std::size_t k = c; k + 2 < rate.size(); ++k)
+        biggest = std::max(biggest, std::abs(rate[k + 1] - rate[k]));
+    EXPECT_LE(biggest, 1.0 / kSmoothFrames + tol) << "the rate jumps instead of gliding";
+    EXPECT_LE(rate[c], 1.0 + 2.0 / kSmoothFrames + tol);
+    EXPECT_NEAR(rate[c + kSmoothFrames / 2], 1.5, 0.01);
+    EXPECT_NEAR(rate[c + kSmoothFrames + 10], 2.0, tol);
+    EXPECT_NEAR(rate[2000], 2.0, tol);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pan (a balance law per output pair)
+
+class EnginePan : public ::testing::Test {
+  protected:
+    EnginePan() : h_(config()), tl_(h_) {
+        buffer_ = quantised_noise(h_, 2, 2000, 30);
+        tl_.send(0, CommandKind::assign_buffer, 0, 0.0F, buffer_);
+    }
+    const float* left() const { return buffer_->channel(0); }
+    const float* right() const { return buffer_->channel(1); }
+    void play_with_pan(float pan) {
+        tl_.send(0, CommandKind::set_pan, 0, pan);
+        tl_.send(kStart, CommandKind::play, 0, 1.0F);
+        tl_.run(2000);
+    }
+
+    EngineHarness h_;
+    Timeline tl_;
+    SampleBuffer* buffer_ = nullptr;
+};
+
+TEST_F(EnginePan, CentreLeavesStereoBitExact) {
+    tl_.send(0, CommandKind::set_pan, 0, 0.7F);
+    play_with_pan(0.0F);
+    EXPECT_TRUE(frames_equal(tl_.out(0), 0, 2000, [&](auto k) { return left()[k]; }));
+    EXPECT_TRUE(frames_equal(tl_.out(1), 0, 2000, [&](auto k) { return right()[k]; }));
+}
+
+TEST_F(EnginePan, HardLeftSilencesTheRightAndLeavesTheLeft) {
+    play_with_pan(-1.0F);
+    EXPECT_TRUE(frames_equal(tl_.out(0), 0, 2000, [&](auto k) { return left()[k]; }));
+    EXPECT_TRUE(silent(tl_.out(1), 0, 2000));
+}
+
+TEST_F(EnginePan, HardRightSilencesTheLeftAndLeavesTheRight) {
+    play_with_pan(1.0F);
+    EXPECT_TRUE(silent(tl_.out(0), 0, 2000));
+    EXPECT_TRUE(frames_equal(tl_.out(1), 0, 2000, [&](auto k) { return right()[k]; }));
+}
+
+TEST_F(EnginePan, HalfRightScalesTheLeftByCosQuarterPi) {
+    play_with_pan(0.5F);
+    const double g = std::cos(std::numbers::pi / 4.0);
+    EXPECT_TRUE(frames_equal(
+        tl_.out(0), 0, 2000,
+        [&](auto k) { return static_cast<float>(static_cast<double>(left()[k]) * g); }, 2e-7F));
+    EXPECT_TRUE(frames_equal(tl_.out(1), 0, 2000, [&](auto k) { return right()[k]; }));
+}
+
+TEST(EnginePanRamp, APanChangeRampsWithBoundedSteps) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, h.make_dc(2, 4800, 0.5F));
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    const std::uint64_t change = kStart + 1000;
+    tl.send(change, CommandKind::set_pan, 0, 1.0F);
+    tl.run(3000);
+    const auto& l = tl.out(0);
+    EXPECT_TRUE(frames_equal(l, 0, 1000, [](auto) { return 0.5F; }));
+    EXPECT_TRUE(frames_equal(tl.out(1), 0, 3000, [](auto) { return 0.5F; }));
+    EXPECT_LE(max_step(l, 999, l.size()), ramp_step(0.5F, kSmoothFrames));
+    for (std::size_t k = 1000; k < 1000 + kSmoothFrames; ++k)
+        ASSERT_LT(l[k], l[k - 1]) << "the left side falls on every frame of the ramp, " << k;
+    EXPECT_GT(l[1000 + kSmoothFrames * 9 / 10], 0.01F) << "the ramp is that long";
+    EXPECT_LE(std::abs(l[1000 + kSmoothFrames]), 1e-6F);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output pairs
+
+TEST(EngineOutput, PairTwoReachesOnlyOutputsThreeAndFour) {
+    EngineHarness h(config(4));
+    Timeline tl(h);
+    auto* mono = quantised_noise(h, 1, 1000, 31);
+    auto* stereo = quantised_noise(h, 2, 1000, 32);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, mono);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, stereo);
+    tl.send(0, CommandKind::set_output, 0, 2.0F);
+    tl.send(0, CommandKind::set_output, 1, 2.0F);
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.send(kStart + 2000, CommandKind::play, 1, 1.0F);
+    tl.run(3200);
+    EXPECT_TRUE(silent(tl.out(0), 0, 3200));
+    EXPECT_TRUE(silent(tl.out(1), 0, 3200));
+    for (std::uint32_t o = 2; o < 4; ++o)
+        EXPECT_TRUE(frames_equal(tl.out(o), 0, 1000, [&](auto k) { return mono->channel(0)[k]; }))
+            << "out_" << o + 1;
+    EXPECT_TRUE(frames_equal(tl.out(2), 2000, 1000, [&](auto k) { return stereo->channel(0)[k]; }));
+    EXPECT_TRUE(frames_equal(tl.out(3), 2000, 1000, [&](auto k) { return stereo->channel(1)[k]; }));
+}
+
+TEST(EngineOutput, PairZeroReachesEveryPairAndPairOneOnlyTheFirst) {
+    EngineHarness h(config(4));
+    Timeline tl(h);
+    auto* stereo = quantised_noise(h, 2, 1000, 33);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, stereo);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, stereo);
+    tl.send(0, CommandKind::set_output, 0, 0.0F);
+    tl.send(0, CommandKind::set_output, 1, 1.0F);
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.send(kStart + 2000, CommandKind::play, 1, 1.0F);
+    tl.run(3200);
+    for (std::uint32_t o = 0; o < 4; ++o)
+        EXPECT_TRUE(
+            frames_equal(tl.out(o), 0, 1000, [&](auto k) { return stereo->channel(o % 2)[k]; }))
+            << "out_" << o + 1;
+    for (std::uint32_t o = 0; o < 2; ++o)
+        EXPECT_TRUE(
+            frames_equal(tl.out(o), 2000, 1000, [&](auto k) { return stereo->channel(o)[k]; }))
+            << "out_" << o + 1;
+    EXPECT_TRUE(silent(tl.out(2), 2000, 1200));
+    EXPECT_TRUE(silent(tl.out(3), 2000, 1200));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fades
+
+TEST(EngineFade, FadeInRisesFromZeroOverItsLength) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, h.make_dc(1, 4800, 0.5F));
+    tl.send(0, CommandKind::set_fade_in, 0, 10.0F);  // 480 frames
+    const std::uint64_t p = kStart + 200;
+    tl.send(p, CommandKind::play, 0, 1.0F);
+    tl.run(2000);
+    const auto& x = tl.out(0);
+    const std::size_t a = tl.at(p);
+    EXPECT_EQ(x[a - 1], 0.0F);
+    EXPECT_LE(x[a], 0.5F / 480.0F * 1.01F) << "the first frame is (almost) silent";
+    for (std::size_t k = a + 1; k < a + 480; ++k) ASSERT_GT(x[k], x[k - 1]) << "frame " << k - a;
+    EXPECT_LT(x[a + 478], 0.5F);
+    EXPECT_EQ(x[a + 479], 0.5F) << "full level after 480 frames";
+    EXPECT_LE(max_step(x, a - 1, a + 1500), ramp_step(0.5F, 480));
+    EXPECT_TRUE(frames_equal(x, a + 479, 1000, [](auto) { return 0.5F; }));
+}
+
+TEST(EngineFade, WithoutFadeInTheFirstFramePlaysUnchanged) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, h.make_dc(1, 4800, 0.5F));
+    tl.send(0, CommandKind::set_fade_in, 0, 10.0F);
+    tl.send(0, CommandKind::set_fade_in, 0, 0.0F);
+    tl.send(kStart + 200, CommandKind::play, 0, 1.0F);
+    tl.run(1000);
+    EXPECT_EQ(tl.sample(0, kStart + 200), 0.5F);
+}
+
+TEST(EngineFade, TheSlotsFadeOutSetsTheStopFade) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, h.make_dc(1, 48000, 0.5F));
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, h.make_dc(1, 48000, 0.5F));
+    tl.send(0, CommandKind::set_fade_out, 0, 20.0F);  // 960 frames; slot 1 keeps 5 ms
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    const std::uint64_t stop0 = kStart + 1000;
+    tl.send(stop0, CommandKind::stop, 0);
+    tl.run(3000);
+    expect_fade(tl.out(0), tl.at(stop0), 960, ramp_step(0.5F, 960));
+    tl.send(tl.now() + 100, CommandKind::play, 1, 1.0F);
+    const std::uint64_t stop1 = tl.now() + 1100;
+    tl.send(stop1, CommandKind::stop, 1);
+    tl.run(3000);
+    expect_fade(tl.out(0), tl.at(stop1), kFadeFrames, ramp_step(0.5F, kFadeFrames));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loop seam crossfade
+
+class EngineLoopXfade : public ::testing::Test {
+  protected:
+    // A 100 Hz sine, region 4800 .. 28978: the seam jumps by about 0.73 without a crossfade.
+    static constexpr std::uint32_t kN = 48000;
+    static constexpr std::uint32_t kBegin = 4800;
+    static constexpr std::uint32_t kEnd = 28978;
+    static constexpr std::uint32_t kLen = kEnd - kBegin;
+    static constexpr std::uint32_t kX = 48;  // 1 ms
+
+    std::vector<float> loop(float xfade_ms, bool reverse, std::uint32_t frames) {
+        EngineHarness h(config());
+        Timeline tl(h);
+        buffer_ = h.make_sine(kN, 100.0);
+        x_.assign(buffer_->channel(0), buffer_->channel(0) + kN);
+        tl.send(0, CommandKind::assign_buffer, 0, 0.0F, buffer_);
+        tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+        tl.send(0, CommandKind::set_region_start, 0, static_cast<float>(kBegin) / kN);
+        tl.send(0, CommandKind::set_region_end, 0, static_cast<float>(kEnd) / kN);
+        tl.send(0, CommandKind::set_loop_xfade, 0, xfade_ms);
+        tl.send(0, CommandKind::set_reverse, 0, reverse ? 1.0F : 0.0F);
+        tl.send(kStart, CommandKind::play, 0, 1.0F);
+        tl.run(frames);
+        return tl.out(0);
+    }
+    float signal_step() const {
+        float m = 0.0F;
+        for (std::uint32_t i = kBegin + 1; i < kEnd; ++i)
+            m = std::max(m, std::abs(x_[i] - x_[i - 1]));
+        return m;
+    }
+    // An equal-gain linear crossfade of X frames between signals of amplitude 1 adds at most
+    // 2 / (X + 1) to a step.
+    float bound() const { return signal_step() + 2.0F / (kX + 1) + kEps; }
+
+    SampleBuffer* buffer_ = nullptr;
+    std::vector<float> x_;
+};
+
+TEST_F(EngineLoopXfade, WithoutACrossfadeTheSeamJumps) {
+    const auto out = loop(0.0F, false, 3 * kLen);
+    EXPECT_GT(max_step(out, 0, out.size()), 0.5F) << "the region was meant to have a hard seam";
+    EXPECT_TRUE(frames_equal(out, 0, 3 * kLen, [&](auto k) { return x_[kBegin + k % kLen]; }));
+}
+
+TEST_F(EngineLoopXfade, TheSeamIsSmoothAndEachPassAfterTheFirstIsShorter) {
+    constexpr std::uint32_t period = kLen - kX;
+    const auto out = loop(1.0F, false, kLen + 3 * period + 100);
+    EXPECT_LE(max_step(out, 0, out.size()), bound());
+    // The first pass plays the region unchanged up to its last X frames.
+    EXPECT_TRUE(frames_equal(out, 0, kLen - kX, [&](auto k) { return x_[kBegin + k]; }));
+    // From then on it repeats every (region - X) frames, bit for bit.
+    EXPECT_TRUE(frames_equal(out, kLen - kX + period, 2 * period,
+                             [&](auto k) { return out[kLen - kX + k]; }));
+    // Each later pass starts X frames into the region (the crossfade already played them).
+    EXPECT_TRUE(frames_equal(out, kLen, period - kX, [&](auto k) { return x_[kBegin + kX + k]; }));
+}
+
+TEST_F(EngineLoopXfade, AReverseLoopCrossfadesToo) {
+    constexpr std::uint32_t period = kLen - kX;
+    const auto out = loop(1.0F, true, kLen + 3 * period + 100);
+    EXPECT_LE(max_step(out, 0, out.size()), bound());
+    EXPECT_TRUE(frames_equal(out, 0, kLen - kX, [&](auto k) { return x_[kEnd - 1 - k]; }));
+    EXPECT_TRUE(frames_equal(out, kLen - kX + period, 2 * period,
+                             [&](auto k) { return out[kLen - kX + k]; }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Beats: the region lasts that many beats at the clock's tempo
+
+TEST(EngineBeats, ALoopOfBeatsFollowsTheTempo) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    // 48000 frames, three whole periods: a seamless loop.
+    auto* b = h.make_buffer(1, 48000, [](std::uint32_t, std::uint32_t i) {
+        return static_cast<float>(std::sin(2.0 * std::numbers::pi * 3.0 * i / 48000.0));
+    });
+    const float* x = b->channel(0);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);  // 4 beats at 120 BPM: 96000 frames, rate 0.5
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.run(2 * kBar + 1000);
+    const auto& out = tl.out(0);
+    std::vector<float> even(48000);
+    for (std::size_t k = 0; k < even.size(); ++k) even[k] = out[2 * k];
+    EXPECT_TRUE(frames_equal(even, 0, 48000, [&](auto k) { return x[k]; }));
+    EXPECT_TRUE(frames_equal(out, kBar, kBar, [&](auto k) { return out[k]; }))
+        << "the loop lasts a bar";
+
+    // At 60 BPM the same four beats take twice as long.
+    const std::uint64_t change = tl.now() + 17;
+    tl.send(change, CommandKind::clock_tempo, 0, 60.0F);
+    tl.run(2000 + 4 * kBar);
+    const std::size_t settled = tl.at(change) + 1000;
+    EXPECT_TRUE(frames_equal(
+        out, settled + 2 * kBar, 2 * kBar, [&](auto k) { return out[settled + k]; }, 1e-5F))
+        << "the loop lasts a slow bar";
+    EXPECT_FALSE(frames_equal(
+        out, settled + kBar, kBar, [&](auto k) { return out[settled + k]; }, 1e-3F))
+        << "and no longer a fast one";
+}
+
+// At a rate other than 1 each frame is interpolated from four neighbours; at a loop's seam the
+// neighbours past the region's end are the frames the next pass reads (the region's start), so a
+// seamless loop stays seamless.
+TEST(EngineBeats, ALoopAtAFractionalRateInterpolatesAcrossTheSeam) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto sine = [](double position) {
+        return static_cast<float>(std::sin(2.0 * std::numbers::pi * 3.0 * position / 48000.0));
+    };
+    auto* b = h.make_buffer(1, 48000, [&](std::uint32_t, std::uint32_t i) { return sine(i); });
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_rate, 0, 0.5F);
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.run(2 * kBar + 1000);
+    // The first frame's left neighbour does not exist yet: start at the second interval.
+    EXPECT_TRUE(frames_equal(
+        tl.out(0), 2, 2 * kBar - 2, [&](auto k) { return sine(0.5 * static_cast<double>(k + 2)); },
+        1e-6F));
+    EXPECT_LE(max_step(tl.out(0), 2, tl.out(0).size()),
+              2.0F * std::numbers::pi_v<float> * 3.0F / 96000.0F * 1.02F);
+}
+
+// ---------------------------------------------------------------------------------------------
+// No parameter change makes a step larger than its fade or smoothing allows.
+//
+// A looping slot plays a DC-ish 100 Hz signal (0.5 + 0.25 sin: a cut steps by 0.25 or more).
+// At `kChange` one parameter changes; the largest step from just before the change to the end
+// must stay within the signal's own step (times the fastest rate in force) plus what a linear
+// move of the affected gain over its ramp allows.
+
+class EngineNoStep : public ::testing::Test {
+  protected:
+    static constexpr std::uint32_t kN = 48000;
+    static constexpr std::uint64_t kPlay = kStart + 100;
+    // 30120 frames in: the signal at its low point (0.25), far from the region edges used below.
+    static constexpr std::uint64_t kChange = kPlay + 30120;
+
+    EngineNoStep() : h_(config()), tl_(h_) {
+        buffer_ = dc_ish(h_, kN);
+        step_ = source_step(*buffer_, true);
+        tl_.send(0, CommandKind::assign_buffer, 0, 0.0F, buffer_);
+        tl_.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+        tl_.send(kPlay, CommandKind::play, 0, 1.0F);
+    }
+    // Renders to the change, sends it, renders `after` frames more; the largest step from the
+    // frame before the change on.
+    float change(CommandKind kind, float value, std::uint32_t after = 20000,
+                 std::uint32_t slot = 0) {
+        tl_.run_to(kChange - 1000);
+        tl_.send(kChange, kind, slot, value);
+        tl_.run(after + 1000);
+        return max_step(tl_.out(0), tl_.at(kChange) - 1, tl_.out(0).size());
+    }
+    float gain_move(float amplitude, std::uint32_t frames) const {
+        return step_ + ramp_step(amplitude, frames);
+    }
+
+    EngineHarness h_;
+    Timeline tl_;
+    SampleBuffer* buffer_ = nullptr;
+    float step_ = 0.0F;  // the signal's largest step, seam included
+};
+
+TEST_F(EngineNoStep, Gain) {
+    EXPECT_LE(change(CommandKind::set_gain, 0.25F), gain_move(0.75F * 0.75F, kSmoothFrames));
+    EXPECT_NEAR(tl_.out(0).back(), 0.25F * tl_.out(0)[tl_.out(0).size() - 1 - 48000], 1e-6F)
+        << "the gain reached its target";
+}
+
+TEST_F(EngineNoStep, Pan) {
+    EXPECT_LE(change(CommandKind::set_pan, 1.0F), gain_move(0.75F, kSmoothFrames));
+}
+
+TEST_F(EngineNoStep, Rate) {
+    EXPECT_LE(change(CommandKind::set_rate, 3.0F), step_ * 3.0F * 1.02F + kEps);
+}
+
+TEST_F(EngineNoStep, Pitch) {
+    EXPECT_LE(change(CommandKind::set_pitch, -7.0F), step_ * 1.02F + kEps);
+}
+
+TEST_F(EngineNoStep, RegionEndMovedBeforeThePlayingPosition) {
+    // Position 30120 when the end moves to 24000: the voice must not jump.
+    EXPECT_LE(change(CommandKind::set_region_end, 0.5F), step_ * 1.02F + kEps);
+}
+
+TEST_F(EngineNoStep, RegionStartMovedAfterThePlayingPosition) {
+    // Position 30120 when the start moves to 36000: the voice must not jump either.
+    EXPECT_LE(change(CommandKind::set_region_start, 0.75F), step_ * 1.02F + kEps);
+}
+
+TEST_F(EngineNoStep, RegionChangesWhileThePositionIsInside) {
+    tl_.run_to(kChange - 1000);
+    tl_.send(kChange, CommandKind::set_region_start, 0, 0.25F);
+    tl_.send(kChange, CommandKind::set_region_end, 0, 0.75F);
+    tl_.run(60000);
+    EXPECT_LE(max_step(tl_.out(0), tl_.at(kChange) - 1, tl_.out(0).size()), step_ * 1.02F + kEps);
+    // From the next seam on it loops 12000 .. 36000: a period of 24000 frames.
+    const std::size_t from = tl_.at(kChange) + 6000;
+    EXPECT_TRUE(frames_equal(tl_.out(0), from + 24000, 24000,
+                             [&](auto k) { return tl_.out(0)[from + k]; }));
+}
+
+TEST_F(EngineNoStep, ModeLoopToOneshotPlaysToTheRegionEnd) {
+    const float biggest = change(CommandKind::set_mode, mode(SlotMode::oneshot), 20000);
+    // It plays on to the end of the pass (48000 frames after the start), then ends; the sample
+    // ends at 0.5 there, so the end itself is a cut of 0.5: check up to it.
+    const std::size_t end = tl_.at(kPlay + kN);
+    EXPECT_LE(max_step(tl_.out(0), tl_.at(kChange) - 1, end), step_ * 1.02F + kEps);
+    EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay), kN,
+                             [&](auto k) { return buffer_->channel(0)[k]; }));
+    EXPECT_TRUE(silent(tl_.out(0), end, tl_.out(0).size() - end));
+    EXPECT_LE(biggest, 0.5F + kEps);
+}
+
+TEST_F(EngineNoStep, ModeLoopToGateOrToggleChangesNothing) {
+    change(CommandKind::set_mode, mode(SlotMode::gate), 60000);
+    tl_.send(tl_.now() + 10, CommandKind::set_mode, 0, mode(SlotMode::toggle));
+    tl_.run(60000);
+    EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay), 140000,
+                             [&](auto k) { return buffer_->channel(0)[k % kN]; }));
+}
+
+TEST_F(EngineNoStep, ReverseAppliesToTheNextVoiceOnly) {
+    change(CommandKind::set_reverse, 1.0F, 60000);
+    EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay), 80000,
+                             [&](auto k) { return buffer_->channel(0)[k % kN]; }));
+}
+
+TEST_F(EngineNoStep, Stop) {
+    EXPECT_LE(change(CommandKind::stop, 0.0F), gain_move(0.75F, kFadeFrames));
+    EXPECT_LE(silent_from(tl_.out(0), tl_.at(kChange)), tl_.at(kChange) + kFadeFrames);
+}
+
+TEST_F(EngineNoStep, Choke) {
+    tl_.send(0, CommandKind::set_choke, 0, 3.0F);
+    tl_.send(0, CommandKind::set_choke, 1, 3.0F);
+    tl_.send(0, CommandKind::assign_buffer, 1, 0.0F, h_.make_dc(1, 1000, 0.0F));
+    EXPECT_LE(change(CommandKind::play, 1.0F, 20000, 1), gain_move(0.75F, kFadeFrames));
+    EXPECT_LE(silent_from(tl_.out(0), tl_.at(kChange)), tl_.at(kChange) + kFadeFrames);
+}
+
+TEST_F(EngineNoStep, Beats) {
+    // 48000 frames as 4 beats at 120 BPM: rate 0.5.
+    EXPECT_LE(change(CommandKind::set_beats, 4.0F), step_ * 1.02F + kEps);
+}
+
+TEST_F(EngineNoStep, TempoOfATempoFollowingLoop) {
+    tl_.send(0, CommandKind::set_beats, 0, 2.0F);  // rate 1 at 120 BPM
+    EXPECT_LE(change(CommandKind::clock_tempo, 300.0F), step_ * 2.5F * 1.02F + kEps);
+}
+
+TEST_F(EngineNoStep, ReplacingTheSample) {
+    const float biggest = [&] {
+        tl_.run_to(kChange - 1000);
+        tl_.send(kChange, CommandKind::assign_buffer, 0, 0.0F, h_.make_dc(1, kN, 0.0F));
+        tl_.run(20000);
+        return max_step(tl_.out(0), tl_.at(kChange) - 1, tl_.out(0).size());
+    }();
+    EXPECT_LE(biggest, gain_move(0.75F, kFadeFrames));
+}
+
+TEST_F(EngineNoStep, Unload) {
+    EXPECT_LE(change(CommandKind::unload, 0.0F), gain_move(0.75F, kFadeFrames));
+}
+
+TEST_F(EngineNoStep, MasterGain) {
+    EXPECT_LE(change(CommandKind::set_master_gain, 0.0F), gain_move(0.75F, kSmoothFrames));
+}
+
+}  // namespace
