@@ -555,16 +555,20 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
         if (!v.rate.moving()) {
             const double r = static_cast<double>(v.rate.value);
             const double xf = v.loop ? static_cast<double>(v.xfade) : 0.0;
-            // One frame of margin on each side keeps rounding away from the limits.
+            // Every tap (i − 1 … i + 2) must be a frame the per-frame path would read unwrapped:
+            // inside the buffer, and for a loop inside its region. One frame of margin on each
+            // side keeps rounding away from the limits.
+            const double last_d = static_cast<double>(last);
+            const double edge_lo = v.loop ? static_cast<double>(v.begin) + 1.0 : 1.0;
+            const double edge_hi =
+                v.loop ? std::min(static_cast<double>(v.end) - 3.0, last_d - 2.0) : last_d - 2.0;
             double room = 0.0;
             if (!v.reverse) {
-                const double hi =
-                    std::min(static_cast<double>(v.end) - xf, static_cast<double>(last) - 2.0) -
-                    1.0;
-                if (v.position >= 1.0) room = (hi - v.position) / r;
+                const double hi = std::min(static_cast<double>(v.end) - xf, edge_hi) - 1.0;
+                if (v.position >= edge_lo) room = (hi - v.position) / r;
             } else {
-                const double lo = std::max(static_cast<double>(v.begin) + xf, 1.0) + 1.0;
-                if (v.position <= static_cast<double>(last) - 2.0) room = (v.position - lo) / r;
+                const double lo = std::max(static_cast<double>(v.begin) + xf, edge_lo) + 1.0;
+                if (v.position <= edge_hi) room = (v.position - lo) / r;
             }
             if (room >= 1.0) {
                 const std::uint32_t m = std::min(n - done, static_cast<std::uint32_t>(room));

@@ -165,12 +165,13 @@ SampleBuffer* quantised_noise(EngineHarness& h, std::uint32_t channels, std::uin
     });
 }
 
-// DC-ish and slowly varying: 0.5 + 0.25 sin at `hz`, never near 0, so a cut would step by at
-// least 0.25. With hz = 100 at 48 kHz a period is 480 frames: every multiple of 480 is a
-// seamless loop point.
-constexpr float kDcIshAmp = 0.25F;
-SampleBuffer* dc_ish(EngineHarness& h, std::uint32_t frames, double hz = 100.0) {
+// DC-ish and slowly varying: 0.5 + 0.25 sin, never near 0, so a cut would step by at least
+// 0.25. 200 Hz before frame `split`, 100 Hz from it on (periods of 240 and 480 frames): every
+// multiple of 480 is a seamless loop point, and a loop of the first part sounds different from
+// one of the second.
+SampleBuffer* dc_ish(EngineHarness& h, std::uint32_t frames, std::uint32_t split) {
     return h.make_buffer(1, frames, [=](std::uint32_t, std::uint32_t i) {
+        const double hz = i < split ? 200.0 : 100.0;
         return static_cast<float>(0.5 + 0.25 * std::sin(2.0 * std::numbers::pi * hz * i / kRate));
     });
 }
@@ -910,6 +911,117 @@ TEST(EngineRate, RateHalfInterpolatesSmoothly) {
     EXPECT_TRUE(silent(out, 9600, 200));
 }
 
+// Every channel at a rate other than 1 (the interpolation handles channels in pairs): stereo,
+// and three channels folded onto two outputs (the third joins the left).
+TEST(EngineRate, EveryChannelIsResampled) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* stereo = quantised_noise(h, 2, 3000, 36);
+    auto* three = quantised_noise(h, 3, 3000, 37);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, stereo);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, three);
+    tl.send(0, CommandKind::set_rate, 0, 2.0F);
+    tl.send(0, CommandKind::set_rate, 1, 2.0F);
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.send(kStart + 2000, CommandKind::play, 1, 1.0F);
+    tl.run(3700);
+    for (std::uint32_t o = 0; o < 2; ++o) {
+        EXPECT_TRUE(
+            frames_equal(tl.out(o), 0, 1500, [&](auto k) { return stereo->channel(o)[2 * k]; }))
+            << "output " << o;
+        EXPECT_TRUE(silent(tl.out(o), 1500, 500));
+        EXPECT_TRUE(frames_equal(tl.out(o), 2000, 1500,
+                                 [&](auto k) {
+                                     return three->channel(o)[2 * k] +
+                                            (o == 0 ? three->channel(2)[2 * k] : 0.0F);
+                                 }))
+            << "output " << o;
+    }
+}
+
+TEST(EngineRate, ReverseAtAFractionalRate) {
+    const auto x = dc_ish_vector(4800, 100.0);
+    const auto fast =
+        render_voice(x, 2600, {{CommandKind::set_reverse, 1.0F}, {CommandKind::set_rate, 2.0F}});
+    EXPECT_TRUE(frames_equal(fast, 0, 2400, [&](auto k) { return x[4799 - 2 * k]; }));
+    EXPECT_TRUE(silent(fast, 2400, 200));
+    const auto slow =
+        render_voice(x, 9800, {{CommandKind::set_reverse, 1.0F}, {CommandKind::set_rate, 0.5F}});
+    std::vector<float> even(4800);
+    for (std::size_t k = 0; k < even.size(); ++k) even[k] = slow[2 * k];
+    EXPECT_TRUE(frames_equal(even, 0, 4800, [&](auto k) { return x[4799 - k]; }));
+    // Halfway frames, away from the sample's ends: the signal between the two frames.
+    EXPECT_TRUE(frames_equal(
+        slow, 3, 9590,
+        [&](auto k) {
+            if ((k + 3) % 2 == 0) return slow[k + 3];  // whole frames, checked above
+            const double t = 4799.0 - static_cast<double>(k + 3) / 2.0;
+            return static_cast<float>(0.5 +
+                                      0.25 * std::sin(2.0 * std::numbers::pi * 100.0 * t / kRate));
+        },
+        2e-6F));
+}
+
+// Interpolated frames next to a loop's seam take their neighbours from across the seam, not
+// from the sample beyond the region. Catmull-Rom at t = 1/2 is (-y0 + 9 y1 + 9 y2 - y3) / 16.
+TEST(EngineRate, ALoopingRegionAtAFractionalRateInterpolatesAcrossItsSeam) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    constexpr std::uint32_t begin = 250;
+    constexpr std::uint32_t end = 751;  // 0.25 and 0.75 of 1001 frames
+    constexpr std::uint32_t len = end - begin;
+    auto* b = quantised_noise(h, 1, 1001, 38);
+    const float* x = b->channel(0);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_region_start, 0, 0.25F);
+    tl.send(0, CommandKind::set_region_end, 0, 0.75F);
+    tl.send(0, CommandKind::set_rate, 0, 0.5F);
+    tl.send(kStart, CommandKind::play, 0, 1.0F);
+    tl.run(4 * len + 200);
+    auto wrapped = [&](std::int64_t i) {
+        while (i >= end) i -= len;
+        while (i < begin) i += len;
+        return static_cast<double>(x[i]);
+    };
+    // Skip the first interval: before the first pass there is nothing to the left.
+    EXPECT_TRUE(frames_equal(
+        tl.out(0), 2, 4 * len - 2,
+        [&](auto k) {
+            const std::int64_t i = static_cast<std::int64_t>(begin) + (k + 2) / 2;
+            if ((k + 2) % 2 == 0) return static_cast<float>(wrapped(i));
+            return static_cast<float>(
+                (-wrapped(i - 1) + 9.0 * wrapped(i) + 9.0 * wrapped(i + 1) - wrapped(i + 2)) /
+                16.0);
+        },
+        1e-6F));
+}
+
+// The host's block size changes nothing (no gain ramps here: those are computed per chunk and
+// may differ in the last bit): a looping region at fractional rates, with a glide.
+TEST(EngineRate, TheOutputDoesNotDependOnTheBlockSize) {
+    auto render = [](std::uint32_t block) {
+        EngineHarness h(config());
+        Timeline tl(h, kStart, block);
+        auto* b = quantised_noise(h, 2, 1001, 39);
+        tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+        tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+        tl.send(0, CommandKind::set_region_start, 0, 0.25F);
+        tl.send(0, CommandKind::set_region_end, 0, 0.75F);
+        tl.send(0, CommandKind::set_rate, 0, 0.7F);
+        tl.send(kStart + 100, CommandKind::play, 0, 1.0F);
+        tl.send(kStart + 3001, CommandKind::set_pitch, 0, 5.0F);
+        tl.run(12000);
+        return tl.out(1);
+    };
+    const auto reference = render(kBlock);
+    for (const std::uint32_t block : {1000U, 37U, 256U}) {
+        const auto other = render(block);
+        EXPECT_TRUE(frames_equal(other, 0, 12000, [&](auto k) { return reference[k]; }))
+            << "block " << block;
+    }
+}
+
 TEST(EngineRate, ARateChangeWhilePlayingGlides) {
     // A linear ramp: the cubic reproduces it, so each output step is the read position's step,
     // that is the rate in force on that frame.
@@ -1240,7 +1352,8 @@ TEST(EngineBeats, ALoopAtAFractionalRateInterpolatesAcrossTheSeam) {
 // ---------------------------------------------------------------------------------------------
 // No parameter change makes a step larger than its fade or smoothing allows.
 //
-// A looping slot plays a DC-ish 100 Hz signal (0.5 + 0.25 sin: a cut steps by 0.25 or more).
+// A looping slot plays a DC-ish signal (0.5 + 0.25 sin at 200 Hz, then 100 Hz: a cut steps by
+// 0.25 or more).
 // At `kChange` one parameter changes; the largest step from just before the change to the end
 // must stay within the signal's own step (times the fastest rate in force) plus what a linear
 // move of the affected gain over its ramp allows.
@@ -1249,11 +1362,12 @@ class EngineNoStep : public ::testing::Test {
   protected:
     static constexpr std::uint32_t kN = 48000;
     static constexpr std::uint64_t kPlay = kStart + 100;
-    // 30120 frames in: the signal at its low point (0.25), far from the region edges used below.
+    // 30120 frames in (100 Hz): the signal at its low point (0.25), far from the region edges
+    // used below.
     static constexpr std::uint64_t kChange = kPlay + 30120;
 
     EngineNoStep() : h_(config()), tl_(h_) {
-        buffer_ = dc_ish(h_, kN);
+        buffer_ = dc_ish(h_, kN, kN / 2);
         step_ = source_step(*buffer_, true);
         tl_.send(0, CommandKind::assign_buffer, 0, 0.0F, buffer_);
         tl_.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
@@ -1297,13 +1411,22 @@ TEST_F(EngineNoStep, Pitch) {
 }
 
 TEST_F(EngineNoStep, RegionEndMovedBeforeThePlayingPosition) {
-    // Position 30120 when the end moves to 24000: the voice must not jump.
-    EXPECT_LE(change(CommandKind::set_region_end, 0.5F), step_ * 1.02F + kEps);
+    // Position 30120 when the end moves to 24000: the voice must not jump. It finishes its
+    // pass, and loops in the new region from the seam on.
+    EXPECT_LE(change(CommandKind::set_region_end, 0.5F, 70000), step_ * 1.02F + kEps);
+    const float* x = buffer_->channel(0);
+    EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay), kN, [&](auto k) { return x[k]; }));
+    EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay + kN), 2 * 24000,
+                             [&](auto k) { return x[k % 24000]; }));
 }
 
 TEST_F(EngineNoStep, RegionStartMovedAfterThePlayingPosition) {
     // Position 30120 when the start moves to 36000: the voice must not jump either.
-    EXPECT_LE(change(CommandKind::set_region_start, 0.75F), step_ * 1.02F + kEps);
+    EXPECT_LE(change(CommandKind::set_region_start, 0.75F, 45000), step_ * 1.02F + kEps);
+    const float* x = buffer_->channel(0);
+    EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay), kN, [&](auto k) { return x[k]; }));
+    EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay + kN), 2 * 12000,
+                             [&](auto k) { return x[36000 + k % 12000]; }));
 }
 
 TEST_F(EngineNoStep, RegionChangesWhileThePositionIsInside) {
