@@ -83,6 +83,18 @@ class Engine {
     std::uint64_t frames_processed() const noexcept {
         return frame_clock_.load(std::memory_order_relaxed);
     }
+    // Telemetry for control surfaces, published at the end of every block (relaxed snapshots).
+    // Voices of `slot` sounding (not fading out).
+    std::uint32_t slot_sounding_voices(std::uint32_t slot) const noexcept;
+    // Where the slot's newest sounding voice is, 0..1 across its region (0 when silent).
+    float slot_position(std::uint32_t slot) const noexcept;
+    // The peak |sample| of output `o` since the last call (the audio thread holds the peak
+    // until a reader takes it). One reader thread.
+    float take_output_peak(std::uint32_t o) noexcept;
+    // The clock's beat position at the start of the last block (beats since the grid's zero).
+    double clock_beat() const noexcept { return clock_beat_.load(std::memory_order_relaxed); }
+    double clock_meter() const noexcept { return clock_meter_.load(std::memory_order_relaxed); }
+
     // Scheduled commands whose frame had passed when they reached the audio thread.
     std::uint64_t late_commands() const noexcept {
         return late_commands_.load(std::memory_order_relaxed);
@@ -134,6 +146,7 @@ class Engine {
     void update_voice_rates() noexcept;
     void set_pan(Voice& v, float pan, std::uint32_t frames) noexcept;
     Voice* free_voice() noexcept;
+    void publish_telemetry(float* const* outputs, std::uint32_t nframes) noexcept;
     std::uint32_t ms_frames(float ms) const noexcept;
 
     EngineConfig config_;
@@ -168,6 +181,22 @@ class Engine {
     std::atomic<std::uint64_t> frame_clock_{0};
     std::atomic<std::uint64_t> late_commands_{0};
     std::atomic<std::uint64_t> refused_scheduled_{0};
+
+    // Telemetry (see slot_sounding_voices and friends). Preallocated; the audio thread stores, any
+    // thread loads. The peak hold restarts when the reader bumps peak_epoch_.
+    struct SlotTelemetry {
+        std::atomic<std::uint32_t> sounding{0};
+        std::atomic<float> position{0.0F};
+    };
+    std::vector<SlotTelemetry> slot_telemetry_;
+    std::vector<std::atomic<float>> output_peak_;
+    std::vector<float> peak_hold_;  // audio thread
+    std::atomic<std::uint32_t> peak_epoch_{0};
+    std::uint32_t peak_epoch_seen_ = 0;  // audio thread
+    std::atomic<double> clock_beat_{0.0};
+    std::atomic<double> clock_meter_{4.0};
+    static_assert(std::atomic<float>::is_always_lock_free);
+    static_assert(std::atomic<double>::is_always_lock_free);
 };
 
 }  // namespace looperd

@@ -94,7 +94,11 @@ Engine::Engine(const EngineConfig& config)
       slots_(config.slots),
       voices_(config.voices),
       scheduled_(config.scheduled_capacity),
-      scratch_(std::size_t{limits::kMaxSampleChannels} * limits::kRenderChunkFrames) {
+
+      scratch_(std::size_t{limits::kMaxSampleChannels} * limits::kRenderChunkFrames),
+      slot_telemetry_(config.slots),
+      output_peak_(config.outputs),
+      peak_hold_(config.outputs, 0.0F) {
     fade_frames_ = ms_to_frames(config_.fade_ms, config_.sample_rate);
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
@@ -740,6 +744,65 @@ void Engine::render(float* const* out, std::uint32_t offset, std::uint32_t n) no
     }
 }
 
+std::uint32_t Engine::slot_sounding_voices(std::uint32_t slot) const noexcept {
+    return slot < slot_telemetry_.size()
+               ? slot_telemetry_[slot].sounding.load(std::memory_order_relaxed)
+               : 0;
+}
+
+float Engine::slot_position(std::uint32_t slot) const noexcept {
+    return slot < slot_telemetry_.size()
+               ? slot_telemetry_[slot].position.load(std::memory_order_relaxed)
+               : 0.0F;
+}
+
+float Engine::take_output_peak(std::uint32_t o) noexcept {
+    if (o >= output_peak_.size()) return 0.0F;
+    const float peak = output_peak_[o].load(std::memory_order_relaxed);
+    peak_epoch_.fetch_add(1, std::memory_order_relaxed);  // the audio thread restarts its hold
+    return peak;
+}
+
+// Audio thread, end of block: bounded by slots + voices + outputs × nframes.
+void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noexcept {
+    for (auto& t : slot_telemetry_) t.sounding.store(0, std::memory_order_relaxed);
+    // Per slot: the count of sounding voices, and the newest one's place in its region.
+    for (const auto& v : voices_) {
+        if (!v.active || v.releasing) continue;
+        auto& t = slot_telemetry_[v.slot];
+        t.sounding.store(t.sounding.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+        const Voice* newest = nullptr;
+        for (const auto& v : voices_)
+            if (v.active && !v.releasing && v.slot == slot &&
+                (!newest || v.started >= newest->started))
+                newest = &v;
+        if (slot_telemetry_[slot].sounding.load(std::memory_order_relaxed) == 0) {
+            slot_telemetry_[slot].position.store(0.0F, std::memory_order_relaxed);
+            continue;
+        }
+        if (!newest) continue;
+        const double len = static_cast<double>(newest->end - newest->begin);
+        const double at = (newest->position - static_cast<double>(newest->begin)) / len;
+        slot_telemetry_[slot].position.store(static_cast<float>(std::clamp(at, 0.0, 1.0)),
+                                             std::memory_order_relaxed);
+    }
+    const std::uint32_t epoch = peak_epoch_.load(std::memory_order_relaxed);
+    if (epoch != peak_epoch_seen_) {
+        peak_epoch_seen_ = epoch;
+        std::fill(peak_hold_.begin(), peak_hold_.end(), 0.0F);
+    }
+    for (std::uint32_t o = 0; o < config_.outputs; ++o) {
+        float peak = peak_hold_[o];
+        for (std::uint32_t i = 0; i < nframes; ++i) peak = std::max(peak, std::fabs(outputs[o][i]));
+        peak_hold_[o] = peak;
+        output_peak_[o].store(peak, std::memory_order_relaxed);
+    }
+    clock_beat_.store(clock_.beat_at(now_frame_), std::memory_order_relaxed);
+    clock_meter_.store(clock_.meter(), std::memory_order_relaxed);
+}
+
 void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
     BlockTiming timing;
     timing.frame = frames_;
@@ -804,6 +867,7 @@ void Engine::process(float* const* outputs, std::uint32_t nframes,
         for (std::size_t k = 0; k < take; ++k) apply(batch[k], now);
     }
 
+    publish_telemetry(outputs, nframes);
     std::uint32_t active = 0;
     for (const auto& v : voices_) active += v.active ? 1U : 0U;
     frames_ += nframes;
