@@ -83,6 +83,16 @@ int got_pong(const char* /*path*/, const char* /*types*/, lo_arg** /*argv*/, int
     return 0;
 }
 
+// liblo's LO_TT_IMMEDIATE and lo_send_from are C99 compound literals and varargs macros;
+// these keep the example plain C++.
+const lo_timetag kImmediate{0U, 1U};
+
+// Sends one message from `from` (so replies come back to it) and frees it.
+void send_message(lo_address to, lo_server from, const char* path, lo_message m) {
+    lo_send_message_from(to, from, path, m);
+    lo_message_free(m);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,7 +113,7 @@ int main(int argc, char** argv) {
     lo_server_add_method(replies, "/error", nullptr, count_error, &errors);
     lo_server_add_method(replies, "/pong", nullptr, got_pong, &pong);
 
-    lo_send_from(daemon, replies, LO_TT_IMMEDIATE, "/ping", "");
+    send_message(daemon, replies, "/ping", lo_message_new());
     while (!pong && lo_server_recv_noblock(replies, 1000) > 0) {
     }
     if (!pong) {
@@ -113,7 +123,7 @@ int main(int argc, char** argv) {
     }
 
     // One bundle, one datagram: the grid restarts and the four loops start on one frame.
-    lo_bundle start = lo_bundle_new(o.delay_ms == 0 ? LO_TT_IMMEDIATE : timetag_in(o.delay_ms));
+    lo_bundle start = lo_bundle_new(o.delay_ms == 0 ? kImmediate : timetag_in(o.delay_ms));
     lo_bundle_add_message(start, "/clock/reset", lo_message_new());
     for (int n = 0; n < 4; ++n) {
         const std::string play = "/slot/" + std::to_string(n) + "/play";
@@ -129,8 +139,10 @@ int main(int argc, char** argv) {
 
     // The fill, sent at an arbitrary moment: quantized to the bar, it waits for the next one.
     std::this_thread::sleep_for(std::chrono::milliseconds(o.delay_ms + o.fill_after_ms));
-    lo_send_from(daemon, replies, LO_TT_IMMEDIATE, "/slot/4/quantize", "s", "bar");
-    lo_send_from(daemon, replies, LO_TT_IMMEDIATE, "/slot/4/play", "");
+    lo_message quantize = lo_message_new();
+    lo_message_add_string(quantize, "bar");
+    send_message(daemon, replies, "/slot/4/quantize", quantize);
+    send_message(daemon, replies, "/slot/4/play", lo_message_new());
     std::printf("fill sent: it plays on the next bar line\n");
 
     // Any refusal comes back within moments.

@@ -692,8 +692,8 @@ TEST_F(ControllerTest, RefusedScheduledCommandsChangeNothing) {
 }
 
 TEST_F(ControllerTest, TimetagsMoreThanAnHourAheadAreRefused) {
-    const std::uint64_t hour = 3600ULL * 48000;
-    frame_of_ = [hour](std::uint64_t t) { return 100000 + (t == 1 ? hour : hour + 1); };
+    constexpr std::uint64_t hour = 3600ULL * 48000;
+    frame_of_ = [](std::uint64_t t) { return 100000 + (t == 1 ? hour : hour + 1); };
     send_packet({at(1, "/slot/0/play"), at(2, "/slot/1/play")});
     ASSERT_EQ(commands_.size(), 1U);
     EXPECT_EQ(commands_[0].frame, 100000 + hour);
