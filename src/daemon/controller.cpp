@@ -71,9 +71,17 @@ std::optional<SlotAddress> parse_slot_address(std::string_view address) {
 
 // Messages that are themselves replies are never answered: two peers that answer each
 // other's errors would otherwise bounce datagrams forever.
+// Feedback's own messages (state, position, meter, beat) count as replies too; echoed
+// parameters do not: they are the very addresses controls send.
 bool is_reply_address(std::string_view a) {
-    return a == "/error" || a == "/pong" || a == "/status.reply" ||
-           (a.substr(0, 6) == "/slot/" && a.size() > 7 && a.substr(a.size() - 7) == "/loaded");
+    if (a == "/error" || a == "/pong" || a == "/status.reply" || a == "/slots.reply") return true;
+    if (Controller::is_feedback_address(a)) return true;
+    if (auto sa = parse_slot_address(a)) return sa->verb == "loaded" || sa->verb == "info.reply";
+    return false;
+}
+
+std::string slot_address(std::uint32_t slot, std::string_view verb) {
+    return "/slot/" + std::to_string(slot) + "/" + std::string(verb);
 }
 
 }  // namespace
@@ -90,6 +98,7 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
       clock_(std::move(clock)),
       slots_(config.slots) {
     scheduled_.reserve(config.max_scheduled);
+    for (auto& s : slots_) s.params.fade_out = config.fade_ms;
 }
 
 Controller::~Controller() {
@@ -109,6 +118,47 @@ std::uint32_t Controller::slots_loaded() const {
     std::uint32_t n = 0;
     for (const auto& s : slots_) n += s.loaded ? 1U : 0U;
     return n;
+}
+
+MirrorState Controller::snapshot() const {
+    MirrorState m;
+    std::lock_guard lock(mutex_);
+    m.slots.reserve(slots_.size());
+    for (const auto& s : slots_) {
+        SlotMirror out;
+        out.loaded = s.loaded;
+        out.loading = s.loading;
+        out.path = s.path;
+        out.frames = s.frames;
+        out.channels = s.channels;
+        out.sample_rate = s.sample_rate;
+        out.params = s.params;
+        m.slots.push_back(std::move(out));
+    }
+    m.master_gain = master_gain_;
+    m.tempo = tempo_;
+    m.meter = meter_;
+    m.sync = sync_;
+    return m;
+}
+
+bool Controller::is_feedback_address(std::string_view a) {
+    if (a == "/meter/out" || a == "/clock/beat") return true;
+    if (auto sa = parse_slot_address(a))
+        return sa->verb == "state" || sa->verb == "playing" || sa->verb == "position";
+    return false;
+}
+
+bool Controller::is_known_address(std::string_view address) {
+    std::string pattern;
+    if (auto sa = parse_slot_address(address)) {
+        pattern = "/slot/<n>/" + std::string(sa->verb);
+    } else {
+        if (address.find('<') != std::string_view::npos) return false;
+        pattern = address;
+    }
+    return std::any_of(routes().begin(), routes().end(),
+                       [&pattern](const Route& r) { return r.address == pattern; });
 }
 
 const std::vector<Controller::Route>& Controller::routes() {
@@ -145,6 +195,10 @@ const std::vector<Controller::Route>& Controller::routes() {
         {"/clock/meter", &Controller::osc_clock_meter},
         {"/clock/reset", &Controller::osc_clock_reset},
         {"/clock/sync", &Controller::osc_clock_sync},
+        {"/notify", &Controller::osc_notify},
+        {"/refresh", &Controller::osc_refresh},
+        {"/slot/<n>/info", &Controller::osc_slot_info},
+        {"/slots", &Controller::osc_slots},
     };
     return table;
 }
@@ -156,10 +210,12 @@ std::vector<std::string> Controller::addresses() {
 }
 
 void Controller::handle(const OscMessage& message, const OscEndpoint& from) {
+    if (feedback_) feedback_->touch(from);
     dispatch(message, from, 0);
 }
 
 void Controller::handle_packet(const std::vector<OscMessage>& messages, const OscEndpoint& from) {
+    if (feedback_) feedback_->touch(from);
     // Each distinct timetag is read against the clocks once per datagram, so the messages of
     // one bundle share one frame exactly, whatever the time spent between them.
     std::vector<std::pair<std::uint64_t, std::uint64_t>> frames;  // timetag → frame
@@ -223,6 +279,7 @@ void Controller::dispatch(const OscMessage& message, const OscEndpoint& from, st
 }
 
 void Controller::reject_packet(const std::string& reason, const OscEndpoint& from) {
+    if (feedback_) feedback_->touch(from);
     error(from, "", "malformed OSC packet: " + reason);
 }
 
@@ -348,8 +405,13 @@ std::optional<float> Controller::gain_argument(const Request& r, float max) {
 }
 
 void Controller::osc_master_gain(const Request& r) {
-    if (auto g = gain_argument(r, limits::kMaxMasterGain))
-        send(Command{CommandKind::set_master_gain, 0, *g}, r);
+    const auto g = gain_argument(r, limits::kMaxMasterGain);
+    if (!g || !send(Command{CommandKind::set_master_gain, 0, *g}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        master_gain_ = *g;
+    }
+    echo(r, "/master/gain", OscArg::float32(*g));
 }
 
 void Controller::osc_slot_load(const Request& r) {
@@ -367,6 +429,7 @@ void Controller::osc_slot_load(const Request& r) {
     {
         std::lock_guard lock(mutex_);
         generation = ++slots_[r.slot].generation;
+        slots_[r.slot].loading = true;
     }
     spdlog::info("slot {}: loading {}", r.slot, resolved.string());
     loader_.post([this, slot = r.slot, generation, path = path_arg.s, resolved, to = *reply_to] {
@@ -383,6 +446,10 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     try {
         loaded = load_sample(resolved, sample_rate_(), budget_, &cancel_loads_);
     } catch (const std::exception& e) {
+        {
+            std::lock_guard lock(mutex_);
+            if (slots_[slot].generation == generation) slots_[slot].loading = false;
+        }
         error(reply_to, address, std::string(e.what()));
         return;
     }
@@ -396,6 +463,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     {
         std::lock_guard lock(mutex_);
         SlotState& s = slots_[slot];
+        if (s.generation == generation) s.loading = false;  // done, whichever way
         if (s.generation != generation) {
             refused = "superseded by a later load or unload of this slot";
         } else if (!send_(Command{CommandKind::assign_buffer, slot, 0.0F, loaded.buffer.get()})) {
@@ -430,6 +498,7 @@ void Controller::osc_slot_unload(const Request& r) {
     std::lock_guard lock(mutex_);
     SlotState& s = slots_[r.slot];
     ++s.generation;  // a load still in flight for this slot is now stale
+    s.loading = false;
     Command c{CommandKind::unload, r.slot};
     c.frame = r.frame;
     if (!send_(c)) {
@@ -469,8 +538,9 @@ void Controller::osc_slot_stop(const Request& r) {
 }
 
 void Controller::osc_slot_gain(const Request& r) {
-    if (auto g = gain_argument(r, limits::kMaxSlotGain))
-        send(Command{CommandKind::set_gain, r.slot, *g}, r);
+    if (auto g = gain_argument(r, limits::kMaxSlotGain);
+        g && send(Command{CommandKind::set_gain, r.slot, *g}, r))
+        accept_float(r, &SlotParams::gain, "gain", static_cast<double>(*g));
 }
 
 // The one argument of a numeric message: a number from `min` to `max`. Answers /error
@@ -500,17 +570,50 @@ std::optional<double> Controller::whole_argument(const Request& r, double min, d
     return v;
 }
 
-void Controller::send_number(const Request& r, CommandKind kind, double min, double max,
-                             const char* what) {
-    if (auto v = number_argument(r, min, max, what))
-        send(Command{kind, r.slot, static_cast<float>(*v)}, r);
+std::optional<double> Controller::send_number(const Request& r, CommandKind kind, double min,
+                                              double max, const char* what) {
+    auto v = number_argument(r, min, max, what);
+    if (!v || !send(Command{kind, r.slot, static_cast<float>(*v)}, r)) return std::nullopt;
+    return v;
 }
 
-void Controller::send_whole(const Request& r, CommandKind kind, double min, double max,
-                            const char* what) {
-    if (auto v = whole_argument(r, min, max, what))
-        send(Command{kind, r.slot, static_cast<float>(*v)}, r);
+std::optional<double> Controller::send_whole(const Request& r, CommandKind kind, double min,
+                                             double max, const char* what) {
+    auto v = whole_argument(r, min, max, what);
+    if (!v || !send(Command{kind, r.slot, static_cast<float>(*v)}, r)) return std::nullopt;
+    return v;
 }
+
+void Controller::echo(const Request& r, std::string address, OscArg value) {
+    if (feedback_) feedback_->publish(OscMessage{std::move(address), {std::move(value)}}, r.from);
+}
+
+void Controller::accept_float(const Request& r, float SlotParams::*field, const char* verb,
+                              double v) {
+    const auto f = static_cast<float>(v);
+    {
+        std::lock_guard lock(mutex_);
+        slots_[r.slot].params.*field = f;
+    }
+    echo(r, slot_address(r.slot, verb), OscArg::float32(f));
+}
+
+void Controller::accept_int(const Request& r, std::int32_t SlotParams::*field, const char* verb,
+                            double v) {
+    const auto i = static_cast<std::int32_t>(v);
+    {
+        std::lock_guard lock(mutex_);
+        slots_[r.slot].params.*field = i;
+    }
+    echo(r, slot_address(r.slot, verb), OscArg::int32(i));
+}
+
+// Sets the mode by index into kModeNames and echoes it by name.
+namespace {
+constexpr std::string_view mode_name(std::size_t index) {
+    return index < std::size(kModeNames) ? kModeNames[index] : "oneshot";
+}
+}  // namespace
 
 void Controller::osc_slot_loop(const Request& r) {
     if (!check_arity(r, 1, 1)) return;
@@ -520,9 +623,16 @@ void Controller::osc_slot_loop(const Request& r) {
         return;
     }
     const auto mode = *v != 0.0 ? SlotMode::loop : SlotMode::oneshot;
-    send(
-        Command{CommandKind::set_mode, r.slot, static_cast<float>(static_cast<std::uint8_t>(mode))},
-        r);
+    if (!send(Command{CommandKind::set_mode, r.slot,
+                      static_cast<float>(static_cast<std::uint8_t>(mode))},
+              r))
+        return;
+    const std::string name(mode_name(static_cast<std::uint8_t>(mode)));
+    {
+        std::lock_guard lock(mutex_);
+        slots_[r.slot].params.mode = name;
+    }
+    echo(r, slot_address(r.slot, "mode"), OscArg::string(name));
 }
 
 void Controller::osc_slot_mode(const Request& r) {
@@ -535,24 +645,36 @@ void Controller::osc_slot_mode(const Request& r) {
               "mode must be \"oneshot\", \"loop\", \"gate\" or \"toggle\"");
         return;
     }
-    send(Command{CommandKind::set_mode, r.slot, static_cast<float>(it - std::begin(kModeNames))},
-         r);
+    if (!send(
+            Command{CommandKind::set_mode, r.slot, static_cast<float>(it - std::begin(kModeNames))},
+            r))
+        return;
+    const std::string name(*it);
+    {
+        std::lock_guard lock(mutex_);
+        slots_[r.slot].params.mode = name;
+    }
+    echo(r, slot_address(r.slot, "mode"), OscArg::string(name));
 }
 
 void Controller::osc_slot_pan(const Request& r) {
-    send_number(r, CommandKind::set_pan, -1.0, 1.0, "pan");
+    if (auto v = send_number(r, CommandKind::set_pan, -1.0, 1.0, "pan"))
+        accept_float(r, &SlotParams::pan, "pan", *v);
 }
 
 void Controller::osc_slot_rate(const Request& r) {
-    send_number(r, CommandKind::set_rate, 0.125, 8.0, "rate");
+    if (auto v = send_number(r, CommandKind::set_rate, 0.125, 8.0, "rate"))
+        accept_float(r, &SlotParams::rate, "rate", *v);
 }
 
 void Controller::osc_slot_pitch(const Request& r) {
-    send_number(r, CommandKind::set_pitch, -24.0, 24.0, "pitch (semitones)");
+    if (auto v = send_number(r, CommandKind::set_pitch, -24.0, 24.0, "pitch (semitones)"))
+        accept_float(r, &SlotParams::pitch, "pitch", *v);
 }
 
 void Controller::osc_slot_reverse(const Request& r) {
-    send_whole(r, CommandKind::set_reverse, 0.0, 1.0, "reverse");
+    if (auto v = send_whole(r, CommandKind::set_reverse, 0.0, 1.0, "reverse"))
+        accept_int(r, &SlotParams::reverse, "reverse", *v);
 }
 
 // Sends the region bound `kind` at `fraction` (checked to be in 0..1) if it stays on its side of
@@ -564,7 +686,7 @@ void Controller::send_region(const Request& r, CommandKind kind, double fraction
     float other = 0.0F;
     {
         std::lock_guard lock(mutex_);
-        other = is_start ? slots_[r.slot].region_end : slots_[r.slot].region_start;
+        other = is_start ? slots_[r.slot].params.end : slots_[r.slot].params.start;
     }
     if (is_start ? value >= other : value <= other) {
         error(r.from, r.message.address,
@@ -574,8 +696,9 @@ void Controller::send_region(const Request& r, CommandKind kind, double fraction
         return;
     }
     if (!send(Command{kind, r.slot, value}, r)) return;
-    std::lock_guard lock(mutex_);
-    (is_start ? slots_[r.slot].region_start : slots_[r.slot].region_end) = value;
+    // start_seconds and end_seconds echo as fractions, on the addresses of start and end.
+    accept_float(r, is_start ? &SlotParams::start : &SlotParams::end, is_start ? "start" : "end",
+                 static_cast<double>(value));
 }
 
 void Controller::osc_slot_start(const Request& r) {
@@ -623,28 +746,35 @@ void Controller::osc_slot_end_seconds(const Request& r) {
 }
 
 void Controller::osc_slot_xfade(const Request& r) {
-    send_number(r, CommandKind::set_loop_xfade, 0.0, 1000.0, "xfade (ms)");
+    if (auto v = send_number(r, CommandKind::set_loop_xfade, 0.0, 1000.0, "xfade (ms)"))
+        accept_float(r, &SlotParams::xfade, "xfade", *v);
 }
 
 void Controller::osc_slot_poly(const Request& r) {
-    send_whole(r, CommandKind::set_poly, 1.0, limits::kMaxPoly, "poly");
+    if (auto v = send_whole(r, CommandKind::set_poly, 1.0, limits::kMaxPoly, "poly"))
+        accept_int(r, &SlotParams::poly, "poly", *v);
 }
 
 void Controller::osc_slot_choke(const Request& r) {
-    send_whole(r, CommandKind::set_choke, 0.0, limits::kMaxChokeGroup, "choke group");
+    if (auto v = send_whole(r, CommandKind::set_choke, 0.0, limits::kMaxChokeGroup, "choke group"))
+        accept_int(r, &SlotParams::choke, "choke", *v);
 }
 
 // 0 is every output pair; k is out_(2k-1) and out_(2k). An odd last output is a pair of its own.
 void Controller::osc_slot_output(const Request& r) {
-    send_whole(r, CommandKind::set_output, 0.0, (config_.outputs + 1) / 2, "output pair");
+    if (auto v =
+            send_whole(r, CommandKind::set_output, 0.0, (config_.outputs + 1) / 2, "output pair"))
+        accept_int(r, &SlotParams::output, "output", *v);
 }
 
 void Controller::osc_slot_fade_in(const Request& r) {
-    send_number(r, CommandKind::set_fade_in, 0.0, 10000.0, "fade_in (ms)");
+    if (auto v = send_number(r, CommandKind::set_fade_in, 0.0, 10000.0, "fade_in (ms)"))
+        accept_float(r, &SlotParams::fade_in, "fade_in", *v);
 }
 
 void Controller::osc_slot_fade_out(const Request& r) {
-    send_number(r, CommandKind::set_fade_out, 0.1, 10000.0, "fade_out (ms)");
+    if (auto v = send_number(r, CommandKind::set_fade_out, 0.1, 10000.0, "fade_out (ms)"))
+        accept_float(r, &SlotParams::fade_out, "fade_out", *v);
 }
 
 // "none" → 0, "bar" → -1, "beat" → 1, a number of beats → itself.
@@ -665,19 +795,40 @@ void Controller::osc_slot_quantize(const Request& r) {
             "quantize must be \"none\", \"beat\", \"bar\" or a number of beats above 0, up to 64");
         return;
     }
-    send(Command{CommandKind::set_quantize, r.slot, static_cast<float>(*grid)}, r);
+    if (!send(Command{CommandKind::set_quantize, r.slot, static_cast<float>(*grid)}, r)) return;
+    // Echoed as given: a name stays a name, a number of beats a float.
+    const OscArg given =
+        is_string(a) ? OscArg::string(a.s) : OscArg::float32(static_cast<float>(*grid));
+    {
+        std::lock_guard lock(mutex_);
+        slots_[r.slot].params.quantize = given;
+    }
+    echo(r, slot_address(r.slot, "quantize"), given);
 }
 
 void Controller::osc_slot_beats(const Request& r) {
-    send_number(r, CommandKind::set_beats, 0.0, 1024.0, "beats");
+    if (auto v = send_number(r, CommandKind::set_beats, 0.0, 1024.0, "beats"))
+        accept_float(r, &SlotParams::beats, "beats", *v);
 }
 
 void Controller::osc_clock_tempo(const Request& r) {
-    send_number(r, CommandKind::clock_tempo, 20.0, 300.0, "tempo (BPM)");
+    const auto v = send_number(r, CommandKind::clock_tempo, 20.0, 300.0, "tempo (BPM)");
+    if (!v) return;
+    {
+        std::lock_guard lock(mutex_);
+        tempo_ = static_cast<float>(*v);
+    }
+    echo(r, "/clock/tempo", OscArg::float32(static_cast<float>(*v)));
 }
 
 void Controller::osc_clock_meter(const Request& r) {
-    send_whole(r, CommandKind::clock_meter, 1.0, 32.0, "meter (beats per bar)");
+    const auto v = send_whole(r, CommandKind::clock_meter, 1.0, 32.0, "meter (beats per bar)");
+    if (!v) return;
+    {
+        std::lock_guard lock(mutex_);
+        meter_ = static_cast<std::int32_t>(*v);
+    }
+    echo(r, "/clock/meter", OscArg::int32(static_cast<std::int32_t>(*v)));
 }
 
 void Controller::osc_clock_reset(const Request& r) {
@@ -694,9 +845,61 @@ void Controller::osc_clock_sync(const Request& r) {
         error(r.from, r.message.address, "sync must be \"internal\" or \"jack\"");
         return;
     }
-    send(
-        Command{CommandKind::clock_sync, 0, static_cast<float>(static_cast<std::uint8_t>(*source))},
-        r);
+    if (!send(Command{CommandKind::clock_sync, 0,
+                      static_cast<float>(static_cast<std::uint8_t>(*source))},
+              r))
+        return;
+    {
+        std::lock_guard lock(mutex_);
+        sync_ = a.s;
+    }
+    echo(r, "/clock/sync", OscArg::string(a.s));
+}
+
+bool Controller::require_feedback(const Request& r) {
+    if (feedback_) return true;
+    error(r.from, r.message.address, "feedback is not available");
+    return false;
+}
+
+// mode 1: subscribe with echo of the sender's own changes; 2: without; 0: unsubscribe.
+void Controller::osc_notify(const Request& r) {
+    if (!check_arity(r, 1, 2)) return;
+    const auto mode = number(r.message.args[0]);
+    if (!mode || (*mode != 0.0 && *mode != 1.0 && *mode != 2.0)) {
+        error(r.from, r.message.address,
+              "mode must be 0 (unsubscribe), 1 (subscribe) or 2 (subscribe without echo)");
+        return;
+    }
+    auto to = reply_endpoint(r, 1);
+    if (!to || !require_feedback(r)) return;
+    if (*mode == 0.0) {
+        feedback_->unsubscribe(*to);
+        return;
+    }
+    const std::string why = feedback_->subscribe(*to, r.from, static_cast<int>(*mode));
+    if (!why.empty()) error(r.from, r.message.address, why);
+}
+
+void Controller::osc_refresh(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to || !require_feedback(r)) return;
+    if (!feedback_->send_state(*to)) spdlog::warn("cannot send the state to {}", to->to_string());
+}
+
+void Controller::osc_slot_info(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to || !require_feedback(r)) return;
+    reply_(*to, feedback_->info_message(r.slot));
+}
+
+void Controller::osc_slots(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to || !require_feedback(r)) return;
+    reply_(*to, feedback_->slots_message());
 }
 
 }  // namespace looperd

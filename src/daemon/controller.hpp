@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/feedback.hpp"
 #include "daemon/load_worker.hpp"
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
@@ -39,7 +40,8 @@ struct ControllerConfig {
     std::uint32_t outputs = limits::kDefaultOutputs;  // bounds /slot/<n>/output
     // Commands with a future frame that may be pending at once (--max-scheduled).
     std::size_t max_scheduled = limits::kDefaultScheduledCapacity;
-    std::filesystem::path samples_dir;  // empty: the current directory
+    std::filesystem::path samples_dir;       // empty: the current directory
+    float fade_ms = limits::kDefaultFadeMs;  // the engine's fade, every slot's first fade_out
 };
 
 // Where bundle timetags land on the audio clock. Both are called on the network thread only.
@@ -93,6 +95,19 @@ class Controller {
 
     std::uint32_t slots_loaded() const;
 
+    // Before any message is handled: where accepted changes and senders are reported, and what
+    // /notify, /refresh, /slot/<n>/info and /slots use. Null: those answer /error.
+    void set_feedback(Feedback* feedback) { feedback_ = feedback; }
+    // Any thread: a copy of the mirror (every slot's parameters, loads in flight, the clock).
+    MirrorState snapshot() const;
+
+    // Whether the route table answers `address` ("/slot/12/gain", "/ping"), whatever the
+    // slot count.
+    static bool is_known_address(std::string_view address);
+    // Whether `address` is one only feedback sends (slot state, playing, position, meters,
+    // beats): shown by a surface, never answered by looperd.
+    static bool is_feedback_address(std::string_view address);
+
     // Every address pattern the controller answers, as documented in docs/osc.md.
     static std::vector<std::string> addresses();
 
@@ -104,9 +119,10 @@ class Controller {
         std::uint32_t frames = 0;
         std::uint32_t channels = 0;
         std::uint32_t sample_rate = 0;  // the loaded sample's, for the *_seconds conversions
-        // The region as last sent: kept across loads and unloads, as the engine keeps it.
-        float region_start = 0.0F;
-        float region_end = 1.0F;
+        bool loading = false;           // the request of `generation` is a load still in flight
+        // The parameters as last sent (the region among them): kept across loads and
+        // unloads, as the engine keeps them.
+        SlotParams params;
     };
     struct Request {
         const OscMessage& message;
@@ -152,6 +168,10 @@ class Controller {
     void osc_clock_meter(const Request& r);
     void osc_clock_reset(const Request& r);
     void osc_clock_sync(const Request& r);
+    void osc_notify(const Request& r);
+    void osc_refresh(const Request& r);
+    void osc_slot_info(const Request& r);
+    void osc_slots(const Request& r);
 
     void finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
                      const std::filesystem::path& resolved, const OscEndpoint& reply_to);
@@ -164,8 +184,17 @@ class Controller {
                                           const char* what);
     std::optional<double> whole_argument(const Request& r, double min, double max,
                                          const char* what);
-    void send_number(const Request& r, CommandKind kind, double min, double max, const char* what);
-    void send_whole(const Request& r, CommandKind kind, double min, double max, const char* what);
+    // Both return the value sent, or nullopt after answering /error.
+    std::optional<double> send_number(const Request& r, CommandKind kind, double min, double max,
+                                      const char* what);
+    std::optional<double> send_whole(const Request& r, CommandKind kind, double min, double max,
+                                     const char* what);
+    // An accepted slot parameter: into the mirror, and echoed to subscribers on its address.
+    void accept_float(const Request& r, float SlotParams::*field, const char* verb, double v);
+    void accept_int(const Request& r, std::int32_t SlotParams::*field, const char* verb, double v);
+    // Tells subscribers of an accepted change from r's sender.
+    void echo(const Request& r, std::string address, OscArg value);
+    bool require_feedback(const Request& r);
     bool admit_scheduled(const Request& r);
     void note_scheduled(std::uint64_t frame);
     void send_region(const Request& r, CommandKind kind, double fraction);
@@ -185,6 +214,11 @@ class Controller {
     std::atomic<bool> cancel_loads_{false};
     mutable std::mutex mutex_;  // slots_ and every send_ call
     std::vector<SlotState> slots_;
+    float master_gain_ = 1.0F;
+    float tempo_ = 120.0F;
+    std::int32_t meter_ = 4;
+    std::string sync_ = "internal";
+    Feedback* feedback_ = nullptr;
     // Network thread only: the future frames sent (a min-heap), and the frame now as read
     // once per datagram.
     std::vector<std::uint64_t> scheduled_;

@@ -7,6 +7,7 @@
 //   loader thread    (Controller's LoadWorker) reads and converts files
 //   audio thread     JACK's, JackClient::process → Engine::process
 //   housekeeping     frees retired buffers, logs audio-thread events
+//   feedback         tells control surfaces what changed, on a timer (Feedback)
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "daemon/controller.hpp"
+#include "daemon/feedback.hpp"
 #include "daemon/housekeeping.hpp"
 #include "daemon/options.hpp"
 #include "io/jack_client.hpp"
@@ -106,6 +108,7 @@ int run(const Options& options) {
     controller_config.max_scheduled = options.max_scheduled;
     controller_config.samples_dir =
         options.samples_dir.empty() ? std::filesystem::current_path() : options.samples_dir;
+    controller_config.fade_ms = options.fade_ms;
     Controller controller(
         controller_config, budget, [&engine](const Command& c) { return engine.try_send(c); },
         [&osc](const OscEndpoint& to, const OscMessage& m) {
@@ -129,7 +132,28 @@ int run(const Options& options) {
         FrameClock{[&jack](std::uint64_t timetag) { return jack.frame_for_ntp(timetag); },
                    [&jack] { return jack.current_frame(); }});
 
+    FeedbackConfig feedback_config;
+    for (const auto& url : options.notify) {
+        std::string why;
+        auto to = OscServer::resolve_url(url, why);
+        if (!to) throw std::runtime_error("--notify: " + why);
+        feedback_config.static_subscribers.push_back(*to);
+    }
+    feedback_config.feedback_port = options.feedback_port;
+    feedback_config.max_subscribers = options.max_subscribers;
+    feedback_config.subscriber_timeout_s = options.subscriber_timeout_s;
+    feedback_config.feedback_rate = options.feedback_rate;
+    feedback_config.position_rate = options.position_rate;
+    feedback_config.outputs = options.outputs;
+    Feedback feedback(
+        feedback_config, engine, [&controller] { return controller.snapshot(); },
+        [&osc](const OscEndpoint& to, const std::vector<std::uint8_t>& datagram) {
+            return osc.send_packet(to, datagram);
+        });
+    controller.set_feedback(&feedback);
+
     jack.activate(engine);
+    feedback.start();
     if (options.autoconnect) {
         const auto n = jack.connect_physical_outputs();
         if (n == 0)
@@ -164,7 +188,8 @@ int run(const Options& options) {
 
     stopping = true;
     network.join();
-    controller.stop();
+    controller.stop();  // the loader thread reports nothing more
+    feedback.stop();
     jack.close();  // the audio thread has stopped after this
     housekeeping.stop();
     spdlog::info("stopped");

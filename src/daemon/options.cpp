@@ -6,6 +6,8 @@
 #include <cmath>
 #include <string_view>
 
+#include "io/osc_server.hpp"
+
 namespace looperd {
 
 namespace {
@@ -90,6 +92,16 @@ Engine:
                           at most 65536)
   --fade-ms MS            fade applied on stop, retrigger and unload (default: 5)
 
+Feedback (control surfaces that stay in sync; see docs/osc.md):
+  --notify URL            send feedback to osc.udp://host:port/ always (repeatable)
+  --feedback-port PORT    subscribe every client that sends a message, at its IP and this port
+                          (default: off)
+  --max-subscribers N     subscribers at once, 1 to 256 (default: 16)
+  --subscriber-timeout S  drop a /notify or zero-configuration subscriber silent this many
+                          seconds, 1 to 86400 (default: 60)
+  --feedback-rate HZ      bursts per second per subscriber at most, 1 to 200 (default: 30)
+  --position-rate HZ      position and meter updates per second, 1 to 100 (default: 20)
+
 General:
   --log-level LEVEL       trace, debug, info, warn or error (default: info)
   --help                  print this help and exit
@@ -138,6 +150,21 @@ Options parse_options(int argc, const char* const* argv) {
                 parse_uint<std::size_t>(flag, value(), 1, limits::kMaxScheduledCapacity);
         } else if (flag == "--fade-ms") {
             o.fade_ms = parse_float(flag, value(), 0.1F, 1000.0F);
+        } else if (flag == "--notify") {
+            const std::string url = value();
+            std::string why;
+            if (!OscServer::resolve_url(url, why)) throw OptionsError("--notify: " + why);
+            o.notify.push_back(url);
+        } else if (flag == "--feedback-port") {
+            o.feedback_port = parse_uint<std::uint16_t>(flag, value(), 1, 65535);
+        } else if (flag == "--max-subscribers") {
+            o.max_subscribers = parse_uint<std::uint32_t>(flag, value(), 1, 256);
+        } else if (flag == "--subscriber-timeout") {
+            o.subscriber_timeout_s = parse_uint<std::uint32_t>(flag, value(), 1, 86400);
+        } else if (flag == "--feedback-rate") {
+            o.feedback_rate = parse_uint<std::uint32_t>(flag, value(), 1, 200);
+        } else if (flag == "--position-rate") {
+            o.position_rate = parse_uint<std::uint32_t>(flag, value(), 1, 100);
         } else if (flag == "--log-level") {
             o.log_level = value();
             if (o.log_level != "trace" && o.log_level != "debug" && o.log_level != "info" &&

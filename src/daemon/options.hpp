@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "looperd/limits.hpp"
 
@@ -29,6 +30,13 @@ struct Options {
     std::size_t command_capacity = limits::kDefaultCommandCapacity;
     std::size_t max_scheduled = limits::kDefaultScheduledCapacity;  // future commands pending
     float fade_ms = limits::kDefaultFadeMs;
+    // Feedback to control surfaces.
+    std::vector<std::string> notify;  // --notify URLs: static subscribers
+    std::uint16_t feedback_port = 0;  // zero-configuration mode; 0: off
+    std::uint32_t max_subscribers = 16;
+    std::uint32_t subscriber_timeout_s = 60;
+    std::uint32_t feedback_rate = 30;
+    std::uint32_t position_rate = 20;
     std::string log_level = "info";
     bool help = false;
     bool version = false;

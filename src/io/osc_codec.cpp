@@ -291,4 +291,57 @@ std::vector<std::uint8_t> encode_osc_message(const OscMessage& message) {
     return out;
 }
 
+namespace {
+
+// The bundle header ("#bundle", timetag) followed by each element's size and bytes.
+std::vector<std::uint8_t> assemble_bundle(const std::vector<std::vector<std::uint8_t>>& elements,
+                                          std::size_t first, std::size_t last,
+                                          std::uint64_t timetag) {
+    std::vector<std::uint8_t> out(std::begin(kBundleTag), std::end(kBundleTag));
+    store_be64(out, timetag);
+    for (std::size_t i = first; i < last; ++i) {
+        store_be32(out, static_cast<std::uint32_t>(elements[i].size()));
+        out.insert(out.end(), elements[i].begin(), elements[i].end());
+    }
+    if (out.size() > kMaxOscPacketBytes) {
+        throw OscDecodeError("encoded bundle of " + std::to_string(out.size()) +
+                             " bytes exceeds the limit of " + std::to_string(kMaxOscPacketBytes));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_osc_bundle(const std::vector<OscMessage>& messages,
+                                            std::uint64_t timetag) {
+    std::vector<std::vector<std::uint8_t>> elements;
+    elements.reserve(messages.size());
+    for (const auto& m : messages) elements.push_back(encode_osc_message(m));
+    return assemble_bundle(elements, 0, elements.size(), timetag);
+}
+
+std::vector<std::vector<std::uint8_t>> encode_osc_bundles(const std::vector<OscMessage>& messages,
+                                                          std::size_t max_bytes,
+                                                          std::uint64_t timetag) {
+    std::vector<std::vector<std::uint8_t>> elements;
+    elements.reserve(messages.size());
+    for (const auto& m : messages) elements.push_back(encode_osc_message(m));
+    std::vector<std::vector<std::uint8_t>> out;
+    std::size_t first = 0;
+    std::size_t size = kBundleHeaderBytes;
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+        const std::size_t element = 4 + elements[i].size();
+        // Close the current bundle when this element would overflow it (never an empty one).
+        if (i > first && size + element > max_bytes) {
+            out.push_back(assemble_bundle(elements, first, i, timetag));
+            first = i;
+            size = kBundleHeaderBytes;
+        }
+        size += element;
+    }
+    if (first < elements.size())
+        out.push_back(assemble_bundle(elements, first, elements.size(), timetag));
+    return out;
+}
+
 }  // namespace looperd

@@ -59,4 +59,19 @@ std::vector<OscMessage> decode_osc_packet(const std::uint8_t* data, std::size_t 
 // not an OSC address.
 std::vector<std::uint8_t> encode_osc_message(const OscMessage& message);
 
+// The timetag that means "apply on receipt".
+inline constexpr std::uint64_t kOscTimetagImmediately = 1;
+
+// Encodes messages as one OSC 1.0 bundle (each message's own timetag is ignored). Throws
+// OscDecodeError as encode_osc_message does, or when the bundle exceeds kMaxOscPacketBytes.
+std::vector<std::uint8_t> encode_osc_bundle(const std::vector<OscMessage>& messages,
+                                            std::uint64_t timetag = kOscTimetagImmediately);
+
+// Encodes messages, in order, as as few bundles as keep each datagram within `max_bytes`; a
+// message too large to fit any bundle of that size travels alone in one larger bundle. No
+// messages: no datagrams.
+std::vector<std::vector<std::uint8_t>> encode_osc_bundles(
+    const std::vector<OscMessage>& messages, std::size_t max_bytes,
+    std::uint64_t timetag = kOscTimetagImmediately);
+
 }  // namespace looperd

@@ -145,8 +145,28 @@ bool OscServer::receive(std::vector<std::uint8_t>& packet, OscEndpoint& from, bo
 
 bool OscServer::send(const OscEndpoint& to, const OscMessage& message) noexcept {
     try {
+        return send_packet(to, encode_osc_message(message));
+    } catch (...) {
+        return false;
+    }
+}
+
+bool OscServer::send_bundle(const OscEndpoint& to, const std::vector<OscMessage>& messages,
+                            std::size_t max_bytes) noexcept {
+    try {
+        bool all = true;
+        for (const auto& datagram : encode_osc_bundles(messages, max_bytes))
+            all = send_packet(to, datagram) && all;
+        return all;
+    } catch (...) {
+        return false;
+    }
+}
+
+bool OscServer::send_packet(const OscEndpoint& to,
+                            const std::vector<std::uint8_t>& datagram) noexcept {
+    try {
         if (to.len == 0) return false;
-        const std::vector<std::uint8_t> datagram = encode_osc_message(message);
         // MSG_DONTWAIT: a reply is dropped rather than stall the calling thread.
         ssize_t sent = ::sendto(fd_, datagram.data(), datagram.size(), MSG_DONTWAIT,
                                 reinterpret_cast<const sockaddr*>(&to.addr), to.len);

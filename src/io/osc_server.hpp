@@ -25,7 +25,7 @@ struct OscEndpoint {
 // interfaces). Owned by the network thread, which calls receive(); send() may be called from
 // any thread: each sendto() of one datagram is atomic on a UDP socket.
 class OscServer {
-public:
+  public:
     // Binds `bind_host` (numeric IPv4 or IPv6, or "localhost") on `port` (0: any free port).
     // Throws std::runtime_error with a clear reason ("cannot bind 127.0.0.1:9000: Address
     // already in use").
@@ -44,12 +44,19 @@ public:
 
     // Any thread. Returns false if the datagram could not be sent.
     bool send(const OscEndpoint& to, const OscMessage& message) noexcept;
+    // Any thread. One encoded datagram (a message or a bundle). Returns false if it could not
+    // be sent.
+    bool send_packet(const OscEndpoint& to, const std::vector<std::uint8_t>& datagram) noexcept;
+    // Any thread. `messages` as bundles (timetag "immediately") of at most `max_bytes` each.
+    // Returns false if any datagram could not be encoded or sent.
+    bool send_bundle(const OscEndpoint& to, const std::vector<OscMessage>& messages,
+                     std::size_t max_bytes) noexcept;
 
     // Parses "osc.udp://host:port/" (liblo's URL form) into an endpoint. Returns nullopt and
     // sets `error` when it is not a UDP URL or the host does not resolve.
     static std::optional<OscEndpoint> resolve_url(const std::string& url, std::string& error);
 
-private:
+  private:
     int fd_ = -1;
     std::uint16_t port_ = 0;
 };

@@ -14,7 +14,9 @@
 #include <sstream>
 
 #include "daemon/controller.hpp"
+#include "daemon/feedback.hpp"
 #include "daemon/options.hpp"
+#include "looperd/engine.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace {
@@ -729,6 +731,50 @@ TEST(Options, MaxScheduledDefaultsAndLimits) {
     EXPECT_NE(usage().find("--max-scheduled N"), std::string::npos);
 }
 
+TEST(Options, FeedbackFlagsDefaultsAndLimits) {
+    const char* none[] = {"looperd"};
+    const Options d = parse_options(1, none);
+    EXPECT_TRUE(d.notify.empty());
+    EXPECT_EQ(d.feedback_port, 0U);
+    EXPECT_EQ(d.max_subscribers, 16U);
+    EXPECT_EQ(d.subscriber_timeout_s, 60U);
+    EXPECT_EQ(d.feedback_rate, 30U);
+    EXPECT_EQ(d.position_rate, 20U);
+    const char* all[] = {"looperd",
+                         "--notify",
+                         "osc.udp://127.0.0.1:9000/",
+                         "--notify",
+                         "osc.udp://127.0.0.1:9001/",
+                         "--feedback-port",
+                         "9002",
+                         "--max-subscribers",
+                         "256",
+                         "--subscriber-timeout",
+                         "86400",
+                         "--feedback-rate",
+                         "200",
+                         "--position-rate",
+                         "100"};
+    const Options o = parse_options(15, all);
+    EXPECT_EQ(o.notify.size(), 2U);
+    EXPECT_EQ(o.feedback_port, 9002U);
+    EXPECT_EQ(o.max_subscribers, 256U);
+    EXPECT_EQ(o.subscriber_timeout_s, 86400U);
+    EXPECT_EQ(o.feedback_rate, 200U);
+    EXPECT_EQ(o.position_rate, 100U);
+    const std::vector<std::pair<const char*, const char*>> bad = {
+        {"--notify", "127.0.0.1:9000"}, {"--feedback-port", "0"},
+        {"--max-subscribers", "0"},     {"--max-subscribers", "257"},
+        {"--subscriber-timeout", "0"},  {"--subscriber-timeout", "86401"},
+        {"--feedback-rate", "0"},       {"--feedback-rate", "201"},
+        {"--position-rate", "0"},       {"--position-rate", "101"}};
+    for (const auto& [flag, value] : bad) {
+        const char* argv[] = {"looperd", flag, value};
+        EXPECT_THROW(parse_options(3, argv), OptionsError) << flag << " " << value;
+    }
+    EXPECT_NE(usage().find("--feedback-rate"), std::string::npos);
+}
+
 TEST_F(ControllerTest, StopAllTakesNoArguments) {
     EXPECT_EQ(expect_command("/stop_all", {}).kind, CommandKind::stop_all);
     expect_rejected("/stop_all", {OscArg::int32(1)});
@@ -753,8 +799,112 @@ TEST_F(ControllerTest, RepliesFromPeersAreNeverAnswered) {
     send("/pong");
     send("/status.reply");
     send("/slot/1/loaded", {OscArg::string("a.wav")});
+    // Feedback's own messages and the new replies, as a peer's surface might bounce them.
+    send("/slot/1/info.reply", {OscArg::string("state"), OscArg::string("empty")});
+    send("/slots.reply");
+    send("/slot/1/state", {OscArg::string("playing")});
+    send("/slot/1/playing", {OscArg::float32(1.0F)});
+    send("/slot/1/position", {OscArg::float32(0.5F)});
+    send("/meter/out", {OscArg::float32(0.5F)});
+    send("/clock/beat", {OscArg::int32(1), OscArg::int32(1)});
     EXPECT_TRUE(replies_.empty());
     EXPECT_TRUE(commands_.empty());
+}
+
+TEST(ControllerRoutes, KnownAddressesAreThoseTheTableAnswers) {
+    EXPECT_TRUE(Controller::is_known_address("/ping"));
+    EXPECT_TRUE(Controller::is_known_address("/slot/12/gain"));
+    EXPECT_TRUE(Controller::is_known_address("/slot/0/info"));
+    EXPECT_TRUE(Controller::is_known_address("/notify"));
+    EXPECT_TRUE(Controller::is_known_address("/refresh"));
+    EXPECT_TRUE(Controller::is_known_address("/slots"));
+    EXPECT_FALSE(Controller::is_known_address("/slot/<n>/gain"));
+    EXPECT_FALSE(Controller::is_known_address("/slot/x/gain"));
+    EXPECT_FALSE(Controller::is_known_address("/slot/1/volume"));
+    EXPECT_FALSE(Controller::is_known_address("/slot/1/state"));
+    EXPECT_FALSE(Controller::is_known_address("/pong"));
+    EXPECT_FALSE(Controller::is_known_address(""));
+}
+
+TEST_F(ControllerTest, FeedbackAddressesWithoutFeedbackAnswerError) {
+    expect_rejected("/notify", {OscArg::int32(1)});
+    expect_rejected("/refresh", {});
+    expect_rejected("/slot/1/info", {});
+    expect_rejected("/slots", {});
+}
+
+// The same fixture with a Feedback on a real (unrendered) engine.
+class ControllerFeedbackTest : public ControllerTest {
+  protected:
+    void SetUp() override {
+        ControllerTest::SetUp();
+        EngineConfig ec;
+        ec.slots = 8;
+        engine_ = std::make_unique<Engine>(ec);
+        feedback_ = std::make_unique<Feedback>(
+            FeedbackConfig{}, *engine_, [this] { return controller_->snapshot(); },
+            [this](const OscEndpoint& to, const std::vector<std::uint8_t>&) {
+                datagrams_to_.push_back(to.to_string());
+                return true;
+            });
+        controller_->set_feedback(feedback_.get());
+    }
+    void TearDown() override {
+        controller_->set_feedback(nullptr);
+        feedback_.reset();
+        engine_.reset();
+        ControllerTest::TearDown();
+    }
+    std::unique_ptr<Engine> engine_;
+    std::unique_ptr<Feedback> feedback_;
+    std::vector<std::string> datagrams_to_;
+};
+
+TEST_F(ControllerFeedbackTest, NotifyTakesAModeAndAnOptionalUrl) {
+    send("/notify", {OscArg::int32(1)});
+    EXPECT_TRUE(feedback_->is_subscribed(from_));
+    send("/notify", {OscArg::float32(2.0F), OscArg::string("osc.udp://127.0.0.1:6100/")});
+    EXPECT_TRUE(feedback_->is_subscribed(endpoint("127.0.0.1", 6100)));
+    send("/notify", {OscArg::int32(0), OscArg::string("osc.udp://127.0.0.1:6100/")});
+    EXPECT_FALSE(feedback_->is_subscribed(endpoint("127.0.0.1", 6100)));
+    send("/notify", {OscArg::int32(0)});
+    EXPECT_EQ(feedback_->subscriber_count(), 0U);
+    EXPECT_TRUE(errors().empty());
+
+    expect_rejected("/notify", {});
+    expect_rejected("/notify", {OscArg::int32(3)});
+    expect_rejected("/notify", {OscArg::int32(-1)});
+    expect_rejected("/notify", {OscArg::float32(1.5F)});
+    expect_rejected("/notify", {OscArg::string("1")});
+    expect_rejected("/notify", {OscArg::int32(1), OscArg::string("osc.tcp://127.0.0.1:1/")});
+    expect_rejected("/notify", {OscArg::int32(1), OscArg::int32(6100)});
+    expect_rejected("/notify",
+                    {OscArg::int32(1), OscArg::string("osc.udp://a:1/"), OscArg::int32(0)});
+    EXPECT_EQ(feedback_->subscriber_count(), 0U);
+}
+
+TEST_F(ControllerFeedbackTest, RefreshInfoAndSlotsTakeAnOptionalUrl) {
+    send("/refresh");
+    send("/refresh", {OscArg::string("osc.udp://127.0.0.1:6200/")});
+    ASSERT_GE(datagrams_to_.size(), 2U);
+    EXPECT_EQ(datagrams_to_.front(), "127.0.0.1:5555");
+    EXPECT_EQ(datagrams_to_.back(), "127.0.0.1:6200");
+    send("/slot/3/info");
+    ASSERT_EQ(replies_.size(), 1U);
+    EXPECT_EQ(replies_[0].message.address, "/slot/3/info.reply");
+    EXPECT_EQ(replies_[0].message.args.size(), 44U);  // 22 key/value pairs
+    send("/slots", {OscArg::string("osc.udp://127.0.0.1:6300/")});
+    ASSERT_EQ(replies_.size(), 2U);
+    EXPECT_EQ(replies_[1].to, "127.0.0.1:6300");
+    EXPECT_EQ(replies_[1].message.address, "/slots.reply");
+    EXPECT_TRUE(replies_[1].message.args.empty());
+
+    expect_rejected("/refresh", {OscArg::int32(1)});
+    expect_rejected("/refresh", {OscArg::string("nope")});
+    expect_rejected("/slot/3/info", {OscArg::float32(1.0F)});
+    expect_rejected("/slot/3/info", {OscArg::string("a"), OscArg::string("b")});
+    expect_rejected("/slot/8/info", {});
+    expect_rejected("/slots", {OscArg::int32(0)});
 }
 
 TEST_F(ControllerTest, MalformedPacketsAnswerError) {

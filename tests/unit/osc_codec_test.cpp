@@ -719,4 +719,45 @@ TEST(OscServer, ResolveUrlRejectsBadUrls) {
 }
 
 }  // namespace
+TEST(OscCodec, BundleEncodesHeaderTimetagAndSizedElements) {
+    const OscMessage a{"/a", {OscArg::int32(7)}};
+    const OscMessage b{"/slot/1/gain", {OscArg::float32(0.5F)}};
+    const Bytes bundle = encode_osc_bundle({a, b});
+    const Bytes ea = encode_osc_message(a);
+    const Bytes eb = encode_osc_message(b);
+    ASSERT_EQ(bundle.size(), 16 + 4 + ea.size() + 4 + eb.size());
+    EXPECT_EQ(std::string(bundle.begin(), bundle.begin() + 8), std::string("#bundle\0", 8));
+    // Timetag 1 ("immediately"), big-endian.
+    EXPECT_EQ(Bytes(bundle.begin() + 8, bundle.begin() + 16), (Bytes{0, 0, 0, 0, 0, 0, 0, 1}));
+    EXPECT_EQ(Bytes(bundle.begin() + 16, bundle.begin() + 20),
+              (Bytes{0, 0, 0, static_cast<std::uint8_t>(ea.size())}));
+    const auto decoded = decode_osc_packet(bundle.data(), bundle.size());
+    ASSERT_EQ(decoded.size(), 2U);
+    EXPECT_EQ(decoded[0].address, "/a");
+    EXPECT_EQ(decoded[0].timetag, 1U);
+    EXPECT_FLOAT_EQ(decoded[1].args[0].f, 0.5F);
+    EXPECT_THROW(encode_osc_bundle({OscMessage{"nope", {}}}), OscDecodeError);
+}
+
+TEST(OscCodec, BundlesSplitWithinTheSizeLimitAndKeepOrder) {
+    std::vector<OscMessage> messages;
+    for (int i = 0; i < 500; ++i)
+        messages.push_back({"/slot/" + std::to_string(i) + "/gain", {OscArg::float32(0.25F)}});
+    const auto datagrams = encode_osc_bundles(messages, 1024);
+    EXPECT_GT(datagrams.size(), 10U);
+    std::vector<OscMessage> all;
+    for (const auto& d : datagrams) {
+        EXPECT_LE(d.size(), 1024U);
+        for (auto& m : decode_osc_packet(d.data(), d.size())) all.push_back(std::move(m));
+    }
+    ASSERT_EQ(all.size(), messages.size());
+    for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].address, messages[i].address);
+    // A message too big for the limit travels alone; nothing at all: no datagram.
+    const OscMessage big{"/big", {OscArg::string(std::string(2000, 'x'))}};
+    const auto alone = encode_osc_bundles({messages[0], big, messages[1]}, 1024);
+    ASSERT_EQ(alone.size(), 3U);
+    EXPECT_GT(alone[1].size(), 1024U);
+    EXPECT_TRUE(encode_osc_bundles({}, 1024).empty());
+}
+
 }  // namespace looperd

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#include "daemon/feedback.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+
+#include "looperd/engine.hpp"
+
+namespace looperd {
+
+namespace {
+
+constexpr int kMaxFailedSends = 10;
+
+// The IP of an endpoint as 16 bytes (IPv4 as v4-mapped IPv6), so that a v4 peer seen on a
+// dual-stack socket matches the same peer named by a v4 URL.
+std::optional<std::array<std::uint8_t, 16>> ip_of(const OscEndpoint& e) {
+    std::array<std::uint8_t, 16> ip{};
+    if (e.addr.ss_family == AF_INET) {
+        sockaddr_in in{};
+        std::memcpy(&in, &e.addr, sizeof(in));
+        ip[10] = 0xFF;
+        ip[11] = 0xFF;
+        std::memcpy(&ip[12], &in.sin_addr, 4);
+        return ip;
+    }
+    if (e.addr.ss_family == AF_INET6) {
+        sockaddr_in6 in6{};
+        std::memcpy(&in6, &e.addr, sizeof(in6));
+        std::memcpy(ip.data(), &in6.sin6_addr, 16);
+        return ip;
+    }
+    return std::nullopt;
+}
+
+std::uint16_t port_of(const OscEndpoint& e) {
+    if (e.addr.ss_family == AF_INET) {
+        sockaddr_in in{};
+        std::memcpy(&in, &e.addr, sizeof(in));
+        return ntohs(in.sin_port);
+    }
+    if (e.addr.ss_family == AF_INET6) {
+        sockaddr_in6 in6{};
+        std::memcpy(&in6, &e.addr, sizeof(in6));
+        return ntohs(in6.sin6_port);
+    }
+    return 0;
+}
+
+bool same_ip(const OscEndpoint& a, const OscEndpoint& b) {
+    const auto ia = ip_of(a);
+    return ia && ia == ip_of(b);
+}
+
+bool same_endpoint(const OscEndpoint& a, const OscEndpoint& b) {
+    return same_ip(a, b) && port_of(a) == port_of(b);
+}
+
+OscEndpoint with_port(OscEndpoint e, std::uint16_t port) {
+    if (e.addr.ss_family == AF_INET) {
+        reinterpret_cast<sockaddr_in*>(&e.addr)->sin_port = htons(port);
+    } else if (e.addr.ss_family == AF_INET6) {
+        reinterpret_cast<sockaddr_in6*>(&e.addr)->sin6_port = htons(port);
+    }
+    return e;
+}
+
+std::string slot_address(std::uint32_t slot, const char* verb) {
+    return "/slot/" + std::to_string(slot) + "/" + verb;
+}
+
+// An interval of 1/hz rounded up, so that hz intervals never fit in less than a second.
+std::chrono::nanoseconds interval_of(std::uint32_t hz) {
+    const std::int64_t ns = (1'000'000'000LL + hz - 1) / std::max<std::uint32_t>(hz, 1);
+    return std::chrono::nanoseconds(ns);
+}
+
+// Floor division: beat -1 of a 4/4 bar is beat 4 of bar 0.
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+}
+
+}  // namespace
+
+Feedback::Feedback(const FeedbackConfig& config, Engine& engine, MirrorSource mirror,
+                   SendDatagram send, Now now)
+    : config_(config),
+      engine_(engine),
+      mirror_(std::move(mirror)),
+      send_(std::move(send)),
+      now_(std::move(now)),
+      burst_interval_(interval_of(config.feedback_rate)),
+      position_interval_(interval_of(config.position_rate)) {
+    const TimePoint t = now_();
+    for (const auto& to : config_.static_subscribers) add_subscriber(to, to, true, false, 1, t);
+}
+
+Feedback::~Feedback() {
+    stop();
+}
+
+void Feedback::start() {
+    if (thread_.joinable()) return;
+    {
+        std::lock_guard lock(wake_mutex_);
+        stopping_ = false;
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+void Feedback::stop() {
+    {
+        std::lock_guard lock(wake_mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+// Feedback thread: a fixed-rate timer. Work per tick is bounded by slots + subscribers ×
+// pending messages; a slow tick only delays the next one.
+void Feedback::run() {
+    const auto period = interval_of(std::max(config_.feedback_rate, config_.position_rate));
+    auto next = std::chrono::steady_clock::now();
+    std::unique_lock lock(wake_mutex_);
+    while (!stopping_) {
+        lock.unlock();
+        try {
+            tick(now_());
+        } catch (const std::exception& e) {
+            spdlog::error("feedback thread: {}", e.what());
+        }
+        lock.lock();
+        next += period;
+        const auto now = std::chrono::steady_clock::now();
+        if (next < now) next = now;  // fell behind: do not burst to catch up
+        wake_.wait_until(lock, next, [this] { return stopping_; });
+    }
+}
+
+void Feedback::publish(OscMessage message, const std::optional<OscEndpoint>& origin) {
+    std::lock_guard lock(mutex_);
+    if (subscribers_.empty()) return;
+    published_.push_back({std::move(message), origin});
+}
+
+void Feedback::touch(const OscEndpoint& from) {
+    const TimePoint t = now_();
+    std::lock_guard lock(mutex_);
+    bool zero_config_found = false;
+    for (auto& s : subscribers_) {
+        const bool heard = s.zero_config
+                               ? same_ip(s.owner, from)
+                               : same_endpoint(s.owner, from) || same_endpoint(s.to, from);
+        if (heard) s.last_heard = t;
+        if (s.zero_config && same_ip(s.owner, from)) zero_config_found = true;
+    }
+    if (config_.feedback_port == 0 || zero_config_found) return;
+    const OscEndpoint to = with_port(from, config_.feedback_port);
+    if (Subscriber* existing = find(to)) {
+        existing->last_heard = t;  // already subscribed by /notify or --notify
+        return;
+    }
+    if (subscribers_.size() >= config_.max_subscribers) {
+        const std::string who = to.to_string();
+        if (std::find(refused_.begin(), refused_.end(), who) == refused_.end()) {
+            if (refused_.size() < 256) refused_.push_back(who);
+            spdlog::warn("feedback: not subscribing {}: {} subscribers already", who,
+                         config_.max_subscribers);
+        }
+        return;
+    }
+    add_subscriber(to, from, false, true, 1, t);
+    spdlog::info("feedback: subscribed {} (zero-configuration)", to.to_string());
+}
+
+std::string Feedback::subscribe(const OscEndpoint& to, const OscEndpoint& owner, int mode) {
+    if (mode != 1 && mode != 2) return "mode must be 0 (unsubscribe), 1 or 2";
+    const TimePoint t = now_();
+    std::lock_guard lock(mutex_);
+    if (Subscriber* s = find(to)) {
+        // Subscribing again refreshes: a surface that restarted wants the whole state.
+        s->owner = owner;
+        s->mode = mode;
+        s->zero_config = false;
+        s->last_heard = t;
+        s->wants_state = true;
+        return {};
+    }
+    if (subscribers_.size() >= config_.max_subscribers) {
+        spdlog::warn("feedback: refused {}: {} subscribers already", to.to_string(),
+                     config_.max_subscribers);
+        return "too many subscribers (at most " + std::to_string(config_.max_subscribers) + ")";
+    }
+    add_subscriber(to, owner, false, false, mode, t);
+    spdlog::info("feedback: subscribed {} (mode {})", to.to_string(), mode);
+    return {};
+}
+
+bool Feedback::unsubscribe(const OscEndpoint& to) {
+    std::lock_guard lock(mutex_);
+    const auto it = std::find_if(subscribers_.begin(), subscribers_.end(),
+                                 [&to](const Subscriber& s) { return same_endpoint(s.to, to); });
+    if (it == subscribers_.end()) return false;
+    subscribers_.erase(it);
+    spdlog::info("feedback: unsubscribed {}", to.to_string());
+    return true;
+}
+
+std::size_t Feedback::subscriber_count() const {
+    std::lock_guard lock(mutex_);
+    return subscribers_.size();
+}
+
+bool Feedback::is_subscribed(const OscEndpoint& to) const {
+    std::lock_guard lock(mutex_);
+    return find(to) != nullptr;
+}
+
+void Feedback::add_subscriber(const OscEndpoint& to, const OscEndpoint& owner, bool is_static,
+                              bool zero_config, int mode, TimePoint now) {
+    Subscriber s;
+    s.to = to;
+    s.owner = owner;
+    s.is_static = is_static;
+    s.zero_config = zero_config;
+    s.mode = mode;
+    s.last_heard = now;
+    s.next_burst = TimePoint{};
+    subscribers_.push_back(std::move(s));
+}
+
+Feedback::Subscriber* Feedback::find(const OscEndpoint& to) {
+    for (auto& s : subscribers_)
+        if (same_endpoint(s.to, to)) return &s;
+    return nullptr;
+}
+
+const Feedback::Subscriber* Feedback::find(const OscEndpoint& to) const {
+    for (const auto& s : subscribers_)
+        if (same_endpoint(s.to, to)) return &s;
+    return nullptr;
+}
+
+// The latest value per address wins; the address keeps the place of its first change.
+void Feedback::coalesce(std::vector<OscMessage>& pending, const OscMessage& m) {
+    for (auto& p : pending) {
+        if (p.address == m.address) {
+            p.args = m.args;
+            return;
+        }
+    }
+    pending.push_back(m);
+}
+
+const char* Feedback::state_name(const SlotMirror& slot, bool sounding) {
+    if (slot.loading) return "loading";
+    if (!slot.loaded) return "empty";
+    return sounding ? "playing" : "stopped";
+}
+
+std::vector<OscMessage> Feedback::state_messages() const {
+    return state_messages(mirror_());
+}
+
+std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) const {
+    std::vector<OscMessage> out;
+    out.reserve(4 + mirror.slots.size() * 19);
+    out.push_back({"/master/gain", {OscArg::float32(mirror.master_gain)}});
+    out.push_back({"/clock/tempo", {OscArg::float32(mirror.tempo)}});
+    out.push_back({"/clock/meter", {OscArg::int32(mirror.meter)}});
+    out.push_back({"/clock/sync", {OscArg::string(mirror.sync)}});
+    for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
+        const SlotMirror& s = mirror.slots[n];
+        const SlotParams& p = s.params;
+        const bool sounding = engine_.slot_sounding_voices(n) > 0;
+        auto add = [&out, n](const char* verb, OscArg v) {
+            out.push_back({slot_address(n, verb), {std::move(v)}});
+        };
+        add("state", OscArg::string(state_name(s, sounding)));
+        add("playing", OscArg::float32(sounding && s.loaded && !s.loading ? 1.0F : 0.0F));
+        add("gain", OscArg::float32(p.gain));
+        add("pan", OscArg::float32(p.pan));
+        add("rate", OscArg::float32(p.rate));
+        add("pitch", OscArg::float32(p.pitch));
+        add("reverse", OscArg::int32(p.reverse));
+        add("start", OscArg::float32(p.start));
+        add("end", OscArg::float32(p.end));
+        add("xfade", OscArg::float32(p.xfade));
+        add("mode", OscArg::string(p.mode));
+        add("poly", OscArg::int32(p.poly));
+        add("choke", OscArg::int32(p.choke));
+        add("output", OscArg::int32(p.output));
+        add("fade_in", OscArg::float32(p.fade_in));
+        add("fade_out", OscArg::float32(p.fade_out));
+        add("quantize", p.quantize);
+        add("beats", OscArg::float32(p.beats));
+    }
+    return out;
+}
+
+bool Feedback::send_bundles(const OscEndpoint& to, const std::vector<OscMessage>& messages) const {
+    bool all = true;
+    for (const auto& datagram : encode_osc_bundles(messages, config_.max_datagram))
+        all = send_(to, datagram) && all;
+    return all;
+}
+
+bool Feedback::send_state(const OscEndpoint& to) const {
+    return send_bundles(to, state_messages());
+}
+
+OscMessage Feedback::info_message(std::uint32_t slot) const {
+    const MirrorState mirror = mirror_();
+    OscMessage m{slot_address(slot, "info.reply"), {}};
+    if (slot >= mirror.slots.size()) return m;
+    const SlotMirror& s = mirror.slots[slot];
+    const SlotParams& p = s.params;
+    const bool sounding = engine_.slot_sounding_voices(slot) > 0;
+    auto add = [&m](const char* key, OscArg v) {
+        m.args.push_back(OscArg::string(key));
+        m.args.push_back(std::move(v));
+    };
+    const float seconds =
+        s.sample_rate > 0 ? static_cast<float>(s.frames) / static_cast<float>(s.sample_rate) : 0.0F;
+    add("state", OscArg::string(state_name(s, sounding)));
+    add("path", OscArg::string(s.path));
+    add("frames", OscArg::int32(static_cast<std::int32_t>(s.frames)));
+    add("channels", OscArg::int32(static_cast<std::int32_t>(s.channels)));
+    add("seconds", OscArg::float32(seconds));
+    add("gain", OscArg::float32(p.gain));
+    add("pan", OscArg::float32(p.pan));
+    add("rate", OscArg::float32(p.rate));
+    add("pitch", OscArg::float32(p.pitch));
+    add("reverse", OscArg::int32(p.reverse));
+    add("start", OscArg::float32(p.start));
+    add("end", OscArg::float32(p.end));
+    add("xfade", OscArg::float32(p.xfade));
+    add("mode", OscArg::string(p.mode));
+    add("poly", OscArg::int32(p.poly));
+    add("choke", OscArg::int32(p.choke));
+    add("output", OscArg::int32(p.output));
+    add("fade_in", OscArg::float32(p.fade_in));
+    add("fade_out", OscArg::float32(p.fade_out));
+    add("quantize", p.quantize);
+    add("beats", OscArg::float32(p.beats));
+    add("playing", OscArg::int32(sounding && s.loaded && !s.loading ? 1 : 0));
+    return m;
+}
+
+OscMessage Feedback::slots_message() const {
+    const MirrorState mirror = mirror_();
+    OscMessage m{"/slots.reply", {}};
+    for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
+        if (!mirror.slots[n].loaded) continue;
+        m.args.push_back(OscArg::int32(static_cast<std::int32_t>(n)));
+        m.args.push_back(OscArg::string(mirror.slots[n].path));
+    }
+    return m;
+}
+
+// One round:
+//   1. read the mirror and the engine's telemetry; turn what changed into messages;
+//   2. under the lock: drop dead subscribers, hand every subscriber its share of the published
+//      and changed messages (coalesced), and send a burst to each whose rate limit allows.
+void Feedback::tick(TimePoint now) {
+    const MirrorState mirror = mirror_();
+    std::vector<OscMessage> changed;
+
+    // Slot state, from the mirror (empty, loading) and the engine (playing or not).
+    if (last_state_.size() != mirror.slots.size()) last_state_.assign(mirror.slots.size(), "");
+    for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
+        const bool sounding = engine_.slot_sounding_voices(n) > 0;
+        const char* state = state_name(mirror.slots[n], sounding);
+        if (last_state_[n] == state) continue;
+        last_state_[n] = state;
+        changed.push_back({slot_address(n, "state"), {OscArg::string(state)}});
+        const bool playing = std::string_view(state) == "playing";
+        changed.push_back({slot_address(n, "playing"), {OscArg::float32(playing ? 1.0F : 0.0F)}});
+    }
+
+    // The clock: one message per beat reached (several beats in one tick: the latest).
+    const double beat_position = engine_.clock_beat();
+    if (std::isfinite(beat_position)) {
+        const auto beat = static_cast<std::int64_t>(std::floor(beat_position));
+        if (!last_beat_ || *last_beat_ != beat) {
+            last_beat_ = beat;
+            const auto meter =
+                std::max<std::int64_t>(1, static_cast<std::int64_t>(engine_.clock_meter()));
+            const std::int64_t bar = floor_div(beat, meter);
+            const std::int64_t in_bar = beat - bar * meter;
+            changed.push_back({"/clock/beat",
+                               {OscArg::int32(static_cast<std::int32_t>(bar + 1)),
+                                OscArg::int32(static_cast<std::int32_t>(in_bar + 1))}});
+        }
+    }
+
+    // Position and meter, at the position rate.
+    if (now >= next_position_) {
+        next_position_ += position_interval_;
+        if (next_position_ <= now) next_position_ = now + position_interval_;  // fell behind
+        for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
+            if (last_state_[n] != "playing") continue;
+            changed.push_back(
+                {slot_address(n, "position"), {OscArg::float32(engine_.slot_position(n))}});
+        }
+        OscMessage meter{"/meter/out", {}};
+        bool silent = true;
+        for (std::uint32_t o = 0; o < config_.outputs; ++o) {
+            const float peak = engine_.take_output_peak(o);
+            silent = silent && peak == 0.0F;
+            meter.args.push_back(OscArg::float32(peak));
+        }
+        // Silence is told once, not position_rate times a second.
+        if (!silent || !meter_was_silent_) changed.push_back(std::move(meter));
+        meter_was_silent_ = silent;
+    }
+
+    std::lock_guard lock(mutex_);
+    std::vector<Published> published;
+    published.swap(published_);
+
+    const auto timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(config_.subscriber_timeout_s));
+    for (auto it = subscribers_.begin(); it != subscribers_.end();) {
+        const bool silent_too_long = !it->is_static && now - it->last_heard > timeout;
+        const bool unreachable = !it->is_static && it->failed_sends >= kMaxFailedSends;
+        if (silent_too_long || unreachable) {
+            spdlog::info("feedback: dropped {} ({})", it->to.to_string(),
+                         silent_too_long ? "silent too long" : "sends failed");
+            it = subscribers_.erase(it);
+            continue;
+        }
+        ++it;
+    }
+
+    std::vector<OscMessage> whole_state;
+    for (auto& s : subscribers_) {
+        if (s.wants_state) {
+            if (whole_state.empty()) whole_state = state_messages(mirror);
+            for (const auto& m : whole_state) coalesce(s.pending, m);
+            s.wants_state = false;
+        }
+        for (const auto& p : published) {
+            const bool own =
+                p.origin && (same_endpoint(*p.origin, s.owner) || same_endpoint(*p.origin, s.to));
+            if (s.mode == 2 && own) continue;
+            coalesce(s.pending, p.message);
+        }
+        for (const auto& m : changed) coalesce(s.pending, m);
+
+        if (s.pending.empty() || now < s.next_burst) continue;
+        const bool ok = send_bundles(s.to, s.pending);
+        s.failed_sends = ok ? 0 : s.failed_sends + 1;
+        s.pending.clear();
+        // Bursts are spaced by at least 1/rate: never more than feedback_rate in any second.
+        s.next_burst = now + burst_interval_;
+    }
+}
+
+}  // namespace looperd

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/osc_server.hpp"
+#include "looperd/limits.hpp"
+
+namespace looperd {
+
+class Engine;
+
+// One slot's parameters as last accepted, with the engine's defaults.
+struct SlotParams {
+    float gain = 1.0F;
+    float pan = 0.0F;
+    float rate = 1.0F;
+    float pitch = 0.0F;
+    std::int32_t reverse = 0;
+    float start = 0.0F;  // region, fractions of the sample
+    float end = 1.0F;
+    float xfade = 0.0F;
+    std::string mode = "oneshot";
+    std::int32_t poly = 1;
+    std::int32_t choke = 0;
+    std::int32_t output = 0;
+    float fade_in = 0.0F;
+    float fade_out = limits::kDefaultFadeMs;
+    OscArg quantize = OscArg::string("none");  // as given: "none", "beat", "bar" or beats
+    float beats = 0.0F;
+};
+
+// One slot of the controller's mirror.
+struct SlotMirror {
+    bool loaded = false;
+    bool loading = false;  // a load request is in flight
+    std::string path;
+    std::uint32_t frames = 0;
+    std::uint32_t channels = 0;
+    std::uint32_t sample_rate = 0;
+    SlotParams params;
+};
+
+// A copy of everything the controller knows, taken under its lock.
+struct MirrorState {
+    std::vector<SlotMirror> slots;
+    float master_gain = 1.0F;
+    float tempo = 120.0F;
+    std::int32_t meter = 4;
+    std::string sync = "internal";
+};
+
+struct FeedbackConfig {
+    std::vector<OscEndpoint> static_subscribers;  // --notify: never dropped for silence
+    std::uint16_t feedback_port = 0;              // zero-configuration port; 0: off
+    std::uint32_t max_subscribers = 16;
+    double subscriber_timeout_s = 60.0;
+    std::uint32_t feedback_rate = 30;  // bursts per second per subscriber, at most
+    std::uint32_t position_rate = 20;  // position and meter updates per second
+    std::uint32_t outputs = limits::kDefaultOutputs;
+    std::size_t max_datagram = 8192;
+};
+
+// Feedback: keeps control surfaces in sync. It holds the subscribers, coalesces what each must
+// be told, and sends it as OSC bundles, at most feedback_rate bursts per second per subscriber.
+//
+// Threads: its own thread calls tick() on a timer (start()/stop()); it alone reads the engine's
+// output peaks. publish(), touch(), subscribe(), unsubscribe() and the message builders may be
+// called from any thread (the network and loader threads): the subscriber table is guarded by
+// mutex_, which the audio thread never sees. Engine telemetry is read through relaxed atomics
+// only, so the audio thread never waits for the network.
+class Feedback {
+  public:
+    using TimePoint = std::chrono::steady_clock::time_point;
+    using Now = std::function<TimePoint()>;
+    // Sends one datagram; false when sendto failed.
+    using SendDatagram = std::function<bool(const OscEndpoint&, const std::vector<std::uint8_t>&)>;
+    using MirrorSource = std::function<MirrorState()>;
+
+    // `engine` is read only (telemetry); `now` is the clock touch() and subscribe() use (tests
+    // inject their own).
+    Feedback(const FeedbackConfig& config, Engine& engine, MirrorSource mirror, SendDatagram send,
+             Now now = std::chrono::steady_clock::now);
+    ~Feedback();
+    Feedback(const Feedback&) = delete;
+    Feedback& operator=(const Feedback&) = delete;
+
+    // Starts the thread ticking at max(feedback_rate, position_rate) per second.
+    void start();
+    void stop();
+
+    // Any thread: an accepted change, on the address a control would use. `origin` is the
+    // sender (nullopt: no peer, e.g. a script); subscribers in mode 2 owned by it skip it.
+    void publish(OscMessage message, const std::optional<OscEndpoint>& origin);
+    // Any thread: `from` sent looperd something. Keeps its subscriptions alive and, in
+    // zero-configuration mode, subscribes its IP at the feedback port.
+    void touch(const OscEndpoint& from);
+
+    // Any thread. mode 1: with echo of the owner's own changes; 2: without. The new subscriber
+    // gets the whole state at its next burst. Returns an error text (empty: subscribed).
+    std::string subscribe(const OscEndpoint& to, const OscEndpoint& owner, int mode);
+    // Any thread. Returns whether `to` was subscribed.
+    bool unsubscribe(const OscEndpoint& to);
+
+    // Any thread: the whole state, as subscribers receive it (without the meter, whose peaks
+    // only the feedback thread takes).
+    std::vector<OscMessage> state_messages() const;
+    // Any thread: the whole state to `to` now, as bundles. Returns false if a send failed.
+    bool send_state(const OscEndpoint& to) const;
+    // Any thread: the /slot/<n>/info.reply and /slots.reply messages.
+    OscMessage info_message(std::uint32_t slot) const;
+    OscMessage slots_message() const;
+
+    // Feedback thread (or a test, while the thread is not running): one round of work at `now`.
+    void tick(TimePoint now);
+
+    std::size_t subscriber_count() const;
+    bool is_subscribed(const OscEndpoint& to) const;
+
+    // "empty", "loading", "stopped" or "playing".
+    static const char* state_name(const SlotMirror& slot, bool sounding);
+
+  private:
+    struct Pending {
+        std::vector<OscMessage> messages;  // in order of first change
+    };
+    struct Subscriber {
+        OscEndpoint to;
+        OscEndpoint owner;         // whose messages keep it alive, and whose echoes mode 2 skips
+        bool is_static = false;    // --notify
+        bool zero_config = false;  // owner matched by IP only
+        int mode = 1;
+        TimePoint last_heard{};
+        TimePoint next_burst{};  // rate limit: no burst before this
+        int failed_sends = 0;
+        bool wants_state = true;
+        std::vector<OscMessage> pending;  // coalesced: the latest value per address
+    };
+    struct Published {
+        OscMessage message;
+        std::optional<OscEndpoint> origin;
+    };
+
+    void run();
+    std::vector<OscMessage> state_messages(const MirrorState& mirror) const;
+    void add_subscriber(const OscEndpoint& to, const OscEndpoint& owner, bool is_static,
+                        bool zero_config, int mode, TimePoint now);
+    Subscriber* find(const OscEndpoint& to);
+    const Subscriber* find(const OscEndpoint& to) const;
+    static void coalesce(std::vector<OscMessage>& pending, const OscMessage& m);
+    bool send_bundles(const OscEndpoint& to, const std::vector<OscMessage>& messages) const;
+
+    FeedbackConfig config_;
+    Engine& engine_;
+    MirrorSource mirror_;
+    SendDatagram send_;
+    Now now_;
+    std::chrono::nanoseconds burst_interval_;
+    std::chrono::nanoseconds position_interval_;
+
+    mutable std::mutex mutex_;  // subscribers_, published_, refused_
+    std::vector<Subscriber> subscribers_;
+    std::vector<Published> published_;
+    std::vector<std::string> refused_;  // zero-config IPs already logged as refused
+
+    // Feedback thread only: what was last told, to send changes only.
+    std::vector<std::string> last_state_;
+    std::optional<std::int64_t> last_beat_;
+    TimePoint next_position_{};
+    bool meter_was_silent_ = false;
+
+    std::mutex wake_mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace looperd
