@@ -48,6 +48,45 @@ bool is_string(const OscArg& a) {
 // in the scheduled queue for days.
 constexpr double kMaxScheduleAheadSeconds = 3600.0;
 
+// Reasons and destinations the error limits track at once; the rest share one overflow entry,
+// so the log and the replies stay bounded whatever a peer sends.
+constexpr std::size_t kErrorKinds = 32;
+constexpr std::size_t kErrorDestinations = 64;
+
+constexpr const char* kOutsideRoots = "path outside the allowed sample roots";
+
+// The kind of an error reason, what its log lines are limited by: the text before any ':'
+// (which is followed by details), with numbers folded, so that "slot 9 out of range" and
+// "slot 10 out of range" are one kind.
+std::string error_kind(std::string_view reason) {
+    reason = reason.substr(0, reason.find(':'));
+    std::string kind;
+    for (const char c : reason) {
+        const bool digit = c >= '0' && c <= '9';
+        if (digit && !kind.empty() && kind.back() == '#') continue;
+        kind.push_back(digit ? '#' : c);
+        if (kind.size() >= 48) break;
+    }
+    return kind.empty() ? "?" : kind;
+}
+
+// A path without trailing separators ("/samples/" → "/samples"), so that components compare.
+std::filesystem::path without_trailing_separator(std::filesystem::path p) {
+    while (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+    return p;
+}
+
+// Whether `path` is `root` or lies under it. Both absolute and normal. Compared component by
+// component: "/samples2/a.wav" is not under "/samples".
+bool is_within(const std::filesystem::path& path, const std::filesystem::path& root) {
+    auto p = path.begin();
+    for (const auto& component : root) {
+        if (p == path.end() || *p != component) return false;
+        ++p;
+    }
+    return true;
+}
+
 constexpr std::string_view kModeNames[] = {"oneshot", "loop", "gate", "toggle"};
 
 // "/slot/12/play" → {12, "play"}. Digits only, no sign, no leading '+'.
@@ -96,7 +135,20 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
       status_(std::move(status)),
       sample_rate_(std::move(sample_rate)),
       clock_(std::move(clock)),
+      error_logs_(config.error_logs_per_second, std::chrono::seconds(1), kErrorKinds),
+      error_replies_(config.error_replies_per_second, std::chrono::seconds(1), kErrorDestinations),
       slots_(config.slots) {
+    if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
+    // Roots are compared resolved, as load paths are: a root given through a symlink still
+    // matches what its files resolve to.
+    auto add_root = [this](const std::filesystem::path& dir) {
+        std::error_code ec;
+        auto root = std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
+        if (ec) root = std::filesystem::absolute(dir).lexically_normal();
+        roots_.push_back(without_trailing_separator(root));
+    };
+    add_root(config_.samples_dir);
+    for (const auto& dir : config_.sample_roots) add_root(dir);
     scheduled_.reserve(config.max_scheduled);
     for (auto& s : slots_) s.params.fade_out = config.fade_ms;
 }
@@ -285,8 +337,80 @@ void Controller::reject_packet(const std::string& reason, const OscEndpoint& fro
 
 void Controller::error(const OscEndpoint& to, const std::string& address,
                        const std::string& reason) {
-    spdlog::warn("{} from {}: {}", address.empty() ? "packet" : address, to.to_string(), reason);
-    reply_(to, OscMessage{"/error", {OscArg::string(address), OscArg::string(reason)}});
+    const auto host = IpAddress::from_sockaddr(to.addr, to.len);
+    std::vector<KeyedWindowLimiter::Suppressed> logs;
+    std::vector<KeyedWindowLimiter::Suppressed> replies;
+    bool log = false;
+    bool reply = false;
+    {
+        std::lock_guard lock(errors_mutex_);
+        const auto now = config_.now ? config_.now() : std::chrono::steady_clock::now();
+        log = error_logs_.admit(error_kind(reason), now, logs);
+        reply = error_replies_.admit(host ? host->to_string() : "?", now, replies);
+    }
+    log_suppressed(logs, replies);
+    if (log)
+        spdlog::warn("{} from {}: {}", address.empty() ? "packet" : address, to.to_string(),
+                     reason);
+    if (reply) reply_(to, OscMessage{"/error", {OscArg::string(address), OscArg::string(reason)}});
+}
+
+void Controller::expire_error_limits() {
+    std::vector<KeyedWindowLimiter::Suppressed> logs;
+    std::vector<KeyedWindowLimiter::Suppressed> replies;
+    {
+        std::lock_guard lock(errors_mutex_);
+        const auto now = config_.now ? config_.now() : std::chrono::steady_clock::now();
+        error_logs_.expire(now, logs);
+        error_replies_.expire(now, replies);
+    }
+    log_suppressed(logs, replies);
+}
+
+void Controller::log_suppressed(const std::vector<KeyedWindowLimiter::Suppressed>& logs,
+                                const std::vector<KeyedWindowLimiter::Suppressed>& replies) {
+    // At most one line per tracked kind or destination and window: bounded like the rest.
+    for (const auto& s : logs)
+        spdlog::warn("{} more error(s) like '{}' suppressed", s.count,
+                     s.key.empty() ? "(other reasons)" : s.key);
+    for (const auto& s : replies)
+        spdlog::warn("{} /error repl{} to {} dropped: over {} a second", s.count,
+                     s.count == 1 ? "y" : "ies", s.key.empty() ? "other peers" : s.key,
+                     config_.error_replies_per_second);
+}
+
+std::uint64_t Controller::error_replies_dropped() const {
+    std::lock_guard lock(errors_mutex_);
+    return error_replies_.suppressed_total();
+}
+
+std::optional<std::filesystem::path> Controller::confine(const Request& r,
+                                                         const std::string& requested) {
+    std::filesystem::path resolved = requested;
+    if (resolved.is_relative()) resolved = config_.samples_dir / resolved;
+    // weakly_canonical follows every symlink of the part that exists and folds "..", so what is
+    // compared is what the loader will open: it is given exactly this path.
+    std::error_code ec;
+    auto canonical = std::filesystem::weakly_canonical(resolved, ec);
+    const auto inside = [this](const std::filesystem::path& p) {
+        return std::any_of(roots_.begin(), roots_.end(),
+                           [&p](const auto& root) { return is_within(p, root); });
+    };
+    if (ec) {
+        // Say why only for a path that names something inside the roots: outside them, every
+        // path gets the same answer, so nothing can be learnt about what exists there.
+        if (inside(without_trailing_separator(resolved.lexically_normal())))
+            error(r.from, r.message.address, "cannot resolve the path: " + ec.message());
+        else
+            error(r.from, r.message.address, kOutsideRoots);
+        return std::nullopt;
+    }
+    canonical = without_trailing_separator(canonical);
+    if (!inside(canonical)) {
+        error(r.from, r.message.address, kOutsideRoots);
+        return std::nullopt;
+    }
+    return canonical;
 }
 
 // Answers /error and returns false when r's frame is in the future and the scheduled bound is
@@ -385,6 +509,9 @@ void Controller::osc_status(const Request& r) {
     add("memory_bytes", i32(budget_.used()));
     add("memory_budget", i32(budget_.limit()));
     add("dsp_load", OscArg::float32(s.dsp_load));
+    add("dropped_not_allowed", i32(s.dropped_not_allowed));
+    add("dropped_rate_limited", i32(s.dropped_rate_limited));
+    add("error_replies_dropped", i32(error_replies_dropped()));
     reply_(*to, m);
 }
 
@@ -423,8 +550,9 @@ void Controller::osc_slot_load(const Request& r) {
     }
     auto reply_to = reply_endpoint(r, 1);
     if (!reply_to) return;
-    std::filesystem::path resolved = path_arg.s;
-    if (resolved.is_relative()) resolved = config_.samples_dir / resolved;
+    const auto confined = confine(r, path_arg.s);
+    if (!confined) return;
+    const std::filesystem::path resolved = *confined;
     std::uint64_t generation = 0;
     {
         std::lock_guard lock(mutex_);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -16,6 +17,7 @@
 #include "daemon/load_worker.hpp"
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
+#include "io/rate_limiter.hpp"
 #include "looperd/command.hpp"
 #include "looperd/limits.hpp"
 
@@ -33,6 +35,9 @@ struct RuntimeStatus {
     std::uint64_t late = 0;               // scheduled commands that arrived after their frame
     std::uint64_t scheduled_refused = 0;  // refused by the engine: its scheduled queue was full
     float dsp_load = 0.0F;
+    // Datagrams the network thread dropped before decoding them.
+    std::uint64_t dropped_not_allowed = 0;   // source outside every --osc-allow network
+    std::uint64_t dropped_rate_limited = 0;  // source over --osc-rate / --osc-burst
 };
 
 struct ControllerConfig {
@@ -40,8 +45,16 @@ struct ControllerConfig {
     std::uint32_t outputs = limits::kDefaultOutputs;  // bounds /slot/<n>/output
     // Commands with a future frame that may be pending at once (--max-scheduled).
     std::size_t max_scheduled = limits::kDefaultScheduledCapacity;
-    std::filesystem::path samples_dir;       // empty: the current directory
+    std::filesystem::path samples_dir;  // empty: the current directory
+    // Further directories load paths may lie in (--samples-root). A load path must resolve,
+    // symlinks followed, inside samples_dir or one of these.
+    std::vector<std::filesystem::path> sample_roots;
     float fade_ms = limits::kDefaultFadeMs;  // the engine's fade, every slot's first fade_out
+    // /error log lines per reason and second, and /error replies per destination IP and second.
+    std::uint32_t error_logs_per_second = 10;
+    std::uint32_t error_replies_per_second = 50;
+    // The time the error limits go by. Empty: std::chrono::steady_clock. Tests inject theirs.
+    std::function<std::chrono::steady_clock::time_point()> now;
 };
 
 // Where bundle timetags land on the audio clock. Both are called on the network thread only.
@@ -94,6 +107,14 @@ class Controller {
     void wait_for_loads();
 
     std::uint32_t slots_loaded() const;
+
+    // Network thread, at least a few times a second: closes the error limits' ended windows and
+    // logs how much each held back.
+    void expire_error_limits();
+    // Any thread: /error replies dropped by the per-destination limit so far.
+    std::uint64_t error_replies_dropped() const;
+    // The sample roots as compared: absolute, symlinks resolved; samples_dir first.
+    const std::vector<std::filesystem::path>& sample_roots() const noexcept { return roots_; }
 
     // Before any message is handled: where accepted changes and senders are reported, and what
     // /notify, /refresh, /slot/<n>/info and /slots use. Null: those answer /error.
@@ -199,7 +220,13 @@ class Controller {
     void note_scheduled(std::uint64_t frame);
     void send_region(const Request& r, CommandKind kind, double fraction);
     std::optional<double> seconds_to_fraction(const Request& r);
+    // Replies /error and logs it, both within their rate limits. Any thread.
     void error(const OscEndpoint& to, const std::string& address, const std::string& reason);
+    void log_suppressed(const std::vector<KeyedWindowLimiter::Suppressed>& logs,
+                        const std::vector<KeyedWindowLimiter::Suppressed>& replies);
+    // `requested` (relative to samples_dir) resolved, symlinks followed, when it lies inside a
+    // sample root; nullopt after answering /error otherwise.
+    std::optional<std::filesystem::path> confine(const Request& r, const std::string& requested);
     // The reply endpoint: the optional string argument at `index` as a URL, else the sender.
     std::optional<OscEndpoint> reply_endpoint(const Request& r, std::size_t index);
 
@@ -210,6 +237,12 @@ class Controller {
     StatusSource status_;
     SampleRateSource sample_rate_;
     FrameClock clock_;
+    std::vector<std::filesystem::path> roots_;
+
+    // Both limiters, for error() from the network and the loader thread.
+    mutable std::mutex errors_mutex_;
+    KeyedWindowLimiter error_logs_;     // keyed by the reason's kind
+    KeyedWindowLimiter error_replies_;  // keyed by the destination's IP
 
     std::atomic<bool> cancel_loads_{false};
     mutable std::mutex mutex_;  // slots_ and every send_ call

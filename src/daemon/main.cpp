@@ -26,13 +26,17 @@
 #include "daemon/housekeeping.hpp"
 #include "daemon/options.hpp"
 #include "io/jack_client.hpp"
+#include "io/net_allowlist.hpp"
 #include "io/osc_server.hpp"
+#include "io/rate_limiter.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/rt_guard.hpp"
 
 namespace {
 
 using namespace looperd;
+
+constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
 
 void setup_logging(const std::string& level) {
     auto logger = spdlog::stderr_color_mt("looperd");
@@ -41,14 +45,82 @@ void setup_logging(const std::string& level) {
     spdlog::set_level(spdlog::level::from_str(level));
 }
 
+// What the network thread drops before decoding. Written by it, read by /status (also on it)
+// and nowhere else that needs ordering: relaxed is enough.
+struct GateCounters {
+    std::atomic<std::uint64_t> not_allowed{0};
+    std::atomic<std::uint64_t> rate_limited{0};
+};
+
+// Network thread: whether a datagram from `from` may be decoded at all. Dropped datagrams get
+// no reply; the log says so at most once per reason every 10 s, with how many it did not say.
+class SourceGate {
+  public:
+    SourceGate(const Options& options, GateCounters& counters)
+        : allowlist_(options.osc_allow),
+          limiter_(options.osc_rate, options.osc_burst),
+          counters_(counters),
+          log_(1, std::chrono::seconds(10), 2) {}
+
+    bool admit(const OscEndpoint& from) {
+        const auto source = IpAddress::from_sockaddr(from.addr, from.len);
+        const auto now = LimiterClock::now();
+        if (!allowlist_.allows(source)) {
+            counters_.not_allowed.fetch_add(1, std::memory_order_relaxed);
+            note("not in --osc-allow", from, now);
+            return false;
+        }
+        if (source && !limiter_.admit(*source, now)) {
+            counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+            note("over --osc-rate", from, now);
+            return false;
+        }
+        return true;
+    }
+
+    // Logs what was held back once its window has ended.
+    void expire() {
+        ended_.clear();
+        log_.expire(LimiterClock::now(), ended_);
+        report();
+    }
+
+  private:
+    void note(const char* why, const OscEndpoint& from, LimiterClock::time_point now) {
+        ended_.clear();
+        const bool say = log_.admit(why, now, ended_);
+        report();
+        if (say) spdlog::warn("dropping datagrams from {}: {}", from.to_string(), why);
+    }
+    void report() {
+        for (const auto& s : ended_)
+            spdlog::warn("{} more datagram(s) dropped: {}", s.count, s.key);
+    }
+
+    NetAllowlist allowlist_;
+    SourceRateLimiter limiter_;
+    GateCounters& counters_;
+    KeyedWindowLimiter log_;
+    std::vector<KeyedWindowLimiter::Suppressed> ended_;
+};
+
 // Network thread: one datagram at a time, with a short timeout so that shutdown is prompt.
-void serve_osc(OscServer& server, Controller& controller, const std::atomic<bool>& stopping) {
+void serve_osc(OscServer& server, Controller& controller, SourceGate& gate,
+               const std::atomic<bool>& stopping) {
     std::vector<std::uint8_t> packet;
     OscEndpoint from;
     bool truncated = false;
+    auto last_expiry = LimiterClock::now();
     while (!stopping.load(std::memory_order_relaxed)) {
         try {
+            // The limits' windows end on time even when nothing arrives to end them.
+            if (const auto now = LimiterClock::now(); now - last_expiry >= kExpiryInterval) {
+                last_expiry = now;
+                controller.expire_error_limits();
+                gate.expire();
+            }
             if (!server.receive(packet, from, truncated, 100)) continue;
+            if (!gate.admit(from)) continue;
             if (truncated) {
                 controller.reject_packet(
                     "datagram larger than " + std::to_string(kMaxOscPacketBytes) + " bytes", from);
@@ -108,13 +180,15 @@ int run(const Options& options) {
     controller_config.max_scheduled = options.max_scheduled;
     controller_config.samples_dir =
         options.samples_dir.empty() ? std::filesystem::current_path() : options.samples_dir;
+    controller_config.sample_roots = options.samples_roots;
     controller_config.fade_ms = options.fade_ms;
+    GateCounters gate_counters;
     Controller controller(
         controller_config, budget, [&engine](const Command& c) { return engine.try_send(c); },
         [&osc](const OscEndpoint& to, const OscMessage& m) {
             if (!osc.send(to, m)) spdlog::warn("cannot send {} to {}", m.address, to.to_string());
         },
-        [&engine, &jack] {
+        [&engine, &jack, &gate_counters] {
             RuntimeStatus s;
             s.voices = engine.active_voices();
             s.voices_max = engine.config().voices;
@@ -126,6 +200,8 @@ int run(const Options& options) {
             s.late = engine.late_commands();
             s.scheduled_refused = engine.refused_scheduled();
             s.dsp_load = jack.dsp_load();
+            s.dropped_not_allowed = gate_counters.not_allowed.load(std::memory_order_relaxed);
+            s.dropped_rate_limited = gate_counters.rate_limited.load(std::memory_order_relaxed);
             return s;
         },
         [&jack] { return jack.sample_rate(); },
@@ -164,12 +240,21 @@ int run(const Options& options) {
     }
 
     std::atomic<bool> stopping{false};
-    std::thread network([&] { serve_osc(osc, controller, stopping); });
+    SourceGate gate(options, gate_counters);
+    std::thread network([&] { serve_osc(osc, controller, gate, stopping); });
 
     spdlog::info(
         "looperd {} ready: JACK client '{}' at {} Hz, {} frames, {} outputs; OSC on udp {}:{}{}",
         LOOPERD_VERSION, jack.name(), jack.sample_rate(), jack.block_size(), options.outputs,
         options.osc_bind, osc.port(), rt_guard::enabled() ? " (audio-thread guard on)" : "");
+    if (!options.osc_allow.empty()) {
+        std::string networks;
+        for (const auto& n : options.osc_allow)
+            networks += (networks.empty() ? "" : ", ") + n.to_string();
+        spdlog::info("OSC accepted only from {}", networks);
+    }
+    for (const auto& root : controller.sample_roots())
+        spdlog::info("sample root: {}", root.string());
 
     int exit_code = 0;
     const timespec tick{0, 100'000'000};

@@ -81,11 +81,19 @@ JACK:
 OSC:
   --osc-port PORT         UDP port to listen on (default: 9950)
   --osc-bind ADDRESS      address to listen on (default: 127.0.0.1; 0.0.0.0 for every interface)
+  --osc-allow CIDR        accept datagrams only from this network, e.g. 192.168.1.0/24, 10.0.0.7,
+                          fe80::/10 (repeatable; once given, loopback is not implied: add
+                          127.0.0.1 for local tools). Default: every source that reaches the
+                          bound address
+  --osc-rate N            datagrams per second per source IP at most; 0: no limit (default: 2000)
+  --osc-burst N           datagrams a source may send at once above that rate (default: 500)
 
 Engine:
   --slots N               sample slots, numbered from 0 (default: 128)
   --voices N              voices playing at once (default: 256)
   --samples-dir DIR       where relative load paths resolve (default: the current directory)
+  --samples-root DIR      another directory load paths may lie in (repeatable); paths outside
+                          --samples-dir and every --samples-root are refused
   --memory-budget SIZE    most sample memory to hold, e.g. 512M, 2G (default: 1G)
   --command-capacity N    commands queued for the audio thread at most (default: 1024)
   --max-scheduled N       timetagged commands waiting for their frame at most (default: 1024,
@@ -136,8 +144,22 @@ Options parse_options(int argc, const char* const* argv) {
             o.osc_port = parse_uint<std::uint16_t>(flag, value(), 1, 65535);
         } else if (flag == "--osc-bind") {
             o.osc_bind = value();
+        } else if (flag == "--osc-allow") {
+            std::string why;
+            auto network = IpNetwork::parse(value(), why);
+            if (!network) throw OptionsError("--osc-allow: " + why);
+            o.osc_allow.push_back(*network);
+        } else if (flag == "--osc-rate") {
+            o.osc_rate = parse_uint<std::uint32_t>(flag, value(), 0, 1'000'000);
+        } else if (flag == "--osc-burst") {
+            o.osc_burst = parse_uint<std::uint32_t>(flag, value(), 1, 1'000'000);
         } else if (flag == "--samples-dir") {
             o.samples_dir = value();
+            if (o.samples_dir.empty()) throw OptionsError("--samples-dir: must not be empty");
+        } else if (flag == "--samples-root") {
+            std::filesystem::path root = value();
+            if (root.empty()) throw OptionsError("--samples-root: must not be empty");
+            o.samples_roots.push_back(std::move(root));
         } else if (flag == "--no-autoconnect") {
             o.autoconnect = false;
         } else if (flag == "--memory-budget") {

@@ -9,11 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "io/net_allowlist.hpp"
 #include "looperd/limits.hpp"
 
 namespace looperd {
 
 inline constexpr std::uint16_t kDefaultOscPort = 9950;
+inline constexpr std::uint32_t kDefaultOscRate = 2000;  // datagrams a second per source
+inline constexpr std::uint32_t kDefaultOscBurst = 500;  // datagrams at once per source
 
 // Options: what the command line sets. Defaults are the documented ones.
 struct Options {
@@ -24,7 +27,13 @@ struct Options {
     std::uint32_t voices = limits::kDefaultVoices;
     std::uint16_t osc_port = kDefaultOscPort;
     std::string osc_bind = "127.0.0.1";
+    // --osc-allow: empty accepts every source that reaches osc_bind; otherwise only these.
+    std::vector<IpNetwork> osc_allow;
+    std::uint32_t osc_rate = kDefaultOscRate;  // 0: no per-source limit
+    std::uint32_t osc_burst = kDefaultOscBurst;
     std::filesystem::path samples_dir;  // empty: the current directory
+    // --samples-root: further directories that load paths may lie in, besides samples_dir.
+    std::vector<std::filesystem::path> samples_roots;
     bool autoconnect = true;
     std::uint64_t memory_budget = limits::kDefaultMemoryBudgetBytes;
     std::size_t command_capacity = limits::kDefaultCommandCapacity;

@@ -4,8 +4,12 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <sndfile.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +66,11 @@ class ControllerTest : public ::testing::Test {
         config.outputs = 3;  // output pairs 1 (out_1, out_2) and 2 (out_3 alone)
         config.max_scheduled = max_scheduled_;
         config.samples_dir = dir_;
+        config.sample_roots = roots_;
+        config.now = [this] {
+            return std::chrono::steady_clock::time_point(
+                std::chrono::steady_clock::duration(error_clock_.load()));
+        };
         controller_ = std::make_unique<Controller>(
             config, *budget_,
             [this](const Command& c) {
@@ -85,6 +94,8 @@ class ControllerTest : public ::testing::Test {
                 s.late = 7;
                 s.scheduled_refused = 4;
                 s.dsp_load = 1.5F;
+                s.dropped_not_allowed = 5;
+                s.dropped_rate_limited = 6;
                 return s;
             },
             [] { return 48000U; },
@@ -95,7 +106,10 @@ class ControllerTest : public ::testing::Test {
                        [this] { return now_; }});
     }
 
+    // Each message comes a second after the one before by the error limits' clock (unless a
+    // test sets error_tick_ to 0), so that only tests about those limits meet them.
     void send(const std::string& address, std::vector<OscArg> args = {}) {
+        error_clock_ += error_tick_;
         controller_->handle(OscMessage{address, std::move(args)}, from_);
     }
 
@@ -151,10 +165,15 @@ class ControllerTest : public ::testing::Test {
 
     // One datagram's messages, each with its timetag.
     void send_packet(std::vector<OscMessage> messages) {
+        error_clock_ += error_tick_;
         controller_->handle_packet(messages, from_);
     }
 
     fs::path dir_;
+    std::vector<fs::path> roots_;  // sample roots besides dir_ (make() passes them)
+    // The error limits' clock, in steady_clock ticks; the loader thread reads it too.
+    std::atomic<std::int64_t> error_clock_{0};
+    std::int64_t error_tick_ = std::chrono::steady_clock::duration(std::chrono::seconds(1)).count();
     std::size_t max_scheduled_ = 1024;
     // The fake audio clock: now, and where a timetag lands (by default 1000 frames per unit of
     // timetag after frame 100000, so distinct timetags land on distinct frames).
@@ -1028,6 +1047,9 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_EQ(kv.at("scheduled_refused").i, 4);
     EXPECT_EQ(kv.at("memory_bytes").i, 480 * 2 * 4);
     EXPECT_FLOAT_EQ(kv.at("dsp_load").f, 1.5F);
+    EXPECT_EQ(kv.at("dropped_not_allowed").i, 5);
+    EXPECT_EQ(kv.at("dropped_rate_limited").i, 6);
+    EXPECT_EQ(kv.at("error_replies_dropped").i, 0);
     send("/status", {OscArg::string("osc.udp://127.0.0.1:6002/")});
     EXPECT_EQ(replies_.back().to, "127.0.0.1:6002");
     expect_rejected("/status", {OscArg::int32(1)});
@@ -1041,6 +1063,309 @@ TEST(ControllerDocs, EveryAddressIsDocumented) {
     text << in.rdbuf();
     for (const auto& a : Controller::addresses())
         EXPECT_NE(text.str().find("`" + a), std::string::npos) << a << " is not in docs/osc.md";
+}
+
+// Path confinement: a temporary tree of sample roots, a sibling whose name extends one of them,
+// and a directory outside, with symlinks across.
+class ControllerRootsTest : public ControllerTest {
+  protected:
+    void SetUp() override {
+        ControllerTest::SetUp();
+        extra_ = make_dir("/tmp/looperd-roots-extra-XXXXXX");
+        outside_ = make_dir("/tmp/looperd-roots-outside-XXXXXX");
+        // "<dir_>2": shares dir_'s text as a prefix but is not inside it.
+        sibling_ = fs::path(dir_.string() + "2");
+        fs::create_directory(sibling_);
+        roots_ = {extra_};
+        make(std::make_unique<MemoryBudget>(1ULL << 30), true);
+    }
+    void TearDown() override {
+        ControllerTest::TearDown();
+        for (const auto& d : {extra_, outside_, sibling_}) fs::remove_all(d);
+    }
+    static fs::path make_dir(const char* pattern) {
+        std::string tmpl = pattern;
+        EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
+        return tmpl;
+    }
+    // A WAV anywhere: write_wav writes into dir_, then it moves.
+    fs::path wav_at(const fs::path& where) {
+        const auto p = write_wav("tmp-" + where.filename().string(), 480, 1);
+        fs::rename(p, where);
+        return where;
+    }
+
+    // Expects `path` refused before anything is loaded.
+    void expect_outside(const std::string& path) {
+        commands_.clear();
+        replies_.clear();
+        const auto loaded = controller_->slots_loaded();
+        send("/slot/3/load", {OscArg::string(path)});
+        controller_->wait_for_loads();
+        ASSERT_EQ(replies_.size(), 1U) << path;
+        EXPECT_EQ(replies_[0].message.address, "/error") << path;
+        ASSERT_EQ(replies_[0].message.args.size(), 2U);
+        EXPECT_EQ(replies_[0].message.args[0].s, "/slot/3/load");
+        EXPECT_EQ(replies_[0].message.args[1].s, "path outside the allowed sample roots") << path;
+        EXPECT_TRUE(commands_.empty()) << path;
+        EXPECT_EQ(controller_->slots_loaded(), loaded);
+        EXPECT_FALSE(controller_->snapshot().slots[3].loading) << path;
+    }
+    // Expects `path` loaded into slot 3.
+    void expect_loaded(const std::string& path) {
+        commands_.clear();
+        replies_.clear();
+        send("/slot/3/load", {OscArg::string(path)});
+        controller_->wait_for_loads();
+        ASSERT_EQ(replies_.size(), 1U) << path;
+        EXPECT_EQ(replies_[0].message.address, "/slot/3/loaded")
+            << path << ": "
+            << (replies_[0].message.args.size() > 1 ? replies_[0].message.args[1].s : "");
+        ASSERT_EQ(commands_.size(), 1U) << path;
+        EXPECT_EQ(commands_[0].kind, CommandKind::assign_buffer);
+    }
+
+    fs::path extra_;
+    fs::path outside_;
+    fs::path sibling_;
+};
+
+TEST_F(ControllerRootsTest, AbsolutePathsOutsideTheRootsAreRefused) {
+    wav_at(outside_ / "secret.wav");
+    expect_outside((outside_ / "secret.wav").string());
+    // Whether it exists or not, the answer is the same: nothing to learn about the filesystem.
+    expect_outside((outside_ / "missing.wav").string());
+    expect_outside("/etc/passwd");
+    expect_outside("/");
+}
+
+TEST_F(ControllerRootsTest, DotDotCannotClimbOutOfTheSamplesDir) {
+    wav_at(outside_ / "secret.wav");
+    expect_outside("../" + outside_.filename().string() + "/secret.wav");
+    expect_outside("sub/../../" + outside_.filename().string() + "/secret.wav");
+    expect_outside((dir_ / ".." / outside_.filename() / "secret.wav").string());
+    expect_outside("../../../../../../../../etc/passwd");
+    // Through a directory that does not exist, too.
+    expect_outside("nowhere/../../" + outside_.filename().string() + "/secret.wav");
+}
+
+TEST_F(ControllerRootsTest, APrefixOfTheNameIsNotARoot) {
+    // dir_ is "/tmp/looperd-controller-abc"; "/tmp/looperd-controller-abc2" is not inside it.
+    wav_at(sibling_ / "a.wav");
+    expect_outside((sibling_ / "a.wav").string());
+    expect_outside("../" + sibling_.filename().string() + "/a.wav");
+}
+
+TEST_F(ControllerRootsTest, SymlinksLeadingOutOfTheRootsAreRefused) {
+    wav_at(outside_ / "secret.wav");
+    fs::create_symlink(outside_ / "secret.wav", dir_ / "file-link.wav");
+    fs::create_directory_symlink(outside_, dir_ / "dir-link");
+    fs::create_symlink(sibling_, dir_ / "sibling-link");
+    wav_at(sibling_ / "a.wav");
+    expect_outside("file-link.wav");
+    expect_outside("dir-link/secret.wav");
+    expect_outside((dir_ / "dir-link" / "secret.wav").string());
+    expect_outside("sibling-link/a.wav");
+    // A chain: a link inside the extra root to the link above.
+    fs::create_symlink(dir_ / "file-link.wav", extra_ / "chain.wav");
+    expect_outside((extra_ / "chain.wav").string());
+}
+
+TEST_F(ControllerRootsTest, PathsInsideEveryRootLoad) {
+    write_wav("a.wav", 480, 1);
+    fs::create_directory(dir_ / "sub");
+    wav_at(dir_ / "sub" / "b.wav");
+    wav_at(extra_ / "c.wav");
+    expect_loaded("a.wav");
+    expect_loaded((dir_ / "a.wav").string());
+    expect_loaded("sub/../a.wav");
+    expect_loaded("./sub/b.wav");
+    expect_loaded((extra_ / "c.wav").string());
+    expect_loaded("../" + extra_.filename().string() + "/c.wav");  // ends up in a root
+    // Symlinks whose targets are inside a root, the other one included.
+    fs::create_symlink(dir_ / "sub" / "b.wav", dir_ / "inside-link.wav");
+    fs::create_directory_symlink(extra_, dir_ / "extra-link");
+    expect_loaded("inside-link.wav");
+    expect_loaded("extra-link/c.wav");
+    // Relative paths resolve under --samples-dir only, never under another root.
+    replies_.clear();
+    send("/slot/3/load", {OscArg::string("c.wav")});
+    controller_->wait_for_loads();
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_NE(errors()[0].message.args[1].s.find("cannot open"), std::string::npos);
+}
+
+TEST_F(ControllerRootsTest, RootsGivenThroughSymlinksStillMatch) {
+    fs::create_directory_symlink(dir_, outside_ / "samples-link");
+    roots_ = {outside_ / "samples-link" / ""};  // a trailing separator, too
+    make(std::make_unique<MemoryBudget>(1ULL << 30), true);
+    ASSERT_EQ(controller_->sample_roots().size(), 2U);
+    EXPECT_EQ(controller_->sample_roots()[1], fs::canonical(dir_));
+    write_wav("a.wav", 480, 1);
+    expect_loaded((outside_ / "samples-link" / "a.wav").string());
+    wav_at(outside_ / "secret.wav");
+    expect_outside((outside_ / "secret.wav").string());
+}
+
+TEST(Options, SampleRootsAndOscExposureFlags) {
+    const char* none[] = {"looperd"};
+    const Options d = parse_options(1, none);
+    EXPECT_TRUE(d.samples_roots.empty());
+    EXPECT_TRUE(d.osc_allow.empty());
+    EXPECT_EQ(d.osc_rate, 2000U);
+    EXPECT_EQ(d.osc_burst, 500U);
+    EXPECT_EQ(d.osc_bind, "127.0.0.1");
+    const char* all[] = {
+        "looperd",     "--samples-root", "/a",          "--samples-root", "/b",
+        "--osc-allow", "192.168.1.0/24", "--osc-allow", "10.0.0.7",       "--osc-allow",
+        "fe80::/10",   "--osc-rate",     "0",           "--osc-burst",    "1"};
+    const Options o = parse_options(15, all);
+    EXPECT_EQ(o.samples_roots, (std::vector<fs::path>{"/a", "/b"}));
+    ASSERT_EQ(o.osc_allow.size(), 3U);
+    EXPECT_EQ(o.osc_allow[0].to_string(), "192.168.1.0/24");
+    EXPECT_EQ(o.osc_allow[1].to_string(), "10.0.0.7/32");
+    EXPECT_EQ(o.osc_allow[2].to_string(), "fe80::/10");
+    EXPECT_EQ(o.osc_rate, 0U);
+    EXPECT_EQ(o.osc_burst, 1U);
+    const std::vector<std::pair<const char*, const char*>> bad = {{"--osc-allow", "192.168.1.0/33"},
+                                                                  {"--osc-allow", "example.com"},
+                                                                  {"--osc-allow", ""},
+                                                                  {"--osc-rate", "-1"},
+                                                                  {"--osc-rate", "1000001"},
+                                                                  {"--osc-burst", "0"},
+                                                                  {"--samples-root", ""},
+                                                                  {"--samples-dir", ""}};
+    for (const auto& [flag, value] : bad) {
+        const char* argv[] = {"looperd", flag, value};
+        EXPECT_THROW(parse_options(3, argv), OptionsError) << flag << " " << value;
+    }
+    for (const char* flag : {"--osc-allow CIDR", "--osc-rate N", "--osc-burst N", "--samples-root"})
+        EXPECT_NE(usage().find(flag), std::string::npos) << flag;
+}
+
+// Error replies and their log lines: limited per destination and per reason.
+class ControllerErrorLimitTest : public ControllerTest {
+  protected:
+    void SetUp() override {
+        ControllerTest::SetUp();
+        error_tick_ = 0;  // every message at the same instant unless a test advances
+        previous_ = spdlog::default_logger();
+        auto logger = std::make_shared<spdlog::logger>(
+            "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_));
+        logger->set_pattern("%l %v");
+        spdlog::set_default_logger(logger);
+    }
+    void TearDown() override {
+        spdlog::set_default_logger(previous_);
+        ControllerTest::TearDown();
+    }
+    void advance(std::chrono::milliseconds ms) {
+        error_clock_ += std::chrono::steady_clock::duration(ms).count();
+    }
+    std::vector<std::string> log_lines() {
+        std::vector<std::string> lines;
+        std::istringstream in(log_.str());
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        return lines;
+    }
+    std::size_t lines_with(const std::string& text) {
+        std::size_t n = 0;
+        for (const auto& l : log_lines()) n += l.find(text) != std::string::npos ? 1 : 0;
+        return n;
+    }
+    std::size_t replies_to(const std::string& to) {
+        return static_cast<std::size_t>(std::count_if(
+            replies_.begin(), replies_.end(), [&to](const Reply& r) { return r.to == to; }));
+    }
+    std::shared_ptr<spdlog::logger> previous_;
+    std::ostringstream log_;
+};
+
+TEST_F(ControllerErrorLimitTest, AtMostFiftyErrorRepliesASecondToOneSource) {
+    for (int i = 0; i < 80; ++i) send("/no/such/address");
+    EXPECT_EQ(errors().size(), 50U);
+    EXPECT_EQ(controller_->error_replies_dropped(), 30U);
+    // Another source has its own allowance.
+    const auto other = endpoint("127.0.0.2", 7000);
+    for (int i = 0; i < 60; ++i) controller_->handle(OscMessage{"/no/such/address", {}}, other);
+    EXPECT_EQ(replies_to("127.0.0.2:7000"), 50U);
+    // Replies that are not errors are not limited by this.
+    replies_.clear();
+    send("/ping");
+    ASSERT_EQ(replies_.size(), 1U);
+    EXPECT_EQ(replies_[0].message.address, "/pong");
+    // The count is in /status.
+    replies_.clear();
+    send("/status");
+    ASSERT_EQ(replies_.size(), 1U);
+    const auto& args = replies_[0].message.args;
+    const auto key = std::find_if(args.begin(), args.end(), [](const OscArg& a) {
+        return a.type == 's' && a.s == "error_replies_dropped";
+    });
+    ASSERT_NE(key, args.end());
+    EXPECT_EQ((key + 1)->i, 40);
+    // A second later, errors are answered again.
+    replies_.clear();
+    advance(std::chrono::milliseconds(999));
+    send("/no/such/address");
+    EXPECT_TRUE(errors().empty());
+    advance(std::chrono::milliseconds(1));
+    send("/no/such/address");
+    EXPECT_EQ(errors().size(), 1U);
+}
+
+TEST_F(ControllerErrorLimitTest, RepliesAreLimitedByWhereTheyGoNotByTheSendersPort) {
+    // The same host from another port is the same source.
+    for (int i = 0; i < 30; ++i) send("/no/such/address");
+    const auto same_host = endpoint("127.0.0.1", 6000);
+    for (int i = 0; i < 30; ++i) controller_->handle(OscMessage{"/no/such/address", {}}, same_host);
+    EXPECT_EQ(errors().size(), 50U);
+}
+
+TEST_F(ControllerErrorLimitTest, AtMostTenLogLinesASecondPerReasonThenASummary) {
+    for (int i = 0; i < 25; ++i) send("/no/such/address");
+    for (int i = 0; i < 3; ++i) send("/slot/" + std::to_string(100 + i) + "/play");
+    EXPECT_EQ(lines_with("unknown address"), 10U);
+    // Another reason has its own allowance; slot numbers do not make a reason new.
+    EXPECT_EQ(lines_with("out of range"), 3U);
+    for (int i = 0; i < 20; ++i) send("/slot/" + std::to_string(100 + i) + "/play");
+    EXPECT_EQ(lines_with("out of range"), 10U);
+    EXPECT_EQ(lines_with("suppressed"), 0U);  // the window is still open
+
+    advance(std::chrono::milliseconds(1000));
+    controller_->expire_error_limits();
+    EXPECT_EQ(lines_with("15 more error(s) like 'unknown address' suppressed"), 1U) << log_.str();
+    EXPECT_EQ(lines_with("13 more error(s) like 'slot # out of range # suppressed"), 0U);
+    EXPECT_EQ(lines_with("13 more error(s) like 'slot # out of range"), 1U) << log_.str();
+    // Nothing more to say: no summary twice.
+    advance(std::chrono::milliseconds(5000));
+    controller_->expire_error_limits();
+    EXPECT_EQ(lines_with("suppressed"), 2U);
+    // A new window logs again.
+    send("/no/such/address");
+    EXPECT_EQ(lines_with("unknown address"), 12U);
+}
+
+TEST_F(ControllerErrorLimitTest, ManyDistinctReasonsStillLogABoundedNumberOfLines) {
+    // Wrong argument types make reasons that differ in text ("got 5 ('isfis')"): 243 of them,
+    // 20 times each.
+    const OscArg kinds[] = {OscArg::int32(1), OscArg::float32(1.0F), OscArg::string("x")};
+    for (int repeat = 0; repeat < 20; ++repeat) {
+        for (int combo = 0; combo < 243; ++combo) {
+            std::vector<OscArg> args;
+            for (int k = combo, n = 0; n < 5; ++n, k /= 3) args.push_back(kinds[k % 3]);
+            send("/slot/0/gain", std::move(args));
+        }
+    }
+    // 32 reasons tracked at once and one overflow for the rest, 10 lines each.
+    std::size_t warnings = 0;
+    for (const auto& l : log_lines()) warnings += l.rfind("warning", 0) == 0 ? 1 : 0;
+    EXPECT_EQ(warnings, 33U * 10U);
+    // Once the window ends: one summary per tracked reason, the overflow's included.
+    advance(std::chrono::milliseconds(1000));
+    controller_->expire_error_limits();
+    EXPECT_EQ(lines_with("suppressed"), 33U);
+    EXPECT_EQ(lines_with("like '(other reasons)' suppressed"), 1U);
 }
 
 }  // namespace
