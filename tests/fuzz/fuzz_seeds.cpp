@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+// Writes the seed corpora of the fuzz targets, so that no binary seed is kept in the tree:
+//   <out>/fuzz_osc_datagram/     one datagram per Controller route, and a few bundles
+//   <out>/fuzz_sample_loader/    tiny WAV, AIFF, FLAC, Ogg/Vorbis and odd-but-valid files
+//   <out>/fuzz_engine_commands/  command and block streams in that target's format
+// Usage: fuzz_seeds <out>
+#include <sndfile.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "daemon/controller.hpp"
+#include "io/osc_codec.hpp"
+
+namespace {
+
+using namespace looperd;
+namespace fs = std::filesystem;
+
+void write_file(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+    if (!f) throw std::runtime_error("cannot write " + path.string());
+}
+
+// A plausible argument list for each route, so that the seeds reach the handlers' bodies.
+std::vector<OscArg> arguments_for(const std::string& address) {
+    auto ends = [&address](const char* tail) { return address.ends_with(tail); };
+    if (ends("/load")) return {OscArg::string("a.wav")};
+    if (ends("/mode")) return {OscArg::string("loop")};
+    if (ends("/quantize")) return {OscArg::string("bar")};
+    if (ends("/sync")) return {OscArg::string("internal")};
+    if (ends("/tempo")) return {OscArg::float32(96.0F)};
+    if (ends("/meter") || ends("/poly") || ends("/choke") || ends("/output"))
+        return {OscArg::int32(2)};
+    if (ends("/play") || ends("/stop") || ends("/loop") || ends("/reverse"))
+        return {OscArg::int32(1)};
+    if (ends("/notify")) return {OscArg::string("osc.udp://127.0.0.1:9001/")};
+    if (ends("/ping") || ends("/status") || ends("/stop_all") || ends("/reset") ||
+        ends("/refresh") || ends("/info") || ends("/slots") || ends("/unload"))
+        return {};
+    return {OscArg::float32(0.5F)};
+}
+
+OscMessage message(std::string address, std::vector<OscArg> args) {
+    OscMessage m;
+    m.address = std::move(address);
+    m.args = std::move(args);
+    return m;
+}
+
+void osc_seeds(const fs::path& dir) {
+    int n = 0;
+    auto put = [&](const std::vector<std::uint8_t>& bytes) {
+        write_file(dir / ("seed-" + std::to_string(n++)), bytes);
+    };
+    for (std::string a : Controller::addresses()) {
+        if (const auto at = a.find("<n>"); at != std::string::npos) a.replace(at, 3, "1");
+        put(encode_osc_message(message(a, arguments_for(a))));
+    }
+    // A sequence in one bundle: load, shape and play two slots, on a future frame.
+    const std::vector<OscMessage> session = {
+        message("/slot/0/load", {OscArg::string("a.wav")}),
+        message("/slot/1/load", {OscArg::string("b.wav")}),
+        message("/slot/0/mode", {OscArg::string("loop")}),
+        message("/slot/0/xfade", {OscArg::float32(2.0F)}),
+        message("/slot/0/start", {OscArg::float32(0.25F)}),
+        message("/slot/1/rate", {OscArg::float32(1.5F)}),
+        message("/slot/1/reverse", {OscArg::int32(1)}),
+        message("/slot/0/play", {}),
+        message("/slot/1/play", {}),
+    };
+    put(encode_osc_bundle(session));
+    put(encode_osc_bundle(session, 12345));
+    // Quantized play on a fast grid, and a tempo change while it waits.
+    put(encode_osc_bundle({message("/slot/2/load", {OscArg::string("a.wav")}),
+                           message("/slot/2/quantize", {OscArg::float32(0.25F)}),
+                           message("/clock/tempo", {OscArg::float32(300.0F)}),
+                           message("/slot/2/play", {}), message("/slot/2/stop", {})}));
+    // Messages too big for one bundle of 128 bytes: several datagrams.
+    for (const auto& d : encode_osc_bundles(session, 128)) put(d);
+    // Bad ones the decoder or the handlers must refuse.
+    put(encode_osc_message(message("/slot/99/play", {})));
+    put(encode_osc_message(message("/slot/0/gain", {OscArg::string("loud")})));
+    put({'#', 'b', 'u', 'n', 'd', 'l', 'e', 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 64});
+}
+
+void write_sound(const fs::path& path, int format, int rate, int channels, int frames,
+                 float special = 0.0F) {
+    SF_INFO info{};
+    info.samplerate = rate;
+    info.channels = channels;
+    info.format = format;
+    SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+    if (!f) throw std::runtime_error("cannot write " + path.string() + ": " + sf_strerror(nullptr));
+    std::vector<float> data(static_cast<std::size_t>(frames * channels));
+    for (std::size_t i = 0; i < data.size(); ++i)
+        data[i] = 0.5F * std::sin(static_cast<float>(i) * 0.2F);
+    if (special != 0.0F && !data.empty()) data[data.size() / 2] = special;
+    sf_writef_float(f, data.data(), frames);
+    sf_close(f);
+}
+
+void loader_seeds(const fs::path& dir) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    write_sound(dir / "pcm16.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 32);
+    write_sound(dir / "float-nan.wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 2, 16, nan);
+    write_sound(dir / "double-inf.wav", SF_FORMAT_WAV | SF_FORMAT_DOUBLE, 48000, 1, 8, inf);
+    write_sound(dir / "eight-channels.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_U8, 8000, 8, 4);
+    write_sound(dir / "one-frame.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_24, 96000, 1, 1);
+    write_sound(dir / "pcm16.aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 44100, 2, 24);
+    write_sound(dir / "pcm16.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 48000, 1, 64);
+    write_sound(dir / "vorbis.ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, 22050, 1, 256);
+    write_sound(dir / "ulaw.au", SF_FORMAT_AU | SF_FORMAT_ULAW, 11025, 1, 16);
+}
+
+// Streams in fuzz_engine_commands's format (see its header comment).
+void engine_seeds(const fs::path& dir) {
+    using Bytes = std::vector<std::uint8_t>;
+    // Operands: kind, slot, value (lo, hi), frame mode, offset (lo, hi).
+    auto cmd = [](std::uint8_t kind, std::uint8_t slot, std::uint16_t value, std::uint8_t mode = 0,
+                  std::uint16_t offset = 0) {
+        return Bytes{0,
+                     kind,
+                     slot,
+                     static_cast<std::uint8_t>(value),
+                     static_cast<std::uint8_t>(value >> 8U),
+                     mode,
+                     static_cast<std::uint8_t>(offset),
+                     static_cast<std::uint8_t>(offset >> 8U)};
+    };
+    // assign_buffer takes two more operands: channels, frames (lo, hi).
+    auto assign = [&cmd](std::uint8_t slot, std::uint8_t channels, std::uint16_t frames) {
+        Bytes b = cmd(static_cast<std::uint8_t>(CommandKind::assign_buffer), slot, 0);
+        b.insert(b.end(), {channels, static_cast<std::uint8_t>(frames),
+                           static_cast<std::uint8_t>(frames >> 8U)});
+        return b;
+    };
+    auto block = [](std::uint16_t frames, std::uint8_t skip = 0, std::uint8_t transport = 0) {
+        const auto n = static_cast<std::uint16_t>(frames - 1);
+        return Bytes{5, static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8U), skip,
+                     transport};
+    };
+    auto kind = [](CommandKind k) { return static_cast<std::uint8_t>(k); };
+    auto cat = [](std::initializer_list<Bytes> parts) {
+        Bytes out;
+        for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+        return out;
+    };
+    write_file(dir / "play-oneshot", cat({assign(0, 1, 500), cmd(kind(CommandKind::play), 0, 1),
+                                          block(256), block(256), block(256)}));
+    write_file(dir / "loop-xfade-reverse",
+               cat({assign(1, 1, 300), cmd(kind(CommandKind::set_mode), 1, 1),
+                    cmd(kind(CommandKind::set_loop_xfade), 1, 200),
+                    cmd(kind(CommandKind::set_reverse), 1, 1),
+                    cmd(kind(CommandKind::set_region_start), 1, 20000),
+                    cmd(kind(CommandKind::play), 1, 1), block(1024), block(7), block(1024)}));
+    write_file(dir / "quantized-scheduled",
+               cat({assign(2, 3, 2000), cmd(kind(CommandKind::set_quantize), 2, 2),
+                    cmd(kind(CommandKind::clock_tempo), 0, 65535),
+                    cmd(kind(CommandKind::play), 2, 1, 1, 300), block(512),
+                    cmd(kind(CommandKind::stop), 2, 0, 1, 100), block(512, 250, 3), block(512)}));
+    write_file(
+        dir / "poly-choke-rate",
+        cat({assign(3, 2, 4000), cmd(kind(CommandKind::set_poly), 3, 63),
+             cmd(kind(CommandKind::set_choke), 3, 1), cmd(kind(CommandKind::set_rate), 3, 65535),
+             cmd(kind(CommandKind::set_beats), 3, 100), cmd(kind(CommandKind::play), 3, 1),
+             cmd(kind(CommandKind::play), 3, 1), block(1000), assign(3, 1, 1), block(100),
+             cmd(kind(CommandKind::unload), 3, 0), block(1000)}));
+    write_file(dir / "bad-slot-and-rate-change",
+               cat({assign(6, 1, 10), Bytes{7, 2}, block(64),
+                    cmd(kind(CommandKind::set_master_gain), 0, 65535),
+                    cmd(kind(CommandKind::stop_all), 0, 0), block(64)}));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s <out>\n", argv[0]);
+        return 2;
+    }
+    try {
+        const fs::path out = argv[1];
+        for (const char* t : {"fuzz_osc_datagram", "fuzz_sample_loader", "fuzz_engine_commands"})
+            fs::create_directories(out / t);
+        osc_seeds(out / "fuzz_osc_datagram");
+        loader_seeds(out / "fuzz_sample_loader");
+        engine_seeds(out / "fuzz_engine_commands");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "fuzz_seeds: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
