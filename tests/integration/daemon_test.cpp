@@ -601,6 +601,44 @@ TEST_F(DaemonWithOptions, RegistersNamedClientWithRequestedOutputsOnTheServerGiv
     EXPECT_TRUE(probe.ports("^looperd:", 0).empty());
 }
 
+// Only 127.0.0.1 may talk to this daemon; 127.0.0.2 (loopback too) plays a host outside.
+class DaemonWithAllowlist : public Daemon {
+  protected:
+    DaemonWithAllowlist() { extra_args_ = {"--osc-allow", "127.0.0.1/32"}; }
+};
+
+TEST_F(DaemonWithAllowlist, DatagramsFromOutsideTheAllowlistAreDroppedSilentlyAndCounted) {
+    OscClient outsider("127.0.0.2");
+    for (int i = 0; i < 5; ++i) outsider.send(osc_port_, "/ping");
+    outsider.send(osc_port_, "/nope");  // not even an /error goes back
+    EXPECT_FALSE(outsider.wait_for("/pong", 500ms)) << "a host outside the allowlist got /pong";
+    EXPECT_FALSE(outsider.wait_for("/error", 100ms)) << "a host outside the allowlist got /error";
+    EXPECT_EQ(wait_status("dropped_not_allowed", 6, 3s), 6);
+    // The allowed host is served as before.
+    send("/ping");
+    EXPECT_TRUE(osc_->wait_for("/pong", 2s));
+}
+
+// A low per-source rate, so that one noisy host is easy to make.
+class DaemonWithRateLimit : public Daemon {
+  protected:
+    DaemonWithRateLimit() { extra_args_ = {"--osc-rate", "50", "--osc-burst", "20"}; }
+};
+
+TEST_F(DaemonWithRateLimit, ANoisySourceIsLimitedAndAQuietOneKeepsAllItsCommands) {
+    OscClient noisy("127.0.0.2");
+    int quiet_pongs = 0;
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 100; ++i) noisy.send(osc_port_, "/ping");  // a stuck fader
+        send("/ping");
+        if (osc_->wait_for("/pong", 1s)) ++quiet_pongs;
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(quiet_pongs, 5) << "the quiet source lost commands to the noisy one";
+    // 500 from the noisy host in about a second: at most the burst plus 50/s got through.
+    EXPECT_GE(status()["dropped_rate_limited"].number(), 300);
+}
+
 // Runs `binary` with `args` (no JACK server needed) and returns its wait status and output.
 std::pair<std::optional<int>, std::string> run_cli(const std::string& binary,
                                                    const std::vector<std::string>& args) {

@@ -165,12 +165,17 @@ std::map<std::string, OscValue> status_pairs(const OscMsg& reply) {
     return pairs;
 }
 
-OscClient::OscClient() {
+OscClient::OscClient() : OscClient("127.0.0.1") {}
+
+OscClient::OscClient(const std::string& bind_ip) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::inet_pton(AF_INET, bind_ip.c_str(), &addr.sin_addr) != 1) {
+        ::close(fd_);
+        throw std::runtime_error("not an IPv4 address: " + bind_ip);
+    }
     socklen_t len = sizeof addr;
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {

@@ -43,6 +43,8 @@ std::map<std::string, OscValue> status_pairs(const OscMsg& reply);
 class OscClient {
   public:
     OscClient();
+    // Binds to another loopback address (e.g. "127.0.0.2"), to play a second host.
+    explicit OscClient(const std::string& bind_ip);
     ~OscClient();
     OscClient(const OscClient&) = delete;
     OscClient& operator=(const OscClient&) = delete;
