@@ -553,16 +553,24 @@ void Controller::osc_slot_load(const Request& r) {
     const auto confined = confine(r, path_arg.s);
     if (!confined) return;
     const std::filesystem::path resolved = *confined;
-    std::uint64_t generation = 0;
     {
+        // Under mutex_, so that the job cannot finish before its generation is the slot's.
         std::lock_guard lock(mutex_);
-        generation = ++slots_[r.slot].generation;
-        slots_[r.slot].loading = true;
+        SlotState& slot = slots_[r.slot];
+        const std::uint64_t generation = slot.generation + 1;
+        const bool queued =
+            loader_.try_post([this, n = r.slot, generation, path = path_arg.s, resolved,
+                              to = *reply_to] { finish_load(n, generation, path, resolved, to); });
+        if (!queued) {
+            // The slot keeps whatever it holds, and a load already under way stays current.
+            error(r.from, r.message.address,
+                  "too many loads pending (" + std::to_string(LoadWorker::kDefaultCapacity) + ")");
+            return;
+        }
+        slot.generation = generation;
+        slot.loading = true;
     }
     spdlog::info("slot {}: loading {}", r.slot, resolved.string());
-    loader_.post([this, slot = r.slot, generation, path = path_arg.s, resolved, to = *reply_to] {
-        finish_load(slot, generation, path, resolved, to);
-    });
 }
 
 // Loader thread: read, convert, then hand the buffer to the engine if this load is still the

@@ -4,7 +4,7 @@
 
 namespace looperd {
 
-LoadWorker::LoadWorker() : thread_([this] { run(); }) {}
+LoadWorker::LoadWorker(std::size_t capacity) : capacity_(capacity), thread_([this] { run(); }) {}
 
 LoadWorker::~LoadWorker() {
     stop();
@@ -17,6 +17,16 @@ void LoadWorker::post(std::function<void()> job) {
         jobs_.push_back(std::move(job));
     }
     wake_.notify_one();
+}
+
+bool LoadWorker::try_post(std::function<void()> job) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ || jobs_.size() >= capacity_) return false;
+        jobs_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+    return true;
 }
 
 void LoadWorker::stop() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -15,12 +16,17 @@ namespace looperd {
 // post() may be called from any thread; stop() drops jobs not yet started and joins.
 class LoadWorker {
   public:
-    LoadWorker();
+    // Jobs that may wait at once: a flood of load requests is refused, not queued forever.
+    static constexpr std::size_t kDefaultCapacity = 64;
+
+    explicit LoadWorker(std::size_t capacity = kDefaultCapacity);
     ~LoadWorker();
     LoadWorker(const LoadWorker&) = delete;
     LoadWorker& operator=(const LoadWorker&) = delete;
 
     void post(std::function<void()> job);
+    // Like post(), but refuses (returns false) when `capacity` jobs are already waiting.
+    bool try_post(std::function<void()> job);
     void stop();
     // Blocks until every job posted so far has run. For tests.
     void drain();
@@ -32,6 +38,7 @@ class LoadWorker {
     std::condition_variable wake_;
     std::condition_variable idle_;
     std::deque<std::function<void()>> jobs_;
+    std::size_t capacity_;
     bool busy_ = false;
     bool stopping_ = false;
     std::thread thread_;

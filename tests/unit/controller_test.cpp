@@ -13,12 +13,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <sstream>
 
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
+#include "daemon/load_worker.hpp"
 #include "daemon/options.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/sample_buffer.hpp"
@@ -1369,3 +1371,34 @@ TEST_F(ControllerErrorLimitTest, ManyDistinctReasonsStillLogABoundedNumberOfLine
 }
 
 }  // namespace
+
+namespace looperd {
+namespace {
+
+// A flood of load requests is refused, not queued without bound.
+TEST(LoadWorker, RefusesJobsBeyondItsCapacityAndRunsTheRest) {
+    LoadWorker worker(2);
+    std::promise<void> started;
+    std::promise<void> release;
+    std::shared_future<void> gate = release.get_future().share();
+    std::atomic<int> ran{0};
+    ASSERT_TRUE(worker.try_post([&, gate] {
+        started.set_value();
+        gate.wait();
+        ++ran;
+    }));
+    ASSERT_EQ(started.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    // The first job runs; two may wait; the third is refused.
+    EXPECT_TRUE(worker.try_post([&] { ++ran; }));
+    EXPECT_TRUE(worker.try_post([&] { ++ran; }));
+    EXPECT_FALSE(worker.try_post([&] { ++ran; }));
+    release.set_value();
+    worker.drain();
+    EXPECT_EQ(ran.load(), 3);
+    EXPECT_TRUE(worker.try_post([&] { ++ran; }));  // room again
+    worker.drain();
+    EXPECT_EQ(ran.load(), 4);
+}
+
+}  // namespace
+}  // namespace looperd
