@@ -124,6 +124,10 @@ OscMessage decode_message(const std::uint8_t* data, std::size_t size) {
     OscMessage message;
     std::size_t padded = 0;
     const std::size_t address_length = read_string(data, size, padded, "address");
+    if (address_length > kMaxOscAddressBytes) {
+        throw OscDecodeError("address longer than " + std::to_string(kMaxOscAddressBytes) +
+                             " bytes");
+    }
     message.address.assign(reinterpret_cast<const char*>(data), address_length);
     std::size_t pos = padded;
 

@@ -47,6 +47,8 @@ class OscDecodeError : public std::runtime_error {
 inline constexpr std::size_t kMaxOscPacketBytes = 65507;  // largest UDP payload over IPv4
 inline constexpr int kMaxOscBundleDepth = 8;
 inline constexpr std::size_t kMaxOscMessagesPerPacket = 1024;
+// Longer than any address looperd answers ("/slot/4095/start_seconds") by far.
+inline constexpr std::size_t kMaxOscAddressBytes = 256;
 
 // Decodes one datagram: a message, or a bundle (nested up to kMaxOscBundleDepth) flattened
 // to its messages in order, each carrying the timetag of its innermost bundle (applying it is

@@ -761,3 +761,19 @@ TEST(OscCodec, BundlesSplitWithinTheSizeLimitAndKeepOrder) {
 }
 
 }  // namespace looperd
+
+namespace {
+
+// An address of 256 bytes decodes; one byte more is refused before it is copied.
+TEST(OscCodecLimits, AddressLengthIsBounded) {
+    const std::string longest = "/" + std::string(looperd::kMaxOscAddressBytes - 1, 'a');
+    const auto ok = looperd::encode_osc_message(looperd::OscMessage{longest, {}});
+    const auto messages = looperd::decode_osc_packet(ok.data(), ok.size());
+    ASSERT_EQ(messages.size(), 1U);
+    EXPECT_EQ(messages[0].address, longest);
+    const auto too_long = looperd::encode_osc_message(looperd::OscMessage{longest + "b", {}});
+    EXPECT_THROW(looperd::decode_osc_packet(too_long.data(), too_long.size()),
+                 looperd::OscDecodeError);
+}
+
+}  // namespace
