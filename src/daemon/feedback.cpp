@@ -17,6 +17,28 @@ namespace looperd {
 
 namespace {
 
+// A slot's parameters, each on the verb a control sends, in the order /refresh and
+// /slot/<n>/info list them.
+template <typename Add>
+void each_param(const SlotParams& p, Add&& add) {
+    add("gain", OscArg::float32(p.gain));
+    add("pan", OscArg::float32(p.pan));
+    add("rate", OscArg::float32(p.rate));
+    add("pitch", OscArg::float32(p.pitch));
+    add("reverse", OscArg::int32(p.reverse));
+    add("start", OscArg::float32(p.start));
+    add("end", OscArg::float32(p.end));
+    add("xfade", OscArg::float32(p.xfade));
+    add("mode", OscArg::string(p.mode));
+    add("poly", OscArg::int32(p.poly));
+    add("choke", OscArg::int32(p.choke));
+    add("output", OscArg::int32(p.output));
+    add("fade_in", OscArg::float32(p.fade_in));
+    add("fade_out", OscArg::float32(p.fade_out));
+    add("quantize", p.quantize);
+    add("beats", OscArg::float32(p.beats));
+}
+
 constexpr int kMaxFailedSends = 10;
 
 // The IP of an endpoint as 16 bytes (IPv4 as v4-mapped IPv6), so that a v4 peer seen on a
@@ -286,22 +308,7 @@ std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) cons
         };
         add("state", OscArg::string(state_name(s, sounding)));
         add("playing", OscArg::float32(sounding && s.loaded && !s.loading ? 1.0F : 0.0F));
-        add("gain", OscArg::float32(p.gain));
-        add("pan", OscArg::float32(p.pan));
-        add("rate", OscArg::float32(p.rate));
-        add("pitch", OscArg::float32(p.pitch));
-        add("reverse", OscArg::int32(p.reverse));
-        add("start", OscArg::float32(p.start));
-        add("end", OscArg::float32(p.end));
-        add("xfade", OscArg::float32(p.xfade));
-        add("mode", OscArg::string(p.mode));
-        add("poly", OscArg::int32(p.poly));
-        add("choke", OscArg::int32(p.choke));
-        add("output", OscArg::int32(p.output));
-        add("fade_in", OscArg::float32(p.fade_in));
-        add("fade_out", OscArg::float32(p.fade_out));
-        add("quantize", p.quantize);
-        add("beats", OscArg::float32(p.beats));
+        each_param(p, add);
     }
     return out;
 }
@@ -335,22 +342,7 @@ OscMessage Feedback::info_message(std::uint32_t slot) const {
     add("frames", OscArg::int32(static_cast<std::int32_t>(s.frames)));
     add("channels", OscArg::int32(static_cast<std::int32_t>(s.channels)));
     add("seconds", OscArg::float32(seconds));
-    add("gain", OscArg::float32(p.gain));
-    add("pan", OscArg::float32(p.pan));
-    add("rate", OscArg::float32(p.rate));
-    add("pitch", OscArg::float32(p.pitch));
-    add("reverse", OscArg::int32(p.reverse));
-    add("start", OscArg::float32(p.start));
-    add("end", OscArg::float32(p.end));
-    add("xfade", OscArg::float32(p.xfade));
-    add("mode", OscArg::string(p.mode));
-    add("poly", OscArg::int32(p.poly));
-    add("choke", OscArg::int32(p.choke));
-    add("output", OscArg::int32(p.output));
-    add("fade_in", OscArg::float32(p.fade_in));
-    add("fade_out", OscArg::float32(p.fade_out));
-    add("quantize", p.quantize);
-    add("beats", OscArg::float32(p.beats));
+    each_param(p, add);
     add("playing", OscArg::int32(sounding && s.loaded && !s.loading ? 1 : 0));
     return m;
 }
