@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "jack_recorder.hpp"
 #include "jack_server.hpp"
 #include "osc_client.hpp"
@@ -41,35 +42,6 @@ using Recording = std::vector<std::vector<float>>;
 
 constexpr std::uint32_t kRate = 48000;
 constexpr std::uint32_t kBlock = 128;
-
-// Deterministic noise in ±[0.001, 0.5): never zero, so the first non-zero recorded frame is
-// the first frame of the sample. Interleaved.
-std::vector<float> noise(std::size_t frames, std::size_t channels, std::uint32_t seed) {
-    std::vector<float> out(frames * channels);
-    std::uint32_t x = seed * 2654435761U + 1U;
-    for (auto& v : out) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        const float u = static_cast<float>(x >> 8) / 16777216.0F;
-        const float magnitude = 0.001F + 0.499F * u;
-        v = (x & 1U) != 0 ? magnitude : -magnitude;
-    }
-    return out;
-}
-
-void write_wav(const fs::path& path, int channels, const std::vector<float>& interleaved) {
-    SF_INFO info{};
-    info.samplerate = static_cast<int>(kRate);
-    info.channels = channels;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-    SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
-    if (file == nullptr) throw std::runtime_error("cannot write " + path.string());
-    const auto frames = static_cast<sf_count_t>(interleaved.size()) / channels;
-    const sf_count_t written = sf_writef_float(file, interleaved.data(), frames);
-    sf_close(file);
-    if (written != frames) throw std::runtime_error("short write to " + path.string());
-}
 
 // Channel `c` of an interleaved buffer.
 std::vector<float> channel_of(const std::vector<float>& interleaved, std::size_t channels,
@@ -120,14 +92,6 @@ std::string silence_difference(const std::vector<float>& v, std::size_t from, st
         }
     }
     return "";
-}
-
-bool exited_with(const std::optional<int>& status, int code) {
-    return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
-}
-
-std::string describe(const std::optional<int>& status) {
-    return status ? describe_wait_status(*status) : std::string("still running");
 }
 
 class Daemon : public ::testing::Test {

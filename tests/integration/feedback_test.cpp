@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "jack_recorder.hpp"
 #include "jack_server.hpp"
 #include "osc_client.hpp"
@@ -50,39 +51,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::uint32_t kRate = 48000;
 constexpr std::uint32_t kBlock = 128;
-
-// Deterministic noise in ±[0.001, 0.5): never zero, so the first non-zero recorded frame is
-// the sample's first frame. Interleaved.
-std::vector<float> noise(std::size_t frames, std::size_t channels, std::uint32_t seed) {
-    std::vector<float> out(frames * channels);
-    std::uint32_t x = seed * 2654435761U + 1U;
-    for (auto& v : out) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        const float u = static_cast<float>(x >> 8) / 16777216.0F;
-        const float magnitude = 0.001F + 0.499F * u;
-        v = (x & 1U) != 0 ? magnitude : -magnitude;
-    }
-    return out;
-}
-
-void write_wav(const fs::path& path, int channels, const std::vector<float>& interleaved) {
-    SF_INFO info{};
-    info.samplerate = static_cast<int>(kRate);
-    info.channels = channels;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-    SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
-    if (file == nullptr) throw std::runtime_error("cannot write " + path.string());
-    const auto frames = static_cast<sf_count_t>(interleaved.size()) / channels;
-    const sf_count_t written = sf_writef_float(file, interleaved.data(), frames);
-    sf_close(file);
-    if (written != frames) throw std::runtime_error("short write to " + path.string());
-}
-
-std::string slot(int n, const std::string& what) {
-    return "/slot/" + std::to_string(n) + "/" + what;
-}
 
 // One datagram as a surface received it: when, whether it was a bundle (and its timetag), and
 // the messages it held, in order. `error` is set when its framing or a message is malformed.
@@ -364,10 +332,6 @@ bool has_one_number(const OscMsg& m, double value) {
 
 bool has_one_string(const OscMsg& m, const std::string& value) {
     return m.args.size() == 1 && m.args[0].type == 's' && m.args[0].s == value;
-}
-
-bool exited_with(const std::optional<int>& status, int code) {
-    return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
 }
 
 class Feedback : public ::testing::Test {

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "jack_recorder.hpp"
 #include "jack_server.hpp"
 #include "osc_client.hpp"
@@ -64,19 +65,6 @@ std::vector<float> noise(std::size_t frames, std::uint32_t seed) {
         v = (x & 1U) != 0 ? magnitude : -magnitude;
     }
     return out;
-}
-
-void write_wav(const fs::path& path, int channels, const std::vector<float>& interleaved) {
-    SF_INFO info{};
-    info.samplerate = static_cast<int>(kRate);
-    info.channels = channels;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-    SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
-    if (file == nullptr) throw std::runtime_error("cannot write " + path.string());
-    const auto frames = static_cast<sf_count_t>(interleaved.size()) / channels;
-    const sf_count_t written = sf_writef_float(file, interleaved.data(), frames);
-    sf_close(file);
-    if (written != frames) throw std::runtime_error("short write to " + path.string());
 }
 
 std::optional<std::size_t> first_nonzero(const std::vector<float>& v, std::size_t from = 0) {
@@ -135,14 +123,6 @@ std::uint64_t ntp_from_now(std::chrono::nanoseconds offset) {
 
 OscMsg msg(std::string address, std::vector<OscValue> args = {}) {
     return OscMsg{std::move(address), std::move(args)};
-}
-
-std::string slot(int n, const std::string& what) {
-    return "/slot/" + std::to_string(n) + "/" + what;
-}
-
-std::string describe(const std::optional<int>& status) {
-    return status ? describe_wait_status(*status) : std::string("still running");
 }
 
 // Where a fade out of a constant `level` begins and ends, and what is wrong with it.

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+// What every integration test writes and checks the same way: test samples, addresses, exit
+// statuses.
+
+#include <sndfile.h>
+#include <sys/wait.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "jack_server.hpp"
+
+namespace looperd::test {
+
+// The integration tests run JACK's dummy backend at this rate.
+inline constexpr std::uint32_t kTestRate = 48000;
+
+// Deterministic noise in ±[0.001, 0.5): never zero, so the first non-zero recorded frame is
+// the first frame of the sample. Interleaved.
+inline std::vector<float> noise(std::size_t frames, std::size_t channels, std::uint32_t seed) {
+    std::vector<float> out(frames * channels);
+    std::uint32_t x = seed * 2654435761U + 1U;
+    for (auto& v : out) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        const float u = static_cast<float>(x >> 8) / 16777216.0F;
+        const float magnitude = 0.001F + 0.499F * u;
+        v = (x & 1U) != 0 ? magnitude : -magnitude;
+    }
+    return out;
+}
+
+// Writes a float WAV at kTestRate.
+inline void write_wav(const std::filesystem::path& path, int channels,
+                      const std::vector<float>& interleaved) {
+    SF_INFO info{};
+    info.samplerate = static_cast<int>(kTestRate);
+    info.channels = channels;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+    SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
+    if (file == nullptr) throw std::runtime_error("cannot write " + path.string());
+    const auto frames = static_cast<sf_count_t>(interleaved.size()) / channels;
+    const sf_count_t written = sf_writef_float(file, interleaved.data(), frames);
+    sf_close(file);
+    if (written != frames) throw std::runtime_error("short write to " + path.string());
+}
+
+// "/slot/3/play"
+inline std::string slot(int n, const std::string& what) {
+    return "/slot/" + std::to_string(n) + "/" + what;
+}
+
+inline bool exited_with(const std::optional<int>& status, int code) {
+    return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
+}
+
+inline std::string describe(const std::optional<int>& status) {
+    return status ? describe_wait_status(*status) : std::string("still running");
+}
+
+}  // namespace looperd::test
