@@ -190,7 +190,9 @@ class Engine {
     };
     std::vector<SlotTelemetry> slot_telemetry_;
     std::vector<std::atomic<float>> output_peak_;
-    std::vector<float> peak_hold_;  // audio thread
+    std::vector<float> peak_hold_;                // audio thread
+    std::vector<std::uint32_t> telemetry_count_;  // audio thread scratch, one per slot
+    std::vector<const Voice*> telemetry_newest_;  // audio thread scratch, one per slot
     std::atomic<std::uint32_t> peak_epoch_{0};
     std::uint32_t peak_epoch_seen_ = 0;  // audio thread
     std::atomic<double> clock_beat_{0.0};

@@ -98,7 +98,9 @@ Engine::Engine(const EngineConfig& config)
       scratch_(std::size_t{limits::kMaxSampleChannels} * limits::kRenderChunkFrames),
       slot_telemetry_(config.slots),
       output_peak_(config.outputs),
-      peak_hold_(config.outputs, 0.0F) {
+      peak_hold_(config.outputs, 0.0F),
+      telemetry_count_(config.slots, 0U),
+      telemetry_newest_(config.slots, nullptr) {
     fade_frames_ = ms_to_frames(config_.fade_ms, config_.sample_rate);
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
@@ -765,28 +767,27 @@ float Engine::take_output_peak(std::uint32_t o) noexcept {
 
 // Audio thread, end of block: bounded by slots + voices + outputs × nframes.
 void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noexcept {
-    for (auto& t : slot_telemetry_) t.sounding.store(0, std::memory_order_relaxed);
-    // Per slot: the count of sounding voices, and the newest one's place in its region.
+    // Per slot: the count of sounding voices, and the newest one's place in its region. Counted
+    // in scratch first and stored once per slot, so a reader never sees a half-made count.
+    std::fill(telemetry_count_.begin(), telemetry_count_.end(), 0U);
+    std::fill(telemetry_newest_.begin(), telemetry_newest_.end(), nullptr);
     for (const auto& v : voices_) {
         if (!v.active || v.releasing) continue;
-        auto& t = slot_telemetry_[v.slot];
-        t.sounding.store(t.sounding.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        ++telemetry_count_[v.slot];
+        const Voice*& newest = telemetry_newest_[v.slot];
+        if (!newest || v.started >= newest->started) newest = &v;
     }
     for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
-        const Voice* newest = nullptr;
-        for (const auto& v : voices_)
-            if (v.active && !v.releasing && v.slot == slot &&
-                (!newest || v.started >= newest->started))
-                newest = &v;
-        if (slot_telemetry_[slot].sounding.load(std::memory_order_relaxed) == 0) {
-            slot_telemetry_[slot].position.store(0.0F, std::memory_order_relaxed);
-            continue;
+        auto& t = slot_telemetry_[slot];
+        t.sounding.store(telemetry_count_[slot], std::memory_order_relaxed);
+        const Voice* newest = telemetry_newest_[slot];
+        float at = 0.0F;
+        if (newest) {
+            const double len = static_cast<double>(newest->end - newest->begin);
+            const double pos = (newest->position - static_cast<double>(newest->begin)) / len;
+            at = static_cast<float>(std::clamp(pos, 0.0, 1.0));
         }
-        if (!newest) continue;
-        const double len = static_cast<double>(newest->end - newest->begin);
-        const double at = (newest->position - static_cast<double>(newest->begin)) / len;
-        slot_telemetry_[slot].position.store(static_cast<float>(std::clamp(at, 0.0, 1.0)),
-                                             std::memory_order_relaxed);
+        t.position.store(at, std::memory_order_relaxed);
     }
     const std::uint32_t epoch = peak_epoch_.load(std::memory_order_relaxed);
     if (epoch != peak_epoch_seen_) {

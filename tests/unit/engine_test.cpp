@@ -953,4 +953,33 @@ TEST(EngineConfig, OutsideLimitsThrowsInvalidArgument) {
     })));
 }
 
+// ---------------------------------------------------------------------------------------
+// Telemetry for control surfaces
+
+TEST(EngineTelemetry, PublishesSoundingVoicesPositionPeaksAndBeat) {
+    EngineHarness h(config());
+    SampleBuffer* b = h.make_dc(2, 4800, 0.5F);
+    h.assign(0, b);
+    h.send(CommandKind::set_poly, 0, 2.0F);
+    h.play(0);
+    h.render(1280);
+    h.play(0);  // a second voice: poly 2 keeps both sounding
+    h.render(1280);
+    looperd::Engine& e = h.engine();
+    EXPECT_EQ(e.slot_sounding_voices(0), 2U);
+    EXPECT_EQ(e.slot_sounding_voices(1), 0U);
+    // The newest voice started 1280 frames ago, of 4800.
+    EXPECT_FLOAT_EQ(e.slot_position(0), 1280.0F / 4800.0F);
+    EXPECT_EQ(e.take_output_peak(0), 1.0F);  // two voices of 0.5
+    h.stop(0);
+    h.render(2048);
+    EXPECT_EQ(e.slot_sounding_voices(0), 0U);
+    EXPECT_EQ(e.slot_position(0), 0.0F);
+    (void)e.take_output_peak(0);
+    h.render(128);
+    EXPECT_EQ(e.take_output_peak(0), 0.0F);  // silence since the last read
+    EXPECT_GT(e.clock_beat(), 0.0);
+    EXPECT_EQ(e.clock_meter(), 4.0);
+}
+
 }  // namespace
