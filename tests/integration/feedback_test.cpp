@@ -334,28 +334,11 @@ bool has_one_string(const OscMsg& m, const std::string& value) {
     return m.args.size() == 1 && m.args[0].type == 's' && m.args[0].s == value;
 }
 
-class Feedback : public ::testing::Test {
+class Feedback : public IntegrationTest {
   protected:
     void SetUp() override {
-        const char* binary = std::getenv("LOOPERD_BINARY");
-        const char* jackd = std::getenv("JACKD");
-        if (binary == nullptr || *binary == '\0' || jackd == nullptr || *jackd == '\0') {
-            GTEST_SKIP() << "LOOPERD_BINARY and JACKD must name the daemon and jackd "
-                            "(meson test sets both)";
-        }
-        binary_ = binary;
-        ASSERT_TRUE(fs::exists(binary_)) << "LOOPERD_BINARY=" << binary_ << " does not exist";
-        const char* tmp = std::getenv("TMPDIR");
-        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/looperd-fb-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << "mkdtemp " << pattern;
-        dir_ = pattern;
-        samples_ = dir_ / "samples";
-        fs::create_directory(samples_);
-        try {
-            jack_ = std::make_unique<JackServer>(jackd, (dir_ / "jackd.log").string());
-        } catch (const std::exception& e) {
-            FAIL() << e.what();
-        }
+        start_jack("looperd-fb-");
+        if (IsSkipped() || HasFatalFailure()) return;
     }
 
     void TearDown() override {
@@ -456,10 +439,6 @@ class Feedback : public ::testing::Test {
         recorder_->connect("looperd:out_2", 1);
     }
 
-    std::string binary_;
-    fs::path dir_;
-    fs::path samples_;
-    std::unique_ptr<JackServer> jack_;
     std::unique_ptr<ChildProcess> daemon_;
     std::unique_ptr<OscClient> osc_;
     std::unique_ptr<JackRecorder> recorder_;

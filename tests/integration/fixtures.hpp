@@ -5,11 +5,15 @@
 // What every integration test writes and checks the same way: test samples, addresses, exit
 // statuses.
 
+#include <gtest/gtest.h>
 #include <sndfile.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -65,5 +69,43 @@ inline bool exited_with(const std::optional<int>& status, int code) {
 inline std::string describe(const std::optional<int>& status) {
     return status ? describe_wait_status(*status) : std::string("still running");
 }
+
+// The common ground of every integration test: the daemon's binary, a temporary directory with
+// a samples/ folder, and a JACK server of the test's own (dummy backend).
+class IntegrationTest : public ::testing::Test {
+  protected:
+    // Fills binary_, dir_ and samples_ and starts jack_. Skips the test when meson did not name
+    // the daemon and jackd; fails it when they are missing. Callers return when
+    // IsSkipped() || HasFatalFailure().
+    void start_jack(const std::string& dir_prefix) {
+        const char* binary = std::getenv("LOOPERD_BINARY");
+        const char* jackd = std::getenv("JACKD");
+        if (binary == nullptr || *binary == '\0' || jackd == nullptr || *jackd == '\0') {
+            GTEST_SKIP() << "LOOPERD_BINARY and JACKD must name the daemon and jackd "
+                            "(meson test sets both)";
+        }
+        binary_ = binary;
+        ASSERT_TRUE(std::filesystem::exists(binary_))
+            << "LOOPERD_BINARY=" << binary_ << " does not exist";
+        ASSERT_TRUE(std::filesystem::exists(jackd)) << "JACKD=" << jackd << " does not exist";
+
+        const char* tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + dir_prefix + "XXXXXX";
+        ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << "mkdtemp " << pattern;
+        dir_ = pattern;
+        samples_ = dir_ / "samples";
+        std::filesystem::create_directory(samples_);
+        try {
+            jack_ = std::make_unique<JackServer>(jackd, (dir_ / "jackd.log").string());
+        } catch (const std::exception& e) {
+            FAIL() << e.what();
+        }
+    }
+
+    std::string binary_;
+    std::filesystem::path dir_;
+    std::filesystem::path samples_;
+    std::unique_ptr<JackServer> jack_;
+};
 
 }  // namespace looperd::test
