@@ -187,10 +187,10 @@ MirrorState Controller::snapshot() const {
         out.params = s.params;
         m.slots.push_back(std::move(out));
     }
-    m.master_gain = master_gain_;
-    m.tempo = tempo_;
-    m.meter = meter_;
-    m.sync = sync_;
+    m.master_gain = globals_.master_gain;
+    m.tempo = globals_.tempo;
+    m.meter = globals_.meter;
+    m.sync = globals_.sync;
     return m;
 }
 
@@ -271,6 +271,8 @@ void Controller::handle_packet(const std::vector<OscMessage>& messages, const Os
     // Each distinct timetag is read against the clocks once per datagram, so the messages of
     // one bundle share one frame exactly, whatever the time spent between them.
     std::vector<std::pair<std::uint64_t, std::uint64_t>> frames;  // timetag → frame
+    std::vector<std::uint64_t> message_frames;
+    message_frames.reserve(messages.size());
     bool pruned = false;
     for (const auto& m : messages) {
         std::uint64_t frame = 0;
@@ -293,8 +295,36 @@ void Controller::handle_packet(const std::vector<OscMessage>& messages, const Os
             // Frame 0 means "next block" to the engine; a real frame 0 is just as soon.
             frame = std::max<std::uint64_t>(it->second, 1);
         }
-        dispatch(m, from, frame);
+        message_frames.push_back(frame);
     }
+    // A bundle takes effect whole or not at all: its messages are first rehearsed against a
+    // copy of the mirror, with every command, reply, echo and load held back; only when no
+    // element was refused are they run for real.
+    if (messages.size() > 1) {
+        std::size_t refused = 0;
+        {
+            std::lock_guard lock(mutex_);
+            rehearsal_.slots = slots_;
+            rehearsal_.globals = globals_;
+        }
+        rehearsal_.scheduled = 0;
+        rehearsing_ = true;
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+            rehearsal_.refused = false;
+            dispatch(messages[i], from, message_frames[i]);
+            refused += rehearsal_.refused ? 1 : 0;
+        }
+        rehearsing_ = false;
+        rehearsal_.scheduled = 0;
+        if (refused > 0) {
+            report_error(from, "#bundle",
+                         "bundle not applied: " + std::to_string(refused) + " of " +
+                             std::to_string(messages.size()) + " messages refused");
+            return;
+        }
+    }
+    for (std::size_t i = 0; i < messages.size(); ++i)
+        dispatch(messages[i], from, message_frames[i]);
 }
 
 void Controller::dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame) {
@@ -332,11 +362,17 @@ void Controller::dispatch(const OscMessage& message, const OscEndpoint& from, st
 
 void Controller::reject_packet(const std::string& reason, const OscEndpoint& from) {
     if (feedback_) feedback_->touch(from);
-    error(from, "", "malformed OSC packet: " + reason);
+    report_error(from, "", "malformed OSC packet: " + reason);
 }
 
 void Controller::error(const OscEndpoint& to, const std::string& address,
                        const std::string& reason) {
+    if (rehearsing_) rehearsal_.refused = true;
+    report_error(to, address, reason);
+}
+
+void Controller::report_error(const OscEndpoint& to, const std::string& address,
+                              const std::string& reason) {
     const auto host = IpAddress::from_sockaddr(to.addr, to.len);
     std::vector<KeyedWindowLimiter::Suppressed> logs;
     std::vector<KeyedWindowLimiter::Suppressed> replies;
@@ -422,7 +458,7 @@ bool Controller::admit_scheduled(const Request& r) {
         error(r.from, r.message.address, "timetag more than an hour ahead");
         return false;
     }
-    if (scheduled_.size() >= config_.max_scheduled) {
+    if (scheduled_.size() + rehearsal_.scheduled >= config_.max_scheduled) {
         ++refused_scheduled_;
         error(r.from, r.message.address, "too many scheduled commands");
         return false;
@@ -439,6 +475,10 @@ void Controller::note_scheduled(std::uint64_t frame) {
 bool Controller::send(Command c, const Request& r) {
     c.frame = r.frame;
     if (!admit_scheduled(r)) return false;
+    if (rehearsing_) {
+        if (c.frame > now_frame_) ++rehearsal_.scheduled;
+        return true;
+    }
     bool sent = false;
     {
         std::lock_guard lock(mutex_);
@@ -479,7 +519,7 @@ bool Controller::check_arity(const Request& r, std::size_t min, std::size_t max)
 
 void Controller::osc_ping(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
-    if (auto to = reply_endpoint(r, 0)) reply_(*to, OscMessage{"/pong", {}});
+    if (auto to = reply_endpoint(r, 0)) reply(*to, OscMessage{"/pong", {}});
 }
 
 void Controller::osc_status(const Request& r) {
@@ -512,7 +552,7 @@ void Controller::osc_status(const Request& r) {
     add("dropped_not_allowed", i32(s.dropped_not_allowed));
     add("dropped_rate_limited", i32(s.dropped_rate_limited));
     add("error_replies_dropped", i32(error_replies_dropped()));
-    reply_(*to, m);
+    reply(*to, m);
 }
 
 void Controller::osc_stop_all(const Request& r) {
@@ -536,7 +576,7 @@ void Controller::osc_master_gain(const Request& r) {
     if (!g || !send(Command{CommandKind::set_master_gain, 0, *g}, r)) return;
     {
         std::lock_guard lock(mutex_);
-        master_gain_ = *g;
+        globals().master_gain = *g;
     }
     echo(r, "/master/gain", OscArg::float32(*g));
 }
@@ -556,9 +596,10 @@ void Controller::osc_slot_load(const Request& r) {
     {
         // Under mutex_, so that the job cannot finish before its generation is the slot's.
         std::lock_guard lock(mutex_);
-        SlotState& slot = slots_[r.slot];
+        SlotState& slot = mirror_slot(r.slot);
         const std::uint64_t generation = slot.generation + 1;
         const bool queued =
+            rehearsing_ ||
             loader_.try_post([this, n = r.slot, generation, path = path_arg.s, resolved,
                               to = *reply_to] { finish_load(n, generation, path, resolved, to); });
         if (!queued) {
@@ -570,7 +611,7 @@ void Controller::osc_slot_load(const Request& r) {
         slot.generation = generation;
         slot.loading = true;
     }
-    spdlog::info("slot {}: loading {}", r.slot, resolved.string());
+    if (!rehearsing_) spdlog::info("slot {}: loading {}", r.slot, resolved.string());
 }
 
 // Loader thread: read, convert, then hand the buffer to the engine if this load is still the
@@ -586,7 +627,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
             std::lock_guard lock(mutex_);
             if (slots_[slot].generation == generation) slots_[slot].loading = false;
         }
-        error(reply_to, address, std::string(e.what()));
+        report_error(reply_to, address, std::string(e.what()));
         return;
     }
     const std::uint32_t frames = loaded.buffer->frames();
@@ -616,7 +657,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     if (!refused.empty()) {
         loaded.buffer.reset();
         budget_.release(bytes);
-        error(reply_to, address, refused);
+        report_error(reply_to, address, refused);
         return;
     }
     spdlog::info("slot {}: loaded {} ({} frames, {} channel{}, {:.3f} s{})", slot, path, frames,
@@ -632,16 +673,19 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
 void Controller::osc_slot_unload(const Request& r) {
     if (!check_arity(r, 0, 0) || !admit_scheduled(r)) return;
     std::lock_guard lock(mutex_);
-    SlotState& s = slots_[r.slot];
+    SlotState& s = mirror_slot(r.slot);
     ++s.generation;  // a load still in flight for this slot is now stale
     s.loading = false;
     Command c{CommandKind::unload, r.slot};
     c.frame = r.frame;
-    if (!send_(c)) {
+    if (rehearsing_) {
+        if (c.frame > now_frame_) ++rehearsal_.scheduled;
+    } else if (!send_(c)) {
         error(r.from, r.message.address, "command queue full: command dropped");
         return;
+    } else {
+        note_scheduled(c.frame);
     }
-    note_scheduled(c.frame);
     // The slot's parameters (its region among them) stay: the engine keeps them too.
     s.loaded = false;
     s.path.clear();
@@ -721,7 +765,8 @@ std::optional<double> Controller::send_whole(const Request& r, CommandKind kind,
 }
 
 void Controller::echo(const Request& r, std::string address, OscArg value) {
-    if (feedback_) feedback_->publish(OscMessage{std::move(address), {std::move(value)}}, r.from);
+    if (feedback_ && !rehearsing_)
+        feedback_->publish(OscMessage{std::move(address), {std::move(value)}}, r.from);
 }
 
 void Controller::accept_float(const Request& r, float SlotParams::*field, const char* verb,
@@ -729,7 +774,7 @@ void Controller::accept_float(const Request& r, float SlotParams::*field, const 
     const auto f = static_cast<float>(v);
     {
         std::lock_guard lock(mutex_);
-        slots_[r.slot].params.*field = f;
+        mirror_slot(r.slot).params.*field = f;
     }
     echo(r, slot_address(r.slot, verb), OscArg::float32(f));
 }
@@ -739,7 +784,7 @@ void Controller::accept_int(const Request& r, std::int32_t SlotParams::*field, c
     const auto i = static_cast<std::int32_t>(v);
     {
         std::lock_guard lock(mutex_);
-        slots_[r.slot].params.*field = i;
+        mirror_slot(r.slot).params.*field = i;
     }
     echo(r, slot_address(r.slot, verb), OscArg::int32(i));
 }
@@ -766,7 +811,7 @@ void Controller::osc_slot_loop(const Request& r) {
     const std::string name(mode_name(static_cast<std::uint8_t>(mode)));
     {
         std::lock_guard lock(mutex_);
-        slots_[r.slot].params.mode = name;
+        mirror_slot(r.slot).params.mode = name;
     }
     echo(r, slot_address(r.slot, "mode"), OscArg::string(name));
 }
@@ -788,7 +833,7 @@ void Controller::osc_slot_mode(const Request& r) {
     const std::string name(*it);
     {
         std::lock_guard lock(mutex_);
-        slots_[r.slot].params.mode = name;
+        mirror_slot(r.slot).params.mode = name;
     }
     echo(r, slot_address(r.slot, "mode"), OscArg::string(name));
 }
@@ -822,7 +867,7 @@ void Controller::send_region(const Request& r, CommandKind kind, double fraction
     float other = 0.0F;
     {
         std::lock_guard lock(mutex_);
-        other = is_start ? slots_[r.slot].params.end : slots_[r.slot].params.start;
+        other = is_start ? mirror_slot(r.slot).params.end : mirror_slot(r.slot).params.start;
     }
     if (is_start ? value >= other : value <= other) {
         error(r.from, r.message.address,
@@ -854,7 +899,7 @@ std::optional<double> Controller::seconds_to_fraction(const Request& r) {
     double seconds_long = 0.0;
     {
         std::lock_guard lock(mutex_);
-        const SlotState& s = slots_[r.slot];
+        const SlotState& s = mirror_slot(r.slot);
         if (s.loaded && s.frames > 0 && s.sample_rate > 0)
             seconds_long = static_cast<double>(s.frames) / static_cast<double>(s.sample_rate);
     }
@@ -937,7 +982,7 @@ void Controller::osc_slot_quantize(const Request& r) {
         is_string(a) ? OscArg::string(a.s) : OscArg::float32(static_cast<float>(*grid));
     {
         std::lock_guard lock(mutex_);
-        slots_[r.slot].params.quantize = given;
+        mirror_slot(r.slot).params.quantize = given;
     }
     echo(r, slot_address(r.slot, "quantize"), given);
 }
@@ -952,7 +997,7 @@ void Controller::osc_clock_tempo(const Request& r) {
     if (!v) return;
     {
         std::lock_guard lock(mutex_);
-        tempo_ = static_cast<float>(*v);
+        globals().tempo = static_cast<float>(*v);
     }
     echo(r, "/clock/tempo", OscArg::float32(static_cast<float>(*v)));
 }
@@ -962,7 +1007,7 @@ void Controller::osc_clock_meter(const Request& r) {
     if (!v) return;
     {
         std::lock_guard lock(mutex_);
-        meter_ = static_cast<std::int32_t>(*v);
+        globals().meter = static_cast<std::int32_t>(*v);
     }
     echo(r, "/clock/meter", OscArg::int32(static_cast<std::int32_t>(*v)));
 }
@@ -987,7 +1032,7 @@ void Controller::osc_clock_sync(const Request& r) {
         return;
     {
         std::lock_guard lock(mutex_);
-        sync_ = a.s;
+        globals().sync = a.s;
     }
     echo(r, "/clock/sync", OscArg::string(a.s));
 }
@@ -1008,7 +1053,7 @@ void Controller::osc_notify(const Request& r) {
         return;
     }
     auto to = reply_endpoint(r, 1);
-    if (!to || !require_feedback(r)) return;
+    if (!to || !require_feedback(r) || rehearsing_) return;
     if (*mode == 0.0) {
         feedback_->unsubscribe(*to);
         return;
@@ -1020,7 +1065,7 @@ void Controller::osc_notify(const Request& r) {
 void Controller::osc_refresh(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
     auto to = reply_endpoint(r, 0);
-    if (!to || !require_feedback(r)) return;
+    if (!to || !require_feedback(r) || rehearsing_) return;
     if (!feedback_->send_state(*to)) spdlog::warn("cannot send the state to {}", to->to_string());
 }
 
@@ -1028,14 +1073,26 @@ void Controller::osc_slot_info(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
     auto to = reply_endpoint(r, 0);
     if (!to || !require_feedback(r)) return;
-    reply_(*to, feedback_->info_message(r.slot));
+    reply(*to, feedback_->info_message(r.slot));
 }
 
 void Controller::osc_slots(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
     auto to = reply_endpoint(r, 0);
     if (!to || !require_feedback(r)) return;
-    reply_(*to, feedback_->slots_message());
+    reply(*to, feedback_->slots_message());
+}
+
+Controller::SlotState& Controller::mirror_slot(std::uint32_t slot) {
+    return rehearsing_ ? rehearsal_.slots[slot] : slots_[slot];
+}
+
+Controller::Globals& Controller::globals() {
+    return rehearsing_ ? rehearsal_.globals : globals_;
+}
+
+void Controller::reply(const OscEndpoint& to, const OscMessage& message) {
+    if (!rehearsing_) reply_(to, message);
 }
 
 }  // namespace looperd

@@ -220,8 +220,16 @@ class Controller {
     void note_scheduled(std::uint64_t frame);
     void send_region(const Request& r, CommandKind kind, double fraction);
     std::optional<double> seconds_to_fraction(const Request& r);
-    // Replies /error and logs it, both within their rate limits. Any thread.
+    // Network thread: replies /error and logs it, both within their rate limits; during a
+    // bundle's rehearsal it also marks the message refused.
     void error(const OscEndpoint& to, const std::string& address, const std::string& reason);
+    // Any thread: error() without the rehearsal's bookkeeping.
+    void report_error(const OscEndpoint& to, const std::string& address, const std::string& reason);
+    // Network thread: replies unless rehearsing.
+    void reply(const OscEndpoint& to, const OscMessage& message);
+    // Network thread: the slot or values handlers read and write (the rehearsal's copy while
+    // rehearsing). Call mirror_slot() under mutex_.
+    SlotState& mirror_slot(std::uint32_t slot);
     void log_suppressed(const std::vector<KeyedWindowLimiter::Suppressed>& logs,
                         const std::vector<KeyedWindowLimiter::Suppressed>& replies);
     // `requested` (relative to samples_dir) resolved, symlinks followed, when it lies inside a
@@ -247,10 +255,25 @@ class Controller {
     std::atomic<bool> cancel_loads_{false};
     mutable std::mutex mutex_;  // slots_ and every send_ call
     std::vector<SlotState> slots_;
-    float master_gain_ = 1.0F;
-    float tempo_ = 120.0F;
-    std::int32_t meter_ = 4;
-    std::string sync_ = "internal";
+    // The mirror's values besides the slots: written by the network thread only.
+    struct Globals {
+        float master_gain = 1.0F;
+        float tempo = 120.0F;
+        std::int32_t meter = 4;
+        std::string sync = "internal";
+    };
+    Globals globals_;
+    Globals& globals();  // network thread: globals_, or the rehearsal's copy
+    // Network thread only: a bundle's rehearsal (see handle_packet). While rehearsing_, handlers
+    // write to these copies, and commands, replies, echoes and loads are held back.
+    struct Rehearsal {
+        std::vector<SlotState> slots;
+        Globals globals;
+        std::size_t scheduled = 0;  // future commands the bundle would add
+        bool refused = false;       // the message being rehearsed was refused
+    };
+    bool rehearsing_ = false;
+    Rehearsal rehearsal_;
     Feedback* feedback_ = nullptr;
     // Network thread only: the future frames sent (a min-heap), and the frame now as read
     // once per datagram.

@@ -665,24 +665,36 @@ TEST_F(ControllerTest, LoadsInABundleAreNotScheduled) {
 TEST_F(ControllerTest, ScheduledCommandsBeyondTheBoundAreRefused) {
     max_scheduled_ = 3;
     make(std::make_unique<MemoryBudget>(1ULL << 30), true);
-    // now = 100000; timetag 2 lands on 102000, in the future.
+    // now = 100000; timetag 2 lands on 102000, in the future. A bundle that would pass the
+    // bound is refused whole.
     send_packet({at(2, "/slot/0/play"), at(2, "/slot/1/play"), at(2, "/slot/2/play"),
                  at(2, "/slot/3/play")});
-    ASSERT_EQ(commands_.size(), 3U);
-    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_TRUE(commands_.empty());
+    ASSERT_EQ(errors().size(), 2U);
     EXPECT_EQ(errors()[0].message.args[0].s, "/slot/3/play");
     EXPECT_EQ(errors()[0].message.args[1].s, "too many scheduled commands");
+    EXPECT_EQ(errors()[1].message.args[0].s, "#bundle");
+    EXPECT_EQ(errors()[1].message.args[1].s, "bundle not applied: 1 of 4 messages refused");
+    // Three fit.
+    replies_.clear();
+    send_packet({at(2, "/slot/0/play"), at(2, "/slot/1/play"), at(2, "/slot/2/play")});
+    ASSERT_EQ(commands_.size(), 3U);
+    EXPECT_TRUE(errors().empty());
     // Still full in the next packet; plain messages and frames already due are not held back.
     commands_.clear();
     replies_.clear();
     frame_of_ = [](std::uint64_t t) { return t == 9 ? 99000 : 100000 + t * 1000; };
-    send_packet({at(4, "/slot/4/play"), OscMessage{"/slot/5/play", {}}, at(9, "/slot/6/play")});
+    send_packet({at(4, "/slot/4/play")});
+    EXPECT_TRUE(commands_.empty());
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_EQ(errors()[0].message.args[0].s, "/slot/4/play");
+    replies_.clear();
+    send_packet({OscMessage{"/slot/5/play", {}}, at(9, "/slot/6/play")});
     ASSERT_EQ(commands_.size(), 2U);
     EXPECT_EQ(commands_[0].slot, 5U);
     EXPECT_EQ(commands_[1].slot, 6U);
     EXPECT_EQ(commands_[1].frame, 99000U);
-    ASSERT_EQ(errors().size(), 1U);
-    EXPECT_EQ(errors()[0].message.args[0].s, "/slot/4/play");
+    EXPECT_TRUE(errors().empty());
     // Refusals here count in /status with the engine's.
     replies_.clear();
     send("/status");
@@ -706,10 +718,11 @@ TEST_F(ControllerTest, RefusedScheduledCommandsChangeNothing) {
     max_scheduled_ = 1;
     make(std::make_unique<MemoryBudget>(1ULL << 30), true);
     send_packet({at(2, "/slot/0/play"), at(2, "/slot/0/end", {OscArg::float32(0.2F)})});
-    ASSERT_EQ(commands_.size(), 1U);
-    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_TRUE(commands_.empty());  // the bundle is refused whole
+    ASSERT_EQ(errors().size(), 2U);
     EXPECT_EQ(errors()[0].message.args[0].s, "/slot/0/end");
     EXPECT_EQ(errors()[0].message.args[1].s, "too many scheduled commands");
+
     // The end of 0.2 was never sent, so the region is still 0..1 and a start of 0.5 goes.
     EXPECT_EQ(expect_command("/slot/0/start", {OscArg::float32(0.5F)}).value, 0.5F);
 }
@@ -717,12 +730,100 @@ TEST_F(ControllerTest, RefusedScheduledCommandsChangeNothing) {
 TEST_F(ControllerTest, TimetagsMoreThanAnHourAheadAreRefused) {
     constexpr std::uint64_t hour = 3600ULL * 48000;
     frame_of_ = [](std::uint64_t t) { return 100000 + (t == 1 ? hour : hour + 1); };
-    send_packet({at(1, "/slot/0/play"), at(2, "/slot/1/play")});
+    send_packet({at(1, "/slot/0/play")});
     ASSERT_EQ(commands_.size(), 1U);
     EXPECT_EQ(commands_[0].frame, 100000 + hour);
+    send_packet({at(2, "/slot/1/play")});
+    EXPECT_EQ(commands_.size(), 1U);
     ASSERT_EQ(errors().size(), 1U);
     EXPECT_EQ(errors()[0].message.args[0].s, "/slot/1/play");
     EXPECT_NE(errors()[0].message.args[1].s.find("hour"), std::string::npos);
+}
+
+TEST_F(ControllerTest, ABundleWithOneBadMessageAppliesNothing) {
+    // The bad pan is the second of three: neither the gain before it nor the play after it
+    // takes effect, and the mirror keeps its values.
+    send_packet({OscMessage{"/slot/0/gain", {OscArg::float32(0.5F)}},
+                 OscMessage{"/slot/1/pan", {OscArg::float32(7.0F)}}, OscMessage{"/slot/0/play", {}},
+                 OscMessage{"/ping", {}}});
+    EXPECT_TRUE(commands_.empty());
+    ASSERT_EQ(replies_.size(), 2U);  // no /pong: the ping was part of the refused bundle
+    EXPECT_EQ(replies_[0].message.address, "/error");
+    EXPECT_EQ(replies_[0].message.args[0].s, "/slot/1/pan");
+    EXPECT_EQ(replies_[1].message.address, "/error");
+    EXPECT_EQ(replies_[1].message.args[0].s, "#bundle");
+    EXPECT_EQ(replies_[1].message.args[1].s, "bundle not applied: 1 of 4 messages refused");
+    const auto m = controller_->snapshot();
+    EXPECT_EQ(m.slots[0].params.gain, 1.0F);
+    EXPECT_EQ(m.slots[1].params.pan, 0.0F);
+    // The same bundle without the bad message applies whole, in order, and answers the ping.
+    replies_.clear();
+    send_packet({OscMessage{"/slot/0/gain", {OscArg::float32(0.5F)}},
+                 OscMessage{"/slot/0/play", {}}, OscMessage{"/ping", {}}});
+    ASSERT_EQ(commands_.size(), 2U);
+    EXPECT_EQ(commands_[0].kind, CommandKind::set_gain);
+    EXPECT_EQ(commands_[1].kind, CommandKind::play);
+    ASSERT_EQ(replies_.size(), 1U);
+    EXPECT_EQ(replies_[0].message.address, "/pong");
+    EXPECT_EQ(controller_->snapshot().slots[0].params.gain, 0.5F);
+}
+
+TEST_F(ControllerTest, ABundleIsCheckedAgainstItsOwnEarlierMessages) {
+    // The region is 0..1. An end of 0.4 then a start of 0.3 is valid as a whole...
+    send_packet({OscMessage{"/slot/2/end", {OscArg::float32(0.4F)}},
+                 OscMessage{"/slot/2/start", {OscArg::float32(0.3F)}}});
+    EXPECT_EQ(commands_.size(), 2U);
+    EXPECT_TRUE(errors().empty());
+    // ...an end of 0.35 then a start of 0.36 is not: alone, the start would be before the end
+    // of 0.4, but the bundle's own end comes first. What the refused bundle's rehearsal wrote
+    // never reaches the mirror.
+    commands_.clear();
+    send_packet({OscMessage{"/slot/2/end", {OscArg::float32(0.35F)}},
+                 OscMessage{"/slot/2/start", {OscArg::float32(0.36F)}}});
+    EXPECT_TRUE(commands_.empty());
+    ASSERT_EQ(errors().size(), 2U);
+    EXPECT_EQ(errors()[0].message.args[0].s, "/slot/2/start");
+    const auto m = controller_->snapshot();
+    EXPECT_FLOAT_EQ(m.slots[2].params.start, 0.3F);
+    EXPECT_FLOAT_EQ(m.slots[2].params.end, 0.4F);
+}
+
+TEST_F(ControllerTest, ARefusedBundleLoadsAndUnloadsNothing) {
+    write_wav("a.wav", 480, 1);
+    controller_->handle(OscMessage{"/slot/3/load", {OscArg::string("a.wav")}}, from_);
+    controller_->wait_for_loads();
+    ASSERT_TRUE(controller_->snapshot().slots[3].loaded);
+    commands_.clear();
+    replies_.clear();
+    send_packet({OscMessage{"/slot/4/load", {OscArg::string("a.wav")}},
+                 OscMessage{"/slot/3/unload", {}}, OscMessage{"/no/such/address", {}}});
+    controller_->wait_for_loads();
+    EXPECT_TRUE(commands_.empty());
+    ASSERT_EQ(errors().size(), 2U);
+    EXPECT_EQ(errors()[0].message.args[0].s, "/no/such/address");
+    auto m = controller_->snapshot();
+    EXPECT_TRUE(m.slots[3].loaded);
+    EXPECT_FALSE(m.slots[4].loaded);
+    EXPECT_FALSE(m.slots[4].loading);
+    // The rehearsal's generation bumps did not stick: the slots load and unload as before.
+    replies_.clear();
+    send_packet(
+        {OscMessage{"/slot/4/load", {OscArg::string("a.wav")}}, OscMessage{"/slot/3/unload", {}}});
+    controller_->wait_for_loads();
+    EXPECT_TRUE(errors().empty());
+    m = controller_->snapshot();
+    EXPECT_FALSE(m.slots[3].loaded);
+    EXPECT_TRUE(m.slots[4].loaded);
+}
+
+TEST_F(ControllerTest, ARefusedBundleCountsNothingAsScheduled) {
+    max_scheduled_ = 2;
+    make(std::make_unique<MemoryBudget>(1ULL << 30), true);
+    // Two future commands in a bundle refused for another reason leave both places free.
+    send_packet({at(2, "/slot/0/play"), at(2, "/slot/1/play"), at(2, "/slot/99/play")});
+    EXPECT_TRUE(commands_.empty());
+    send_packet({at(3, "/slot/0/play"), at(3, "/slot/1/play")});
+    EXPECT_EQ(commands_.size(), 2U);
 }
 
 TEST_F(ControllerTest, AFrameOfZeroStillMeansItsBundle) {
