@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <new>
 #include <string_view>
@@ -234,8 +235,28 @@ std::vector<float> resample(const std::filesystem::path& path, const std::vector
     return output;
 }
 
+// Refuses a file that was deleted, replaced, truncated or rewritten since `before` was taken
+// from its descriptor: what was read may be part old and part new, or cut short (a WAV's frame
+// count is exact, so a short read would otherwise pass for a shorter sample).
+void check_unchanged(const std::filesystem::path& path, int fd, const struct stat& before) {
+    struct stat now {};
+    if (::fstat(fd, &now) != 0) {
+        throw LoadError("cannot stat " + path.string() + ": " +
+                        std::system_category().message(errno));
+    }
+    if (now.st_nlink == 0) fail(path, "file deleted or replaced while loading; load it again");
+    if (now.st_size != before.st_size) {
+        fail(path, "file changed while loading; load it again",
+             std::to_string(before.st_size) + " bytes, then " + std::to_string(now.st_size));
+    }
+    if (now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+        fail(path, "file changed while loading; load it again", "modified");
+}
+
 LoadedSample load(const std::filesystem::path& path, std::uint32_t target_rate,
-                  MemoryBudget& budget, const std::atomic<bool>* cancel) {
+                  MemoryBudget& budget, const std::atomic<bool>* cancel,
+                  const std::function<void()>& opened) {
     if (target_rate < kMinSampleRate || target_rate > kMaxSampleRate) {
         throw LoadError("unsupported target sample rate (" + std::to_string(target_rate) + " Hz)");
     }
@@ -257,6 +278,7 @@ LoadedSample load(const std::filesystem::path& path, std::uint32_t target_rate,
     SF_INFO info{};
     // Declared after `fd`, so the SNDFILE is closed before the descriptor it reads from.
     const SndfilePtr file = open_sound_file(path, fd, info);
+    if (opened) opened();
     check_format(path, info);
     const auto channels = static_cast<std::uint32_t>(info.channels);
     const auto source_rate = static_cast<std::uint32_t>(info.samplerate);
@@ -277,6 +299,7 @@ LoadedSample load(const std::filesystem::path& path, std::uint32_t target_rate,
     reservation.resize(estimated_frames * channels * sizeof(float));
 
     std::vector<float> samples = decode(path, file.get(), channels, claimed_frames, cancel);
+    check_unchanged(path, fd.get(), st);
     const std::uint64_t decoded_frames = samples.size() / channels;
     sanitize(samples);
 
@@ -315,8 +338,15 @@ LoadedSample load(const std::filesystem::path& path, std::uint32_t target_rate,
 
 LoadedSample load_sample(const std::filesystem::path& path, std::uint32_t target_rate,
                          MemoryBudget& budget, const std::atomic<bool>* cancel) {
+    return detail::load_sample_observed(path, target_rate, budget, cancel, {});
+}
+
+LoadedSample detail::load_sample_observed(const std::filesystem::path& path,
+                                          std::uint32_t target_rate, MemoryBudget& budget,
+                                          const std::atomic<bool>* cancel,
+                                          const std::function<void()>& opened) {
     try {
-        return load(path, target_rate, budget, cancel);
+        return load(path, target_rate, budget, cancel, opened);
     } catch (const std::bad_alloc&) {
         // The reservation has been released on the way out; the caller sees an ordinary
         // refusal rather than an exception type it does not expect.

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -39,7 +40,19 @@ struct LoadedSample {
 // reading or resampling with LoadError("load cancelled"): shutdown never waits for a long file.
 //
 // Loader thread only: it blocks on disk and allocates. Throws LoadError.
+//
+// A file deleted, replaced (renamed over), truncated or rewritten while it is being read is
+// refused ("file changed while loading; load it again"): what was read may be cut short or
+// half old, half new.
 LoadedSample load_sample(const std::filesystem::path& path, std::uint32_t target_rate,
                          MemoryBudget& budget, const std::atomic<bool>* cancel = nullptr);
+
+namespace detail {
+// load_sample(), calling `opened` once the file is open and before any audio is read, so that
+// tests can change the file at exactly that moment.
+LoadedSample load_sample_observed(const std::filesystem::path& path, std::uint32_t target_rate,
+                                  MemoryBudget& budget, const std::atomic<bool>* cancel,
+                                  const std::function<void()>& opened);
+}  // namespace detail
 
 }  // namespace looperd

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iterator>
 #include <latch>
@@ -279,6 +280,81 @@ void expect_same_content(const SampleBuffer& got, const Signal& want, float tole
 
 // ---------------------------------------------------------------------------------------------
 // Formats
+
+// A file changed under the loader: each change happens once the file is open and before any
+// audio is read, the worst moment. What was read could be cut short or half old, half new.
+class LoaderFileChanged : public Loader {
+  protected:
+    void expect_refused(const std::function<void(const fs::path&)>& change,
+                        const std::string& reason) {
+        const fs::path path = file("changing.wav");
+        write_sound(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, make_tones(2, 48000, 48000));
+        try {
+            (void)detail::load_sample_observed(path, 48000, budget_, nullptr,
+                                               [&] { change(path); });
+            FAIL() << "loaded a file that changed while loading";
+        } catch (const LoadError& e) {
+            const std::string what = e.what();
+            EXPECT_NE(what.find(reason), std::string::npos) << what;
+            EXPECT_NE(what.find(path.string()), std::string::npos) << what;
+        }
+        EXPECT_EQ(budget_.used(), 0U);
+    }
+};
+
+TEST_F(LoaderFileChanged, TruncatedWhileLoadingIsRefused) {
+    // A WAV's frame count is exact: without the check this would pass for a shorter sample.
+    expect_refused([](const fs::path& p) { fs::resize_file(p, fs::file_size(p) / 2); },
+                   "file changed while loading");
+}
+
+TEST_F(LoaderFileChanged, GrownWhileLoadingIsRefused) {
+    expect_refused(
+        [](const fs::path& p) {
+            std::ofstream(p, std::ios::binary | std::ios::app) << std::string(4096, '\0');
+        },
+        "file changed while loading");
+}
+
+TEST_F(LoaderFileChanged, RewrittenInPlaceWhileLoadingIsRefused) {
+    expect_refused(
+        [](const fs::path& p) {
+            std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
+            f.seekp(100);
+            f << "rewritten";
+            f.close();
+            // The write changes the time anyway, but maybe within the clock's last tick.
+            fs::last_write_time(p, fs::last_write_time(p) + std::chrono::seconds(5));
+        },
+        "file changed while loading");
+}
+
+TEST_F(LoaderFileChanged, DeletedWhileLoadingIsRefused) {
+    expect_refused([](const fs::path& p) { fs::remove(p); }, "file deleted or replaced");
+}
+
+TEST_F(LoaderFileChanged, ReplacedByRenameWhileLoadingIsRefused) {
+    // How rsync and most editors update a file: the one being read is no longer the file.
+    expect_refused(
+        [this](const fs::path& p) {
+            write_sound(file("new.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT,
+                        make_tones(2, 48000, 1000));
+            fs::rename(file("new.wav"), p);
+        },
+        "file deleted or replaced");
+}
+
+TEST_F(LoaderFileChanged, AnUntouchedFileLoadsThroughTheSamePath) {
+    const fs::path path = file("still.wav");
+    const Signal want = make_tones(2, 48000, 4800);
+    write_sound(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, want);
+    int calls = 0;
+    const LoadedSample got =
+        detail::load_sample_observed(path, 48000, budget_, nullptr, [&] { ++calls; });
+    EXPECT_EQ(calls, 1);
+    ASSERT_NE(got.buffer, nullptr);
+    expect_same_content(*got.buffer, want, 0.0F);
+}
 
 TEST_F(Loader, FloatWavAtTheTargetRateLoadsBitExact) {
     const Signal want = make_tones(2, 48000, 48000);
