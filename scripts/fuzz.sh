@@ -5,7 +5,8 @@
 # for a while. Fails on any crash, leak, timeout, out-of-memory or sanitizer report.
 #
 # Usage: scripts/fuzz.sh [seconds per target, default 60] [target...]
-# Targets: fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands (default: all).
+# Targets: fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands fuzz_path_confinement
+# (default: all).
 # The corpus grows in build-fuzz/fuzz-corpus/<target>/ and is kept between runs; a failing
 # input is written to build-fuzz/fuzz-artifacts/<target>/. docs/fuzzing.md has the rest.
 set -euo pipefail
@@ -14,7 +15,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands
+    fuzz_path_confinement)
 
 build=build-fuzz
 if [ ! -d "$build" ]; then

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <variant>
 
 #include "io/sample_loader.hpp"
 #include "looperd/limits.hpp"
@@ -53,8 +54,6 @@ constexpr double kMaxScheduleAheadSeconds = 3600.0;
 constexpr std::size_t kErrorKinds = 32;
 constexpr std::size_t kErrorDestinations = 64;
 
-constexpr const char* kOutsideRoots = "path outside the allowed sample roots";
-
 // The kind of an error reason, what its log lines are limited by: the text before any ':'
 // (which is followed by details), with numbers folded, so that "slot 9 out of range" and
 // "slot 10 out of range" are one kind.
@@ -68,23 +67,6 @@ std::string error_kind(std::string_view reason) {
         if (kind.size() >= 48) break;
     }
     return kind.empty() ? "?" : kind;
-}
-
-// A path without trailing separators ("/samples/" → "/samples"), so that components compare.
-std::filesystem::path without_trailing_separator(std::filesystem::path p) {
-    while (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
-    return p;
-}
-
-// Whether `path` is `root` or lies under it. Both absolute and normal. Compared component by
-// component: "/samples2/a.wav" is not under "/samples".
-bool is_within(const std::filesystem::path& path, const std::filesystem::path& root) {
-    auto p = path.begin();
-    for (const auto& component : root) {
-        if (p == path.end() || *p != component) return false;
-        ++p;
-    }
-    return true;
 }
 
 constexpr std::string_view kModeNames[] = {"oneshot", "loop", "gate", "toggle"};
@@ -135,20 +117,13 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
       status_(std::move(status)),
       sample_rate_(std::move(sample_rate)),
       clock_(std::move(clock)),
+      confinement_(
+          config.samples_dir.empty() ? std::filesystem::current_path() : config.samples_dir,
+          config.sample_roots),
       error_logs_(config.error_logs_per_second, std::chrono::seconds(1), kErrorKinds),
       error_replies_(config.error_replies_per_second, std::chrono::seconds(1), kErrorDestinations),
       slots_(config.slots) {
     if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
-    // Roots are compared resolved, as load paths are: a root given through a symlink still
-    // matches what its files resolve to.
-    auto add_root = [this](const std::filesystem::path& dir) {
-        std::error_code ec;
-        auto root = std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
-        if (ec) root = std::filesystem::absolute(dir).lexically_normal();
-        roots_.push_back(without_trailing_separator(root));
-    };
-    add_root(config_.samples_dir);
-    for (const auto& dir : config_.sample_roots) add_root(dir);
     scheduled_.reserve(config.max_scheduled);
     for (auto& s : slots_) s.params.fade_out = config.fade_ms;
 }
@@ -422,31 +397,12 @@ std::uint64_t Controller::error_replies_dropped() const {
 
 std::optional<std::filesystem::path> Controller::confine(const Request& r,
                                                          const std::string& requested) {
-    std::filesystem::path resolved = requested;
-    if (resolved.is_relative()) resolved = config_.samples_dir / resolved;
-    // weakly_canonical follows every symlink of the part that exists and folds "..", so what is
-    // compared is what the loader will open: it is given exactly this path.
-    std::error_code ec;
-    auto canonical = std::filesystem::weakly_canonical(resolved, ec);
-    const auto inside = [this](const std::filesystem::path& p) {
-        return std::any_of(roots_.begin(), roots_.end(),
-                           [&p](const auto& root) { return is_within(p, root); });
-    };
-    if (ec) {
-        // Say why only for a path that names something inside the roots: outside them, every
-        // path gets the same answer, so nothing can be learnt about what exists there.
-        if (inside(without_trailing_separator(resolved.lexically_normal())))
-            error(r.from, r.message.address, "cannot resolve the path: " + ec.message());
-        else
-            error(r.from, r.message.address, kOutsideRoots);
+    auto result = confinement_.resolve(requested);
+    if (auto* why = std::get_if<std::string>(&result)) {
+        error(r.from, r.message.address, *why);
         return std::nullopt;
     }
-    canonical = without_trailing_separator(canonical);
-    if (!inside(canonical)) {
-        error(r.from, r.message.address, kOutsideRoots);
-        return std::nullopt;
-    }
-    return canonical;
+    return std::get<std::filesystem::path>(std::move(result));
 }
 
 // Answers /error and returns false when r's frame is in the future and the scheduled bound is

@@ -15,6 +15,7 @@
 
 #include "daemon/feedback.hpp"
 #include "daemon/load_worker.hpp"
+#include "daemon/path_confinement.hpp"
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
 #include "io/rate_limiter.hpp"
@@ -114,7 +115,9 @@ class Controller {
     // Any thread: /error replies dropped by the per-destination limit so far.
     std::uint64_t error_replies_dropped() const;
     // The sample roots as compared: absolute, symlinks resolved; samples_dir first.
-    const std::vector<std::filesystem::path>& sample_roots() const noexcept { return roots_; }
+    const std::vector<std::filesystem::path>& sample_roots() const noexcept {
+        return confinement_.roots();
+    }
 
     // Before any message is handled: where accepted changes and senders are reported, and what
     // /notify, /refresh, /slot/<n>/info and /slots use. Null: those answer /error.
@@ -245,7 +248,7 @@ class Controller {
     StatusSource status_;
     SampleRateSource sample_rate_;
     FrameClock clock_;
-    std::vector<std::filesystem::path> roots_;
+    PathConfinement confinement_;
 
     // Both limiters, for error() from the network and the loader thread.
     mutable std::mutex errors_mutex_;

@@ -4,6 +4,7 @@
 //   <out>/fuzz_osc_datagram/     one datagram per Controller route, and a few bundles
 //   <out>/fuzz_sample_loader/    tiny WAV, AIFF, FLAC, Ogg/Vorbis and odd-but-valid files
 //   <out>/fuzz_engine_commands/  command and block streams in that target's format
+//   <out>/fuzz_path_confinement/ paths into, out of and around that target's tree
 // Usage: fuzz_seeds <out>
 #include <sndfile.h>
 
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/controller.hpp"
@@ -55,6 +57,39 @@ OscMessage message(std::string address, std::vector<OscArg> args) {
     m.address = std::move(address);
     m.args = std::move(args);
     return m;
+}
+
+// The first byte modulo 3 picks the prefix (0: none, 1: the tree's base, 2: its first root): see
+// fuzz_path_confinement.cpp for the tree.
+void path_seeds(const fs::path& dir) {
+    const std::vector<std::pair<char, std::string>> seeds = {
+        {3, "a.wav"},
+        {2, "sub/b.wav"},
+        {2, "link_in/b.wav"},
+        {2, "link_out/secret.wav"},
+        {2, "abs_out/secret.wav"},
+        {2, "secret_link.wav"},
+        {2, "sub/deeper/up/s.wav"},
+        {2, "loop"},
+        {2, "dangling"},
+        {2, "c_link.wav"},
+        {2, "../outside/secret.wav"},
+        {2, "sub/../../root-sibling/s.wav"},
+        {1, "root2/back/a.wav"},
+        {1, "root2/c.wav"},
+        {1, "root-sibling/s.wav"},
+        {1, "outside/secret.wav"},
+        {1, "root/./sub//b.wav"},
+        {3, "/etc/passwd"},
+        {3, "../../../../etc/passwd"},
+        {2, "new/dir/not/there.wav"},
+    };
+    int n = 0;
+    for (const auto& [prefix, path] : seeds) {
+        std::vector<std::uint8_t> bytes{static_cast<std::uint8_t>(prefix)};
+        bytes.insert(bytes.end(), path.begin(), path.end());
+        write_file(dir / ("path-" + std::to_string(n++)), bytes);
+    }
 }
 
 void osc_seeds(const fs::path& dir) {
@@ -191,11 +226,13 @@ int main(int argc, char** argv) {
     }
     try {
         const fs::path out = argv[1];
-        for (const char* t : {"fuzz_osc_datagram", "fuzz_sample_loader", "fuzz_engine_commands"})
+        for (const char* t : {"fuzz_osc_datagram", "fuzz_sample_loader", "fuzz_engine_commands",
+                              "fuzz_path_confinement"})
             fs::create_directories(out / t);
         osc_seeds(out / "fuzz_osc_datagram");
         loader_seeds(out / "fuzz_sample_loader");
         engine_seeds(out / "fuzz_engine_commands");
+        path_seeds(out / "fuzz_path_confinement");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fuzz_seeds: %s\n", e.what());
         return 1;

@@ -1503,3 +1503,18 @@ TEST(LoadWorker, RefusesJobsBeyondItsCapacityAndRunsTheRest) {
 
 }  // namespace
 }  // namespace looperd
+
+TEST_F(ControllerRootsTest, OverlongPathsAreRefusedBeforeTheFilesystemIsAsked) {
+    // 4096 bytes is Linux's PATH_MAX; one more is refused without a lookup.
+    const std::string longest = std::string(4092, 'a') + ".wav";
+    const std::string over = std::string(4093, 'a') + ".wav";
+    replies_.clear();
+    send("/slot/3/load", {OscArg::string(over)});
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_EQ(errors()[0].message.args[1].s, "path longer than 4096 bytes");
+    replies_.clear();
+    send("/slot/3/load", {OscArg::string(longest)});
+    controller_->wait_for_loads();
+    ASSERT_EQ(errors().size(), 1U);  // looked up: too long a name for the filesystem
+    EXPECT_NE(errors()[0].message.args[1].s, "path longer than 4096 bytes");
+}
