@@ -41,6 +41,8 @@ ServiceNotifier::ServiceNotifier(std::string socket,
     // Only absolute paths and abstract names are valid, as sd_notify(3) has it.
     if (!socket_.empty() && socket_[0] != '/' && socket_[0] != '@') socket_.clear();
     if (socket_.size() >= sizeof(sockaddr_un::sun_path)) socket_.clear();
+    // A watchdog nobody can be told about is no watchdog.
+    if (socket_.empty()) watchdog_.reset();
     if (socket_.empty()) return;
     // Opened once, at start: a daemon that later runs out of descriptors can still report.
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -207,6 +207,7 @@ TEST(ServiceNotifier, NoNotifySocketMeansNotUnderSystemd) {
     ScopedEnv usec("WATCHDOG_USEC", "2000000");
     auto n = ServiceNotifier::from_environment();
     EXPECT_FALSE(n.enabled());
+    EXPECT_FALSE(n.watchdog_interval());
     EXPECT_FALSE(n.watchdog());
 }
 
