@@ -42,6 +42,11 @@ class SampleBuffer {
     // Loader thread, before publication: touch every page so the audio thread never faults
     // on it, and lock it in RAM when the process may (RLIMIT_MEMLOCK). Returns true if locked.
     bool prefault() noexcept;
+    bool locked() const noexcept { return locked_; }
+
+    // Bytes of prefaulted buffers that mlock refused, alive in this process now: what the
+    // service status reports as "not locked". Any thread.
+    static std::uint64_t unlocked_bytes() noexcept;
 
     // Audio thread only (Engine). Wait-free.
     std::uint32_t& rt_refs() noexcept { return rt_refs_; }
@@ -52,6 +57,7 @@ class SampleBuffer {
     std::uint32_t sample_rate_;
     std::uint32_t rt_refs_ = 0;
     bool locked_ = false;
+    bool counted_unlocked_ = false;  // added to unlocked_bytes() by prefault()
     std::unique_ptr<float[]> data_;
 };
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <variant>
 
+#include "io/memory_lock.hpp"
 #include "io/sample_loader.hpp"
 #include "looperd/limits.hpp"
 #include "looperd/sample_buffer.hpp"
@@ -619,6 +620,10 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     spdlog::info("slot {}: loaded {} ({} frames, {} channel{}, {:.3f} s{})", slot, path, frames,
                  channels, channels == 1 ? "" : "s", seconds,
                  loaded.locked ? "" : ", not locked in RAM");
+    if (!loaded.locked) {
+        if (auto warning = memlock_warning_once(bytes, SampleBuffer::unlocked_bytes()))
+            spdlog::warn("{}", *warning);
+    }
     reply_(
         reply_to,
         OscMessage{"/slot/" + std::to_string(slot) + "/loaded",

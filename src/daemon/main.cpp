@@ -9,7 +9,6 @@
 //   housekeeping     frees retired buffers, logs audio-thread events
 //   feedback         tells control surfaces what changed, on a timer (Feedback)
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -19,18 +18,24 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
 #include "daemon/housekeeping.hpp"
+#include "daemon/logging.hpp"
 #include "daemon/options.hpp"
+#include "daemon/service_notify.hpp"
 #include "io/jack_client.hpp"
+#include "io/memory_lock.hpp"
 #include "io/net_allowlist.hpp"
 #include "io/osc_server.hpp"
 #include "io/rate_limiter.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/rt_guard.hpp"
+#include "looperd/sample_buffer.hpp"
 
 namespace {
 
@@ -38,11 +43,18 @@ using namespace looperd;
 
 constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
 
-void setup_logging(const std::string& level) {
-    auto logger = spdlog::stderr_color_mt("looperd");
-    spdlog::set_default_logger(logger);
-    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-    spdlog::set_level(spdlog::level::from_str(level));
+// The one line `systemctl status looperd` shows: what a technician checks first.
+// "JACK connected, 48000 Hz/128; 3 slots loaded; OSC udp 0.0.0.0:9950"
+std::string service_status_line(const std::string& jack_state, const JackClient& jack,
+                                std::uint32_t slots_loaded, const Options& options,
+                                std::uint16_t osc_port) {
+    std::string line = "JACK " + jack_state + ", " + std::to_string(jack.sample_rate()) + " Hz/" +
+                       std::to_string(jack.block_size()) + "; " + std::to_string(slots_loaded) +
+                       " slot" + (slots_loaded == 1 ? "" : "s") + " loaded; OSC udp " +
+                       options.osc_bind + ":" + std::to_string(osc_port);
+    if (const auto unlocked = SampleBuffer::unlocked_bytes(); unlocked > 0)
+        line += "; " + format_bytes(unlocked) + " of samples not locked in RAM (LimitMEMLOCK)";
+    return line;
 }
 
 // What the network thread drops before decoding. Written by it, read by /status (also on it)
@@ -141,7 +153,7 @@ void serve_osc(OscServer& server, Controller& controller, SourceGate& gate,
     }
 }
 
-int run(const Options& options) {
+int run(const Options& options, ServiceNotifier& service) {
     // Signals are taken synchronously by the main thread only: block them before any thread
     // (JACK's included) starts, so that every thread inherits the mask.
     sigset_t signals;
@@ -151,6 +163,9 @@ int run(const Options& options) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
+    // Before any other thread: mlockall covers what exists and what comes, when allowed.
+    spdlog::info("{}", lock_process_memory());
+
     // Bind first: a port clash is the most common start-up mistake and should fail fast.
     OscServer osc(options.osc_bind, options.osc_port);
 
@@ -158,6 +173,8 @@ int run(const Options& options) {
         !options.jack_server.empty()
             ? options.jack_server
             : (std::getenv("JACK_DEFAULT_SERVER") ? std::getenv("JACK_DEFAULT_SERVER") : "");
+    service.status("waiting for JACK server" +
+                   (server_name.empty() ? std::string() : " '" + server_name + "'"));
     JackClient jack(options.client_name, server_name, options.outputs);
 
     EngineConfig engine_config;
@@ -256,20 +273,51 @@ int run(const Options& options) {
     for (const auto& root : controller.sample_roots())
         spdlog::info("sample root: {}", root.string());
 
+    // Service manager: READY once JACK is active and OSC bound; a status line kept current;
+    // the watchdog fed only while the audio thread makes progress or JACK is known to be away.
+    auto jack_state = [&jack] { return std::string(jack.server_gone() ? "gone" : "connected"); };
+    auto jack_away = [&jack] { return jack.server_gone(); };
+    auto status_line = [&] {
+        return service_status_line(jack_state(), jack, controller.slots_loaded(), options,
+                                   osc.port());
+    };
+    std::string last_status = status_line();
+    service.ready(last_status);
+    std::optional<WatchdogFeeder> watchdog;
+    if (const auto interval = service.watchdog_interval()) {
+        watchdog.emplace(*interval);
+        spdlog::info("service watchdog: {} ms, fed every {} ms while the audio thread runs",
+                     interval->count() / 1000, watchdog->feed_interval().count() / 1000);
+    }
+
     int exit_code = 0;
+    std::string stop_reason;
     const timespec tick{0, 100'000'000};
     for (;;) {
         const int sig = sigtimedwait(&signals, nullptr, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            stop_reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
             break;
         }
         if (jack.server_gone()) {
             spdlog::critical("the JACK server went away ({}); exiting", jack.shutdown_reason());
+            stop_reason = "the JACK server went away (" + jack.shutdown_reason() + ")";
             exit_code = 1;
             break;
         }
+        if (watchdog &&
+            watchdog->due(WatchdogFeeder::Clock::now(), jack.process_cycles(), jack_away()))
+            service.watchdog();
+        if (service.enabled()) {
+            if (auto line = status_line(); line != last_status) {
+                last_status = std::move(line);
+                service.status(last_status);
+            }
+        }
+        logging::expire_repeats();
     }
+    service.stopping("stopping: " + stop_reason);
 
     stopping = true;
     network.join();
@@ -299,11 +347,14 @@ int main(int argc, char** argv) {
         std::printf("looperd %s\n", LOOPERD_VERSION);
         return 0;
     }
-    setup_logging(options.log_level);
+    logging::setup(options.log_level);
+    ServiceNotifier service = ServiceNotifier::from_environment();
     try {
-        return run(options);
+        return run(options, service);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
+        // `systemctl status` shows why it failed, not only that it did.
+        service.status(std::string("failed: ") + e.what());
         return 1;
     }
 }

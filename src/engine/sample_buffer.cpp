@@ -5,10 +5,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
 namespace looperd {
+
+namespace {
+// A statistic for the status line, ordering nothing: relaxed.
+std::atomic<std::uint64_t> g_unlocked_bytes{0};
+}  // namespace
+
+std::uint64_t SampleBuffer::unlocked_bytes() noexcept {
+    return g_unlocked_bytes.load(std::memory_order_relaxed);
+}
 
 SampleBuffer::SampleBuffer(std::uint32_t channels, std::uint32_t frames, std::uint32_t sample_rate)
     : channels_(channels),
@@ -21,6 +31,7 @@ SampleBuffer::SampleBuffer(std::uint32_t channels, std::uint32_t frames, std::ui
 
 SampleBuffer::~SampleBuffer() {
     if (locked_) munlock(data_.get(), bytes());
+    if (counted_unlocked_) g_unlocked_bytes.fetch_sub(bytes(), std::memory_order_relaxed);
 }
 
 bool SampleBuffer::prefault() noexcept {
@@ -31,9 +42,14 @@ bool SampleBuffer::prefault() noexcept {
     const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     for (std::size_t i = 0; i < n; i += page) bytes_ptr[i] = bytes_ptr[i];
     if (n > 0) bytes_ptr[n - 1] = bytes_ptr[n - 1];
-    // mlock keeps the pages from being swapped out; it may fail without CAP_IPC_LOCK or a
-    // LimitMEMLOCK raise, which is tolerable: the pages are resident now either way.
+    // mlock keeps the pages from being swapped out; it fails beyond RLIMIT_MEMLOCK (without
+    // CAP_IPC_LOCK). The load still goes on, since the pages are resident now; the daemon
+    // warns once with the numbers and the fix (io/memory_lock.hpp).
     locked_ = n > 0 && mlock(data_.get(), n) == 0;
+    if (!locked_ && n > 0 && !counted_unlocked_) {
+        counted_unlocked_ = true;
+        g_unlocked_bytes.fetch_add(n, std::memory_order_relaxed);
+    }
     return locked_;
 }
 

@@ -238,6 +238,7 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
 
     rt_guard::Scope realtime;
     engine_->process(buffers_.data(), nframes, timing);
+    process_cycles_.fetch_add(1, std::memory_order_relaxed);
     return 0;
 }
 

@@ -48,6 +48,11 @@ class JackClient {
         return block_size_.load(std::memory_order_relaxed);
     }
     std::uint64_t xruns() const noexcept { return xruns_.load(std::memory_order_relaxed); }
+    // Process callbacks run so far: the audio thread's heartbeat (the service watchdog is fed
+    // only while it moves). Any thread.
+    std::uint64_t process_cycles() const noexcept {
+        return process_cycles_.load(std::memory_order_relaxed);
+    }
     float dsp_load() const noexcept;
 
     // Network thread, any time after activate(). Not for the audio thread.
@@ -91,6 +96,8 @@ class JackClient {
     std::atomic<std::uint32_t> sample_rate_{0};
     std::atomic<std::uint32_t> block_size_{0};
     std::atomic<std::uint64_t> xruns_{0};
+    // A counter read for progress only, ordering nothing else: relaxed.
+    std::atomic<std::uint64_t> process_cycles_{0};
     std::atomic<bool> server_gone_{false};
     char shutdown_reason_[256] = {};
 };
