@@ -95,6 +95,8 @@ class IntegrationTest : public ::testing::Test {
         dir_ = pattern;
         samples_ = dir_ / "samples";
         std::filesystem::create_directory(samples_);
+        // Every daemon of the test saves its rig here, never in the user's state directory.
+        ::setenv("STATE_DIRECTORY", (dir_ / "state").c_str(), 1);
         try {
             jack_ = std::make_unique<JackServer>(jackd, (dir_ / "jackd.log").string());
         } catch (const std::exception& e) {
