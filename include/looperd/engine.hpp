@@ -55,6 +55,10 @@ class Engine {
     // counted (its buffer, if any, still belongs to the caller).
     bool try_send(const Command& command) noexcept;
 
+    // Control thread. Commands sent and not yet taken by the audio thread (approximate: the
+    // audio thread may be taking some right now). Lets a long burst wait for room.
+    std::size_t queued_commands() const noexcept { return commands_.size_approx(); }
+
     // Housekeeping thread. Wait-free; does not allocate.
     bool try_receive(Event& event) noexcept;
 

@@ -11,6 +11,8 @@
 #include <variant>
 
 #include "io/memory_lock.hpp"
+#include "daemon/persistence.hpp"
+#include "daemon/rig_state.hpp"
 #include "io/sample_loader.hpp"
 #include "looperd/limits.hpp"
 #include "looperd/sample_buffer.hpp"
@@ -97,6 +99,8 @@ std::optional<SlotAddress> parse_slot_address(std::string_view address) {
 // parameters do not: they are the very addresses controls send.
 bool is_reply_address(std::string_view a) {
     if (a == "/error" || a == "/pong" || a == "/status.reply" || a == "/slots.reply") return true;
+    if (a == "/session/save.reply" || a == "/session/load.reply" || a == "/session/list.reply")
+        return true;
     if (Controller::is_feedback_address(a)) return true;
     if (auto sa = parse_slot_address(a)) return sa->verb == "loaded" || sa->verb == "info.reply";
     return false;
@@ -148,9 +152,15 @@ std::uint32_t Controller::slots_loaded() const {
     return n;
 }
 
-MirrorState Controller::snapshot() const {
+std::uint64_t Controller::changes() const {
+    std::lock_guard lock(mutex_);
+    return changes_;
+}
+
+MirrorState Controller::snapshot(std::uint64_t* changes) const {
     MirrorState m;
     std::lock_guard lock(mutex_);
+    if (changes != nullptr) *changes = changes_;
     m.slots.reserve(slots_.size());
     for (const auto& s : slots_) {
         SlotMirror out;
@@ -161,6 +171,7 @@ MirrorState Controller::snapshot() const {
         out.channels = s.channels;
         out.sample_rate = s.sample_rate;
         out.params = s.params;
+        out.rig_path = s.loading ? s.loading_path : s.restore_path;
         m.slots.push_back(std::move(out));
     }
     m.master_gain = globals_.master_gain;
@@ -227,6 +238,9 @@ const std::vector<Controller::Route>& Controller::routes() {
         {"/refresh", &Controller::osc_refresh},
         {"/slot/<n>/info", &Controller::osc_slot_info},
         {"/slots", &Controller::osc_slots},
+        {"/session/save", &Controller::osc_session_save},
+        {"/session/load", &Controller::osc_session_load},
+        {"/session/list", &Controller::osc_session_list},
     };
     return table;
 }
@@ -349,6 +363,12 @@ void Controller::error(const OscEndpoint& to, const std::string& address,
 
 void Controller::report_error(const OscEndpoint& to, const std::string& address,
                               const std::string& reason) {
+    if (to.len == 0) {
+        // A rig being restored: nobody to answer, and a state file is bounded, so every
+        // line is logged.
+        spdlog::warn("restoring the rig: {}: {}", address, reason);
+        return;
+    }
     const auto host = IpAddress::from_sockaddr(to.addr, to.len);
     std::vector<KeyedWindowLimiter::Suppressed> logs;
     std::vector<KeyedWindowLimiter::Suppressed> replies;
@@ -509,6 +529,7 @@ void Controller::osc_status(const Request& r) {
     add("dropped_not_allowed", i32(s.dropped_not_allowed));
     add("dropped_rate_limited", i32(s.dropped_rate_limited));
     add("error_replies_dropped", i32(error_replies_dropped()));
+    if (!s.state.empty()) add("state", OscArg::string(s.state));
     reply(*to, m);
 }
 
@@ -534,6 +555,7 @@ void Controller::osc_master_gain(const Request& r) {
     {
         std::lock_guard lock(mutex_);
         globals().master_gain = *g;
+        ++changes_;
     }
     echo(r, "/master/gain", OscArg::float32(*g));
 }
@@ -547,6 +569,15 @@ void Controller::osc_slot_load(const Request& r) {
     }
     auto reply_to = reply_endpoint(r, 1);
     if (!reply_to) return;
+    if (applying_rig_) {
+        // Set before the path is checked: a rig whose file is missing, or now outside the
+        // sample roots, keeps naming it until the slot is loaded or unloaded again.
+        std::lock_guard lock(mutex_);
+        if (!slots_[r.slot].loaded || slots_[r.slot].path != path_arg.s) {
+            slots_[r.slot].restore_path = path_arg.s;
+            ++changes_;
+        }
+    }
     const auto confined = confine(r, path_arg.s);
     if (!confined) return;
     const std::filesystem::path resolved = *confined;
@@ -555,10 +586,20 @@ void Controller::osc_slot_load(const Request& r) {
         std::lock_guard lock(mutex_);
         SlotState& slot = mirror_slot(r.slot);
         const std::uint64_t generation = slot.generation + 1;
-        const bool queued =
-            rehearsing_ ||
-            loader_.try_post([this, n = r.slot, generation, path = path_arg.s, resolved,
-                              to = *reply_to] { finish_load(n, generation, path, resolved, to); });
+        const bool rig = applying_rig_;
+        auto job = [this, n = r.slot, generation, path = path_arg.s, resolved, to = *reply_to,
+                    rig] { finish_load(n, generation, path, resolved, to, rig); };
+        bool queued = true;
+        if (rehearsing_) {
+            // A bundle's rehearsal: nothing is queued.
+        } else if (rig) {
+            // A rig names each slot once, so its loads are bounded by the slot count; the
+            // queue's bound is for peers that flood.
+            rig_loads_.fetch_add(1, std::memory_order_relaxed);
+            loader_.post(std::move(job));
+        } else {
+            queued = loader_.try_post(std::move(job));
+        }
         if (!queued) {
             // The slot keeps whatever it holds, and a load already under way stays current.
             error(r.from, r.message.address,
@@ -567,6 +608,8 @@ void Controller::osc_slot_load(const Request& r) {
         }
         slot.generation = generation;
         slot.loading = true;
+        slot.loading_path = path_arg.s;
+        ++changes_;
     }
     if (!rehearsing_) spdlog::info("slot {}: loading {}", r.slot, resolved.string());
 }
@@ -574,7 +617,14 @@ void Controller::osc_slot_load(const Request& r) {
 // Loader thread: read, convert, then hand the buffer to the engine if this load is still the
 // slot's latest request.
 void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
-                             const std::filesystem::path& resolved, const OscEndpoint& reply_to) {
+                             const std::filesystem::path& resolved, const OscEndpoint& reply_to,
+                             bool rig_load) {
+    struct RigLoadDone {
+        std::atomic<std::uint32_t>* count;
+        ~RigLoadDone() {
+            if (count != nullptr) count->fetch_sub(1, std::memory_order_relaxed);
+        }
+    } rig_done{rig_load ? &rig_loads_ : nullptr};
     const std::string address = "/slot/" + std::to_string(slot) + "/load";
     LoadedSample loaded;
     try {
@@ -582,7 +632,10 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     } catch (const std::exception& e) {
         {
             std::lock_guard lock(mutex_);
-            if (slots_[slot].generation == generation) slots_[slot].loading = false;
+            if (slots_[slot].generation == generation) {
+                slots_[slot].loading = false;
+                ++changes_;
+            }
         }
         report_error(reply_to, address, std::string(e.what()));
         return;
@@ -597,7 +650,10 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     {
         std::lock_guard lock(mutex_);
         SlotState& s = slots_[slot];
-        if (s.generation == generation) s.loading = false;  // done, whichever way
+        if (s.generation == generation) {
+            s.loading = false;  // done, whichever way
+            ++changes_;
+        }
         if (s.generation != generation) {
             refused = "superseded by a later load or unload of this slot";
         } else if (!send_(Command{CommandKind::assign_buffer, slot, 0.0F, loaded.buffer.get()})) {
@@ -609,6 +665,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
             s.frames = frames;
             s.channels = channels;
             s.sample_rate = rate;
+            s.restore_path.clear();
         }
     }
     if (!refused.empty()) {
@@ -624,6 +681,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
         if (auto warning = memlock_warning_once(bytes, SampleBuffer::unlocked_bytes()))
             spdlog::warn("{}", *warning);
     }
+    if (reply_to.len == 0) return;  // restored: nobody asked
     reply_(
         reply_to,
         OscMessage{"/slot/" + std::to_string(slot) + "/loaded",
@@ -648,6 +706,8 @@ void Controller::osc_slot_unload(const Request& r) {
         note_scheduled(c.frame);
     }
     // The slot's parameters (its region among them) stay: the engine keeps them too.
+    s.restore_path.clear();
+    ++changes_;
     s.loaded = false;
     s.path.clear();
     s.frames = 0;
@@ -736,6 +796,7 @@ void Controller::accept_float(const Request& r, float SlotParams::*field, const 
     {
         std::lock_guard lock(mutex_);
         mirror_slot(r.slot).params.*field = f;
+        ++changes_;
     }
     echo(r, slot_address(r.slot, verb), OscArg::float32(f));
 }
@@ -746,6 +807,7 @@ void Controller::accept_int(const Request& r, std::int32_t SlotParams::*field, c
     {
         std::lock_guard lock(mutex_);
         mirror_slot(r.slot).params.*field = i;
+        ++changes_;
     }
     echo(r, slot_address(r.slot, verb), OscArg::int32(i));
 }
@@ -773,6 +835,7 @@ void Controller::osc_slot_loop(const Request& r) {
     {
         std::lock_guard lock(mutex_);
         mirror_slot(r.slot).params.mode = name;
+        ++changes_;
     }
     echo(r, slot_address(r.slot, "mode"), OscArg::string(name));
 }
@@ -795,6 +858,7 @@ void Controller::osc_slot_mode(const Request& r) {
     {
         std::lock_guard lock(mutex_);
         mirror_slot(r.slot).params.mode = name;
+        ++changes_;
     }
     echo(r, slot_address(r.slot, "mode"), OscArg::string(name));
 }
@@ -944,6 +1008,7 @@ void Controller::osc_slot_quantize(const Request& r) {
     {
         std::lock_guard lock(mutex_);
         mirror_slot(r.slot).params.quantize = given;
+        ++changes_;
     }
     echo(r, slot_address(r.slot, "quantize"), given);
 }
@@ -959,6 +1024,7 @@ void Controller::osc_clock_tempo(const Request& r) {
     {
         std::lock_guard lock(mutex_);
         globals().tempo = static_cast<float>(*v);
+        ++changes_;
     }
     echo(r, "/clock/tempo", OscArg::float32(static_cast<float>(*v)));
 }
@@ -969,6 +1035,7 @@ void Controller::osc_clock_meter(const Request& r) {
     {
         std::lock_guard lock(mutex_);
         globals().meter = static_cast<std::int32_t>(*v);
+        ++changes_;
     }
     echo(r, "/clock/meter", OscArg::int32(static_cast<std::int32_t>(*v)));
 }
@@ -994,6 +1061,7 @@ void Controller::osc_clock_sync(const Request& r) {
     {
         std::lock_guard lock(mutex_);
         globals().sync = a.s;
+        ++changes_;
     }
     echo(r, "/clock/sync", OscArg::string(a.s));
 }
@@ -1054,6 +1122,102 @@ Controller::Globals& Controller::globals() {
 
 void Controller::reply(const OscEndpoint& to, const OscMessage& message) {
     if (!rehearsing_) reply_(to, message);
+}
+
+void Controller::apply_rig(const std::vector<OscMessage>& messages, const OscEndpoint& from) {
+    // Pacing: a rig may hold thousands of messages, more than the command ring takes at once.
+    constexpr std::size_t kPaceEvery = 32;
+    applying_rig_ = true;
+    std::size_t n = 0;
+    for (const auto& m : messages) {
+        if (++n % kPaceEvery == 0 && pace_) pace_();
+        dispatch(m, from, 0);
+    }
+    applying_rig_ = false;
+}
+
+bool Controller::require_persistence(const Request& r) {
+    if (persistence_ != nullptr) return true;
+    error(r.from, r.message.address, "persistence is off (--no-state)");
+    return false;
+}
+
+// The session's name: the first argument, a string the store accepts. nullopt after /error.
+namespace {
+std::optional<std::string> session_name(const OscMessage& m, std::string& why) {
+    if (m.args.empty() || (m.args[0].type != 's' && m.args[0].type != 'S')) {
+        why = "expected a session name string";
+        return std::nullopt;
+    }
+    if (!SessionStore::valid_session_name(m.args[0].s, why)) return std::nullopt;
+    return m.args[0].s;
+}
+}  // namespace
+
+void Controller::osc_session_save(const Request& r) {
+    if (!check_arity(r, 1, 2)) return;
+    std::string why;
+    const auto name = session_name(r.message, why);
+    if (!name) {
+        error(r.from, r.message.address, why);
+        return;
+    }
+    auto to = reply_endpoint(r, 1);
+    if (!to || !require_persistence(r) || rehearsing_) return;
+    // Written on the persister thread (fsync may take long); answered from there.
+    why = persistence_->save_session(
+        *name, [this, to = *to, name = *name, address = r.message.address](const std::string& e) {
+            if (!e.empty())
+                report_error(to, address, e);
+            else
+                reply_(to, OscMessage{"/session/save.reply", {OscArg::string(name)}});
+        });
+    if (!why.empty()) error(r.from, r.message.address, why);
+}
+
+void Controller::osc_session_load(const Request& r) {
+    if (!check_arity(r, 1, 2)) return;
+    std::string why;
+    const auto name = session_name(r.message, why);
+    if (!name) {
+        error(r.from, r.message.address, why);
+        return;
+    }
+    auto to = reply_endpoint(r, 1);
+    if (!to || !require_persistence(r) || rehearsing_) return;
+    // One rig's loads at a time: the loads of a rig are not bound by the load queue.
+    if (rig_loads_.load(std::memory_order_relaxed) != 0) {
+        error(r.from, r.message.address, "the loads of a previous rig are still in progress");
+        return;
+    }
+    RigState rig;
+    try {
+        rig = persistence_->load_session(*name);
+    } catch (const std::exception& e) {
+        error(r.from, r.message.address, e.what());
+        return;
+    }
+    spdlog::info("loading session {} ({} slot{})", *name, rig.slots.size(),
+                 rig.slots.size() == 1 ? "" : "s");
+    // Its replies (/slot/<n>/loaded, /error) go where the session's reply goes.
+    apply_rig(rig_replace_messages(rig, snapshot(), persistence_->defaults()), *to);
+    reply_(*to, OscMessage{"/session/load.reply", {OscArg::string(*name)}});
+}
+
+void Controller::osc_session_list(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to || !require_persistence(r) || rehearsing_) return;
+    std::vector<std::string> names;
+    try {
+        names = persistence_->list_sessions();
+    } catch (const std::exception& e) {
+        error(r.from, r.message.address, e.what());
+        return;
+    }
+    OscMessage m{"/session/list.reply", {}};
+    for (auto& n : names) m.args.push_back(OscArg::string(std::move(n)));
+    reply_(*to, m);
 }
 
 }  // namespace looperd

@@ -24,6 +24,8 @@
 
 namespace looperd {
 
+class Persistence;
+
 // What /status reports besides the controller's own slot table.
 struct RuntimeStatus {
     std::uint32_t voices = 0;
@@ -36,6 +38,9 @@ struct RuntimeStatus {
     std::uint64_t late = 0;               // scheduled commands that arrived after their frame
     std::uint64_t scheduled_refused = 0;  // refused by the engine: its scheduled queue was full
     float dsp_load = 0.0F;
+    // Saving the state: "ok", "error" (the last write failed) or "off" (--no-state). Empty:
+    // not reported.
+    std::string state;
     // Datagrams the network thread dropped before decoding them.
     std::uint64_t dropped_not_allowed = 0;   // source outside every --osc-allow network
     std::uint64_t dropped_rate_limited = 0;  // source over --osc-rate / --osc-burst
@@ -123,7 +128,25 @@ class Controller {
     // /notify, /refresh, /slot/<n>/info and /slots use. Null: those answer /error.
     void set_feedback(Feedback* feedback) { feedback_ = feedback; }
     // Any thread: a copy of the mirror (every slot's parameters, loads in flight, the clock).
-    MirrorState snapshot() const;
+    // `changes`, when given, receives the change count the copy includes.
+    MirrorState snapshot(std::uint64_t* changes = nullptr) const;
+    // Any thread: accepted changes so far (parameters, clock, master, loads finished or
+    // failed, unloads). What persistence watches.
+    std::uint64_t changes() const;
+
+    // Before any message is handled: where /session/save, /session/load and /session/list
+    // go. Null: they answer /error (persistence is off).
+    void set_persistence(Persistence* persistence) { persistence_ = persistence; }
+    // Called every few dozen messages while a rig is applied: may wait for the audio thread
+    // to drain the command ring (main wires it). Empty: no pacing.
+    void set_pace(std::function<void()> pace) { pace_ = std::move(pace); }
+    // Applies a rig's messages (rig_messages, rig_replace_messages) through the handlers, as
+    // from `from`, at the next block. Their loads are rig loads: not bound by the load queue
+    // (a rig names each slot once), and a file missing at load time stays in the saved rig.
+    // Main thread before the network thread starts, or the network thread.
+    void apply_rig(const std::vector<OscMessage>& messages, const OscEndpoint& from);
+    // The endpoint restore uses: replies to it go nowhere and its errors are logged.
+    static OscEndpoint internal_endpoint() { return OscEndpoint{}; }
 
     // Whether the route table answers `address` ("/slot/12/gain", "/ping"), whatever the
     // slot count.
@@ -144,6 +167,10 @@ class Controller {
         std::uint32_t channels = 0;
         std::uint32_t sample_rate = 0;  // the loaded sample's, for the *_seconds conversions
         bool loading = false;           // the request of `generation` is a load still in flight
+        std::string loading_path;       // its path, as given
+        // A rig load's path, kept for the saved rig while its file is missing; cleared by a
+        // load that succeeds or an unload.
+        std::string restore_path;
         // The parameters as last sent (the region among them): kept across loads and
         // unloads, as the engine keeps them.
         SlotParams params;
@@ -196,9 +223,14 @@ class Controller {
     void osc_refresh(const Request& r);
     void osc_slot_info(const Request& r);
     void osc_slots(const Request& r);
+    void osc_session_save(const Request& r);
+    void osc_session_load(const Request& r);
+    void osc_session_list(const Request& r);
+    bool require_persistence(const Request& r);
 
     void finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
-                     const std::filesystem::path& resolved, const OscEndpoint& reply_to);
+                     const std::filesystem::path& resolved, const OscEndpoint& reply_to,
+                     bool rig_load);
     void dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame);
     bool send(Command c, const Request& r);
     bool check_arity(const Request& r, std::size_t min, std::size_t max);
@@ -278,6 +310,12 @@ class Controller {
     bool rehearsing_ = false;
     Rehearsal rehearsal_;
     Feedback* feedback_ = nullptr;
+    std::uint64_t changes_ = 0;  // under mutex_
+    Persistence* persistence_ = nullptr;
+    std::function<void()> pace_;
+    // Network thread (or main before it starts): a rig is being applied.
+    bool applying_rig_ = false;
+    std::atomic<std::uint32_t> rig_loads_{0};  // rig loads queued or running
     // Network thread only: the future frames sent (a min-heap), and the frame now as read
     // once per datagram.
     std::vector<std::uint64_t> scheduled_;

@@ -50,6 +50,10 @@ struct SlotMirror {
     std::uint32_t channels = 0;
     std::uint32_t sample_rate = 0;
     SlotParams params;
+    // The file the saved rig names while the slot holds no sample of it: the path of a load in
+    // flight, or of a restored load whose file was missing (kept until the slot is loaded or
+    // unloaded again).
+    std::string rig_path;
 };
 
 // A copy of everything the controller knows, taken under its lock.

@@ -27,7 +27,10 @@
 #include "daemon/housekeeping.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/options.hpp"
+#include "daemon/persistence.hpp"
+#include "daemon/rig_state.hpp"
 #include "daemon/service_notify.hpp"
+#include "daemon/session_store.hpp"
 #include "io/jack_client.hpp"
 #include "io/memory_lock.hpp"
 #include "io/net_allowlist.hpp"
@@ -200,12 +203,15 @@ int run(const Options& options, ServiceNotifier& service) {
     controller_config.sample_roots = options.samples_roots;
     controller_config.fade_ms = options.fade_ms;
     GateCounters gate_counters;
+    // Persistence, made once JACK runs (below); /status reads its state.
+    std::unique_ptr<SessionStore> store;
+    std::unique_ptr<Persistence> persistence;
     Controller controller(
         controller_config, budget, [&engine](const Command& c) { return engine.try_send(c); },
         [&osc](const OscEndpoint& to, const OscMessage& m) {
             if (!osc.send(to, m)) spdlog::warn("cannot send {} to {}", m.address, to.to_string());
         },
-        [&engine, &jack, &gate_counters] {
+        [&engine, &jack, &gate_counters, &persistence] {
             RuntimeStatus s;
             s.voices = engine.active_voices();
             s.voices_max = engine.config().voices;
@@ -219,6 +225,7 @@ int run(const Options& options, ServiceNotifier& service) {
             s.dsp_load = jack.dsp_load();
             s.dropped_not_allowed = gate_counters.not_allowed.load(std::memory_order_relaxed);
             s.dropped_rate_limited = gate_counters.rate_limited.load(std::memory_order_relaxed);
+            s.state = persistence ? persistence->state_name() : "off";
             return s;
         },
         [&jack] { return jack.sample_rate(); },
@@ -254,6 +261,31 @@ int run(const Options& options, ServiceNotifier& service) {
                 "no physical playback ports to connect to (use --no-autoconnect to silence)");
         else
             spdlog::info("connected {} output(s) to physical playback ports", n);
+    }
+
+    // Persistence (docs/persistence.md): the saved rig is restored through the controller's
+    // own handlers once the audio thread drains commands and before the first message is
+    // handled; from then on every change is saved by the persister thread.
+    if (!options.no_state) {
+        store = std::make_unique<SessionStore>(SessionStore::resolve_dir(options.state_dir));
+        SlotParams defaults;
+        defaults.fade_out = options.fade_ms;
+        persistence = std::make_unique<Persistence>(
+            *store, [&controller](std::uint64_t& changes) { return controller.snapshot(&changes); },
+            defaults);
+        // A rig may hold more commands than the ring: wait (bounded) for the audio thread.
+        controller.set_pace([&engine] {
+            const std::size_t half = engine.config().command_capacity / 2;
+            for (int k = 0; k < 1000 && engine.queued_commands() > half; ++k)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        });
+        controller.set_persistence(persistence.get());
+        spdlog::info("state directory: {}", store->dir().string());
+        if (const auto rig = persistence->restore())
+            controller.apply_rig(rig_messages(*rig), Controller::internal_endpoint());
+        persistence->start();
+    } else {
+        spdlog::info("--no-state: the rig is neither restored nor saved");
     }
 
     std::atomic<bool> stopping{false};
@@ -321,7 +353,8 @@ int run(const Options& options, ServiceNotifier& service) {
 
     stopping = true;
     network.join();
-    controller.stop();  // the loader thread reports nothing more
+    controller.stop();                     // the loader thread reports nothing more
+    if (persistence) persistence->stop();  // the last changes are saved
     feedback.stop();
     jack.close();  // the audio thread has stopped after this
     housekeeping.stop();

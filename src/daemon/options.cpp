@@ -110,6 +110,12 @@ Feedback (control surfaces that stay in sync; see docs/osc.md):
   --feedback-rate HZ      bursts per second per subscriber at most, 1 to 200 (default: 30)
   --position-rate HZ      position and meter updates per second, 1 to 100 (default: 20)
 
+State (see docs/persistence.md):
+  --state-dir DIR         where the rig is saved and restored, and sessions live (default:
+                          $STATE_DIRECTORY, else $XDG_STATE_HOME/looperd, else
+                          ~/.local/state/looperd)
+  --no-state              neither restore nor save the rig; /session/* answer /error
+
 General:
   --log-level LEVEL       trace, debug, info, warn or error (default: info)
   --help                  print this help and exit
@@ -187,6 +193,11 @@ Options parse_options(int argc, const char* const* argv) {
             o.feedback_rate = parse_uint<std::uint32_t>(flag, value(), 1, 200);
         } else if (flag == "--position-rate") {
             o.position_rate = parse_uint<std::uint32_t>(flag, value(), 1, 100);
+        } else if (flag == "--state-dir") {
+            o.state_dir = value();
+            if (o.state_dir.empty()) throw OptionsError("--state-dir: must not be empty");
+        } else if (flag == "--no-state") {
+            o.no_state = true;
         } else if (flag == "--log-level") {
             o.log_level = value();
             if (o.log_level != "trace" && o.log_level != "debug" && o.log_level != "info" &&

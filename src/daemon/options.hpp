@@ -46,6 +46,9 @@ struct Options {
     std::uint32_t subscriber_timeout_s = 60;
     std::uint32_t feedback_rate = 30;
     std::uint32_t position_rate = 20;
+    // Persistence (docs/persistence.md).
+    std::filesystem::path state_dir;  // empty: $STATE_DIRECTORY, $XDG_STATE_HOME/looperd, ...
+    bool no_state = false;            // --no-state: nothing saved or restored
     std::string log_level = "info";
     bool help = false;
     bool version = false;

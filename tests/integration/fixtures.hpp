@@ -77,7 +77,8 @@ class IntegrationTest : public ::testing::Test {
     // Fills binary_, dir_ and samples_ and starts jack_. Skips the test when meson did not name
     // the daemon and jackd; fails it when they are missing. Callers return when
     // IsSkipped() || HasFatalFailure().
-    void start_jack(const std::string& dir_prefix) {
+    // `synchronous` false starts jackd in its asynchronous mode (see JackServer).
+    void start_jack(const std::string& dir_prefix, bool synchronous = true) {
         const char* binary = std::getenv("LOOPERD_BINARY");
         const char* jackd = std::getenv("JACKD");
         if (binary == nullptr || *binary == '\0' || jackd == nullptr || *jackd == '\0') {
@@ -95,8 +96,11 @@ class IntegrationTest : public ::testing::Test {
         dir_ = pattern;
         samples_ = dir_ / "samples";
         std::filesystem::create_directory(samples_);
+        // Every daemon of the test saves its rig here, never in the user's state directory.
+        ::setenv("STATE_DIRECTORY", (dir_ / "state").c_str(), 1);
         try {
-            jack_ = std::make_unique<JackServer>(jackd, (dir_ / "jackd.log").string());
+            jack_ = std::make_unique<JackServer>(jackd, (dir_ / "jackd.log").string(), kTestRate,
+                                                 128, synchronous);
         } catch (const std::exception& e) {
             FAIL() << e.what();
         }

@@ -169,24 +169,22 @@ std::string unique_server_name() {
     return "looperd-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
 }
 
+std::vector<std::string> jackd_args(const std::string& name, std::uint32_t sample_rate,
+                                    std::uint32_t period, bool synchronous) {
+    std::vector<std::string> args = {"--no-realtime"};
+    if (synchronous) args.emplace_back("--sync");
+    args.insert(args.end(), {"-t", "2000", "-n", name, "-d", "dummy", "-r",
+                             std::to_string(sample_rate), "-p", std::to_string(period)});
+    return args;
+}
+
 }  // namespace
 
 JackServer::JackServer(const std::string& jackd, const std::string& log_path,
-                       std::uint32_t sample_rate, std::uint32_t period)
+                       std::uint32_t sample_rate, std::uint32_t period, bool synchronous)
     : name_(unique_server_name()),
       jackd_(jackd),
-      args_{"--no-realtime",
-            "--sync",
-            "-t",
-            "2000",
-            "-n",
-            name_,
-            "-d",
-            "dummy",
-            "-r",
-            std::to_string(sample_rate),
-            "-p",
-            std::to_string(period)},
+      args_(jackd_args(name_, sample_rate, period, synchronous)),
       process_(start(log_path)) {}
 
 std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) const {

@@ -66,8 +66,12 @@ class JackServer {
   public:
     // Starts jackd and waits (up to 10 s) until it accepts clients. Throws std::runtime_error
     // with jackd's log when it does not come up.
+    // `synchronous` false: jackd's default asynchronous mode, for tests that kill clients with
+    // SIGKILL (in synchronous mode the server waits out its timeout for a client killed in
+    // the middle of a cycle).
     JackServer(const std::string& jackd, const std::string& log_path,
-               std::uint32_t sample_rate = 48000, std::uint32_t period = 128);
+               std::uint32_t sample_rate = 48000, std::uint32_t period = 128,
+               bool synchronous = true);
     ~JackServer();  // SIGTERM, up to 5 s, then SIGKILL
     JackServer(const JackServer&) = delete;
     JackServer& operator=(const JackServer&) = delete;

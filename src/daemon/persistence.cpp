@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#include "daemon/persistence.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace looperd {
+
+namespace {
+
+constexpr auto kPoll = std::chrono::milliseconds(50);
+// After a failed write, the next try waits this long: a full disk is not hammered.
+constexpr auto kRetryAfterFailure = std::chrono::seconds(1);
+// The same failure is logged again at most this often.
+constexpr auto kRelog = std::chrono::seconds(30);
+
+}  // namespace
+
+Persistence::Persistence(SessionStore& store, MirrorSource mirror, SlotParams defaults,
+                         std::chrono::milliseconds interval)
+    : store_(store),
+      mirror_(std::move(mirror)),
+      defaults_(std::move(defaults)),
+      interval_(interval) {}
+
+Persistence::~Persistence() {
+    stop();
+}
+
+std::optional<RigState> Persistence::restore() {
+    const auto file = store_.state_file();
+    try {
+        auto rig = store_.load_rig(file);
+        if (rig)
+            spdlog::info("restoring the rig from {} ({} slot{})", file.string(), rig->slots.size(),
+                         rig->slots.size() == 1 ? "" : "s");
+        else
+            spdlog::info("no saved state in {}: starting empty", store_.dir().string());
+        return rig;
+    } catch (const StoreError& e) {
+        spdlog::error("saved state not restored: {}; starting empty", e.what());
+        return std::nullopt;
+    }
+}
+
+void Persistence::start() {
+    std::lock_guard lock(mutex_);
+    if (thread_.joinable()) return;
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+}
+
+void Persistence::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!thread_.joinable()) return;
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+const char* Persistence::state_name() const noexcept {
+    return failed_.load(std::memory_order_relaxed) ? "error" : "ok";
+}
+
+void Persistence::report_failure(const std::string& what) {
+    failed_.store(true, std::memory_order_relaxed);
+    const auto now = std::chrono::steady_clock::now();
+    if (what != last_logged_ || now - last_log_ >= kRelog) {
+        spdlog::error("state not saved: {} (the previous state file is unchanged)", what);
+        last_logged_ = what;
+        last_log_ = now;
+    }
+}
+
+bool Persistence::save_now() {
+    std::uint64_t changes = 0;
+    const MirrorState mirror = mirror_(changes);
+    if (saved_changes_ && *saved_changes_ == changes) return true;
+    last_attempt_ = std::chrono::steady_clock::now();
+    std::string text;
+    try {
+        text = rig_to_toml(rig_from_mirror(mirror, defaults_), true);
+        // Changes that cancel out (or only echo what is saved) need no write.
+        if (text != saved_text_) store_.write(store_.state_file(), text);
+    } catch (const std::exception& e) {
+        report_failure(e.what());
+        return false;
+    }
+    if (failed_.exchange(false, std::memory_order_relaxed))
+        spdlog::info("state saved again to {}", store_.state_file().string());
+    last_logged_.clear();
+    saved_changes_ = changes;
+    saved_text_ = std::move(text);
+    return true;
+}
+
+std::string Persistence::save_session(const std::string& name, SaveDone done) {
+    std::string why;
+    if (!SessionStore::valid_session_name(name, why)) return why;
+    std::uint64_t changes = 0;
+    SaveJob job{store_.session_file(name),
+                rig_to_toml(rig_from_mirror(mirror_(changes), defaults_), true), std::move(done)};
+    {
+        std::lock_guard lock(mutex_);
+        if (jobs_.size() >= kMaxPendingSaves)
+            return "too many session saves pending (" + std::to_string(kMaxPendingSaves) + ")";
+        jobs_.push_back(std::move(job));
+    }
+    wake_.notify_all();
+    return "";
+}
+
+RigState Persistence::load_session(const std::string& name) const {
+    const auto file = store_.session_file(name);
+    auto rig = store_.load_rig(file);
+    if (!rig) throw StoreError("no session named '" + name + "'");
+    return std::move(*rig);
+}
+
+std::vector<std::string> Persistence::list_sessions() const {
+    return store_.list_sessions();
+}
+
+void Persistence::run() {
+    for (;;) {
+        std::deque<SaveJob> jobs;
+        bool stopping = false;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, kPoll, [this] { return stopping_ || !jobs_.empty(); });
+            jobs.swap(jobs_);
+            stopping = stopping_;
+        }
+        for (auto& job : jobs) {
+            std::string error;
+            try {
+                store_.write(job.file, job.text);
+                spdlog::info("session saved: {}", job.file.string());
+            } catch (const std::exception& e) {
+                error = e.what();
+                spdlog::error("session not saved: {}", error);
+            }
+            if (job.done) job.done(error);
+        }
+        if (stopping) {
+            // The last word on a clean shutdown: whatever changed is written now.
+            save_now();
+            return;
+        }
+        const auto since = std::chrono::steady_clock::now() - last_attempt_;
+        const auto wait =
+            failed_.load(std::memory_order_relaxed)
+                ? std::chrono::duration_cast<std::chrono::milliseconds>(kRetryAfterFailure)
+                : interval_;
+        if (since >= wait) save_now();
+    }
+}
+
+}  // namespace looperd

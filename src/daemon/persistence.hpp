@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/rig_state.hpp"
+#include "daemon/session_store.hpp"
+
+namespace looperd {
+
+// Persistence: keeps state.toml equal to the rig, and saves and reads named sessions.
+//
+// Threads: its own persister thread (start()/stop()) polls the controller's change counter
+// every 50 ms and, when it moved, writes the rig at most every `interval` (so a change is on
+// disk within interval + 50 ms plus the write), and writes the sessions /session/save asked
+// for. fsync may take long on an SD card: it never runs on the network or audio thread.
+// restore() runs on the main thread before the network thread starts; save_session(),
+// load_session(), list_sessions() and state_name() may be called from any thread.
+class Persistence {
+  public:
+    // A copy of the controller's mirror and its change count, taken together.
+    using MirrorSource = std::function<MirrorState(std::uint64_t& changes)>;
+    using SaveDone = std::function<void(const std::string& error)>;  // error empty: saved
+
+    // Session saves that may wait at once; more are refused.
+    static constexpr std::size_t kMaxPendingSaves = 8;
+
+    Persistence(SessionStore& store, MirrorSource mirror, SlotParams defaults,
+                std::chrono::milliseconds interval = std::chrono::milliseconds(250));
+    ~Persistence();
+    Persistence(const Persistence&) = delete;
+    Persistence& operator=(const Persistence&) = delete;
+
+    // The saved rig, or nullopt when there is none or it was damaged (then it was set aside
+    // and the log says why and where).
+    std::optional<RigState> restore();
+
+    void start();
+    // Writes what is not saved yet, then joins. Pending session saves are written first.
+    void stop();
+
+    // Writes state.toml now if the counter moved since the last save. Returns false when
+    // the write failed (logged, rate-limited). Persister thread, or any thread while it is
+    // not running.
+    bool save_now();
+
+    // "ok" or "error" (the last write failed; the previous file is untouched).
+    const char* state_name() const noexcept;
+
+    // Queues sessions/<name>.toml with the rig as it is now; `done` runs on the persister
+    // thread once written. Returns an error text (bad name, too many pending) or "".
+    std::string save_session(const std::string& name, SaveDone done);
+    // The rig of sessions/<name>.toml. Throws StoreError (no such session; damaged: set
+    // aside).
+    RigState load_session(const std::string& name) const;
+    std::vector<std::string> list_sessions() const;
+
+    const SlotParams& defaults() const noexcept { return defaults_; }
+    SessionStore& store() noexcept { return store_; }
+
+  private:
+    struct SaveJob {
+        std::filesystem::path file;
+        std::string text;
+        SaveDone done;
+    };
+
+    void run();
+    void report_failure(const std::string& what);
+
+    SessionStore& store_;
+    MirrorSource mirror_;
+    SlotParams defaults_;
+    std::chrono::milliseconds interval_;
+
+    // Persister thread (or the caller of save_now while it is not running).
+    std::optional<std::uint64_t> saved_changes_;
+    std::string saved_text_;
+    std::chrono::steady_clock::time_point last_attempt_{};
+    std::string last_logged_;
+    std::chrono::steady_clock::time_point last_log_{};
+
+    std::atomic<bool> failed_{false};
+
+    std::mutex mutex_;  // jobs_, stopping_
+    std::condition_variable wake_;
+    std::deque<SaveJob> jobs_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace looperd
