@@ -67,6 +67,16 @@ class Engine {
 
     // Control thread, any time: fades and ramps are re-timed at the next block.
     void set_sample_rate(std::uint32_t sample_rate) noexcept;
+    // The host stopped calling process() for a while (the JACK server went away) and will call
+    // it again. Voices keep their places; at the next block those sounding fade in again over
+    // the engine's fade (instead of starting mid-waveform with a click) and those that were
+    // fading out end silently. Call only while no audio thread runs (between the host's loss
+    // and its next activation). Frames passed to process() after it must continue the old
+    // ones (the host keeps one timeline across servers).
+    void resume_after_gap() noexcept;
+    std::uint32_t sample_rate() const noexcept {
+        return current_rate_.load(std::memory_order_relaxed);
+    }
 
     const EngineConfig& config() const noexcept { return config_; }
 
@@ -139,6 +149,7 @@ class Engine {
     void unref(SampleBuffer* b) noexcept;  // last reference: post buffer_retired
     void post(const Event& e) noexcept;
     void flush_backlog() noexcept;
+    void resume_voices() noexcept;
     void render(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     void render_voice(Voice& v, float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     bool read_voice(Voice& v, std::uint32_t n) noexcept;  // into scratch_; false: ended
@@ -153,6 +164,8 @@ class Engine {
     std::uint32_t fade_frames_ = 1;
     std::uint32_t smooth_frames_ = 1;
     std::atomic<std::uint32_t> pending_sample_rate_{0};
+    std::atomic<std::uint32_t> current_rate_{0};  // the latest rate asked for (any thread)
+    std::atomic<bool> resume_pending_{false};
 
     SpscRing<Command> commands_;
     SpscRing<Event> events_;

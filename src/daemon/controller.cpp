@@ -512,6 +512,7 @@ void Controller::osc_status(const Request& r) {
     add("dropped_not_allowed", i32(s.dropped_not_allowed));
     add("dropped_rate_limited", i32(s.dropped_rate_limited));
     add("error_replies_dropped", i32(error_replies_dropped()));
+    add("jack", OscArg::string(s.jack));
     reply_(*to, m);
 }
 
@@ -560,7 +561,9 @@ void Controller::osc_slot_load(const Request& r) {
         const std::uint64_t generation = slot.generation + 1;
         const bool queued =
             loader_.try_post([this, n = r.slot, generation, path = path_arg.s, resolved,
-                              to = *reply_to] { finish_load(n, generation, path, resolved, to); });
+                              to = std::optional<OscEndpoint>(*reply_to)] {
+                finish_load(n, generation, path, resolved, to);
+            });
         if (!queued) {
             // The slot keeps whatever it holds, and a load already under way stays current.
             error(r.from, r.message.address,
@@ -575,18 +578,54 @@ void Controller::osc_slot_load(const Request& r) {
 
 // Loader thread: read, convert, then hand the buffer to the engine if this load is still the
 // slot's latest request.
+std::uint32_t Controller::reload_all() {
+    std::uint32_t queued = 0;
+    std::lock_guard lock(mutex_);
+    for (std::uint32_t n = 0; n < slots_.size(); ++n) {
+        SlotState& slot = slots_[n];
+        if (!slot.loaded) continue;
+        const std::uint64_t generation = slot.generation + 1;
+        if (!loader_.try_post([this, n, generation, path = slot.path, resolved = slot.resolved] {
+                finish_load(n, generation, path, resolved, std::nullopt);
+            })) {
+            spdlog::error("slot {}: cannot queue its reload (too many loads pending)", n);
+            continue;
+        }
+        slot.generation = generation;
+        slot.loading = true;
+        ++queued;
+        spdlog::info("slot {}: loading {} again at {} Hz", n, slot.path, sample_rate_());
+    }
+    return queued;
+}
+
+// Loader thread: read, convert, then hand the buffer to the engine if this load is still the
+// slot's latest request.
 void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
-                             const std::filesystem::path& resolved, const OscEndpoint& reply_to) {
+                             const std::filesystem::path& resolved,
+                             const std::optional<OscEndpoint>& reply_to) {
     const std::string address = "/slot/" + std::to_string(slot) + "/load";
+    const bool reload = !reply_to;
     LoadedSample loaded;
     try {
-        loaded = load_sample(resolved, sample_rate_(), budget_, &cancel_loads_);
+        // The rate may change while the file converts (a server with another rate joined):
+        // convert again then, so that no slot keeps a sample at a rate the engine left.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            const std::uint32_t rate = sample_rate_();
+            if (loaded.buffer) budget_.release(loaded.buffer->bytes());
+            loaded = load_sample(resolved, rate, budget_, &cancel_loads_);
+            if (sample_rate_() == rate) break;
+        }
     } catch (const std::exception& e) {
         {
             std::lock_guard lock(mutex_);
             if (slots_[slot].generation == generation) slots_[slot].loading = false;
         }
-        error(reply_to, address, std::string(e.what()));
+        if (reply_to) {
+            error(*reply_to, address, std::string(e.what()));
+        } else {
+            spdlog::error("slot {}: cannot load {} again: {}", slot, path, e.what());
+        }
         return;
     }
     const std::uint32_t frames = loaded.buffer->frames();
@@ -600,14 +639,17 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
         std::lock_guard lock(mutex_);
         SlotState& s = slots_[slot];
         if (s.generation == generation) s.loading = false;  // done, whichever way
+        // A reload keeps a sounding loop going (value 1); a load replaces what plays.
+        Command assign{CommandKind::assign_buffer, slot, reload ? 1.0F : 0.0F, loaded.buffer.get()};
         if (s.generation != generation) {
             refused = "superseded by a later load or unload of this slot";
-        } else if (!send_(Command{CommandKind::assign_buffer, slot, 0.0F, loaded.buffer.get()})) {
+        } else if (!send_(assign)) {
             refused = "command queue full: load dropped";
         } else {
             (void)loaded.buffer.release();  // the engine owns it now
             s.loaded = true;
             s.path = path;
+            s.resolved = resolved;
             s.frames = frames;
             s.channels = channels;
             s.sample_rate = rate;
@@ -616,14 +658,19 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     if (!refused.empty()) {
         loaded.buffer.reset();
         budget_.release(bytes);
-        error(reply_to, address, refused);
+        if (reply_to) {
+            error(*reply_to, address, refused);
+        } else {
+            spdlog::warn("slot {}: reload of {} not applied: {}", slot, path, refused);
+        }
         return;
     }
     spdlog::info("slot {}: loaded {} ({} frames, {} channel{}, {:.3f} s{})", slot, path, frames,
                  channels, channels == 1 ? "" : "s", seconds,
                  loaded.locked ? "" : ", not locked in RAM");
+    if (!reply_to) return;
     reply_(
-        reply_to,
+        *reply_to,
         OscMessage{"/slot/" + std::to_string(slot) + "/loaded",
                    {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
                     OscArg::int32(static_cast<std::int32_t>(channels)), OscArg::float32(seconds)}});
@@ -645,6 +692,7 @@ void Controller::osc_slot_unload(const Request& r) {
     // The slot's parameters (its region among them) stay: the engine keeps them too.
     s.loaded = false;
     s.path.clear();
+    s.resolved.clear();
     s.frames = 0;
     s.channels = 0;
     s.sample_rate = 0;

@@ -2,7 +2,8 @@
 // SPDX-FileCopyrightText: looperd contributors
 // looperd: the daemon. Wires the threads together; every piece of work lives elsewhere.
 //
-//   main thread      parses options, starts everything, waits for a signal or JACK's exit
+//   main thread      parses options, starts everything, waits for a signal and runs the JACK
+//                    connection's life cycle (JackLink::poll) meanwhile
 //   network thread   OscServer::receive → decode → Controller::handle_packet → command ring
 //   loader thread    (Controller's LoadWorker) reads and converts files
 //   audio thread     JACK's, JackClient::process → Engine::process
@@ -26,6 +27,7 @@
 #include "daemon/housekeeping.hpp"
 #include "daemon/options.hpp"
 #include "io/jack_client.hpp"
+#include "io/jack_link.hpp"
 #include "io/net_allowlist.hpp"
 #include "io/osc_server.hpp"
 #include "io/rate_limiter.hpp"
@@ -158,13 +160,15 @@ int run(const Options& options) {
         !options.jack_server.empty()
             ? options.jack_server
             : (std::getenv("JACK_DEFAULT_SERVER") ? std::getenv("JACK_DEFAULT_SERVER") : "");
-    JackClient jack(options.client_name, server_name, options.outputs);
+    // Not joined yet: the engine starts at the assumed rate and follows the server's once
+    // JackLink joins it (now, or whenever a server appears).
+    JackClient jack(options.client_name, server_name, options.outputs, options.sample_rate);
 
     EngineConfig engine_config;
     engine_config.outputs = options.outputs;
     engine_config.slots = options.slots;
     engine_config.voices = options.voices;
-    engine_config.sample_rate = jack.sample_rate();
+    engine_config.sample_rate = options.sample_rate;
     engine_config.command_capacity = options.command_capacity;
     engine_config.scheduled_capacity = options.max_scheduled;
     engine_config.fade_ms = options.fade_ms;
@@ -183,12 +187,14 @@ int run(const Options& options) {
     controller_config.sample_roots = options.samples_roots;
     controller_config.fade_ms = options.fade_ms;
     GateCounters gate_counters;
+    // Set once below; /status reads the connection's state through it.
+    std::atomic<const JackLink*> jack_link{nullptr};
     Controller controller(
         controller_config, budget, [&engine](const Command& c) { return engine.try_send(c); },
         [&osc](const OscEndpoint& to, const OscMessage& m) {
             if (!osc.send(to, m)) spdlog::warn("cannot send {} to {}", m.address, to.to_string());
         },
-        [&engine, &jack, &gate_counters] {
+        [&engine, &jack, &gate_counters, &jack_link] {
             RuntimeStatus s;
             s.voices = engine.active_voices();
             s.voices_max = engine.config().voices;
@@ -202,9 +208,12 @@ int run(const Options& options) {
             s.dsp_load = jack.dsp_load();
             s.dropped_not_allowed = gate_counters.not_allowed.load(std::memory_order_relaxed);
             s.dropped_rate_limited = gate_counters.rate_limited.load(std::memory_order_relaxed);
+            const JackLink* link = jack_link.load(std::memory_order_acquire);
+            s.jack = to_string(link ? link->state() : JackState::disconnected);
             return s;
         },
-        [&jack] { return jack.sample_rate(); },
+        // Loads convert to the engine's rate: the server's once joined, else --sample-rate.
+        [&engine] { return engine.sample_rate(); },
         FrameClock{[&jack](std::uint64_t timetag) { return jack.frame_for_ntp(timetag); },
                    [&jack] { return jack.current_frame(); }});
 
@@ -228,25 +237,23 @@ int run(const Options& options) {
         });
     controller.set_feedback(&feedback);
 
-    jack.activate(engine);
+    JackLinkConfig link_config;
+    link_config.autoconnect = options.autoconnect;
+    JackLink link(jack, engine, link_config, [&controller](std::uint32_t, std::uint32_t) {
+        controller.reload_all();  // loaded samples follow the server's rate
+    });
+    jack_link.store(&link, std::memory_order_release);
+    link.poll();  // joins the server now if it runs
     feedback.start();
-    if (options.autoconnect) {
-        const auto n = jack.connect_physical_outputs();
-        if (n == 0)
-            spdlog::warn(
-                "no physical playback ports to connect to (use --no-autoconnect to silence)");
-        else
-            spdlog::info("connected {} output(s) to physical playback ports", n);
-    }
 
     std::atomic<bool> stopping{false};
     SourceGate gate(options, gate_counters);
     std::thread network([&] { serve_osc(osc, controller, gate, stopping); });
 
-    spdlog::info(
-        "looperd {} ready: JACK client '{}' at {} Hz, {} frames, {} outputs; OSC on udp {}:{}{}",
-        LOOPERD_VERSION, jack.name(), jack.sample_rate(), jack.block_size(), options.outputs,
-        options.osc_bind, osc.port(), rt_guard::enabled() ? " (audio-thread guard on)" : "");
+    spdlog::info("looperd {} ready: JACK client '{}' {} at {} Hz, {} outputs; OSC on udp {}:{}{}",
+                 LOOPERD_VERSION, jack.name(), to_string(link.state()), engine.sample_rate(),
+                 options.outputs, options.osc_bind, osc.port(),
+                 rt_guard::enabled() ? " (audio-thread guard on)" : "");
     if (!options.osc_allow.empty()) {
         std::string networks;
         for (const auto& n : options.osc_allow)
@@ -256,29 +263,25 @@ int run(const Options& options) {
     for (const auto& root : controller.sample_roots())
         spdlog::info("sample root: {}", root.string());
 
-    int exit_code = 0;
-    const timespec tick{0, 100'000'000};
+    // 10 ms: a lost server is noticed (and closed, off JACK's callback) that soon.
+    const timespec tick{0, 10'000'000};
     for (;;) {
         const int sig = sigtimedwait(&signals, nullptr, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
-        if (jack.server_gone()) {
-            spdlog::critical("the JACK server went away ({}); exiting", jack.shutdown_reason());
-            exit_code = 1;
-            break;
-        }
+        link.poll();
     }
 
     stopping = true;
     network.join();
     controller.stop();  // the loader thread reports nothing more
     feedback.stop();
-    jack.close();  // the audio thread has stopped after this
+    link.stop();  // the audio thread has stopped after this
     housekeeping.stop();
     spdlog::info("stopped");
-    return exit_code;
+    return 0;
 }
 
 }  // namespace
