@@ -126,11 +126,11 @@ void JackLink::try_connect(Clock::time_point now) {
     last_cycles_ = client_.process_cycles();
     last_progress_ = now;
     last_query_ = now;
-    state_.store(JackState::connected, std::memory_order_relaxed);
     waiting_logged_ = false;
     backoff_ = config_.retry_first;
-
+    // Connected once the ports are plugged in again, so /status never says so before.
     const std::uint32_t connected = restore_connections();
+    state_.store(JackState::connected, std::memory_order_relaxed);
     if (first) {
         spdlog::info("JACK: joined {} as '{}' at {} Hz, {} frames", server_text(), client_.name(),
                      client_.sample_rate(), client_.block_size());

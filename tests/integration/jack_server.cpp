@@ -172,10 +172,20 @@ std::string unique_server_name() {
 }  // namespace
 
 JackServer::JackServer(const std::string& jackd, const std::string& log_path,
-                       std::uint32_t sample_rate, std::uint32_t period)
-    : name_(unique_server_name()),
+                       std::uint32_t sample_rate, std::uint32_t period, std::string name)
+    : name_(name.empty() ? unique_server_name() : std::move(name)),
       jackd_(jackd),
-      args_{"--no-realtime",
+      sample_rate_(sample_rate),
+      period_(period),
+      first_log_(log_path),
+      process_(start(log_path)) {}
+
+std::string JackServer::unique_name() {
+    return unique_server_name();
+}
+
+std::vector<std::string> JackServer::arguments() const {
+    return {"--no-realtime",
             "--sync",
             "-t",
             "2000",
@@ -184,13 +194,19 @@ JackServer::JackServer(const std::string& jackd, const std::string& log_path,
             "-d",
             "dummy",
             "-r",
-            std::to_string(sample_rate),
+            std::to_string(sample_rate_),
             "-p",
-            std::to_string(period)},
-      process_(start(log_path)) {}
+            std::to_string(period_)};
+}
+
+void JackServer::restart(std::uint32_t sample_rate) {
+    if (process_->running()) throw std::runtime_error("jackd '" + name_ + "' still runs");
+    if (sample_rate != 0) sample_rate_ = sample_rate;
+    process_ = start(first_log_ + "." + std::to_string(++restarts_));
+}
 
 std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) const {
-    auto process = std::make_unique<ChildProcess>(jackd_, args_, kJackEnv, log_path);
+    auto process = std::make_unique<ChildProcess>(jackd_, arguments(), kJackEnv, log_path);
     // Probe with the same call the daemon makes until the server answers. libjack reports
     // each refused probe on stderr; that is noise here.
     jack_set_error_function(quiet_jack_error);
