@@ -222,6 +222,12 @@ void JackClient::close() noexcept {
     server_gone_.store(false, std::memory_order_release);
 }
 
+void JackClient::abandon() noexcept {
+    abandoned_.store(true, std::memory_order_release);
+    std::lock_guard lock(client_mutex_);
+    client_ = nullptr;  // not closed: see the declaration
+}
+
 std::string JackClient::name() const {
     std::lock_guard lock(client_mutex_);
     return connected_locked() ? jack_get_client_name(client_) : client_name_;
@@ -303,6 +309,7 @@ std::uint64_t JackClient::frame_for_ntp(std::uint64_t timetag) const {
 // Audio thread. Wait-free; does not allocate. jack_last_frame_time and jack_transport_query
 // are documented as callable from the process callback.
 int JackClient::process(jack_nframes_t nframes) noexcept {
+    if (abandoned_.load(std::memory_order_acquire)) return 0;
     for (std::size_t i = 0; i < ports_.size(); ++i)
         buffers_[i] = static_cast<float*>(jack_port_get_buffer(ports_[i], nframes));
 

@@ -54,6 +54,10 @@ class JackClient {
     // Main thread. Lets the connection go (also after the server died: closing is what frees
     // our side). The audio thread has stopped when it returns.
     void close() noexcept;
+    // Main thread, at exit, instead of close() when the server is stalled: closing would wait
+    // for a server that does not answer. The connection is left to the process's exit, and
+    // process() does nothing from now on, should the server run again meanwhile.
+    void abandon() noexcept;
     bool is_open() const noexcept { return client_ != nullptr; }
 
     // Main thread, while open. Connects out_i to the i-th physical playback port. Returns how
@@ -152,6 +156,7 @@ class JackClient {
     std::atomic<std::uint64_t> process_cycles_{0};
     std::atomic<bool> connections_changed_{false};
     std::atomic<bool> server_gone_{false};
+    std::atomic<bool> abandoned_{false};
     char shutdown_reason_[256] = {};
 };
 

@@ -65,8 +65,15 @@ JackLink::~JackLink() {
 }
 
 void JackLink::stop() {
+    const JackState was = state_.exchange(JackState::disconnected, std::memory_order_relaxed);
+    if (was == JackState::stalled && client_.is_open() && !client_.server_gone()) {
+        spdlog::warn(
+            "JACK: leaving the stalled server's client open: closing it would wait for "
+            "the server");
+        client_.abandon();
+        return;
+    }
     client_.close();
-    state_.store(JackState::disconnected, std::memory_order_relaxed);
 }
 
 JackState JackLink::state() const noexcept {
@@ -89,7 +96,8 @@ void JackLink::poll() {
     }
     follow_rate();
     watch_cycles(now);
-    track_connections(now);
+    // A stopped server's graph may be half written: read it again once it runs.
+    if (state_.load(std::memory_order_relaxed) == JackState::connected) track_connections(now);
 }
 
 void JackLink::try_connect(Clock::time_point now) {
@@ -153,8 +161,9 @@ void JackLink::try_connect(Clock::time_point now) {
 
 void JackLink::lose(Clock::time_point now) {
     const std::string reason = client_.shutdown_reason();
-    client_.close();
+    // Before close() clears the client's flag, so that state() never says connected between.
     state_.store(JackState::disconnected, std::memory_order_relaxed);
+    client_.close();
     lost_at_ = now;
     lost_before_ = true;
     // A server going down unplugs our ports before it says so: what was plugged in a moment

@@ -354,6 +354,18 @@ TEST_F(JackLoss, AStoppedServerIsReportedStalledAndPlaybackResumesAfterItContinu
     const std::string log = daemon_->read_log();
     EXPECT_NE(log.find("stalled"), std::string::npos);
     EXPECT_NE(log.find("run again"), std::string::npos);
+
+    // SIGTERM while the server is stopped: looperd exits at once, not when the server runs
+    // again (closing its client would wait for the server).
+    jack_->process().send_signal(SIGSTOP);
+    ASSERT_TRUE(wait_jack("stalled", 2500ms, SteadyClock::now(), 20ms));
+    const auto term = SteadyClock::now();
+    daemon_->send_signal(SIGTERM);
+    const auto status = daemon_->wait_exit(3s);
+    jack_->process().send_signal(SIGCONT);
+    ASSERT_TRUE(status) << "looperd waits for the stopped server to exit";
+    EXPECT_TRUE(exited_with(status, 0)) << describe(status);
+    std::cout << "[   INFO   ] SIGTERM during a stall: exited after " << ms_since(term) << " ms\n";
 }
 
 TEST_F(JackLoss, BlockSizeChangesWhilePlayingLeaveTheLoopUnbroken) {
