@@ -11,7 +11,9 @@ class SampleBuffer;
 
 enum class CommandKind : std::uint8_t {
     // Slots and voices
-    assign_buffer,  // slot takes `buffer` (load or replace); the old one fades out and retires
+    assign_buffer,  // slot takes `buffer` (load or replace); the old one fades out and retires.
+                    // value != 0 (a reload at a new sample rate): a loop, gate or toggle slot
+                    // that was sounding starts again from its region's start on the new buffer
     unload,         // slot lets its buffer go; playing voices fade out
     play,           // value != 0: a press (start, or per mode); value == 0: a release (gate)
     stop,           // fade out every voice of the slot

@@ -71,6 +71,22 @@ class Engine {
 
     // Control thread, any time: fades and ramps are re-timed at the next block.
     void set_sample_rate(std::uint32_t sample_rate) noexcept;
+    // The host stopped calling process() for a while (the JACK server went away) and will call
+    // it again. Voices keep their places; at the next block those sounding fade in again over
+    // the engine's fade (instead of starting mid-waveform with a click) and those that were
+    // fading out end silently. Call only while no audio thread runs (between the host's loss
+    // and its next activation). Frames passed to process() after it must continue the old
+    // ones (the host keeps one timeline across servers).
+    void resume_after_gap() noexcept;
+    // Takes the audio thread's part while there is none (between the host's loss and its next
+    // activation): applies the queued commands as process() would at the last block's frame,
+    // without rendering, so that commands sent meanwhile neither pile up nor get dropped.
+    // Returns how many were taken (at most one block's worth). Call only while no audio thread
+    // runs; wait-free, does not allocate.
+    std::size_t apply_commands_while_stopped() noexcept;
+    std::uint32_t sample_rate() const noexcept {
+        return current_rate_.load(std::memory_order_relaxed);
+    }
 
     const EngineConfig& config() const noexcept { return config_; }
 
@@ -143,6 +159,9 @@ class Engine {
     void unref(SampleBuffer* b) noexcept;  // last reference: post buffer_retired
     void post(const Event& e) noexcept;
     void flush_backlog() noexcept;
+    // Audio thread: the queued commands (a block's worth at most), applied at t0 or scheduled.
+    std::size_t take_commands(std::uint64_t t0) noexcept;
+    void resume_voices() noexcept;
     void render(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     void render_voice(Voice& v, float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     bool read_voice(Voice& v, std::uint32_t n) noexcept;  // into scratch_; false: ended
@@ -157,6 +176,8 @@ class Engine {
     std::uint32_t fade_frames_ = 1;
     std::uint32_t smooth_frames_ = 1;
     std::atomic<std::uint32_t> pending_sample_rate_{0};
+    std::atomic<std::uint32_t> current_rate_{0};  // the latest rate asked for (any thread)
+    std::atomic<bool> resume_pending_{false};
 
     SpscRing<Command> commands_;
     SpscRing<Event> events_;

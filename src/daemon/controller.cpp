@@ -530,6 +530,7 @@ void Controller::osc_status(const Request& r) {
     add("dropped_rate_limited", i32(s.dropped_rate_limited));
     add("error_replies_dropped", i32(error_replies_dropped()));
     if (!s.state.empty()) add("state", OscArg::string(s.state));
+    add("jack", OscArg::string(s.jack));
     reply(*to, m);
 }
 
@@ -587,7 +588,7 @@ void Controller::osc_slot_load(const Request& r) {
         SlotState& slot = mirror_slot(r.slot);
         const std::uint64_t generation = slot.generation + 1;
         const bool rig = applying_rig_;
-        auto job = [this, n = r.slot, generation, path = path_arg.s, resolved, to = *reply_to,
+        auto job = [this, n = r.slot, generation, path = path_arg.s, resolved, to = std::optional<OscEndpoint>(*reply_to),
                     rig] { finish_load(n, generation, path, resolved, to, rig); };
         bool queued = true;
         if (rehearsing_) {
@@ -614,11 +615,34 @@ void Controller::osc_slot_load(const Request& r) {
     if (!rehearsing_) spdlog::info("slot {}: loading {}", r.slot, resolved.string());
 }
 
+// Queues a reload of every loaded slot at the engine's current rate.
+std::uint32_t Controller::reload_all() {
+    std::uint32_t queued = 0;
+    std::lock_guard lock(mutex_);
+    for (std::uint32_t n = 0; n < slots_.size(); ++n) {
+        SlotState& slot = slots_[n];
+        if (!slot.loaded) continue;
+        const std::uint64_t generation = slot.generation + 1;
+        if (!loader_.try_post([this, n, generation, path = slot.path, resolved = slot.resolved] {
+                finish_load(n, generation, path, resolved, std::nullopt, false);
+            })) {
+            spdlog::error("slot {}: cannot queue its reload (too many loads pending)", n);
+            continue;
+        }
+        slot.generation = generation;
+        slot.loading = true;
+        slot.loading_path = slot.path;  // what the saved rig names meanwhile
+        ++queued;
+        spdlog::info("slot {}: loading {} again at {} Hz", n, slot.path, sample_rate_());
+    }
+    return queued;
+}
+
 // Loader thread: read, convert, then hand the buffer to the engine if this load is still the
 // slot's latest request.
 void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
-                             const std::filesystem::path& resolved, const OscEndpoint& reply_to,
-                             bool rig_load) {
+                             const std::filesystem::path& resolved,
+                             const std::optional<OscEndpoint>& reply_to, bool rig_load) {
     struct RigLoadDone {
         std::atomic<std::uint32_t>* count;
         ~RigLoadDone() {
@@ -626,9 +650,17 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
         }
     } rig_done{rig_load ? &rig_loads_ : nullptr};
     const std::string address = "/slot/" + std::to_string(slot) + "/load";
+    const bool reload = !reply_to;
     LoadedSample loaded;
     try {
-        loaded = load_sample(resolved, sample_rate_(), budget_, &cancel_loads_);
+        // The rate may change while the file converts (a server with another rate joined):
+        // convert again then, so that no slot keeps a sample at a rate the engine left.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            const std::uint32_t rate = sample_rate_();
+            if (loaded.buffer) budget_.release(loaded.buffer->bytes());
+            loaded = load_sample(resolved, rate, budget_, &cancel_loads_);
+            if (sample_rate_() == rate) break;
+        }
     } catch (const std::exception& e) {
         {
             std::lock_guard lock(mutex_);
@@ -637,7 +669,11 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
                 ++changes_;
             }
         }
-        report_error(reply_to, address, std::string(e.what()));
+        if (reply_to) {
+            report_error(*reply_to, address, std::string(e.what()));
+        } else {
+            spdlog::error("slot {}: cannot load {} again: {}", slot, path, e.what());
+        }
         return;
     }
     const std::uint32_t frames = loaded.buffer->frames();
@@ -654,14 +690,17 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
             s.loading = false;  // done, whichever way
             ++changes_;
         }
+        // A reload keeps a sounding loop going (value 1); a load replaces what plays.
+        Command assign{CommandKind::assign_buffer, slot, reload ? 1.0F : 0.0F, loaded.buffer.get()};
         if (s.generation != generation) {
             refused = "superseded by a later load or unload of this slot";
-        } else if (!send_(Command{CommandKind::assign_buffer, slot, 0.0F, loaded.buffer.get()})) {
+        } else if (!send_(assign)) {
             refused = "command queue full: load dropped";
         } else {
             (void)loaded.buffer.release();  // the engine owns it now
             s.loaded = true;
             s.path = path;
+            s.resolved = resolved;
             s.frames = frames;
             s.channels = channels;
             s.sample_rate = rate;
@@ -671,7 +710,11 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     if (!refused.empty()) {
         loaded.buffer.reset();
         budget_.release(bytes);
-        report_error(reply_to, address, refused);
+        if (reply_to) {
+            report_error(*reply_to, address, refused);
+        } else {
+            spdlog::warn("slot {}: reload of {} not applied: {}", slot, path, refused);
+        }
         return;
     }
     spdlog::info("slot {}: loaded {} ({} frames, {} channel{}, {:.3f} s{})", slot, path, frames,
@@ -681,9 +724,9 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
         if (auto warning = memlock_warning_once(bytes, SampleBuffer::unlocked_bytes()))
             spdlog::warn("{}", *warning);
     }
-    if (reply_to.len == 0) return;  // restored: nobody asked
+    if (!reply_to || reply_to->len == 0) return;  // a reload or a restore: nobody asked
     reply_(
-        reply_to,
+        *reply_to,
         OscMessage{"/slot/" + std::to_string(slot) + "/loaded",
                    {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
                     OscArg::int32(static_cast<std::int32_t>(channels)), OscArg::float32(seconds)}});
@@ -710,6 +753,7 @@ void Controller::osc_slot_unload(const Request& r) {
     ++changes_;
     s.loaded = false;
     s.path.clear();
+    s.resolved.clear();
     s.frames = 0;
     s.channels = 0;
     s.sample_rate = 0;

@@ -44,6 +44,8 @@ struct RuntimeStatus {
     // Datagrams the network thread dropped before decoding them.
     std::uint64_t dropped_not_allowed = 0;   // source outside every --osc-allow network
     std::uint64_t dropped_rate_limited = 0;  // source over --osc-rate / --osc-burst
+    // The JACK connection: "connected", "disconnected" or "stalled".
+    const char* jack = "connected";
 };
 
 struct ControllerConfig {
@@ -107,6 +109,11 @@ class Controller {
     // Network thread: a datagram that could not be decoded.
     void reject_packet(const std::string& reason, const OscEndpoint& from);
 
+    // Any thread: every loaded slot is loaded again from its file, converted to the current
+    // sample rate (after the engine's rate changed), with no reply to anyone. A sounding loop,
+    // gate or toggle slot starts again on the new buffer. Returns how many were queued.
+    std::uint32_t reload_all();
+
     // Stops the loader thread; pending loads are dropped.
     void stop();
     // Blocks until queued loads have finished. For tests.
@@ -163,6 +170,7 @@ class Controller {
         std::uint64_t generation = 0;  // bumped by every load request and unload
         bool loaded = false;
         std::string path;
+        std::filesystem::path resolved;  // what the loader opened
         std::uint32_t frames = 0;
         std::uint32_t channels = 0;
         std::uint32_t sample_rate = 0;  // the loaded sample's, for the *_seconds conversions
@@ -228,9 +236,10 @@ class Controller {
     void osc_session_list(const Request& r);
     bool require_persistence(const Request& r);
 
+    // `reply_to` empty: a reload, which tells no one.
     void finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
-                     const std::filesystem::path& resolved, const OscEndpoint& reply_to,
-                     bool rig_load);
+                     const std::filesystem::path& resolved,
+                     const std::optional<OscEndpoint>& reply_to, bool rig_load);
     void dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame);
     bool send(Command c, const Request& r);
     bool check_arity(const Request& r, std::size_t min, std::size_t max);

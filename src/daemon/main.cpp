@@ -2,7 +2,8 @@
 // SPDX-FileCopyrightText: looperd contributors
 // looperd: the daemon. Wires the threads together; every piece of work lives elsewhere.
 //
-//   main thread      parses options, starts everything, waits for a signal or JACK's exit
+//   main thread      parses options, starts everything, waits for a signal and runs the JACK
+//                    connection's life cycle (JackLink::poll) meanwhile
 //   network thread   OscServer::receive → decode → Controller::handle_packet → command ring
 //   loader thread    (Controller's LoadWorker) reads and converts files
 //   audio thread     JACK's, JackClient::process → Engine::process
@@ -32,6 +33,7 @@
 #include "daemon/service_notify.hpp"
 #include "daemon/session_store.hpp"
 #include "io/jack_client.hpp"
+#include "io/jack_link.hpp"
 #include "io/memory_lock.hpp"
 #include "io/net_allowlist.hpp"
 #include "io/osc_server.hpp"
@@ -47,14 +49,17 @@ using namespace looperd;
 constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
 
 // The one line `systemctl status looperd` shows: what a technician checks first.
-// "JACK connected, 48000 Hz/128; 3 slots loaded; OSC udp 0.0.0.0:9950"
+// "JACK connected, 48000 Hz/128; 3 slots loaded; OSC udp 0.0.0.0:9950", or
+// "waiting for JACK server; 3 slots loaded; ..." while there is none.
 std::string service_status_line(const std::string& jack_state, const JackClient& jack,
                                 std::uint32_t slots_loaded, const Options& options,
                                 std::uint16_t osc_port) {
-    std::string line = "JACK " + jack_state + ", " + std::to_string(jack.sample_rate()) + " Hz/" +
-                       std::to_string(jack.block_size()) + "; " + std::to_string(slots_loaded) +
-                       " slot" + (slots_loaded == 1 ? "" : "s") + " loaded; OSC udp " +
-                       options.osc_bind + ":" + std::to_string(osc_port);
+    std::string line = jack_state == "disconnected"
+                           ? std::string("waiting for JACK server")
+                           : "JACK " + jack_state + ", " + std::to_string(jack.sample_rate()) +
+                                 " Hz/" + std::to_string(jack.block_size());
+    line += "; " + std::to_string(slots_loaded) + " slot" + (slots_loaded == 1 ? "" : "s") +
+            " loaded; OSC udp " + options.osc_bind + ":" + std::to_string(osc_port);
     if (const auto unlocked = SampleBuffer::unlocked_bytes(); unlocked > 0)
         line += "; " + format_bytes(unlocked) + " of samples not locked in RAM (LimitMEMLOCK)";
     return line;
@@ -178,13 +183,15 @@ int run(const Options& options, ServiceNotifier& service) {
             : (std::getenv("JACK_DEFAULT_SERVER") ? std::getenv("JACK_DEFAULT_SERVER") : "");
     service.status("waiting for JACK server" +
                    (server_name.empty() ? std::string() : " '" + server_name + "'"));
-    JackClient jack(options.client_name, server_name, options.outputs);
+    // Not joined yet: the engine starts at the assumed rate and follows the server's once
+    // JackLink joins it (now, or whenever a server appears).
+    JackClient jack(options.client_name, server_name, options.outputs, options.sample_rate);
 
     EngineConfig engine_config;
     engine_config.outputs = options.outputs;
     engine_config.slots = options.slots;
     engine_config.voices = options.voices;
-    engine_config.sample_rate = jack.sample_rate();
+    engine_config.sample_rate = options.sample_rate;
     engine_config.command_capacity = options.command_capacity;
     engine_config.scheduled_capacity = options.max_scheduled;
     engine_config.fade_ms = options.fade_ms;
@@ -206,12 +213,14 @@ int run(const Options& options, ServiceNotifier& service) {
     // Persistence, made once JACK runs (below); /status reads its state.
     std::unique_ptr<SessionStore> store;
     std::unique_ptr<Persistence> persistence;
+    // Set once below; /status reads the connection's state through it.
+    std::atomic<const JackLink*> jack_link{nullptr};
     Controller controller(
         controller_config, budget, [&engine](const Command& c) { return engine.try_send(c); },
         [&osc](const OscEndpoint& to, const OscMessage& m) {
             if (!osc.send(to, m)) spdlog::warn("cannot send {} to {}", m.address, to.to_string());
         },
-        [&engine, &jack, &gate_counters, &persistence] {
+        [&engine, &jack, &gate_counters, &persistence, &jack_link] {
             RuntimeStatus s;
             s.voices = engine.active_voices();
             s.voices_max = engine.config().voices;
@@ -226,9 +235,12 @@ int run(const Options& options, ServiceNotifier& service) {
             s.dropped_not_allowed = gate_counters.not_allowed.load(std::memory_order_relaxed);
             s.dropped_rate_limited = gate_counters.rate_limited.load(std::memory_order_relaxed);
             s.state = persistence ? persistence->state_name() : "off";
+            const JackLink* link = jack_link.load(std::memory_order_acquire);
+            s.jack = to_string(link ? link->state() : JackState::disconnected);
             return s;
         },
-        [&jack] { return jack.sample_rate(); },
+        // Loads convert to the engine's rate: the server's once joined, else --sample-rate.
+        [&engine] { return engine.sample_rate(); },
         FrameClock{[&jack](std::uint64_t timetag) { return jack.frame_for_ntp(timetag); },
                    [&jack] { return jack.current_frame(); }});
 
@@ -252,16 +264,14 @@ int run(const Options& options, ServiceNotifier& service) {
         });
     controller.set_feedback(&feedback);
 
-    jack.activate(engine);
+    JackLinkConfig link_config;
+    link_config.autoconnect = options.autoconnect;
+    JackLink link(jack, engine, link_config, [&controller](std::uint32_t, std::uint32_t) {
+        controller.reload_all();  // loaded samples follow the server's rate
+    });
+    jack_link.store(&link, std::memory_order_release);
+    link.poll();  // joins the server now if it runs
     feedback.start();
-    if (options.autoconnect) {
-        const auto n = jack.connect_physical_outputs();
-        if (n == 0)
-            spdlog::warn(
-                "no physical playback ports to connect to (use --no-autoconnect to silence)");
-        else
-            spdlog::info("connected {} output(s) to physical playback ports", n);
-    }
 
     // Persistence (docs/persistence.md): the saved rig is restored through the controller's
     // own handlers once the audio thread drains commands and before the first message is
@@ -273,11 +283,16 @@ int run(const Options& options, ServiceNotifier& service) {
         persistence = std::make_unique<Persistence>(
             *store, [&controller](std::uint64_t& changes) { return controller.snapshot(&changes); },
             defaults);
-        // A rig may hold more commands than the ring: wait (bounded) for the audio thread.
-        controller.set_pace([&engine] {
+        // A rig may hold more commands than the ring: wait (bounded) for the audio thread. On
+        // the main thread (the restore just below) nobody else polls the link, so the wait does:
+        // without a server, that is what applies the commands.
+        const auto main_thread = std::this_thread::get_id();
+        controller.set_pace([&engine, &link, main_thread] {
             const std::size_t half = engine.config().command_capacity / 2;
-            for (int k = 0; k < 1000 && engine.queued_commands() > half; ++k)
+            for (int k = 0; k < 1000 && engine.queued_commands() > half; ++k) {
+                if (std::this_thread::get_id() == main_thread) link.poll();
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
         });
         controller.set_persistence(persistence.get());
         spdlog::info("state directory: {}", store->dir().string());
@@ -292,10 +307,10 @@ int run(const Options& options, ServiceNotifier& service) {
     SourceGate gate(options, gate_counters);
     std::thread network([&] { serve_osc(osc, controller, gate, stopping); });
 
-    spdlog::info(
-        "looperd {} ready: JACK client '{}' at {} Hz, {} frames, {} outputs; OSC on udp {}:{}{}",
-        LOOPERD_VERSION, jack.name(), jack.sample_rate(), jack.block_size(), options.outputs,
-        options.osc_bind, osc.port(), rt_guard::enabled() ? " (audio-thread guard on)" : "");
+    spdlog::info("looperd {} ready: JACK client '{}' {} at {} Hz, {} outputs; OSC on udp {}:{}{}",
+                 LOOPERD_VERSION, jack.name(), to_string(link.state()), engine.sample_rate(),
+                 options.outputs, options.osc_bind, osc.port(),
+                 rt_guard::enabled() ? " (audio-thread guard on)" : "");
     if (!options.osc_allow.empty()) {
         std::string networks;
         for (const auto& n : options.osc_allow)
@@ -305,16 +320,15 @@ int run(const Options& options, ServiceNotifier& service) {
     for (const auto& root : controller.sample_roots())
         spdlog::info("sample root: {}", root.string());
 
-    // Service manager: READY once JACK is active and OSC bound; a status line kept current;
+    // Service manager: READY once JACK is joined and OSC bound; a status line kept current;
     // the watchdog fed only while the audio thread makes progress or JACK is known to be away.
-    auto jack_state = [&jack] { return std::string(jack.server_gone() ? "gone" : "connected"); };
-    auto jack_away = [&jack] { return jack.server_gone(); };
+    auto jack_away = [&link] { return link.state() == JackState::disconnected; };
     auto status_line = [&] {
-        return service_status_line(jack_state(), jack, controller.slots_loaded(), options,
-                                   osc.port());
+        return service_status_line(to_string(link.state()), jack, controller.slots_loaded(),
+                                   options, osc.port());
     };
     std::string last_status = status_line();
-    service.ready(last_status);
+    bool ready = false;
     std::optional<WatchdogFeeder> watchdog;
     if (const auto interval = service.watchdog_interval()) {
         watchdog.emplace(*interval);
@@ -322,9 +336,9 @@ int run(const Options& options, ServiceNotifier& service) {
                      interval->count() / 1000, watchdog->feed_interval().count() / 1000);
     }
 
-    int exit_code = 0;
     std::string stop_reason;
-    const timespec tick{0, 100'000'000};
+    // 10 ms: a lost server is noticed (and closed, off JACK's callback) that soon.
+    const timespec tick{0, 10'000'000};
     for (;;) {
         const int sig = sigtimedwait(&signals, nullptr, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
@@ -332,11 +346,11 @@ int run(const Options& options, ServiceNotifier& service) {
             stop_reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
             break;
         }
-        if (jack.server_gone()) {
-            spdlog::critical("the JACK server went away ({}); exiting", jack.shutdown_reason());
-            stop_reason = "the JACK server went away (" + jack.shutdown_reason() + ")";
-            exit_code = 1;
-            break;
+        link.poll();
+        if (!ready && link.connects() > 0) {
+            ready = true;
+            last_status = status_line();
+            service.ready(last_status);
         }
         if (watchdog &&
             watchdog->due(WatchdogFeeder::Clock::now(), jack.process_cycles(), jack_away()))
@@ -356,10 +370,10 @@ int run(const Options& options, ServiceNotifier& service) {
     controller.stop();                     // the loader thread reports nothing more
     if (persistence) persistence->stop();  // the last changes are saved
     feedback.stop();
-    jack.close();  // the audio thread has stopped after this
+    link.stop();  // the audio thread has stopped after this
     housekeeping.stop();
     spdlog::info("stopped");
-    return exit_code;
+    return 0;
 }
 
 }  // namespace

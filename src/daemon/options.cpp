@@ -77,6 +77,8 @@ JACK:
   --client-name NAME      JACK client name (default: looperd)
   --outputs N             output ports out_1..out_N (default: 2, at most 64)
   --no-autoconnect        do not connect the outputs to the physical playback ports
+  --sample-rate HZ        the rate assumed until a JACK server is joined (default: 48000);
+                          once joined, looperd follows the server's rate
 
 OSC:
   --osc-port PORT         UDP port to listen on (default: 9950)
@@ -166,6 +168,8 @@ Options parse_options(int argc, const char* const* argv) {
             std::filesystem::path root = value();
             if (root.empty()) throw OptionsError("--samples-root: must not be empty");
             o.samples_roots.push_back(std::move(root));
+        } else if (flag == "--sample-rate") {
+            o.sample_rate = parse_uint<std::uint32_t>(flag, value(), 8000, 768000);
         } else if (flag == "--no-autoconnect") {
             o.autoconnect = false;
         } else if (flag == "--memory-budget") {

@@ -35,6 +35,8 @@ struct Options {
     // --samples-root: further directories that load paths may lie in, besides samples_dir.
     std::vector<std::filesystem::path> samples_roots;
     bool autoconnect = true;
+    // The rate samples are converted to until a JACK server says its own (--sample-rate).
+    std::uint32_t sample_rate = 48000;
     std::uint64_t memory_budget = limits::kDefaultMemoryBudgetBytes;
     std::size_t command_capacity = limits::kDefaultCommandCapacity;
     std::size_t max_scheduled = limits::kDefaultScheduledCapacity;  // future commands pending

@@ -104,6 +104,7 @@ Engine::Engine(const EngineConfig& config)
     fade_frames_ = ms_to_frames(config_.fade_ms, config_.sample_rate);
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
+    current_rate_.store(config_.sample_rate, std::memory_order_relaxed);
 }
 
 Engine::~Engine() {
@@ -140,7 +141,28 @@ bool Engine::try_receive(Event& event) noexcept {
 }
 
 void Engine::set_sample_rate(std::uint32_t sample_rate) noexcept {
+    current_rate_.store(sample_rate, std::memory_order_relaxed);
     pending_sample_rate_.store(sample_rate, std::memory_order_relaxed);
+}
+
+void Engine::resume_after_gap() noexcept {
+    // Taken by the first block after the gap: the voices themselves are the audio thread's.
+    resume_pending_.store(true, std::memory_order_relaxed);
+}
+
+// Audio thread, first block after a gap. Bounded by the voice count.
+void Engine::resume_voices() noexcept {
+    for (auto& v : voices_) {
+        if (!v.active) continue;
+        if (v.releasing) {
+            // Its fade out was cut by the gap: what is left of it would start with a step.
+            v.envelope.jump(0.0F);
+            continue;
+        }
+        const float target = v.envelope.target;
+        v.envelope.jump(0.0F);
+        v.envelope.go(target, fade_frames_);
+    }
 }
 
 std::uint32_t Engine::ms_frames(float ms) const noexcept {
@@ -377,11 +399,15 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
     switch (c.kind) {
         case CommandKind::assign_buffer:
         case CommandKind::unload: {
+            // A reload (value != 0) keeps a sounding loop going, on the new buffer.
+            const bool restart = c.kind == CommandKind::assign_buffer && c.value != 0.0F &&
+                                 s->mode != SlotMode::oneshot && slot_sounding(c.slot);
             stop_slot(c.slot);
             SampleBuffer* old = s->buffer;
             s->buffer = c.kind == CommandKind::assign_buffer ? c.buffer : nullptr;
             if (s->buffer) acquire(s->buffer);
             if (old) unref(old);
+            if (restart) start_voice(c.slot, now);
             break;
         }
         case CommandKind::play:
@@ -810,6 +836,27 @@ void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
     process(outputs, nframes, timing);
 }
 
+std::size_t Engine::take_commands(std::uint64_t t0) noexcept {
+    flush_backlog();
+    // While retirements are backed up, leave new commands queued: this keeps the backlog bound.
+    Command c;
+    std::size_t taken = 0;
+    for (; taken < kMaxCommandsPerBlock && backlog_size_ == 0 && commands_.try_pop(c); ++taken) {
+        if (c.frame > t0) {
+            schedule(c);
+            continue;
+        }
+        if (c.frame != 0 && c.frame < t0) late_commands_.fetch_add(1, std::memory_order_relaxed);
+        apply(c, t0);
+    }
+    return taken;
+}
+
+std::size_t Engine::apply_commands_while_stopped() noexcept {
+    ScopedFlushDenormals ftz;
+    return take_commands(now_frame_);
+}
+
 void Engine::process(float* const* outputs, std::uint32_t nframes,
                      const BlockTiming& timing) noexcept {
     ScopedFlushDenormals ftz;
@@ -819,6 +866,7 @@ void Engine::process(float* const* outputs, std::uint32_t nframes,
         fade_frames_ = ms_to_frames(config_.fade_ms, rate);
         smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, rate);
     }
+    if (resume_pending_.exchange(false, std::memory_order_relaxed)) resume_voices();
     const std::uint64_t t0 = timing.frame;
     now_frame_ = t0;
     clock_.begin_block(timing, config_.sample_rate);
@@ -827,18 +875,7 @@ void Engine::process(float* const* outputs, std::uint32_t nframes,
         update_voice_rates();  // tempo-following slots keep in time with a tempo that moved
     }
 
-    flush_backlog();
-    // While retirements are backed up, leave new commands queued: this keeps the backlog bound.
-    Command c;
-    for (std::size_t i = 0; i < kMaxCommandsPerBlock && backlog_size_ == 0 && commands_.try_pop(c);
-         ++i) {
-        if (c.frame > t0) {
-            schedule(c);
-            continue;
-        }
-        if (c.frame != 0 && c.frame < t0) late_commands_.fetch_add(1, std::memory_order_relaxed);
-        apply(c, t0);
-    }
+    take_commands(t0);
 
     for (std::uint32_t o = 0; o < config_.outputs; ++o) std::fill_n(outputs[o], nframes, 0.0F);
 

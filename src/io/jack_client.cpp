@@ -7,6 +7,7 @@
 #include <jack/transport.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -40,70 +41,89 @@ std::string describe_status(jack_status_t s) {
 
 }  // namespace
 
-JackClient::JackClient(const std::string& client_name, const std::string& server_name,
-                       std::uint32_t outputs) {
+JackClient::JackClient(std::string client_name, std::string server_name, std::uint32_t outputs,
+                       std::uint32_t assumed_rate)
+    : client_name_(std::move(client_name)),
+      server_name_(std::move(server_name)),
+      outputs_(outputs),
+      ports_(outputs, nullptr),
+      buffers_(outputs, nullptr) {
+    sample_rate_.store(assumed_rate, std::memory_order_relaxed);
+}
+
+JackClient::~JackClient() {
+    close();
+}
+
+bool JackClient::open(std::string& why) {
+    if (client_) return true;
     jack_status_t status{};
     // Never start a server behind the user's back: a stage rig runs the one it was set up with.
     auto options = static_cast<jack_options_t>(JackNoStartServer | JackUseExactName);
-    if (!server_name.empty()) {
+    jack_client_t* c = nullptr;
+    if (!server_name_.empty()) {
         options = static_cast<jack_options_t>(options | JackServerName);
-        client_ = jack_client_open(client_name.c_str(), options, &status, server_name.c_str());
+        c = jack_client_open(client_name_.c_str(), options, &status, server_name_.c_str());
     } else {
-        client_ = jack_client_open(client_name.c_str(), options, &status);
+        c = jack_client_open(client_name_.c_str(), options, &status);
     }
-    if (!client_) throw std::runtime_error(describe_status(status));
+    if (!c) {
+        why = describe_status(status);
+        return false;
+    }
 
-    for (std::uint32_t i = 0; i < outputs; ++i) {
+    std::vector<jack_port_t*> ports(outputs_, nullptr);
+    for (std::uint32_t i = 0; i < outputs_; ++i) {
         const std::string port_name = "out_" + std::to_string(i + 1);
-        jack_port_t* p = jack_port_register(client_, port_name.c_str(), JACK_DEFAULT_AUDIO_TYPE,
-                                            JackPortIsOutput | JackPortIsTerminal, 0);
-        if (!p) {
-            close();
-            throw std::runtime_error("cannot register JACK port " + port_name);
+        ports[i] = jack_port_register(c, port_name.c_str(), JACK_DEFAULT_AUDIO_TYPE,
+                                      JackPortIsOutput | JackPortIsTerminal, 0);
+        if (!ports[i]) {
+            jack_client_close(c);
+            why = "cannot register JACK port " + port_name;
+            return false;
         }
-        ports_.push_back(p);
     }
-    buffers_.resize(outputs, nullptr);
-    sample_rate_ = jack_get_sample_rate(client_);
-    block_size_ = jack_get_buffer_size(client_);
 
     jack_set_process_callback(
-        client_,
-        [](jack_nframes_t n, void* self) { return static_cast<JackClient*>(self)->process(n); },
+        c, [](jack_nframes_t n, void* self) { return static_cast<JackClient*>(self)->process(n); },
         this);
+    // Notification thread. JackLink notices a new rate and makes the engine and the loaded
+    // samples follow it.
     jack_set_sample_rate_callback(
-        client_,
-        [](jack_nframes_t rate, void* arg) {
-            auto* self = static_cast<JackClient*>(arg);
-            // JACK's notification thread, not the audio thread: logging is allowed here.
-            const auto previous = self->sample_rate_.exchange(rate, std::memory_order_relaxed);
-            if (previous != 0 && previous != rate)
-                spdlog::warn(
-                    "JACK sample rate changed from {} to {} Hz: samples loaded before "
-                    "play at the wrong pitch until they are loaded again",
-                    previous, rate);
-            if (self->engine_) self->engine_->set_sample_rate(rate);
+        c,
+        [](jack_nframes_t rate, void* self) {
+            static_cast<JackClient*>(self)->sample_rate_.store(rate, std::memory_order_relaxed);
             return 0;
         },
         this);
     // Under PipeWire this may come late or not before the first cycle: process() trusts
     // nframes and never relies on this value.
     jack_set_buffer_size_callback(
-        client_,
-        [](jack_nframes_t n, void* arg) {
-            static_cast<JackClient*>(arg)->block_size_.store(n, std::memory_order_relaxed);
+        c,
+        [](jack_nframes_t n, void* self) {
+            static_cast<JackClient*>(self)->block_size_.store(n, std::memory_order_relaxed);
             return 0;
         },
         this);
     jack_set_xrun_callback(
-        client_,
-        [](void* arg) {
-            static_cast<JackClient*>(arg)->xruns_.fetch_add(1, std::memory_order_relaxed);
+        c,
+        [](void* self) {
+            static_cast<JackClient*>(self)->xruns_.fetch_add(1, std::memory_order_relaxed);
             return 0;
         },
         this);
+    // Connections are read back by JackLink on the main thread; this only says "look again".
+    jack_set_port_connect_callback(
+        c,
+        [](jack_port_id_t, jack_port_id_t, int, void* self) {
+            static_cast<JackClient*>(self)->connections_changed_.store(true,
+                                                                       std::memory_order_release);
+        },
+        this);
+    // Runs like a signal handler, on a thread of libjack's: record the loss and nothing else.
+    // The main thread closes the client.
     jack_on_info_shutdown(
-        client_,
+        c,
         [](jack_status_t, const char* reason, void* arg) {
             auto* self = static_cast<JackClient*>(arg);
             std::strncpy(self->shutdown_reason_, reason ? reason : "unknown",
@@ -111,46 +131,111 @@ JackClient::JackClient(const std::string& client_name, const std::string& server
             self->server_gone_.store(true, std::memory_order_release);
         },
         this);
-}
 
-JackClient::~JackClient() {
-    close();
+    sample_rate_.store(jack_get_sample_rate(c), std::memory_order_relaxed);
+    block_size_.store(jack_get_buffer_size(c), std::memory_order_relaxed);
+    std::lock_guard lock(client_mutex_);
+    client_ = c;
+    ports_ = std::move(ports);
+    anchor_ntp_ = 0;  // the old anchor tied the wall clock to another server's frames
+    return true;
 }
 
 void JackClient::activate(Engine& engine) {
     engine_ = &engine;
-    engine.set_sample_rate(sample_rate());
+    {
+        // The timeline goes on where the last connection stopped. The audio thread does not
+        // run yet, so its members are ours to set. Two blocks of margin: the first cycle may
+        // have started a little before jack_frame_time's "now".
+        std::lock_guard lock(client_mutex_);
+        const jack_nframes_t now = jack_frame_time(client_) - 2 * block_size();
+        if (!ever_activated_) resume_frame_ = now;  // the first connection: JACK's own frames
+        activation_low_ = now;
+        timeline_offset_ = resume_frame_ - now;  // modulo 2⁶⁴
+        frame_wraps_ = 0;
+        last_cycle_low_ = now;
+        cycle_frame_.store(kNoCycle, std::memory_order_release);
+        ever_activated_ = true;
+    }
     if (jack_activate(client_) != 0) throw std::runtime_error("cannot activate the JACK client");
 }
 
 std::uint32_t JackClient::connect_physical_outputs() {
+    if (!client_) return 0;
     const char** physical = jack_get_ports(client_, nullptr, JACK_DEFAULT_AUDIO_TYPE,
                                            JackPortIsPhysical | JackPortIsInput);
     std::uint32_t connected = 0;
     if (physical) {
-        for (std::size_t i = 0; i < ports_.size() && physical[i]; ++i)
-            if (jack_connect(client_, jack_port_name(ports_[i]), physical[i]) == 0) ++connected;
-        jack_free(physical);
+        for (std::size_t i = 0; i < ports_.size() && physical[i]; ++i) {
+            const int r = jack_connect(client_, jack_port_name(ports_[i]), physical[i]);
+            if (r == 0 || r == EEXIST) ++connected;
+        }
+        jack_free(static_cast<void*>(physical));
     }
     return connected;
 }
 
+std::vector<std::pair<std::string, std::string>> JackClient::connections() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!client_ || server_gone()) return out;
+    for (std::size_t i = 0; i < ports_.size(); ++i) {
+        const char** others = jack_port_get_all_connections(client_, ports_[i]);
+        for (const char** o = others; o && *o; ++o)
+            out.emplace_back("out_" + std::to_string(i + 1), *o);
+        if (others) jack_free(static_cast<void*>(others));
+    }
+    return out;
+}
+
+bool JackClient::connect(const std::string& own, const std::string& other) {
+    if (!client_ || server_gone()) return false;
+    for (std::size_t i = 0; i < ports_.size(); ++i) {
+        if (own != "out_" + std::to_string(i + 1)) continue;
+        const int r = jack_connect(client_, jack_port_name(ports_[i]), other.c_str());
+        return r == 0 || r == EEXIST;
+    }
+    return false;
+}
+
 void JackClient::close() noexcept {
     if (!client_) return;
+    const bool gone = server_gone();
+    // Deactivate first: the audio thread uses client_ until then. A dead server has no audio
+    // thread left to stop and no one to answer.
+    if (!gone) jack_deactivate(client_);
+    jack_client_t* c = nullptr;
+    {
+        std::lock_guard lock(client_mutex_);
+        c = client_;
+        client_ = nullptr;
+        // Where the next connection's timeline starts: right after the last block played.
+        const std::uint64_t cycle = cycle_frame_.load(std::memory_order_acquire);
+        if (cycle != kNoCycle)
+            resume_frame_ = cycle + cycle_frames_.load(std::memory_order_relaxed);
+    }
     // After the server vanished the client is already dead; closing it is still required to
     // free our side, and JACK allows it.
-    jack_deactivate(client_);
-    jack_client_close(client_);
-    client_ = nullptr;
+    jack_client_close(c);
     engine_ = nullptr;
+    std::fill(ports_.begin(), ports_.end(), nullptr);
+    shutdown_reason_[0] = '\0';
+    server_gone_.store(false, std::memory_order_release);
+}
+
+void JackClient::abandon() noexcept {
+    abandoned_.store(true, std::memory_order_release);
+    std::lock_guard lock(client_mutex_);
+    client_ = nullptr;  // not closed: see the declaration
 }
 
 std::string JackClient::name() const {
-    return client_ ? jack_get_client_name(client_) : "";
+    std::lock_guard lock(client_mutex_);
+    return connected_locked() ? jack_get_client_name(client_) : client_name_;
 }
 
 float JackClient::dsp_load() const noexcept {
-    return client_ ? jack_cpu_load(client_) : 0.0F;
+    std::lock_guard lock(client_mutex_);
+    return connected_locked() ? jack_cpu_load(client_) : 0.0F;
 }
 
 std::string JackClient::shutdown_reason() const {
@@ -159,26 +244,38 @@ std::string JackClient::shutdown_reason() const {
 
 std::uint64_t JackClient::extend(jack_nframes_t f) const {
     const std::uint64_t cycle = cycle_frame_.load(std::memory_order_acquire);
-    // Before the first cycle nothing has wrapped yet.
-    if (cycle == kNoCycle) return f;
-    // The signed 32-bit distance from the cycle start: right across a wrap, either way.
-    const auto delta = static_cast<std::int32_t>(f - static_cast<jack_nframes_t>(cycle));
-    if (delta < 0 && static_cast<std::uint64_t>(-static_cast<std::int64_t>(delta)) > cycle)
-        return 0;
-    return cycle + static_cast<std::uint64_t>(static_cast<std::int64_t>(delta));
+    // Before this connection's first cycle, the frame at activation is the reference.
+    std::uint64_t ref = resume_frame_;
+    jack_nframes_t ref_low = activation_low_;
+    if (cycle != kNoCycle) {
+        ref = cycle;
+        ref_low = static_cast<jack_nframes_t>(cycle - timeline_offset_);  // JACK's own frame
+    }
+    // The signed 32-bit distance from the reference: right across a wrap, either way.
+    const auto delta = static_cast<std::int32_t>(f - ref_low);
+    if (delta < 0 && static_cast<std::uint64_t>(-static_cast<std::int64_t>(delta)) > ref) return 0;
+    return ref + static_cast<std::uint64_t>(static_cast<std::int64_t>(delta));
 }
 
 std::uint64_t JackClient::current_frame() const {
+    std::lock_guard lock(client_mutex_);
+    if (!connected_locked()) {
+        const std::uint64_t cycle = cycle_frame_.load(std::memory_order_acquire);
+        return cycle != kNoCycle ? cycle + cycle_frames_.load(std::memory_order_relaxed)
+                                 : resume_frame_;
+    }
     return extend(jack_frame_time(client_));
 }
 
 std::uint64_t JackClient::frame_for_ntp(std::uint64_t timetag) const {
+    std::lock_guard lock(client_mutex_);
+    if (!connected_locked()) return 1;
     if (timetag == 1) {
         // The cycle being rendered may already have taken its commands, so the next block
         // start is not safe; the one after it is. (jack_last_frame_time itself is meant for
         // the process callback only, hence the published copy.)
         const std::uint64_t cycle = cycle_frame_.load(std::memory_order_acquire);
-        const std::uint64_t base = cycle == kNoCycle ? current_frame() : cycle;
+        const std::uint64_t base = cycle == kNoCycle ? extend(jack_frame_time(client_)) : cycle;
         return base + 2ULL * block_size();
     }
     // The wall clock (as NTP) and JACK's frame clock are tied together by an anchor: a pair of
@@ -212,14 +309,17 @@ std::uint64_t JackClient::frame_for_ntp(std::uint64_t timetag) const {
 // Audio thread. Wait-free; does not allocate. jack_last_frame_time and jack_transport_query
 // are documented as callable from the process callback.
 int JackClient::process(jack_nframes_t nframes) noexcept {
+    if (abandoned_.load(std::memory_order_acquire)) return 0;
     for (std::size_t i = 0; i < ports_.size(); ++i)
         buffers_[i] = static_cast<float*>(jack_port_get_buffer(ports_[i], nframes));
 
     BlockTiming timing;
     const jack_nframes_t low = jack_last_frame_time(client_);
-    if (low < last_cycle_low_) frame_wraps_ += 1ULL << 32U;
+    // A wrap is a step back by more than half the range; anything less is no wrap.
+    if (low < last_cycle_low_ && last_cycle_low_ - low > (1U << 31U)) frame_wraps_ += 1ULL << 32U;
     last_cycle_low_ = low;
-    timing.frame = frame_wraps_ | low;
+    timing.frame = timeline_offset_ + frame_wraps_ + low;  // modulo 2⁶⁴, see the class doc
+    cycle_frames_.store(nframes, std::memory_order_relaxed);
     cycle_frame_.store(timing.frame, std::memory_order_release);
 
     jack_position_t pos;
@@ -236,8 +336,11 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
                  static_cast<double>(pos.beat - 1) + pos.tick / pos.ticks_per_beat;
     }
 
-    rt_guard::Scope realtime;
-    engine_->process(buffers_.data(), nframes, timing);
+    {
+        rt_guard::Scope realtime;
+        engine_->process(buffers_.data(), nframes, timing);
+    }
+    // Last: the stall watchdog counts finished cycles.
     process_cycles_.fetch_add(1, std::memory_order_relaxed);
     return 0;
 }

@@ -74,11 +74,12 @@ inline std::string describe(const std::optional<int>& status) {
 // a samples/ folder, and a JACK server of the test's own (dummy backend).
 class IntegrationTest : public ::testing::Test {
   protected:
-    // Fills binary_, dir_ and samples_ and starts jack_. Skips the test when meson did not name
-    // the daemon and jackd; fails it when they are missing. Callers return when
-    // IsSkipped() || HasFatalFailure().
+    // Fills binary_, dir_ and samples_ and starts jack_ (unless `with_server` is false: the test
+    // starts one later). Skips the test when meson did not name the daemon and jackd; fails it
+    // when they are missing. Callers return when IsSkipped() || HasFatalFailure().
     // `synchronous` false starts jackd in its asynchronous mode (see JackServer).
-    void start_jack(const std::string& dir_prefix, bool synchronous = true) {
+    void start_jack(const std::string& dir_prefix, bool with_server = true,
+                    bool synchronous = true) {
         const char* binary = std::getenv("LOOPERD_BINARY");
         const char* jackd = std::getenv("JACKD");
         if (binary == nullptr || *binary == '\0' || jackd == nullptr || *jackd == '\0') {
@@ -98,6 +99,8 @@ class IntegrationTest : public ::testing::Test {
         std::filesystem::create_directory(samples_);
         // Every daemon of the test saves its rig here, never in the user's state directory.
         ::setenv("STATE_DIRECTORY", (dir_ / "state").c_str(), 1);
+        jackd_ = jackd;
+        if (!with_server) return;
         try {
             jack_ = std::make_unique<JackServer>(jackd, (dir_ / "jackd.log").string(), kTestRate,
                                                  128, synchronous);
@@ -107,6 +110,7 @@ class IntegrationTest : public ::testing::Test {
     }
 
     std::string binary_;
+    std::string jackd_;
     std::filesystem::path dir_;
     std::filesystem::path samples_;
     std::unique_ptr<JackServer> jack_;

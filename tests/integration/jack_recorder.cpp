@@ -99,6 +99,20 @@ std::vector<std::string> JackRecorder::ports(const std::string& pattern,
     return names;
 }
 
+std::vector<std::string> JackRecorder::connections(const std::string& port) const {
+    std::vector<std::string> names;
+    jack_port_t* p = jack_port_by_name(client_, port.c_str());
+    if (p == nullptr) return names;
+    const char** found = jack_port_get_all_connections(client_, p);
+    for (const char** c = found; c != nullptr && *c != nullptr; ++c) names.emplace_back(*c);
+    jack_free(static_cast<void*>(found));
+    return names;
+}
+
+int JackRecorder::set_buffer_size(std::uint32_t frames) {
+    return jack_set_buffer_size(client_, frames);
+}
+
 int JackRecorder::process_trampoline(jack_nframes_t nframes, void* self) {
     return static_cast<JackRecorder*>(self)->process(nframes);
 }

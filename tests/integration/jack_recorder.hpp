@@ -56,6 +56,10 @@ class JackRecorder {
 
     // Names of the server's ports matching `pattern` (a regex) with all of `flags`.
     std::vector<std::string> ports(const std::string& pattern, unsigned long flags) const;
+    // The full names of the ports `port` (a full name) is connected to.
+    std::vector<std::string> connections(const std::string& port) const;
+    // Asks the server for another block size (what jack_bufsize does). Returns JACK's result.
+    int set_buffer_size(std::uint32_t frames);
 
   private:
     enum class State : int { kIdle, kArmed, kRecording };

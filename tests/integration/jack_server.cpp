@@ -181,14 +181,32 @@ std::vector<std::string> jackd_args(const std::string& name, std::uint32_t sampl
 }  // namespace
 
 JackServer::JackServer(const std::string& jackd, const std::string& log_path,
-                       std::uint32_t sample_rate, std::uint32_t period, bool synchronous)
-    : name_(unique_server_name()),
+                       std::uint32_t sample_rate, std::uint32_t period, bool synchronous,
+                       std::string name)
+    : name_(name.empty() ? unique_server_name() : std::move(name)),
       jackd_(jackd),
-      args_(jackd_args(name_, sample_rate, period, synchronous)),
+      sample_rate_(sample_rate),
+      period_(period),
+      synchronous_(synchronous),
+      first_log_(log_path),
       process_(start(log_path)) {}
 
+std::string JackServer::unique_name() {
+    return unique_server_name();
+}
+
+std::vector<std::string> JackServer::arguments() const {
+    return jackd_args(name_, sample_rate_, period_, synchronous_);
+}
+
+void JackServer::restart(std::uint32_t sample_rate) {
+    if (process_->running()) throw std::runtime_error("jackd '" + name_ + "' still runs");
+    if (sample_rate != 0) sample_rate_ = sample_rate;
+    process_ = start(first_log_ + "." + std::to_string(++restarts_));
+}
+
 std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) const {
-    auto process = std::make_unique<ChildProcess>(jackd_, args_, kJackEnv, log_path);
+    auto process = std::make_unique<ChildProcess>(jackd_, arguments(), kJackEnv, log_path);
     // Probe with the same call the daemon makes until the server answers. libjack reports
     // each refused probe on stderr; that is noise here.
     jack_set_error_function(quiet_jack_error);

@@ -65,13 +65,13 @@ std::string describe_wait_status(int status);
 class JackServer {
   public:
     // Starts jackd and waits (up to 10 s) until it accepts clients. Throws std::runtime_error
-    // with jackd's log when it does not come up.
+    // with jackd's log when it does not come up. `name` empty: a name unique to this process.
     // `synchronous` false: jackd's default asynchronous mode, for tests that kill clients with
     // SIGKILL (in synchronous mode the server waits out its timeout for a client killed in
     // the middle of a cycle).
     JackServer(const std::string& jackd, const std::string& log_path,
                std::uint32_t sample_rate = 48000, std::uint32_t period = 128,
-               bool synchronous = true);
+               bool synchronous = true, std::string name = {});
     ~JackServer();  // SIGTERM, up to 5 s, then SIGKILL
     JackServer(const JackServer&) = delete;
     JackServer& operator=(const JackServer&) = delete;
@@ -83,15 +83,28 @@ class JackServer {
     // server's registry entry.
     void kill_hard();
 
+    // Starts the server again under the same name (after it was stopped or killed), at
+    // `sample_rate` (0: as before), and waits until it accepts clients; its log goes to the
+    // next numbered file beside the first. Throws std::runtime_error like the constructor.
+    void restart(std::uint32_t sample_rate = 0);
+
+    // A server name unique to this process, for a server a test starts later.
+    static std::string unique_name();
+
     std::string read_log() const { return process_->read_log(); }
 
   private:
     std::unique_ptr<ChildProcess> start(const std::string& log_path) const;
     void reclaim() noexcept;
+    std::vector<std::string> arguments() const;
 
     std::string name_;
     std::string jackd_;
-    std::vector<std::string> args_;
+    std::uint32_t sample_rate_;
+    std::uint32_t period_;
+    bool synchronous_;
+    std::string first_log_;
+    int restarts_ = 0;
     std::unique_ptr<ChildProcess> process_;
 };
 

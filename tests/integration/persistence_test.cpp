@@ -54,7 +54,7 @@ std::string read_file(const fs::path& p) {
 class PersistentDaemon : public IntegrationTest {
   protected:
     void SetUp() override {
-        start_jack("looperd-persist-it-", synchronous());
+        start_jack("looperd-persist-it-", true, synchronous());
         if (IsSkipped() || HasFatalFailure()) return;
         state_dir_ = dir_ / "state";
         port_ = pick_free_udp_port();

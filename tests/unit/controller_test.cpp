@@ -98,6 +98,7 @@ class ControllerTest : public ::testing::Test {
                 s.dsp_load = 1.5F;
                 s.dropped_not_allowed = 5;
                 s.dropped_rate_limited = 6;
+                s.jack = "stalled";
                 return s;
             },
             [] { return 48000U; },
@@ -1153,6 +1154,9 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_EQ(kv.at("dropped_not_allowed").i, 5);
     EXPECT_EQ(kv.at("dropped_rate_limited").i, 6);
     EXPECT_EQ(kv.at("error_replies_dropped").i, 0);
+    EXPECT_EQ(kv.at("jack").s, "stalled");
+    // The JACK state came last: earlier keys keep their places.
+    EXPECT_EQ(m.args[m.args.size() - 2].s, "jack");
     send("/status", {OscArg::string("osc.udp://127.0.0.1:6002/")});
     EXPECT_EQ(replies_.back().to, "127.0.0.1:6002");
     expect_rejected("/status", {OscArg::int32(1)});

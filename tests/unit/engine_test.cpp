@@ -983,3 +983,83 @@ TEST(EngineTelemetry, PublishesSoundingVoicesPositionPeaksAndBeat) {
 }
 
 }  // namespace
+
+// After the host stopped calling process() (the JACK server went away) and comes back, a loop
+// that was sounding fades in from silence over the engine's fade (5 ms: 240 frames) instead of
+// starting mid-waveform, then plays on from where it was, bit for bit.
+TEST(Engine, ResumeAfterGapFadesSoundingVoicesInFromWhereTheyWere) {
+    EngineHarness h(config());
+    SampleBuffer* b = h.make_dc(2, 1000, 0.5F);
+    h.assign(0, b);
+    h.set_loop(0, true);
+    h.play(0);
+    h.capture(512);
+    h.engine().resume_after_gap();
+    const Planar out = h.capture(512);
+    for (std::uint32_t c = 0; c < 2; ++c) {
+        EXPECT_LT(out[c][0], 0.5F / 100.0F) << "the first frame after the gap is a step";
+        for (std::size_t k = 1; k < 240; ++k) {
+            ASSERT_GT(out[c][k], out[c][k - 1]) << "not a rising fade at frame " << k;
+            ASSERT_LE(out[c][k] - out[c][k - 1], 0.5F / 240.0F * 1.01F) << "step at " << k;
+        }
+        for (std::size_t k = 240; k < 512; ++k) ASSERT_EQ(out[c][k], 0.5F) << "frame " << k;
+    }
+    EXPECT_EQ(h.engine().active_voices(), 1U);
+}
+
+// A voice that was fading out when the host went away ends silently on its return.
+TEST(Engine, ResumeAfterGapEndsVoicesThatWereFadingOut) {
+    EngineHarness h(config());
+    h.assign(0, h.make_dc(2, 1000, 0.5F));
+    h.set_loop(0, true);
+    h.play(0);
+    h.capture(256);
+    h.stop(0);
+    h.capture(64);  // 64 of the fade's 240 frames
+    h.engine().resume_after_gap();
+    const Planar out = h.capture(256);
+    for (std::uint32_t c = 0; c < 2; ++c)
+        for (std::size_t k = 0; k < 256; ++k) ASSERT_EQ(out[c][k], 0.0F) << "frame " << k;
+    EXPECT_EQ(h.engine().active_voices(), 0U);
+}
+
+// A reload (assign_buffer with value 1, after a rate change) keeps a sounding loop going on the
+// new buffer; a plain load replaces what plays and leaves the slot stopped.
+TEST(Engine, ReloadRestartsASoundingLoopButALoadDoesNot) {
+    EngineHarness h(config());
+    h.assign(0, h.make_dc(2, 1000, 0.5F));
+    h.set_loop(0, true);
+    h.play(0);
+    h.capture(256);
+    h.send(CommandKind::assign_buffer, 0, 1.0F, h.make_dc(2, 900, 0.25F));
+    Planar out = h.capture(1024);
+    EXPECT_EQ(out[0][1023], 0.25F) << "the loop does not play on the new buffer";
+    EXPECT_EQ(h.engine().slot_sounding_voices(0), 1U);
+    h.assign(0, h.make_dc(2, 800, 0.125F));
+    out = h.capture(1024);
+    EXPECT_EQ(out[0][1023], 0.0F) << "a plain load kept the slot playing";
+    EXPECT_EQ(h.engine().slot_sounding_voices(0), 0U);
+}
+
+// With no audio thread (the JACK server away), the host applies what is sent meanwhile, so that
+// the ring does not fill and the commands take effect when audio comes back.
+TEST(Engine, CommandsSentWhileStoppedAreAppliedWithoutRendering) {
+    EngineHarness h(config());
+    h.assign(0, h.make_dc(2, 1000, 0.5F));
+    h.set_loop(0, true);
+    h.set_gain(0, 0.5F);
+    h.play(0);
+    EXPECT_EQ(h.engine().queued_commands(), 4U);
+    std::size_t taken = 0;
+    {
+        looperd::rt_guard::Scope realtime;  // the same law as the audio thread's
+        taken = h.engine().apply_commands_while_stopped();
+    }
+    EXPECT_EQ(taken, 4U);
+    EXPECT_EQ(h.engine().queued_commands(), 0U);
+    EXPECT_EQ(h.engine().apply_commands_while_stopped(), 0U);
+    // The loop plays, at the gain sent, from the first block the host renders again.
+    const Planar out = h.capture(1024);
+    EXPECT_EQ(out[0][1023], 0.25F);
+    EXPECT_EQ(out[1][1023], 0.25F);
+}

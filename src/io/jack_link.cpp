@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#include "io/jack_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace looperd {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+// libjack reports every refused connection attempt as an error line. While waiting for a
+// server those are expected and repeated every retry, so the main thread's attempts log them
+// at debug level; everything else libjack says is a warning.
+thread_local bool t_opening = false;
+
+void jack_error_to_log(const char* message) {
+    if (t_opening) {
+        spdlog::debug("JACK: {}", message);
+    } else {
+        spdlog::warn("JACK: {}", message);
+    }
+}
+
+void jack_info_to_log(const char* message) {
+    spdlog::debug("JACK: {}", message);
+}
+
+double seconds(JackLink::Clock::duration d) {
+    return std::chrono::duration<double>(d).count();
+}
+
+}  // namespace
+
+const char* to_string(JackState s) noexcept {
+    switch (s) {
+        case JackState::connected:
+            return "connected";
+        case JackState::stalled:
+            return "stalled";
+        case JackState::disconnected:
+            break;
+    }
+    return "disconnected";
+}
+
+JackLink::JackLink(JackClient& client, Engine& engine, JackLinkConfig config,
+                   RateChanged on_rate_changed)
+    : client_(client),
+      engine_(engine),
+      config_(config),
+      on_rate_changed_(std::move(on_rate_changed)),
+      backoff_(config.retry_first) {
+    jack_set_error_function(jack_error_to_log);
+    jack_set_info_function(jack_info_to_log);
+}
+
+JackLink::~JackLink() {
+    stop();
+}
+
+void JackLink::stop() {
+    const JackState was = state_.exchange(JackState::disconnected, std::memory_order_relaxed);
+    if (was == JackState::stalled && client_.is_open() && !client_.server_gone()) {
+        spdlog::warn(
+            "JACK: leaving the stalled server's client open: closing it would wait for "
+            "the server");
+        client_.abandon();
+        return;
+    }
+    client_.close();
+}
+
+JackState JackLink::state() const noexcept {
+    // The shutdown callback's flag is seen at once, before poll() has closed the client.
+    if (client_.server_gone()) return JackState::disconnected;
+    return state_.load(std::memory_order_relaxed);
+}
+
+std::string JackLink::server_text() const {
+    return client_.server_name().empty() ? std::string("the JACK server")
+                                         : "the JACK server '" + client_.server_name() + "'";
+}
+
+void JackLink::poll() {
+    const auto now = Clock::now();
+    if (client_.is_open() && client_.server_gone()) lose(now);
+    if (!client_.is_open()) {
+        // No audio thread runs: take its part, so that what is sent meanwhile is applied now
+        // (gains, loads, plays for when the server is back) instead of filling the ring.
+        engine_.apply_commands_while_stopped();
+        if (now >= next_attempt_) try_connect(now);
+        return;
+    }
+    follow_rate();
+    watch_cycles(now);
+    // A stopped server's graph may be half written: read it again once it runs.
+    if (state_.load(std::memory_order_relaxed) == JackState::connected) track_connections(now);
+}
+
+void JackLink::try_connect(Clock::time_point now) {
+    std::string why;
+    t_opening = true;
+    const bool opened = client_.open(why);
+    t_opening = false;
+    if (!opened) {
+        // Once per outage (and once at a start without a server), not once per attempt.
+        if (!waiting_logged_) {
+            spdlog::warn("waiting for {} ({}); retrying every {} ms at most", server_text(), why,
+                         config_.retry_max.count());
+            waiting_logged_ = true;
+        }
+        next_attempt_ = now + backoff_;
+        backoff_ = std::min(backoff_ * 2, config_.retry_max);
+        return;
+    }
+
+    // No audio thread runs until activate(): the engine's rate and resume are set now.
+    follow_rate();
+    if (connects() > 0) engine_.resume_after_gap();
+    try {
+        client_.activate(engine_);
+    } catch (const std::exception& e) {
+        spdlog::error("{}; retrying", e.what());
+        client_.close();
+        next_attempt_ = now + backoff_;
+        backoff_ = std::min(backoff_ * 2, config_.retry_max);
+        return;
+    }
+    const bool first = connects() == 0;
+    connects_.fetch_add(1, std::memory_order_relaxed);
+    last_cycles_ = client_.process_cycles();
+    last_progress_ = now;
+    last_query_ = now;
+    waiting_logged_ = false;
+    backoff_ = config_.retry_first;
+    // Connected once the ports are plugged in again, so /status never says so before.
+    const std::uint32_t connected = restore_connections();
+    state_.store(JackState::connected, std::memory_order_relaxed);
+    if (first) {
+        spdlog::info("JACK: joined {} as '{}' at {} Hz, {} frames", server_text(), client_.name(),
+                     client_.sample_rate(), client_.block_size());
+        if (config_.autoconnect) {
+            if (connected == 0) {
+                spdlog::warn(
+                    "no physical playback ports to connect to (use --no-autoconnect to silence)");
+            } else {
+                spdlog::info("connected {} output(s) to physical playback ports", connected);
+            }
+        }
+    } else {
+        spdlog::info(
+            "JACK: rejoined {} as '{}' at {} Hz, {} frames, {:.2f} s after it went away; {} "
+            "connection(s) restored; samples kept, playing voices fade in again",
+            server_text(), client_.name(), client_.sample_rate(), client_.block_size(),
+            seconds(now - lost_at_), connected);
+    }
+}
+
+void JackLink::lose(Clock::time_point now) {
+    const std::string reason = client_.shutdown_reason();
+    // Before close() clears the client's flag, so that state() never says connected between.
+    state_.store(JackState::disconnected, std::memory_order_relaxed);
+    client_.close();
+    lost_at_ = now;
+    lost_before_ = true;
+    // A server going down unplugs our ports before it says so: what was plugged in a moment
+    // ago is what is restored.
+    for (auto& r : remembered_) r.missing_since.reset();
+    spdlog::warn(
+        "JACK: {} went away ({}); samples stay loaded, OSC is still served, and looperd "
+        "rejoins when the server is back",
+        server_text(), reason.empty() ? "no reason given" : reason);
+    waiting_logged_ = false;
+    backoff_ = config_.retry_first;
+    next_attempt_ = now + config_.retry_first;
+}
+
+void JackLink::follow_rate() {
+    const std::uint32_t rate = client_.sample_rate();
+    const std::uint32_t engine_rate = engine_.sample_rate();
+    if (rate == 0 || rate == engine_rate) return;
+    spdlog::warn(
+        "JACK runs at {} Hz, the engine at {} Hz: following the server; loaded samples are "
+        "converted again",
+        rate, engine_rate);
+    engine_.set_sample_rate(rate);
+    if (on_rate_changed_) on_rate_changed_(engine_rate, rate);
+}
+
+void JackLink::watch_cycles(Clock::time_point now) {
+    const std::uint64_t cycles = client_.process_cycles();
+    if (cycles != last_cycles_) {
+        last_cycles_ = cycles;
+        last_progress_ = now;
+        if (state_.load(std::memory_order_relaxed) == JackState::stalled) {
+            state_.store(JackState::connected, std::memory_order_relaxed);
+            spdlog::info("JACK: process cycles run again after {:.2f} s stalled",
+                         seconds(now - stalled_at_));
+        }
+        return;
+    }
+    if (state_.load(std::memory_order_relaxed) == JackState::connected &&
+        now - last_progress_ > config_.stall_after) {
+        state_.store(JackState::stalled, std::memory_order_relaxed);
+        stalled_at_ = last_progress_;
+        spdlog::warn(
+            "JACK: no process cycle for {} ms: {} is stalled (stopped or hung); audio is silent "
+            "until it runs again",
+            duration_cast<milliseconds>(now - last_progress_).count(), server_text());
+    }
+}
+
+void JackLink::track_connections(Clock::time_point now) {
+    if (!client_.take_connections_changed() && now - last_query_ < config_.connections_every)
+        return;
+    last_query_ = now;
+    const auto current = client_.connections();
+    if (client_.server_gone()) return;  // the unplugging of a server going down
+    for (const auto& [own, other] : current) {
+        const bool known = std::any_of(remembered_.begin(), remembered_.end(), [&](const auto& r) {
+            return r.own == own && r.other == other;
+        });
+        if (!known) {
+            spdlog::debug("JACK: remembering {} → {}", own, other);
+            remembered_.push_back({own, other, std::nullopt});
+        }
+    }
+    // A connection is forgotten only when it stayed away for 300 ms with the server up.
+    constexpr auto kForgetAfter = milliseconds(300);
+    std::erase_if(remembered_, [&](Remembered& r) {
+        const bool present = std::any_of(current.begin(), current.end(), [&](const auto& c) {
+            return c.first == r.own && c.second == r.other;
+        });
+        if (present) {
+            r.missing_since.reset();
+            return false;
+        }
+        if (!r.missing_since) {
+            r.missing_since = now;
+            return false;
+        }
+        if (now - *r.missing_since < kForgetAfter) return false;
+        spdlog::debug("JACK: forgetting {} → {}", r.own, r.other);
+        return true;
+    });
+}
+
+std::uint32_t JackLink::restore_connections() {
+    if (!lost_before_) return config_.autoconnect ? client_.connect_physical_outputs() : 0;
+    std::uint32_t restored = 0;
+    for (const auto& r : remembered_) {
+        if (client_.connect(r.own, r.other)) {
+            ++restored;
+        } else {
+            spdlog::info("JACK: cannot restore {} → {} (no such port now)", r.own, r.other);
+        }
+    }
+    return restored;
+}
+
+}  // namespace looperd

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/jack_client.hpp"
+#include "looperd/engine.hpp"
+
+namespace looperd {
+
+// What /status says of the JACK connection.
+enum class JackState : std::uint8_t {
+    disconnected,  // no server (not yet, or it went away): waiting for it, retrying
+    connected,     // joined and running process cycles
+    stalled,       // joined, but no process cycle for over JackLinkConfig::stall_after
+};
+const char* to_string(JackState s) noexcept;
+
+struct JackLinkConfig {
+    bool autoconnect = true;  // the first connection joins the physical playback ports
+    // Retries: the first soon after a loss, then doubling up to retry_max, so that a server
+    // that comes back is joined well within 2 s.
+    std::chrono::milliseconds retry_first{25};
+    std::chrono::milliseconds retry_max{250};
+    std::chrono::milliseconds stall_after{1000};
+    // How often the connections of our ports are read back without a change being signalled.
+    std::chrono::milliseconds connections_every{500};
+};
+
+// JackLink: the JACK connection's life cycle. Joins the server (at start or whenever it
+// comes back), keeps the engine's rate in step with the server's, re-registers the ports by
+// reopening, restores the connections looperd's ports had, notices a lost server and a stalled
+// one, and says which in state().
+//
+//   disconnected ──open ok──▶ connected ◀──cycles again── stalled
+//        ▲                        │  no cycle for 1 s ──────▶ │
+//        └──── server gone (shutdown callback), closed ───────┘
+//
+// Threads: poll() and stop() run on the main thread, which owns this object and the
+// JackClient's connection: poll() is called every 10 ms or so and does all the work (the
+// JACK shutdown callback only sets an atomic it reads). state() and connects() are for any
+// thread. The engine is the same object across connections: its samples stay loaded, and
+// between a loss and the next activation no audio thread runs, which is when the engine's
+// rate and resume are set (see Engine::resume_after_gap), and when poll() applies the commands
+// sent meanwhile in the audio thread's place (Engine::apply_commands_while_stopped).
+class JackLink {
+  public:
+    using Clock = std::chrono::steady_clock;
+    // Main thread: the server's rate differs from the engine's (now set to `to`). Loaded samples
+    // are to be converted again.
+    using RateChanged = std::function<void(std::uint32_t from, std::uint32_t to)>;
+
+    JackLink(JackClient& client, Engine& engine, JackLinkConfig config,
+             RateChanged on_rate_changed);
+    ~JackLink();
+    JackLink(const JackLink&) = delete;
+    JackLink& operator=(const JackLink&) = delete;
+
+    // Main thread: one step of the life cycle. Bounded: at most one open attempt.
+    void poll();
+    // Main thread: closes the connection for good (the audio thread has stopped after it).
+    void stop();
+
+    // Any thread.
+    JackState state() const noexcept;
+    // Any thread: successful connections so far (the first one included).
+    std::uint64_t connects() const noexcept { return connects_.load(std::memory_order_relaxed); }
+
+  private:
+    struct Remembered {
+        std::string own;    // "out_1"
+        std::string other;  // "system:playback_1"
+        std::optional<Clock::time_point> missing_since;
+    };
+
+    void try_connect(Clock::time_point now);
+    void lose(Clock::time_point now);
+    void follow_rate();
+    void watch_cycles(Clock::time_point now);
+    void track_connections(Clock::time_point now);
+    std::uint32_t restore_connections();
+    std::string server_text() const;
+
+    JackClient& client_;
+    Engine& engine_;
+    JackLinkConfig config_;
+    RateChanged on_rate_changed_;
+
+    std::atomic<JackState> state_{JackState::disconnected};
+    std::atomic<std::uint64_t> connects_{0};
+    // Main thread only.
+    Clock::time_point next_attempt_{};
+    std::chrono::milliseconds backoff_;
+    bool waiting_logged_ = false;
+    Clock::time_point lost_at_{};
+    bool lost_before_ = false;
+    std::uint64_t last_cycles_ = 0;
+    Clock::time_point last_progress_{};
+    Clock::time_point stalled_at_{};
+    Clock::time_point last_query_{};
+    std::vector<Remembered> remembered_;
+};
+
+}  // namespace looperd

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+
+// looperd when its JACK server goes away, comes back, stalls, is not there at start, changes
+// its block size or comes back at another rate. Real jackd (dummy backend), the real daemon
+// with the audio-thread guard, real OSC, and the test's own JACK recorder.
+//
+// Timing bounds: this machine is shared and noisy, so the bounds (loss seen within
+// 100 ms, rejoined within 2 s of the server's return) are asserted on the median of the cycles,
+// and a looser hard bound on every cycle.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "jack_recorder.hpp"
+#include "jack_server.hpp"
+#include "osc_client.hpp"
+
+namespace looperd::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t kLoopFrames = 4800;  // 0.1 s at 48 kHz
+
+double ms_since(SteadyClock::time_point t) {
+    return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// The daemon's resident memory, in KiB (VmRSS).
+long rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+// Planar copy of an interleaved stereo buffer.
+std::vector<std::vector<float>> planar(const std::vector<float>& interleaved) {
+    std::vector<std::vector<float>> out(2);
+    for (std::size_t k = 0; k < interleaved.size(); k += 2) {
+        out[0].push_back(interleaved[k]);
+        out[1].push_back(interleaved[k + 1]);
+    }
+    return out;
+}
+
+bool same_bits(float a, float b) {
+    return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
+}
+
+// Checks that rec[c][from..from+n) is the looping sample, bit for bit, at some phase of the
+// loop. Returns "" or what differs.
+std::string loop_difference(const std::vector<std::vector<float>>& rec,
+                            const std::vector<std::vector<float>>& loop, std::size_t from,
+                            std::size_t n) {
+    if (rec[0].size() < from + n)
+        return "recording too short: " + std::to_string(rec[0].size()) + " frames, need " +
+               std::to_string(from + n);
+    const std::size_t len = loop[0].size();
+    // The phase: where in the loop the frame `from` is. Noise values hardly repeat; the next
+    // 32 frames settle any doubt.
+    std::optional<std::size_t> phase;
+    for (std::size_t p = 0; p < len && !phase; ++p) {
+        bool match = true;
+        for (std::size_t j = 0; j < 32 && match; ++j)
+            match = same_bits(rec[0][from + j], loop[0][(p + j) % len]);
+        if (match) phase = p;
+    }
+    if (!phase) {
+        char text[96];
+        std::snprintf(text, sizeof text, "frame %zu (%.6g) is at no phase of the loop", from,
+                      static_cast<double>(rec[0][from]));
+        return text;
+    }
+    for (std::size_t c = 0; c < 2; ++c)
+        for (std::size_t j = 0; j < n; ++j)
+            if (!same_bits(rec[c][from + j], loop[c][(*phase + j) % len])) {
+                char text[160];
+                std::snprintf(text, sizeof text,
+                              "out_%zu frame %zu: got %.9g, want %.9g (loop frame %zu, %zu frames "
+                              "after the match)",
+                              c + 1, from + j, static_cast<double>(rec[c][from + j]),
+                              static_cast<double>(loop[c][(*phase + j) % len]), (*phase + j) % len,
+                              j);
+                return text;
+            }
+    return "";
+}
+
+class JackLoss : public IntegrationTest {
+  protected:
+    void TearDown() override {
+        recorder_.reset();
+        if (daemon_) {
+            const auto status = daemon_->terminate(5s);
+            EXPECT_TRUE(exited_with(status, 0))
+                << "daemon on SIGTERM at the end of the test: " << describe(status);
+        }
+        if (jack_) jack_->process().terminate(5s);
+        if (HasFailure()) {
+            std::cerr << "---- looperd log ----\n"
+                      << (daemon_ ? daemon_->read_log() : std::string("(not started)\n"));
+            if (!dir_.empty()) std::cerr << "(files kept in " << dir_ << ")\n";
+        }
+        daemon_.reset();
+        jack_.reset();
+        if (!dir_.empty() && !HasFailure()) {
+            std::error_code ignored;
+            fs::remove_all(dir_, ignored);
+        }
+    }
+
+    // Starts the daemon on `server` (autoconnect on) and waits for /pong.
+    void start_daemon(const std::string& server) {
+        osc_port_ = pick_free_udp_port();
+        const std::vector<std::string> args = {"--osc-port",    std::to_string(osc_port_),
+                                               "--samples-dir", samples_.string(),
+                                               "--jack-server", server,
+                                               "--log-level",   "debug"};
+        daemon_ = std::make_unique<ChildProcess>(binary_, args, std::vector<std::string>{},
+                                                 (dir_ / "looperd.log").string());
+        osc_ = std::make_unique<OscClient>();
+        const auto deadline = SteadyClock::now() + 10s;
+        for (;;) {
+            ASSERT_TRUE(daemon_->running())
+                << "looperd exited during startup: " << describe(daemon_->status());
+            osc_->send(osc_port_, "/ping");
+            if (osc_->wait_for("/pong", 100ms)) break;
+            ASSERT_LT(SteadyClock::now(), deadline) << "looperd did not answer /ping within 10 s";
+        }
+    }
+
+    void send(const std::string& address, const std::vector<OscValue>& args = {}) {
+        osc_->send(osc_port_, address, args);
+    }
+
+    std::map<std::string, OscValue> status() {
+        send("/status");
+        const auto reply = osc_->wait_for("/status.reply", 2s);
+        if (!reply) throw std::runtime_error("no /status.reply within 2 s");
+        return status_pairs(*reply);
+    }
+
+    std::string jack_state() { return status().at("jack").s; }
+
+    // Polls /status every `every` until `jack` is `want`. Returns the milliseconds it took, or
+    // nullopt after `timeout`.
+    std::optional<double> wait_jack(const std::string& want, std::chrono::milliseconds timeout,
+                                    SteadyClock::time_point since,
+                                    std::chrono::milliseconds every = 5ms) {
+        const auto deadline = SteadyClock::now() + timeout;
+        for (;;) {
+            if (jack_state() == want) return ms_since(since);
+            if (SteadyClock::now() >= deadline) return std::nullopt;
+            std::this_thread::sleep_for(every);
+        }
+    }
+
+    double wait_status(const std::string& key, double value, std::chrono::milliseconds timeout) {
+        const auto deadline = SteadyClock::now() + timeout;
+        for (;;) {
+            const double seen = status().at(key).number();
+            if (seen == value || SteadyClock::now() >= deadline) return seen;
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+
+    // Writes a 0.1 s stereo noise loop, loads it into slot 0 and starts it looping.
+    void play_loop(std::uint32_t seed) {
+        const auto interleaved = noise(kLoopFrames, 2, seed);
+        loop_ = planar(interleaved);
+        write_wav(samples_ / "loop.wav", 2, interleaved);
+        send(slot(0, "load"), {osc_string("loop.wav")});
+        const auto reply = osc_->wait_for_any({slot(0, "loaded"), "/error"}, 10s);
+        ASSERT_TRUE(reply) << "no reply to the load";
+        ASSERT_EQ(reply->address, slot(0, "loaded")) << reply->to_string();
+        send(slot(0, "mode"), {osc_string("loop")});
+        send(slot(0, "play"));
+        ASSERT_EQ(wait_status("voices", 1, 3s), 1);
+    }
+
+    // A new recorder on looperd's outputs; records `frames` after skipping `skip`, and checks
+    // they are the loop, bit for bit.
+    void expect_loop_recorded(std::size_t skip, std::size_t frames) {
+        recorder_ = std::make_unique<JackRecorder>(jack_->name(), 2, 5s);
+        recorder_->connect("looperd:out_1", 0);
+        recorder_->connect("looperd:out_2", 1);
+        recorder_->start();
+        ASSERT_GE(recorder_->wait_for_frames(skip + frames, 10s), skip + frames)
+            << "the recording stopped growing";
+        EXPECT_EQ(loop_difference(recorder_->snapshot(), loop_, skip, frames), "");
+        recorder_.reset();
+    }
+
+    void expect_connected_to_playback() {
+        JackRecorder probe(jack_->name(), 1, 1s);
+        EXPECT_EQ(probe.ports("^looperd:out_", JackPortIsOutput),
+                  (std::vector<std::string>{"looperd:out_1", "looperd:out_2"}));
+        EXPECT_EQ(probe.connections("looperd:out_1"),
+                  std::vector<std::string>{"system:playback_1"});
+        EXPECT_EQ(probe.connections("looperd:out_2"),
+                  std::vector<std::string>{"system:playback_2"});
+    }
+
+    std::unique_ptr<ChildProcess> daemon_;
+    std::unique_ptr<OscClient> osc_;
+    std::unique_ptr<JackRecorder> recorder_;
+    std::uint16_t osc_port_ = 0;
+    std::vector<std::vector<float>> loop_;
+};
+
+TEST_F(JackLoss, TwentyServerDeathsAndReturnsDuringPlaybackKeepTheSamePlayingSamples) {
+    ASSERT_NO_FATAL_FAILURE(start_jack("looperd-loss-"));
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(jack_->name()));
+    ASSERT_NO_FATAL_FAILURE(play_loop(11));
+    ASSERT_NO_FATAL_FAILURE(expect_connected_to_playback());
+    // From now on the file is gone: whatever plays after a return was never read again.
+    fs::remove(samples_ / "loop.wav");
+
+    constexpr int kCycles = 20;
+    std::vector<double> detect_ms;
+    std::vector<double> rejoin_ms;
+    long rss_after_2 = 0;
+    long rss_after_last = 0;
+    for (int cycle = 1; cycle <= kCycles; ++cycle) {
+        SCOPED_TRACE("cycle " + std::to_string(cycle));
+        const int signal = cycle % 2 == 1 ? SIGKILL : SIGTERM;
+        const auto killed = SteadyClock::now();
+        jack_->process().send_signal(signal);
+        const auto lost = wait_jack("disconnected", 3s, killed);
+        ASSERT_TRUE(lost) << "loss not reported within 3 s of " << strsignal(signal);
+        detect_ms.push_back(*lost);
+        ASSERT_TRUE(jack_->process().wait_exit(5s)) << "jackd did not exit";
+        // Still served without a server.
+        send("/ping");
+        ASSERT_TRUE(osc_->wait_for("/pong", 1s)) << "no /pong while the server is away";
+
+        ASSERT_NO_THROW(jack_->restart());
+        const auto ready = SteadyClock::now();
+        const auto back = wait_jack("connected", 5s, ready, 10ms);
+        ASSERT_TRUE(back) << "not rejoined within 5 s of jackd's return";
+        rejoin_ms.push_back(*back);
+        ASSERT_NO_FATAL_FAILURE(expect_connected_to_playback());
+        // Past the resume fade (5 ms) and the recorder's own start: three whole loops.
+        ASSERT_NO_FATAL_FAILURE(expect_loop_recorded(kLoopFrames, 3 * kLoopFrames));
+        if (cycle == 2) rss_after_2 = rss_kib(daemon_->pid());
+        if (cycle == kCycles) rss_after_last = rss_kib(daemon_->pid());
+    }
+
+    const double detect_median = median(detect_ms);
+    const double rejoin_median = median(rejoin_ms);
+    const double detect_max = *std::max_element(detect_ms.begin(), detect_ms.end());
+    const double rejoin_max = *std::max_element(rejoin_ms.begin(), rejoin_ms.end());
+    std::cout << "[   INFO   ] loss seen after: median " << detect_median << " ms, max "
+              << detect_max << " ms; rejoined after the server was ready: median " << rejoin_median
+              << " ms, max " << rejoin_max << " ms; RSS after cycle 2 " << rss_after_2
+              << " KiB, after cycle " << kCycles << ' ' << rss_after_last << " KiB\n";
+    RecordProperty("loss_detect_median_ms", static_cast<int>(detect_median));
+    RecordProperty("rejoin_median_ms", static_cast<int>(rejoin_median));
+    EXPECT_LE(detect_median, 100.0);
+    EXPECT_LE(rejoin_median, 2000.0);
+    EXPECT_LE(detect_max, 1000.0) << "a loss took a second to be seen";
+    EXPECT_LE(rejoin_max, 4000.0) << "a return took 4 s to be joined";
+    EXPECT_LE(rss_after_last - rss_after_2, 2048) << "memory grows with each reconnection";
+
+    // No thread hangs: prompt answers, a clean exit (TearDown checks the exit status).
+    const auto ping = SteadyClock::now();
+    send("/ping");
+    EXPECT_TRUE(osc_->wait_for("/pong", 500ms));
+    EXPECT_LE(ms_since(ping), 500.0);
+    const std::string log = daemon_->read_log();
+    EXPECT_NE(log.find("went away"), std::string::npos);
+    EXPECT_NE(log.find("rejoined"), std::string::npos);
+}
+
+TEST_F(JackLoss, StartsWithoutAServerWaitsAndJoinsItWhenItAppears) {
+    ASSERT_NO_FATAL_FAILURE(start_jack("looperd-boot-", false));
+    if (IsSkipped()) return;
+    const std::string server = JackServer::unique_name();
+    ASSERT_NO_FATAL_FAILURE(start_daemon(server));
+    EXPECT_EQ(jack_state(), "disconnected");
+    EXPECT_EQ(status().at("sample_rate").number(), 48000) << "the assumed rate";
+    // A load while waiting converts to the assumed rate.
+    write_wav(samples_ / "early.wav", 2, noise(kLoopFrames, 2, 5));
+    send(slot(1, "load"), {osc_string("early.wav")});
+    const auto loaded = osc_->wait_for_any({slot(1, "loaded"), "/error"}, 10s);
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->address, slot(1, "loaded")) << loaded->to_string();
+    std::this_thread::sleep_for(300ms);  // several retries: still one line in the log
+    const std::string waiting_log = daemon_->read_log();
+    const auto first = waiting_log.find("waiting for the JACK server");
+    ASSERT_NE(first, std::string::npos) << "the log does not say it waits";
+    EXPECT_EQ(waiting_log.find("waiting for the JACK server", first + 1), std::string::npos)
+        << "the wait is logged once per attempt";
+
+    jack_ = std::make_unique<JackServer>(jackd_, (dir_ / "jackd.log").string(), 48000, 128, true, server);
+    const auto ready = SteadyClock::now();
+    const auto joined = wait_jack("connected", 3s, ready, 10ms);
+    ASSERT_TRUE(joined) << "not joined within 3 s of the server appearing";
+    std::cout << "[   INFO   ] joined " << *joined << " ms after the server was ready\n";
+    ASSERT_NO_FATAL_FAILURE(expect_connected_to_playback());
+    EXPECT_EQ(status().at("slots_loaded").number(), 1);
+}
+
+TEST_F(JackLoss, AStoppedServerIsReportedStalledAndPlaybackResumesAfterItContinues) {
+    ASSERT_NO_FATAL_FAILURE(start_jack("looperd-stall-"));
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(jack_->name()));
+    ASSERT_NO_FATAL_FAILURE(play_loop(12));
+    EXPECT_EQ(jack_state(), "connected");
+
+    const auto stopped = SteadyClock::now();
+    jack_->process().send_signal(SIGSTOP);
+    const auto stalled = wait_jack("stalled", 2500ms, stopped, 20ms);
+    EXPECT_TRUE(stalled) << "no stall reported within 2.5 s";
+    if (stalled) {
+        std::cout << "[   INFO   ] stall reported after " << *stalled << " ms\n";
+        EXPECT_LE(*stalled, 2000.0);
+    }
+    std::this_thread::sleep_for(3s - (SteadyClock::now() - stopped));
+    EXPECT_EQ(jack_state(), "stalled");
+    jack_->process().send_signal(SIGCONT);
+    const auto resumed = wait_jack("connected", 5s, SteadyClock::now(), 20ms);
+    ASSERT_TRUE(resumed) << "not connected again within 5 s of SIGCONT";
+    ASSERT_NO_FATAL_FAILURE(expect_loop_recorded(kLoopFrames, 3 * kLoopFrames));
+    const std::string log = daemon_->read_log();
+    EXPECT_NE(log.find("stalled"), std::string::npos);
+    EXPECT_NE(log.find("run again"), std::string::npos);
+
+    // SIGTERM while the server is stopped: looperd exits at once, not when the server runs
+    // again (closing its client would wait for the server).
+    jack_->process().send_signal(SIGSTOP);
+    ASSERT_TRUE(wait_jack("stalled", 2500ms, SteadyClock::now(), 20ms));
+    const auto term = SteadyClock::now();
+    daemon_->send_signal(SIGTERM);
+    const auto status = daemon_->wait_exit(3s);
+    jack_->process().send_signal(SIGCONT);
+    ASSERT_TRUE(status) << "looperd waits for the stopped server to exit";
+    EXPECT_TRUE(exited_with(status, 0)) << describe(status);
+    std::cout << "[   INFO   ] SIGTERM during a stall: exited after " << ms_since(term) << " ms\n";
+}
+
+TEST_F(JackLoss, BlockSizeChangesWhilePlayingLeaveTheLoopUnbroken) {
+    ASSERT_NO_FATAL_FAILURE(start_jack("looperd-bufsize-"));
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(jack_->name()));
+    ASSERT_NO_FATAL_FAILURE(play_loop(13));
+    recorder_ = std::make_unique<JackRecorder>(jack_->name(), 2, 10s);
+    recorder_->connect("looperd:out_1", 0);
+    recorder_->connect("looperd:out_2", 1);
+    recorder_->start();
+    std::vector<std::size_t> changed_at;  // recorded frames when each change was asked for
+    for (const std::uint32_t size : {256U, 512U, 128U}) {
+        std::this_thread::sleep_for(300ms);
+        changed_at.push_back(recorder_->frames());
+        ASSERT_EQ(recorder_->set_buffer_size(size), 0) << "jack_set_buffer_size " << size;
+        const auto deadline = SteadyClock::now() + 3s;
+        while (recorder_->block_size() != size && SteadyClock::now() < deadline)
+            std::this_thread::sleep_for(5ms);
+        EXPECT_EQ(recorder_->block_size(), size);
+        EXPECT_EQ(wait_status("block_size", size, 3s), size);
+    }
+    const std::size_t wanted = recorder_->frames() + 3 * kLoopFrames;
+    ASSERT_GE(recorder_->wait_for_frames(wanted, 10s), wanted);
+    recorder_->stop();
+    const auto rec = recorder_->snapshot();
+    // Every frame from the first whole loop on is the loop, continuously: no gap, repeat or
+    // glitch at any of the changes (JACK's synchronous mode records what was played).
+    EXPECT_EQ(loop_difference(rec, loop_, kLoopFrames, rec[0].size() - kLoopFrames), "")
+        << "changes asked for at recorded frames " << changed_at[0] << ", " << changed_at[1] << ", "
+        << changed_at[2];
+    EXPECT_EQ(status().at("voices").number(), 1);
+    EXPECT_EQ(jack_state(), "connected");
+}
+
+TEST_F(JackLoss, AServerBackAtAnotherRateGetsTheSamplesConvertedAgain) {
+    ASSERT_NO_FATAL_FAILURE(start_jack("looperd-rate-"));
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(jack_->name()));
+    ASSERT_NO_FATAL_FAILURE(play_loop(14));
+    jack_->process().send_signal(SIGTERM);
+    ASSERT_TRUE(jack_->process().wait_exit(5s));
+    ASSERT_NO_THROW(jack_->restart(44100));
+    ASSERT_TRUE(wait_jack("connected", 5s, SteadyClock::now(), 10ms));
+    EXPECT_EQ(wait_status("sample_rate", 44100, 3s), 44100);
+    // The loop is loaded again from its file at 44.1 kHz (0.1 s: 4410 frames) and plays on.
+    const auto deadline = SteadyClock::now() + 5s;
+    double frames = 0;
+    for (;;) {
+        send(slot(0, "info"));
+        const auto info = osc_->wait_for(slot(0, "info.reply"), 2s);
+        ASSERT_TRUE(info);
+        const auto pairs = status_pairs(*info);
+        frames = pairs.at("frames").number();
+        if (frames != kLoopFrames || SteadyClock::now() >= deadline) break;
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_NEAR(frames, 4410, 2);
+    EXPECT_EQ(wait_status("voices", 1, 3s), 1) << "the loop did not play on after the reload";
+    const std::string log = daemon_->read_log();
+    EXPECT_NE(log.find("again at 44100 Hz"), std::string::npos);
+    // And it sounds: the new recorder hears signal on both outputs.
+    recorder_ = std::make_unique<JackRecorder>(jack_->name(), 2, 2s);
+    recorder_->connect("looperd:out_1", 0);
+    recorder_->connect("looperd:out_2", 1);
+    recorder_->start();
+    ASSERT_GE(recorder_->wait_for_frames(44100 / 5, 5s), 44100U / 5);
+    const auto rec = recorder_->snapshot();
+    for (std::size_t c = 0; c < 2; ++c)
+        EXPECT_TRUE(std::any_of(rec[c].begin(), rec[c].end(), [](float v) { return v != 0.0F; }))
+            << "out_" << c + 1 << " is silent";
+}
+
+}  // namespace
+}  // namespace looperd::test
