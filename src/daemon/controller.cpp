@@ -10,9 +10,9 @@
 #include <functional>
 #include <variant>
 
-#include "io/memory_lock.hpp"
 #include "daemon/persistence.hpp"
 #include "daemon/rig_state.hpp"
+#include "io/memory_lock.hpp"
 #include "io/sample_loader.hpp"
 #include "looperd/limits.hpp"
 #include "looperd/sample_buffer.hpp"
@@ -588,7 +588,8 @@ void Controller::osc_slot_load(const Request& r) {
         SlotState& slot = mirror_slot(r.slot);
         const std::uint64_t generation = slot.generation + 1;
         const bool rig = applying_rig_;
-        auto job = [this, n = r.slot, generation, path = path_arg.s, resolved, to = std::optional<OscEndpoint>(*reply_to),
+        auto job = [this, n = r.slot, generation, path = path_arg.s, resolved,
+                    to = std::optional<OscEndpoint>(*reply_to),
                     rig] { finish_load(n, generation, path, resolved, to, rig); };
         bool queued = true;
         if (rehearsing_) {

@@ -321,7 +321,8 @@ TEST_F(JackLoss, StartsWithoutAServerWaitsAndJoinsItWhenItAppears) {
     EXPECT_EQ(waiting_log.find("waiting for the JACK server", first + 1), std::string::npos)
         << "the wait is logged once per attempt";
 
-    jack_ = std::make_unique<JackServer>(jackd_, (dir_ / "jackd.log").string(), 48000, 128, true, server);
+    jack_ = std::make_unique<JackServer>(jackd_, (dir_ / "jackd.log").string(), 48000, 128, true,
+                                         server);
     const auto ready = SteadyClock::now();
     const auto joined = wait_jack("connected", 3s, ready, 10ms);
     ASSERT_TRUE(joined) << "not joined within 3 s of the server appearing";
