@@ -35,6 +35,7 @@ struct RuntimeStatus {
     std::uint64_t late = 0;               // scheduled commands that arrived after their frame
     std::uint64_t scheduled_refused = 0;  // refused by the engine: its scheduled queue was full
     float dsp_load = 0.0F;
+    double render_max_us = 0.0;  // longest block render in the last second of audio
     // Datagrams the network thread dropped before decoding them.
     std::uint64_t dropped_not_allowed = 0;   // source outside every --osc-allow network
     std::uint64_t dropped_rate_limited = 0;  // source over --osc-rate / --osc-burst

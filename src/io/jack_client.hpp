@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/render_meter.hpp"
 #include "looperd/engine.hpp"
 
 namespace looperd {
@@ -49,6 +50,11 @@ class JackClient {
     }
     std::uint64_t xruns() const noexcept { return xruns_.load(std::memory_order_relaxed); }
     float dsp_load() const noexcept;
+    // The longest Engine::process of one block in the last completed second of audio, in
+    // microseconds, timed on the audio thread (0 until a second has been rendered).
+    double render_max_us() const noexcept {
+        return static_cast<double>(render_meter_.last_window_max_ns()) / 1000.0;
+    }
 
     // Network thread, any time after activate(). Not for the audio thread.
     //
@@ -91,6 +97,7 @@ class JackClient {
     std::atomic<std::uint32_t> sample_rate_{0};
     std::atomic<std::uint32_t> block_size_{0};
     std::atomic<std::uint64_t> xruns_{0};
+    RenderMeter render_meter_;
     std::atomic<bool> server_gone_{false};
     char shutdown_reason_[256] = {};
 };
