@@ -172,10 +172,10 @@ std::string unique_server_name() {
 }  // namespace
 
 JackServer::JackServer(const std::string& jackd, const std::string& log_path,
-                       std::uint32_t sample_rate, std::uint32_t period)
+                       std::uint32_t sample_rate, std::uint32_t period, bool realtime)
     : name_(unique_server_name()),
       jackd_(jackd),
-      args_{"--no-realtime",
+      args_{realtime ? "--realtime" : "--no-realtime",
             "--sync",
             "-t",
             "2000",

@@ -65,9 +65,12 @@ std::string describe_wait_status(int status);
 class JackServer {
   public:
     // Starts jackd and waits (up to 10 s) until it accepts clients. Throws std::runtime_error
-    // with jackd's log when it does not come up.
+    // with jackd's log when it does not come up. `realtime` asks jackd for SCHED_FIFO (its
+    // clients' process threads then get it too); without the privilege, jackd says so in its
+    // log and runs without it.
     JackServer(const std::string& jackd, const std::string& log_path,
-               std::uint32_t sample_rate = 48000, std::uint32_t period = 128);
+               std::uint32_t sample_rate = 48000, std::uint32_t period = 128,
+               bool realtime = false);
     ~JackServer();  // SIGTERM, up to 5 s, then SIGKILL
     JackServer(const JackServer&) = delete;
     JackServer& operator=(const JackServer&) = delete;
