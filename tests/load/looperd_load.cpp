@@ -202,12 +202,19 @@ int faders(const Settings& s) {
 
     // Feedback echoes every accepted gain; a listener keeps them per fader, in arrival order.
     UdpSocket listener("127.0.0.1");
-    rig.send("/notify", {osc_int(1), osc_string(listener.url())});
+    // It subscribes itself and pings every 5 s, as a surface does: a subscriber silent for
+    // --subscriber-timeout (60 s) is dropped.
+    listener.send(rig.port(), osc_message_i("/notify", 1));
     std::vector<std::vector<double>> echoes(kFaders);
     std::atomic<bool> listening{true};
     auto listen_loop = [&] {
         std::vector<Received> got;
+        auto keepalive = Clock::now() + 5s;
         while (listening) {
+            if (Clock::now() >= keepalive) {
+                listener.send(rig.port(), osc_message("/ping"));
+                keepalive += 5s;
+            }
             got.clear();
             if (!listener.receive(got, 50ms)) continue;
             for (const auto& r : got) {
@@ -290,21 +297,26 @@ int faders(const Settings& s) {
     // Order: each fader's echoes only ever rise, and the last is the last value sent.
     int disordered = 0;
     int wrong_last = 0;
+    std::string last_detail;
     std::size_t echo_total = 0;
     for (int f = 0; f < kFaders; ++f) {
         const auto& e = echoes[static_cast<std::size_t>(f)];
         echo_total += e.size();
         for (std::size_t k = 1; k < e.size(); ++k)
             if (e[k] < e[k - 1]) ++disordered;
-        if (e.empty() || e.back() != static_cast<double>(top[static_cast<std::size_t>(f)]))
-            ++wrong_last;
+        if (e.empty() || e.back() != static_cast<double>(top[static_cast<std::size_t>(f)])) {
+            if (wrong_last++ == 0)
+                last_detail = "; fader " + std::to_string(f + 1) + " last echoed " +
+                              (e.empty() ? std::string("nothing") : fixed(e.back(), 6)) +
+                              ", last sent " + fixed(top[static_cast<std::size_t>(f)], 6);
+        }
     }
     report.figure("gain echoes received",
                   std::to_string(echo_total) + " (coalesced at 30 bursts/s)");
     report.check("feedback echoes rise monotonically per fader (no reordering)", disordered == 0,
                  std::to_string(disordered) + " steps back", "0");
     report.check("each fader's last echo is its last value sent", wrong_last == 0,
-                 std::to_string(wrong_last) + " faders wrong", "0");
+                 std::to_string(wrong_last) + " faders wrong" + last_detail, "0");
     int info_wrong = 0;
     for (int f = 0; f < kFaders; ++f) {
         const auto info = rig.info(f + 1);
@@ -647,11 +659,24 @@ int fairness(const Settings& s) {
     PacedSender sender_b({&b}, rig.port(), 10.0, [&](std::uint64_t seq, Bytes& out) {
         out = osc_bundle(1, {osc_message_f("/slot/2/gain", b_value(seq)), osc_message("/ping")});
     });
+    // B's replies are read as they come: a socket's buffer holds only about 256 of them.
+    std::map<std::string, std::uint64_t> replies;
+    std::atomic<bool> reading{true};
+    std::thread reader([&] {
+        std::vector<Received> got;
+        while (reading) {
+            got.clear();
+            if (!b.receive(got, 50ms)) continue;
+            for (const auto& r : got) ++replies[r.address];
+        }
+    });
     sender_a.start(duration);
     sender_b.start(duration);
     const auto sent_a = sender_a.join();
     const auto sent_b = sender_b.join();
-    const auto replies = b.drain(1000ms);
+    std::this_thread::sleep_for(1000ms);  // the last answers
+    reading = false;
+    reader.join();
     const auto after = rig.status();
     const auto drops = rig.socket_drops() - drops_before;
     const std::uint64_t pongs = replies.count("/pong") ? replies.at("/pong") : 0;
