@@ -629,7 +629,10 @@ Rig::JackXruns Rig::jackd_xruns(std::uintmax_t mark) const {
     JackXruns x;
     std::string line;
     while (std::getline(in, line)) {
-        if (line.find("XRun = ") != std::string::npos) ++x.driver_late;
+        if (const auto at = line.find("XRun = "); at != std::string::npos) {
+            ++x.driver_late;
+            x.max_late_us = std::max(x.max_late_us, std::atol(line.c_str() + at + 7));
+        }
         if (line.find("was not finished") != std::string::npos) ++x.client_late;
     }
     return x;

@@ -259,6 +259,7 @@ class Rig {
     struct JackXruns {
         int driver_late = 0;
         int client_late = 0;
+        long max_late_us = 0;  // the latest of the driver's late wake-ups
     };
     JackXruns jackd_xruns(std::uintmax_t mark) const;
 

@@ -107,6 +107,12 @@ void write_be32(Bytes& b, std::size_t at, std::uint32_t v) {
         b[at + static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(v >> (24 - 8 * k));
 }
 
+std::string jack_xruns_text(const Rig::JackXruns& x) {
+    return "jackd's log: its driver woke late " + std::to_string(x.driver_late) + "x (by up to " +
+           std::to_string(x.max_late_us) + " us), a client had not finished " +
+           std::to_string(x.client_late) + "x";
+}
+
 // Figures every scenario prints about the daemon's side of the run.
 void daemon_figures(Report& report, const Rig& rig, std::uintmax_t jack_mark,
                     const std::map<std::string, double>& before,
@@ -119,9 +125,8 @@ void daemon_figures(Report& report, const Rig& rig, std::uintmax_t jack_mark,
     report.figure("late", count(delta(after, before, "late")));
     report.figure("kernel socket drops", std::to_string(socket_drops));
     const auto jack = rig.jackd_xruns(jack_mark);
-    report.figure("xruns", count(delta(after, before, "xruns")) + " (jackd's log: " +
-                               std::to_string(jack.driver_late) + " driver woke late, " +
-                               std::to_string(jack.client_late) + " client not finished)");
+    report.figure("xruns",
+                  count(delta(after, before, "xruns")) + " (" + jack_xruns_text(jack) + ")");
 }
 
 void rig_figures(Report& report, const Rig& rig) {
@@ -129,6 +134,14 @@ void rig_figures(Report& report, const Rig& rig) {
                                     (rig.jackd_realtime() ? "SCHED_FIFO" : "not realtime") +
                                     ", looperd's process thread " +
                                     (rig.daemon_realtime() ? "SCHED_FIFO" : "not realtime"));
+}
+
+double render_max_so_far(const StatusPoller& poller, Clock::time_point from) {
+    double m = 0.0;
+    for (const auto& sample : poller.samples(from, Clock::now()))
+        if (sample.values.count("render_max_us"))
+            m = std::max(m, sample.values.at("render_max_us"));
+    return m;
 }
 
 // The longest block render and the DSP load seen by the poller in [from, to), and the longest
@@ -291,8 +304,11 @@ int faders(const Settings& s) {
                  std::to_string(per_fader * kFaders) + " sent, 0 dropped anywhere");
     report.check("nothing dropped on the way to the audio thread",
                  delta(after, before, "dropped") == 0, count(delta(after, before, "dropped")), "0");
-    report.check("no xrun", delta(after, before, "xruns") == 0,
-                 count(delta(after, before, "xruns")), "0");
+    report.check(
+        "no xrun", delta(after, before, "xruns") == 0,
+        count(delta(after, before, "xruns")) + "; " + jack_xruns_text(rig.jackd_xruns(jack_mark)) +
+            "; looperd's longest block render " + fixed(render_max_so_far(poller, t0)) + " us",
+        "0");
 
     // Order: each fader's echoes only ever rise, and the last is the last value sent.
     int disordered = 0;
