@@ -216,7 +216,8 @@ struct Paths {
 };
 
 // Rig: a private jackd (dummy backend, unique name) and the daemon on a free port, in a
-// temporary directory of their own (removed at the end unless `keep`). Owned by the scenario.
+// temporary directory of their own (removed at the end unless `keep`). Owned by the scenario's
+// thread (the main thread), which makes every call; the daemon and jackd are stopped by PID.
 class Rig {
   public:
     // `realtime`: ask jackd (and so the daemon's process thread) for SCHED_FIFO.
@@ -273,7 +274,8 @@ class Rig {
     std::unique_ptr<test::OscClient> control_;
 };
 
-// Report: prints a scenario's figures and checks as they come, and keeps its verdict.
+// Report: prints a scenario's figures and checks as they come, and keeps its verdict. Main
+// thread only.
 class Report {
   public:
     explicit Report(std::string scenario);
