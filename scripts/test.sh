@@ -3,7 +3,7 @@
 # SPDX-FileCopyrightText: looperd contributors
 # Builds looperd and runs every test, as CI does:
 #  1. unit, audio-thread guard and integration tests (a real jackd with the dummy backend),
-#     warnings as errors;
+#     warnings as errors; then the load scenarios (docs/load-testing.md), one at a time;
 #  2. unit and guard tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #  3. the threaded unit tests (controller + loader thread, rings) under ThreadSanitizer;
 #  4. every libFuzzer target for 60 s (in parallel), after replaying its regression inputs.
@@ -28,7 +28,14 @@ run_suite() {
 echo "== build (warnings are errors) and test =="
 [ -d build-test ] || meson setup build-test -Dwerror=true
 meson compile -C build-test -j "$jobs"
-run_suite build-test
+run_suite build-test --no-suite load
+
+echo "== load scenarios (looperd-load, one private jackd at a time, about 4 minutes) =="
+# Their own log base, so that the summary below counts them next to the tests above.
+if ! meson test -C build-test --no-rebuild --print-errorlogs --suite load --logbase load; then
+  status=1
+fi
+junit_files+=("build-test/meson-logs/load.junit.xml")
 
 echo "== unit and guard tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
 # RealtimeSanitizer and ASan both intercept malloc: this build uses looperd's own allocation

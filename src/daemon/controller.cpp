@@ -526,6 +526,7 @@ void Controller::osc_status(const Request& r) {
     add("memory_bytes", i32(budget_.used()));
     add("memory_budget", i32(budget_.limit()));
     add("dsp_load", OscArg::float32(s.dsp_load));
+    add("render_max_us", OscArg::float32(static_cast<float>(s.render_max_us)));
     add("dropped_not_allowed", i32(s.dropped_not_allowed));
     add("dropped_rate_limited", i32(s.dropped_rate_limited));
     add("error_replies_dropped", i32(error_replies_dropped()));

@@ -38,6 +38,7 @@ struct RuntimeStatus {
     std::uint64_t late = 0;               // scheduled commands that arrived after their frame
     std::uint64_t scheduled_refused = 0;  // refused by the engine: its scheduled queue was full
     float dsp_load = 0.0F;
+    double render_max_us = 0.0;  // longest block render in the last second of audio
     // Saving the state: "ok", "error" (the last write failed) or "off" (--no-state). Empty:
     // not reported.
     std::string state;

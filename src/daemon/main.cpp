@@ -232,6 +232,7 @@ int run(const Options& options, ServiceNotifier& service) {
             s.late = engine.late_commands();
             s.scheduled_refused = engine.refused_scheduled();
             s.dsp_load = jack.dsp_load();
+            s.render_max_us = jack.render_max_us();
             s.dropped_not_allowed = gate_counters.not_allowed.load(std::memory_order_relaxed);
             s.dropped_rate_limited = gate_counters.rate_limited.load(std::memory_order_relaxed);
             s.state = persistence ? persistence->state_name() : "off";

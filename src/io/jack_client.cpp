@@ -338,7 +338,16 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
 
     {
         rt_guard::Scope realtime;
+        // CLOCK_MONOTONIC is read through the vDSO: no system call on the audio thread.
+        timespec began{};
+        clock_gettime(CLOCK_MONOTONIC, &began);
         engine_->process(buffers_.data(), nframes, timing);
+        timespec ended{};
+        clock_gettime(CLOCK_MONOTONIC, &ended);
+        const auto render_ns =
+            (ended.tv_sec - began.tv_sec) * 1'000'000'000LL + (ended.tv_nsec - began.tv_nsec);
+        render_meter_.record(static_cast<std::uint64_t>(std::max<long long>(render_ns, 0)), nframes,
+                             sample_rate_.load(std::memory_order_relaxed));
     }
     // Last: the stall watchdog counts finished cycles.
     process_cycles_.fetch_add(1, std::memory_order_relaxed);

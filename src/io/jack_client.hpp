@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/render_meter.hpp"
 #include "looperd/engine.hpp"
 
 namespace looperd {
@@ -91,6 +92,11 @@ class JackClient {
         return process_cycles_.load(std::memory_order_relaxed);
     }
     float dsp_load() const noexcept;
+    // The longest Engine::process of one block in the last completed second of audio, in
+    // microseconds, timed on the audio thread (0 until a second has been rendered).
+    double render_max_us() const noexcept {
+        return static_cast<double>(render_meter_.last_window_max_ns()) / 1000.0;
+    }
 
     // Network thread, any time. Not for the audio thread.
     //
@@ -157,6 +163,7 @@ class JackClient {
     // A counter read for progress only, ordering nothing else: relaxed.
     std::atomic<std::uint64_t> process_cycles_{0};
     std::atomic<bool> connections_changed_{false};
+    RenderMeter render_meter_;
     std::atomic<bool> server_gone_{false};
     std::atomic<bool> abandoned_{false};
     char shutdown_reason_[256] = {};

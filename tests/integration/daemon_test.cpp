@@ -404,6 +404,23 @@ TEST_F(Daemon, StatusCountsSlotsVoicesAndMemory) {
     EXPECT_EQ(status()["slots_loaded"].number(), 1);
 }
 
+TEST_F(Daemon, StatusReportsTheLongestBlockRenderOfTheLastSecond) {
+    // 0 until a whole second of audio has been rendered, then the audio thread's own timing
+    // of Engine::process: above 0, and far below JACK's 2 s client timeout.
+    const auto deadline = Clock::now() + 5s;
+    double render_us = 0.0;
+    while (render_us == 0.0 && Clock::now() < deadline) {
+        const auto s = status();
+        ASSERT_TRUE(s.contains("render_max_us")) << "/status.reply has no render_max_us";
+        ASSERT_EQ(s.at("render_max_us").type, 'f');
+        render_us = s.at("render_max_us").number();
+        if (render_us == 0.0) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_GT(render_us, 0.0) << "no block render was timed within 5 s";
+    EXPECT_LT(render_us, 2e6);
+    std::cout << "[   INFO   ] longest block render in the last second: " << render_us << " us\n";
+}
+
 TEST_F(Daemon, BadMessagesAnswerErrorAndLeavePlaybackUntouched) {
     ASSERT_NO_FATAL_FAILURE(expect_error(slot(0, "load"), {osc_string("does-not-exist.wav")}));
     {

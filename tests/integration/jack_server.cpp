@@ -170,8 +170,8 @@ std::string unique_server_name() {
 }
 
 std::vector<std::string> jackd_args(const std::string& name, std::uint32_t sample_rate,
-                                    std::uint32_t period, bool synchronous) {
-    std::vector<std::string> args = {"--no-realtime"};
+                                    std::uint32_t period, bool synchronous, bool realtime) {
+    std::vector<std::string> args = {realtime ? "--realtime" : "--no-realtime"};
     if (synchronous) args.emplace_back("--sync");
     args.insert(args.end(), {"-t", "2000", "-n", name, "-d", "dummy", "-r",
                              std::to_string(sample_rate), "-p", std::to_string(period)});
@@ -182,12 +182,13 @@ std::vector<std::string> jackd_args(const std::string& name, std::uint32_t sampl
 
 JackServer::JackServer(const std::string& jackd, const std::string& log_path,
                        std::uint32_t sample_rate, std::uint32_t period, bool synchronous,
-                       std::string name)
+                       std::string name, bool realtime)
     : name_(name.empty() ? unique_server_name() : std::move(name)),
       jackd_(jackd),
       sample_rate_(sample_rate),
       period_(period),
       synchronous_(synchronous),
+      realtime_(realtime),
       first_log_(log_path),
       process_(start(log_path)) {}
 
@@ -196,7 +197,7 @@ std::string JackServer::unique_name() {
 }
 
 std::vector<std::string> JackServer::arguments() const {
-    return jackd_args(name_, sample_rate_, period_, synchronous_);
+    return jackd_args(name_, sample_rate_, period_, synchronous_, realtime_);
 }
 
 void JackServer::restart(std::uint32_t sample_rate) {

@@ -68,10 +68,12 @@ class JackServer {
     // with jackd's log when it does not come up. `name` empty: a name unique to this process.
     // `synchronous` false: jackd's default asynchronous mode, for tests that kill clients with
     // SIGKILL (in synchronous mode the server waits out its timeout for a client killed in
-    // the middle of a cycle).
+    // the middle of a cycle). `realtime` asks jackd for SCHED_FIFO (its clients' process
+    // threads then get it too); without the privilege, jackd says so in its log and runs
+    // without it.
     JackServer(const std::string& jackd, const std::string& log_path,
                std::uint32_t sample_rate = 48000, std::uint32_t period = 128,
-               bool synchronous = true, std::string name = {});
+               bool synchronous = true, std::string name = {}, bool realtime = false);
     ~JackServer();  // SIGTERM, up to 5 s, then SIGKILL
     JackServer(const JackServer&) = delete;
     JackServer& operator=(const JackServer&) = delete;
@@ -103,6 +105,7 @@ class JackServer {
     std::uint32_t sample_rate_;
     std::uint32_t period_;
     bool synchronous_;
+    bool realtime_;
     std::string first_log_;
     int restarts_ = 0;
     std::unique_ptr<ChildProcess> process_;

@@ -96,6 +96,7 @@ class ControllerTest : public ::testing::Test {
                 s.late = 7;
                 s.scheduled_refused = 4;
                 s.dsp_load = 1.5F;
+                s.render_max_us = 42.5;
                 s.dropped_not_allowed = 5;
                 s.dropped_rate_limited = 6;
                 s.jack = "stalled";
@@ -1151,6 +1152,8 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_EQ(kv.at("scheduled_refused").i, 4);
     EXPECT_EQ(kv.at("memory_bytes").i, 480 * 2 * 4);
     EXPECT_FLOAT_EQ(kv.at("dsp_load").f, 1.5F);
+    EXPECT_EQ(kv.at("render_max_us").type, 'f');
+    EXPECT_FLOAT_EQ(kv.at("render_max_us").f, 42.5F);
     EXPECT_EQ(kv.at("dropped_not_allowed").i, 5);
     EXPECT_EQ(kv.at("dropped_rate_limited").i, 6);
     EXPECT_EQ(kv.at("error_replies_dropped").i, 0);
