@@ -10,7 +10,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   libjack-jackd2-dev jackd2 liblo-dev liblo-tools
   libsndfile1-dev libsamplerate0-dev
-  libreaderwriterqueue-dev libspdlog-dev
+  libreaderwriterqueue-dev libspdlog-dev libtomlplusplus-dev
   libgtest-dev libbenchmark-dev
 )
 if [ "${1:-}" = "--test" ]; then

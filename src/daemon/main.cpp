@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "daemon/config_file.hpp"
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
 #include "daemon/housekeeping.hpp"
@@ -284,19 +285,32 @@ int run(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    Options options;
+    // Options come from the config file with the flags on top (docs/configuration.md).
+    LoadedConfig config;
     try {
-        options = parse_options(argc, argv);
+        config = load_config(argc, argv, ConfigLookup::from_environment());
+    } catch (const ConfigError& e) {
+        for (const auto& error : e.errors()) std::fprintf(stderr, "looperd: %s\n", error.c_str());
+        return 2;
     } catch (const OptionsError& e) {
         std::fprintf(stderr, "looperd: %s\n", e.what());
         return 2;
     }
+    const Options& options = config.options;
     if (options.help) {
         std::fputs(usage().c_str(), stdout);
         return 0;
     }
     if (options.version) {
         std::printf("looperd %s\n", LOOPERD_VERSION);
+        return 0;
+    }
+    if (options.check_config) {
+        std::printf("%s\n", check_config_report(config).c_str());
+        return 0;
+    }
+    if (options.print_config) {
+        std::fputs(format_config(config).c_str(), stdout);
         return 0;
     }
     setup_logging(options.log_level);
