@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "daemon/config_file.hpp"
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
 #include "daemon/housekeeping.hpp"
@@ -161,7 +162,7 @@ void serve_osc(OscServer& server, Controller& controller, SourceGate& gate,
     }
 }
 
-int run(const Options& options, ServiceNotifier& service) {
+int run(const Options& options, const std::optional<RigState>& preset, ServiceNotifier& service) {
     // Signals are taken synchronously by the main thread only: block them before any thread
     // (JACK's included) starts, so that every thread inherits the mask.
     sigset_t signals;
@@ -297,11 +298,18 @@ int run(const Options& options, ServiceNotifier& service) {
         });
         controller.set_persistence(persistence.get());
         spdlog::info("state directory: {}", store->dir().string());
-        if (const auto rig = persistence->restore())
+        if (const auto rig = persistence->restore()) {
             controller.apply_rig(rig_messages(*rig), Controller::internal_endpoint());
+        } else if (preset) {
+            // No saved rig yet (a first start, or one set aside): the config file's.
+            spdlog::info("no saved rig: preloading the config file's ({} slot{})",
+                         preset->slots.size(), preset->slots.size() == 1 ? "" : "s");
+            controller.apply_rig(rig_messages(*preset), Controller::internal_endpoint());
+        }
         persistence->start();
     } else {
         spdlog::info("--no-state: the rig is neither restored nor saved");
+        if (preset) controller.apply_rig(rig_messages(*preset), Controller::internal_endpoint());
     }
 
     std::atomic<bool> stopping{false};
@@ -380,13 +388,18 @@ int run(const Options& options, ServiceNotifier& service) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    Options options;
+    // Options come from the config file with the flags on top (docs/configuration.md).
+    LoadedConfig config;
     try {
-        options = parse_options(argc, argv);
+        config = load_config(argc, argv, ConfigLookup::from_environment());
+    } catch (const ConfigError& e) {
+        for (const auto& error : e.errors()) std::fprintf(stderr, "looperd: %s\n", error.c_str());
+        return 2;
     } catch (const OptionsError& e) {
         std::fprintf(stderr, "looperd: %s\n", e.what());
         return 2;
     }
+    const Options& options = config.options;
     if (options.help) {
         std::fputs(usage().c_str(), stdout);
         return 0;
@@ -395,10 +408,29 @@ int main(int argc, char** argv) {
         std::printf("looperd %s\n", LOOPERD_VERSION);
         return 0;
     }
+    // The config file's rig ([master], [clock], [[slot]]) is checked as the OSC handlers check
+    // it, before anything starts.
+    std::optional<RigState> preset;
+    if (!config.rig.empty()) {
+        try {
+            preset = parse_rig(config.rig, config.file ? config.file->string() : "config");
+        } catch (const RigError& e) {
+            std::fprintf(stderr, "looperd: %s\n", e.what());
+            return 2;
+        }
+    }
+    if (options.check_config) {
+        std::printf("%s\n", check_config_report(config).c_str());
+        return 0;
+    }
+    if (options.print_config) {
+        std::fputs(format_config(config).c_str(), stdout);
+        return 0;
+    }
     logging::setup(options.log_level);
     ServiceNotifier service = ServiceNotifier::from_environment();
     try {
-        return run(options, service);
+        return run(options, preset, service);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         // `systemctl status` shows why it failed, not only that it did.

@@ -2,9 +2,11 @@
 // SPDX-FileCopyrightText: looperd contributors
 #include "daemon/options.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
-#include <string_view>
+#include <map>
+#include <type_traits>
 
 #include "io/osc_server.hpp"
 
@@ -12,36 +14,602 @@ namespace looperd {
 
 namespace {
 
-template <typename T>
-T parse_uint(std::string_view flag, const std::string& text, T min, T max) {
-    std::uint64_t v = 0;
-    const auto* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, v);
-    if (text.empty() || ec != std::errc{} || ptr != end || v < min || v > max)
-        throw OptionsError(std::string(flag) + ": expected a whole number from " +
-                           std::to_string(min) + " to " + std::to_string(max) + ", got '" + text +
-                           "'");
-    return static_cast<T>(v);
+constexpr std::uint64_t kMaxByteSize = 1ULL << 40;  // 1024G
+
+// Numbers in messages and --help as people write them: 65535, 0.1, 1000.
+std::string number_text(double v) {
+    std::array<char, 32> buf{};
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    return ec == std::errc{} ? std::string(buf.data(), end) : std::to_string(v);
 }
 
-float parse_float(std::string_view flag, const std::string& text, float min, float max) {
-    std::size_t used = 0;
-    float v = 0.0F;
-    try {
-        v = std::stof(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
+std::string range_text(const OptionSpec& spec) {
+    return "from " + number_text(spec.min) + " to " + number_text(spec.max);
+}
+
+// Setters and getters by field, so that each table entry names its field once.
+template <auto Member>
+void set_whole(Options& o, const OptionValue& v) {
+    using Field = std::remove_reference_t<decltype(o.*Member)>;
+    o.*Member = static_cast<Field>(std::get<std::int64_t>(v));
+}
+
+template <auto Member>
+std::optional<OptionValue> get_whole(const Options& o) {
+    return OptionValue{static_cast<std::int64_t>(o.*Member)};
+}
+
+// Whole numbers whose 0 means "off": not written back, since 0 is outside the option's range.
+template <auto Member>
+std::optional<OptionValue> get_whole_or_off(const Options& o) {
+    if (o.*Member == 0) return std::nullopt;
+    return OptionValue{static_cast<std::int64_t>(o.*Member)};
+}
+
+template <auto Member>
+std::optional<OptionValue> get_text(const Options& o) {
+    return OptionValue{std::string(o.*Member)};
+}
+
+// Text whose empty value means "the default place": not written back.
+template <auto Member>
+std::optional<OptionValue> get_text_or_unset(const Options& o) {
+    if ((o.*Member).empty()) return std::nullopt;
+    return OptionValue{std::string(o.*Member)};
+}
+
+const std::string& non_empty(const OptionValue& v) {
+    const auto& text = std::get<std::string>(v);
+    if (text.empty()) throw OptionsError("must not be empty");
+    return text;
+}
+
+std::optional<OptionValue> no_value(const Options&) {
+    return std::nullopt;
+}
+
+void set_osc_allow(Options& o, const OptionValue& v) {
+    std::vector<IpNetwork> networks;
+    for (const auto& text : std::get<std::vector<std::string>>(v)) {
+        std::string why;
+        auto network = IpNetwork::parse(text, why);
+        if (!network) throw OptionsError(why);
+        networks.push_back(*network);
     }
-    if (used != text.size() || text.empty() || !std::isfinite(v) || v < min || v > max)
-        throw OptionsError(std::string(flag) + ": expected a number from " + std::to_string(min) +
-                           " to " + std::to_string(max) + ", got '" + text + "'");
-    return v;
+    o.osc_allow = std::move(networks);
+}
+
+std::optional<OptionValue> get_osc_allow(const Options& o) {
+    std::vector<std::string> out;
+    for (const auto& n : o.osc_allow) out.push_back(n.to_string());
+    return OptionValue{std::move(out)};
+}
+
+void set_samples_roots(Options& o, const OptionValue& v) {
+    std::vector<std::filesystem::path> roots;
+    for (const auto& text : std::get<std::vector<std::string>>(v)) {
+        if (text.empty()) throw OptionsError("a directory must not be empty");
+        roots.emplace_back(text);
+    }
+    o.samples_roots = std::move(roots);
+}
+
+std::optional<OptionValue> get_samples_roots(const Options& o) {
+    std::vector<std::string> out;
+    for (const auto& p : o.samples_roots) out.push_back(p.string());
+    return OptionValue{std::move(out)};
+}
+
+void set_notify(Options& o, const OptionValue& v) {
+    const auto& urls = std::get<std::vector<std::string>>(v);
+    for (const auto& url : urls) {
+        std::string why;
+        if (!OscServer::resolve_url(url, why)) throw OptionsError(why);
+    }
+    o.notify = urls;
+}
+
+void set_log_level(Options& o, const OptionValue& v) {
+    const auto& level = std::get<std::string>(v);
+    if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
+        level != "error")
+        throw OptionsError("expected trace, debug, info, warn or error, got '" + level + "'");
+    o.log_level = level;
+}
+
+void set_fade_ms(Options& o, const OptionValue& v) {
+    o.fade_ms = static_cast<float>(std::get<double>(v));
+}
+
+std::optional<OptionValue> get_fade_ms(const Options& o) {
+    // The float's shortest text, read as a double, writes 5 as 5.0 and 0.1 as 0.1 (not as
+    // 0.100000001...), and still reads back to the same float.
+    std::array<char, 32> buf{};
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), o.fade_ms);
+    double d = o.fade_ms;
+    if (ec == std::errc{}) std::from_chars(buf.data(), end, d);
+    return OptionValue{d};
+}
+
+// The table. Groups are --help sections and examples/looperd.toml's sections; help lines are
+// wrapped by hand at 100 columns including the 26 of indentation.
+const std::array kSpecs{
+    // JACK
+    OptionSpec{
+        .name = "jack-server",
+        .kind = OptionKind::text,
+        .in_file = true,
+        .metavar = "NAME",
+        .group = "JACK",
+        .help = "JACK server to join (default: $JACK_DEFAULT_SERVER, else JACK's default)",
+        .set = [](Options& o, const OptionValue& v) { o.jack_server = std::get<std::string>(v); },
+        .get = get_text_or_unset<&Options::jack_server>},
+    OptionSpec{.name = "client-name",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .metavar = "NAME",
+               .group = "JACK",
+               .help = "JACK client name (default: looperd)",
+               .set = [](Options& o, const OptionValue& v) { o.client_name = non_empty(v); },
+               .get = get_text<&Options::client_name>},
+    OptionSpec{.name = "outputs",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "JACK",
+               .help = "output ports out_1..out_N (default: 2, at most 64)",
+               .min = 1,
+               .max = limits::kMaxOutputs,
+               .set = set_whole<&Options::outputs>,
+               .get = get_whole<&Options::outputs>},
+    OptionSpec{.name = "no-autoconnect",
+               .kind = OptionKind::flag,
+               .in_file = true,
+               .group = "JACK",
+               .help = "do not connect the outputs to the physical playback ports",
+               .set = [](Options& o, const OptionValue& v) { o.autoconnect = !std::get<bool>(v); },
+               .get = [](const Options& o) -> std::optional<OptionValue> {
+                   return OptionValue{!o.autoconnect};
+               }},
+    OptionSpec{.name = "sample-rate",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "HZ",
+               .group = "JACK",
+               .help = "the rate assumed until a JACK server is joined, 8000 to 768000\n"
+                       "(default: 48000); once joined, looperd follows the server's rate",
+               .min = 8000,
+               .max = 768000,
+               .set = set_whole<&Options::sample_rate>,
+               .get = get_whole<&Options::sample_rate>},
+    // OSC and network
+    OptionSpec{.name = "osc-port",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "PORT",
+               .group = "OSC and network",
+               .help = "UDP port to listen on (default: 9950)",
+               .min = 1,
+               .max = 65535,
+               .set = set_whole<&Options::osc_port>,
+               .get = get_whole<&Options::osc_port>},
+    OptionSpec{.name = "osc-bind",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .metavar = "ADDRESS",
+               .group = "OSC and network",
+               .help = "address to listen on (default: 127.0.0.1; 0.0.0.0 for every interface)",
+               .set = [](Options& o, const OptionValue& v) { o.osc_bind = non_empty(v); },
+               .get = get_text<&Options::osc_bind>},
+    OptionSpec{.name = "osc-allow",
+               .kind = OptionKind::text_list,
+               .in_file = true,
+               .metavar = "CIDR",
+               .group = "OSC and network",
+               .help = "accept datagrams only from this network, e.g. 192.168.1.0/24, 10.0.0.7,\n"
+                       "fe80::/10 (repeatable; once given, loopback is not implied: add\n"
+                       "127.0.0.1 for local tools). Default: every source that reaches the\n"
+                       "bound address",
+               .set = set_osc_allow,
+               .get = get_osc_allow},
+    OptionSpec{.name = "osc-rate",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "OSC and network",
+               .help = "datagrams per second per source IP at most; 0: no limit (default: 2000)",
+               .min = 0,
+               .max = 1'000'000,
+               .set = set_whole<&Options::osc_rate>,
+               .get = get_whole<&Options::osc_rate>},
+    OptionSpec{.name = "osc-burst",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "OSC and network",
+               .help = "datagrams a source may send at once above that rate (default: 500)",
+               .min = 1,
+               .max = 1'000'000,
+               .set = set_whole<&Options::osc_burst>,
+               .get = get_whole<&Options::osc_burst>},
+    // Engine
+    OptionSpec{.name = "slots",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "Engine",
+               .help = "sample slots, numbered from 0 (default: 128, at most 4096)",
+               .min = 1,
+               .max = limits::kMaxSlots,
+               .set = set_whole<&Options::slots>,
+               .get = get_whole<&Options::slots>},
+    OptionSpec{.name = "voices",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "Engine",
+               .help = "voices playing at once (default: 256, at most 4096)",
+               .min = 1,
+               .max = limits::kMaxVoices,
+               .set = set_whole<&Options::voices>,
+               .get = get_whole<&Options::voices>},
+    OptionSpec{.name = "command-capacity",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "Engine",
+               .help = "commands queued for the audio thread at most (default: 1024, 16 to\n"
+                       "1048576)",
+               .min = 16,
+               .max = static_cast<double>(limits::kMaxCommandCapacity),
+               .set = set_whole<&Options::command_capacity>,
+               .get = get_whole<&Options::command_capacity>},
+    OptionSpec{.name = "max-scheduled",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "Engine",
+               .help = "timetagged commands waiting for their frame at most (default: 1024,\n"
+                       "at most 65536)",
+               .min = 1,
+               .max = static_cast<double>(limits::kMaxScheduledCapacity),
+               .set = set_whole<&Options::max_scheduled>,
+               .get = get_whole<&Options::max_scheduled>},
+    OptionSpec{.name = "fade-ms",
+               .kind = OptionKind::number,
+               .in_file = true,
+               .metavar = "MS",
+               .group = "Engine",
+               .help = "fade applied on stop, retrigger and unload, 0.1 to 1000 (default: 5)",
+               .min = 0.1,
+               .max = 1000.0,
+               .set = set_fade_ms,
+               .get = get_fade_ms},
+    // Samples and memory
+    OptionSpec{.name = "samples-dir",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .relative_to_file = true,
+               .metavar = "DIR",
+               .group = "Samples and memory",
+               .help = "where relative load paths resolve (default: the current directory)",
+               .set = [](Options& o, const OptionValue& v) { o.samples_dir = non_empty(v); },
+               .get = [](const Options& o) -> std::optional<OptionValue> {
+                   if (o.samples_dir.empty()) return std::nullopt;
+                   return OptionValue{o.samples_dir.string()};
+               }},
+    OptionSpec{.name = "samples-root",
+               .kind = OptionKind::text_list,
+               .in_file = true,
+               .relative_to_file = true,
+               .metavar = "DIR",
+               .group = "Samples and memory",
+               .help = "another directory load paths may lie in (repeatable); paths outside\n"
+                       "--samples-dir and every --samples-root are refused",
+               .set = set_samples_roots,
+               .get = get_samples_roots},
+    OptionSpec{.name = "memory-budget",
+               .kind = OptionKind::byte_size,
+               .in_file = true,
+               .metavar = "SIZE",
+               .group = "Samples and memory",
+               .help = "most sample memory to hold, e.g. 512M, 2G (default: 1G)",
+               .set = [](Options& o,
+                         const OptionValue& v) { o.memory_budget = std::get<std::int64_t>(v); },
+               .get = [](const Options& o) -> std::optional<OptionValue> {
+                   return OptionValue{format_byte_size(o.memory_budget)};
+               }},
+    // Feedback
+    OptionSpec{.name = "notify",
+               .kind = OptionKind::text_list,
+               .in_file = true,
+               .metavar = "URL",
+               .group = "Feedback (control surfaces that stay in sync; see docs/osc.md)",
+               .help = "send feedback to osc.udp://host:port/ always (repeatable)",
+               .set = set_notify,
+               .get = [](const Options& o) -> std::optional<OptionValue> {
+                   return OptionValue{o.notify};
+               }},
+    OptionSpec{.name = "feedback-port",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "PORT",
+               .group = "Feedback (control surfaces that stay in sync; see docs/osc.md)",
+               .help = "subscribe every client that sends a message, at its IP and this port\n"
+                       "(default: off)",
+               .min = 1,
+               .max = 65535,
+               .set = set_whole<&Options::feedback_port>,
+               .get = get_whole_or_off<&Options::feedback_port>},
+    OptionSpec{.name = "max-subscribers",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "Feedback (control surfaces that stay in sync; see docs/osc.md)",
+               .help = "subscribers at once, 1 to 256 (default: 16)",
+               .min = 1,
+               .max = 256,
+               .set = set_whole<&Options::max_subscribers>,
+               .get = get_whole<&Options::max_subscribers>},
+    OptionSpec{.name = "subscriber-timeout",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "S",
+               .group = "Feedback (control surfaces that stay in sync; see docs/osc.md)",
+               .help = "drop a /notify or zero-configuration subscriber silent this many\n"
+                       "seconds, 1 to 86400 (default: 60)",
+               .min = 1,
+               .max = 86400,
+               .set = set_whole<&Options::subscriber_timeout_s>,
+               .get = get_whole<&Options::subscriber_timeout_s>},
+    OptionSpec{.name = "feedback-rate",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "HZ",
+               .group = "Feedback (control surfaces that stay in sync; see docs/osc.md)",
+               .help = "bursts per second per subscriber at most, 1 to 200 (default: 30)",
+               .min = 1,
+               .max = 200,
+               .set = set_whole<&Options::feedback_rate>,
+               .get = get_whole<&Options::feedback_rate>},
+    OptionSpec{.name = "position-rate",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "HZ",
+               .group = "Feedback (control surfaces that stay in sync; see docs/osc.md)",
+               .help = "position and meter updates per second, 1 to 100 (default: 20)",
+               .min = 1,
+               .max = 100,
+               .set = set_whole<&Options::position_rate>,
+               .get = get_whole<&Options::position_rate>},
+    // State
+    OptionSpec{.name = "state-dir",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .relative_to_file = true,
+               .metavar = "DIR",
+               .group = "State (see docs/persistence.md)",
+               .help = "where the rig is saved and restored, and sessions live (default:\n"
+                       "$STATE_DIRECTORY, else $XDG_STATE_HOME/looperd, else\n"
+                       "~/.local/state/looperd)",
+               .set = [](Options& o, const OptionValue& v) { o.state_dir = non_empty(v); },
+               .get = [](const Options& o) -> std::optional<OptionValue> {
+                   if (o.state_dir.empty()) return std::nullopt;
+                   return OptionValue{o.state_dir.string()};
+               }},
+    OptionSpec{.name = "no-state",
+               .kind = OptionKind::flag,
+               .in_file = true,
+               .group = "State (see docs/persistence.md)",
+               .help = "neither restore nor save the rig; /session/* answer /error",
+               .set = [](Options& o, const OptionValue& v) { o.no_state = std::get<bool>(v); },
+               .get = [](const Options& o) -> std::optional<OptionValue> {
+                   return OptionValue{o.no_state};
+               }},
+    // Logging
+    OptionSpec{.name = "log-level",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .metavar = "LEVEL",
+               .group = "Logging",
+               .help = "trace, debug, info, warn or error (default: info)",
+               .set = set_log_level,
+               .get = get_text<&Options::log_level>},
+    // Command line only
+    OptionSpec{.name = "config",
+               .kind = OptionKind::text,
+               .metavar = "FILE",
+               .group = "Configuration file (see docs/configuration.md)",
+               .help = "read this TOML file (default: $XDG_CONFIG_HOME/looperd/looperd.toml,\n"
+                       "else /etc/looperd/looperd.toml, if there); flags override it",
+               .set = [](Options& o, const OptionValue& v) { o.config_file = non_empty(v); },
+               .get = no_value},
+    OptionSpec{.name = "check-config",
+               .kind = OptionKind::action,
+               .group = "Configuration file (see docs/configuration.md)",
+               .help = "check the config file and the flags, print the result and exit",
+               .set = [](Options& o, const OptionValue&) { o.check_config = true; },
+               .get = no_value},
+    OptionSpec{.name = "print-config",
+               .kind = OptionKind::action,
+               .group = "Configuration file (see docs/configuration.md)",
+               .help = "print the configuration in effect (file and flags) as TOML and exit",
+               .set = [](Options& o, const OptionValue&) { o.print_config = true; },
+               .get = no_value},
+    OptionSpec{.name = "help",
+               .short_name = 'h',
+               .kind = OptionKind::action,
+               .group = "General",
+               .help = "print this help and exit",
+               .set = [](Options& o, const OptionValue&) { o.help = true; },
+               .get = no_value},
+    OptionSpec{.name = "version",
+               .short_name = 'V',
+               .kind = OptionKind::action,
+               .group = "General",
+               .help = "print the version and exit",
+               .set = [](Options& o, const OptionValue&) { o.version = true; },
+               .get = no_value},
+};
+
+// Command-line text → the kind's value. Ranges are apply_option's business.
+OptionValue value_from_text(const OptionSpec& spec, const std::string& text) {
+    switch (spec.kind) {
+        case OptionKind::action:
+        case OptionKind::flag:
+            return true;
+        case OptionKind::integer: {
+            std::int64_t v = 0;
+            const auto* end = text.data() + text.size();
+            auto [ptr, ec] = std::from_chars(text.data(), end, v);
+            if (text.empty() || ec != std::errc{} || ptr != end)
+                throw OptionsError("expected a whole number " + range_text(spec) + ", got '" +
+                                   text + "'");
+            return v;
+        }
+        case OptionKind::number: {
+            double v = 0.0;
+            const auto* end = text.data() + text.size();
+            auto [ptr, ec] = std::from_chars(text.data(), end, v);
+            if (text.empty() || ec != std::errc{} || ptr != end)
+                throw OptionsError("expected a number " + range_text(spec) + ", got '" + text +
+                                   "'");
+            return v;
+        }
+        case OptionKind::byte_size:
+        case OptionKind::text:
+            return text;
+        case OptionKind::text_list:
+            return std::vector<std::string>{text};
+    }
+    throw OptionsError("unknown option kind");
 }
 
 }  // namespace
 
+std::span<const OptionSpec> option_specs() {
+    return kSpecs;
+}
+
+const OptionSpec* find_option(std::string_view name) {
+    for (const auto& spec : kSpecs)
+        if (spec.name == name) return &spec;
+    return nullptr;
+}
+
+void apply_option(const OptionSpec& spec, Options& options, const OptionValue& value) {
+    switch (spec.kind) {
+        case OptionKind::action:
+        case OptionKind::flag:
+            if (!std::holds_alternative<bool>(value)) throw OptionsError("expected true or false");
+            break;
+        case OptionKind::integer: {
+            const auto* v = std::get_if<std::int64_t>(&value);
+            if (v == nullptr) throw OptionsError("expected a whole number " + range_text(spec));
+            if (static_cast<double>(*v) < spec.min || static_cast<double>(*v) > spec.max)
+                throw OptionsError("expected a whole number " + range_text(spec) + ", got " +
+                                   std::to_string(*v));
+            break;
+        }
+        case OptionKind::number: {
+            const auto* v = std::get_if<double>(&value);
+            if (v == nullptr) throw OptionsError("expected a number " + range_text(spec));
+            if (!std::isfinite(*v) || *v < spec.min || *v > spec.max)
+                throw OptionsError("expected a number " + range_text(spec) + ", got " +
+                                   number_text(*v));
+            break;
+        }
+        case OptionKind::byte_size: {
+            // Text carries a unit; a whole number is bytes. Both are stored as bytes.
+            std::int64_t bytes = 0;
+            if (const auto* text = std::get_if<std::string>(&value)) {
+                bytes = static_cast<std::int64_t>(parse_byte_size(*text));
+            } else if (const auto* v = std::get_if<std::int64_t>(&value)) {
+                if (*v < 1 || static_cast<std::uint64_t>(*v) > kMaxByteSize)
+                    throw OptionsError("expected a size from 1 byte to 1024G, got " +
+                                       std::to_string(*v) + " bytes");
+                bytes = *v;
+            } else {
+                throw OptionsError("expected a size such as 512M, 2G or a number of bytes");
+            }
+            spec.set(options, OptionValue{bytes});
+            return;
+        }
+        case OptionKind::text:
+            if (!std::holds_alternative<std::string>(value)) throw OptionsError("expected text");
+            break;
+        case OptionKind::text_list:
+            if (!std::holds_alternative<std::vector<std::string>>(value))
+                throw OptionsError("expected a list of strings");
+            break;
+    }
+    spec.set(options, value);
+}
+
+CommandLine read_command_line(int argc, const char* const* argv) {
+    CommandLine command_line;
+    std::map<const OptionSpec*, std::size_t> list_at;  // where a repeatable flag's list is
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        const OptionSpec* spec = nullptr;
+        if (arg.starts_with("--")) {
+            spec = find_option(arg.substr(2));
+        } else if (arg.size() == 2 && arg[0] == '-') {
+            for (const auto& s : kSpecs)
+                if (s.short_name != '\0' && s.short_name == arg[1]) spec = &s;
+        }
+        if (spec == nullptr)
+            throw OptionsError("unknown option '" + std::string(arg) + "' (see --help)");
+
+        const std::string flag = "--" + std::string(spec->name);
+        std::string text;
+        if (spec->kind != OptionKind::action && spec->kind != OptionKind::flag) {
+            if (i + 1 >= argc) throw OptionsError(flag + ": missing value");
+            text = argv[++i];
+        }
+        OptionValue value;
+        try {
+            value = value_from_text(*spec, text);
+        } catch (const OptionsError& e) {
+            throw OptionsError(flag + ": " + e.what());
+        }
+        if (spec->kind == OptionKind::text_list) {
+            auto [at, first] = list_at.try_emplace(spec, command_line.values.size());
+            if (!first) {
+                std::get<std::vector<std::string>>(command_line.values[at->second].second)
+                    .push_back(text);
+                continue;
+            }
+        }
+        command_line.values.emplace_back(spec, std::move(value));
+    }
+    return command_line;
+}
+
+void apply_command_line(const CommandLine& command_line, Options& options) {
+    for (const auto& [spec, value] : command_line.values) {
+        try {
+            apply_option(*spec, options, value);
+        } catch (const OptionsError& e) {
+            throw OptionsError("--" + std::string(spec->name) + ": " + e.what());
+        }
+    }
+}
+
+Options parse_options(int argc, const char* const* argv) {
+    Options options;
+    apply_command_line(read_command_line(argc, argv), options);
+    return options;
+}
+
 std::uint64_t parse_byte_size(const std::string& text) {
-    std::string digits = text;
+    const auto fail = [&]() {
+        return OptionsError(
+            "expected a size such as 512M, 2G or 1048576 (bytes), from 1 byte to "
+            "1024G, got '" +
+            text + "'");
+    };
+    std::string_view digits = text;
     std::uint64_t unit = 1;
     if (!digits.empty()) {
         switch (digits.back()) {
@@ -60,158 +628,55 @@ std::uint64_t parse_byte_size(const std::string& text) {
             default:
                 break;
         }
-        if (unit != 1) digits.pop_back();
+        if (unit != 1) digits.remove_suffix(1);
     }
-    const auto n = parse_uint<std::uint64_t>("--memory-budget", digits, 1, (1ULL << 40));
-    if (n > (1ULL << 40) / unit) throw OptionsError("--memory-budget: at most 1024G");
+    std::uint64_t n = 0;
+    const auto* end = digits.data() + digits.size();
+    auto [ptr, ec] = std::from_chars(digits.data(), end, n);
+    if (digits.empty() || ec != std::errc{} || ptr != end || n < 1 || n > kMaxByteSize / unit)
+        throw fail();
     return n * unit;
 }
 
-std::string usage() {
-    return R"(Usage: looperd [options]
-
-A headless real-time sample player and looper for JACK, controlled over OSC (UDP).
-
-JACK:
-  --jack-server NAME      JACK server to join (default: $JACK_DEFAULT_SERVER, else JACK's default)
-  --client-name NAME      JACK client name (default: looperd)
-  --outputs N             output ports out_1..out_N (default: 2, at most 64)
-  --no-autoconnect        do not connect the outputs to the physical playback ports
-  --sample-rate HZ        the rate assumed until a JACK server is joined (default: 48000);
-                          once joined, looperd follows the server's rate
-
-OSC:
-  --osc-port PORT         UDP port to listen on (default: 9950)
-  --osc-bind ADDRESS      address to listen on (default: 127.0.0.1; 0.0.0.0 for every interface)
-  --osc-allow CIDR        accept datagrams only from this network, e.g. 192.168.1.0/24, 10.0.0.7,
-                          fe80::/10 (repeatable; once given, loopback is not implied: add
-                          127.0.0.1 for local tools). Default: every source that reaches the
-                          bound address
-  --osc-rate N            datagrams per second per source IP at most; 0: no limit (default: 2000)
-  --osc-burst N           datagrams a source may send at once above that rate (default: 500)
-
-Engine:
-  --slots N               sample slots, numbered from 0 (default: 128)
-  --voices N              voices playing at once (default: 256)
-  --samples-dir DIR       where relative load paths resolve (default: the current directory)
-  --samples-root DIR      another directory load paths may lie in (repeatable); paths outside
-                          --samples-dir and every --samples-root are refused
-  --memory-budget SIZE    most sample memory to hold, e.g. 512M, 2G (default: 1G)
-  --command-capacity N    commands queued for the audio thread at most (default: 1024)
-  --max-scheduled N       timetagged commands waiting for their frame at most (default: 1024,
-                          at most 65536)
-  --fade-ms MS            fade applied on stop, retrigger and unload (default: 5)
-
-Feedback (control surfaces that stay in sync; see docs/osc.md):
-  --notify URL            send feedback to osc.udp://host:port/ always (repeatable)
-  --feedback-port PORT    subscribe every client that sends a message, at its IP and this port
-                          (default: off)
-  --max-subscribers N     subscribers at once, 1 to 256 (default: 16)
-  --subscriber-timeout S  drop a /notify or zero-configuration subscriber silent this many
-                          seconds, 1 to 86400 (default: 60)
-  --feedback-rate HZ      bursts per second per subscriber at most, 1 to 200 (default: 30)
-  --position-rate HZ      position and meter updates per second, 1 to 100 (default: 20)
-
-State (see docs/persistence.md):
-  --state-dir DIR         where the rig is saved and restored, and sessions live (default:
-                          $STATE_DIRECTORY, else $XDG_STATE_HOME/looperd, else
-                          ~/.local/state/looperd)
-  --no-state              neither restore nor save the rig; /session/* answer /error
-
-General:
-  --log-level LEVEL       trace, debug, info, warn or error (default: info)
-  --help                  print this help and exit
-  --version               print the version and exit
-)";
+std::string format_byte_size(std::uint64_t bytes) {
+    if (bytes != 0) {
+        if (bytes % (1ULL << 30) == 0) return std::to_string(bytes >> 30) + "G";
+        if (bytes % (1ULL << 20) == 0) return std::to_string(bytes >> 20) + "M";
+        if (bytes % (1ULL << 10) == 0) return std::to_string(bytes >> 10) + "K";
+    }
+    return std::to_string(bytes);
 }
 
-Options parse_options(int argc, const char* const* argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw OptionsError(std::string(flag) + ": missing value");
-            return argv[++i];
-        };
-        if (flag == "--help" || flag == "-h") {
-            o.help = true;
-        } else if (flag == "--version" || flag == "-V") {
-            o.version = true;
-        } else if (flag == "--jack-server") {
-            o.jack_server = value();
-        } else if (flag == "--client-name") {
-            o.client_name = value();
-            if (o.client_name.empty()) throw OptionsError("--client-name: must not be empty");
-        } else if (flag == "--outputs") {
-            o.outputs = parse_uint<std::uint32_t>(flag, value(), 1, limits::kMaxOutputs);
-        } else if (flag == "--slots") {
-            o.slots = parse_uint<std::uint32_t>(flag, value(), 1, limits::kMaxSlots);
-        } else if (flag == "--voices") {
-            o.voices = parse_uint<std::uint32_t>(flag, value(), 1, limits::kMaxVoices);
-        } else if (flag == "--osc-port") {
-            o.osc_port = parse_uint<std::uint16_t>(flag, value(), 1, 65535);
-        } else if (flag == "--osc-bind") {
-            o.osc_bind = value();
-        } else if (flag == "--osc-allow") {
-            std::string why;
-            auto network = IpNetwork::parse(value(), why);
-            if (!network) throw OptionsError("--osc-allow: " + why);
-            o.osc_allow.push_back(*network);
-        } else if (flag == "--osc-rate") {
-            o.osc_rate = parse_uint<std::uint32_t>(flag, value(), 0, 1'000'000);
-        } else if (flag == "--osc-burst") {
-            o.osc_burst = parse_uint<std::uint32_t>(flag, value(), 1, 1'000'000);
-        } else if (flag == "--samples-dir") {
-            o.samples_dir = value();
-            if (o.samples_dir.empty()) throw OptionsError("--samples-dir: must not be empty");
-        } else if (flag == "--samples-root") {
-            std::filesystem::path root = value();
-            if (root.empty()) throw OptionsError("--samples-root: must not be empty");
-            o.samples_roots.push_back(std::move(root));
-        } else if (flag == "--sample-rate") {
-            o.sample_rate = parse_uint<std::uint32_t>(flag, value(), 8000, 768000);
-        } else if (flag == "--no-autoconnect") {
-            o.autoconnect = false;
-        } else if (flag == "--memory-budget") {
-            o.memory_budget = parse_byte_size(value());
-        } else if (flag == "--command-capacity") {
-            o.command_capacity =
-                parse_uint<std::size_t>(flag, value(), 16, limits::kMaxCommandCapacity);
-        } else if (flag == "--max-scheduled") {
-            o.max_scheduled =
-                parse_uint<std::size_t>(flag, value(), 1, limits::kMaxScheduledCapacity);
-        } else if (flag == "--fade-ms") {
-            o.fade_ms = parse_float(flag, value(), 0.1F, 1000.0F);
-        } else if (flag == "--notify") {
-            const std::string url = value();
-            std::string why;
-            if (!OscServer::resolve_url(url, why)) throw OptionsError("--notify: " + why);
-            o.notify.push_back(url);
-        } else if (flag == "--feedback-port") {
-            o.feedback_port = parse_uint<std::uint16_t>(flag, value(), 1, 65535);
-        } else if (flag == "--max-subscribers") {
-            o.max_subscribers = parse_uint<std::uint32_t>(flag, value(), 1, 256);
-        } else if (flag == "--subscriber-timeout") {
-            o.subscriber_timeout_s = parse_uint<std::uint32_t>(flag, value(), 1, 86400);
-        } else if (flag == "--feedback-rate") {
-            o.feedback_rate = parse_uint<std::uint32_t>(flag, value(), 1, 200);
-        } else if (flag == "--position-rate") {
-            o.position_rate = parse_uint<std::uint32_t>(flag, value(), 1, 100);
-        } else if (flag == "--state-dir") {
-            o.state_dir = value();
-            if (o.state_dir.empty()) throw OptionsError("--state-dir: must not be empty");
-        } else if (flag == "--no-state") {
-            o.no_state = true;
-        } else if (flag == "--log-level") {
-            o.log_level = value();
-            if (o.log_level != "trace" && o.log_level != "debug" && o.log_level != "info" &&
-                o.log_level != "warn" && o.log_level != "error")
-                throw OptionsError("--log-level: expected trace, debug, info, warn or error");
-        } else {
-            throw OptionsError("unknown option '" + std::string(flag) + "' (see --help)");
+std::string usage() {
+    constexpr std::size_t kHelpColumn = 26;
+    std::string out =
+        "Usage: looperd [options]\n\n"
+        "A headless real-time sample player and looper for JACK, controlled over OSC (UDP).\n"
+        "Every option but those of the last two sections may also be set in the config file,\n"
+        "under its name without the dashes; flags override the file.\n";
+    std::string_view group;
+    for (const auto& spec : kSpecs) {
+        if (spec.group != group) {
+            group = spec.group;
+            out += "\n" + std::string(group) + ":\n";
         }
+        std::string left = "  --" + std::string(spec.name);
+        if (spec.short_name != '\0')
+            left = "  -" + std::string(1, spec.short_name) + ", " + left.substr(2);
+        if (!spec.metavar.empty()) left += " " + std::string(spec.metavar);
+        out += left;
+        // A flag too wide for its column puts its help on the next line.
+        if (left.size() + 2 > kHelpColumn)
+            out += "\n" + std::string(kHelpColumn, ' ');
+        else
+            out += std::string(kHelpColumn - left.size(), ' ');
+        for (char c : spec.help) {
+            out += c;
+            if (c == '\n') out += std::string(kHelpColumn, ' ');
+        }
+        out += '\n';
     }
-    return o;
+    return out;
 }
 
 }  // namespace looperd

@@ -5,8 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "io/net_allowlist.hpp"
@@ -18,7 +22,8 @@ inline constexpr std::uint16_t kDefaultOscPort = 9950;
 inline constexpr std::uint32_t kDefaultOscRate = 2000;  // datagrams a second per source
 inline constexpr std::uint32_t kDefaultOscBurst = 500;  // datagrams at once per source
 
-// Options: what the command line sets. Defaults are the documented ones.
+// Options: what the command line and the config file set. Defaults are the documented ones.
+// Built by the main thread before any other thread starts; read-only after.
 struct Options {
     std::string jack_server;  // empty: JACK_DEFAULT_SERVER, else JACK's default server
     std::string client_name = "looperd";
@@ -52,8 +57,14 @@ struct Options {
     std::filesystem::path state_dir;  // empty: $STATE_DIRECTORY, $XDG_STATE_HOME/looperd, ...
     bool no_state = false;            // --no-state: nothing saved or restored
     std::string log_level = "info";
+    // Command line only: which file to read and what to do instead of running.
+    std::filesystem::path config_file;  // --config; empty: the default places
+    bool check_config = false;
+    bool print_config = false;
     bool help = false;
     bool version = false;
+
+    bool operator==(const Options&) const = default;
 };
 
 class OptionsError : public std::runtime_error {
@@ -61,13 +72,77 @@ class OptionsError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Parses argv. Throws OptionsError naming the flag and what is wrong with it.
+// One option's value, whatever it came from: command-line text and config-file TOML are both
+// turned into one of these, and one setter per option checks and stores it.
+//   bool: switches; int64: whole numbers and byte sizes; double: numbers; string: text;
+//   vector: repeatable options.
+using OptionValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>>;
+
+enum class OptionKind : std::uint8_t {
+    action,     // command line only, no value: --help, --check-config...
+    flag,       // a switch on the command line; true or false in the config file
+    integer,    // a whole number from min to max
+    number,     // a finite number from min to max (a whole number is fine)
+    byte_size,  // "512M", "2G" or a whole number of bytes
+    text,       // a string
+    text_list,  // repeatable on the command line; an array of strings in the config file
+};
+
+// OptionSpec: one entry of the option table that the command-line parser, the config-file
+// loader, --help and --print-config all read, so that every flag is a config key and adding
+// an option is one entry. Constant data; any thread.
+struct OptionSpec {
+    std::string_view name;  // "--name" on the command line, "name" in the config file
+    char short_name;        // '\0': none
+    OptionKind kind;
+    bool in_file;           // false: command line only
+    bool relative_to_file;  // a path that, in a config file, is relative to the file's directory
+    std::string_view metavar;
+    std::string_view group;  // --help section
+    std::string_view help;   // lines separated by '\n'
+    double min;              // integer and number kinds
+    double max;
+    // Stores a value of the kind's type (already range-checked by apply_option). Throws
+    // OptionsError saying what is wrong, without naming the option.
+    void (*set)(Options&, const OptionValue&);
+    // The value as written back by --print-config; nullopt when the option is not set (its
+    // default means "none" or "off" and has no value that could be written).
+    std::optional<OptionValue> (*get)(const Options&);
+};
+
+// Every option, in --help order.
+std::span<const OptionSpec> option_specs();
+
+// The option named `name` (without "--"), or nullptr.
+const OptionSpec* find_option(std::string_view name);
+
+// Checks `value` against the spec's kind and range, then stores it. Throws OptionsError saying
+// what is wrong, without naming the option (callers add "--name" or the file position).
+void apply_option(const OptionSpec& spec, Options& options, const OptionValue& value);
+
+// The command line, read but not applied: each option with its value, in order. A repeatable
+// option appears once, with every value given for it.
+struct CommandLine {
+    std::vector<std::pair<const OptionSpec*, OptionValue>> values;
+};
+
+// Reads argv. Throws OptionsError naming the flag and what is wrong with it.
+CommandLine read_command_line(int argc, const char* const* argv);
+
+// Applies flags on top of `options`: a repeatable flag replaces the list it finds. Throws
+// OptionsError naming the flag.
+void apply_command_line(const CommandLine& command_line, Options& options);
+
+// Defaults plus the command line (no config file).
 Options parse_options(int argc, const char* const* argv);
 
-// The --help text.
+// The --help text, generated from the option table.
 std::string usage();
 
-// "512M", "1G", "1048576" → bytes. Throws OptionsError.
+// "512M", "1G", "1048576" → bytes, from 1 byte to 1024G. Throws OptionsError.
 std::uint64_t parse_byte_size(const std::string& text);
+
+// Bytes → "512M", "1G", or the plain number when no unit divides it.
+std::string format_byte_size(std::uint64_t bytes);
 
 }  // namespace looperd

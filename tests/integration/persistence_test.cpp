@@ -91,8 +91,10 @@ class PersistentDaemon : public IntegrationTest {
                                                "--slots",         std::to_string(kSlots),
                                                "--client-name",   name,
                                                "--no-autoconnect"};
+        std::vector<std::string> all = args;
+        all.insert(all.end(), extra_args_.begin(), extra_args_.end());
         daemon_ = std::make_unique<ChildProcess>(
-            binary_, args, std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()},
+            binary_, all, std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()},
             (dir_ / (name + ".log")).string());
     }
 
@@ -107,6 +109,8 @@ class PersistentDaemon : public IntegrationTest {
         }
         osc_->drain();
     }
+
+    std::vector<std::string> extra_args_;  // appended to every spawn()'s arguments
 
     void kill9() {
         daemon_->send_signal(SIGKILL);
@@ -486,6 +490,53 @@ TEST_F(PersistentDaemon, SessionsAreSavedListedAndLoadedOverOsc) {
     EXPECT_EQ(infos[2].at("state").s, "empty");
     for (const auto& e : fs::recursive_directory_iterator(dir_))
         EXPECT_EQ(e.path().string().find("escape"), std::string::npos) << e.path();
+}
+
+}  // namespace
+}  // namespace looperd::test
+
+namespace looperd::test {
+namespace {
+
+// A config file's rig is what a fresh rig starts with; once the rig has been saved, looperd
+// comes back as it was left, whatever the file says.
+TEST_F(PersistentDaemon, TheConfigFilesRigIsPreloadedUntilARigHasBeenSaved) {
+    write_wav(samples_ / "tone.wav", 2, noise(4800, 2, 5));
+    const fs::path config = dir_ / "looperd.toml";
+    std::ofstream(config) << "[clock]\ntempo = 90.0\n[[slot]]\nindex = 2\nfile = \"tone.wav\"\n"
+                             "gain = 0.5\nmode = \"loop\"\n";
+    extra_args_ = {"--config", config.string()};
+    ASSERT_NO_FATAL_FAILURE(spawn("looperd-a"));
+    ASSERT_NO_FATAL_FAILURE(wait_ready());
+    auto infos = settled_infos();
+    EXPECT_EQ(infos[2].at("state").s, "stopped");
+    EXPECT_EQ(infos[2].at("path").s, "tone.wav");
+    EXPECT_EQ(infos[2].at("gain").f, 0.5F);
+    EXPECT_EQ(infos[2].at("mode").s, "loop");
+    EXPECT_EQ(infos[1].at("state").s, "empty");
+    EXPECT_NE(daemon_->read_log().find("preloading the config file"), std::string::npos);
+    // A change over OSC is saved; the next start restores it rather than the file's value.
+    osc_->send(port_, slot(2, "gain"), {osc_float(0.25F)});
+    const auto deadline = Clock::now() + 3s;
+    bool saved = false;
+    while (!saved && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+        try {
+            const auto rig = parse_state(read_file(state_dir_ / "state.toml"), "state.toml");
+            saved = rig.slots.size() == 1 && rig.slots[0].params.gain == 0.25F;
+        } catch (const std::exception&) {
+        }
+    }
+    ASSERT_TRUE(saved) << "the change was not saved within 3 s";
+    const auto stopped = daemon_->terminate(5s);
+    ASSERT_TRUE(exited_with(stopped, 0)) << describe(stopped);
+    ASSERT_NO_FATAL_FAILURE(spawn("looperd-b"));
+    ASSERT_NO_FATAL_FAILURE(wait_ready());
+    infos = settled_infos();
+    EXPECT_EQ(infos[2].at("state").s, "stopped");
+    EXPECT_EQ(infos[2].at("gain").f, 0.25F);
+    EXPECT_NE(daemon_->read_log().find("state directory"), std::string::npos);
+    EXPECT_EQ(daemon_->read_log().find("preloading the config file"), std::string::npos);
 }
 
 }  // namespace

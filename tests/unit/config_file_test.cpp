@@ -1,0 +1,742 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+
+// The config file: every option is a key that round-trips (TOML → Options → --print-config →
+// Options), flags override the file, the file is looked up where docs/configuration.md says,
+// and bad files are refused with the documented "<file>:<line>:<column>: key '<key>': <what>".
+// examples/looperd.toml is checked against the option table. The last tests run the built
+// looperd with --check-config and --print-config (no JACK needed).
+
+#include "daemon/config_file.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "daemon/options.hpp"
+#include "integration/jack_server.hpp"
+
+namespace looperd {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A temporary directory of the test's own, removed afterwards.
+class TempDir {
+  public:
+    TempDir() {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/looperd-config-XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const fs::path& path() const { return path_; }
+
+    fs::path write(const fs::path& relative, const std::string& text) const {
+        const fs::path file = path_ / relative;
+        fs::create_directories(file.parent_path());
+        std::ofstream out(file, std::ios::binary);
+        out << text;
+        if (!out) throw std::runtime_error("cannot write " + file.string());
+        return file;
+    }
+
+  private:
+    fs::path path_;
+};
+
+// Options from TOML text alone (as if read from /cfg/looperd.toml).
+Options from_toml(const std::string& text, toml::table* rig = nullptr) {
+    Options options;
+    toml::table scratch;
+    apply_config_text(text, "/cfg/looperd.toml", "/cfg", options, rig ? *rig : scratch);
+    return options;
+}
+
+// The errors apply_config_text reports for `text`; empty if it accepts it.
+std::vector<std::string> errors_of(const std::string& text) {
+    try {
+        from_toml(text);
+    } catch (const ConfigError& e) {
+        return e.errors();
+    }
+    return {};
+}
+
+Options from_argv(std::vector<std::string> args) {
+    std::vector<const char*> argv{"looperd"};
+    for (const auto& a : args) argv.push_back(a.c_str());
+    return parse_options(static_cast<int>(argv.size()), argv.data());
+}
+
+// The value an option is written with, one key=value line.
+std::string toml_line(const OptionSpec& spec, const OptionValue& value) {
+    LoadedConfig config;
+    apply_option(spec, config.options, value);
+    const std::string all = format_config(config);
+    const std::regex line("(^|\n)(" + std::string(spec.name) + " = [^\n]*)");
+    std::smatch m;
+    if (!std::regex_search(all, m, line)) return "";
+    return m[2];
+}
+
+// A value other than the default for every option that a file may set. Options of a kind whose
+// value cannot be made up (text, lists) are listed by name: a new option must be added here.
+OptionValue non_default_value(const OptionSpec& spec) {
+    static const std::map<std::string_view, OptionValue> kTexts{
+        {"jack-server", std::string("stage")},
+        {"client-name", std::string("rig-a")},
+        {"osc-bind", std::string("0.0.0.0")},
+        {"samples-dir", std::string("/srv/samples")},
+        {"state-dir", std::string("/var/lib/looperd")},
+        {"log-level", std::string("debug")},
+        {"osc-allow", std::vector<std::string>{"192.168.1.0/24", "127.0.0.1/32"}},
+        {"samples-root", std::vector<std::string>{"/srv/more", "/media/usb"}},
+        {"notify",
+         std::vector<std::string>{"osc.udp://127.0.0.1:9000/", "osc.udp://127.0.0.1:9001/"}},
+    };
+    switch (spec.kind) {
+        case OptionKind::action:
+        case OptionKind::flag:
+            return true;
+        case OptionKind::integer: {
+            const auto def = spec.get(Options{});
+            const auto max = static_cast<std::int64_t>(spec.max);
+            if (def && std::get<std::int64_t>(*def) == max)
+                return std::int64_t{1} + static_cast<std::int64_t>(spec.min);
+            return max;
+        }
+        case OptionKind::number:
+            return spec.max;
+        case OptionKind::byte_size:
+            return std::string("512M");
+        case OptionKind::text:
+        case OptionKind::text_list:
+            break;
+    }
+    const auto it = kTexts.find(spec.name);
+    if (it == kTexts.end()) throw std::runtime_error("no test value for " + std::string(spec.name));
+    return it->second;
+}
+
+// The same value on the command line.
+std::vector<std::string> as_flags(const OptionSpec& spec, const OptionValue& value) {
+    const std::string flag = "--" + std::string(spec.name);
+    if (spec.kind == OptionKind::flag) return {flag};
+    std::vector<std::string> out;
+    std::visit(
+        [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                for (const auto& s : v) out.insert(out.end(), {flag, s});
+            } else if constexpr (std::is_same_v<T, std::string>) {
+                out = {flag, v};
+            } else if constexpr (std::is_same_v<T, double>) {
+                std::ostringstream text;
+                text << v;
+                out = {flag, text.str()};
+            } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                out = {flag, std::to_string(v)};
+            }
+        },
+        value);
+    return out;
+}
+
+// Loads what --print-config writes for `options`.
+Options reloaded(const Options& options) {
+    LoadedConfig config;
+    config.options = options;
+    return from_toml(format_config(config));
+}
+
+TEST(ConfigFile, EveryKeyRoundTrips) {
+    const Options defaults;
+    std::size_t keys = 0;
+    for (const auto& spec : option_specs()) {
+        if (!spec.in_file) continue;
+        ++keys;
+        SCOPED_TRACE(std::string(spec.name));
+        const OptionValue value = non_default_value(spec);
+        const std::string line = toml_line(spec, value);
+        ASSERT_FALSE(line.empty());
+
+        // TOML → Options: this option changes, and no other.
+        const Options from_file = from_toml(line + "\n");
+        ASSERT_TRUE(spec.get(from_file).has_value()) << line;
+        EXPECT_NE(spec.get(from_file), spec.get(defaults)) << line;
+        for (const auto& other : option_specs()) {
+            if (&other != &spec) {
+                EXPECT_EQ(other.get(from_file), other.get(defaults))
+                    << "also changed: " << other.name;
+            }
+        }
+
+        // The flag sets the same field to the same value.
+        EXPECT_EQ(from_argv(as_flags(spec, value)), from_file) << line;
+
+        // Options → --print-config → Options.
+        EXPECT_EQ(reloaded(from_file), from_file) << line;
+    }
+    EXPECT_GE(keys, 24U);  // the options when this test was written
+    EXPECT_EQ(reloaded(defaults), defaults);
+}
+
+TEST(ConfigFile, EveryKeySetsItsField) {
+    // Written out by hand, so that a setter storing into the wrong field is caught even where
+    // the getter agrees with it.
+    const Options o = from_toml(R"(
+jack-server = "stage"
+client-name = "rig-a"
+outputs = 8
+no-autoconnect = true
+osc-port = 9000
+osc-bind = "0.0.0.0"
+osc-allow = ["192.168.1.0/24", "10.0.0.7"]
+osc-rate = 0
+osc-burst = 10
+slots = 16
+voices = 32
+command-capacity = 4096
+max-scheduled = 2048
+fade-ms = 2.5
+samples-dir = "/srv/samples"
+samples-root = ["/media/usb", "more"]
+memory-budget = "256M"
+notify = ["osc.udp://127.0.0.1:9000/"]
+feedback-port = 9001
+max-subscribers = 4
+subscriber-timeout = 120
+feedback-rate = 60
+position-rate = 10
+log-level = "warn"
+)");
+    EXPECT_EQ(o.jack_server, "stage");
+    EXPECT_EQ(o.client_name, "rig-a");
+    EXPECT_EQ(o.outputs, 8U);
+    EXPECT_FALSE(o.autoconnect);
+    EXPECT_EQ(o.osc_port, 9000U);
+    EXPECT_EQ(o.osc_bind, "0.0.0.0");
+    ASSERT_EQ(o.osc_allow.size(), 2U);
+    EXPECT_EQ(o.osc_allow[0].to_string(), "192.168.1.0/24");
+    EXPECT_EQ(o.osc_allow[1].to_string(), "10.0.0.7/32");
+    EXPECT_EQ(o.osc_rate, 0U);
+    EXPECT_EQ(o.osc_burst, 10U);
+    EXPECT_EQ(o.slots, 16U);
+    EXPECT_EQ(o.voices, 32U);
+    EXPECT_EQ(o.command_capacity, 4096U);
+    EXPECT_EQ(o.max_scheduled, 2048U);
+    EXPECT_FLOAT_EQ(o.fade_ms, 2.5F);
+    EXPECT_EQ(o.samples_dir, "/srv/samples");
+    EXPECT_EQ(o.samples_roots, (std::vector<fs::path>{"/media/usb", "/cfg/more"}));
+    EXPECT_EQ(o.memory_budget, 256ULL << 20);
+    EXPECT_EQ(o.notify, std::vector<std::string>{"osc.udp://127.0.0.1:9000/"});
+    EXPECT_EQ(o.feedback_port, 9001U);
+    EXPECT_EQ(o.max_subscribers, 4U);
+    EXPECT_EQ(o.subscriber_timeout_s, 120U);
+    EXPECT_EQ(o.feedback_rate, 60U);
+    EXPECT_EQ(o.position_rate, 10U);
+    EXPECT_EQ(o.log_level, "warn");
+    EXPECT_EQ(reloaded(o), o);
+}
+
+TEST(ConfigFile, WholeNumbersAreNumbersAndSizesMayBeBytes) {
+    EXPECT_FLOAT_EQ(from_toml("fade-ms = 7\n").fade_ms, 7.0F);
+    EXPECT_EQ(from_toml("memory-budget = 1048576\n").memory_budget, 1048576U);
+    EXPECT_EQ(from_toml("memory-budget = \"2g\"\n").memory_budget, 2ULL << 30);
+    EXPECT_TRUE(from_toml("no-autoconnect = false\n").autoconnect);
+    // Odd byte counts are written back as bytes.
+    Options odd;
+    odd.memory_budget = 1000001;
+    EXPECT_EQ(reloaded(odd).memory_budget, 1000001U);
+}
+
+TEST(ConfigFile, RelativePathsInAFileAreRelativeToItsDirectory) {
+    TempDir dir;
+    const fs::path file =
+        dir.write("etc/looperd.toml", "samples-dir = \"samples\"\nsamples-root = [\"../more\"]\n");
+    Options o;
+    toml::table rig;
+    apply_config_file(file, o, rig);
+    EXPECT_EQ(o.samples_dir, dir.path() / "etc" / "samples");
+    EXPECT_EQ(o.samples_roots, std::vector<fs::path>{dir.path() / "more"});
+    // On the command line they stay as given: relative to where looperd runs.
+    EXPECT_EQ(from_argv({"--samples-dir", "samples"}).samples_dir, "samples");
+}
+
+TEST(ConfigFile, FlagsOverrideTheFileAndReplaceItsLists) {
+    TempDir dir;
+    const fs::path file = dir.write("looperd.toml", R"(osc-port = 9000
+log-level = "debug"
+osc-allow = ["10.0.0.0/8", "192.168.0.0/16"]
+samples-root = ["/a", "/b"]
+)");
+    const char* argv[] = {"looperd", "--config",        file.c_str(), "--osc-port",
+                          "9001",    "--osc-allow",     "127.0.0.1",  "--osc-allow",
+                          "::1",     "--no-autoconnect"};
+    const LoadedConfig config = load_config(10, argv, ConfigLookup{});
+    ASSERT_EQ(config.file, file);
+    EXPECT_EQ(config.options.osc_port, 9001U);       // the flag wins
+    EXPECT_EQ(config.options.log_level, "debug");    // the file's, no flag
+    EXPECT_FALSE(config.options.autoconnect);        // the flag's, not in the file
+    ASSERT_EQ(config.options.osc_allow.size(), 2U);  // replaced, not appended to
+    EXPECT_EQ(config.options.osc_allow[0].to_string(), "127.0.0.1/32");
+    EXPECT_EQ(config.options.osc_allow[1].to_string(), "::1/128");
+    EXPECT_EQ(config.options.samples_roots, (std::vector<fs::path>{"/a", "/b"}));
+}
+
+TEST(ConfigFile, LookupOrderIsConfigFlagThenXdgThenSystem) {
+    TempDir dir;
+    const fs::path home = dir.path() / "home";
+    const fs::path xdg = dir.path() / "xdg";
+    ConfigLookup lookup;
+    lookup.home = home.string();
+    lookup.xdg_config_home = xdg.string();
+    lookup.system_file = dir.path() / "etc" / "looperd" / "looperd.toml";
+    const char* argv[] = {"looperd"};
+
+    // Nothing anywhere: defaults, and no error.
+    EXPECT_EQ(find_config_file(lookup), std::nullopt);
+    LoadedConfig none = load_config(1, argv, lookup);
+    EXPECT_EQ(none.file, std::nullopt);
+    EXPECT_EQ(none.options, Options{});
+
+    dir.write("etc/looperd/looperd.toml", "osc-port = 9001\n");
+    EXPECT_EQ(find_config_file(lookup), lookup.system_file);
+    EXPECT_EQ(load_config(1, argv, lookup).options.osc_port, 9001U);
+
+    // ~/.config is XDG's default: used when XDG_CONFIG_HOME is unset, empty or relative.
+    const fs::path home_file = dir.write("home/.config/looperd/looperd.toml", "osc-port = 9002\n");
+    EXPECT_EQ(find_config_file(lookup), lookup.system_file);  // XDG_CONFIG_HOME points elsewhere
+    for (const std::string unset : {"", "relative/dir"}) {
+        ConfigLookup l = lookup;
+        l.xdg_config_home = unset;
+        EXPECT_EQ(find_config_file(l), home_file) << "XDG_CONFIG_HOME='" << unset << "'";
+        EXPECT_EQ(load_config(1, argv, l).options.osc_port, 9002U);
+    }
+
+    const fs::path xdg_file = dir.write("xdg/looperd/looperd.toml", "osc-port = 9003\n");
+    EXPECT_EQ(find_config_file(lookup), xdg_file);
+    EXPECT_EQ(load_config(1, argv, lookup).options.osc_port, 9003U);
+
+    const fs::path chosen = dir.write("chosen.toml", "osc-port = 9004\n");
+    const char* with_config[] = {"looperd", "--config", chosen.c_str()};
+    const LoadedConfig explicit_config = load_config(3, with_config, lookup);
+    EXPECT_EQ(explicit_config.file, chosen);
+    EXPECT_EQ(explicit_config.options.osc_port, 9004U);
+    EXPECT_EQ(check_config_report(explicit_config), chosen.string() + ": OK");
+}
+
+TEST(ConfigFile, HelpAndVersionDoNotReadTheFile) {
+    TempDir dir;
+    const fs::path bad = dir.write("bad.toml", "osc-port = \n");
+    for (const char* action : {"--help", "-h", "--version", "-V"}) {
+        const char* argv[] = {"looperd", "--config", bad.c_str(), action};
+        EXPECT_NO_THROW(load_config(4, argv, ConfigLookup{})) << action;
+    }
+    const char* check[] = {"looperd", "--config", bad.c_str(), "--check-config"};
+    EXPECT_THROW(load_config(4, check, ConfigLookup{}), ConfigError);
+}
+
+TEST(ConfigFile, ASyntaxErrorNamesItsLineAndColumn) {
+    const auto errors = errors_of("osc-port = 9000\n\nlog-level = \"info\n");
+    ASSERT_EQ(errors.size(), 1U);
+    EXPECT_TRUE(errors[0].starts_with("/cfg/looperd.toml:3:")) << errors[0];
+    const auto unterminated = errors_of("osc-port = \n");
+    ASSERT_EQ(unterminated.size(), 1U);
+    EXPECT_TRUE(unterminated[0].starts_with("/cfg/looperd.toml:1:")) << unterminated[0];
+}
+
+TEST(ConfigFile, AWrongTypeNamesTheKeyAndWhatWasExpected) {
+    EXPECT_EQ(errors_of("\n\nosc-port = \"9950\"\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:3:12: key 'osc-port': expected a whole "
+                                       "number from 1 to 65535, got a string (\"9950\")"});
+    EXPECT_EQ(errors_of("outputs = 2.0\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:11: key 'outputs': expected a whole "
+                                       "number from 1 to 64, got a number (2.0)"});
+    EXPECT_EQ(errors_of("no-autoconnect = 1\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:18: key 'no-autoconnect': expected "
+                                       "true or false, got a whole number (1)"});
+    EXPECT_EQ(errors_of("osc-allow = \"10.0.0.0/8\"\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:13: key 'osc-allow': expected an "
+                                       "array of strings, such as [\"a\", \"b\"], got a string "
+                                       "(\"10.0.0.0/8\")"});
+    const auto element = errors_of("notify = [\"osc.udp://127.0.0.1:9000/\", 9001]\n");
+    ASSERT_EQ(element.size(), 1U);
+    EXPECT_NE(element[0].find("key 'notify': element 2: expected a string"), std::string::npos)
+        << element[0];
+}
+
+TEST(ConfigFile, AValueOutOfRangeNamesTheKeyAndTheRange) {
+    EXPECT_EQ(errors_of("outputs = 65\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:11: key 'outputs': expected a whole "
+                                       "number from 1 to 64, got 65"});
+    EXPECT_EQ(errors_of("fade-ms = 0.01\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:11: key 'fade-ms': expected a number "
+                                       "from 0.1 to 1000, got 0.01"});
+    EXPECT_EQ(errors_of("osc-port = -1\n").size(), 1U);
+    EXPECT_EQ(errors_of("memory-budget = \"2T\"\n").size(), 1U);
+    EXPECT_EQ(errors_of("memory-budget = 0\n").size(), 1U);
+    EXPECT_EQ(errors_of("log-level = \"loud\"\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:13: key 'log-level': expected trace, "
+                                       "debug, info, warn or error, got 'loud'"});
+    EXPECT_EQ(errors_of("client-name = \"\"\n").size(), 1U);
+    const auto network = errors_of("osc-allow = [\"10.0.0.0/99\"]\n");
+    ASSERT_EQ(network.size(), 1U);
+    EXPECT_TRUE(network[0].starts_with("/cfg/looperd.toml:1:13: key 'osc-allow': ")) << network[0];
+}
+
+TEST(ConfigFile, AnUnknownKeyIsAnErrorWithASuggestion) {
+    EXPECT_EQ(errors_of("osc_port = 9000\n"),
+              std::vector<std::string>{
+                  "/cfg/looperd.toml:1:1: key 'osc_port': unknown key (did you mean 'osc-port'?)"});
+    EXPECT_EQ(errors_of("  fade-sm = 2\n"),
+              std::vector<std::string>{
+                  "/cfg/looperd.toml:1:3: key 'fade-sm': unknown key (did you mean 'fade-ms'?)"});
+    EXPECT_EQ(errors_of("[clocks]\ntempo = 90\n"),
+              std::vector<std::string>{
+                  "/cfg/looperd.toml:1:2: key 'clocks': unknown key (did you mean 'clock'?)"});
+    EXPECT_EQ(errors_of("banana = 1\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:1: key 'banana': unknown key"});
+    EXPECT_EQ(errors_of("config = \"/x.toml\"\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:1: key 'config': may only be given "
+                                       "on the command line (--config)"});
+}
+
+TEST(ConfigFile, EveryProblemIsReportedInFileOrderAndNothingIsApplied) {
+    Options options;
+    options.osc_port = 1234;
+    toml::table rig;
+    try {
+        apply_config_text("zz-top = 1\nosc-port = 9000\noutputs = 0\naa = 2\n", "f.toml", "/",
+                          options, rig);
+        FAIL() << "accepted";
+    } catch (const ConfigError& e) {
+        ASSERT_EQ(e.errors().size(), 3U);
+        EXPECT_TRUE(e.errors()[0].starts_with("f.toml:1:1: key 'zz-top'"));
+        EXPECT_TRUE(e.errors()[1].starts_with("f.toml:3:11: key 'outputs'"));
+        EXPECT_TRUE(e.errors()[2].starts_with("f.toml:4:1: key 'aa'"));
+    }
+    EXPECT_EQ(options.osc_port, 1234U);
+}
+
+TEST(ConfigFile, AMissingConfigFileIsAnErrorButAMissingDefaultIsNot) {
+    TempDir dir;
+    const fs::path missing = dir.path() / "nope.toml";
+    const char* argv[] = {"looperd", "--config", missing.c_str()};
+    try {
+        load_config(3, argv, ConfigLookup{});
+        FAIL() << "accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(e.errors(), std::vector<std::string>{missing.string() +
+                                                       ": cannot read: No such file or directory"});
+    }
+    const char* directory[] = {"looperd", "--config", dir.path().c_str()};
+    EXPECT_THROW(load_config(3, directory, ConfigLookup{}), ConfigError);
+}
+
+TEST(ConfigFile, AFileOverOneMebibyteIsRefusedBeforeParsing) {
+    TempDir dir;
+    // Exactly 1 MiB of comments and one key is fine; one byte more is not, whatever it holds.
+    std::string text = "osc-port = 9000\n";
+    text += "#" + std::string(kMaxConfigFileBytes - text.size() - 2, 'x') + "\n";
+    ASSERT_EQ(text.size(), kMaxConfigFileBytes);
+    const fs::path fits = dir.write("fits.toml", text);
+    Options options;
+    toml::table rig;
+    apply_config_file(fits, options, rig);
+    EXPECT_EQ(options.osc_port, 9000U);
+
+    const fs::path big = dir.write("big.toml", text + "\n");
+    try {
+        apply_config_file(big, options, rig);
+        FAIL() << "accepted";
+    } catch (const ConfigError& e) {
+        ASSERT_EQ(e.errors().size(), 1U);
+        EXPECT_EQ(e.errors()[0],
+                  big.string() + ": 1048577 bytes: a config file may be at most 1 MiB");
+    }
+}
+
+TEST(ConfigFile, TheRigTablesAreKeptWithTheirPositions) {
+    toml::table rig;
+    const Options o = from_toml(R"(osc-port = 9000
+
+[master]
+gain = 0.9
+
+[clock]
+tempo = 96.0
+
+[[slot]]
+index = 1
+file = "loops/drums.wav"
+
+[[slot]]
+index = 2
+quantize = "bar"
+)",
+                                &rig);
+    EXPECT_EQ(o.osc_port, 9000U);
+    EXPECT_EQ(rig.size(), 3U);
+    EXPECT_EQ(rig["master"]["gain"].value<double>(), 0.9);
+    const toml::node* tempo = rig["clock"]["tempo"].node();
+    ASSERT_NE(tempo, nullptr);
+    EXPECT_EQ(tempo->source().begin.line, 7U);
+    EXPECT_EQ(tempo->source().begin.column, 9U);
+    ASSERT_TRUE(tempo->source().path);
+    EXPECT_EQ(*tempo->source().path, "/cfg/looperd.toml");
+    const toml::array* slots = rig["slot"].as_array();
+    ASSERT_NE(slots, nullptr);
+    ASSERT_EQ(slots->size(), 2U);
+    EXPECT_EQ(rig["slot"][1]["quantize"].value<std::string>(), "bar");
+    EXPECT_EQ(rig["slot"][1]["index"].node()->source().begin.line, 14U);
+
+    // --print-config writes them back.
+    LoadedConfig config;
+    config.options = o;
+    config.rig = std::move(rig);
+    toml::table again;
+    EXPECT_EQ(from_toml(format_config(config), &again), o);
+    EXPECT_EQ(again, config.rig);
+}
+
+TEST(ConfigFile, TheRigTablesMustHaveTheirShape) {
+    EXPECT_EQ(errors_of("slot = 1\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:8: key 'slot': expected [[slot]] "
+                                       "tables (an array of tables), got a whole number (1)"});
+    const auto table = errors_of("\n[slot]\nindex = 1\n");
+    ASSERT_EQ(table.size(), 1U);
+    EXPECT_TRUE(
+        table[0].starts_with("/cfg/looperd.toml:2:1: key 'slot': expected [[slot]] "
+                             "tables (an array of tables), got a table"))
+        << table[0];
+    EXPECT_EQ(errors_of("slot = [{index = 1}, 2]\n").size(), 1U);
+    EXPECT_EQ(errors_of("master = 1.0\n"),
+              std::vector<std::string>{"/cfg/looperd.toml:1:10: key 'master': expected a [master] "
+                                       "table, got a number (1.0)"});
+    EXPECT_EQ(errors_of("clock = \"jack\"\n").size(), 1U);
+    EXPECT_TRUE(errors_of("slot = []\nclock = {tempo = 90}\n").empty());
+}
+
+// ---- examples/looperd.toml ----
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+const fs::path kExample = fs::path(LOOPERD_SOURCE_DIR) / "examples" / "looperd.toml";
+
+TEST(ExampleConfig, LoadsAsTheDefaults) {
+    Options o;
+    toml::table rig;
+    apply_config_file(kExample, o, rig);
+    EXPECT_EQ(o, Options{});
+    EXPECT_TRUE(rig.empty());
+}
+
+TEST(ExampleConfig, ShowsEveryKeyWithItsDefault) {
+    const std::string text = read_text(kExample);
+    ASSERT_FALSE(text.empty()) << kExample;
+    // "#key = value" lines are settings; "# ..." lines are prose. Uncommented, the settings
+    // must load, and each option's shown value must be its default when it has one.
+    std::string uncommented;
+    std::set<std::string> shown;
+    const std::regex setting(R"(^#([a-z][a-z-]*) = )");
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.size() > 1 && line[0] == '#' && line[1] != ' ' && line[1] != '-') {
+            uncommented += line.substr(1) + "\n";
+            std::smatch m;
+            if (std::regex_search(line, m, setting) && find_option(m[1].str()) != nullptr) {
+                EXPECT_TRUE(shown.insert(m[1]).second) << "shown twice: " << m[1];
+            }
+        }
+    }
+    for (const auto& spec : option_specs()) {
+        if (spec.in_file) {
+            EXPECT_TRUE(shown.contains(std::string(spec.name)))
+                << "examples/looperd.toml does not document '" << spec.name << "'";
+        } else {
+            EXPECT_FALSE(shown.contains(std::string(spec.name))) << spec.name;
+        }
+    }
+    toml::table rig;
+    Options o;
+    ASSERT_NO_THROW(o = from_toml(uncommented, &rig)) << uncommented;
+    const Options defaults;
+    for (const auto& spec : option_specs()) {
+        if (spec.get(defaults)) {
+            EXPECT_EQ(spec.get(o), spec.get(defaults))
+                << spec.name << " is not shown at its default";
+        }
+    }
+    // The rig example has every table.
+    EXPECT_TRUE(rig["master"].is_table());
+    EXPECT_TRUE(rig["clock"].is_table());
+    ASSERT_TRUE(rig["slot"].is_array_of_tables());
+    EXPECT_GE(rig["slot"].as_array()->size(), 2U);
+}
+
+// ---- the looperd binary ----
+
+struct RunResult {
+    std::optional<int> status;
+    std::string output;  // stdout and stderr
+};
+
+// Runs looperd with `args`, HOME and XDG_CONFIG_HOME set to `home` (nothing of the user's is
+// read), and waits at most 10 s.
+RunResult run_looperd(const std::vector<std::string>& args, const TempDir& home) {
+    const char* binary = std::getenv("LOOPERD_BINARY");
+    if (binary == nullptr || *binary == '\0') return {};
+    static int runs = 0;
+    const std::string log = (home.path() / ("run-" + std::to_string(++runs) + ".log")).string();
+    test::ChildProcess child(
+        binary, args,
+        {"HOME=" + home.path().string(), "XDG_CONFIG_HOME=" + (home.path() / "xdg").string()}, log);
+    RunResult run;
+    run.status = child.wait_exit(std::chrono::seconds(10));
+    if (!run.status) run.status = child.terminate(std::chrono::seconds(1));
+    run.output = child.read_log();
+    return run;
+}
+
+bool exited_with(const std::optional<int>& status, int code) {
+    return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
+}
+
+class LooperdBinary : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const char* binary = std::getenv("LOOPERD_BINARY");
+        if (binary == nullptr || *binary == '\0')
+            GTEST_SKIP() << "LOOPERD_BINARY must name the daemon (meson test sets it)";
+        ASSERT_TRUE(fs::exists(binary)) << binary;
+    }
+    TempDir home_;
+};
+
+TEST_F(LooperdBinary, CheckConfigAcceptsAGoodFile) {
+    const fs::path file = home_.write("xdg/looperd/looperd.toml", "osc-port = 9000\n");
+    const RunResult run = run_looperd({"--check-config"}, home_);
+    EXPECT_TRUE(exited_with(run.status, 0)) << run.output;
+    EXPECT_EQ(run.output, file.string() + ": OK\n");
+    // The example documents every key at its default: it checks out too.
+    const RunResult example = run_looperd({"--check-config", "--config", kExample.string()}, home_);
+    EXPECT_TRUE(exited_with(example.status, 0)) << example.output;
+}
+
+TEST_F(LooperdBinary, CheckConfigRefusesABadFileWithExitStatusTwo) {
+    const fs::path file = home_.write("bad.toml", "osc-port = 9000\nosc_prot = 1\noutputs = 99\n");
+    const RunResult run = run_looperd({"--check-config", "--config", file.string()}, home_);
+    EXPECT_TRUE(exited_with(run.status, 2)) << run.output;
+    EXPECT_EQ(run.output, "looperd: " + file.string() +
+                              ":2:1: key 'osc_prot': unknown key (did you mean 'osc-port'?)\n"
+                              "looperd: " +
+                              file.string() +
+                              ":3:11: key 'outputs': expected a whole number from 1 to 64, "
+                              "got 99\n");
+    // A bad flag gives the same exit status.
+    const fs::path good = home_.write("good.toml", "osc-port = 9000\n");
+    const RunResult flag =
+        run_looperd({"--check-config", "--config", good.string(), "--outputs", "0"}, home_);
+    EXPECT_TRUE(exited_with(flag.status, 2)) << flag.output;
+    EXPECT_EQ(flag.output, "looperd: --outputs: expected a whole number from 1 to 64, got 0\n");
+    // So does a --config that is not there.
+    const RunResult missing =
+        run_looperd({"--check-config", "--config", (home_.path() / "none.toml").string()}, home_);
+    EXPECT_TRUE(exited_with(missing.status, 2)) << missing.output;
+}
+
+TEST_F(LooperdBinary, CheckConfigWithoutAFileChecksTheFlags) {
+    if (fs::exists(kSystemConfigFile))
+        GTEST_SKIP() << kSystemConfigFile << " exists on this machine";
+    const RunResult run = run_looperd({"--check-config", "--osc-port", "9000"}, home_);
+    EXPECT_TRUE(exited_with(run.status, 0)) << run.output;
+    EXPECT_EQ(run.output, "no config file found; defaults and flags are valid\n");
+}
+
+TEST_F(LooperdBinary, PrintConfigLoadsBackToTheSameConfiguration) {
+    const fs::path file = home_.write("rig.toml", R"(osc-port = 9000
+osc-allow = ["192.168.1.0/24"]
+fade-ms = 0.1
+[clock]
+tempo = 100.0
+[[slot]]
+index = 1
+file = "loops/a.wav"
+)");
+    const RunResult first = run_looperd(
+        {"--print-config", "--config", file.string(), "--voices", "64", "--osc-allow", "10.0.0.7"},
+        home_);
+    ASSERT_TRUE(exited_with(first.status, 0)) << first.output;
+    EXPECT_NE(first.output.find("\nvoices = 64\n"), std::string::npos) << first.output;
+    EXPECT_NE(first.output.find("\nosc-allow = [ \"10.0.0.7/32\" ]\n"), std::string::npos)
+        << first.output;
+    EXPECT_NE(first.output.find("\n[clock]\ntempo = 100.0\n"), std::string::npos) << first.output;
+
+    const fs::path printed = home_.write("printed.toml", first.output);
+    const RunResult second = run_looperd({"--print-config", "--config", printed.string()}, home_);
+    ASSERT_TRUE(exited_with(second.status, 0)) << second.output;
+    // Only the first line, which names the file, differs.
+    auto body = [](const std::string& s) { return s.substr(s.find('\n')); };
+    EXPECT_EQ(body(second.output), body(first.output));
+}
+
+// The rig tables are checked as the OSC handlers check them, by --check-config and before a
+// start, with the file, line and key.
+TEST_F(LooperdBinary, CheckConfigChecksTheRigTables) {
+    const fs::path good = home_.write("rig.toml", R"(osc-port = 9000
+[clock]
+tempo = 100.0
+[[slot]]
+index = 0
+file = "loops/a.wav"
+gain = 0.5
+mode = "loop"
+)");
+    const RunResult ok = run_looperd({"--check-config", "--config", good.string()}, home_);
+    EXPECT_TRUE(exited_with(ok.status, 0)) << ok.output;
+    EXPECT_EQ(ok.output, good.string() + ": OK\n");
+
+    const fs::path bad = home_.write("bad-rig.toml", R"(osc-port = 9000
+[[slot]]
+index = 0
+file = "loops/a.wav"
+mode = "looop"
+)");
+    for (const auto& args : {std::vector<std::string>{"--check-config", "--config", bad.string()},
+                             std::vector<std::string>{"--config", bad.string()}}) {
+        const RunResult run = run_looperd(args, home_);
+        EXPECT_TRUE(exited_with(run.status, 2)) << run.output;
+        EXPECT_NE(run.output.find("looperd: " + bad.string() + ":5:"), std::string::npos)
+            << run.output;
+        EXPECT_NE(run.output.find("mode"), std::string::npos) << run.output;
+    }
+}
+
+}  // namespace
+}  // namespace looperd
