@@ -99,6 +99,9 @@ class IntegrationTest : public ::testing::Test {
         std::filesystem::create_directory(samples_);
         // Every daemon of the test saves its rig here, never in the user's state directory.
         ::setenv("STATE_DIRECTORY", (dir_ / "state").c_str(), 1);
+        // ...and reads no config file of the user's (an empty config home; the system file
+        // is read only where a technician put one, and the integration tests write none).
+        ::setenv("XDG_CONFIG_HOME", (dir_ / "config").c_str(), 1);
         jackd_ = jackd;
         if (!with_server) return;
         try {
