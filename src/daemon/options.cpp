@@ -126,7 +126,7 @@ std::optional<OptionValue> get_fade_ms(const Options& o) {
     // 0.100000001...), and still reads back to the same float.
     std::array<char, 32> buf{};
     auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), o.fade_ms);
-    double d = o.fade_ms;
+    double d = static_cast<double>(o.fade_ms);
     if (ec == std::errc{}) std::from_chars(buf.data(), end, d);
     return OptionValue{d};
 }

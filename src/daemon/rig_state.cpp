@@ -31,7 +31,8 @@ struct ParamSpec {
 
 // In the order rig_messages() sends them; the region (start, end) is sent apart.
 const ParamSpec kParams[] = {
-    {"gain", Kind::number, 0.0, limits::kMaxSlotGain, &SlotParams::gain, nullptr},
+    {"gain", Kind::number, 0.0, static_cast<double>(limits::kMaxSlotGain), &SlotParams::gain,
+     nullptr},
     {"pan", Kind::number, -1.0, 1.0, &SlotParams::pan, nullptr},
     {"rate", Kind::number, 0.125, 8.0, &SlotParams::rate, nullptr},
     {"pitch", Kind::number, -24.0, 24.0, &SlotParams::pitch, nullptr},
@@ -371,8 +372,8 @@ RigState parse_rig(const toml::table& table, const std::string& source) {
         for (const auto& [k, node] : *master) {
             const std::string key = "master." + std::string(k.str());
             if (k.str() != "gain") fail(source, &node, key, "unknown key");
-            rig.master_gain =
-                static_cast<float>(number_in(source, node, key, 0.0, limits::kMaxMasterGain));
+            rig.master_gain = static_cast<float>(
+                number_in(source, node, key, 0.0, static_cast<double>(limits::kMaxMasterGain)));
         }
     }
     if (const auto* clock = table_at(table, "clock", source)) {
