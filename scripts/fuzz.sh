@@ -6,7 +6,7 @@
 #
 # Usage: scripts/fuzz.sh [seconds per target, default 60] [target...]
 # Targets: fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands fuzz_path_confinement
-# (default: all).
+# fuzz_config_parsers (default: all).
 # The corpus grows in build-fuzz/fuzz-corpus/<target>/ and is kept between runs; a failing
 # input is written to build-fuzz/fuzz-artifacts/<target>/. docs/fuzzing.md has the rest.
 set -euo pipefail
@@ -16,7 +16,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands
-    fuzz_path_confinement)
+    fuzz_path_confinement fuzz_config_parsers)
 
 build=build-fuzz
 if [ ! -d "$build" ]; then

@@ -5,6 +5,7 @@
 //   <out>/fuzz_sample_loader/    tiny WAV, AIFF, FLAC, Ogg/Vorbis and odd-but-valid files
 //   <out>/fuzz_engine_commands/  command and block streams in that target's format
 //   <out>/fuzz_path_confinement/ paths into, out of and around that target's tree
+//   <out>/fuzz_config_parsers/   config files and state files, whole and broken
 // Usage: fuzz_seeds <out>
 #include <sndfile.h>
 
@@ -90,6 +91,36 @@ void path_seeds(const fs::path& dir) {
         bytes.insert(bytes.end(), path.begin(), path.end());
         write_file(dir / ("path-" + std::to_string(n++)), bytes);
     }
+}
+
+void config_seeds(const fs::path& dir) {
+    const std::vector<std::string> seeds = {
+        // A config file with flags and a rig.
+        "osc-port = 9000\nosc-bind = \"0.0.0.0\"\nosc-allow = [\"192.168.1.0/24\"]\n"
+        "memory-budget = \"512M\"\nfade-ms = 2.5\nno-autoconnect = true\n"
+        "samples-root = [\"/srv/a\", \"b\"]\nlog-level = \"debug\"\n"
+        "[master]\ngain = 0.8\n[clock]\ntempo = 96.0\nmeter = 3\nsync = \"jack\"\n"
+        "[[slot]]\nindex = 0\nfile = \"loops/a.wav\"\ngain = 0.5\nmode = \"loop\"\n"
+        "quantize = \"bar\"\nbeats = 8\n[[slot]]\nindex = 7\nfile = \"b.wav\"\n"
+        "quantize = 2\npan = -0.5\nrate = 1.5\npitch = -3\nreverse = 1\nstart = 0.25\n"
+        "end = 0.75\nxfade = 10\npoly = 4\nchoke = 2\noutput = 1\nfade_in = 5\n"
+        "fade_out = 20\n",
+        // A state file as looperd writes one.
+        "format = \"looperd-state\"\nversion = 1\n[master]\ngain = 1.0\n[clock]\n"
+        "tempo = 120.0\nmeter = 4\nsync = \"internal\"\n[[slot]]\nindex = 3\n"
+        "file = \"noise.wav\"\ngain = 0.5\nstart = 0.5\n",
+        // Wrong types, unknown keys, another version, a cut-off file.
+        "osc-port = \"9000\"\noutputs = 99\nosc_prot = 1\n",
+        "format = \"looperd-state\"\nversion = 2\n",
+        "format = \"looperd-state\"\nversion = 1\n[[slot]]\nindex = -1\nmode = \"looop\"\n",
+        "[[slot]]\nindex = 1\nfile = \"a.wav\"\ngain = 1e400\n[[slot]]\nindex = 1\n",
+        "slot = 3\nclock = [1, 2]\n",
+        "format = \"looperd-state\"\nversion = 1\n[master]\ngain = 0.",
+    };
+    int n = 0;
+    for (const auto& text : seeds)
+        write_file(dir / ("toml-" + std::to_string(n++)),
+                   std::vector<std::uint8_t>(text.begin(), text.end()));
 }
 
 void osc_seeds(const fs::path& dir) {
@@ -227,12 +258,13 @@ int main(int argc, char** argv) {
     try {
         const fs::path out = argv[1];
         for (const char* t : {"fuzz_osc_datagram", "fuzz_sample_loader", "fuzz_engine_commands",
-                              "fuzz_path_confinement"})
+                              "fuzz_path_confinement", "fuzz_config_parsers"})
             fs::create_directories(out / t);
         osc_seeds(out / "fuzz_osc_datagram");
         loader_seeds(out / "fuzz_sample_loader");
         engine_seeds(out / "fuzz_engine_commands");
         path_seeds(out / "fuzz_path_confinement");
+        config_seeds(out / "fuzz_config_parsers");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fuzz_seeds: %s\n", e.what());
         return 1;
