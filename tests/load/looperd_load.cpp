@@ -304,11 +304,20 @@ int faders(const Settings& s) {
                  std::to_string(per_fader * kFaders) + " sent, 0 dropped anywhere");
     report.check("nothing dropped on the way to the audio thread",
                  delta(after, before, "dropped") == 0, count(delta(after, before, "dropped")), "0");
-    report.check(
-        "no xrun", delta(after, before, "xruns") == 0,
-        count(delta(after, before, "xruns")) + "; " + jack_xruns_text(rig.jackd_xruns(jack_mark)) +
-            "; looperd's longest block render " + fixed(render_max_so_far(poller, t0)) + " us",
-        "0");
+    // An xrun is looperd's when jackd finds a client that had not finished its cycle. The
+    // dummy backend has no sound card: it keeps time with a sleep, and on a busy host that
+    // sleep alone can overrun a period with no client running at all. Those are printed, and
+    // the render time shows how much of the period looperd used; they do not fail the run.
+    const auto jack_xruns = rig.jackd_xruns(jack_mark);
+    const auto xruns = delta(after, before, "xruns");
+    const auto driver_only = std::min<double>(xruns, static_cast<double>(jack_xruns.driver_late));
+    report.figure("xruns of the host's timer", count(driver_only));
+    report.check("no xrun caused by a client (looperd)",
+                 xruns - driver_only == 0 && jack_xruns.client_late == 0,
+                 count(xruns) + "; " + jack_xruns_text(jack_xruns) +
+                     "; looperd's longest block render " +
+                     fixed(render_max_so_far(poller, t0)) + " us",
+                 "0 beyond jackd's own late wake-ups");
 
     // Order: each fader's echoes only ever rise, and the last is the last value sent.
     int disordered = 0;
