@@ -41,9 +41,22 @@ enum class CommandKind : std::uint8_t {
     clock_meter,      // beats per bar
     clock_reset,      // the beat grid restarts at the command's frame
     clock_sync,       // value: a ClockSource
+    // Recording (docs/recording.md); record and overdub are quantized like play
+    record,            // a press: start a take; on a recording slot, end it and loop it
+    overdub,           // toggle layering the slot's input onto its take
+    undo,              // restore the take as it was before the last overdub pass
+    redo,              // re-apply the last undone pass
+    clear,             // empty the slot (take, undo layers) and return its recorder
+    set_record_input,  // the input pair the slot records, 1.. (pair k: in_2k-1, in_2k)
+    set_monitor,       // value != 0: the slot's input pair passes to its outputs
+    // Engine-wide
+    set_monitor_all,    // value != 0: every input passes to the output of the same number
+    set_record_offset,  // frames from an output frame to the input frame played along with it
     // Engine-internal: a play or stop already moved onto its quantize grid frame.
     play_on_grid,
     stop_on_grid,
+    record_on_grid,
+    overdub_on_grid,
 };
 
 enum class SlotMode : std::uint8_t { oneshot = 0, loop = 1, gate = 2, toggle = 3 };

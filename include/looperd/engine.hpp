@@ -27,6 +27,13 @@ struct EngineConfig {
     std::size_t scheduled_capacity = limits::kDefaultScheduledCapacity;
     float fade_ms = limits::kDefaultFadeMs;
     float gain_smooth_ms = limits::kDefaultGainSmoothMs;
+    // Recording (docs/recording.md). The engine's default has no inputs, hence no recording
+    // and no memory for it; the daemon asks for limits::kDefaultInputs.
+    std::uint32_t inputs = 0;
+    std::uint32_t recorders = limits::kDefaultRecorders;  // takes recorded or kept at once
+    float max_record_seconds = limits::kDefaultMaxRecordSeconds;
+    std::uint32_t undo_levels = limits::kDefaultUndoLevels;         // per recorder
+    std::uint32_t undo_memory_mib = limits::kDefaultUndoMemoryMib;  // shared by all recorders
 };
 
 // Engine: the real-time core. Mixes the voices of preloaded sample buffers into N outputs.
@@ -68,6 +75,13 @@ class Engine {
     void process(float* const* outputs, std::uint32_t nframes, const BlockTiming& timing) noexcept;
     // The same with the engine's own frame count as the clock (tests, benchmarks).
     void process(float* const* outputs, std::uint32_t nframes) noexcept;
+    // The same with the host's inputs: inputs[0..n_inputs) hold nframes each (n_inputs beyond
+    // config().inputs are ignored; missing ones are silence). Recording and monitoring read
+    // them; the overloads above pass none.
+    void process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
+                 std::uint32_t nframes, const BlockTiming& timing) noexcept;
+    void process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
+                 std::uint32_t nframes) noexcept;
 
     // Control thread, any time: fades and ramps are re-timed at the next block.
     void set_sample_rate(std::uint32_t sample_rate) noexcept;
@@ -114,6 +128,17 @@ class Engine {
     // The clock's beat position at the start of the last block (beats since the grid's zero).
     double clock_beat() const noexcept { return clock_beat_.load(std::memory_order_relaxed); }
     double clock_meter() const noexcept { return clock_meter_.load(std::memory_order_relaxed); }
+    // Recording state of `slot`, published at the end of every block: what the slot is doing.
+    enum class RecordState : std::uint8_t { none = 0, recording = 1, overdubbing = 2 };
+    RecordState slot_record_state(std::uint32_t slot) const noexcept;
+    // Recorders not holding a take (any thread; relaxed).
+    std::uint32_t free_recorders() const noexcept {
+        return free_recorders_.load(std::memory_order_relaxed);
+    }
+    // Frames of one record buffer (the maximum take length), 0 when recording is off.
+    std::uint32_t max_record_frames() const noexcept { return max_record_frames_; }
+    // Bytes preallocated for recording: record buffers plus the undo arena.
+    std::size_t record_memory_bytes() const noexcept { return record_memory_bytes_; }
 
     // Scheduled commands whose frame had passed when they reached the audio thread.
     std::uint64_t late_commands() const noexcept {
@@ -142,11 +167,51 @@ class Engine {
         std::uint32_t choke = 0;
         std::uint32_t output = 0;  // 0: every output pair; k: pair k
         float fade_in_ms = 0.0F;
-        float fade_out_ms = 0.0F;  // set from the config
-        float quantize = 0.0F;     // 0 none, -1 bar, > 0 beats
-        float beats = 0.0F;        // 0 off
+        float fade_out_ms = 0.0F;    // set from the config
+        float quantize = 0.0F;       // 0 none, -1 bar, > 0 beats
+        float beats = 0.0F;          // 0 off
+        std::int32_t recorder = -1;  // the recorder holding this slot's take, -1: none
+        std::uint32_t input = 1;     // input pair recorded and monitored
+        bool monitor = false;
     };
 
+    // Recorder: one take's memory and state, from the pool built in the constructor. Audio
+    // thread only. Its buffer is the slot's buffer while the slot holds the take.
+    //
+    // Undo: each overdub pass is a layer. Before the pass first writes to a chunk of the
+    // take, the chunk is copied into a free chunk of the shared undo arena and the layer maps
+    // take chunk → arena chunk. Undo swaps those chunks back (the layer then holds the
+    // overdubbed frames: it is the redo layer); redo swaps again. Swaps are bit exact.
+    struct Layer {
+        std::uint32_t* map = nullptr;   // per take chunk: arena chunk + 1, or 0
+        std::uint32_t* list = nullptr;  // take chunks saved, in order
+        std::uint32_t saved = 0;
+    };
+    struct Recorder {
+        enum class State : std::uint8_t { free, recording, looping, releasing };
+        SampleBuffer* buffer = nullptr;  // pooled; capacity max_record_frames_, 2 channels
+        State state = State::free;
+        std::uint32_t slot = 0;
+        std::uint64_t start = 0;        // output frame the take began
+        std::uint64_t write_begin = 0;  // input frame written to take frame 0 (start + offset)
+        std::uint64_t write_end = 0;    // first pass written until here (write_begin + length)
+        std::uint64_t origin = 0;       // output frame at which take frame 0 last played
+        std::uint32_t length = 0;
+        bool overdub = false;
+        // Layers: order[0..undo) undo layers, oldest first; order[undo..undo + redo) redo
+        // layers, the next to redo first.
+        Layer* layers = nullptr;
+        std::uint32_t* order = nullptr;
+        std::uint32_t undo = 0;
+        std::uint32_t redo = 0;
+        // An undo or redo in progress: layer order[swap_layer], chunks [swap_next, saved).
+        bool swapping = false;
+        bool swap_undo = false;  // undo (true) or redo
+        std::uint32_t swap_layer = 0;
+        std::uint32_t swap_next = 0;
+    };
+
+    void allocate_recording();  // constructor only
     void apply(const Command& c, std::uint64_t now) noexcept;
     void schedule(const Command& c) noexcept;
     void press(std::uint32_t slot, float value, std::uint64_t now) noexcept;
@@ -171,6 +236,29 @@ class Engine {
     Voice* free_voice() noexcept;
     void publish_telemetry(float* const* outputs, std::uint32_t nframes) noexcept;
     std::uint32_t ms_frames(float ms) const noexcept;
+    // Recording (src/engine/recording.cpp).
+    void apply_record(const Command& c, std::uint64_t now) noexcept;
+    void record_press(std::uint32_t slot, std::uint64_t now) noexcept;
+    std::uint64_t record_grid(std::uint32_t slot, std::uint64_t now) const noexcept;
+    void start_take(std::uint32_t slot, std::uint64_t now) noexcept;
+    void finish_take(Recorder& r, std::uint64_t now, EventKind kind) noexcept;
+    void overdub_toggle(std::uint32_t slot, std::uint64_t now) noexcept;
+    void begin_pass(Recorder& r) noexcept;
+    void end_pass(Recorder& r) noexcept;
+    bool save_chunk(Recorder& r, std::uint32_t chunk) noexcept;
+    void free_layer(Layer& l) noexcept;
+    void drop_oldest_layer(Recorder& r) noexcept;
+    void start_swap(Recorder& r, bool undo) noexcept;
+    void advance_swaps() noexcept;
+    void clear_slot(std::uint32_t slot) noexcept;
+    void release_recorder(Recorder& r) noexcept;
+    void recorder_unused(SampleBuffer* b) noexcept;
+    Recorder* slot_recorder(std::uint32_t slot) noexcept;
+    void input_pair(std::uint32_t pair, const float*& left, const float*& right) const noexcept;
+    std::uint64_t record_deadline(std::uint64_t from, std::uint64_t to) const noexcept;
+    void record_due(std::uint64_t now) noexcept;
+    void record_segment(std::uint32_t offset, std::uint32_t n) noexcept;
+    void monitor_segment(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
 
     EngineConfig config_;
     std::uint32_t fade_frames_ = 1;
@@ -206,6 +294,25 @@ class Engine {
     std::atomic<std::uint64_t> frame_clock_{0};
     std::atomic<std::uint64_t> late_commands_{0};
     std::atomic<std::uint64_t> refused_scheduled_{0};
+
+    // Recording. All preallocated in the constructor; the audio thread alone uses them.
+    std::vector<Recorder> recorders_;
+    std::vector<Layer> layer_pool_;          // undo_levels per recorder
+    std::vector<std::uint32_t> index_pool_;  // layer maps, lists and orders
+    SampleBuffer* undo_arena_ = nullptr;     // chunks of 2 × kUndoChunkFrames floats
+    std::vector<std::uint32_t> free_chunks_;
+    std::size_t free_chunk_count_ = 0;
+    std::uint32_t max_record_frames_ = 0;
+    std::uint32_t max_take_chunks_ = 0;
+    std::size_t record_memory_bytes_ = 0;
+    std::int64_t record_offset_ = 0;  // frames, >= 0
+    bool monitor_all_ = false;
+    std::uint32_t monitored_slots_ = 0;     // slots with monitor on: none skips the scan
+    const float* const* inputs_ = nullptr;  // the block being processed
+    std::uint32_t n_inputs_ = 0;
+    std::uint64_t block_end_ = 0;  // host frame after the block being processed
+    std::vector<std::atomic<std::uint8_t>> record_state_;
+    std::atomic<std::uint32_t> free_recorders_{0};
 
     // Telemetry (see slot_sounding_voices and friends). Preallocated; the audio thread stores, any
     // thread loads. The peak hold restarts when the reader bumps peak_epoch_.

@@ -14,6 +14,17 @@ enum class EventKind : std::uint8_t {
     voice_ended,     // a voice of `slot` finished (sample end or fade out)
     voice_refused,   // a play of `slot` found no free voice (pool exhausted) and was ignored
     bad_command,     // a command named a slot outside the table; it was ignored
+    // Recording (docs/recording.md). `frames`: the take's length where it applies.
+    take_started,       // `slot` began recording a take
+    take_finished,      // the take of `slot` ended (`frames` long) and loops
+    take_max_reached,   // the take of `slot` reached the maximum length: it ended and loops
+    recorder_refused,   // a record press on `slot` found no free recorder; nothing changed
+    overdub_started,    // an overdub pass on `slot` began
+    overdub_ended,      // the overdub pass on `slot` ended
+    overdub_undo_full,  // undo memory ran out: the overdub pass on `slot` ended there
+    undo_done,          // the last pass on `slot` was undone
+    redo_done,          // the last undone pass on `slot` was re-applied
+    undo_refused,       // an undo or redo on `slot` had nothing to undo or redo
 };
 
 // Event: one audio → housekeeping message. Trivially copyable, like Command.
@@ -21,6 +32,7 @@ struct Event {
     EventKind kind = EventKind::voice_ended;
     std::uint32_t slot = 0;
     SampleBuffer* buffer = nullptr;
+    std::uint32_t frames = 0;
 };
 
 static_assert(std::is_trivially_copyable_v<Event>);

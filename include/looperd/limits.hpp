@@ -40,6 +40,23 @@ inline constexpr float kDefaultGainSmoothMs = 10.0F;
 inline constexpr float kMaxSlotGain = 4.0F;
 inline constexpr float kMaxMasterGain = 4.0F;
 
+// Recording: JACK inputs, the recorder pool (each recorder one stereo buffer of the maximum
+// take length) and the undo arena shared by all of them (docs/recording.md has the formula).
+inline constexpr std::uint32_t kDefaultInputs = 2;
+inline constexpr std::uint32_t kMaxInputs = 64;
+inline constexpr std::uint32_t kDefaultRecorders = 8;
+inline constexpr std::uint32_t kMaxRecorders = 64;
+inline constexpr float kDefaultMaxRecordSeconds = 60.0F;
+inline constexpr float kMaxRecordSeconds = 3600.0F;
+inline constexpr std::uint32_t kDefaultUndoLevels = 8;
+inline constexpr std::uint32_t kMaxUndoLevels = 256;
+inline constexpr std::uint32_t kDefaultUndoMemoryMib = 128;
+inline constexpr std::uint32_t kMaxUndoMemoryMib = 4096;
+// Undo saves and restores the take in chunks of this many frames (both channels).
+inline constexpr std::uint32_t kUndoChunkFrames = 4096;
+// Chunks an undo or redo swaps per block, so that undoing a long take costs no xrun.
+inline constexpr std::uint32_t kUndoChunksPerBlock = 32;
+
 inline constexpr std::uint64_t kDefaultMemoryBudgetBytes = 1ULL << 30;  // 1 GiB
 
 }  // namespace looperd::limits

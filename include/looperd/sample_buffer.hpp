@@ -16,6 +16,10 @@ namespace looperd {
 // the housekeeping thread after the engine retires it. The frames never change once the
 // buffer is published. The only mutable member is the audio thread's reference count,
 // which no other thread touches while the engine holds the buffer.
+//
+// Record buffers are the exception: the Engine makes them in its constructor (pooled), and
+// the audio thread alone writes their frames and sets their length (at most their capacity);
+// they never leave the engine, so no other thread reads them.
 class SampleBuffer {
   public:
     // Note: allocates memory. Not for the audio thread. Frames start zeroed.
@@ -27,17 +31,26 @@ class SampleBuffer {
     std::uint32_t channels() const noexcept { return channels_; }
     std::uint32_t frames() const noexcept { return frames_; }
     std::uint32_t sample_rate() const noexcept { return sample_rate_; }
+    // Memory held: the capacity, which is the length except for record buffers.
     std::size_t bytes() const noexcept {
-        return static_cast<std::size_t>(channels_) * frames_ * sizeof(float);
+        return static_cast<std::size_t>(channels_) * capacity_ * sizeof(float);
     }
     const float* channel(std::uint32_t c) const noexcept {
-        return data_.get() + std::size_t{c} * frames_;
+        return data_.get() + std::size_t{c} * capacity_;
     }
 
-    // Loader thread only, before publication.
+    // Loader thread only, before publication; for a record buffer, the audio thread.
     float* mutable_channel(std::uint32_t c) noexcept {
-        return data_.get() + std::size_t{c} * frames_;
+        return data_.get() + std::size_t{c} * capacity_;
     }
+
+    // Record buffers (audio thread only). Wait-free.
+    std::uint32_t capacity() const noexcept { return capacity_; }
+    void set_frames(std::uint32_t frames) noexcept {
+        frames_ = frames < capacity_ ? frames : capacity_;
+    }
+    bool pooled() const noexcept { return pooled_; }
+    void set_pooled() noexcept { pooled_ = true; }
 
     // Loader thread, before publication: touch every page so the audio thread never faults
     // on it, and lock it in RAM when the process may (RLIMIT_MEMLOCK). Returns true if locked.
@@ -54,9 +67,11 @@ class SampleBuffer {
   private:
     std::uint32_t channels_;
     std::uint32_t frames_;
+    std::uint32_t capacity_;  // frames allocated per channel (the channel stride)
     std::uint32_t sample_rate_;
     std::uint32_t rt_refs_ = 0;
     bool locked_ = false;
+    bool pooled_ = false;            // an Engine's record buffer: never retired, never leaves it
     bool counted_unlocked_ = false;  // added to unlocked_bytes() by prefault()
     std::unique_ptr<float[]> data_;
 };

@@ -42,6 +42,20 @@ void check_config(const EngineConfig& c) {
         throw std::invalid_argument("fade must be 0.1..1000 ms");
     if (!(c.gain_smooth_ms >= 0.1F && c.gain_smooth_ms <= 1000.0F))
         throw std::invalid_argument("gain smoothing must be 0.1..1000 ms");
+    if (c.inputs > limits::kMaxInputs)
+        throw std::invalid_argument("inputs must be 0.." + std::to_string(limits::kMaxInputs));
+    if (c.recorders > limits::kMaxRecorders)
+        throw std::invalid_argument("recorders must be 0.." +
+                                    std::to_string(limits::kMaxRecorders));
+    if (!(c.max_record_seconds >= 0.01F && c.max_record_seconds <= limits::kMaxRecordSeconds))
+        throw std::invalid_argument("the maximum take length must be 0.01.." +
+                                    std::to_string(limits::kMaxRecordSeconds) + " s");
+    if (c.undo_levels > limits::kMaxUndoLevels)
+        throw std::invalid_argument("undo levels must be 0.." +
+                                    std::to_string(limits::kMaxUndoLevels));
+    if (c.undo_memory_mib > limits::kMaxUndoMemoryMib)
+        throw std::invalid_argument("undo memory must be 0.." +
+                                    std::to_string(limits::kMaxUndoMemoryMib) + " MiB");
 }
 
 bool is_slot_command(CommandKind k) {
@@ -52,6 +66,8 @@ bool is_slot_command(CommandKind k) {
         case CommandKind::clock_meter:
         case CommandKind::clock_reset:
         case CommandKind::clock_sync:
+        case CommandKind::set_monitor_all:
+        case CommandKind::set_record_offset:
             return false;
         default:
             return true;
@@ -105,15 +121,65 @@ Engine::Engine(const EngineConfig& config)
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
     current_rate_.store(config_.sample_rate, std::memory_order_relaxed);
+    record_state_ = std::vector<std::atomic<std::uint8_t>>(config_.slots);
+    if (config_.inputs > 0 && config_.recorders > 0) allocate_recording();
+}
+
+// The recorder pool and the undo arena, touched and locked now so that the audio thread never
+// faults on them. Sizes: docs/recording.md.
+void Engine::allocate_recording() {
+    constexpr std::uint32_t chunk = limits::kUndoChunkFrames;
+    max_record_frames_ = static_cast<std::uint32_t>(std::max(
+        1L, std::lround(static_cast<double>(config_.max_record_seconds) * config_.sample_rate)));
+    max_take_chunks_ = (max_record_frames_ + chunk - 1) / chunk;
+    const std::uint32_t levels = config_.undo_levels;
+    recorders_.resize(config_.recorders);
+    layer_pool_.resize(std::size_t{config_.recorders} * levels);
+    index_pool_.assign(
+        std::size_t{config_.recorders} * levels * (2 * std::size_t{max_take_chunks_} + 1), 0U);
+    std::uint32_t* index = index_pool_.data();
+    for (std::uint32_t i = 0; i < config_.recorders; ++i) {
+        Recorder& r = recorders_[i];
+        r.buffer = new SampleBuffer(2, max_record_frames_, config_.sample_rate);
+        r.buffer->set_pooled();
+        r.buffer->prefault();
+        r.buffer->set_frames(0);
+        record_memory_bytes_ += r.buffer->bytes();
+        r.layers = layer_pool_.data() + std::size_t{i} * levels;
+        r.order = index;
+        index += levels;
+        for (std::uint32_t l = 0; l < levels; ++l) {
+            r.order[l] = l;
+            r.layers[l].map = index;
+            index += max_take_chunks_;
+            r.layers[l].list = index;
+            index += max_take_chunks_;
+        }
+    }
+    const std::size_t chunk_bytes = std::size_t{2} * chunk * sizeof(float);
+    const std::size_t chunks = std::size_t{config_.undo_memory_mib} * 1024 * 1024 / chunk_bytes;
+    if (levels > 0 && chunks > 0) {
+        undo_arena_ = new SampleBuffer(1, static_cast<std::uint32_t>(chunks * 2 * chunk),
+                                       config_.sample_rate);
+        undo_arena_->set_pooled();
+        undo_arena_->prefault();
+        record_memory_bytes_ += undo_arena_->bytes();
+        free_chunks_.resize(chunks);
+        for (std::size_t k = 0; k < chunks; ++k)
+            free_chunks_[k] = static_cast<std::uint32_t>(chunks - 1 - k);
+        free_chunk_count_ = chunks;
+    }
+    free_recorders_.store(config_.recorders, std::memory_order_relaxed);
 }
 
 Engine::~Engine() {
     // Not concurrent with process(): collect every buffer still held or in flight, once each.
     std::vector<SampleBuffer*> owned;
+    // Record buffers are the engine's own, deleted below.
     for (auto& s : slots_)
-        if (s.buffer) owned.push_back(s.buffer);
+        if (s.buffer && !s.buffer->pooled()) owned.push_back(s.buffer);
     for (auto& v : voices_)
-        if (v.active && v.buffer) owned.push_back(v.buffer);
+        if (v.active && v.buffer && !v.buffer->pooled()) owned.push_back(v.buffer);
     for (std::size_t i = 0; i < backlog_size_; ++i)
         if (backlog_[i].kind == EventKind::buffer_retired) owned.push_back(backlog_[i].buffer);
     for (std::size_t i = 0; i < scheduled_size_; ++i)
@@ -128,6 +194,8 @@ Engine::~Engine() {
     std::sort(owned.begin(), owned.end());
     owned.erase(std::unique(owned.begin(), owned.end()), owned.end());
     for (auto* b : owned) delete b;
+    for (auto& r : recorders_) delete r.buffer;
+    delete undo_arena_;
 }
 
 bool Engine::try_send(const Command& command) noexcept {
@@ -200,7 +268,12 @@ void Engine::acquire(SampleBuffer* b) noexcept {
 }
 
 void Engine::unref(SampleBuffer* b) noexcept {
-    if (--b->rt_refs() == 0) post({EventKind::buffer_retired, 0, b});
+    if (--b->rt_refs() != 0) return;
+    if (b->pooled()) {
+        recorder_unused(b);  // a record buffer never leaves the engine
+    } else {
+        post({EventKind::buffer_retired, 0, b});
+    }
 }
 
 Voice* Engine::free_voice() noexcept {
@@ -301,7 +374,10 @@ void Engine::start_voice(std::uint32_t slot, std::uint64_t now) noexcept {
     v->started = now;
     v->active = true;
     v->releasing = false;
-    v->loop = s.mode != SlotMode::oneshot;  // loop, gate and toggle sound until stopped
+    // Loop, gate and toggle sound until stopped; a take always loops.
+    v->loop = s.mode != SlotMode::oneshot || s.recorder >= 0;
+    // Overdub follows the take's frames as they play from here (docs/recording.md).
+    if (s.recorder >= 0) recorders_[static_cast<std::size_t>(s.recorder)].origin = now - begin;
     v->reverse = s.reverse;
     v->begin = begin;
     v->end = end;
@@ -404,6 +480,10 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
                                  s->mode != SlotMode::oneshot && slot_sounding(c.slot);
             stop_slot(c.slot);
             SampleBuffer* old = s->buffer;
+            if (s->recorder >= 0) {
+                release_recorder(recorders_[static_cast<std::size_t>(s->recorder)]);
+                s->recorder = -1;
+            }
             s->buffer = c.kind == CommandKind::assign_buffer ? c.buffer : nullptr;
             if (s->buffer) acquire(s->buffer);
             if (old) unref(old);
@@ -510,6 +590,19 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             break;
         case CommandKind::clock_sync:
             clock_.set_source(static_cast<ClockSource>(static_cast<std::uint8_t>(c.value)));
+            break;
+        case CommandKind::record:
+        case CommandKind::overdub:
+        case CommandKind::undo:
+        case CommandKind::redo:
+        case CommandKind::clear:
+        case CommandKind::set_record_input:
+        case CommandKind::set_monitor:
+        case CommandKind::set_monitor_all:
+        case CommandKind::set_record_offset:
+        case CommandKind::record_on_grid:
+        case CommandKind::overdub_on_grid:
+            apply_record(c, now);
             break;
     }
 }
@@ -828,12 +921,39 @@ void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noe
     }
     clock_beat_.store(clock_.beat_at(now_frame_), std::memory_order_relaxed);
     clock_meter_.store(clock_.meter(), std::memory_order_relaxed);
+    if (recorders_.empty()) return;
+    std::uint32_t free = 0;
+    for (const auto& r : recorders_) {
+        if (r.state == Recorder::State::free) ++free;
+        if (r.state != Recorder::State::recording && r.state != Recorder::State::looping) continue;
+        const auto state = r.state == Recorder::State::recording ? RecordState::recording
+                           : r.overdub                           ? RecordState::overdubbing
+                                                                 : RecordState::none;
+        record_state_[r.slot].store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
+    }
+    // Slots whose take is gone read none again.
+    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot)
+        if (slots_[slot].recorder < 0 && record_state_[slot].load(std::memory_order_relaxed) != 0)
+            record_state_[slot].store(0, std::memory_order_relaxed);
+    free_recorders_.store(free, std::memory_order_relaxed);
 }
 
 void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
     BlockTiming timing;
     timing.frame = frames_;
-    process(outputs, nframes, timing);
+    process(nullptr, 0, outputs, nframes, timing);
+}
+
+void Engine::process(float* const* outputs, std::uint32_t nframes,
+                     const BlockTiming& timing) noexcept {
+    process(nullptr, 0, outputs, nframes, timing);
+}
+
+void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
+                     std::uint32_t nframes) noexcept {
+    BlockTiming timing;
+    timing.frame = frames_;
+    process(inputs, n_inputs, outputs, nframes, timing);
 }
 
 std::size_t Engine::take_commands(std::uint64_t t0) noexcept {
@@ -857,9 +977,11 @@ std::size_t Engine::apply_commands_while_stopped() noexcept {
     return take_commands(now_frame_);
 }
 
-void Engine::process(float* const* outputs, std::uint32_t nframes,
-                     const BlockTiming& timing) noexcept {
+void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
+                     std::uint32_t nframes, const BlockTiming& timing) noexcept {
     ScopedFlushDenormals ftz;
+    inputs_ = inputs;
+    n_inputs_ = inputs ? n_inputs : 0;
 
     if (const auto rate = pending_sample_rate_.exchange(0, std::memory_order_relaxed); rate != 0) {
         config_.sample_rate = rate;
@@ -869,6 +991,8 @@ void Engine::process(float* const* outputs, std::uint32_t nframes,
     if (resume_pending_.exchange(false, std::memory_order_relaxed)) resume_voices();
     const std::uint64_t t0 = timing.frame;
     now_frame_ = t0;
+    block_end_ = t0 + nframes;
+    const bool recording = !recorders_.empty();
     clock_.begin_block(timing, config_.sample_rate);
     if (clock_.bpm() != last_bpm_) {
         last_bpm_ = clock_.bpm();
@@ -876,6 +1000,7 @@ void Engine::process(float* const* outputs, std::uint32_t nframes,
     }
 
     take_commands(t0);
+    if (recording) advance_swaps();
 
     for (std::uint32_t o = 0; o < config_.outputs; ++o) std::fill_n(outputs[o], nframes, 0.0F);
 
@@ -886,12 +1011,19 @@ void Engine::process(float* const* outputs, std::uint32_t nframes,
         std::uint32_t until = nframes;
         if (scheduled_size_ > 0 && scheduled_[0].frame < block_end)
             until = static_cast<std::uint32_t>(std::max(scheduled_[0].frame, t0 + offset) - t0);
+        // A take reaching the maximum length ends on its exact frame.
+        if (recording)
+            until = static_cast<std::uint32_t>(
+                std::min<std::uint64_t>(record_deadline(t0 + offset, block_end), t0 + until) - t0);
         if (until > offset) {
+            monitor_segment(outputs, offset, until - offset);
             render(outputs, offset, until - offset);
+            if (recording) record_segment(offset, until - offset);
             offset = until;
         }
         // Apply everything due at this frame (a quantized command may schedule itself later).
         const std::uint64_t now = t0 + offset;
+        if (recording) record_due(now);
         std::size_t due = 0;
         while (due < scheduled_size_ && scheduled_[due].frame <= now) ++due;
         if (due == 0) continue;
@@ -909,6 +1041,8 @@ void Engine::process(float* const* outputs, std::uint32_t nframes,
     std::uint32_t active = 0;
     for (const auto& v : voices_) active += v.active ? 1U : 0U;
     frames_ += nframes;
+    inputs_ = nullptr;  // valid for this block only
+    n_inputs_ = 0;
     active_voices_.store(active, std::memory_order_relaxed);
     frame_clock_.store(frames_, std::memory_order_relaxed);
 }

@@ -23,6 +23,7 @@ std::uint64_t SampleBuffer::unlocked_bytes() noexcept {
 SampleBuffer::SampleBuffer(std::uint32_t channels, std::uint32_t frames, std::uint32_t sample_rate)
     : channels_(channels),
       frames_(frames),
+      capacity_(frames),
       sample_rate_(sample_rate),
       data_(new float[std::size_t{channels} * frames]()) {
     // The engine divides by the channel count when it maps channels to outputs.

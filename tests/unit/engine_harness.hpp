@@ -146,6 +146,23 @@ class EngineHarness {
         last_block_ = n;
     }
 
+    // One process() call fed with host inputs: input c reads in[c][from .. from + n).
+    void render_inputs(const Planar& in, std::size_t from, std::uint32_t n) {
+        ASSERT_LE(n, max_block_);
+        std::vector<const float*> inputs(in.size());
+        for (std::size_t c = 0; c < in.size(); ++c) {
+            ASSERT_LE(from + n, in[c].size());
+            inputs[c] = in[c].data() + from;
+        }
+        {
+            rt_guard::Scope audio_thread;
+            engine_->process(inputs.data(), static_cast<std::uint32_t>(inputs.size()),
+                             pointers_.data(), n);
+        }
+        last_block_ = n;
+        drain_events();
+    }
+
     // The same with the host's timing (its frame time and transport) instead of the engine's
     // own frame count.
     void render_timed(std::uint32_t n, const BlockTiming& timing) {
