@@ -618,6 +618,14 @@ void Controller::osc_slot_load(const Request& r) {
 }
 
 // Queues a reload of every loaded slot at the engine's current rate.
+bool Controller::set_record_offset(std::int64_t frames) {
+    Command c;
+    c.kind = CommandKind::set_record_offset;
+    c.value = static_cast<float>(frames);
+    std::lock_guard lock(mutex_);
+    return send_(c);
+}
+
 std::uint32_t Controller::reload_all() {
     std::uint32_t queued = 0;
     std::lock_guard lock(mutex_);

@@ -114,6 +114,9 @@ class Controller {
     // sample rate (after the engine's rate changed), with no reply to anyone. A sounding loop,
     // gate or toggle slot starts again on the new buffer. Returns how many were queued.
     std::uint32_t reload_all();
+    // Any thread: the engine's record offset, in frames (JACK's round trip plus
+    // --record-offset; docs/recording.md). False: the command ring was full.
+    bool set_record_offset(std::int64_t frames);
 
     // Stops the loader thread; pending loads are dropped.
     void stop();

@@ -68,6 +68,43 @@ void Housekeeping::poll() {
                 spdlog::error("audio thread ignored a command for slot {} (outside the table)",
                               e.slot);
                 break;
+            case EventKind::take_started:
+                spdlog::info("slot {}: recording", e.slot);
+                break;
+            case EventKind::take_finished:
+                spdlog::info("slot {}: take of {} frames loops", e.slot, e.frames);
+                break;
+            case EventKind::take_max_reached:
+                spdlog::warn(
+                    "slot {}: take reached the maximum length ({} frames, "
+                    "--max-record-seconds): it ended and loops",
+                    e.slot, e.frames);
+                break;
+            case EventKind::recorder_refused:
+                spdlog::warn(
+                    "slot {}: record refused, all {} recorders hold takes (clear a slot "
+                    "or raise --recorders)",
+                    e.slot, engine_.config().recorders);
+                break;
+            case EventKind::overdub_started:
+                spdlog::info("slot {}: overdubbing", e.slot);
+                break;
+            case EventKind::overdub_ended:
+                spdlog::info("slot {}: overdub ended", e.slot);
+                break;
+            case EventKind::overdub_undo_full:
+                spdlog::warn("slot {}: undo memory full, overdub ended (raise --undo-memory-mib)",
+                             e.slot);
+                break;
+            case EventKind::undo_done:
+                spdlog::info("slot {}: undone", e.slot);
+                break;
+            case EventKind::redo_done:
+                spdlog::info("slot {}: redone", e.slot);
+                break;
+            case EventKind::undo_refused:
+                spdlog::info("slot {}: nothing to undo or redo", e.slot);
+                break;
         }
     }
     // Xruns come in bursts on a loaded machine: one line a second at most, with the count.

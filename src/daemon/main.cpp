@@ -186,7 +186,8 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
                    (server_name.empty() ? std::string() : " '" + server_name + "'"));
     // Not joined yet: the engine starts at the assumed rate and follows the server's once
     // JackLink joins it (now, or whenever a server appears).
-    JackClient jack(options.client_name, server_name, options.outputs, options.sample_rate);
+    JackClient jack(options.client_name, server_name, options.outputs, options.sample_rate,
+                    options.inputs);
 
     EngineConfig engine_config;
     engine_config.outputs = options.outputs;
@@ -196,7 +197,17 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     engine_config.command_capacity = options.command_capacity;
     engine_config.scheduled_capacity = options.max_scheduled;
     engine_config.fade_ms = options.fade_ms;
+    // Recording (docs/recording.md): the pool is allocated and locked here.
+    engine_config.inputs = options.inputs;
+    engine_config.recorders = options.recorders;
+    engine_config.max_record_seconds = options.max_record_seconds;
+    engine_config.undo_levels = options.undo_levels;
+    engine_config.undo_memory_mib = options.undo_memory_mib;
     Engine engine(engine_config);
+    if (engine.record_memory_bytes() > 0)
+        spdlog::info("recording: {} inputs, {} recorders of {:.1f} s, {} MiB preallocated",
+                     options.inputs, options.recorders, options.max_record_seconds,
+                     engine.record_memory_bytes() >> 20);
 
     MemoryBudget budget(options.memory_budget);
     Housekeeping housekeeping(engine, budget, [&jack] { return jack.xruns(); });
@@ -270,6 +281,14 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     link_config.autoconnect = options.autoconnect;
     JackLink link(jack, engine, link_config, [&controller](std::uint32_t, std::uint32_t) {
         controller.reload_all();  // loaded samples follow the server's rate
+    });
+    // Takes and overdubs line up with what was heard: JACK's round trip plus the manual offset.
+    controller.set_record_offset(options.record_offset);
+    link.set_on_latency([&controller, &options](std::uint32_t round_trip) {
+        const std::int64_t offset = std::int64_t{round_trip} + options.record_offset;
+        spdlog::info("record offset: {} frames (JACK round trip {} + --record-offset {})", offset,
+                     round_trip, options.record_offset);
+        controller.set_record_offset(offset);
     });
     jack_link.store(&link, std::memory_order_release);
     link.poll();  // joins the server now if it runs

@@ -121,14 +121,18 @@ void set_fade_ms(Options& o, const OptionValue& v) {
     o.fade_ms = static_cast<float>(std::get<double>(v));
 }
 
-std::optional<OptionValue> get_fade_ms(const Options& o) {
-    // The float's shortest text, read as a double, writes 5 as 5.0 and 0.1 as 0.1 (not as
-    // 0.100000001...), and still reads back to the same float.
+// The float's shortest text, read as a double, writes 5 as 5.0 and 0.1 as 0.1 (not as
+// 0.100000001...), and still reads back to the same float.
+OptionValue float_value(float f) {
     std::array<char, 32> buf{};
-    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), o.fade_ms);
-    double d = static_cast<double>(o.fade_ms);
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), f);
+    double d = static_cast<double>(f);
     if (ec == std::errc{}) std::from_chars(buf.data(), end, d);
     return OptionValue{d};
+}
+
+std::optional<OptionValue> get_fade_ms(const Options& o) {
+    return float_value(o.fade_ms);
 }
 
 // The table. Groups are --help sections and examples/looperd.toml's sections; help lines are
@@ -285,6 +289,77 @@ const std::array kSpecs{
                .max = 1000.0,
                .set = set_fade_ms,
                .get = get_fade_ms},
+    // Recording (docs/recording.md)
+    OptionSpec{.name = "inputs",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "M",
+               .group = "Recording",
+               .help = "JACK input ports in_1 .. in_M to record and monitor (default: 2,\n"
+                       "at most 64); 0: no inputs and no recording",
+               .min = 0,
+               .max = limits::kMaxInputs,
+               .set = set_whole<&Options::inputs>,
+               .get = get_whole<&Options::inputs>},
+    OptionSpec{.name = "recorders",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "Recording",
+               .help = "takes recorded or kept at once, each a preallocated stereo buffer\n"
+                       "(default: 8, at most 64)",
+               .min = 0,
+               .max = limits::kMaxRecorders,
+               .set = set_whole<&Options::recorders>,
+               .get = get_whole<&Options::recorders>},
+    OptionSpec{.name = "max-record-seconds",
+               .kind = OptionKind::number,
+               .in_file = true,
+               .metavar = "S",
+               .group = "Recording",
+               .help = "the longest take, 0.1 to 3600 (default: 60); a take reaching it ends\n"
+                       "and loops",
+               .min = 0.1,
+               .max = static_cast<double>(limits::kMaxRecordSeconds),
+               .set =
+                   [](Options& o, const OptionValue& v) {
+                       o.max_record_seconds = static_cast<float>(std::get<double>(v));
+                   },
+               .get = [](const Options& o) -> std::optional<OptionValue> {
+                   return float_value(o.max_record_seconds);
+               }},
+    OptionSpec{.name = "undo-levels",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "N",
+               .group = "Recording",
+               .help = "overdub passes each take can undo (default: 8, at most 256)",
+               .min = 0,
+               .max = limits::kMaxUndoLevels,
+               .set = set_whole<&Options::undo_levels>,
+               .get = get_whole<&Options::undo_levels>},
+    OptionSpec{.name = "undo-memory-mib",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "MIB",
+               .group = "Recording",
+               .help = "memory for undo layers, shared by every take, in MiB (default: 128,\n"
+                       "at most 4096)",
+               .min = 0,
+               .max = limits::kMaxUndoMemoryMib,
+               .set = set_whole<&Options::undo_memory_mib>,
+               .get = get_whole<&Options::undo_memory_mib>},
+    OptionSpec{.name = "record-offset",
+               .kind = OptionKind::integer,
+               .in_file = true,
+               .metavar = "FRAMES",
+               .group = "Recording",
+               .help = "frames added to JACK's capture + playback latency to align takes\n"
+                       "and overdubs, may be negative (default: 0)",
+               .min = -1'000'000,
+               .max = 1'000'000,
+               .set = set_whole<&Options::record_offset>,
+               .get = get_whole<&Options::record_offset>},
     // Samples and memory
     OptionSpec{.name = "samples-dir",
                .kind = OptionKind::text,

@@ -46,6 +46,13 @@ struct Options {
     std::size_t command_capacity = limits::kDefaultCommandCapacity;
     std::size_t max_scheduled = limits::kDefaultScheduledCapacity;  // future commands pending
     float fade_ms = limits::kDefaultFadeMs;
+    // Recording (docs/recording.md).
+    std::uint32_t inputs = limits::kDefaultInputs;  // 0: no input ports, no recording
+    std::uint32_t recorders = limits::kDefaultRecorders;
+    float max_record_seconds = limits::kDefaultMaxRecordSeconds;
+    std::uint32_t undo_levels = limits::kDefaultUndoLevels;
+    std::uint32_t undo_memory_mib = limits::kDefaultUndoMemoryMib;
+    std::int32_t record_offset = 0;  // frames added to JACK's round trip, may be negative
     // Feedback to control surfaces.
     std::vector<std::string> notify;  // --notify URLs: static subscribers
     std::uint16_t feedback_port = 0;  // zero-configuration mode; 0: off

@@ -42,12 +42,15 @@ std::string describe_status(jack_status_t s) {
 }  // namespace
 
 JackClient::JackClient(std::string client_name, std::string server_name, std::uint32_t outputs,
-                       std::uint32_t assumed_rate)
+                       std::uint32_t assumed_rate, std::uint32_t inputs)
     : client_name_(std::move(client_name)),
       server_name_(std::move(server_name)),
       outputs_(outputs),
+      inputs_(inputs),
       ports_(outputs, nullptr),
-      buffers_(outputs, nullptr) {
+      buffers_(outputs, nullptr),
+      in_ports_(inputs, nullptr),
+      in_buffers_(inputs, nullptr) {
     sample_rate_.store(assumed_rate, std::memory_order_relaxed);
 }
 
@@ -78,6 +81,17 @@ bool JackClient::open(std::string& why) {
         ports[i] = jack_port_register(c, port_name.c_str(), JACK_DEFAULT_AUDIO_TYPE,
                                       JackPortIsOutput | JackPortIsTerminal, 0);
         if (!ports[i]) {
+            jack_client_close(c);
+            why = "cannot register JACK port " + port_name;
+            return false;
+        }
+    }
+    std::vector<jack_port_t*> in_ports(inputs_, nullptr);
+    for (std::uint32_t i = 0; i < inputs_; ++i) {
+        const std::string port_name = "in_" + std::to_string(i + 1);
+        in_ports[i] = jack_port_register(c, port_name.c_str(), JACK_DEFAULT_AUDIO_TYPE,
+                                         JackPortIsInput | JackPortIsTerminal, 0);
+        if (!in_ports[i]) {
             jack_client_close(c);
             why = "cannot register JACK port " + port_name;
             return false;
@@ -120,6 +134,13 @@ bool JackClient::open(std::string& why) {
                                                                        std::memory_order_release);
         },
         this);
+    // Notification thread: the ports' latencies changed (a connection, a new server setting).
+    jack_set_latency_callback(
+        c,
+        [](jack_latency_callback_mode_t mode, void* self) {
+            static_cast<JackClient*>(self)->on_latency(mode);
+        },
+        this);
     // Runs like a signal handler, on a thread of libjack's: record the loss and nothing else.
     // The main thread closes the client.
     jack_on_info_shutdown(
@@ -137,6 +158,7 @@ bool JackClient::open(std::string& why) {
     std::lock_guard lock(client_mutex_);
     client_ = c;
     ports_ = std::move(ports);
+    in_ports_ = std::move(in_ports);
     anchor_ntp_ = 0;  // the old anchor tied the wall clock to another server's frames
     return true;
 }
@@ -218,6 +240,7 @@ void JackClient::close() noexcept {
     jack_client_close(c);
     engine_ = nullptr;
     std::fill(ports_.begin(), ports_.end(), nullptr);
+    std::fill(in_ports_.begin(), in_ports_.end(), nullptr);
     shutdown_reason_[0] = '\0';
     server_gone_.store(false, std::memory_order_release);
 }
@@ -306,12 +329,33 @@ std::uint64_t JackClient::frame_for_ntp(std::uint64_t timetag) const {
     return static_cast<std::uint64_t>(std::max<std::int64_t>(anchor + frames, 1));
 }
 
+// JACK's notification thread. Capture mode: how long input has travelled when it reaches
+// in_*; playback mode: how long out_* takes to be heard. Each mode updates its half.
+void JackClient::on_latency(jack_latency_callback_mode_t mode) noexcept {
+    const bool capture = mode == JackCaptureLatency;
+    const auto& ports = capture ? in_ports_ : ports_;
+    std::uint32_t most = 0;
+    for (jack_port_t* p : ports) {
+        if (!p) continue;
+        jack_latency_range_t range{};
+        jack_port_get_latency_range(p, mode, &range);
+        most = std::max<std::uint32_t>(most, range.max);
+    }
+    (capture ? capture_latency_ : playback_latency_).store(most, std::memory_order_relaxed);
+    round_trip_.store(capture_latency_.load(std::memory_order_relaxed) +
+                          playback_latency_.load(std::memory_order_relaxed),
+                      std::memory_order_relaxed);
+    latency_changed_.store(true, std::memory_order_release);
+}
+
 // Audio thread. Wait-free; does not allocate. jack_last_frame_time and jack_transport_query
 // are documented as callable from the process callback.
 int JackClient::process(jack_nframes_t nframes) noexcept {
     if (abandoned_.load(std::memory_order_acquire)) return 0;
     for (std::size_t i = 0; i < ports_.size(); ++i)
         buffers_[i] = static_cast<float*>(jack_port_get_buffer(ports_[i], nframes));
+    for (std::size_t i = 0; i < in_ports_.size(); ++i)
+        in_buffers_[i] = static_cast<const float*>(jack_port_get_buffer(in_ports_[i], nframes));
 
     BlockTiming timing;
     const jack_nframes_t low = jack_last_frame_time(client_);
@@ -341,7 +385,8 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
         // CLOCK_MONOTONIC is read through the vDSO: no system call on the audio thread.
         timespec began{};
         clock_gettime(CLOCK_MONOTONIC, &began);
-        engine_->process(buffers_.data(), nframes, timing);
+        engine_->process(in_buffers_.data(), static_cast<std::uint32_t>(in_buffers_.size()),
+                         buffers_.data(), nframes, timing);
         timespec ended{};
         clock_gettime(CLOCK_MONOTONIC, &ended);
         const auto render_ns =

@@ -40,8 +40,9 @@ class JackClient {
   public:
     // Opens nothing yet. `server_name` empty: JACK_DEFAULT_SERVER or the default server.
     // `assumed_rate`: what sample_rate() says until a server tells.
+    // `inputs`: input ports in_1 .. in_M registered beside the outputs, passed to the engine.
     JackClient(std::string client_name, std::string server_name, std::uint32_t outputs,
-               std::uint32_t assumed_rate);
+               std::uint32_t assumed_rate, std::uint32_t inputs = 0);
     ~JackClient();
     JackClient(const JackClient&) = delete;
     JackClient& operator=(const JackClient&) = delete;
@@ -86,6 +87,16 @@ class JackClient {
         return block_size_.load(std::memory_order_relaxed);
     }
     std::uint64_t xruns() const noexcept { return xruns_.load(std::memory_order_relaxed); }
+    // The round trip JACK reports for our ports, in frames: the largest capture latency of
+    // in_* plus the largest playback latency of out_* (read in JACK's latency callback, on its
+    // notification thread). Any thread. docs/recording.md explains the model.
+    std::uint32_t round_trip_frames() const noexcept {
+        return round_trip_.load(std::memory_order_relaxed);
+    }
+    // Any thread: whether the latencies changed since the last call.
+    bool take_latency_changed() noexcept {
+        return latency_changed_.exchange(false, std::memory_order_acq_rel);
+    }
     // Process callbacks run so far: the audio thread's heartbeat (the service watchdog is fed
     // only while it moves). Any thread.
     std::uint64_t process_cycles() const noexcept {
@@ -118,6 +129,7 @@ class JackClient {
 
   private:
     int process(jack_nframes_t nframes) noexcept;
+    void on_latency(jack_latency_callback_mode_t mode) noexcept;
     // JACK's 32-bit frame `f`, within ±2³¹ frames of now, on the 64-bit timeline. Under
     // client_mutex_.
     std::uint64_t extend(jack_nframes_t f) const;
@@ -126,6 +138,7 @@ class JackClient {
     const std::string client_name_;
     const std::string server_name_;
     const std::uint32_t outputs_;
+    const std::uint32_t inputs_;
 
     // Written by the main thread only, under client_mutex_; read by it freely and by others
     // under the mutex. The audio thread uses it between activate() and close().
@@ -133,6 +146,8 @@ class JackClient {
     mutable std::mutex client_mutex_;
     std::vector<jack_port_t*> ports_;
     std::vector<float*> buffers_;  // preallocated: process() only fills it
+    std::vector<jack_port_t*> in_ports_;
+    std::vector<const float*> in_buffers_;  // preallocated, like buffers_
     Engine* engine_ = nullptr;
 
     // The timeline: frame = timeline_offset_ + frame_wraps_ + JACK's frame (mod 2⁶⁴). Set by
@@ -163,6 +178,11 @@ class JackClient {
     // A counter read for progress only, ordering nothing else: relaxed.
     std::atomic<std::uint64_t> process_cycles_{0};
     std::atomic<bool> connections_changed_{false};
+    // JACK's notification thread writes, JackLink reads; the flag says "read again".
+    std::atomic<std::uint32_t> capture_latency_{0};
+    std::atomic<std::uint32_t> playback_latency_{0};
+    std::atomic<std::uint32_t> round_trip_{0};
+    std::atomic<bool> latency_changed_{false};
     RenderMeter render_meter_;
     std::atomic<bool> server_gone_{false};
     std::atomic<bool> abandoned_{false};

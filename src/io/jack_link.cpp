@@ -98,6 +98,7 @@ void JackLink::poll() {
         return;
     }
     follow_rate();
+    if (client_.take_latency_changed() && on_latency_) on_latency_(client_.round_trip_frames());
     watch_cycles(now);
     // A stopped server's graph may be half written: read it again once it runs.
     if (state_.load(std::memory_order_relaxed) == JackState::connected) track_connections(now);

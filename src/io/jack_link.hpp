@@ -63,6 +63,11 @@ class JackLink {
     JackLink(const JackLink&) = delete;
     JackLink& operator=(const JackLink&) = delete;
 
+    // Main thread, before the first poll(): called from poll() (main thread) with the round
+    // trip in frames each time JACK reports new latencies for our ports.
+    using LatencyChanged = std::function<void(std::uint32_t round_trip)>;
+    void set_on_latency(LatencyChanged on_latency) { on_latency_ = std::move(on_latency); }
+
     // Main thread: one step of the life cycle. Bounded: at most one open attempt.
     void poll();
     // Main thread: closes the connection for good (the audio thread has stopped after it).
@@ -92,6 +97,7 @@ class JackLink {
     Engine& engine_;
     JackLinkConfig config_;
     RateChanged on_rate_changed_;
+    LatencyChanged on_latency_;
 
     std::atomic<JackState> state_{JackState::disconnected};
     std::atomic<std::uint64_t> connects_{0};

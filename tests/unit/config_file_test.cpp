@@ -219,6 +219,12 @@ voices = 32
 command-capacity = 4096
 max-scheduled = 2048
 fade-ms = 2.5
+inputs = 4
+recorders = 3
+max-record-seconds = 12.5
+undo-levels = 5
+undo-memory-mib = 64
+record-offset = -32
 samples-dir = "/srv/samples"
 samples-root = ["/media/usb", "more"]
 memory-budget = "256M"
@@ -246,6 +252,12 @@ log-level = "warn"
     EXPECT_EQ(o.command_capacity, 4096U);
     EXPECT_EQ(o.max_scheduled, 2048U);
     EXPECT_FLOAT_EQ(o.fade_ms, 2.5F);
+    EXPECT_EQ(o.inputs, 4U);
+    EXPECT_EQ(o.recorders, 3U);
+    EXPECT_FLOAT_EQ(o.max_record_seconds, 12.5F);
+    EXPECT_EQ(o.undo_levels, 5U);
+    EXPECT_EQ(o.undo_memory_mib, 64U);
+    EXPECT_EQ(o.record_offset, -32);
     EXPECT_EQ(o.samples_dir, "/srv/samples");
     EXPECT_EQ(o.samples_roots, (std::vector<fs::path>{"/media/usb", "/cfg/more"}));
     EXPECT_EQ(o.memory_budget, 256ULL << 20);
