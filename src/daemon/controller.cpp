@@ -230,6 +230,14 @@ const std::vector<Controller::Route>& Controller::routes() {
         {"/slot/<n>/fade_out", &Controller::osc_slot_fade_out},
         {"/slot/<n>/quantize", &Controller::osc_slot_quantize},
         {"/slot/<n>/beats", &Controller::osc_slot_beats},
+        {"/slot/<n>/record", &Controller::osc_slot_record},
+        {"/slot/<n>/overdub", &Controller::osc_slot_overdub},
+        {"/slot/<n>/undo", &Controller::osc_slot_undo},
+        {"/slot/<n>/redo", &Controller::osc_slot_redo},
+        {"/slot/<n>/clear", &Controller::osc_slot_clear},
+        {"/slot/<n>/input", &Controller::osc_slot_input},
+        {"/slot/<n>/monitor", &Controller::osc_slot_monitor},
+        {"/monitor", &Controller::osc_monitor},
         {"/clock/tempo", &Controller::osc_clock_tempo},
         {"/clock/meter", &Controller::osc_clock_meter},
         {"/clock/reset", &Controller::osc_clock_reset},
@@ -743,12 +751,17 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
 }
 
 void Controller::osc_slot_unload(const Request& r) {
+    empty_slot(r, CommandKind::unload);
+}
+
+// unload or clear: the slot's sample (or take) goes, and the mirror forgets it.
+void Controller::empty_slot(const Request& r, CommandKind kind) {
     if (!check_arity(r, 0, 0) || !admit_scheduled(r)) return;
     std::lock_guard lock(mutex_);
     SlotState& s = mirror_slot(r.slot);
     ++s.generation;  // a load still in flight for this slot is now stale
     s.loading = false;
-    Command c{CommandKind::unload, r.slot};
+    Command c{kind, r.slot};
     c.frame = r.frame;
     if (rehearsing_) {
         if (c.frame > now_frame_) ++rehearsal_.scheduled;
@@ -767,6 +780,59 @@ void Controller::osc_slot_unload(const Request& r) {
     s.frames = 0;
     s.channels = 0;
     s.sample_rate = 0;
+}
+
+// Recording (docs/recording.md). With --inputs 0 or --recorders 0 there is nothing to record
+// with: say so instead of sending commands the engine would ignore.
+bool Controller::require_recording(const Request& r) {
+    if (config_.inputs > 0 && config_.recorders > 0) return true;
+    error(r.from, r.message.address, "recording is off (--inputs 0 or --recorders 0)");
+    return false;
+}
+
+// Presses only: a release (0) does nothing, so that a pad sends press and release freely.
+void Controller::osc_slot_record(const Request& r) {
+    if (!require_recording(r)) return;
+    if (button(r).value_or(false)) send(Command{CommandKind::record, r.slot, 1.0F}, r);
+}
+
+void Controller::osc_slot_overdub(const Request& r) {
+    if (!require_recording(r)) return;
+    if (button(r).value_or(false)) send(Command{CommandKind::overdub, r.slot, 1.0F}, r);
+}
+
+void Controller::osc_slot_undo(const Request& r) {
+    if (require_recording(r) && check_arity(r, 0, 0)) send(Command{CommandKind::undo, r.slot}, r);
+}
+
+void Controller::osc_slot_redo(const Request& r) {
+    if (require_recording(r) && check_arity(r, 0, 0)) send(Command{CommandKind::redo, r.slot}, r);
+}
+
+// Empties the slot whatever it holds (a take or a sample); the take's recorder returns to the
+// pool. Works with recording off too, as an unload.
+void Controller::osc_slot_clear(const Request& r) {
+    empty_slot(r, CommandKind::clear);
+}
+
+void Controller::osc_slot_input(const Request& r) {
+    if (!require_recording(r)) return;
+    const double pairs = std::max(1U, (config_.inputs + 1) / 2);
+    if (auto v = send_whole(r, CommandKind::set_record_input, 1.0, pairs, "input pair"))
+        accept_int(r, &SlotParams::input, "input", *v);
+}
+
+void Controller::osc_slot_monitor(const Request& r) {
+    if (!require_recording(r)) return;
+    if (auto v = send_whole(r, CommandKind::set_monitor, 0.0, 1.0, "monitor"))
+        accept_int(r, &SlotParams::monitor, "monitor", *v);
+}
+
+void Controller::osc_monitor(const Request& r) {
+    if (!require_recording(r)) return;
+    if (auto v = whole_argument(r, 0.0, 1.0, "monitor");
+        v && send(Command{CommandKind::set_monitor_all, 0, static_cast<float>(*v)}, r))
+        echo(r, "/monitor", OscArg::int32(static_cast<std::int32_t>(*v)));
 }
 
 // Buttons send 1 on press and 0 on release; no argument is a press. Returns whether it was

@@ -52,6 +52,9 @@ struct RuntimeStatus {
 struct ControllerConfig {
     std::uint32_t slots = limits::kDefaultSlots;
     std::uint32_t outputs = limits::kDefaultOutputs;  // bounds /slot/<n>/output
+    // Recording (docs/recording.md): off when either is 0; inputs bounds /slot/<n>/input.
+    std::uint32_t inputs = limits::kDefaultInputs;
+    std::uint32_t recorders = limits::kDefaultRecorders;
     // Commands with a future frame that may be pending at once (--max-scheduled).
     std::size_t max_scheduled = limits::kDefaultScheduledCapacity;
     std::filesystem::path samples_dir;  // empty: the current directory
@@ -227,6 +230,16 @@ class Controller {
     void osc_slot_fade_out(const Request& r);
     void osc_slot_quantize(const Request& r);
     void osc_slot_beats(const Request& r);
+    void osc_slot_record(const Request& r);
+    void osc_slot_overdub(const Request& r);
+    void osc_slot_undo(const Request& r);
+    void osc_slot_redo(const Request& r);
+    void osc_slot_clear(const Request& r);
+    void osc_slot_input(const Request& r);
+    void osc_slot_monitor(const Request& r);
+    void osc_monitor(const Request& r);
+    bool require_recording(const Request& r);
+    void empty_slot(const Request& r, CommandKind kind);
     void osc_clock_tempo(const Request& r);
     void osc_clock_meter(const Request& r);
     void osc_clock_reset(const Request& r);

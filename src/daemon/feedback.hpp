@@ -39,6 +39,8 @@ struct SlotParams {
     float fade_out = limits::kDefaultFadeMs;
     OscArg quantize = OscArg::string("none");  // as given: "none", "beat", "bar" or beats
     float beats = 0.0F;
+    std::int32_t input = 1;    // the input pair recorded and monitored
+    std::int32_t monitor = 0;  // 1: the input pair passes to the slot's outputs
 };
 
 // One slot of the controller's mirror.

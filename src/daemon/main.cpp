@@ -216,6 +216,8 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     ControllerConfig controller_config;
     controller_config.slots = options.slots;
     controller_config.outputs = options.outputs;
+    controller_config.inputs = options.inputs;
+    controller_config.recorders = options.recorders;
     controller_config.max_scheduled = options.max_scheduled;
     controller_config.samples_dir =
         options.samples_dir.empty() ? std::filesystem::current_path() : options.samples_dir;

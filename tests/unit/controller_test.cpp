@@ -67,6 +67,7 @@ class ControllerTest : public ::testing::Test {
         config.slots = 8;
         config.outputs = 3;  // output pairs 1 (out_1, out_2) and 2 (out_3 alone)
         config.max_scheduled = max_scheduled_;
+        config.inputs = inputs_;
         config.samples_dir = dir_;
         config.sample_roots = roots_;
         config.now = [this] {
@@ -178,6 +179,7 @@ class ControllerTest : public ::testing::Test {
     // The error limits' clock, in steady_clock ticks; the loader thread reads it too.
     std::atomic<std::int64_t> error_clock_{0};
     std::int64_t error_tick_ = std::chrono::steady_clock::duration(std::chrono::seconds(1)).count();
+    std::uint32_t inputs_ = 3;  // pairs 1 (in_1, in_2) and 2 (in_3 alone)
     std::size_t max_scheduled_ = 1024;
     // The fake audio clock: now, and where a timetag lands (by default 1000 frames per unit of
     // timetag after frame 100000, so distinct timetags land on distinct frames).
@@ -1525,3 +1527,51 @@ TEST_F(ControllerRootsTest, OverlongPathsAreRefusedBeforeTheFilesystemIsAsked) {
     ASSERT_EQ(errors().size(), 1U);  // looked up: too long a name for the filesystem
     EXPECT_NE(errors()[0].message.args[1].s, "path longer than 4096 bytes");
 }
+
+namespace {
+
+TEST_F(ControllerTest, RecordingAddressesSendTheirCommands) {
+    Command c = expect_command("/slot/2/record", {});
+    EXPECT_EQ(c.kind, CommandKind::record);
+    EXPECT_EQ(c.slot, 2U);
+    EXPECT_EQ(expect_command("/slot/2/record", {OscArg::float32(1.0F)}).kind, CommandKind::record);
+    EXPECT_EQ(expect_command("/slot/3/overdub", {}).kind, CommandKind::overdub);
+    EXPECT_EQ(expect_command("/slot/3/undo", {}).kind, CommandKind::undo);
+    EXPECT_EQ(expect_command("/slot/3/redo", {}).kind, CommandKind::redo);
+    EXPECT_EQ(expect_command("/slot/3/clear", {}).kind, CommandKind::clear);
+    c = expect_command("/slot/1/input", {OscArg::int32(2)});
+    EXPECT_EQ(c.kind, CommandKind::set_record_input);
+    EXPECT_EQ(c.value, 2.0F);
+    c = expect_command("/slot/1/monitor", {OscArg::int32(1)});
+    EXPECT_EQ(c.kind, CommandKind::set_monitor);
+    EXPECT_EQ(c.value, 1.0F);
+    c = expect_command("/monitor", {OscArg::int32(1)});
+    EXPECT_EQ(c.kind, CommandKind::set_monitor_all);
+    EXPECT_EQ(c.value, 1.0F);
+
+    // A release is no press.
+    commands_.clear();
+    send("/slot/2/record", {OscArg::float32(0.0F)});
+    send("/slot/2/overdub", {OscArg::int32(0)});
+    EXPECT_TRUE(commands_.empty());
+
+    expect_rejected("/slot/1/input", {OscArg::int32(3)});  // 3 inputs: pairs 1 and 2
+    expect_rejected("/slot/1/input", {OscArg::int32(0)});
+    expect_rejected("/slot/1/monitor", {OscArg::int32(2)});
+    expect_rejected("/monitor", {OscArg::string("on")});
+    expect_rejected("/slot/1/undo", {OscArg::int32(1)});
+    expect_rejected("/slot/1/record", {OscArg::string("x")});
+}
+
+TEST_F(ControllerTest, RecordingAddressesSayRecordingIsOffWithoutInputs) {
+    inputs_ = 0;
+    make(std::make_unique<MemoryBudget>(1ULL << 30), true);
+    for (const char* a : {"/slot/0/record", "/slot/0/overdub", "/slot/0/undo", "/slot/0/redo"})
+        expect_rejected(a, {});
+    expect_rejected("/slot/0/input", {OscArg::int32(1)});
+    expect_rejected("/slot/0/monitor", {OscArg::int32(1)});
+    expect_rejected("/monitor", {OscArg::int32(1)});
+    EXPECT_EQ(expect_command("/slot/0/clear", {}).kind, CommandKind::clear);  // as an unload
+}
+
+}  // namespace
