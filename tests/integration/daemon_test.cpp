@@ -151,13 +151,12 @@ class Daemon : public IntegrationTest {
 
     void start_daemon() {
         osc_port_ = pick_free_udp_port();
-        std::vector<std::string> args = {"--osc-port",
-                                         std::to_string(osc_port_),
-                                         "--samples-dir",
-                                         samples_.string(),
-                                         "--no-autoconnect",
-                                         "--log-level",
-                                         "debug"};
+        std::vector<std::string> args = {"--osc-port", std::to_string(osc_port_), "--samples-dir",
+                                         samples_.string(), "--no-autoconnect", "--log-level",
+                                         "debug",
+                                         // Recording stays on, with little memory: the start
+                                         // does not wait for 300 MiB to be touched.
+                                         "--max-record-seconds", "2", "--undo-memory-mib", "4"};
         args.insert(args.end(), extra_args_.begin(), extra_args_.end());
         std::string env = "JACK_DEFAULT_SERVER=" + jack_->name();
         if (server_by_flag_) {
@@ -556,7 +555,9 @@ TEST_F(DaemonWithOptions, RegistersNamedClientWithRequestedOutputsOnTheServerGiv
     const auto outputs = probe.ports("^stage-looper:", JackPortIsOutput);
     EXPECT_EQ(outputs, (std::vector<std::string>{"stage-looper:out_1", "stage-looper:out_2",
                                                  "stage-looper:out_3", "stage-looper:out_4"}));
-    EXPECT_TRUE(probe.ports("^stage-looper:", JackPortIsInput).empty());
+    // The default --inputs 2: in_1 and in_2 for recording.
+    EXPECT_EQ(probe.ports("^stage-looper:", JackPortIsInput),
+              (std::vector<std::string>{"stage-looper:in_1", "stage-looper:in_2"}));
     EXPECT_TRUE(probe.ports("^looperd:", 0).empty());
 }
 
