@@ -122,6 +122,7 @@ for arch in "${archs[@]}"; do
   t=$(triplet_of "$arch")
   dir="build-$arch"
   echo "== $arch ($t): build (warnings are errors) =="
+  start=$SECONDS
   pc_dir=$(unpack_liblo_dev "$arch" "$t")
   # No integration tests (they need a JACK server of the same architecture), no benchmark, and
   # no RealtimeSanitizer (its runtime is x86_64 only): the guard's own operator new/delete
@@ -133,6 +134,7 @@ for arch in "${archs[@]}"; do
   fi
   rm -f "$dir/meson-logs/testlog.junit.xml"
   if ! meson compile -C "$dir" -j "$jobs"; then status=1; continue; fi
+  echo "$arch: build took $((SECONDS - start)) s"
 
   echo "== $arch: unit and guard tests$([ "$arch" = i386 ] || echo ' under qemu-user') =="
   start=$SECONDS
