@@ -98,9 +98,9 @@ unpack_liblo_dev() {
   if [ ! -f "$dir/.version" ] || [ "$(cat "$dir/.version")" != "$version" ]; then
     rm -rf "$dir"
     mkdir -p "$dir"
-    # apt's download sandbox user needs a directory it can write.
-    chmod 755 "$dir"
-    (cd "$dir" && apt_get download -q "liblo-dev:$arch=$version" >/dev/null)
+    # apt downloads as its sandbox user, which must be able to write here.
+    if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$dir"; fi
+    (cd "$dir" && apt-get download -q "liblo-dev:$arch=$version" >/dev/null)
     deb=$(echo "$dir"/liblo-dev_*.deb)
     dpkg-deb -x "$deb" "$dir/root"
     rm -f "$deb"
