@@ -141,8 +141,13 @@ for arch in "${archs[@]}"; do
   # Emulation makes each test slower, not less meaningful; the timeouts scale with it. A death
   # test's child cannot re-execute a foreign binary under qemu-user (no binfmt_misc needed or
   # assumed), so death tests fork instead (the tests honour Google Test's own variable).
+  # Tests that start another of looperd's programs (the daemon, a writer) run it through the
+  # emulator, named by LOOPERD_TEST_EXEC_WRAPPER.
   wrap=(env)
-  [ "$arch" = i386 ] || wrap=(env GTEST_DEATH_TEST_STYLE=fast)
+  case $arch in
+    arm64) wrap=(env GTEST_DEATH_TEST_STYLE=fast LOOPERD_TEST_EXEC_WRAPPER=qemu-aarch64) ;;
+    armhf) wrap=(env GTEST_DEATH_TEST_STYLE=fast LOOPERD_TEST_EXEC_WRAPPER=qemu-arm) ;;
+  esac
   multiplier=1
   [ "$arch" = i386 ] || multiplier=4
   if ! "${wrap[@]}" meson test -C "$dir" --print-errorlogs --num-processes "$jobs" \
