@@ -6,7 +6,9 @@
 #     warnings as errors; then the load scenarios (docs/load-testing.md), one at a time;
 #  2. unit and guard tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #  3. the threaded unit tests (controller + loader thread, rings) under ThreadSanitizer;
-#  4. every libFuzzer target for 60 s (in parallel), after replaying its regression inputs.
+#  4. every libFuzzer target for 60 s (in parallel), after replaying its regression inputs;
+#  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64 and armhf under
+#     qemu-user, and for i386 natively (the 32-bit datagram path).
 # Prints one closing line: "tests: N passed, N failed, N skipped" (Google Test cases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +66,11 @@ if FUZZ_SEED=1 scripts/fuzz.sh 60; then
 else
     status=1
 fi
+
+echo "== cross builds: arm64 and armhf under qemu-user, i386 natively =="
+# scripts/cross-test.sh adds the foreign architectures and installs their packages itself.
+if ! scripts/cross-test.sh arm64 armhf i386; then status=1; fi
+for arch in arm64 armhf i386; do junit_files+=("build-$arch/meson-logs/testlog.junit.xml"); done
 
 passed=0 failed=0 skipped=0
 for f in "${junit_files[@]}"; do

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 
-#if defined(__x86_64__) || defined(__i386__)
+// MXCSR exists where SSE does: always on x86_64; on 32-bit x86 only when the compiler may use SSE
+// (Debian's i386 baseline is i686 without it, whose x87 unit has no flush-to-zero mode at all).
+#if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
 
@@ -17,7 +19,7 @@ namespace looperd {
 class ScopedFlushDenormals {
   public:
     ScopedFlushDenormals() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE__)
         saved_ = _mm_getcsr();
         _mm_setcsr(saved_ | 0x8040U);  // FTZ (bit 15) | DAZ (bit 6)
 #elif defined(__aarch64__)
@@ -33,7 +35,7 @@ class ScopedFlushDenormals {
 #endif
     }
     ~ScopedFlushDenormals() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE__)
         _mm_setcsr(static_cast<unsigned int>(saved_));
 #elif defined(__aarch64__)
         asm volatile("msr fpcr, %0" : : "r"(saved_));

@@ -223,7 +223,10 @@ void JackLink::track_connections(Clock::time_point now) {
     last_query_ = now;
     const auto current = client_.connections();
     if (client_.server_gone()) return;  // the unplugging of a server going down
-    for (const auto& [own, other] : current) {
+    for (const auto& connection : current) {
+        // Named, not structured bindings: clang before 16 cannot capture those in a lambda.
+        const std::string& own = connection.first;
+        const std::string& other = connection.second;
         const bool known = std::any_of(remembered_.begin(), remembered_.end(), [&](const auto& r) {
             return r.own == own && r.other == other;
         });

@@ -21,7 +21,14 @@ void* volatile g_sink = nullptr;
 
 class Guard : public ::testing::Test {
   protected:
-    void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+    // "threadsafe" re-executes the test binary for each death test. Under qemu-user (the ARM
+    // cross builds) a child cannot execute a foreign binary, so scripts/cross-test.sh sets
+    // GTEST_DEATH_TEST_STYLE=fast (a plain fork; no threads run when these tests start), and
+    // Google Test's own variable then wins.
+    void SetUp() override {
+        if (std::getenv("GTEST_DEATH_TEST_STYLE") == nullptr)
+            GTEST_FLAG_SET(death_test_style, "threadsafe");
+    }
 };
 
 TEST_F(Guard, IsOnInThisBuild) {

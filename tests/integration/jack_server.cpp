@@ -13,10 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -28,6 +30,21 @@ extern char** environ;
 namespace looperd::test {
 
 namespace {
+
+// `name` as execve() needs it: a path as given, or the first match on $PATH.
+std::string find_in_path(const std::string& name) {
+    if (name.find('/') != std::string::npos) return name;
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    std::size_t start = 0;
+    while (start <= dirs.size()) {
+        const std::size_t end = std::min(dirs.find(':', start), dirs.size());
+        const std::string candidate = dirs.substr(start, end - start) + "/" + name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+        start = end + 1;
+    }
+    return name;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -53,7 +70,14 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
     : log_path_(std::move(log_path)) {
     // Everything the child needs is built before fork(): after it, in a process that may
     // have other threads (libjack's), only async-signal-safe calls are allowed.
+    // Under qemu-user without binfmt_misc (the cross builds' tests), a foreign binary is run
+    // through the emulator: LOOPERD_TEST_EXEC_WRAPPER names it.
     std::vector<std::string> argv_strings;
+    std::string exec_path = program;
+    if (const char* wrapper = std::getenv("LOOPERD_TEST_EXEC_WRAPPER"); wrapper && *wrapper) {
+        exec_path = find_in_path(wrapper);
+        argv_strings.push_back(wrapper);
+    }
     argv_strings.push_back(program);
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -95,7 +119,7 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
         ::dup2(log_fd, STDERR_FILENO);
         // The test's own JACK and UDP sockets must not leak into the child.
         ::close_range(3, UINT_MAX, 0);
-        ::execve(program.c_str(), argv.data(), envp.data());
+        ::execve(exec_path.c_str(), argv.data(), envp.data());
         const char message[] = "execve failed\n";
         [[maybe_unused]] const auto ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
         ::_exit(127);

@@ -315,8 +315,8 @@ int faders(const Settings& s) {
     report.check("no xrun caused by a client (looperd)",
                  xruns - driver_only == 0 && jack_xruns.client_late == 0,
                  count(xruns) + "; " + jack_xruns_text(jack_xruns) +
-                     "; looperd's longest block render " +
-                     fixed(render_max_so_far(poller, t0)) + " us",
+                     "; looperd's longest block render " + fixed(render_max_so_far(poller, t0)) +
+                     " us",
                  "0 beyond jackd's own late wake-ups");
 
     // Order: each fader's echoes only ever rise, and the last is the last value sent.

@@ -316,6 +316,84 @@ TEST(OscCodec, BadBundleElementSizesRejected) {
     expect_rejected(cut, "empty bundle element");
 }
 
+// The size that makes `p + size` wrap the address space to `p + size == 4` on a 32-bit target
+// (on a 64-bit one it is merely a size far beyond the packet). 4-aligned as `p` is.
+std::uint32_t size_wrapping_32bit_pointer(const std::uint8_t* p) {
+    return static_cast<std::uint32_t>(
+               0U - static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(p))) +
+           4U;
+}
+
+// liblo 0.31 (Debian 12) hangs or crashes on 32-bit builds on bundle element sizes like these:
+// read as int32 they are negative, so a signed "size > bytes left" check passes and the reader
+// steps backwards, onto the same size word (a loop that never ends) or before the buffer; or
+// `pointer + size` wraps past 2^32 and lands inside the buffer again. looperd's decoder must
+// refuse each one whole with OscDecodeError: never a hang, a crash or a message decoded from the
+// wrong bytes. scripts/cross-test.sh runs this on i386, armhf and arm64; a hang ends in meson's
+// test timeout.
+TEST(OscCodec, BundleElementSizesThatBreak32BitArithmeticAreRefused) {
+    const Bytes msg = message_bytes("/x", 1);  // 12 bytes
+    const Bytes header = PacketBuilder{}.bundle_header().bytes;
+    // Where a size word sits in the packets below, from the start of its bundle: after the
+    // header and one good element.
+    const std::uint32_t word_at = static_cast<std::uint32_t>(header.size() + 4 + msg.size());
+    const std::uint32_t sizes[] = {
+        0x7FFFFFFCU,  // the largest positive int32 that is a multiple of 4
+        0x80000000U,  // INT32_MIN
+        0x80000004U,
+        0xC0000000U,
+        0xFFFFFFFCU,                                            // -4: back onto the size word
+        static_cast<std::uint32_t>(0U - 4U - 4U - msg.size()),  // back to the good element
+        0U - (word_at + 4U),                                    // back to the bundle header
+        0xFFFFFFF0U,
+    };
+
+    const auto check = [&](std::uint32_t size) {
+        SCOPED_TRACE(::testing::Message() << "element size 0x" << std::hex << size);
+        // Alone: [header][good element][size word][12 bytes].
+        Bytes packet = PacketBuilder{}.bundle_header().element(msg).be32(size).bytes;
+        packet.insert(packet.end(), msg.begin(), msg.end());
+        expect_rejected(packet, "truncated bundle element");
+
+        // Nested, with the outer element's size right: the inner bundle's end bounds it.
+        const Bytes outer = PacketBuilder{}.bundle_header().element(packet).element(msg).bytes;
+        expect_rejected(outer, "truncated bundle element");
+    };
+    for (const std::uint32_t size : sizes) check(size);
+
+    // `pointer + size` wrapping to just past the address space's end, computed for the very
+    // bytes the decoder reads (the vector's buffer, so its address is known before decoding).
+    Bytes packet = PacketBuilder{}.bundle_header().element(msg).be32(0).bytes;
+    packet.insert(packet.end(), msg.begin(), msg.end());
+    const std::uint8_t* element = packet.data() + word_at + 4;
+    const std::uint32_t wrap = size_wrapping_32bit_pointer(element);
+    ASSERT_EQ(wrap % 4, 0U);
+    for (int k = 0; k < 4; ++k) {
+        packet[word_at + static_cast<std::size_t>(k)] =
+            static_cast<std::uint8_t>(wrap >> (24 - 8 * k));
+    }
+    SCOPED_TRACE(::testing::Message() << "wrapping element size 0x" << std::hex << wrap);
+    expect_rejected(packet, "truncated bundle element");
+}
+
+TEST(OscCodec, BlobSizesThatBreak32BitArithmeticAreRefused) {
+    for (const std::uint32_t size : {0x7FFFFFFCU, 0x7FFFFFFFU, 0x80000000U, 0xFFFFFFF8U}) {
+        SCOPED_TRACE(size);
+        expect_rejected(PacketBuilder{}.str("/abc").str(",bi").be32(size).be32(0).be32(7).bytes,
+                        "truncated blob");
+    }
+    // A blob whose payload would end exactly where `pointer + 4 + size` wraps to 4 on 32-bit.
+    Bytes packet = PacketBuilder{}.str("/abc").str(",bi").be32(0).be32(0).be32(7).bytes;
+    const std::size_t word_at = 8 + 4;
+    const std::uint32_t wrap = size_wrapping_32bit_pointer(packet.data() + word_at + 4);
+    for (int k = 0; k < 4; ++k) {
+        packet[word_at + static_cast<std::size_t>(k)] =
+            static_cast<std::uint8_t>(wrap >> (24 - 8 * k));
+    }
+    SCOPED_TRACE(wrap);
+    expect_rejected(packet, "truncated blob");
+}
+
 TEST(OscCodec, TruncatedBundleHeaderRejected) {
     expect_rejected(PacketBuilder{}.chars(std::string("#bundle\0", 8)).be32(0).bytes,
                     "truncated bundle header");

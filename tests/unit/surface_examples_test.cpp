@@ -473,7 +473,8 @@ TEST(TouchOscMapping, EveryAddressIsOneLooperdKnows) {
         if (sends) {
             EXPECT_TRUE(Controller::is_known_address(address)) << "sent, but looperd refuses it";
         } else {
-            EXPECT_TRUE(Controller::is_known_address(address) || Controller::is_feedback_address(address))
+            EXPECT_TRUE(Controller::is_known_address(address) ||
+                        Controller::is_feedback_address(address))
                 << "shown, but looperd never sends it";
         }
         if (Controller::is_feedback_address(address)) {
