@@ -129,6 +129,11 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
       error_replies_(config.error_replies_per_second, std::chrono::seconds(1), kErrorDestinations),
       slots_(config.slots) {
     if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
+    // spdlog makes its default logger on first use, inside its library. Made here, before the
+    // first job reaches the loader thread (through its mutex), the order is one that
+    // ThreadSanitizer can see, whoever logs first. (looperd's main() sets its logger up even
+    // earlier; tests need not.)
+    (void)spdlog::default_logger_raw();
     scheduled_.reserve(config.max_scheduled);
     for (auto& s : slots_) s.params.fade_out = config.fade_ms;
 }
