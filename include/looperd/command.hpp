@@ -52,6 +52,12 @@ enum class CommandKind : std::uint8_t {
     // Engine-wide
     set_monitor_all,    // value != 0: every input passes to the output of the same number
     set_record_offset,  // frames from an output frame to the input frame played along with it
+    // Keeping takes (docs/recording.md)
+    snapshot,  // copy the slot's take into `buffer` (lent, 2 channels, capacity >= the longest
+               // take); answered by snapshot_done or snapshot_refused with the buffer
+    load_take,  // slot takes `buffer` as its take (owned by the engine from then): copied into
+                // a free recorder, then it can be overdubbed like a recorded one
+    clock_from_slot,  // tempo `value` (bpm), the beat grid's zero where the slot's take began
     // Engine-internal: a play or stop already moved onto its quantize grid frame.
     play_on_grid,
     stop_on_grid,

@@ -188,7 +188,8 @@ class Engine {
         std::uint32_t saved = 0;
     };
     struct Recorder {
-        enum class State : std::uint8_t { free, recording, looping, releasing };
+        // loading: a load_take copying `source` in (the slot plays `source` meanwhile).
+        enum class State : std::uint8_t { free, recording, looping, releasing, loading };
         SampleBuffer* buffer = nullptr;  // pooled; capacity max_record_frames_, 2 channels
         State state = State::free;
         std::uint32_t slot = 0;
@@ -209,6 +210,18 @@ class Engine {
         bool swap_undo = false;  // undo (true) or redo
         std::uint32_t swap_layer = 0;
         std::uint32_t swap_next = 0;
+        // A load_take in progress: chunks [copy_next, length) of `source` still to copy.
+        SampleBuffer* source = nullptr;
+        std::uint32_t copy_next = 0;
+    };
+    // A snapshot (saving a take): the take as it was when copying began, into `dest`. Chunks
+    // an overdub or a swap is about to change are copied first (snapshot_copied_).
+    struct Snapshot {
+        SampleBuffer* dest = nullptr;  // lent by the command; none: no snapshot
+        std::uint32_t slot = 0;
+        std::size_t recorder = 0;
+        std::uint32_t next = 0;  // the next chunk the sweep copies
+        bool copying = false;    // false: waiting for the take to be whole
     };
 
     void allocate_recording();  // constructor only
@@ -259,6 +272,15 @@ class Engine {
     void record_due(std::uint64_t now) noexcept;
     void record_segment(std::uint32_t offset, std::uint32_t n) noexcept;
     void monitor_segment(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
+    // Keeping takes (src/engine/take_copy.cpp).
+    void apply_keep(const Command& c, std::uint64_t now) noexcept;
+    void load_take(std::uint32_t slot, SampleBuffer* source, std::uint64_t now) noexcept;
+    void finish_load_take(Recorder& r) noexcept;
+    void advance_copies() noexcept;
+    void advance_snapshot(std::uint32_t& budget) noexcept;
+    void snapshot_before_write(const Recorder& r, std::uint32_t chunk) noexcept;
+    void copy_snapshot_chunk(const Recorder& r, std::uint32_t chunk) noexcept;
+    void abort_snapshot(const Recorder& r) noexcept;
 
     EngineConfig config_;
     std::uint32_t fade_frames_ = 1;
@@ -312,6 +334,8 @@ class Engine {
     std::uint32_t n_inputs_ = 0;
     std::uint64_t block_end_ = 0;  // host frame after the block being processed
     std::vector<std::atomic<std::uint8_t>> record_state_;
+    Snapshot snapshot_;
+    std::vector<std::uint8_t> snapshot_copied_;  // per take chunk: copied by this snapshot
     std::atomic<std::uint32_t> free_recorders_{0};
 
     // Telemetry (see slot_sounding_voices and friends). Preallocated; the audio thread stores, any

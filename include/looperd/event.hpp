@@ -25,6 +25,12 @@ enum class EventKind : std::uint8_t {
     undo_done,          // the last pass on `slot` was undone
     redo_done,          // the last undone pass on `slot` was re-applied
     undo_refused,       // an undo or redo on `slot` had nothing to undo or redo
+    // Keeping takes. `buffer`: the buffer the snapshot command lent, handed back.
+    snapshot_done,     // `buffer` holds the take of `slot`, `frames` long
+    snapshot_refused,  // `slot` held no take (or lost it while copying): `buffer` is unchanged
+    take_loaded,       // the take given to `slot` by load_take is in a recorder (`frames` long)
+    take_load_refused,  // no free recorder, or too long: `slot` plays it as a sample instead
+    tempo_refused,      // clock_from_slot: `slot` holds no take, nothing changed
 };
 
 // Event: one audio → housekeeping message. Trivially copyable, like Command.

@@ -56,6 +56,8 @@ inline constexpr std::uint32_t kMaxUndoMemoryMib = 4096;
 inline constexpr std::uint32_t kUndoChunkFrames = 4096;
 // Chunks an undo or redo swaps per block, so that undoing a long take costs no xrun.
 inline constexpr std::uint32_t kUndoChunksPerBlock = 32;
+// Chunks a snapshot (saving a take) or a load_take copies per block: 1 MiB, like a swap.
+inline constexpr std::uint32_t kCopyChunksPerBlock = 32;
 
 inline constexpr std::uint64_t kDefaultMemoryBudgetBytes = 1ULL << 30;  // 1 GiB
 

@@ -169,6 +169,7 @@ void Engine::allocate_recording() {
             free_chunks_[k] = static_cast<std::uint32_t>(chunks - 1 - k);
         free_chunk_count_ = chunks;
     }
+    snapshot_copied_.assign(max_take_chunks_, 0);
     free_recorders_.store(config_.recorders, std::memory_order_relaxed);
 }
 
@@ -183,14 +184,18 @@ Engine::~Engine() {
     for (std::size_t i = 0; i < backlog_size_; ++i)
         if (backlog_[i].kind == EventKind::buffer_retired) owned.push_back(backlog_[i].buffer);
     for (std::size_t i = 0; i < scheduled_size_; ++i)
-        if (scheduled_[i].kind == CommandKind::assign_buffer && scheduled_[i].buffer)
+        if ((scheduled_[i].kind == CommandKind::assign_buffer ||
+             scheduled_[i].kind == CommandKind::load_take) &&
+            scheduled_[i].buffer)
             owned.push_back(scheduled_[i].buffer);
     Event e;
     while (events_.try_pop(e))
         if (e.kind == EventKind::buffer_retired) owned.push_back(e.buffer);
     Command c;
     while (commands_.try_pop(c))
-        if (c.kind == CommandKind::assign_buffer && c.buffer) owned.push_back(c.buffer);
+        if ((c.kind == CommandKind::assign_buffer || c.kind == CommandKind::load_take) &&
+            c.buffer)
+            owned.push_back(c.buffer);
     std::sort(owned.begin(), owned.end());
     owned.erase(std::unique(owned.begin(), owned.end()), owned.end());
     for (auto* b : owned) delete b;
@@ -451,8 +456,11 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
     if (is_slot_command(c.kind) && c.slot >= slots_.size()) {
         post({EventKind::bad_command, c.slot, nullptr});
         // An assign to a slot that does not exist hands its buffer straight back.
-        if (c.kind == CommandKind::assign_buffer && c.buffer)
+        if ((c.kind == CommandKind::assign_buffer || c.kind == CommandKind::load_take) &&
+            c.buffer)
             post({EventKind::buffer_retired, 0, c.buffer});
+        if (c.kind == CommandKind::snapshot && c.buffer)
+            post({EventKind::snapshot_refused, c.slot, c.buffer});
         return;
     }
     Slot* s = is_slot_command(c.kind) ? &slots_[c.slot] : nullptr;
@@ -603,6 +611,11 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::record_on_grid:
         case CommandKind::overdub_on_grid:
             apply_record(c, now);
+            break;
+        case CommandKind::snapshot:
+        case CommandKind::load_take:
+        case CommandKind::clock_from_slot:
+            apply_keep(c, now);
             break;
     }
 }
@@ -1000,7 +1013,10 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
     }
 
     take_commands(t0);
-    if (recording) advance_swaps();
+    if (recording) {
+        advance_swaps();
+        advance_copies();
+    }
 
     for (std::uint32_t o = 0; o < config_.outputs; ++o) std::fill_n(outputs[o], nframes, 0.0F);
 

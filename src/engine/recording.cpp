@@ -62,9 +62,11 @@ void Engine::apply_record(const Command& c, std::uint64_t now) noexcept {
     if (recorders_.empty()) return;  // recording is off (no inputs or no recorders)
     Slot& s = slots_[c.slot];
     Recorder* r = slot_recorder(c.slot);
-    // An undo or redo still swapping this take's chunks finishes first: the command waits
-    // for the next block (clear needs no wait: it drops the take).
-    if (r && r->swapping && c.kind != CommandKind::clear) {
+    // An undo or redo still swapping this take's chunks, or a take still being loaded,
+    // finishes first: the command waits for the next block (clear needs no wait: it drops
+    // the take).
+    if (r && (r->swapping || r->state == Recorder::State::loading) &&
+        c.kind != CommandKind::clear) {
         Command later = c;
         later.frame = block_end_;
         schedule(later);
@@ -180,6 +182,7 @@ void Engine::start_take(std::uint32_t slot, std::uint64_t now) noexcept {
         if (prev) unref(prev);  // the old take's recorder returns once its voices end
     }
     Recorder& r = *fresh;
+    abort_snapshot(r);  // a new take replaces what was being saved
     r.state = Recorder::State::recording;
     r.slot = slot;
     r.start = now;
@@ -303,6 +306,7 @@ void Engine::advance_swaps() noexcept {
         Layer& l = r.layers[r.order[r.swap_layer]];
         for (; budget > 0 && r.swap_next < l.saved; --budget, ++r.swap_next) {
             const std::uint32_t k = l.list[r.swap_next];
+            snapshot_before_write(r, k);
             const std::uint32_t first = k * kChunk;
             const std::uint32_t n = std::min(kChunk, r.length - first);
             float* arena = undo_arena_->mutable_channel(0) + std::size_t{l.map[k] - 1} * 2 * kChunk;
@@ -329,11 +333,14 @@ void Engine::clear_slot(std::uint32_t slot) noexcept {
 
 // The take is dropped; the recorder returns to the pool when no voice reads it any more.
 void Engine::release_recorder(Recorder& r) noexcept {
+    abort_snapshot(r);
     for (std::uint32_t i = 0; i < r.undo + r.redo; ++i) free_layer(r.layers[r.order[i]]);
     r.undo = r.redo = 0;
     r.swapping = false;
     r.overdub = false;
-    r.state = Recorder::State::releasing;
+    r.source = nullptr;  // a load_take's source: the slot's reference goes with the slot's buffer
+    // A take still loading was never the slot's buffer: nothing reads the recorder.
+    r.state = r.buffer->rt_refs() == 0 ? Recorder::State::free : Recorder::State::releasing;
 }
 
 void Engine::recorder_unused(SampleBuffer* b) noexcept {
@@ -403,6 +410,7 @@ void Engine::record_segment(std::uint32_t offset, std::uint32_t n) noexcept {
                 post({EventKind::overdub_undo_full, r.slot, nullptr});
                 break;
             }
+            snapshot_before_write(r, chunk);
             const std::size_t i = t - now_frame_;
             for (std::uint32_t j = 0; j < run; ++j) dl[k + j] += left[i + j];
             for (std::uint32_t j = 0; j < run; ++j) dr[k + j] += right[i + j];
