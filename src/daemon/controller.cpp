@@ -21,6 +21,12 @@ namespace looperd {
 
 namespace {
 
+std::vector<std::filesystem::path> with_takes_dir(std::vector<std::filesystem::path> roots,
+                                                  const std::filesystem::path& takes_dir) {
+    if (!takes_dir.empty()) roots.push_back(takes_dir);
+    return roots;
+}
+
 // A numeric argument: int or float (32 or 64 bit), finite. Anything else: nullopt.
 std::optional<double> number(const OscArg& a) {
     double v = 0.0;
@@ -102,7 +108,8 @@ bool is_reply_address(std::string_view a) {
     if (a == "/session/save.reply" || a == "/session/load.reply" || a == "/session/list.reply")
         return true;
     if (Controller::is_feedback_address(a)) return true;
-    if (auto sa = parse_slot_address(a)) return sa->verb == "loaded" || sa->verb == "info.reply";
+    if (auto sa = parse_slot_address(a))
+        return sa->verb == "loaded" || sa->verb == "saved" || sa->verb == "info.reply";
     return false;
 }
 
@@ -124,7 +131,7 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
       clock_(std::move(clock)),
       confinement_(
           config.samples_dir.empty() ? std::filesystem::current_path() : config.samples_dir,
-          config.sample_roots),
+          with_takes_dir(config.sample_roots, config.takes_dir)),
       error_logs_(config.error_logs_per_second, std::chrono::seconds(1), kErrorKinds),
       error_replies_(config.error_replies_per_second, std::chrono::seconds(1), kErrorDestinations),
       slots_(config.slots) {
@@ -136,6 +143,14 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
     (void)spdlog::default_logger_raw();
     scheduled_.reserve(config.max_scheduled);
     for (auto& s : slots_) s.params.fade_out = config.fade_ms;
+    if (config_.inputs > 0 && config_.recorders > 0 && config_.max_record_frames > 0) {
+        keeper_ = std::make_unique<TakeKeeper>(
+            [this](const Command& c) {
+                std::lock_guard lock(mutex_);
+                return send_(c);
+            },
+            sample_rate_, config_.max_record_frames);
+    }
 }
 
 Controller::~Controller() {
@@ -143,6 +158,7 @@ Controller::~Controller() {
 }
 
 void Controller::stop() {
+    if (keeper_) keeper_->stop();
     loader_.stop();
 }
 
@@ -177,6 +193,8 @@ MirrorState Controller::snapshot(std::uint64_t* changes) const {
         out.sample_rate = s.sample_rate;
         out.params = s.params;
         out.rig_path = s.loading ? s.loading_path : s.restore_path;
+        out.take = s.take;
+        out.rig_take = s.rig_take;
         m.slots.push_back(std::move(out));
     }
     m.master_gain = globals_.master_gain;
@@ -243,6 +261,9 @@ const std::vector<Controller::Route>& Controller::routes() {
         {"/slot/<n>/input", &Controller::osc_slot_input},
         {"/slot/<n>/monitor", &Controller::osc_slot_monitor},
         {"/monitor", &Controller::osc_monitor},
+        {"/slot/<n>/save", &Controller::osc_slot_save},
+        {"/slot/<n>/load_take", &Controller::osc_slot_load_take},
+        {"/clock/from_slot", &Controller::osc_clock_from_slot},
         {"/clock/tempo", &Controller::osc_clock_tempo},
         {"/clock/meter", &Controller::osc_clock_meter},
         {"/clock/reset", &Controller::osc_clock_reset},
@@ -576,6 +597,11 @@ void Controller::osc_master_gain(const Request& r) {
 }
 
 void Controller::osc_slot_load(const Request& r) {
+    load_slot(r, false);
+}
+
+// A load, or a load_take (`take`): the file then becomes the slot's take.
+void Controller::load_slot(const Request& r, bool take) {
     if (!check_arity(r, 1, 2)) return;
     const auto& path_arg = r.message.args[0];
     if (!is_string(path_arg) || path_arg.s.empty()) {
@@ -590,6 +616,7 @@ void Controller::osc_slot_load(const Request& r) {
         std::lock_guard lock(mutex_);
         if (!slots_[r.slot].loaded || slots_[r.slot].path != path_arg.s) {
             slots_[r.slot].restore_path = path_arg.s;
+            slots_[r.slot].rig_take = take;
             ++changes_;
         }
     }
@@ -603,8 +630,8 @@ void Controller::osc_slot_load(const Request& r) {
         const std::uint64_t generation = slot.generation + 1;
         const bool rig = applying_rig_;
         auto job = [this, n = r.slot, generation, path = path_arg.s, resolved,
-                    to = std::optional<OscEndpoint>(*reply_to),
-                    rig] { finish_load(n, generation, path, resolved, to, rig); };
+                    to = std::optional<OscEndpoint>(*reply_to), rig,
+                    take] { finish_load(n, generation, path, resolved, to, rig, take); };
         bool queued = true;
         if (rehearsing_) {
             // A bundle's rehearsal: nothing is queued.
@@ -625,6 +652,7 @@ void Controller::osc_slot_load(const Request& r) {
         slot.generation = generation;
         slot.loading = true;
         slot.loading_path = path_arg.s;
+        slot.rig_take = take;
         ++changes_;
     }
     if (!rehearsing_) spdlog::info("slot {}: loading {}", r.slot, resolved.string());
@@ -645,9 +673,15 @@ std::uint32_t Controller::reload_all() {
     for (std::uint32_t n = 0; n < slots_.size(); ++n) {
         SlotState& slot = slots_[n];
         if (!slot.loaded) continue;
+        if (slot.take && slot.path.empty()) {
+            // Not kept on disk: nothing to convert from. It plays at its old rate.
+            spdlog::warn("slot {}: its take is not kept on disk and stays at its old rate", n);
+            continue;
+        }
         const std::uint64_t generation = slot.generation + 1;
-        if (!loader_.try_post([this, n, generation, path = slot.path, resolved = slot.resolved] {
-                finish_load(n, generation, path, resolved, std::nullopt, false);
+        if (!loader_.try_post([this, n, generation, path = slot.path, resolved = slot.resolved,
+                               take = slot.take] {
+                finish_load(n, generation, path, resolved, std::nullopt, false, take);
             })) {
             spdlog::error("slot {}: cannot queue its reload (too many loads pending)", n);
             continue;
@@ -655,6 +689,7 @@ std::uint32_t Controller::reload_all() {
         slot.generation = generation;
         slot.loading = true;
         slot.loading_path = slot.path;  // what the saved rig names meanwhile
+        slot.rig_take = slot.take;
         ++queued;
         spdlog::info("slot {}: loading {} again at {} Hz", n, slot.path, sample_rate_());
     }
@@ -665,14 +700,14 @@ std::uint32_t Controller::reload_all() {
 // slot's latest request.
 void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
                              const std::filesystem::path& resolved,
-                             const std::optional<OscEndpoint>& reply_to, bool rig_load) {
+                             const std::optional<OscEndpoint>& reply_to, bool rig_load, bool take) {
     struct RigLoadDone {
         std::atomic<std::uint32_t>* count;
         ~RigLoadDone() {
             if (count != nullptr) count->fetch_sub(1, std::memory_order_relaxed);
         }
     } rig_done{rig_load ? &rig_loads_ : nullptr};
-    const std::string address = "/slot/" + std::to_string(slot) + "/load";
+    const std::string address = "/slot/" + std::to_string(slot) + (take ? "/load_take" : "/load");
     const bool reload = !reply_to;
     LoadedSample loaded;
     try {
@@ -714,13 +749,18 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
             ++changes_;
         }
         // A reload keeps a sounding loop going (value 1); a load replaces what plays.
-        Command assign{CommandKind::assign_buffer, slot, reload ? 1.0F : 0.0F, loaded.buffer.get()};
+        Command assign{take ? CommandKind::load_take : CommandKind::assign_buffer, slot,
+                       reload ? 1.0F : 0.0F, loaded.buffer.get()};
         if (s.generation != generation) {
             refused = "superseded by a later load or unload of this slot";
         } else if (!send_(assign)) {
             refused = "command queue full: load dropped";
         } else {
             (void)loaded.buffer.release();  // the engine owns it now
+            // The kept take goes when another file replaces it (not when it is reloaded).
+            if (s.take && s.path != path) forget_take(s);
+            s.take = take;
+            s.take_frames = 0;  // the engine reports the take's length once it holds it
             s.loaded = true;
             s.path = path;
             s.resolved = resolved;
@@ -779,6 +819,9 @@ void Controller::empty_slot(const Request& r, CommandKind kind) {
     // The slot's parameters (its region among them) stay: the engine keeps them too.
     s.restore_path.clear();
     ++changes_;
+    if (!rehearsing_) forget_take(s);
+    s.take = false;
+    s.take_frames = 0;
     s.loaded = false;
     s.path.clear();
     s.resolved.clear();
@@ -838,6 +881,202 @@ void Controller::osc_monitor(const Request& r) {
     if (auto v = whole_argument(r, 0.0, 1.0, "monitor");
         v && send(Command{CommandKind::set_monitor_all, 0, static_cast<float>(*v)}, r))
         echo(r, "/monitor", OscArg::int32(static_cast<std::int32_t>(*v)));
+}
+
+// Keeping takes (docs/recording.md). /slot/<n>/save: the take, as it is when the engine copies
+// it, written by the take thread; the reply comes from there.
+void Controller::osc_slot_save(const Request& r) {
+    if (!require_recording(r) || !check_arity(r, 1, 2)) return;
+    const auto& arg = r.message.args[0];
+    if (!is_string(arg) || arg.s.empty()) {
+        error(r.from, r.message.address, "expected a file path string");
+        return;
+    }
+    const std::string& path = arg.s;
+    const bool wav = path.size() > 4 && (path.ends_with(".wav") || path.ends_with(".WAV"));
+    if (!wav) {
+        error(r.from, r.message.address,
+              "a take is saved as a WAV file: the path must end in .wav");
+        return;
+    }
+    auto reply_to = reply_endpoint(r, 1);
+    if (!reply_to) return;
+    const auto confined = confine(r, path);
+    if (!confined) return;
+    std::error_code ec;
+    if (std::filesystem::is_directory(*confined, ec)) {
+        error(r.from, r.message.address, "path is a directory");
+        return;
+    }
+    if (!keeper_) {
+        error(r.from, r.message.address, "takes cannot be saved (recording is off)");
+        return;
+    }
+    if (rehearsing_) return;
+    std::uint64_t generation = 0;
+    {
+        std::lock_guard lock(mutex_);
+        generation = slots_[r.slot].generation;
+    }
+    const std::string address = r.message.address;
+    keeper_->save(TakeJob{
+        r.slot, generation, *confined, false,
+        [this, slot = r.slot, path, file = *confined, to = *reply_to, address](
+            const std::string& why, std::uint32_t frames) {
+            if (!why.empty()) {
+                report_error(to, address, why);
+                return;
+            }
+            const float seconds = static_cast<float>(frames) / static_cast<float>(sample_rate_());
+            spdlog::info("slot {}: take saved to {} ({} frames)", slot, file.string(), frames);
+            if (to.len == 0) return;
+            reply_(to, OscMessage{
+                           "/slot/" + std::to_string(slot) + "/saved",
+                           {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
+                            OscArg::float32(seconds)}});
+        }});
+}
+
+void Controller::osc_slot_load_take(const Request& r) {
+    if (require_recording(r)) load_slot(r, true);
+}
+
+// The tempo at which the slot's take lasts `beats` beats; the grid's zero where it began.
+void Controller::osc_clock_from_slot(const Request& r) {
+    if (!require_recording(r) || !check_arity(r, 2, 2)) return;
+    const auto slot = number(r.message.args[0]);
+    const auto beats = number(r.message.args[1]);
+    const auto slots = static_cast<double>(config_.slots);
+    if (!slot || *slot < 0.0 || *slot >= slots || std::trunc(*slot) != *slot) {
+        error(r.from, r.message.address,
+              fmt::format("slot must be a whole number from 0 to {}", config_.slots - 1));
+        return;
+    }
+    if (!beats || *beats < 1.0 || *beats > 1024.0 || std::trunc(*beats) != *beats) {
+        error(r.from, r.message.address, "beats must be a whole number from 1 to 1024");
+        return;
+    }
+    const auto n = static_cast<std::uint32_t>(*slot);
+    double bpm = 0.0;
+    {
+        std::lock_guard lock(mutex_);
+        if (globals().sync == "jack") {
+            error(r.from, r.message.address,
+                  "the clock follows JACK's transport: /clock/sync internal first");
+            return;
+        }
+        const SlotState& s = mirror_slot(n);
+        if (!s.take || s.take_frames == 0) {
+            error(r.from, r.message.address, fmt::format("slot {} holds no take", n));
+            return;
+        }
+        bpm = *beats * 60.0 * static_cast<double>(sample_rate_()) /
+              static_cast<double>(s.take_frames);
+    }
+    if (bpm < 20.0 || bpm > 300.0) {
+        error(
+            r.from, r.message.address,
+            fmt::format("{} beats over the take make {:.2f} BPM, outside 20 to 300", *beats, bpm));
+        return;
+    }
+    const auto tempo = static_cast<float>(bpm);
+    if (!send(Command{CommandKind::clock_from_slot, n, tempo}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        globals().tempo = tempo;
+        ++changes_;
+    }
+    echo(r, "/clock/tempo", OscArg::float32(tempo));
+}
+
+std::filesystem::path Controller::take_file(std::uint32_t slot) const {
+    return config_.takes_dir / ("slot-" + std::to_string(slot) + ".wav");
+}
+
+void Controller::keep_take(std::uint32_t slot) {
+    if (!keeper_ || config_.takes_dir.empty()) return;
+    const std::filesystem::path file = take_file(slot);
+    const std::uint64_t generation = slots_[slot].generation;
+    keeper_->save(TakeJob{
+        slot, generation, file, true,
+        [this, slot, generation, file](const std::string& why, std::uint32_t frames) {
+            if (!why.empty()) {
+                spdlog::error("slot {}: its take is not kept on disk: {}", slot, why);
+                return;
+            }
+            std::lock_guard lock(mutex_);
+            SlotState& s = slots_[slot];
+            // A take cleared or replaced meanwhile: its forget() follows this write.
+            if (s.generation != generation || !s.take) return;
+            spdlog::info("slot {}: take kept in {} ({} frames)", slot, file.string(), frames);
+            if (s.path == file.string()) return;
+            s.path = file.string();
+            s.resolved = file;
+            ++changes_;  // the saved rig names the file from now on
+        }});
+}
+
+void Controller::forget_take(SlotState& s) {
+    if (!keeper_ || config_.takes_dir.empty() || !s.take || s.path.empty()) return;
+    // Only what looperd kept itself: a file the musician saved or loaded stays.
+    if (PathConfinement::is_within(s.resolved, config_.takes_dir)) keeper_->forget(s.resolved);
+}
+
+void Controller::wait_for_takes() {
+    if (keeper_) keeper_->wait_idle();
+}
+
+void Controller::engine_event(const Event& e) {
+    if (e.kind == EventKind::snapshot_done || e.kind == EventKind::snapshot_refused) {
+        if (keeper_) keeper_->snapshot_event(e);
+        return;
+    }
+    std::lock_guard lock(mutex_);
+    if (e.slot >= slots_.size()) return;
+    SlotState& s = slots_[e.slot];
+    switch (e.kind) {
+        case EventKind::take_started:
+            // The slot let go of what it held: a load in flight or a save of the old take no
+            // longer applies, and the old take's file goes.
+            ++s.generation;
+            forget_take(s);
+            s.loading = false;
+            s.take = false;
+            s.take_frames = 0;
+            s.loaded = false;
+            s.path.clear();
+            s.resolved.clear();
+            s.restore_path.clear();
+            s.frames = s.channels = s.sample_rate = 0;
+            ++changes_;
+            break;
+        case EventKind::take_finished:
+        case EventKind::take_max_reached:
+            s.take = true;
+            s.take_frames = e.frames;
+            s.loaded = true;
+            s.frames = e.frames;
+            s.channels = 2;
+            s.sample_rate = sample_rate_();
+            ++changes_;
+            keep_take(e.slot);
+            break;
+        case EventKind::take_loaded:
+            if (s.take) s.take_frames = e.frames;
+            break;
+        case EventKind::take_load_refused:
+            s.take = false;  // it plays as a sample
+            s.take_frames = 0;
+            ++changes_;
+            break;
+        case EventKind::overdub_ended:
+        case EventKind::undo_done:
+        case EventKind::redo_done:
+            if (s.take) keep_take(e.slot);  // the take as it now sounds
+            break;
+        default:
+            break;
+    }
 }
 
 // Buttons send 1 on press and 0 on release; no argument is a press. Returns whether it was

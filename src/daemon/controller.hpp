@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "daemon/feedback.hpp"
 #include "daemon/load_worker.hpp"
 #include "daemon/path_confinement.hpp"
+#include "daemon/take_keeper.hpp"
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
 #include "io/rate_limiter.hpp"
@@ -55,6 +57,12 @@ struct ControllerConfig {
     // Recording (docs/recording.md): off when either is 0; inputs bounds /slot/<n>/input.
     std::uint32_t inputs = limits::kDefaultInputs;
     std::uint32_t recorders = limits::kDefaultRecorders;
+    // The engine's longest take (Engine::max_record_frames()): the size of the buffer takes are
+    // saved through. 0: takes cannot be saved.
+    std::uint32_t max_record_frames = 0;
+    // Where finished takes are kept (<state directory>/takes, existing); empty: they are not.
+    // Also a sample root, so that a saved rig's /slot/<n>/load_take passes the path rules.
+    std::filesystem::path takes_dir;
     // Commands with a future frame that may be pending at once (--max-scheduled).
     std::size_t max_scheduled = limits::kDefaultScheduledCapacity;
     std::filesystem::path samples_dir;  // empty: the current directory
@@ -121,7 +129,13 @@ class Controller {
     // --record-offset; docs/recording.md). False: the command ring was full.
     bool set_record_offset(std::int64_t frames);
 
-    // Stops the loader thread; pending loads are dropped.
+    // Housekeeping thread: an event of the engine's about takes (started, finished, layered,
+    // undone, loaded, snapshots): the mirror follows, finished takes are kept.
+    void engine_event(const Event& e);
+    // Blocks until the takes asked to be written so far are written. For tests.
+    void wait_for_takes();
+
+    // Stops the loader and take threads; pending loads are dropped.
     void stop();
     // Blocks until queued loads have finished. For tests.
     void wait_for_loads();
@@ -189,6 +203,11 @@ class Controller {
         // The parameters as last sent (the region among them): kept across loads and
         // unloads, as the engine keeps them.
         SlotParams params;
+        // The slot holds a take (recorded, or given by load_take): `path` is its kept file,
+        // if any. take_frames: its length once the engine reported it.
+        bool take = false;
+        std::uint32_t take_frames = 0;
+        bool rig_take = false;  // loading_path or restore_path names a take (load_take)
     };
     struct Request {
         const OscMessage& message;
@@ -238,6 +257,15 @@ class Controller {
     void osc_slot_input(const Request& r);
     void osc_slot_monitor(const Request& r);
     void osc_monitor(const Request& r);
+    void osc_slot_save(const Request& r);
+    void osc_slot_load_take(const Request& r);
+    void osc_clock_from_slot(const Request& r);
+    void load_slot(const Request& r, bool take);
+    // Under mutex_: the autosave of the slot's take, when takes are kept.
+    void keep_take(std::uint32_t slot);
+    // Under mutex_: the slot's kept take file is deleted (its take is gone).
+    void forget_take(SlotState& s);
+    std::filesystem::path take_file(std::uint32_t slot) const;
     bool require_recording(const Request& r);
     void empty_slot(const Request& r, CommandKind kind);
     void osc_clock_tempo(const Request& r);
@@ -256,7 +284,7 @@ class Controller {
     // `reply_to` empty: a reload, which tells no one.
     void finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
                      const std::filesystem::path& resolved,
-                     const std::optional<OscEndpoint>& reply_to, bool rig_load);
+                     const std::optional<OscEndpoint>& reply_to, bool rig_load, bool take);
     void dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame);
     bool send(Command c, const Request& r);
     bool check_arity(const Request& r, std::size_t min, std::size_t max);
@@ -348,6 +376,8 @@ class Controller {
     std::uint64_t now_frame_ = 0;
     std::uint64_t refused_scheduled_ = 0;  // refused by the bound here
     LoadWorker loader_;
+    // Writes takes (null when recording is off). Last: its thread calls back under mutex_.
+    std::unique_ptr<TakeKeeper> keeper_;
 };
 
 }  // namespace looperd

@@ -56,6 +56,8 @@ struct SlotMirror {
     // flight, or of a restored load whose file was missing (kept until the slot is loaded or
     // unloaded again).
     std::string rig_path;
+    bool take = false;      // the sample is a take (recorded or load_take): `path` is its kept file
+    bool rig_take = false;  // rig_path names a take
 };
 
 // A copy of everything the controller knows, taken under its lock.

@@ -48,6 +48,7 @@ void Housekeeping::stop() {
 void Housekeeping::poll() {
     Event e;
     while (engine_.try_receive(e)) {
+        if (sink_ && e.kind != EventKind::buffer_retired) sink_(e);
         switch (e.kind) {
             case EventKind::buffer_retired: {
                 const auto bytes = e.buffer->bytes();
@@ -104,6 +105,22 @@ void Housekeeping::poll() {
                 break;
             case EventKind::undo_refused:
                 spdlog::info("slot {}: nothing to undo or redo", e.slot);
+                break;
+            case EventKind::snapshot_done:
+            case EventKind::snapshot_refused:
+                break;  // the take thread says what it wrote
+            case EventKind::take_loaded:
+                spdlog::info("slot {}: take of {} frames loaded, ready to overdub", e.slot,
+                             e.frames);
+                break;
+            case EventKind::take_load_refused:
+                spdlog::warn(
+                    "slot {}: plays the file as a sample, not as a take: no free recorder, or "
+                    "longer than --max-record-seconds ({} frames)",
+                    e.slot, e.frames);
+                break;
+            case EventKind::tempo_refused:
+                spdlog::warn("slot {}: no take to set the tempo from", e.slot);
                 break;
         }
     }

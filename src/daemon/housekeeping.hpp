@@ -28,6 +28,10 @@ class Housekeeping {
     Housekeeping(const Housekeeping&) = delete;
     Housekeeping& operator=(const Housekeeping&) = delete;
 
+    // Before start(): where events about takes go (the controller's mirror and its take
+    // thread); called on the housekeeping thread.
+    void set_event_sink(std::function<void(const Event&)> sink) { sink_ = std::move(sink); }
+
     void start();
     void stop();  // joins; what is still in the ring is freed by a last poll
 
@@ -40,6 +44,7 @@ class Housekeeping {
     Engine& engine_;
     MemoryBudget& budget_;
     XrunSource xruns_;
+    std::function<void(const Event&)> sink_;
     std::uint64_t xruns_logged_ = 0;
     std::chrono::steady_clock::time_point last_xrun_log_{};
     std::atomic<std::uint64_t> buffers_freed_{0};

@@ -11,12 +11,14 @@
 //   feedback         tells control surfaces what changed, on a timer (Feedback)
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <optional>
@@ -48,6 +50,29 @@ namespace {
 using namespace looperd;
 
 constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
+
+// <state directory>/takes, made (mode 0700, like the state directory) and canonical: where
+// finished takes are kept (docs/recording.md). Empty, with a log line, when it cannot be made;
+// a state directory that cannot be found is reported by the session store just after.
+std::filesystem::path takes_directory(const std::filesystem::path& flag) {
+    std::filesystem::path dir;
+    try {
+        dir = SessionStore::resolve_dir(flag);
+    } catch (const std::exception&) {
+        return {};
+    }
+    const std::filesystem::path takes = dir / "takes";
+    for (const auto& d : {dir, takes}) {
+        if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
+            spdlog::error("cannot create {}: {}: takes are not kept on disk", d.string(),
+                          std::strerror(errno));
+            return {};
+        }
+    }
+    std::error_code ec;
+    auto canonical = std::filesystem::canonical(takes, ec);
+    return ec ? std::filesystem::path{} : canonical;
+}
 
 // The one line `systemctl status looperd` shows: what a technician checks first.
 // "JACK connected, 48000 Hz/128; 3 slots loaded; OSC udp 0.0.0.0:9950", or
@@ -211,7 +236,6 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
 
     MemoryBudget budget(options.memory_budget);
     Housekeeping housekeeping(engine, budget, [&jack] { return jack.xruns(); });
-    housekeeping.start();
 
     ControllerConfig controller_config;
     controller_config.slots = options.slots;
@@ -223,6 +247,9 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
         options.samples_dir.empty() ? std::filesystem::current_path() : options.samples_dir;
     controller_config.sample_roots = options.samples_roots;
     controller_config.fade_ms = options.fade_ms;
+    controller_config.max_record_frames = engine.max_record_frames();
+    if (!options.no_state && engine.max_record_frames() > 0)
+        controller_config.takes_dir = takes_directory(options.state_dir);
     GateCounters gate_counters;
     // Persistence, made once JACK runs (below); /status reads its state.
     std::unique_ptr<SessionStore> store;
@@ -258,6 +285,10 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
         [&engine] { return engine.sample_rate(); },
         FrameClock{[&jack](std::uint64_t timetag) { return jack.frame_for_ntp(timetag); },
                    [&jack] { return jack.current_frame(); }});
+
+    // Events about takes reach the controller (its mirror, the takes it keeps on disk).
+    housekeeping.set_event_sink([&controller](const Event& e) { controller.engine_event(e); });
+    housekeeping.start();
 
     FeedbackConfig feedback_config;
     for (const auto& url : options.notify) {

@@ -165,6 +165,10 @@ RigSlot parse_slot(const std::string& source, const toml::table& t) {
         } else if (key == "file") {
             slot.file = string_of(source, node, name, "must be a file path string");
             if (slot.file.empty()) fail(source, &node, name, "must not be empty");
+        } else if (key == "take") {
+            const auto* b = node.as_boolean();
+            if (b == nullptr) fail(source, &node, name, "must be true or false");
+            slot.take = b->get();
         } else {
             const auto* spec = std::find_if(std::begin(kParams), std::end(kParams),
                                             [&key](const ParamSpec& p) { return p.key == key; });
@@ -173,6 +177,8 @@ RigSlot parse_slot(const std::string& source, const toml::table& t) {
         }
     }
     if (!has_index) fail(source, &t, "slot.index", "missing: every [[slot]] needs its index");
+    if (slot.take && slot.file.empty())
+        fail(source, t.get("take"), "slot.take", "names no file: a take is restored from its file");
     // As /slot/<n>/start and /end refuse a region whose start is not before its end.
     if (slot.params.start >= slot.params.end)
         fail(source,
@@ -320,7 +326,9 @@ RigState rig_from_mirror(const MirrorState& mirror, const SlotParams& defaults) 
         // keeps it too, so a restart with a sample missing does not erase it from the rig.
         const std::string& file = s.loaded ? s.path : s.rig_path;
         if (file.empty() && same_params(s.params, defaults)) continue;
-        rig.slots.push_back({static_cast<std::uint32_t>(n), file, s.params});
+        // A take not kept on disk has no file: only its parameters are saved.
+        const bool take = !file.empty() && (s.loaded ? s.take : s.rig_take);
+        rig.slots.push_back({static_cast<std::uint32_t>(n), file, s.params, take});
     }
     return rig;
 }
@@ -338,10 +346,12 @@ std::string rig_to_toml(const RigState& rig, bool state_header) {
         out += fmt::format("\n[[slot]]\nindex = {}\n", slot.index);
         if (!slot.file.empty()) {
             // TOML holds UTF-8 only: such a path cannot be saved (the slot's parameters are).
-            if (valid_utf8(slot.file))
+            if (valid_utf8(slot.file)) {
                 out += fmt::format("file = {}\n", quoted(slot.file));
-            else
+                if (slot.take) out += "take = true\n";
+            } else {
                 out += "# file not saved: its path is not valid UTF-8\n";
+            }
         }
         const SlotParams& p = slot.params;
         for (const auto& spec : kParams) {
@@ -446,7 +456,8 @@ std::vector<OscMessage> rig_messages(const RigState& rig) {
     for (const auto& slot : rig.slots) {
         add_slot_params(out, slot.index, slot.params);
         if (!slot.file.empty())
-            out.push_back({slot_address(slot.index, "load"), {OscArg::string(slot.file)}});
+            out.push_back({slot_address(slot.index, slot.take ? "load_take" : "load"),
+                           {OscArg::string(slot.file)}});
     }
     return out;
 }
@@ -468,14 +479,16 @@ std::vector<OscMessage> rig_replace_messages(const RigState& rig, const MirrorSt
         add_slot_params(out, slot.index, slot.params);
         const bool holds_it =
             slot.index < current.slots.size() && current.slots[slot.index].loaded &&
-            !current.slots[slot.index].loading && current.slots[slot.index].path == slot.file;
+            !current.slots[slot.index].loading && current.slots[slot.index].path == slot.file &&
+            current.slots[slot.index].take == slot.take;
         if (slot.file.empty()) {
             if (slot.index < current.slots.size() &&
                 (current.slots[slot.index].loaded || current.slots[slot.index].loading ||
                  !current.slots[slot.index].rig_path.empty()))
                 out.push_back({slot_address(slot.index, "unload"), {}});
         } else if (!holds_it) {
-            out.push_back({slot_address(slot.index, "load"), {OscArg::string(slot.file)}});
+            out.push_back({slot_address(slot.index, slot.take ? "load_take" : "load"),
+                           {OscArg::string(slot.file)}});
         }
     }
     return out;

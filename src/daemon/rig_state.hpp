@@ -19,6 +19,7 @@ struct RigSlot {
     std::uint32_t index = 0;  // n in /slot/<n>/...
     std::string file;         // as given to /slot/<n>/load; empty: no sample
     SlotParams params;
+    bool take = false;  // `file` is the slot's take: restored by /slot/<n>/load_take
 };
 
 // RigState: what a config file preloads and what the state file saves, in one schema:
