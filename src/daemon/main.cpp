@@ -248,8 +248,8 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     controller_config.sample_roots = options.samples_roots;
     controller_config.fade_ms = options.fade_ms;
     controller_config.max_record_frames = engine.max_record_frames();
-    if (!options.no_state && engine.max_record_frames() > 0)
-        controller_config.takes_dir = takes_directory(options.state_dir);
+    // Also with recording off: a rig saved with takes then plays them as samples.
+    if (!options.no_state) controller_config.takes_dir = takes_directory(options.state_dir);
     GateCounters gate_counters;
     // Persistence, made once JACK runs (below); /status reads its state.
     std::unique_ptr<SessionStore> store;

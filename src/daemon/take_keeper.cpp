@@ -66,12 +66,11 @@ void TakeKeeper::forget(fs::path path) {
 }
 
 void TakeKeeper::snapshot_event(const Event& e) {
-    {
-        std::lock_guard lock(mutex_);
-        if (e.buffer != buffer_.get()) return;  // not ours: nothing lent
-        returned_ = e;
-        lent_ = false;
-    }
+    // Notified under the lock: the waiter may destroy the keeper as soon as it wakes.
+    std::lock_guard lock(mutex_);
+    if (e.buffer != buffer_.get()) return;  // not ours: nothing lent
+    returned_ = e;
+    lent_ = false;
     wake_.notify_all();
 }
 

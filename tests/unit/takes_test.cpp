@@ -91,18 +91,18 @@ class ControllerTakesTest : public ::testing::Test {
         make();
     }
     void TearDown() override {
-        controller_.reset();
         join_answers();
+        controller_.reset();
         for (auto* b : owned_) delete b;
         fs::remove_all(dir_);
     }
 
-    void make(bool keep = true) {
-        controller_.reset();
+    void make(bool keep = true, std::uint32_t inputs = 2) {
         join_answers();
+        controller_.reset();
         ControllerConfig config;
         config.slots = 8;
-        config.inputs = 2;
+        config.inputs = inputs;
         config.recorders = 2;
         config.max_record_frames = kMaxFrames;
         config.samples_dir = dir_;
@@ -122,7 +122,8 @@ class ControllerTakesTest : public ::testing::Test {
     bool engine(const Command& c) {
         std::lock_guard lock(mutex_);
         commands_.push_back(c);
-        if (c.kind == CommandKind::load_take) owned_.push_back(c.buffer);
+        if (c.kind == CommandKind::load_take || c.kind == CommandKind::assign_buffer)
+            owned_.push_back(c.buffer);
         if (c.kind != CommandKind::snapshot) return true;
         const std::uint32_t frames = take_frames_[c.slot];
         answers_.emplace_back([this, c, frames] {
@@ -327,6 +328,32 @@ TEST_F(ControllerTakesTest, LoadTakeSendsTheFileAsATake) {
     send("/slot/5/unload");
     controller_->wait_for_takes();
     EXPECT_TRUE(fs::exists(dir_ / "loop.wav"));
+}
+
+TEST_F(ControllerTakesTest, ARestoredTakeWithRecordingOffPlaysAsASample) {
+    make(true, 0);
+    {
+        SF_INFO info{};
+        info.samplerate = kRate;
+        info.channels = 2;
+        info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+        SNDFILE* f = sf_open((dir_ / "takes" / "slot-1.wav").c_str(), SFM_WRITE, &info);
+        ASSERT_NE(f, nullptr);
+        std::vector<float> data(2 * 4800, 0.25F);
+        sf_writef_float(f, data.data(), 4800);
+        sf_close(f);
+    }
+    RigState rig;
+    rig.slots.push_back({1, (fs::canonical(dir_ / "takes") / "slot-1.wav").string(), {}, true});
+    controller_->apply_rig(rig_messages(rig), Controller::internal_endpoint());
+    controller_->wait_for_loads();
+    EXPECT_EQ(commands(CommandKind::assign_buffer).size(), 1U);
+    EXPECT_TRUE(commands(CommandKind::load_take).empty());
+    EXPECT_TRUE(controller_->snapshot().slots[1].loaded);
+    EXPECT_FALSE(controller_->snapshot().slots[1].take);
+    // From a peer, the address says recording is off.
+    send("/slot/2/load_take", {OscArg::string("takes/slot-1.wav")});
+    ASSERT_TRUE(reply("/error").has_value());
 }
 
 TEST_F(ControllerTakesTest, ClockFromSlotSetsTheTempoFromTheTake) {
