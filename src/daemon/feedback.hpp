@@ -64,6 +64,7 @@ struct MirrorState {
     float tempo = 120.0F;
     std::int32_t meter = 4;
     std::string sync = "internal";
+    std::int32_t monitor = 0;  // /monitor
 };
 
 struct FeedbackConfig {
