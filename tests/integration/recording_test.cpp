@@ -148,7 +148,7 @@ class StateListener {
     std::vector<std::pair<std::string, std::string>> seen_;
 };
 
-class Recording : public IntegrationTest {
+class LiveLooping : public IntegrationTest {
   protected:
     void SetUp() override { start_jack("looperd-rec-"); }
 
@@ -348,7 +348,7 @@ class Recording : public IntegrationTest {
     std::uint16_t osc_port_ = 0;
 };
 
-TEST_F(Recording, ATakeLoopsTheInputFrameForFrameFromTheSecondPress) {
+TEST_F(LiveLooping, ATakeLoopsTheInputFrameForFrameFromTheSecondPress) {
     ASSERT_NO_FATAL_FAILURE(start_daemon());
     const Signal played = stereo_noise(4 * kRate, 11);
     player_->play(played);
@@ -374,7 +374,7 @@ TEST_F(Recording, ATakeLoopsTheInputFrameForFrameFromTheSecondPress) {
               << '\n';
 }
 
-TEST_F(Recording, RecordOffsetShiftsTheTakeByExactlyThatManyFrames) {
+TEST_F(LiveLooping, RecordOffsetShiftsTheTakeByExactlyThatManyFrames) {
     // Not a multiple of the block, so a rounding to blocks would show.
     constexpr int kOffset = 1000;
     ASSERT_NO_FATAL_FAILURE(start_daemon({"--record-offset", std::to_string(kOffset)}));
@@ -390,7 +390,7 @@ TEST_F(Recording, RecordOffsetShiftsTheTakeByExactlyThatManyFrames) {
     expect_loop(rec, played, loop, loop.end, loop.end + 3 * loop.length);
 }
 
-TEST_F(Recording, OverdubLayersOnePassAndUndoRedoSwapItBitForBit) {
+TEST_F(LiveLooping, OverdubLayersOnePassAndUndoRedoSwapItBitForBit) {
     ASSERT_NO_FATAL_FAILURE(start_daemon());
     auto listener = subscribe();
     const Signal played = stereo_noise(4 * kRate, 13);
@@ -476,7 +476,7 @@ TEST_F(Recording, OverdubLayersOnePassAndUndoRedoSwapItBitForBit) {
               << ", redo " << redone << '\n';
 }
 
-TEST_F(Recording, ATakeReachingTheMaximumEndsThereLoopsAndClearSilencesIt) {
+TEST_F(LiveLooping, ATakeReachingTheMaximumEndsThereLoopsAndClearSilencesIt) {
     // 0.5 s at 48 kHz: a take of at most 24000 frames.
     constexpr std::size_t kMax = 24000;
     ASSERT_NO_FATAL_FAILURE(start_daemon({}, "0.5"));
@@ -515,7 +515,7 @@ TEST_F(Recording, ATakeReachingTheMaximumEndsThereLoopsAndClearSilencesIt) {
     EXPECT_TRUE(osc_->wait_for("/pong", 2s)) << "no /pong after the take and the clear";
 }
 
-TEST_F(Recording, MonitoringPassesTheInputThroughInTheSameCycle) {
+TEST_F(LiveLooping, MonitoringPassesTheInputThroughInTheSameCycle) {
     ASSERT_NO_FATAL_FAILURE(start_daemon());
     const Signal played = stereo_noise(6 * kRate, 16);
     player_->play(played);
