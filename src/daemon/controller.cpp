@@ -201,6 +201,7 @@ MirrorState Controller::snapshot(std::uint64_t* changes) const {
     m.tempo = globals_.tempo;
     m.meter = globals_.meter;
     m.sync = globals_.sync;
+    m.monitor = globals_.monitor;
     return m;
 }
 
@@ -878,9 +879,14 @@ void Controller::osc_slot_monitor(const Request& r) {
 
 void Controller::osc_monitor(const Request& r) {
     if (!require_recording(r)) return;
-    if (auto v = whole_argument(r, 0.0, 1.0, "monitor");
-        v && send(Command{CommandKind::set_monitor_all, 0, static_cast<float>(*v)}, r))
-        echo(r, "/monitor", OscArg::int32(static_cast<std::int32_t>(*v)));
+    const auto v = whole_argument(r, 0.0, 1.0, "monitor");
+    if (!v || !send(Command{CommandKind::set_monitor_all, 0, static_cast<float>(*v)}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        globals().monitor = static_cast<std::int32_t>(*v);
+        ++changes_;
+    }
+    echo(r, "/monitor", OscArg::int32(static_cast<std::int32_t>(*v)));
 }
 
 // Keeping takes (docs/recording.md). /slot/<n>/save: the take, as it is when the engine copies
@@ -1499,10 +1505,21 @@ void Controller::apply_rig(const std::vector<OscMessage>& messages, const OscEnd
     applying_rig_ = true;
     std::size_t n = 0;
     for (const auto& m : messages) {
+        if (skipped_without_recording(m)) continue;
         if (++n % kPaceEvery == 0 && pace_) pace_();
         dispatch(m, from, 0);
     }
     applying_rig_ = false;
+}
+
+bool Controller::skipped_without_recording(const OscMessage& m) const {
+    if ((config_.inputs > 0 && config_.recorders > 0) || m.args.size() != 1) return false;
+    const OscArg& a = m.args[0];
+    if (a.type != 'i') return false;
+    if (m.address == "/monitor") return a.i == 0;
+    const auto sa = parse_slot_address(m.address);
+    if (!sa) return false;
+    return (sa->verb == "input" && a.i == 1) || (sa->verb == "monitor" && a.i == 0);
 }
 
 bool Controller::require_persistence(const Request& r) {

@@ -280,6 +280,9 @@ class Controller {
     void osc_session_load(const Request& r);
     void osc_session_list(const Request& r);
     bool require_persistence(const Request& r);
+    // With recording off, a rig's recording settings at their defaults (input 1, monitor 0)
+    // ask for nothing: apply_rig skips them rather than log an error for each.
+    bool skipped_without_recording(const OscMessage& m) const;
 
     // `reply_to` empty: a reload, which tells no one.
     void finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
@@ -350,6 +353,7 @@ class Controller {
         float tempo = 120.0F;
         std::int32_t meter = 4;
         std::string sync = "internal";
+        std::int32_t monitor = 0;  // /monitor
     };
     Globals globals_;
     Globals& globals();  // network thread: globals_, or the rehearsal's copy

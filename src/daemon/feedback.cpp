@@ -10,6 +10,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <string_view>
 
 #include "looperd/engine.hpp"
 
@@ -282,10 +283,19 @@ void Feedback::coalesce(std::vector<OscMessage>& pending, const OscMessage& m) {
     pending.push_back(m);
 }
 
-const char* Feedback::state_name(const SlotMirror& slot, bool sounding) {
+const char* Feedback::state_name(const SlotMirror& slot, bool sounding,
+                                 Engine::RecordState record) {
+    // What the slot does now comes first: a take being recorded or layered.
+    if (record == Engine::RecordState::recording) return "recording";
+    if (record == Engine::RecordState::overdubbing) return "overdubbing";
     if (slot.loading) return "loading";
-    if (!slot.loaded) return "empty";
-    return sounding ? "playing" : "stopped";
+    // A take loops in a slot that holds no file: it plays all the same.
+    if (sounding) return "playing";
+    return slot.loaded ? "stopped" : "empty";
+}
+
+const char* Feedback::slot_state(const SlotMirror& slot, std::uint32_t n) const {
+    return state_name(slot, engine_.slot_sounding_voices(n) > 0, engine_.slot_record_state(n));
 }
 
 std::vector<OscMessage> Feedback::state_messages() const {
@@ -302,12 +312,12 @@ std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) cons
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
         const SlotMirror& s = mirror.slots[n];
         const SlotParams& p = s.params;
-        const bool sounding = engine_.slot_sounding_voices(n) > 0;
+        const char* state = slot_state(s, n);
         auto add = [&out, n](const char* verb, OscArg v) {
             out.push_back({slot_address(n, verb), {std::move(v)}});
         };
-        add("state", OscArg::string(state_name(s, sounding)));
-        add("playing", OscArg::float32(sounding && s.loaded && !s.loading ? 1.0F : 0.0F));
+        add("state", OscArg::string(state));
+        add("playing", OscArg::float32(std::string_view(state) == "playing" ? 1.0F : 0.0F));
         each_param(p, add);
     }
     return out;
@@ -330,20 +340,20 @@ OscMessage Feedback::info_message(std::uint32_t slot) const {
     if (slot >= mirror.slots.size()) return m;
     const SlotMirror& s = mirror.slots[slot];
     const SlotParams& p = s.params;
-    const bool sounding = engine_.slot_sounding_voices(slot) > 0;
+    const char* state = slot_state(s, slot);
     auto add = [&m](const char* key, OscArg v) {
         m.args.push_back(OscArg::string(key));
         m.args.push_back(std::move(v));
     };
     const float seconds =
         s.sample_rate > 0 ? static_cast<float>(s.frames) / static_cast<float>(s.sample_rate) : 0.0F;
-    add("state", OscArg::string(state_name(s, sounding)));
+    add("state", OscArg::string(state));
     add("path", OscArg::string(s.path));
     add("frames", OscArg::int32(static_cast<std::int32_t>(s.frames)));
     add("channels", OscArg::int32(static_cast<std::int32_t>(s.channels)));
     add("seconds", OscArg::float32(seconds));
     each_param(p, add);
-    add("playing", OscArg::int32(sounding && s.loaded && !s.loading ? 1 : 0));
+    add("playing", OscArg::int32(std::string_view(state) == "playing" ? 1 : 0));
     return m;
 }
 
@@ -366,11 +376,11 @@ void Feedback::tick(TimePoint now) {
     const MirrorState mirror = mirror_();
     std::vector<OscMessage> changed;
 
-    // Slot state, from the mirror (empty, loading) and the engine (playing or not).
+    // Slot state, from the mirror (empty, loading) and the engine (playing or not, recording
+    // or overdubbing).
     if (last_state_.size() != mirror.slots.size()) last_state_.assign(mirror.slots.size(), "");
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
-        const bool sounding = engine_.slot_sounding_voices(n) > 0;
-        const char* state = state_name(mirror.slots[n], sounding);
+        const char* state = slot_state(mirror.slots[n], n);
         if (last_state_[n] == state) continue;
         last_state_[n] = state;
         changed.push_back({slot_address(n, "state"), {OscArg::string(state)}});

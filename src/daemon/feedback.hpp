@@ -15,11 +15,10 @@
 #include <vector>
 
 #include "io/osc_server.hpp"
+#include "looperd/engine.hpp"
 #include "looperd/limits.hpp"
 
 namespace looperd {
-
-class Engine;
 
 // One slot's parameters as last accepted, with the engine's defaults.
 struct SlotParams {
@@ -67,6 +66,7 @@ struct MirrorState {
     float tempo = 120.0F;
     std::int32_t meter = 4;
     std::string sync = "internal";
+    std::int32_t monitor = 0;  // /monitor
 };
 
 struct FeedbackConfig {
@@ -136,8 +136,10 @@ class Feedback {
     std::size_t subscriber_count() const;
     bool is_subscribed(const OscEndpoint& to) const;
 
-    // "empty", "loading", "stopped" or "playing".
-    static const char* state_name(const SlotMirror& slot, bool sounding);
+    // "recording" or "overdubbing" (a take, whatever else the slot holds), else "loading",
+    // "playing" (a sample or a take sounds), "stopped" (a sample loaded) or "empty".
+    static const char* state_name(const SlotMirror& slot, bool sounding,
+                                  Engine::RecordState record = Engine::RecordState::none);
 
   private:
     struct Pending {
@@ -161,6 +163,8 @@ class Feedback {
     };
 
     void run();
+    // Slot `n`'s state_name, from the mirror and the engine's telemetry.
+    const char* slot_state(const SlotMirror& slot, std::uint32_t n) const;
     std::vector<OscMessage> state_messages(const MirrorState& mirror) const;
     void add_subscriber(const OscEndpoint& to, const OscEndpoint& owner, bool is_static,
                         bool zero_config, int mode, TimePoint now);

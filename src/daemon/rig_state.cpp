@@ -49,6 +49,10 @@ const ParamSpec kParams[] = {
     {"fade_out", Kind::number, 0.1, 10000.0, &SlotParams::fade_out, nullptr},
     {"quantize", Kind::quantize, 0.0, 64.0, nullptr, nullptr},
     {"beats", Kind::number, 0.0, 1024.0, &SlotParams::beats, nullptr},
+    // Recording (docs/recording.md). The actual bound of input, ⌈inputs/2⌉, is the
+    // controller's to check when the rig is applied, like output's.
+    {"input", Kind::whole, 1.0, (limits::kMaxInputs + 1) / 2, nullptr, &SlotParams::input},
+    {"monitor", Kind::whole, 0.0, 1.0, nullptr, &SlotParams::monitor},
 };
 
 constexpr std::string_view kModes[] = {"oneshot", "loop", "gate", "toggle"};
@@ -300,6 +304,7 @@ void add_globals(std::vector<OscMessage>& out, const RigState& rig) {
     out.push_back({"/clock/tempo", {OscArg::float32(rig.tempo)}});
     out.push_back({"/clock/meter", {OscArg::int32(rig.meter)}});
     out.push_back({"/clock/sync", {OscArg::string(rig.sync)}});
+    out.push_back({"/monitor", {OscArg::int32(rig.monitor)}});
 }
 
 }  // namespace
@@ -320,6 +325,7 @@ RigState rig_from_mirror(const MirrorState& mirror, const SlotParams& defaults) 
     rig.tempo = mirror.tempo;
     rig.meter = mirror.meter;
     rig.sync = mirror.sync;
+    rig.monitor = mirror.monitor;
     for (std::size_t n = 0; n < mirror.slots.size(); ++n) {
         const SlotMirror& s = mirror.slots[n];
         // A slot that is loading keeps the path it asked for; a restore whose file was missing
@@ -339,7 +345,8 @@ std::string rig_to_toml(const RigState& rig, bool state_header) {
         out += "# looperd's saved state: rewritten whole on every change.\n";
         out += fmt::format("format = {}\nversion = {}\n\n", quoted(kStateFormat), kStateVersion);
     }
-    out += fmt::format("[master]\ngain = {}\n\n", float_text(rig.master_gain));
+    out += fmt::format("[master]\ngain = {}\nmonitor = {}\n\n", float_text(rig.master_gain),
+                       rig.monitor);
     out += fmt::format("[clock]\ntempo = {}\nmeter = {}\nsync = {}\n", float_text(rig.tempo),
                        rig.meter, valid_utf8(rig.sync) ? quoted(rig.sync) : "\"internal\"");
     for (const auto& slot : rig.slots) {
@@ -381,9 +388,14 @@ RigState parse_rig(const toml::table& table, const std::string& source) {
     if (const auto* master = table_at(table, "master", source)) {
         for (const auto& [k, node] : *master) {
             const std::string key = "master." + std::string(k.str());
-            if (k.str() != "gain") fail(source, &node, key, "unknown key");
-            rig.master_gain = static_cast<float>(
-                number_in(source, node, key, 0.0, static_cast<double>(limits::kMaxMasterGain)));
+            if (k.str() == "gain") {
+                rig.master_gain = static_cast<float>(
+                    number_in(source, node, key, 0.0, static_cast<double>(limits::kMaxMasterGain)));
+            } else if (k.str() == "monitor") {
+                rig.monitor = static_cast<std::int32_t>(whole_in(source, node, key, 0.0, 1.0));
+            } else {
+                fail(source, &node, key, "unknown key");
+            }
         }
     }
     if (const auto* clock = table_at(table, "clock", source)) {

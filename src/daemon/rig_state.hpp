@@ -23,10 +23,11 @@ struct RigSlot {
 };
 
 // RigState: what a config file preloads and what the state file saves, in one schema:
-// [master] gain; [clock] tempo, meter, sync; [[slot]] index, file and every slot parameter
-// under its OSC verb. A plain value: built and read by whichever thread holds it.
+// [master] gain, monitor; [clock] tempo, meter, sync; [[slot]] index, file and every slot
+// parameter under its OSC verb. A plain value: built and read by whichever thread holds it.
 struct RigState {
     float master_gain = 1.0F;
+    std::int32_t monitor = 0;  // /monitor: every input to the output of its number
     float tempo = 120.0F;
     std::int32_t meter = 4;
     std::string sync = "internal";

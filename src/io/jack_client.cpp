@@ -200,12 +200,19 @@ std::uint32_t JackClient::connect_physical_outputs() {
 std::vector<std::pair<std::string, std::string>> JackClient::connections() const {
     std::vector<std::pair<std::string, std::string>> out;
     if (!client_ || server_gone()) return out;
-    for (std::size_t i = 0; i < ports_.size(); ++i) {
-        const char** others = jack_port_get_all_connections(client_, ports_[i]);
-        for (const char** o = others; o && *o; ++o)
-            out.emplace_back("out_" + std::to_string(i + 1), *o);
-        if (others) jack_free(static_cast<void*>(others));
-    }
+    // Outputs and inputs alike: what feeds in_* (a capture port, another client) comes back
+    // after a server restart as much as what out_* feeds.
+    auto add = [&](const std::vector<jack_port_t*>& ports, const char* prefix) {
+        for (std::size_t i = 0; i < ports.size(); ++i) {
+            if (!ports[i]) continue;
+            const char** others = jack_port_get_all_connections(client_, ports[i]);
+            for (const char** o = others; o && *o; ++o)
+                out.emplace_back(prefix + std::to_string(i + 1), *o);
+            if (others) jack_free(static_cast<void*>(others));
+        }
+    };
+    add(ports_, "out_");
+    add(in_ports_, "in_");
     return out;
 }
 
@@ -214,6 +221,12 @@ bool JackClient::connect(const std::string& own, const std::string& other) {
     for (std::size_t i = 0; i < ports_.size(); ++i) {
         if (own != "out_" + std::to_string(i + 1)) continue;
         const int r = jack_connect(client_, jack_port_name(ports_[i]), other.c_str());
+        return r == 0 || r == EEXIST;
+    }
+    // An input is the destination: jack_connect takes the source first.
+    for (std::size_t i = 0; i < in_ports_.size(); ++i) {
+        if (own != "in_" + std::to_string(i + 1) || !in_ports_[i]) continue;
+        const int r = jack_connect(client_, other.c_str(), jack_port_name(in_ports_[i]));
         return r == 0 || r == EEXIST;
     }
     return false;

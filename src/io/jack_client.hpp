@@ -65,11 +65,11 @@ class JackClient {
     // Main thread, while open. Connects out_i to the i-th physical playback port. Returns how
     // many were connected.
     std::uint32_t connect_physical_outputs();
-    // Main thread, while open: every connection of our ports, as (port short name "out_1",
-    // the other port's full name).
+    // Main thread, while open: every connection of our ports, outputs and inputs, as (port
+    // short name "out_1" or "in_1", the other port's full name).
     std::vector<std::pair<std::string, std::string>> connections() const;
-    // Main thread, while open: connects our port `own` ("out_1") to `other`. True if connected
-    // now (or already).
+    // Main thread, while open: connects our port `own` ("out_1" to `other`, or `other` to
+    // "in_1"). True if connected now (or already).
     bool connect(const std::string& own, const std::string& other);
     // Any thread: whether a port connection changed since the last call (set by JACK's
     // notification thread).

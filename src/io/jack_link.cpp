@@ -217,6 +217,13 @@ void JackLink::watch_cycles(Clock::time_point now) {
     }
 }
 
+namespace {
+// "out_1 → system:playback_1", "system:capture_1 → in_1": in the direction the audio flows.
+std::string connection_text(const std::string& own, const std::string& other) {
+    return own.starts_with("in_") ? other + " → " + own : own + " → " + other;
+}
+}  // namespace
+
 void JackLink::track_connections(Clock::time_point now) {
     if (!client_.take_connections_changed() && now - last_query_ < config_.connections_every)
         return;
@@ -231,7 +238,7 @@ void JackLink::track_connections(Clock::time_point now) {
             return r.own == own && r.other == other;
         });
         if (!known) {
-            spdlog::debug("JACK: remembering {} → {}", own, other);
+            spdlog::debug("JACK: remembering {}", connection_text(own, other));
             remembered_.push_back({own, other, std::nullopt});
         }
     }
@@ -250,7 +257,7 @@ void JackLink::track_connections(Clock::time_point now) {
             return false;
         }
         if (now - *r.missing_since < kForgetAfter) return false;
-        spdlog::debug("JACK: forgetting {} → {}", r.own, r.other);
+        spdlog::debug("JACK: forgetting {}", connection_text(r.own, r.other));
         return true;
     });
 }
@@ -262,7 +269,8 @@ std::uint32_t JackLink::restore_connections() {
         if (client_.connect(r.own, r.other)) {
             ++restored;
         } else {
-            spdlog::info("JACK: cannot restore {} → {} (no such port now)", r.own, r.other);
+            spdlog::info("JACK: cannot restore {} (no such port now)",
+                         connection_text(r.own, r.other));
         }
     }
     return restored;

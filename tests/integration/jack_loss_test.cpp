@@ -301,6 +301,42 @@ TEST_F(JackLoss, TwentyServerDeathsAndReturnsDuringPlaybackKeepTheSamePlayingSam
     EXPECT_NE(log.find("rejoined"), std::string::npos);
 }
 
+TEST_F(JackLoss, ConnectionsToTheInputsComeBackAfterTheServerReturns) {
+    ASSERT_NO_FATAL_FAILURE(start_jack("looperd-inputs-"));
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(jack_->name()));
+    {
+        JackRecorder probe(jack_->name(), 1, 1s);
+        ASSERT_EQ(probe.connect_ports("system:capture_1", "looperd:in_1"), 0);
+        ASSERT_EQ(probe.connect_ports("system:capture_2", "looperd:in_2"), 0);
+    }
+    // looperd reads its connections back within connections_every (0.5 s) of a change.
+    const auto deadline = SteadyClock::now() + 5s;
+    while (daemon_->read_log().find("remembering system:capture_2 → in_2") == std::string::npos &&
+           SteadyClock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    ASSERT_NE(daemon_->read_log().find("remembering system:capture_1 → in_1"), std::string::npos)
+        << "looperd did not see the connections to its inputs";
+
+    // Twice: a restored connection is remembered again for the next return.
+    for (const int signal : {SIGKILL, SIGTERM}) {
+        SCOPED_TRACE(strsignal(signal));
+        const auto killed = SteadyClock::now();
+        jack_->process().send_signal(signal);
+        ASSERT_TRUE(wait_jack("disconnected", 3s, killed)) << "loss not reported within 3 s";
+        ASSERT_TRUE(jack_->process().wait_exit(5s)) << "jackd did not exit";
+        ASSERT_NO_THROW(jack_->restart());
+        ASSERT_TRUE(wait_jack("connected", 5s, SteadyClock::now(), 10ms))
+            << "not rejoined within 5 s of jackd's return";
+        JackRecorder probe(jack_->name(), 1, 1s);
+        EXPECT_EQ(probe.connections("looperd:in_1"), std::vector<std::string>{"system:capture_1"});
+        EXPECT_EQ(probe.connections("looperd:in_2"), std::vector<std::string>{"system:capture_2"});
+        ASSERT_NO_FATAL_FAILURE(expect_connected_to_playback());
+        // Let looperd read the restored connections back before the next loss.
+        std::this_thread::sleep_for(700ms);
+    }
+}
+
 TEST_F(JackLoss, StartsWithoutAServerWaitsAndJoinsItWhenItAppears) {
     ASSERT_NO_FATAL_FAILURE(start_jack("looperd-boot-", false));
     if (IsSkipped()) return;

@@ -109,6 +109,10 @@ std::vector<std::string> JackRecorder::connections(const std::string& port) cons
     return names;
 }
 
+int JackRecorder::connect_ports(const std::string& source, const std::string& destination) {
+    return jack_connect(client_, source.c_str(), destination.c_str());
+}
+
 int JackRecorder::set_buffer_size(std::uint32_t frames) {
     return jack_set_buffer_size(client_, frames);
 }

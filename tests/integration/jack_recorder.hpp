@@ -58,6 +58,9 @@ class JackRecorder {
     std::vector<std::string> ports(const std::string& pattern, unsigned long flags) const;
     // The full names of the ports `port` (a full name) is connected to.
     std::vector<std::string> connections(const std::string& port) const;
+    // Connects any two ports of the server (full names, source first), as jack_connect does.
+    // Returns JACK's result (EEXIST: already connected).
+    int connect_ports(const std::string& source, const std::string& destination);
     // Asks the server for another block size (what jack_bufsize does). Returns JACK's result.
     int set_buffer_size(std::uint32_t frames);
 

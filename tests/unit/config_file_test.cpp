@@ -683,6 +683,36 @@ TEST_F(LooperdBinary, CheckConfigRefusesABadFileWithExitStatusTwo) {
     EXPECT_TRUE(exited_with(missing.status, 2)) << missing.output;
 }
 
+TEST_F(LooperdBinary, CheckConfigReadsTheRigsInputAndMonitorKeys) {
+    const fs::path good = home_.write("monitor.toml", R"([master]
+monitor = 1
+[[slot]]
+index = 0
+input = 1
+monitor = 1
+)");
+    const RunResult run = run_looperd({"--check-config", "--config", good.string()}, home_);
+    EXPECT_TRUE(exited_with(run.status, 0)) << run.output;
+    const fs::path bad = home_.write("bad-monitor.toml", R"([master]
+monitor = 2
+[[slot]]
+index = 0
+input = 0
+)");
+    const RunResult refused = run_looperd({"--check-config", "--config", bad.string()}, home_);
+    EXPECT_TRUE(exited_with(refused.status, 2)) << refused.output;
+    EXPECT_NE(refused.output.find(bad.string() + ":2:11: master.monitor: must be a whole number"),
+              std::string::npos)
+        << refused.output;
+    // The actual bound of input (its inputs' pairs) is checked when the rig is applied.
+    const fs::path zero = home_.write("input-zero.toml", "[[slot]]\nindex = 0\ninput = 0\n");
+    const RunResult input = run_looperd({"--check-config", "--config", zero.string()}, home_);
+    EXPECT_TRUE(exited_with(input.status, 2)) << input.output;
+    EXPECT_NE(input.output.find(zero.string() + ":3:9: slot.input: must be a whole number from 1"),
+              std::string::npos)
+        << input.output;
+}
+
 TEST_F(LooperdBinary, CheckConfigWithoutAFileChecksTheFlags) {
     if (fs::exists(kSystemConfigFile))
         GTEST_SKIP() << kSystemConfigFile << " exists on this machine";

@@ -54,7 +54,8 @@ class FeedbackTest : public ::testing::Test {
         fs::remove_all(dir_);
     }
 
-    void make(FeedbackConfig config, std::uint32_t slots = 4) {
+    // `recording`: two inputs and one small recorder (else the engine records nothing).
+    void make(FeedbackConfig config, std::uint32_t slots = 4, bool recording = false) {
         feedback_.reset();
         controller_.reset();
         engine_.reset();
@@ -63,6 +64,12 @@ class FeedbackTest : public ::testing::Test {
         ec.slots = slots;
         ec.voices = 16;
         ec.sample_rate = 48000;
+        if (recording) {
+            ec.inputs = 2;
+            ec.recorders = 1;
+            ec.max_record_seconds = 1.0F;
+            ec.undo_memory_mib = 1;
+        }
         engine_ = std::make_unique<Engine>(ec);
         ControllerConfig cc;
         cc.slots = slots;
@@ -382,6 +389,49 @@ TEST_F(FeedbackTest, SlotStateGoesEmptyLoadingStoppedPlayingStopped) {
     std::vector<float> playing;
     for (const auto& m : only(got, "/slot/0/playing")) playing.push_back(m.args[0].f);
     EXPECT_EQ(playing, (std::vector<float>{0.0F, 0.0F, 0.0F, 1.0F, 0.0F}));
+}
+
+TEST_F(FeedbackTest, SlotStateSaysRecordingOverdubbingAndPlayingForATake) {
+    make({}, 4, true);
+    send("/notify", {OscArg::int32(1)}, kA);
+    tick();
+    // Each step: the command, one block for the engine to apply it and publish the slot's
+    // record state, then a tick.
+    auto step = [this](const std::string& address) {
+        send(address);
+        render(1);
+        now_ += 100ms;
+        tick();
+    };
+    step("/slot/0/record");
+    render(10);
+    step("/slot/0/record");  // the take ends and loops
+    step("/slot/0/overdub");
+    send("/slot/0/info", {}, kB);
+    step("/slot/0/overdub");
+    step("/slot/0/clear");
+    render(40);  // past the stop fade
+    now_ += 100ms;
+    tick();
+
+    const auto got = received("127.0.0.1:7000");
+    std::vector<std::string> states;
+    for (const auto& m : only(got, "/slot/0/state")) states.push_back(m.args[0].s);
+    EXPECT_EQ(states, (std::vector<std::string>{"empty", "recording", "playing", "overdubbing",
+                                                "playing", "empty"}));
+    std::vector<float> playing;
+    for (const auto& m : only(got, "/slot/0/playing")) playing.push_back(m.args[0].f);
+    EXPECT_EQ(playing, (std::vector<float>{0.0F, 0.0F, 1.0F, 0.0F, 1.0F, 0.0F}));
+
+    // /slot/<n>/info says the same.
+    std::lock_guard lock(mutex_);
+    const auto info = std::find_if(replies_.begin(), replies_.end(), [](const auto& r) {
+        return r.second.address == "/slot/0/info.reply";
+    });
+    ASSERT_NE(info, replies_.end());
+    ASSERT_GE(info->second.args.size(), 2U);
+    EXPECT_EQ(info->second.args[0].s, "state");
+    EXPECT_EQ(info->second.args[1].s, "overdubbing");
 }
 
 TEST_F(FeedbackTest, PositionAndMeterComeAtThePositionRate) {

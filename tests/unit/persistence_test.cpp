@@ -79,9 +79,12 @@ void write_wav(const fs::path& p, int frames, int channels) {
 // A controller with a fake engine (commands kept, buffers freed at the end) and its replies.
 class Harness {
   public:
-    explicit Harness(const fs::path& samples, std::uint32_t slots = 8) : budget_(1ULL << 30) {
+    // `inputs` 4: two input pairs to record from; 0: recording off.
+    explicit Harness(const fs::path& samples, std::uint32_t slots = 8, std::uint32_t inputs = 4)
+        : budget_(1ULL << 30) {
         ControllerConfig config;
         config.slots = slots;
+        config.inputs = inputs;
         config.outputs = 4;
         config.samples_dir = samples;
         // A second per message by the error limits' clock: no test here meets them.
@@ -165,8 +168,8 @@ std::string arg_text(const OscArg& a) {
 // Everything the mirror holds, as text, so that a difference shows where it is.
 std::string mirror_text(const MirrorState& m) {
     std::ostringstream out;
-    out << "master " << m.master_gain << " tempo " << m.tempo << " meter " << m.meter << " sync "
-        << m.sync << "\n";
+    out << "master " << m.master_gain << " monitor " << m.monitor << " tempo " << m.tempo
+        << " meter " << m.meter << " sync " << m.sync << "\n";
     for (std::size_t n = 0; n < m.slots.size(); ++n) {
         const auto& s = m.slots[n];
         const auto& p = s.params;
@@ -175,7 +178,8 @@ std::string mirror_text(const MirrorState& m) {
             << " | " << p.gain << ' ' << p.pan << ' ' << p.rate << ' ' << p.pitch << ' '
             << p.reverse << ' ' << p.start << ' ' << p.end << ' ' << p.xfade << ' ' << p.mode << ' '
             << p.poly << ' ' << p.choke << ' ' << p.output << ' ' << p.fade_in << ' ' << p.fade_out
-            << ' ' << arg_text(p.quantize) << ' ' << p.beats << "\n";
+            << ' ' << arg_text(p.quantize) << ' ' << p.beats << " input " << p.input << " monitor "
+            << p.monitor << "\n";
     }
     return out.str();
 }
@@ -217,12 +221,16 @@ class Persist : public ::testing::Test {
         h.send("/slot/1/fade_out", {OscArg::float32(40.0F)});
         h.send("/slot/1/quantize", {OscArg::string("bar")});
         h.send("/slot/1/beats", {OscArg::float32(8.0F)});
+        h.send("/slot/1/input", {OscArg::int32(2)});
+        h.send("/slot/1/monitor", {OscArg::int32(1)});
+        h.send("/monitor", {OscArg::int32(1)});
         h.send("/slot/2/load", {OscArg::string("pad \"long\".wav")});
         h.send("/slot/2/quantize", {OscArg::float32(0.5F)});
         h.send("/slot/2/end", {OscArg::float32(0.1F)});
         h.send("/slot/2/mode", {OscArg::string("gate")});
         // Parameters without a sample are part of the rig too.
         h.send("/slot/5/gain", {OscArg::float32(2.0F)});
+        h.send("/slot/5/monitor", {OscArg::int32(1)});
         h.send("/slot/5/start", {OscArg::float32(0.25F)});
         h->wait_for_loads();
         ASSERT_EQ(h.errors_text(), "");
@@ -252,6 +260,46 @@ TEST_F(Persist, RigRoundTripsThroughTomlAndTheHandlersToTheSameMirror) {
     // Quantize keeps its kind: a name stays a name, beats stay a number.
     EXPECT_EQ(b->snapshot().slots[1].params.quantize.type, 's');
     EXPECT_EQ(b->snapshot().slots[2].params.quantize.type, 'f');
+}
+
+// Each slot's input and monitor and the global /monitor are saved and restored; with recording
+// off (--inputs 0), a rig's recording keys at their defaults restore without an error, and
+// any other value is refused as its OSC address would be.
+TEST_F(Persist, InputAndMonitorAreSavedAndRestoredAndSkippedAtTheirDefaultsWithoutRecording) {
+    Harness a(samples_);
+    a.send("/slot/3/input", {OscArg::int32(2)});
+    a.send("/slot/3/monitor", {OscArg::int32(1)});
+    a.send("/monitor", {OscArg::int32(1)});
+    ASSERT_EQ(a.errors_text(), "");
+    const std::string text = rig_to_toml(rig_from_mirror(a->snapshot(), SlotParams{}), true);
+    EXPECT_NE(text.find("[master]\ngain = 1.0\nmonitor = 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("index = 3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("input = 2\nmonitor = 1\n"), std::string::npos) << text;
+
+    Harness b(samples_);
+    b->apply_rig(rig_messages(parse_state(text, "state.toml")), Controller::internal_endpoint());
+    const MirrorState m = b->snapshot();
+    EXPECT_EQ(m.monitor, 1);
+    EXPECT_EQ(m.slots[3].params.input, 2);
+    EXPECT_EQ(m.slots[3].params.monitor, 1);
+    EXPECT_EQ(mirror_text(m), mirror_text(a->snapshot()));
+
+    // Recording off: a rig with every recording key at its default (a slot kept for its gain).
+    RigState rig;
+    RigSlot gained;
+    gained.index = 0;
+    gained.params.gain = 0.5F;
+    rig.slots.push_back(gained);
+    Harness off(samples_, 8, 0);
+    off->apply_rig(rig_messages(rig), endpoint("127.0.0.1", 5555));
+    EXPECT_EQ(off.errors_text(), "");
+    EXPECT_EQ(off->snapshot().slots[0].params.gain, 0.5F);
+    rig.slots[0].params.monitor = 1;
+    rig.monitor = 1;
+    off->apply_rig(rig_messages(rig), endpoint("127.0.0.1", 5555));
+    const std::string errors = off.errors_text();
+    EXPECT_NE(errors.find("/slot/0/monitor: recording is off"), std::string::npos) << errors;
+    EXPECT_NE(errors.find("/monitor: recording is off"), std::string::npos) << errors;
 }
 
 // Floats are written as the shortest text that reads back as the same bits.
@@ -299,6 +347,7 @@ TEST_F(Persist, ParseErrorsNameTheLineColumnAndKey) {
         {"[[slot]]\nindex = 1\npoly = 65\n",
          "rig.toml:3:8: slot.poly: must be a whole number from 1 to 64"},
         {"master = 1\n", "rig.toml:1:10: master: must be a table"},
+        {"[master]\nmonitor = 2\n", "rig.toml:2:11: master.monitor: must be a whole number"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.toml);
@@ -356,6 +405,14 @@ TEST_F(Persist, RigRangesAreTheHandlersRanges) {
         {"quantize", "\"bars\"", OscArg::string("bars")},
         {"beats", "1024", OscArg::int32(1024)},
         {"beats", "1025", OscArg::int32(1025)},
+        {"input", "1", OscArg::int32(1)},
+        {"input", "2", OscArg::int32(2)},
+        {"input", "0", OscArg::int32(0)},
+        {"input", "1.5", OscArg::float32(1.5F)},
+        {"monitor", "1", OscArg::int32(1)},
+        {"monitor", "0", OscArg::int32(0)},
+        {"monitor", "2", OscArg::int32(2)},
+        {"monitor", "-1", OscArg::int32(-1)},
     };
     for (const auto& p : probes) {
         SCOPED_TRACE(p.key + " = " + p.toml_value);
