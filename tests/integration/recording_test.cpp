@@ -4,19 +4,23 @@
 // Live looping against a real jackd (dummy backend, 48 kHz, 128-frame periods): the test's own
 // JACK client plays known noise into looperd:in_1/in_2, another records looperd:out_1/out_2,
 // and the takes, overdubs, undo, redo and monitoring are checked sample by sample against
-// docs/recording.md. Both test clients and looperd run in one JACK cycle (client to client,
+// docs/recording.md; so are the takes saved (/slot/<n>/save), kept in the state directory and
+// back after jackd and looperd die, and the bar lines /clock/from_slot puts on a loop. Both test clients and looperd run in one JACK cycle (client to client,
 // no latency), so recording index T and the player's frame of the same JACK frame line up.
 // The presses' frames are not known to the test: it finds the loop's start in the output
 // and its length as the output's period, then checks every frame of several passes.
 
 #include <gtest/gtest.h>
 #include <lo/lo.h>
+#include <signal.h>
+#include <sndfile.h>
 
 #include <bit>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -568,6 +572,174 @@ TEST_F(LiveLooping, MonitoringPassesTheInputThroughInTheSameCycle) {
 
     std::size_t all = 0;
     ASSERT_NO_FATAL_FAILURE(check_on("/monitor", all));
+}
+
+// ---- Keeping takes: /slot/<n>/save, the state directory's takes, /clock/from_slot ----------
+
+// A WAV's frames, one vector per channel; empty when it cannot be read.
+Signal read_wav(const fs::path& p, SF_INFO& info) {
+    info = SF_INFO{};
+    SNDFILE* f = sf_open(p.c_str(), SFM_READ, &info);
+    if (f == nullptr) return {};
+    std::vector<float> all(static_cast<std::size_t>(info.frames * info.channels));
+    sf_readf_float(f, all.data(), info.frames);
+    sf_close(f);
+    Signal out(static_cast<std::size_t>(info.channels));
+    for (std::size_t i = 0; i < all.size(); ++i)
+        out[i % static_cast<std::size_t>(info.channels)].push_back(all[i]);
+    return out;
+}
+
+// The file holds exactly the take of `loop`: its length, every frame of both sides.
+void expect_take_file(const fs::path& p, const Signal& played, const Loop& loop) {
+    SF_INFO info;
+    const Signal wav = read_wav(p, info);
+    ASSERT_EQ(wav.size(), 2U) << p << " is not a stereo file";
+    EXPECT_EQ(info.samplerate, static_cast<int>(kRate));
+    EXPECT_EQ(info.format, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+    ASSERT_EQ(wav[0].size(), loop.length) << p;
+    for (std::size_t c = 0; c < 2; ++c)
+        EXPECT_EQ(difference(wav[c], 0, loop.length,
+                             [&](std::size_t k) {
+                                 return played[c][static_cast<std::size_t>(loop.first) + k];
+                             }),
+                  "")
+            << p << " channel " << c;
+}
+
+// Waits (bounded) until `p` exists and holds `text`.
+bool wait_file_has(const fs::path& p, const std::string& text, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        std::ifstream in(p);
+        for (std::string line; std::getline(in, line);)
+            if (line.find(text) != std::string::npos) return true;
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+TEST_F(LiveLooping, SaveWritesAWavThatReadsBackEqualToTheLoop) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    const Signal played = stereo_noise(4 * kRate, 21);
+    player_->play(played);
+    recorder_->start();
+    const Loop loop = record_take(played, 300ms);
+    ASSERT_GT(loop.length, 0U);
+
+    osc_->drain();
+    send(slot(0, "save"), {osc_string("take.wav")});
+    const auto saved = osc_->wait_for(slot(0, "saved"), 5s);
+    ASSERT_TRUE(saved.has_value()) << "no /slot/0/saved";
+    ASSERT_EQ(saved->type_tags(), "sif");
+    EXPECT_EQ(saved->args[0].s, "take.wav");
+    EXPECT_EQ(saved->args[1].number(), static_cast<double>(loop.length));
+    EXPECT_FLOAT_EQ(static_cast<float>(saved->args[2].number()),
+                    static_cast<float>(loop.length) / static_cast<float>(kRate));
+    expect_take_file(samples_ / "take.wav", played, loop);
+
+    // Kept in the state directory too, and the saved rig names it as a take.
+    const fs::path kept = dir_ / "state" / "takes" / "slot-0.wav";
+    EXPECT_TRUE(wait_file_has(dir_ / "state" / "state.toml", "take = true", 5s))
+        << "the saved rig does not name the take";
+    expect_take_file(kept, played, loop);
+
+    // Outside the sample roots, or no take: /error, nothing written.
+    send(slot(0, "save"), {osc_string("../outside.wav")});
+    auto e = osc_->wait_for("/error", 2s);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->to_string(),
+              "/error s:\"/slot/0/save\" s:\"path outside the allowed sample roots\"");
+    send(slot(1, "save"), {osc_string("none.wav")});
+    e = osc_->wait_for("/error", 5s);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->to_string(), "/error s:\"/slot/1/save\" s:\"slot 1 holds no take\"");
+    EXPECT_FALSE(fs::exists(dir_ / "outside.wav"));
+    EXPECT_FALSE(fs::exists(samples_ / "none.wav"));
+}
+
+TEST_F(LiveLooping, AKeptTakeComesBackAfterKill9AndOverdubsAgain) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    const Signal played = stereo_noise(4 * kRate, 22);
+    player_->play(played);
+    recorder_->start();
+    const Loop loop = record_take(played, 300ms);
+    ASSERT_GT(loop.length, 0U);
+    ASSERT_TRUE(wait_file_has(dir_ / "state" / "state.toml", "take = true", 5s))
+        << "the saved rig does not name the take";
+
+    // The power goes: jackd and looperd die with no clean exit (jackd first: a synchronous
+    // server would wait out its timeout for a client killed in the middle of a cycle). Then
+    // both start again, looperd on the same state directory.
+    player_.reset();
+    recorder_.reset();
+    ASSERT_NO_THROW(jack_->kill_hard());
+    daemon_->send_signal(SIGKILL);
+    ASSERT_TRUE(daemon_->wait_exit(5s).has_value());
+    daemon_.reset();
+    ASSERT_NO_THROW(jack_->restart());
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    const auto deadline = Clock::now() + 5s;
+    while (!log_has("slot 0: take of " + std::to_string(loop.length) + " frames loaded") &&
+           Clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(log_has("slot 0: take of " + std::to_string(loop.length) + " frames loaded"))
+        << "the take did not come back as a take";
+
+    // Stopped after a restart, as every slot; play: the same loop, frame for frame.
+    recorder_->start();
+    const std::size_t before = recorder_->frames();
+    send(slot(0, "play"));
+    const Loop back = find_loop(played, before, kRate);
+    ASSERT_EQ(back.length, loop.length);
+    EXPECT_EQ(back.first, loop.first) << "the restored take begins elsewhere in the input";
+    const Signal rec = recorded(back.end + 3 * back.length);
+    expect_loop(rec, played, back, back.end, back.end + 3 * back.length);
+
+    // A take again: it overdubs.
+    send(slot(0, "overdub"));
+    std::this_thread::sleep_for(100ms);
+    send(slot(0, "overdub"));
+    const auto until = Clock::now() + 5s;
+    while (!log_has("slot 0: overdub ended") && Clock::now() < until)
+        std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(log_has("slot 0: overdubbing")) << "the restored take does not overdub";
+}
+
+TEST_F(LiveLooping, ClockFromSlotPutsBarLinesOnTheLoopsPasses) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    // A click to launch on the grid: 256 frames of 0.25, a one-shot.
+    write_wav(samples_ / "click.wav", 2, std::vector<float>(2 * 256, 0.25F));
+    send(slot(1, "load"), {osc_string("click.wav")});
+    ASSERT_TRUE(osc_->wait_for(slot(1, "loaded"), 5s).has_value());
+    send(slot(1, "quantize"), {osc_string("bar")});
+    send("/clock/meter", {osc_int(2)});
+
+    const Signal played = stereo_noise(6 * kRate, 23);
+    player_->play(played);
+    recorder_->start();
+    const Loop loop = record_take(played, 1000ms);
+    ASSERT_GT(loop.length, 0U);
+    // Two beats over the take: one bar of 2/4.
+    osc_->drain();
+    send("/clock/from_slot", {osc_int(0), osc_int(2)});
+    // No reply when accepted: a /ping behind it shows it was taken without an /error.
+    send("/ping");
+    const auto answer = osc_->wait_for_any({"/pong", "/error"}, 2s);
+    ASSERT_TRUE(answer.has_value());
+    ASSERT_EQ(answer->address, "/pong") << answer->to_string();
+    const double bpm = 2.0 * 60.0 * kRate / static_cast<double>(loop.length);
+    const std::size_t sent = recorder_->frames();
+    send(slot(1, "play"));
+    const Signal rec = recorded(sent + 3 * loop.length);
+    const std::size_t click = first_difference(rec[0], sent, rec[0].size(), [&](std::size_t t) {
+        return played[0][static_cast<std::size_t>(loop.first) + (t - loop.end) % loop.length];
+    });
+    ASSERT_LT(click, rec[0].size()) << "the click never played";
+    EXPECT_EQ((click - loop.end) % loop.length, 0U)
+        << "the bar line is " << (click - loop.end) % loop.length << " frames into a pass (tempo "
+        << bpm << " BPM)";
+    EXPECT_LE(click - sent, 2 * loop.length) << "the click waited more than a bar";
 }
 
 }  // namespace
