@@ -4,18 +4,20 @@
 // network, loader and audio threads drive it, without OSC in front.
 //
 // Values are limited to what the Controller can send: a finite number inside each kind's
-// documented range (see value_for), play_on_grid/stop_on_grid never (the engine makes those
-// itself), and a region start that stays below the slot's end. Slot indices go one past the
-// table, which the engine must refuse on its own (bad_command). So a crash here is reachable
-// over OSC; a NaN gain is not, and is not tried.
+// documented range (see value_for), the *_on_grid kinds never (the engine makes those itself), and
+// a region start that stays below the slot's end. Slot indices go one past the table, which the
+// engine must refuse on its own (bad_command). So a crash here is reachable over OSC; a NaN gain is
+// not, and is not tried.
 //
 // Input: a sequence of operations, each an opcode byte followed by its operands.
 //   opcode % 8 in 0..4  send one command: kind, slot, a 16-bit value, a frame mode, 16-bit offset
 //   opcode % 8 in 5..6  render one block: 16-bit size (1..1024), xrun skip, transport
 //   opcode % 8 == 7     change the sample rate (as a JACK sample rate callback would)
-// Missing bytes read as zero. After each block: every output sample finite and within 1e6,
-// active voices within the pool, telemetry within range. Retired buffers are deleted by the
-// harness exactly once, and only buffers it handed over may come back.
+// Missing bytes read as zero. Recording is on (two inputs of noise, two short recorders, a small
+// undo arena), and snapshots borrow the harness's one export buffer, as the take thread lends
+// its own. After each block: every output sample finite and within 1e6, active voices within
+// the pool, telemetry within range. Retired buffers are deleted by the harness exactly once, and
+// only buffers it handed over may come back; the export buffer comes back only while lent.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -42,8 +44,9 @@ constexpr std::uint32_t kMaxBlock = 1024;
 constexpr std::size_t kMaxBuffersPerInput = 16;
 constexpr std::size_t kMaxOpsPerInput = 4096;
 constexpr float kMaxAbsSample = 1e6F;
-// The kinds the Controller sends: everything up to clock_sync.
-constexpr std::uint8_t kSendableKinds = static_cast<std::uint8_t>(CommandKind::clock_sync) + 1;
+// The kinds the Controller (or the take thread) sends: everything before the *_on_grid kinds.
+constexpr std::uint8_t kSendableKinds = static_cast<std::uint8_t>(CommandKind::clock_from_slot) + 1;
+constexpr float kMaxRecordSeconds = 0.1F;  // 4800 frames at 48 kHz: two undo chunks
 
 [[noreturn]] void fail(const char* what) {
     std::fprintf(stderr, "fuzz_engine_commands: invariant broken: %s\n", what);
@@ -77,7 +80,18 @@ float value_for(CommandKind kind, std::uint16_t raw) {
         case CommandKind::play:
         case CommandKind::set_reverse:
         case CommandKind::clock_sync:
+        case CommandKind::set_monitor:
+        case CommandKind::set_monitor_all:
             return static_cast<float>(raw & 1U);
+        case CommandKind::record:
+        case CommandKind::overdub:
+            return 1.0F;
+        case CommandKind::set_record_input:
+            return static_cast<float>(1 + raw % 2);  // two inputs: pair 1 (and pair 2: silence)
+        case CommandKind::set_record_offset:
+            return static_cast<float>(raw % 9600);
+        case CommandKind::clock_from_slot:
+            return span(raw, 20.0, 300.0);
         case CommandKind::set_gain:
             return span(raw, 0.0, static_cast<double>(limits::kMaxSlotGain));
         case CommandKind::set_master_gain:
@@ -140,15 +154,31 @@ struct Harness {
         c.sample_rate = 48000;
         c.command_capacity = 32;
         c.scheduled_capacity = 16;
+        c.inputs = 2;
+        c.recorders = 2;
+        c.max_record_seconds = kMaxRecordSeconds;
+        c.undo_levels = 2;
+        c.undo_memory_mib = 1;
         return c;
     }
 
-    Harness() : engine(config()) { std::fill(std::begin(region_end), std::end(region_end), 1.0F); }
+    // What the inputs play: noise within +-0.5, a different block each time.
+    std::vector<float> input = std::vector<float>(std::size_t{2} * kMaxBlock);
+    std::uint32_t noise = 1;
+    // The take thread's export buffer, and whether the engine holds it.
+    std::unique_ptr<SampleBuffer> export_buffer;
+    bool lent = false;
 
-    // A buffer as the loader makes them: 1..8 channels, 1..4096 frames, samples within +-1.
-    SampleBuffer* make_buffer(Reader& in) {
+    Harness() : engine(config()) {
+        std::fill(std::begin(region_end), std::end(region_end), 1.0F);
+        export_buffer = std::make_unique<SampleBuffer>(2, engine.max_record_frames(), 48000);
+    }
+
+    // A buffer as the loader makes them: 1..8 channels, 1..`max_frames` frames, samples
+    // within +-1.
+    SampleBuffer* make_buffer(Reader& in, std::uint32_t max_frames = 4096) {
         const std::uint32_t channels = 1 + in.u8() % 8;
-        const std::uint32_t frames = 1 + in.u16() % 4096;
+        const std::uint32_t frames = 1 + in.u16() % max_frames;
         auto* b = new SampleBuffer(channels, frames, 48000);
         for (std::uint32_t c = 0; c < channels; ++c) {
             float* ch = b->mutable_channel(c);
@@ -162,6 +192,14 @@ struct Harness {
     void housekeep() {
         Event e;
         while (engine.try_receive(e)) {
+            if (e.kind == EventKind::snapshot_done || e.kind == EventKind::snapshot_refused) {
+                if (!lent || e.buffer != export_buffer.get()) fail("a snapshot buffer not lent");
+                if (e.kind == EventKind::snapshot_done &&
+                    (e.frames != e.buffer->frames() || e.frames > engine.max_record_frames()))
+                    fail("a snapshot longer than the longest take");
+                lent = false;
+                continue;
+            }
             if (e.kind != EventKind::buffer_retired) continue;
             auto it = engine_owned.find(e.buffer);
             if (it == engine_owned.end()) fail("a buffer retired twice, or one never handed over");
@@ -202,9 +240,16 @@ struct Harness {
             if (is_start ? c.value >= region_end[slot] : c.value <= region_start[slot]) return;
             (is_start ? region_start[slot] : region_end[slot]) = c.value;
         }
-        if (kind == CommandKind::assign_buffer) {
+        if (kind == CommandKind::assign_buffer || kind == CommandKind::load_take) {
             if (buffers_made >= kMaxBuffersPerInput) return;
-            c.buffer = make_buffer(in);
+            // A take may be longer than a recorder holds: it then plays as a sample.
+            c.buffer = make_buffer(in, kind == CommandKind::load_take ? 8192 : 4096);
+        }
+        if (kind == CommandKind::snapshot) {
+            if (lent) return;  // the take thread has one buffer, and waits for it
+            if (engine.try_send(Command{kind, slot, 0.0F, export_buffer.get(), c.frame}))
+                lent = true;
+            return;
         }
         if (engine.try_send(c)) {
             if (c.buffer) engine_owned.insert(c.buffer);
@@ -228,9 +273,14 @@ struct Harness {
         t.transport.beat = beat;
         float* ports[kOutputs];
         for (std::uint32_t o = 0; o < kOutputs; ++o) ports[o] = out.data() + std::size_t{o} * n;
+        for (std::size_t i = 0; i < std::size_t{2} * n; ++i) {
+            noise = noise * 1664525U + 1013904223U;
+            input[i] = static_cast<float>(noise >> 8) / 16777216.0F - 0.5F;
+        }
+        const float* inputs[2] = {input.data(), input.data() + n};
         {
             rt_guard::Scope audio_thread;
-            engine.process(ports, n, t);
+            engine.process(inputs, 2, ports, n, t);
         }
         next_frame += n;
         beat += n * t.transport.bpm / (60.0 * 48000.0);
@@ -254,6 +304,7 @@ struct Harness {
             if (!std::isfinite(peak) || peak < 0.0F) fail("output peak not a finite magnitude");
         }
         if (!std::isfinite(engine.clock_beat())) fail("clock beat not finite");
+        if (engine.free_recorders() > 2) fail("more free recorders than the pool");
     }
 };
 
