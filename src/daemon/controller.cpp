@@ -850,12 +850,15 @@ void Controller::osc_slot_overdub(const Request& r) {
     if (button(r).value_or(false)) send(Command{CommandKind::overdub, r.slot, 1.0F}, r);
 }
 
+// Presses, like record: a surface's button sends 1 on press and 0 on release.
 void Controller::osc_slot_undo(const Request& r) {
-    if (require_recording(r) && check_arity(r, 0, 0)) send(Command{CommandKind::undo, r.slot}, r);
+    if (!require_recording(r)) return;
+    if (button(r).value_or(false)) send(Command{CommandKind::undo, r.slot}, r);
 }
 
 void Controller::osc_slot_redo(const Request& r) {
-    if (require_recording(r) && check_arity(r, 0, 0)) send(Command{CommandKind::redo, r.slot}, r);
+    if (!require_recording(r)) return;
+    if (button(r).value_or(false)) send(Command{CommandKind::redo, r.slot}, r);
 }
 
 // Empties the slot whatever it holds (a take or a sample); the take's recorder returns to the

@@ -1538,6 +1538,9 @@ TEST_F(ControllerTest, RecordingAddressesSendTheirCommands) {
     EXPECT_EQ(expect_command("/slot/3/overdub", {}).kind, CommandKind::overdub);
     EXPECT_EQ(expect_command("/slot/3/undo", {}).kind, CommandKind::undo);
     EXPECT_EQ(expect_command("/slot/3/redo", {}).kind, CommandKind::redo);
+    // A surface's button: 1 on press, 0 on release.
+    EXPECT_EQ(expect_command("/slot/3/undo", {OscArg::float32(1.0F)}).kind, CommandKind::undo);
+    EXPECT_EQ(expect_command("/slot/3/redo", {OscArg::int32(1)}).kind, CommandKind::redo);
     EXPECT_EQ(expect_command("/slot/3/clear", {}).kind, CommandKind::clear);
     c = expect_command("/slot/1/input", {OscArg::int32(2)});
     EXPECT_EQ(c.kind, CommandKind::set_record_input);
@@ -1553,13 +1556,16 @@ TEST_F(ControllerTest, RecordingAddressesSendTheirCommands) {
     commands_.clear();
     send("/slot/2/record", {OscArg::float32(0.0F)});
     send("/slot/2/overdub", {OscArg::int32(0)});
+    send("/slot/2/undo", {OscArg::float32(0.0F)});
+    send("/slot/2/redo", {OscArg::int32(0)});
     EXPECT_TRUE(commands_.empty());
 
     expect_rejected("/slot/1/input", {OscArg::int32(3)});  // 3 inputs: pairs 1 and 2
     expect_rejected("/slot/1/input", {OscArg::int32(0)});
     expect_rejected("/slot/1/monitor", {OscArg::int32(2)});
     expect_rejected("/monitor", {OscArg::string("on")});
-    expect_rejected("/slot/1/undo", {OscArg::int32(1)});
+    expect_rejected("/slot/1/undo", {OscArg::string("x")});
+    expect_rejected("/slot/1/redo", {OscArg::int32(1), OscArg::int32(1)});
     expect_rejected("/slot/1/record", {OscArg::string("x")});
 }
 
