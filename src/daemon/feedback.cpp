@@ -38,6 +38,8 @@ void each_param(const SlotParams& p, Add&& add) {
     add("fade_out", OscArg::float32(p.fade_out));
     add("quantize", p.quantize);
     add("beats", OscArg::float32(p.beats));
+    add("input", OscArg::int32(p.input));
+    add("monitor", OscArg::int32(p.monitor));
 }
 
 constexpr int kMaxFailedSends = 10;
@@ -304,11 +306,12 @@ std::vector<OscMessage> Feedback::state_messages() const {
 
 std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) const {
     std::vector<OscMessage> out;
-    out.reserve(4 + mirror.slots.size() * 19);
+    out.reserve(5 + mirror.slots.size() * 21);
     out.push_back({"/master/gain", {OscArg::float32(mirror.master_gain)}});
     out.push_back({"/clock/tempo", {OscArg::float32(mirror.tempo)}});
     out.push_back({"/clock/meter", {OscArg::int32(mirror.meter)}});
     out.push_back({"/clock/sync", {OscArg::string(mirror.sync)}});
+    out.push_back({"/monitor", {OscArg::int32(mirror.monitor)}});
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
         const SlotMirror& s = mirror.slots[n];
         const SlotParams& p = s.params;

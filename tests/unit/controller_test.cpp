@@ -1018,7 +1018,7 @@ TEST_F(ControllerFeedbackTest, RefreshInfoAndSlotsTakeAnOptionalUrl) {
     send("/slot/3/info");
     ASSERT_EQ(replies_.size(), 1U);
     EXPECT_EQ(replies_[0].message.address, "/slot/3/info.reply");
-    EXPECT_EQ(replies_[0].message.args.size(), 44U);  // 22 key/value pairs
+    EXPECT_EQ(replies_[0].message.args.size(), 48U);  // 24 key/value pairs
     send("/slots", {OscArg::string("osc.udp://127.0.0.1:6300/")});
     ASSERT_EQ(replies_.size(), 2U);
     EXPECT_EQ(replies_[1].to, "127.0.0.1:6300");

@@ -192,7 +192,7 @@ TEST_F(FeedbackTest, NotifySubscribesSendsTheWholeStateAndUnsubscribes) {
     tick();
     const auto first = received("127.0.0.1:7000");
     // The whole state, plus the first clock beat and meter reading of the tick.
-    ASSERT_EQ(first.size(), 4U + 4U * 18U + 2U);
+    ASSERT_EQ(first.size(), 5U + 4U * 20U + 2U);
     EXPECT_EQ(only(first, "/clock/beat").size(), 1U);
     EXPECT_EQ(only(first, "/meter/out").size(), 1U);
     EXPECT_EQ(only(first, "/slot/3/state").at(0).args.at(0).s, "empty");
@@ -498,7 +498,7 @@ TEST_F(FeedbackTest, RefreshSendsTheWholeStateToTheSenderOrUrl) {
     send("/clock/sync", {OscArg::string("jack")});
     send("/refresh", {}, kB);
     const auto got = received("127.0.0.1:7001");
-    ASSERT_EQ(got.size(), 4U + 4U * 18U);
+    ASSERT_EQ(got.size(), 5U + 4U * 20U);
     EXPECT_FLOAT_EQ(only(got, "/slot/1/gain").at(0).args[0].f, 0.25F);
     EXPECT_EQ(only(got, "/slot/1/quantize").at(0).args[0].s, "bar");
     EXPECT_EQ(only(got, "/slot/2/quantize").at(0).args[0].type, 'f');
@@ -519,7 +519,7 @@ TEST_F(FeedbackTest, LargeStateIsSplitIntoDatagramsOfAtMost8KiB) {
     const auto got = received("127.0.0.1:7001");  // checks each datagram's size
     const auto expected = feedback_->state_messages();
     ASSERT_EQ(got.size(), expected.size());
-    ASSERT_EQ(got.size(), 4U + 128U * 18U);
+    ASSERT_EQ(got.size(), 5U + 128U * 20U);
     for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].address, expected[i].address);
 }
 
@@ -546,7 +546,7 @@ TEST_F(FeedbackTest, SlotInfoAndSlotsReply) {
     const std::vector<std::string> expected = {
         "state",  "path",    "frames",   "channels", "seconds", "gain",   "pan",  "rate",
         "pitch",  "reverse", "start",    "end",      "xfade",   "mode",   "poly", "choke",
-        "output", "fade_in", "fade_out", "quantize", "beats",   "playing"};
+        "output", "fade_in", "fade_out", "quantize", "beats",   "input", "monitor", "playing"};
     EXPECT_EQ(keys, expected);
     EXPECT_EQ(kv["state"].s, "stopped");
     EXPECT_EQ(kv["path"].s, "kick.wav");
