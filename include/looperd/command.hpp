@@ -56,7 +56,8 @@ enum class CommandKind : std::uint8_t {
     snapshot,  // copy the slot's take into `buffer` (lent, 2 channels, capacity >= the longest
                // take); answered by snapshot_done or snapshot_refused with the buffer
     load_take,  // slot takes `buffer` as its take (owned by the engine from then): copied into
-                // a free recorder, then it can be overdubbed like a recorded one
+                // a free recorder, then it can be overdubbed like a recorded one. value != 0
+                // (a reload at a new sample rate): a sounding slot starts it again
     clock_from_slot,  // tempo `value` (bpm), the beat grid's zero where the slot's take began
     // Engine-internal: a play or stop already moved onto its quantize grid frame.
     play_on_grid,

@@ -274,7 +274,8 @@ class Engine {
     void monitor_segment(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     // Keeping takes (src/engine/take_copy.cpp).
     void apply_keep(const Command& c, std::uint64_t now) noexcept;
-    void load_take(std::uint32_t slot, SampleBuffer* source, std::uint64_t now) noexcept;
+    void load_take(std::uint32_t slot, SampleBuffer* source, bool reload,
+                   std::uint64_t now) noexcept;
     void finish_load_take(Recorder& r) noexcept;
     void advance_copies() noexcept;
     void advance_snapshot(std::uint32_t& budget) noexcept;

@@ -38,7 +38,7 @@ void Engine::apply_keep(const Command& c, std::uint64_t now) noexcept {
             return;
         }
         case CommandKind::load_take:
-            if (c.buffer != nullptr) load_take(c.slot, c.buffer, now);
+            if (c.buffer != nullptr) load_take(c.slot, c.buffer, c.value != 0.0F, now);
             return;
         case CommandKind::clock_from_slot:
             if (r == nullptr || r->length == 0 || !(c.value > 0.0F) ||
@@ -59,7 +59,10 @@ void Engine::apply_keep(const Command& c, std::uint64_t now) noexcept {
 
 // Like assign_buffer, then the take goes into a free recorder chunk by chunk. The slot plays
 // `source` meanwhile (the same frames), and moves onto the recorder once the copy is whole.
-void Engine::load_take(std::uint32_t slot, SampleBuffer* source, std::uint64_t now) noexcept {
+// `reload` (the same take at a new sample rate): a slot that was sounding starts it again.
+void Engine::load_take(std::uint32_t slot, SampleBuffer* source, bool reload,
+                       std::uint64_t now) noexcept {
+    const bool restart = reload && slot_sounding(slot);
     Recorder* fresh = nullptr;
     const std::uint32_t frames = source->frames();
     if (frames > 0 && frames <= max_record_frames_) {
@@ -72,6 +75,7 @@ void Engine::load_take(std::uint32_t slot, SampleBuffer* source, std::uint64_t n
     apply(Command{CommandKind::assign_buffer, slot, 0.0F, source}, now);
     if (fresh == nullptr) {
         post({EventKind::take_load_refused, slot, nullptr, frames});
+        if (restart) start_voice(slot, now);
         return;
     }
     Recorder& r = *fresh;
@@ -87,6 +91,7 @@ void Engine::load_take(std::uint32_t slot, SampleBuffer* source, std::uint64_t n
     r.undo = r.redo = 0;
     r.swapping = false;
     slots_[slot].recorder = static_cast<std::int32_t>(fresh - recorders_.data());
+    if (restart) start_voice(slot, now);  // a take loops whatever the slot's mode
 }
 
 void Engine::finish_load_take(Recorder& r) noexcept {

@@ -232,6 +232,26 @@ TEST(TakeCopy, LoadTakePlaysTheFileThroughTheCopyAndThenOverdubsOntoIt) {
     EXPECT_EQ(rig.pass(origin, len), original);
 }
 
+TEST(TakeCopy, AReloadedTakeKeepsSoundingAndALoadStopsTheSlot) {
+    // A reload (the same take at a new rate, value 1) starts a sounding slot again from the
+    // take's frame 0, looping though the slot's mode is one-shot; a load (value 0) stops it.
+    Rig rig(config(1.0F));
+    rig.take(4800);
+    SampleBuffer* again = rig.h.make_noise(2, 6000, 9);
+    const std::vector<float> left(again->channel(0), again->channel(0) + 6000);
+    ASSERT_TRUE(rig.h.send(CommandKind::load_take, 0, 1.0F, again));
+    const Planar out = rig.run(3 * 6000);
+    // From the block it came in, past the old take's fade out: the new take, looping.
+    for (std::uint32_t i = 1024; i < out[0].size(); ++i)
+        ASSERT_EQ(out[0][i], left[i % 6000]) << "frame " << i;
+
+    SampleBuffer* other = rig.h.make_noise(2, 6000, 10);
+    ASSERT_TRUE(rig.h.send(CommandKind::load_take, 0, 0.0F, other));
+    const Planar after = rig.run(6000);
+    EXPECT_EQ(after[0].back(), 0.0F) << "a load leaves the slot stopped";
+    EXPECT_EQ(rig.h.engine().slot_sounding_voices(0), 0U);
+}
+
 TEST(TakeCopy, LoadTakeOfAMonoFileRecordsBothSides) {
     Rig rig(config(1.0F));
     SampleBuffer* file = rig.h.make_noise(1, 9000, 3);
