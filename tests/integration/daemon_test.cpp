@@ -105,32 +105,8 @@ class Daemon : public IntegrationTest {
     void TearDown() override {
         if (recorder_ && HasFailure()) save_recording(dir_ / "recorded.wav");
         recorder_.reset();
-        if (daemon_) {
-            const auto status = daemon_->terminate(5s);
-            if (expect_clean_exit_) {
-                EXPECT_TRUE(exited_with(status, 0))
-                    << "daemon on SIGTERM at the end of the test: " << describe(status);
-            }
-        }
-        // jackd stops before its log is read, so the log is complete.
-        if (jack_) jack_->process().terminate(5s);
-        if (HasFailure()) {
-            std::cerr << "---- looperd log ----\n"
-                      << (daemon_ ? daemon_->read_log() : std::string("(not started)\n"))
-                      << "---- jackd log ----\n"
-                      << (jack_ ? jack_->read_log() : std::string("(not started)\n"));
-            if (osc_ && !osc_->skipped().empty()) {
-                std::cerr << "---- OSC messages the test did not wait for ----\n";
-                for (const auto& m : osc_->skipped()) std::cerr << m.to_string() << '\n';
-            }
-            if (!dir_.empty()) std::cerr << "(files kept in " << dir_ << ")\n";
-        }
-        daemon_.reset();
-        jack_.reset();
-        if (!dir_.empty() && !HasFailure()) {
-            std::error_code ignored;
-            fs::remove_all(dir_, ignored);
-        }
+        finish(daemon_, expect_clean_exit_,
+               [this](std::ostream& out) { report_skipped(out, osc_.get()); });
     }
 
     // Writes what the recorder holds as a float WAV, for a look after a failure.
@@ -151,12 +127,10 @@ class Daemon : public IntegrationTest {
 
     void start_daemon() {
         osc_port_ = pick_free_udp_port();
-        std::vector<std::string> args = {"--osc-port", std::to_string(osc_port_), "--samples-dir",
-                                         samples_.string(), "--no-autoconnect", "--log-level",
-                                         "debug",
-                                         // Recording stays on, with little memory: the start
-                                         // does not wait for 300 MiB to be touched.
-                                         "--max-record-seconds", "2", "--undo-memory-mib", "4"};
+        std::vector<std::string> args = daemon_args(osc_port_);
+        // Recording stays on, with little memory: the start does not wait for 300 MiB to be
+        // touched.
+        args.insert(args.end(), {"--max-record-seconds", "2", "--undo-memory-mib", "4"});
         args.insert(args.end(), extra_args_.begin(), extra_args_.end());
         std::string env = "JACK_DEFAULT_SERVER=" + jack_->name();
         if (server_by_flag_) {
@@ -167,14 +141,7 @@ class Daemon : public IntegrationTest {
         daemon_ = std::make_unique<ChildProcess>(binary_, args, std::vector<std::string>{env},
                                                  (dir_ / "looperd.log").string());
         osc_ = std::make_unique<OscClient>();
-        const auto deadline = Clock::now() + 10s;
-        for (;;) {
-            ASSERT_TRUE(daemon_->running())
-                << "looperd exited during startup: " << describe(daemon_->status());
-            osc_->send(osc_port_, "/ping");
-            if (osc_->wait_for("/pong", 100ms)) break;
-            ASSERT_LT(Clock::now(), deadline) << "looperd did not answer /ping within 10 s";
-        }
+        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
     }
 
     void send(const std::string& address, const std::vector<OscValue>& args = {}) {

@@ -343,52 +343,24 @@ class Feedback : public IntegrationTest {
 
     void TearDown() override {
         recorder_.reset();
-        if (daemon_) {
-            const auto status = daemon_->terminate(5s);
-            EXPECT_TRUE(exited_with(status, 0))
-                << "daemon on SIGTERM at the end of the test: "
-                << (status ? describe_wait_status(*status) : std::string("still running"));
-        }
-        if (jack_) jack_->process().terminate(5s);
-        if (HasFailure()) {
-            std::cerr << "---- looperd log ----\n"
-                      << (daemon_ ? daemon_->read_log() : std::string("(not started)\n"));
+        finish(daemon_, true, [this](std::ostream& out) {
             for (const auto& [name, surface] : watched_) {
-                std::cerr << "---- what " << name << " received (last datagrams) ----\n"
-                          << surface->dump();
+                out << "---- what " << name << " received (last datagrams) ----\n"
+                    << surface->dump();
             }
-            if (!dir_.empty()) std::cerr << "(files kept in " << dir_ << ")\n";
-        }
-        daemon_.reset();
-        jack_.reset();
-        if (!dir_.empty() && !HasFailure()) {
-            std::error_code ignored;
-            fs::remove_all(dir_, ignored);
-        }
+        });
     }
 
     // Starts looperd with `extra` flags and waits (up to 10 s) for it to answer /ping.
     void start_daemon(const std::vector<std::string>& extra = {}) {
         osc_port_ = pick_free_udp_port();
-        std::vector<std::string> args = {"--osc-port",
-                                         std::to_string(osc_port_),
-                                         "--samples-dir",
-                                         samples_.string(),
-                                         "--no-autoconnect",
-                                         "--log-level",
-                                         "debug"};
+        std::vector<std::string> args = daemon_args(osc_port_);
         args.insert(args.end(), extra.begin(), extra.end());
         daemon_ = std::make_unique<ChildProcess>(
             binary_, args, std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()},
             (dir_ / "looperd.log").string());
         osc_ = std::make_unique<OscClient>();
-        const auto deadline = Clock::now() + 10s;
-        for (;;) {
-            ASSERT_TRUE(daemon_->running()) << "looperd exited during startup";
-            osc_->send(osc_port_, "/ping");
-            if (osc_->wait_for("/pong", 100ms)) break;
-            ASSERT_LT(Clock::now(), deadline) << "looperd did not answer /ping within 10 s";
-        }
+        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
     }
 
     void send(const std::string& address, const std::vector<OscValue>& args = {}) {

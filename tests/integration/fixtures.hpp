@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "jack_server.hpp"
+#include "osc_client.hpp"
 
 namespace looperd::test {
 
@@ -110,6 +114,70 @@ class IntegrationTest : public ::testing::Test {
         } catch (const std::exception& e) {
             FAIL() << e.what();
         }
+    }
+
+    // The flags a test's daemon starts with: its own OSC port, the test's samples folder, debug
+    // logging, and no autoconnection unless asked. Tests add their own after them.
+    std::vector<std::string> daemon_args(std::uint16_t osc_port, bool autoconnect = false) const {
+        std::vector<std::string> args = {"--osc-port",    std::to_string(osc_port),
+                                         "--samples-dir", samples_.string(),
+                                         "--log-level",   "debug"};
+        if (!autoconnect) args.push_back("--no-autoconnect");
+        return args;
+    }
+
+    // Waits until `daemon` answers /ping on `port` (polling every `poll`, for `timeout` at
+    // most); fails the test when it exits first or never answers. Later replies are drained.
+    static void wait_for_pong(ChildProcess& daemon, OscClient& osc, std::uint16_t port,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                              std::chrono::milliseconds poll = std::chrono::milliseconds(100)) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            ASSERT_TRUE(daemon.running())
+                << "looperd exited during startup: " << describe(daemon.status());
+            osc.send(port, "/ping");
+            if (osc.wait_for("/pong", poll)) break;
+            ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+                << "looperd did not answer /ping within " << timeout.count() << " ms";
+        }
+        osc.drain();
+    }
+
+    // The end of a test: `daemon` stopped with SIGTERM (expected to exit 0 when
+    // `expect_clean`), then jackd, so that both logs are complete. On a failure both logs are
+    // printed after what `report` writes (what a test's own clients saw) and the files kept;
+    // otherwise the temporary directory goes.
+    void finish(std::unique_ptr<ChildProcess>& daemon, bool expect_clean,
+                const std::function<void(std::ostream&)>& report = {}) {
+        if (daemon) {
+            const auto status = daemon->terminate(std::chrono::seconds(5));
+            if (expect_clean) {
+                EXPECT_TRUE(exited_with(status, 0))
+                    << "daemon on SIGTERM at the end of the test: " << describe(status);
+            }
+        }
+        if (jack_) jack_->process().terminate(std::chrono::seconds(5));
+        if (HasFailure()) {
+            if (report) report(std::cerr);
+            std::cerr << "---- looperd log ----\n"
+                      << (daemon ? daemon->read_log() : std::string("(not started)\n"))
+                      << "---- jackd log ----\n"
+                      << (jack_ ? jack_->read_log() : std::string("(not started)\n"));
+            if (!dir_.empty()) std::cerr << "(files kept in " << dir_ << ")\n";
+        }
+        daemon.reset();
+        jack_.reset();
+        if (!dir_.empty() && !HasFailure()) {
+            std::error_code ignored;
+            std::filesystem::remove_all(dir_, ignored);
+        }
+    }
+
+    // For finish(): the OSC messages `osc` received but the test did not wait for.
+    static void report_skipped(std::ostream& out, const OscClient* osc) {
+        if (osc == nullptr || osc->skipped().empty()) return;
+        out << "---- OSC messages the test did not wait for ----\n";
+        for (const auto& m : osc->skipped()) out << m.to_string() << '\n';
     }
 
     std::string binary_;

@@ -118,43 +118,19 @@ class JackLoss : public IntegrationTest {
   protected:
     void TearDown() override {
         recorder_.reset();
-        if (daemon_) {
-            const auto status = daemon_->terminate(5s);
-            EXPECT_TRUE(exited_with(status, 0))
-                << "daemon on SIGTERM at the end of the test: " << describe(status);
-        }
-        if (jack_) jack_->process().terminate(5s);
-        if (HasFailure()) {
-            std::cerr << "---- looperd log ----\n"
-                      << (daemon_ ? daemon_->read_log() : std::string("(not started)\n"));
-            if (!dir_.empty()) std::cerr << "(files kept in " << dir_ << ")\n";
-        }
-        daemon_.reset();
-        jack_.reset();
-        if (!dir_.empty() && !HasFailure()) {
-            std::error_code ignored;
-            fs::remove_all(dir_, ignored);
-        }
+        finish(daemon_, true);
     }
 
     // Starts the daemon on `server` (autoconnect on) and waits for /pong.
     void start_daemon(const std::string& server) {
         osc_port_ = pick_free_udp_port();
-        const std::vector<std::string> args = {"--osc-port",    std::to_string(osc_port_),
-                                               "--samples-dir", samples_.string(),
-                                               "--jack-server", server,
-                                               "--log-level",   "debug"};
+        // Autoconnected: out_1 and out_2 go to the playback ports.
+        std::vector<std::string> args = daemon_args(osc_port_, true);
+        args.insert(args.end(), {"--jack-server", server});
         daemon_ = std::make_unique<ChildProcess>(binary_, args, std::vector<std::string>{},
                                                  (dir_ / "looperd.log").string());
         osc_ = std::make_unique<OscClient>();
-        const auto deadline = SteadyClock::now() + 10s;
-        for (;;) {
-            ASSERT_TRUE(daemon_->running())
-                << "looperd exited during startup: " << describe(daemon_->status());
-            osc_->send(osc_port_, "/ping");
-            if (osc_->wait_for("/pong", 100ms)) break;
-            ASSERT_LT(SteadyClock::now(), deadline) << "looperd did not answer /ping within 10 s";
-        }
+        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
     }
 
     void send(const std::string& address, const std::vector<OscValue>& args = {}) {

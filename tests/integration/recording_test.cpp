@@ -5,10 +5,11 @@
 // JACK client plays known noise into looperd:in_1/in_2, another records looperd:out_1/out_2,
 // and the takes, overdubs, undo, redo and monitoring are checked sample by sample against
 // docs/recording.md; so are the takes saved (/slot/<n>/save), kept in the state directory and
-// back after jackd and looperd die, and the bar lines /clock/from_slot puts on a loop. Both test clients and looperd run in one JACK cycle (client to client,
-// no latency), so recording index T and the player's frame of the same JACK frame line up.
-// The presses' frames are not known to the test: it finds the loop's start in the output
-// and its length as the output's period, then checks every frame of several passes.
+// back after jackd and looperd die, and the bar lines /clock/from_slot puts on a loop. Both test
+// clients and looperd run in one JACK cycle (client to client, no latency), so recording index T
+// and the player's frame of the same JACK frame line up. The presses' frames are not known to the
+// test: it finds the loop's start in the output and its length as the output's period, then checks
+// every frame of several passes.
 
 #include <gtest/gtest.h>
 #include <lo/lo.h>
@@ -159,25 +160,7 @@ class LiveLooping : public IntegrationTest {
     void TearDown() override {
         player_.reset();
         recorder_.reset();
-        if (daemon_) {
-            const auto status = daemon_->terminate(5s);
-            EXPECT_TRUE(exited_with(status, 0))
-                << "daemon on SIGTERM at the end of the test: " << describe(status);
-        }
-        if (jack_) jack_->process().terminate(5s);
-        if (HasFailure()) {
-            std::cerr << "---- looperd log ----\n"
-                      << (daemon_ ? daemon_->read_log() : std::string("(not started)\n"))
-                      << "---- jackd log ----\n"
-                      << (jack_ ? jack_->read_log() : std::string("(not started)\n"));
-            if (!dir_.empty()) std::cerr << "(files kept in " << dir_ << ")\n";
-        }
-        daemon_.reset();
-        jack_.reset();
-        if (!dir_.empty() && !HasFailure()) {
-            std::error_code ignored;
-            fs::remove_all(dir_, ignored);
-        }
+        finish(daemon_, true);
     }
 
     // Starts looperd with little recording memory (2 recorders of `max_seconds`, 4 MiB of
@@ -186,32 +169,15 @@ class LiveLooping : public IntegrationTest {
                       const std::string& max_seconds = "2") {
         if (IsSkipped() || HasFatalFailure()) return;
         osc_port_ = pick_free_udp_port();
-        std::vector<std::string> args = {"--osc-port",
-                                         std::to_string(osc_port_),
-                                         "--samples-dir",
-                                         samples_.string(),
-                                         "--no-autoconnect",
-                                         "--log-level",
-                                         "debug",
-                                         "--recorders",
-                                         "2",
-                                         "--max-record-seconds",
-                                         max_seconds,
-                                         "--undo-memory-mib",
-                                         "4"};
+        std::vector<std::string> args = daemon_args(osc_port_);
+        args.insert(args.end(), {"--recorders", "2", "--max-record-seconds", max_seconds,
+                                 "--undo-memory-mib", "4"});
         args.insert(args.end(), extra.begin(), extra.end());
         daemon_ = std::make_unique<ChildProcess>(
             binary_, args, std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()},
             (dir_ / "looperd.log").string());
         osc_ = std::make_unique<OscClient>();
-        const auto deadline = Clock::now() + 10s;
-        for (;;) {
-            ASSERT_TRUE(daemon_->running())
-                << "looperd exited during startup: " << describe(daemon_->status());
-            osc_->send(osc_port_, "/ping");
-            if (osc_->wait_for("/pong", 100ms)) break;
-            ASSERT_LT(Clock::now(), deadline) << "looperd did not answer /ping within 10 s";
-        }
+        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
         try {
             player_ = std::make_unique<JackPlayer>(jack_->name(), 2, 8s);
             player_->connect(0, "looperd:in_1");

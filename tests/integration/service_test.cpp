@@ -133,23 +133,10 @@ class ServiceDaemon : public IntegrationTest {
     void TearDown() override {
         // A test that failed while jackd was stopped must not leave it stopped.
         if (jack_ && jack_stopped_) ::kill(jack_->process().pid(), SIGCONT);
-        if (daemon_) daemon_->terminate(5s);
-        if (jack_) jack_->process().terminate(5s);
-        if (HasFailure()) {
-            std::cerr << "---- notify datagrams ----\n"
-                      << (notify_ ? notify_->dump() : std::string()) << "---- looperd log ----\n"
-                      << (daemon_ ? daemon_->read_log() : std::string("(not started)\n"))
-                      << "---- jackd log ----\n"
-                      << (jack_ ? jack_->read_log() : std::string("(not started)\n"))
-                      << "(files kept in " << dir_ << ")\n";
-        }
-        daemon_.reset();
-        jack_.reset();
+        finish(daemon_, false, [this](std::ostream& out) {
+            out << "---- notify datagrams ----\n" << (notify_ ? notify_->dump() : std::string());
+        });
         notify_.reset();
-        if (!dir_.empty() && !HasFailure()) {
-            std::error_code ignored;
-            fs::remove_all(dir_, ignored);
-        }
     }
 
     // Starts the daemon as systemd would start a Type=notify service, through `wrapper`
@@ -157,13 +144,7 @@ class ServiceDaemon : public IntegrationTest {
     void start_daemon(const std::vector<std::string>& extra_env,
                       const std::vector<std::string>& wrapper = {},
                       const std::vector<std::string>& extra_args = {}) {
-        std::vector<std::string> args = {"--osc-port",
-                                         std::to_string(osc_port_),
-                                         "--samples-dir",
-                                         samples_.string(),
-                                         "--no-autoconnect",
-                                         "--log-level",
-                                         "debug"};
+        std::vector<std::string> args = daemon_args(osc_port_);
         args.insert(args.end(), extra_args.begin(), extra_args.end());
         std::string program = binary_;
         if (!wrapper.empty()) {
