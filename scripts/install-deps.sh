@@ -18,6 +18,8 @@ if [ "${1:-}" = "--test" ]; then
   # TSan only under clang. Its runtime package also carries RealtimeSanitizer's runtime for
   # the audio-thread guard (x86_64).
   packages+=(clang-19 libclang-rt-19-dev)
+  # llvm-symbolizer, so that a sanitizer's report names functions, files and lines.
+  packages+=(llvm-19)
   # systemd-analyze checks the units (verify, security exposure); util-linux's prlimit and
   # setpriv (Essential, so always there) run the daemon under a small RLIMIT_MEMLOCK.
   packages+=(systemd util-linux)

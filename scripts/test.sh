@@ -48,6 +48,10 @@ echo "== unit and guard tests under AddressSanitizer + UndefinedBehaviorSanitize
   -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false \
   -Dcpp_args=-Wno-maybe-uninitialized
 meson compile -C build-asan -j "$jobs"
+# Sanitizer reports with function names and lines, from LLVM's symbolizer when it is installed.
+symbolizer=/usr/lib/llvm-19/bin/llvm-symbolizer
+[ -x "$symbolizer" ] || symbolizer=""
+if [ -n "$symbolizer" ]; then export ASAN_SYMBOLIZER_PATH=$symbolizer; fi
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 run_suite build-asan
 
 echo "== threaded unit tests under ThreadSanitizer (clang) =="
@@ -56,7 +60,9 @@ echo "== threaded unit tests under ThreadSanitizer (clang) =="
 [ -d build-tsan ] || CXX=clang++-19 meson setup build-tsan -Dwerror=true -Db_sanitize=thread \
   -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
 meson compile -C build-tsan -j "$jobs"
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_suite build-tsan --suite unit
+tsan_options=halt_on_error=1:second_deadlock_stack=1
+if [ -n "$symbolizer" ]; then tsan_options="$tsan_options:external_symbolizer_path=$symbolizer"; fi
+TSAN_OPTIONS=$tsan_options run_suite build-tsan --suite unit
 
 echo "== fuzzing: regression inputs, then each libFuzzer target for 60 s (clang) =="
 # scripts/fuzz.sh configures build-fuzz, writes the seeds and fails on any crash, leak,
