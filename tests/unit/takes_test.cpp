@@ -43,10 +43,12 @@ std::vector<std::vector<float>> read_wav(const fs::path& p, SF_INFO& info) {
     return out;
 }
 
-// Sample k of a slot's take on channel c: distinct per slot, channel and frame.
+// Sample k of a slot's take on channel c: distinct per slot, channel and frame. Exact in float
+// (a whole number below 2^24 over a power of two), so that no excess precision (x87 on i386)
+// can tell a computed value from a stored one.
 float pattern(std::uint32_t slot, std::uint32_t c, std::uint32_t k) {
-    return static_cast<float>(slot + 1) * 0.01F + static_cast<float>(c) * 0.1F +
-           static_cast<float>(k % 977) * 1.0e-4F;
+    const std::uint32_t whole = (slot + 1) * 1000 + c * 100000 + k % 977;
+    return static_cast<float>(whole) / 1048576.0F;
 }
 
 TEST(TakeKeeperWav, WritesStereoFloatThatReadsBackBitForBit) {
