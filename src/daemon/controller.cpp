@@ -567,6 +567,7 @@ void Controller::osc_status(const Request& r) {
     add("error_replies_dropped", i32(error_replies_dropped()));
     if (!s.state.empty()) add("state", OscArg::string(s.state));
     add("jack", OscArg::string(s.jack));
+    add("recorders_free", i32(s.recorders_free));
     reply(*to, m);
 }
 

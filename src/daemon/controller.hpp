@@ -49,6 +49,7 @@ struct RuntimeStatus {
     std::uint64_t dropped_rate_limited = 0;  // source over --osc-rate / --osc-burst
     // The JACK connection: "connected", "disconnected" or "stalled".
     const char* jack = "connected";
+    std::uint32_t recorders_free = 0;  // recorders holding no take (0 with recording off)
 };
 
 struct ControllerConfig {

@@ -279,6 +279,7 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
             s.state = persistence ? persistence->state_name() : "off";
             const JackLink* link = jack_link.load(std::memory_order_acquire);
             s.jack = to_string(link ? link->state() : JackState::disconnected);
+            s.recorders_free = engine.free_recorders();
             return s;
         },
         // Loads convert to the engine's rate: the server's once joined, else --sample-rate.

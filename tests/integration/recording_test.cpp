@@ -342,6 +342,11 @@ TEST_F(LiveLooping, ATakeLoopsTheInputFrameForFrameFromTheSecondPress) {
     expect_loop(rec, played, loop, loop.end, loop.end + 3 * loop.length);
     std::cout << "[   INFO   ] take of " << loop.length << " frames, looped from index " << loop.end
               << '\n';
+    // The take holds one of the two recorders.
+    send("/status");
+    const auto status = osc_->wait_for("/status.reply", 2s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status_pairs(*status).at("recorders_free").number(), 1.0);
 }
 
 TEST_F(LiveLooping, RecordOffsetShiftsTheTakeByExactlyThatManyFrames) {

@@ -101,6 +101,7 @@ class ControllerTest : public ::testing::Test {
                 s.dropped_not_allowed = 5;
                 s.dropped_rate_limited = 6;
                 s.jack = "stalled";
+                s.recorders_free = 5;
                 return s;
             },
             [] { return 48000U; },
@@ -1160,8 +1161,10 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_EQ(kv.at("dropped_rate_limited").i, 6);
     EXPECT_EQ(kv.at("error_replies_dropped").i, 0);
     EXPECT_EQ(kv.at("jack").s, "stalled");
-    // The JACK state came last: earlier keys keep their places.
-    EXPECT_EQ(m.args[m.args.size() - 2].s, "jack");
+    EXPECT_EQ(kv.at("recorders_free").i, 5);
+    // New keys come last: earlier keys keep their places.
+    EXPECT_EQ(m.args[m.args.size() - 4].s, "jack");
+    EXPECT_EQ(m.args[m.args.size() - 2].s, "recorders_free");
     send("/status", {OscArg::string("osc.udp://127.0.0.1:6002/")});
     EXPECT_EQ(replies_.back().to, "127.0.0.1:6002");
     expect_rejected("/status", {OscArg::int32(1)});
