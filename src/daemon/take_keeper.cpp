@@ -131,7 +131,7 @@ void TakeKeeper::run_job(TakeJob& job) {
         if (job.done) job.done(error, frames);
     };
     if (lent_ && !wait_returned(lock)) {
-        finish("the audio engine is not running (JACK is away): try again later", 0);
+        finish("an earlier take's copy has not come back (JACK away?): try again later", 0);
         return;
     }
     if (!buffer_) {
@@ -157,7 +157,9 @@ void TakeKeeper::run_job(TakeJob& job) {
         return;
     }
     if (!wait_returned(lock)) {
-        finish("the audio engine is not running (JACK is away): try again later", 0);
+        finish("the take was not ready within " + std::to_string(timeout_.count()) +
+                   " ms (still being recorded, or JACK is away): try again later",
+               0);
         return;
     }
     const Event e = *returned_;

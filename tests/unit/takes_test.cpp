@@ -83,6 +83,54 @@ TEST(TakeKeeperWav, WritesStereoFloatThatReadsBackBitForBit) {
     fs::remove_all(dir);
 }
 
+TEST(TakeKeeperTimeout, ACopyThatNeverComesBackIsReportedAndTheBufferIsNeverReused) {
+    // An engine that takes the snapshot command and never answers (JACK went away).
+    std::mutex m;
+    std::vector<SampleBuffer*> lent;
+    TakeKeeper keeper(
+        [&](const Command& c) {
+            std::lock_guard lock(m);
+            lent.push_back(c.buffer);
+            return true;
+        },
+        [] { return kRate; }, 1000, std::chrono::milliseconds(100));
+    std::vector<std::string> errors;
+    auto job = [&](std::uint32_t slot) {
+        return TakeJob{slot, 0, "/nonexistent/x.wav", false,
+                       [&](const std::string& why, std::uint32_t) {
+                           std::lock_guard lock(m);
+                           errors.push_back(why);
+                       }};
+    };
+    keeper.save(job(1));
+    keeper.wait_idle();
+    keeper.save(job(2));
+    keeper.wait_idle();
+    {
+        std::lock_guard lock(m);
+        ASSERT_EQ(errors.size(), 2U);
+        EXPECT_EQ(errors[0],
+                  "the take was not ready within 100 ms (still being recorded, or JACK is "
+                  "away): try again later");
+        EXPECT_EQ(errors[1],
+                  "an earlier take's copy has not come back (JACK away?): try again later");
+        EXPECT_EQ(lent.size(), 1U) << "the buffer still in the engine was lent again";
+    }
+    // Back at last: the next save lends it again.
+    keeper.snapshot_event(Event{EventKind::snapshot_refused, 1, lent[0], 0});
+    keeper.save(job(3));
+    keeper.wait_idle();
+    {
+        std::lock_guard lock(m);
+        ASSERT_EQ(lent.size(), 2U);
+        EXPECT_EQ(lent[1], lent[0]) << "one export buffer, reused";
+    }
+    // Given back before the keeper goes (one still lent at stop() is left allocated rather
+    // than freed under the engine).
+    keeper.snapshot_event(Event{EventKind::snapshot_refused, 3, lent[1], 0});
+    keeper.stop();
+}
+
 class ControllerTakesTest : public ::testing::Test {
   protected:
     void SetUp() override {
