@@ -19,12 +19,6 @@ namespace looperd {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr std::string_view kTempSuffix = ".tmp";
-constexpr std::string_view kSessionExtension = ".toml";
-
-// errno as a stage technician should read it, with the system's own words after it.
 std::string errno_text(int err, const fs::path& dir) {
     std::string clear;
     switch (err) {
@@ -47,6 +41,19 @@ std::string errno_text(int err, const fs::path& dir) {
     return clear + " (" + std::strerror(err) + ")";
 }
 
+void fsync_dir(const fs::path& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int err = fd < 0 ? errno : ::fsync(fd) != 0 ? errno : 0;
+    if (fd >= 0) ::close(fd);
+    if (err != 0)
+        throw StoreError("cannot sync directory " + dir.string() + ": " + errno_text(err, dir));
+}
+
+namespace {
+
+constexpr std::string_view kTempSuffix = ".tmp";
+constexpr std::string_view kSessionExtension = ".toml";
+
 // Closes a descriptor on every path out.
 class Fd {
   public:
@@ -68,12 +75,6 @@ class Fd {
   private:
     int fd_;
 };
-
-void fsync_dir(const fs::path& dir) {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0 || ::fsync(fd.get()) != 0)
-        throw StoreError("cannot sync directory " + dir.string() + ": " + errno_text(errno, dir));
-}
 
 // mkdir with mode 0700, then sync the parent so the new entry survives a power cut.
 void make_dir(const fs::path& dir) {

@@ -20,6 +20,13 @@ class StoreError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// errno as a stage technician should read it ("no space left on the device holding <dir>",
+// "read-only file system", ...), with the system's own words after it.
+std::string errno_text(int err, const std::filesystem::path& dir);
+
+// fsync of a directory, so that a rename inside it survives a power cut. Throws StoreError.
+void fsync_dir(const std::filesystem::path& dir);
+
 // SessionStore: looperd's state directory. state.toml is the rig as last saved; named sessions
 // are sessions/<name>.toml. Every file is written whole and atomically (a temporary file in
 // the same directory, written, fsynced, renamed over the old one, the directory fsynced), so

@@ -9,10 +9,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
 #include <vector>
 
+#include "daemon/session_store.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace fs = std::filesystem;
@@ -21,18 +21,11 @@ namespace looperd {
 
 namespace {
 
+// The path's directory named in the reason, as the state files' errors name theirs.
 std::runtime_error failed(const fs::path& path, const char* step, int err) {
+    const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
     return std::runtime_error("cannot write " + path.string() + " (" + step +
-                              "): " + std::strerror(err));
-}
-
-void fsync_dir(const fs::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw failed(dir, "open directory", errno);
-    const int rc = ::fsync(fd);
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0) throw failed(dir, "fsync directory", err);
+                              "): " + errno_text(err, dir));
 }
 
 }  // namespace
