@@ -8,86 +8,41 @@
 
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <vector>
 
-#include "engine_harness.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "record_rig.hpp"
 
 namespace looperd::test {
 namespace {
 
-constexpr std::uint32_t kRate = 48000;
-
-EngineConfig config(float max_seconds, std::uint32_t recorders = 2) {
-    EngineConfig c;
-    c.outputs = 2;
-    c.slots = 4;
-    c.voices = 16;
-    c.inputs = 2;
-    c.recorders = recorders;
-    c.max_record_seconds = max_seconds;
-    c.undo_levels = 3;
-    c.undo_memory_mib = 16;
-    return c;
+// A take of `length` frames on `slot`, recorded from now; returns the frame it loops from.
+std::uint64_t take(RecordRig& rig, std::uint32_t length, std::uint32_t slot = 0) {
+    EXPECT_TRUE(rig.h.send(CommandKind::record, slot));
+    rig.run(length);
+    EXPECT_TRUE(rig.h.send(CommandKind::record, slot));
+    const std::uint64_t origin = rig.t;
+    rig.run(128);
+    return origin;
 }
 
-// The host: inputs are noise, never 0; blocks of 128 frames.
-struct Rig {
-    explicit Rig(const EngineConfig& c, std::uint32_t frames = 20 * kRate)
-        : h(c), in(2, std::vector<float>(frames)) {
-        std::mt19937 rng(11);
-        std::uniform_real_distribution<float> mag(0.01F, 0.5F);
-        for (auto& ch : in)
-            for (auto& x : ch) x = (rng() & 1U) != 0 ? mag(rng) : -mag(rng);
-    }
-    Planar run(std::uint32_t total) {
-        Planar out(2, std::vector<float>(total));
-        for (std::uint32_t done = 0; done < total;) {
-            const std::uint32_t n = std::min(128U, total - done);
-            h.render_inputs(in, t, n);
-            for (std::uint32_t o = 0; o < 2; ++o) std::copy_n(h.out(o), n, out[o].begin() + done);
-            done += n;
-            t += n;
-        }
-        return out;
-    }
-    // A take of `length` frames on `slot`, recorded from now; returns the frame it loops from.
-    std::uint64_t take(std::uint32_t length, std::uint32_t slot = 0) {
-        EXPECT_TRUE(h.send(CommandKind::record, slot));
-        run(length);
-        EXPECT_TRUE(h.send(CommandKind::record, slot));
-        const std::uint64_t origin = t;
-        run(128);
-        return origin;
-    }
-    // One pass of the loop heard from now, by take frame.
-    Planar pass(std::uint64_t origin, std::uint32_t length) {
-        const std::uint64_t from = t;
-        const Planar out = run(length);
-        Planar by_frame(2, std::vector<float>(length));
-        for (std::uint32_t i = 0; i < length; ++i)
-            for (std::uint32_t c = 0; c < 2; ++c)
-                by_frame[c][(from + i - origin) % length] = out[c][i];
-        return by_frame;
-    }
-    // A buffer to lend, as the daemon's take thread does.
-    std::unique_ptr<SampleBuffer> export_buffer() {
-        auto b = std::make_unique<SampleBuffer>(2, h.engine().max_record_frames(), kRate);
-        b->prefault();
-        return b;
-    }
-    const Event* last(EventKind kind) const {
-        const Event* found = nullptr;
-        for (const auto& e : h.events())
-            if (e.kind == kind) found = &e;
-        return found;
-    }
+// A buffer to lend, as the daemon's take thread does.
+std::unique_ptr<SampleBuffer> export_buffer(RecordRig& rig) {
+    auto b = std::make_unique<SampleBuffer>(2, rig.h.engine().max_record_frames(), kRate);
+    b->prefault();
+    return b;
+}
 
-    EngineHarness h;
-    Planar in;
-    std::uint64_t t = 0;
-};
+// The last event of `kind`, or null.
+const Event* last(const RecordRig& rig, EventKind kind) {
+    const Event* found = nullptr;
+    for (const auto& e : rig.h.events())
+        if (e.kind == kind) found = &e;
+    return found;
+}
+
+// Long enough for the longest case here.
+constexpr std::uint32_t kInputFrames = 40 * kRate;
 
 Planar frames_of(const SampleBuffer& b) {
     Planar out(2, std::vector<float>(b.frames()));
@@ -96,19 +51,19 @@ Planar frames_of(const SampleBuffer& b) {
 }
 
 TEST(TakeCopy, SnapshotEqualsTheTakeAsItPlays) {
-    Rig rig(config(1.0F));
+    RecordRig rig(record_config(1.0F), kInputFrames);
     const std::uint32_t len = 20000;
-    const std::uint64_t origin = rig.take(len);
+    const std::uint64_t origin = take(rig, len);
     rig.h.send(CommandKind::overdub);
     rig.run(7000);
     rig.h.send(CommandKind::overdub);
     rig.run(1000);
     const Planar heard = rig.pass(origin, len);
 
-    auto dest = rig.export_buffer();
+    auto dest = export_buffer(rig);
     ASSERT_TRUE(rig.h.send(CommandKind::snapshot, 0, 0.0F, dest.get()));
     rig.run(256);
-    const Event* done = rig.last(EventKind::snapshot_done);
+    const Event* done = last(rig, EventKind::snapshot_done);
     ASSERT_NE(done, nullptr);
     EXPECT_EQ(done->buffer, dest.get());
     EXPECT_EQ(done->frames, len);
@@ -119,16 +74,16 @@ TEST(TakeCopy, SnapshotEqualsTheTakeAsItPlays) {
 TEST(TakeCopy, SnapshotOfALongTakeIsTheTakeAsItWasWhenCopyingBegan) {
     // 4 s = 47 chunks, 32 per block: the copy spans two blocks while an overdub and then an
     // undo change the take; copy-before-write keeps the snapshot whole.
-    Rig rig(config(5.0F), 40 * kRate);
+    RecordRig rig(record_config(5.0F), kInputFrames);
     const std::uint32_t len = 4 * kRate;
-    const std::uint64_t origin = rig.take(len);
+    const std::uint64_t origin = take(rig, len);
     rig.h.send(CommandKind::overdub);
     rig.run(len / 3);
     rig.h.send(CommandKind::overdub);
     rig.run(128);
     const Planar before = rig.pass(origin, len);
 
-    auto dest = rig.export_buffer();
+    auto dest = export_buffer(rig);
     // Overdub from the block the copy starts in, with the loop 3 s in (chunk 35): it writes
     // chunks the sweep's first block (0 to 31) has not reached.
     const std::uint64_t at = (rig.t - origin) % len;
@@ -136,7 +91,7 @@ TEST(TakeCopy, SnapshotOfALongTakeIsTheTakeAsItWasWhenCopyingBegan) {
     ASSERT_TRUE(rig.h.send(CommandKind::snapshot, 0, 0.0F, dest.get()));
     ASSERT_TRUE(rig.h.send(CommandKind::overdub));
     rig.run(128 * 3);
-    ASSERT_NE(rig.last(EventKind::snapshot_done), nullptr);
+    ASSERT_NE(last(rig, EventKind::snapshot_done), nullptr);
     rig.run(len);
     rig.h.send(CommandKind::overdub);
     rig.run(128);
@@ -155,7 +110,7 @@ TEST(TakeCopy, SnapshotOfALongTakeIsTheTakeAsItWasWhenCopyingBegan) {
     rig.run(128);
     const Planar two_layers = rig.pass(origin, len);
     ASSERT_NE(two_layers, one_layer);
-    auto second = rig.export_buffer();
+    auto second = export_buffer(rig);
     ASSERT_TRUE(rig.h.send(CommandKind::snapshot, 0, 0.0F, second.get()));
     rig.run(128);  // the copy has begun
     ASSERT_TRUE(rig.h.send(CommandKind::undo));
@@ -165,11 +120,11 @@ TEST(TakeCopy, SnapshotOfALongTakeIsTheTakeAsItWasWhenCopyingBegan) {
 }
 
 TEST(TakeCopy, SnapshotWaitsForATakeBeingRecordedAndIsRefusedWithoutOne) {
-    Rig rig(config(1.0F));
-    auto dest = rig.export_buffer();
+    RecordRig rig(record_config(1.0F), kInputFrames);
+    auto dest = export_buffer(rig);
     ASSERT_TRUE(rig.h.send(CommandKind::snapshot, 1, 0.0F, dest.get()));
     rig.run(128);
-    const Event* refused = rig.last(EventKind::snapshot_refused);
+    const Event* refused = last(rig, EventKind::snapshot_refused);
     ASSERT_NE(refused, nullptr);
     EXPECT_EQ(refused->slot, 1U);
     EXPECT_EQ(refused->buffer, dest.get());
@@ -180,30 +135,30 @@ TEST(TakeCopy, SnapshotWaitsForATakeBeingRecordedAndIsRefusedWithoutOne) {
     rig.run(1280);
     ASSERT_TRUE(rig.h.send(CommandKind::snapshot, 0, 0.0F, dest.get()));
     rig.run(1280);
-    EXPECT_EQ(rig.last(EventKind::snapshot_done), nullptr);
+    EXPECT_EQ(last(rig, EventKind::snapshot_done), nullptr);
     ASSERT_TRUE(rig.h.send(CommandKind::record));
     const std::uint64_t origin = rig.t;
     rig.run(256);
-    ASSERT_NE(rig.last(EventKind::snapshot_done), nullptr);
+    ASSERT_NE(last(rig, EventKind::snapshot_done), nullptr);
     EXPECT_EQ(dest->frames(), 2560U);
     EXPECT_EQ(frames_of(*dest), rig.pass(origin, 2560));
 }
 
 TEST(TakeCopy, ClearingTheSlotWhileCopyingRefusesTheSnapshot) {
-    Rig rig(config(5.0F));
-    rig.take(4 * kRate);
-    auto dest = rig.export_buffer();
+    RecordRig rig(record_config(5.0F), kInputFrames);
+    take(rig, 4 * kRate);
+    auto dest = export_buffer(rig);
     ASSERT_TRUE(rig.h.send(CommandKind::snapshot, 0, 0.0F, dest.get()));
     rig.run(128);  // a first block of chunks copied
     ASSERT_TRUE(rig.h.send(CommandKind::clear));
     rig.run(128 * 4);
-    EXPECT_EQ(rig.last(EventKind::snapshot_done), nullptr);
-    ASSERT_NE(rig.last(EventKind::snapshot_refused), nullptr);
-    EXPECT_EQ(rig.last(EventKind::snapshot_refused)->buffer, dest.get());
+    EXPECT_EQ(last(rig, EventKind::snapshot_done), nullptr);
+    ASSERT_NE(last(rig, EventKind::snapshot_refused), nullptr);
+    EXPECT_EQ(last(rig, EventKind::snapshot_refused)->buffer, dest.get());
 }
 
 TEST(TakeCopy, LoadTakePlaysTheFileThroughTheCopyAndThenOverdubsOntoIt) {
-    Rig rig(config(5.0F));
+    RecordRig rig(record_config(5.0F), kInputFrames);
     const std::uint32_t len = 3 * kRate;  // 36 chunks: the copy takes two blocks
     SampleBuffer* file = rig.h.make_noise(2, len, 5);
     const Planar original = frames_of(*file);
@@ -215,7 +170,7 @@ TEST(TakeCopy, LoadTakePlaysTheFileThroughTheCopyAndThenOverdubsOntoIt) {
     for (std::uint32_t c = 0; c < 2; ++c)
         for (std::uint32_t i = 0; i < 2 * len; ++i)
             ASSERT_EQ(out[c][i], original[c][i % len]) << "channel " << c << " frame " << i;
-    const Event* loaded = rig.last(EventKind::take_loaded);
+    const Event* loaded = last(rig, EventKind::take_loaded);
     ASSERT_NE(loaded, nullptr);
     EXPECT_EQ(loaded->frames, len);
     EXPECT_FALSE(rig.h.live(file)) << "the file's buffer retired once the recorder held it";
@@ -235,8 +190,8 @@ TEST(TakeCopy, LoadTakePlaysTheFileThroughTheCopyAndThenOverdubsOntoIt) {
 TEST(TakeCopy, AReloadedTakeKeepsSoundingAndALoadStopsTheSlot) {
     // A reload (the same take at a new rate, value 1) starts a sounding slot again from the
     // take's frame 0, looping though the slot's mode is one-shot; a load (value 0) stops it.
-    Rig rig(config(1.0F));
-    rig.take(4800);
+    RecordRig rig(record_config(1.0F), kInputFrames);
+    take(rig, 4800);
     SampleBuffer* again = rig.h.make_noise(2, 6000, 9);
     const std::vector<float> left(again->channel(0), again->channel(0) + 6000);
     ASSERT_TRUE(rig.h.send(CommandKind::load_take, 0, 1.0F, again));
@@ -253,49 +208,49 @@ TEST(TakeCopy, AReloadedTakeKeepsSoundingAndALoadStopsTheSlot) {
 }
 
 TEST(TakeCopy, LoadTakeOfAMonoFileRecordsBothSides) {
-    Rig rig(config(1.0F));
+    RecordRig rig(record_config(1.0F), kInputFrames);
     SampleBuffer* file = rig.h.make_noise(1, 9000, 3);
     std::vector<float> mono(file->channel(0), file->channel(0) + 9000);
     ASSERT_TRUE(rig.h.send(CommandKind::load_take, 0, 0.0F, file));
     rig.run(256);
-    ASSERT_NE(rig.last(EventKind::take_loaded), nullptr);
-    auto dest = rig.export_buffer();
+    ASSERT_NE(last(rig, EventKind::take_loaded), nullptr);
+    auto dest = export_buffer(rig);
     ASSERT_TRUE(rig.h.send(CommandKind::snapshot, 0, 0.0F, dest.get()));
     rig.run(128);
-    ASSERT_NE(rig.last(EventKind::snapshot_done), nullptr);
+    ASSERT_NE(last(rig, EventKind::snapshot_done), nullptr);
     EXPECT_EQ(frames_of(*dest), Planar({mono, mono}));
 }
 
 TEST(TakeCopy, LoadTakeWithoutAFreeRecorderOrTooLongPlaysAsASample) {
-    Rig rig(config(0.5F, 1));
+    RecordRig rig(record_config(0.5F, 1), kInputFrames);
     SampleBuffer* too_long = rig.h.make_dc(2, kRate, 0.25F);  // 1 s > 0.5 s
     ASSERT_TRUE(rig.h.send(CommandKind::set_mode, 0, 1.0F));
     ASSERT_TRUE(rig.h.send(CommandKind::load_take, 0, 0.0F, too_long));
     ASSERT_TRUE(rig.h.play(0));
     const Planar out = rig.run(1000);
-    ASSERT_NE(rig.last(EventKind::take_load_refused), nullptr);
-    EXPECT_EQ(rig.last(EventKind::take_load_refused)->frames, kRate);
+    ASSERT_NE(last(rig, EventKind::take_load_refused), nullptr);
+    EXPECT_EQ(last(rig, EventKind::take_load_refused)->frames, kRate);
     EXPECT_EQ(out[0][999], 0.25F);
     EXPECT_TRUE(rig.h.live(too_long));
 
-    rig.take(2000, 1);  // the only recorder
+    take(rig, 2000, 1);  // the only recorder
     SampleBuffer* fits = rig.h.make_dc(2, 1000, 0.5F);
     rig.h.clear_events();
     ASSERT_TRUE(rig.h.send(CommandKind::load_take, 2, 0.0F, fits));
     rig.run(128);
-    EXPECT_NE(rig.last(EventKind::take_load_refused), nullptr);
-    EXPECT_EQ(rig.last(EventKind::take_loaded), nullptr);
+    EXPECT_NE(last(rig, EventKind::take_load_refused), nullptr);
+    EXPECT_EQ(last(rig, EventKind::take_loaded), nullptr);
 }
 
 TEST(TakeCopy, ClockFromSlotPutsBarLinesOnTheLoopsPasses) {
-    Rig rig(config(1.0F));
+    RecordRig rig(record_config(1.0F), kInputFrames);
     const std::uint32_t len = 22050;  // 4 beats at 48000 * 4 * 60 / 22050 BPM
-    const std::uint64_t origin = rig.take(len);
+    const std::uint64_t origin = take(rig, len);
     const float bpm = static_cast<float>(4.0 * 60.0 * kRate / len);
     ASSERT_TRUE(rig.h.send(CommandKind::clock_meter, 0, 4.0F));
     ASSERT_TRUE(rig.h.send(CommandKind::clock_from_slot, 0, bpm));
     rig.run(3000);
-    EXPECT_EQ(rig.last(EventKind::tempo_refused), nullptr);
+    EXPECT_EQ(last(rig, EventKind::tempo_refused), nullptr);
     // A quantized (bar) play on another slot lands on the loop's next pass.
     SampleBuffer* click = rig.h.make_dc(2, 64, 1.0F);
     ASSERT_TRUE(rig.h.assign(1, click));
@@ -312,8 +267,8 @@ TEST(TakeCopy, ClockFromSlotPutsBarLinesOnTheLoopsPasses) {
 
     ASSERT_TRUE(rig.h.send(CommandKind::clock_from_slot, 3, 120.0F));  // slot 3 is empty
     rig.run(128);
-    ASSERT_NE(rig.last(EventKind::tempo_refused), nullptr);
-    EXPECT_EQ(rig.last(EventKind::tempo_refused)->slot, 3U);
+    ASSERT_NE(last(rig, EventKind::tempo_refused), nullptr);
+    EXPECT_EQ(last(rig, EventKind::tempo_refused)->slot, 3U);
 }
 
 }  // namespace
