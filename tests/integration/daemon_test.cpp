@@ -138,10 +138,8 @@ class Daemon : public IntegrationTest {
             args.insert(args.end(), {"--jack-server", jack_->name()});
             env = "JACK_DEFAULT_SERVER=looperd-test-no-such-server";
         }
-        daemon_ = std::make_unique<ChildProcess>(binary_, args, std::vector<std::string>{env},
-                                                 (dir_ / "looperd.log").string());
-        osc_ = std::make_unique<OscClient>();
-        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
+        ASSERT_NO_FATAL_FAILURE(
+            launch_daemon(daemon_, osc_, osc_port_, args, std::vector<std::string>{env}));
     }
 
     void send(const std::string& address, const std::vector<OscValue>& args = {}) {

@@ -356,11 +356,7 @@ class Feedback : public IntegrationTest {
         osc_port_ = pick_free_udp_port();
         std::vector<std::string> args = daemon_args(osc_port_);
         args.insert(args.end(), extra.begin(), extra.end());
-        daemon_ = std::make_unique<ChildProcess>(
-            binary_, args, std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()},
-            (dir_ / "looperd.log").string());
-        osc_ = std::make_unique<OscClient>();
-        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
+        ASSERT_NO_FATAL_FAILURE(launch_daemon(daemon_, osc_, osc_port_, args));
     }
 
     void send(const std::string& address, const std::vector<OscValue>& args = {}) {

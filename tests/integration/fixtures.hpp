@@ -126,6 +126,19 @@ class IntegrationTest : public ::testing::Test {
         return args;
     }
 
+    // Starts looperd with `args` and `env` (by default: on the test's own JACK server), its log
+    // in dir_/looperd.log, gives it a fresh OSC client and waits for its first /pong on `port`.
+    // Callers wrap it in ASSERT_NO_FATAL_FAILURE.
+    void launch_daemon(std::unique_ptr<ChildProcess>& daemon, std::unique_ptr<OscClient>& osc,
+                       std::uint16_t port, const std::vector<std::string>& args,
+                       std::optional<std::vector<std::string>> env = std::nullopt) {
+        if (!env) env = std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()};
+        daemon =
+            std::make_unique<ChildProcess>(binary_, args, *env, (dir_ / "looperd.log").string());
+        osc = std::make_unique<OscClient>();
+        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon, *osc, port));
+    }
+
     // Waits until `daemon` answers /ping on `port` (polling every `poll`, for `timeout` at
     // most); fails the test when it exits first or never answers. Later replies are drained.
     static void wait_for_pong(ChildProcess& daemon, OscClient& osc, std::uint16_t port,

@@ -127,10 +127,9 @@ class JackLoss : public IntegrationTest {
         // Autoconnected: out_1 and out_2 go to the playback ports.
         std::vector<std::string> args = daemon_args(osc_port_, true);
         args.insert(args.end(), {"--jack-server", server});
-        daemon_ = std::make_unique<ChildProcess>(binary_, args, std::vector<std::string>{},
-                                                 (dir_ / "looperd.log").string());
-        osc_ = std::make_unique<OscClient>();
-        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
+        // --jack-server names the server: no environment for it.
+        ASSERT_NO_FATAL_FAILURE(
+            launch_daemon(daemon_, osc_, osc_port_, args, std::vector<std::string>{}));
     }
 
     void send(const std::string& address, const std::vector<OscValue>& args = {}) {

@@ -173,11 +173,7 @@ class LiveLooping : public IntegrationTest {
         args.insert(args.end(), {"--recorders", "2", "--max-record-seconds", max_seconds,
                                  "--undo-memory-mib", "4"});
         args.insert(args.end(), extra.begin(), extra.end());
-        daemon_ = std::make_unique<ChildProcess>(
-            binary_, args, std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()},
-            (dir_ / "looperd.log").string());
-        osc_ = std::make_unique<OscClient>();
-        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
+        ASSERT_NO_FATAL_FAILURE(launch_daemon(daemon_, osc_, osc_port_, args));
         try {
             player_ = std::make_unique<JackPlayer>(jack_->name(), 2, 8s);
             player_->connect(0, "looperd:in_1");
