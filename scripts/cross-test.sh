@@ -4,8 +4,11 @@
 # Cross-builds looperd for other architectures and runs its unit and guard tests there:
 #   arm64  Raspberry Pi OS 64-bit (and Debian arm64), tests under qemu-user;
 #   armhf  Raspberry Pi OS 32-bit (Debian armhf: ARMv7), tests under qemu-user;
-#   i386   32-bit x86, tests run natively: the quick 32-bit check (size_t, pointer arithmetic,
-#          the OSC datagram path with bundle sizes that overflow 32-bit arithmetic).
+#   i386   32-bit x86: the quick 32-bit check (size_t, pointer arithmetic, the OSC datagram
+#          path with bundle sizes that overflow 32-bit arithmetic).
+# Each architecture's tests run natively where this machine's kernel runs its programs (an
+# arm64 Raspberry Pi runs arm64 and armhf; most x86_64 kernels run i386, some small VM kernels
+# do not), and under qemu-user where it does not: the script tries, and says which it used.
 # Usage: scripts/cross-test.sh [ARCH...]   (default: arm64 armhf i386)
 # Adds the foreign architectures to dpkg and installs Debian's cross toolchains, qemu-user and the
 # multiarch -dev packages (as root, or with sudo). Builds build-<arch>/ with meson/cross/<triplet>.ini,
@@ -16,6 +19,15 @@ cd "$(dirname "$0")/.."
 
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(arm64 armhf i386)
+
+# The qemu-user emulator for an architecture's programs.
+qemu_of() {
+  case $1 in
+    arm64) echo qemu-aarch64 ;;
+    armhf) echo qemu-arm ;;
+    i386) echo qemu-i386 ;;
+  esac
+}
 
 triplet_of() {
   case $1 in
@@ -136,20 +148,36 @@ for arch in "${archs[@]}"; do
   if ! meson compile -C "$dir" -j "$jobs"; then status=1; continue; fi
   echo "$arch: build took $((SECONDS - start)) s"
 
-  echo "== $arch: unit and guard tests$([ "$arch" = i386 ] || echo ' under qemu-user') =="
+  # Decided by trying one of the built tests: a kernel without the architecture's support
+  # answers "Exec format error".
+  probe="$dir/tests/render_meter_test"
+  qemu=$(qemu_of "$arch")
+  if "$probe" --gtest_list_tests >/dev/null 2>&1; then
+    how="natively"
+    wrap=(env)
+    multiplier=1
+    # qemu-user-binfmt lets the kernel start foreign programs through the emulator.
+    if grep -qx enabled "/proc/sys/fs/binfmt_misc/$qemu" 2>/dev/null; then
+      how="through the kernel's binfmt_misc entry for $qemu"
+      multiplier=4
+    fi
+  else
+    how="under qemu-user ($qemu): this kernel does not run $arch programs"
+    if ! "$qemu" "$probe" --gtest_list_tests >/dev/null; then
+      echo "$arch: $probe runs neither natively nor under $qemu" >&2
+      status=1
+      continue
+    fi
+    # Emulation makes each test slower, not less meaningful; the timeouts scale with it. A
+    # death test's child cannot re-execute a foreign binary under qemu-user (no binfmt_misc
+    # needed or assumed), so death tests fork instead (the tests honour Google Test's own
+    # variable). Tests that start another of looperd's programs (the daemon, a writer) run it
+    # through the emulator, named by LOOPERD_TEST_EXEC_WRAPPER.
+    wrap=(env GTEST_DEATH_TEST_STYLE=fast "LOOPERD_TEST_EXEC_WRAPPER=$qemu")
+    multiplier=4
+  fi
+  echo "== $arch: unit and guard tests, run $how =="
   start=$SECONDS
-  # Emulation makes each test slower, not less meaningful; the timeouts scale with it. A death
-  # test's child cannot re-execute a foreign binary under qemu-user (no binfmt_misc needed or
-  # assumed), so death tests fork instead (the tests honour Google Test's own variable).
-  # Tests that start another of looperd's programs (the daemon, a writer) run it through the
-  # emulator, named by LOOPERD_TEST_EXEC_WRAPPER.
-  wrap=(env)
-  case $arch in
-    arm64) wrap=(env GTEST_DEATH_TEST_STYLE=fast LOOPERD_TEST_EXEC_WRAPPER=qemu-aarch64) ;;
-    armhf) wrap=(env GTEST_DEATH_TEST_STYLE=fast LOOPERD_TEST_EXEC_WRAPPER=qemu-arm) ;;
-  esac
-  multiplier=1
-  [ "$arch" = i386 ] || multiplier=4
   if ! "${wrap[@]}" meson test -C "$dir" --print-errorlogs --num-processes "$jobs" \
     --timeout-multiplier "$multiplier" --suite unit --suite guard; then
     status=1
