@@ -136,23 +136,18 @@ for arch in "${archs[@]}"; do
   echo "== $arch ($t): build (warnings are errors) =="
   start=$SECONDS
   pc_dir=$(unpack_liblo_dev "$arch" "$t")
-  # No integration tests (they need a JACK server of the same architecture), no benchmark, and
-  # no RealtimeSanitizer (its runtime is x86_64 only): the guard's own operator new/delete
-  # check stays on.
-  if [ ! -d "$dir" ] && ! meson setup "$dir" --cross-file "meson/cross/$t.ini" -Dwerror=true \
-    -Dintegration_tests=false -Dbenchmarks=false -Drtsan=disabled -Dpkg_config_path="$pc_dir"; then
-    status=1
-    continue
-  fi
-  rm -f "$dir/meson-logs/testlog.junit.xml"
-  if ! meson compile -C "$dir" -j "$jobs"; then status=1; continue; fi
-  echo "$arch: build took $((SECONDS - start)) s"
+  deps="build-cross-deps/$arch"
 
-  # Decided by trying one of the built tests: a kernel without the architecture's support
-  # answers "Exec format error".
-  probe="$dir/tests/render_meter_test"
+  # Natively or under the emulator: decided by trying, before meson is configured, since meson
+  # runs cross-built tests through the cross file's exe_wrapper. A trivial program from the
+  # cross compiler is started; a kernel without the architecture's support answers "Exec
+  # format error".
   qemu=$(qemu_of "$arch")
-  if "$probe" --gtest_list_tests >/dev/null 2>&1; then
+  printf 'int main(void) { return 0; }\n' >"$deps/probe.c"
+  "$t-gcc" "$deps/probe.c" -o "$deps/probe"
+  extra_cross=()
+  if "$deps/probe" 2>/dev/null; then
+    runner=native
     how="natively"
     wrap=(env)
     multiplier=1
@@ -162,9 +157,10 @@ for arch in "${archs[@]}"; do
       multiplier=4
     fi
   else
+    runner=$qemu
     how="under qemu-user ($qemu): this kernel does not run $arch programs"
-    if ! "$qemu" "$probe" --gtest_list_tests >/dev/null; then
-      echo "$arch: $probe runs neither natively nor under $qemu" >&2
+    if ! "$qemu" "$deps/probe"; then
+      echo "$arch: a program built for $arch runs neither natively nor under $qemu" >&2
       status=1
       continue
     fi
@@ -175,7 +171,31 @@ for arch in "${archs[@]}"; do
     # through the emulator, named by LOOPERD_TEST_EXEC_WRAPPER.
     wrap=(env GTEST_DEATH_TEST_STYLE=fast "LOOPERD_TEST_EXEC_WRAPPER=$qemu")
     multiplier=4
+    # The ARM cross files name their emulator; i386's does not, since most x86_64 kernels
+    # run it, so a second cross file adds it here.
+    if ! grep -q '^exe_wrapper' "meson/cross/$t.ini"; then
+      printf "[binaries]\nexe_wrapper = ['%s']\n[properties]\nneeds_exe_wrapper = true\n" \
+        "$qemu" >"$deps/emulator.ini"
+      extra_cross=(--cross-file "$deps/emulator.ini")
+    fi
   fi
+  # A build directory configured for the other way is configured anew.
+  if [ -d "$dir" ] && [ "$(cat "$deps/runner" 2>/dev/null)" != "$runner" ]; then rm -rf "$dir"; fi
+  echo "$runner" >"$deps/runner"
+
+  # No integration tests (they need a JACK server of the same architecture), no benchmark, and
+  # no RealtimeSanitizer (its runtime is x86_64 only): the guard's own operator new/delete
+  # check stays on.
+  if [ ! -d "$dir" ] && ! meson setup "$dir" --cross-file "meson/cross/$t.ini" "${extra_cross[@]}" \
+    -Dwerror=true -Dintegration_tests=false -Dbenchmarks=false -Drtsan=disabled \
+    -Dpkg_config_path="$pc_dir"; then
+    status=1
+    continue
+  fi
+  rm -f "$dir/meson-logs/testlog.junit.xml"
+  if ! meson compile -C "$dir" -j "$jobs"; then status=1; continue; fi
+  echo "$arch: build took $((SECONDS - start)) s"
+
   echo "== $arch: unit and guard tests, run $how =="
   start=$SECONDS
   if ! "${wrap[@]}" meson test -C "$dir" --print-errorlogs --num-processes "$jobs" \
