@@ -7,12 +7,44 @@
 #  2. unit and guard tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #  3. the threaded unit tests (controller + loader thread, rings) under ThreadSanitizer;
 #  4. every libFuzzer target for 60 s (in parallel), after replaying its regression inputs;
-#  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64 and armhf under
-#     qemu-user, and for i386 natively (the 32-bit datagram path).
+#  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64, armhf and i386,
+#     natively where the kernel runs them, else under qemu-user.
 # Prints one closing line: "tests: N passed, N failed, N skipped" (Google Test cases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each stage's wall-clock time, printed at the end, so that a slow stage shows before CI's limit.
+stage_names=()
+stage_seconds=()
+stage_name=""
+stage_start=$SECONDS
+end_stage() {
+  if [ -n "$stage_name" ]; then
+    stage_names+=("$stage_name")
+    stage_seconds+=($((SECONDS - stage_start)))
+  fi
+  stage_name=""
+}
+# stage NAME: ends the stage before and starts this one.
+stage() {
+  end_stage
+  stage_name=$1
+  stage_start=$SECONDS
+  echo "== $1 =="
+}
+print_stage_times() {
+  end_stage
+  echo "stage times:"
+  local i
+  for i in "${!stage_names[@]}"; do
+    printf '  %5d s  %s\n' "${stage_seconds[$i]}" "${stage_names[$i]}"
+  done
+  printf '  %5d s  in all\n' "$SECONDS"
+}
+# A stage that stops the script (set -e) still gets its time printed.
+trap 'print_stage_times' EXIT
+
+stage "packages (scripts/install-deps.sh --test)"
 scripts/install-deps.sh --test
 
 jobs=$(nproc)
@@ -27,19 +59,19 @@ run_suite() {
   junit_files+=("$dir/meson-logs/testlog.junit.xml")
 }
 
-echo "== build (warnings are errors) and test =="
+stage "build (warnings are errors), unit, guard and integration tests"
 [ -d build-test ] || meson setup build-test -Dwerror=true
 meson compile -C build-test -j "$jobs"
 run_suite build-test --no-suite load
 
-echo "== load scenarios (looperd-load, one private jackd at a time, about 4 minutes) =="
+stage "load scenarios (looperd-load, one private jackd at a time, about 4 minutes)"
 # Their own log base, so that the summary below counts them next to the tests above.
 if ! meson test -C build-test --no-rebuild --print-errorlogs --suite load --logbase load; then
   status=1
 fi
 junit_files+=("build-test/meson-logs/load.junit.xml")
 
-echo "== unit and guard tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
+stage "unit and guard tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 # RealtimeSanitizer and ASan both intercept malloc: this build uses looperd's own allocation
 # guard only.
 # GCC 12 reports false -Wmaybe-uninitialized inside libstdc++'s <regex> when ASan
@@ -54,7 +86,7 @@ symbolizer=/usr/lib/llvm-19/bin/llvm-symbolizer
 if [ -n "$symbolizer" ]; then export ASAN_SYMBOLIZER_PATH=$symbolizer; fi
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 run_suite build-asan
 
-echo "== threaded unit tests under ThreadSanitizer (clang) =="
+stage "threaded unit tests under ThreadSanitizer (clang)"
 # clang, because moodycamel's queue tells TSan about its fences only under clang; with g++
 # every ring handoff would be reported as a race.
 [ -d build-tsan ] || CXX=clang++-19 meson setup build-tsan -Dwerror=true -Db_sanitize=thread \
@@ -64,7 +96,7 @@ tsan_options=halt_on_error=1:second_deadlock_stack=1
 if [ -n "$symbolizer" ]; then tsan_options="$tsan_options:external_symbolizer_path=$symbolizer"; fi
 TSAN_OPTIONS=$tsan_options run_suite build-tsan --suite unit
 
-echo "== fuzzing: regression inputs, then each libFuzzer target for 60 s (clang) =="
+stage "fuzzing: regression inputs, then each libFuzzer target for 60 s (clang)"
 # scripts/fuzz.sh configures build-fuzz, writes the seeds and fails on any crash, leak,
 # timeout or sanitizer report; the targets run side by side, so this adds about a minute.
 if FUZZ_SEED=1 scripts/fuzz.sh 60; then
@@ -73,7 +105,7 @@ else
     status=1
 fi
 
-echo "== cross builds: arm64 and armhf under qemu-user, i386 natively =="
+stage "cross builds: arm64, armhf and i386 (natively where the kernel can, else qemu-user)"
 # scripts/cross-test.sh adds the foreign architectures and installs their packages itself.
 if ! scripts/cross-test.sh arm64 armhf i386; then status=1; fi
 for arch in arm64 armhf i386; do junit_files+=("build-$arch/meson-logs/testlog.junit.xml"); done
@@ -89,5 +121,7 @@ for f in "${junit_files[@]}"; do
   skipped=$((skipped + skip))
 done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a crash may leave no test case
+trap - EXIT
+print_stage_times
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
