@@ -24,6 +24,7 @@
 #include "daemon/options.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "wait_until.hpp"
 
 namespace {
 
@@ -1500,7 +1501,8 @@ TEST(LoadWorker, RefusesJobsBeyondItsCapacityAndRunsTheRest) {
         gate.wait();
         ++ran;
     }));
-    ASSERT_EQ(started.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    ASSERT_EQ(started.get_future().wait_for(test::kHangBound), std::future_status::ready)
+        << test::hung("the first job's start");
     // The first job runs; two may wait; the third is refused.
     EXPECT_TRUE(worker.try_post([&] { ++ran; }));
     EXPECT_TRUE(worker.try_post([&] { ++ran; }));

@@ -12,15 +12,18 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
 #include "looperd/engine.hpp"
+#include "wait_until.hpp"
 
 namespace {
 
 using namespace looperd;
+using looperd::test::hung;
+using looperd::test::kHangBound;
+using looperd::test::wait_until;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -83,9 +86,10 @@ class FeedbackTest : public ::testing::Test {
             },
             [] { return RuntimeStatus{}; },
             [this] {
-                // Holds the loader thread while a test wants to see a load in flight.
+                // Holds the loader thread while a test wants to see a load in flight. The test
+                // opens the gate itself; the bound only keeps a failed test from hanging.
                 std::unique_lock lock(gate_mutex_);
-                gate_cv_.wait_for(lock, 10s, [this] { return gate_open_; });
+                gate_cv_.wait_for(lock, kHangBound, [this] { return gate_open_; });
                 return 48000U;
             });
         config.outputs = 2;
@@ -544,8 +548,8 @@ TEST_F(FeedbackTest, SlotInfoAndSlotsReply) {
         kv[m.args[i].s] = m.args[i + 1];
     }
     const std::vector<std::string> expected = {
-        "state",  "path",    "frames",   "channels", "seconds", "gain",   "pan",  "rate",
-        "pitch",  "reverse", "start",    "end",      "xfade",   "mode",   "poly", "choke",
+        "state",  "path",    "frames",   "channels", "seconds", "gain",  "pan",     "rate",
+        "pitch",  "reverse", "start",    "end",      "xfade",   "mode",  "poly",    "choke",
         "output", "fade_in", "fade_out", "quantize", "beats",   "input", "monitor", "playing"};
     EXPECT_EQ(keys, expected);
     EXPECT_EQ(kv["state"].s, "stopped");
@@ -594,10 +598,9 @@ TEST_F(FeedbackTest, ZeroConfigurationSubscribesTheSendersIpAtTheFeedbackPort) {
 TEST_F(FeedbackTest, ThreadTicksOnItsOwn) {
     send("/notify", {OscArg::int32(1)}, kA);
     feedback_->start();
-    for (int i = 0; i < 200 && datagrams("127.0.0.1:7000") == 0; ++i)
-        std::this_thread::sleep_for(10ms);
+    EXPECT_TRUE(wait_until([this] { return datagrams("127.0.0.1:7000") > 0; }))
+        << hung("the feedback thread's first datagram");
     feedback_->stop();
-    EXPECT_GT(datagrams("127.0.0.1:7000"), 0U);
 }
 
 }  // namespace

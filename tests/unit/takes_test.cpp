@@ -21,6 +21,7 @@
 #include "daemon/rig_state.hpp"
 #include "daemon/take_keeper.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "wait_until.hpp"
 
 namespace fs = std::filesystem;
 
@@ -208,15 +209,16 @@ class ControllerTakesTest : public ::testing::Test {
     void send(const std::string& address, std::vector<OscArg> args = {}) {
         controller_->handle(OscMessage{address, std::move(args)}, from_);
     }
-    // Waits (bounded) for a reply to `address` and returns it.
+    // Waits for a reply to `address` (the take thread's, for a save) and returns it.
     std::optional<OscMessage> reply(const std::string& address) {
         std::unique_lock lock(mutex_);
         std::optional<OscMessage> found;
-        changed_.wait_for(lock, std::chrono::seconds(10), [&] {
-            for (const auto& m : replies_)
-                if (m.address == address) found = m;
-            return found.has_value();
-        });
+        if (!changed_.wait_for(lock, kHangBound, [&] {
+                for (const auto& m : replies_)
+                    if (m.address == address) found = m;
+                return found.has_value();
+            }))
+            ADD_FAILURE() << hung("a " + address + " reply");
         return found;
     }
     std::vector<Command> commands(CommandKind kind) {
