@@ -29,6 +29,7 @@
 #include "io/memory_budget.hpp"
 #include "io/sample_loader.hpp"
 #include "looperd/limits.hpp"
+#include "wait_until.hpp"
 
 namespace looperd {
 namespace {
@@ -606,7 +607,8 @@ TEST_F(Loader, FifoIsRefusedInsteadOfHangingInSfOpen) {
             return std::string(e.what());
         }
     });
-    if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    // A refusal is immediate; only a load blocked in sf_open() reaches the hang bound.
+    if (result.wait_for(test::kHangBound) != std::future_status::ready) {
         // Unblock the loader (a writer that closes at once gives it end of file) so that the
         // future's destructor does not hang the test too.
         for (int attempt = 0; attempt < 50; ++attempt) {
@@ -614,7 +616,7 @@ TEST_F(Loader, FifoIsRefusedInsteadOfHangingInSfOpen) {
             if (fd >= 0) close(fd);
             if (result.wait_for(std::chrono::milliseconds(100)) == std::future_status::ready) break;
         }
-        FAIL() << "load_sample() blocked on a FIFO";
+        FAIL() << test::hung("load_sample()'s return on a FIFO");
     }
     EXPECT_NE(result.get().find("not a regular file"), std::string::npos);
 }
@@ -824,10 +826,13 @@ TEST_F(Loader, CancelDuringResamplingIsSeenBetweenChunks) {
     std::atomic<bool> cancel{false};
     auto load = std::async(std::launch::async,
                            [&] { return load_sample(file("minute.wav"), 48000, budget, &cancel); });
+    // Not a wait for anything: the cancel is meant to land mid-load. A slower machine only
+    // makes that likelier; a faster one may finish first (accepted below).
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     cancel = true;
     // Bounded: a load that ignored the flag would still finish, so this cannot hang.
-    ASSERT_EQ(load.wait_for(std::chrono::seconds(120)), std::future_status::ready);
+    ASSERT_EQ(load.wait_for(std::chrono::seconds(120)), std::future_status::ready)
+        << "a cancelled load still ran after 120 s: the flag was ignored, or it hangs";
     try {
         (void)load.get();
         // A very fast machine may finish before the flag is raised: then the result is whole.
