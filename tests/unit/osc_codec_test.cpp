@@ -23,6 +23,7 @@
 
 #include "io/osc_codec.hpp"
 #include "io/osc_server.hpp"
+#include "wait_until.hpp"
 
 namespace looperd {
 namespace {
@@ -569,6 +570,9 @@ TEST(OscCodec, SurvivesRandomAndMutatedPackets) {
 
 // ---- Server ---------------------------------------------------------------------------------
 
+// A datagram over loopback is queued before sendto() returns: waiting for it only ends a hang.
+constexpr int kArrivalMs = static_cast<int>(std::chrono::milliseconds(test::kHangBound).count());
+
 // A plain UDP socket standing in for a controller.
 class UdpClient {
   public:
@@ -609,7 +613,7 @@ class UdpClient {
     }
 
     // Waits at most timeout_ms; returns false on timeout.
-    bool receive(Bytes& out, int timeout_ms) {
+    bool receive(Bytes& out, int timeout_ms = kArrivalMs) {
         pollfd pfd{fd_, POLLIN, 0};
         if (::poll(&pfd, 1, timeout_ms) != 1) return false;
         out.resize(70000);
@@ -679,7 +683,8 @@ TEST(OscServer, UdpRoundTripRepliesToSender) {
     Bytes packet;
     OscEndpoint from;
     bool truncated = true;
-    ASSERT_TRUE(server.receive(packet, from, truncated, 2000));
+    ASSERT_TRUE(server.receive(packet, from, truncated, kArrivalMs))
+        << test::hung("the datagram's arrival");
     EXPECT_FALSE(truncated);
     EXPECT_EQ(from.to_string(), "127.0.0.1:" + std::to_string(client.port()));
     const auto messages = decode(packet);
@@ -689,7 +694,7 @@ TEST(OscServer, UdpRoundTripRepliesToSender) {
 
     ASSERT_TRUE(server.send(from, {"/done", {OscArg::string("/slot/3/gain"), OscArg::int32(3)}}));
     Bytes reply;
-    ASSERT_TRUE(client.receive(reply, 2000));
+    ASSERT_TRUE(client.receive(reply)) << test::hung("the reply's arrival");
     const auto decoded = decode(reply);
     ASSERT_EQ(decoded.size(), 1U);
     EXPECT_EQ(decoded[0].address, "/done");
@@ -706,8 +711,11 @@ TEST(OscServer, ReceiveTimesOutWhenNothingArrives) {
     const auto start = std::chrono::steady_clock::now();
     EXPECT_FALSE(server.receive(packet, from, truncated, 50));
     const auto elapsed = std::chrono::steady_clock::now() - start;
+    // It waited: a slower machine only waits longer.
     EXPECT_GE(elapsed, std::chrono::milliseconds(40));
-    EXPECT_LT(elapsed, std::chrono::seconds(2));
+    // It stopped waiting: the bound catches a wait without end, or 50 taken as seconds, never
+    // a slow machine.
+    EXPECT_LT(elapsed, std::chrono::seconds(30)) << "receive() with a 50 ms timeout hung";
 }
 
 TEST(OscServer, SendFailsCleanly) {
@@ -725,7 +733,8 @@ TEST(OscServer, LargestIpv4DatagramArrivesWhole) {
     Bytes packet;
     OscEndpoint from;
     bool truncated = true;
-    ASSERT_TRUE(server.receive(packet, from, truncated, 2000));
+    ASSERT_TRUE(server.receive(packet, from, truncated, kArrivalMs))
+        << test::hung("the datagram's arrival");
     EXPECT_FALSE(truncated);
     EXPECT_EQ(packet, big);
 }
@@ -739,7 +748,8 @@ TEST(OscServer, OversizedIpv6DatagramIsFlaggedTruncated) {
     Bytes packet;
     OscEndpoint from;
     bool truncated = false;
-    ASSERT_TRUE(server.receive(packet, from, truncated, 2000));
+    ASSERT_TRUE(server.receive(packet, from, truncated, kArrivalMs))
+        << test::hung("the datagram's arrival");
     EXPECT_TRUE(truncated);
     EXPECT_EQ(packet.size(), kMaxOscPacketBytes + 1);
     EXPECT_EQ(from.to_string(), "[::1]:" + std::to_string(client.port()));
@@ -758,7 +768,7 @@ TEST(OscServer, DualStackServerRepliesToIpv4Peer) {
     ASSERT_EQ(to.addr.ss_family, AF_INET);
     ASSERT_TRUE(server.send(to, {"/pong", {OscArg::int32(9)}}));
     Bytes reply;
-    ASSERT_TRUE(client.receive(reply, 2000));
+    ASSERT_TRUE(client.receive(reply)) << test::hung("the reply's arrival");
     const auto decoded = decode(reply);
     ASSERT_EQ(decoded.size(), 1U);
     EXPECT_EQ(decoded[0].address, "/pong");

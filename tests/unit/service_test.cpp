@@ -35,6 +35,7 @@
 #include "daemon/service_notify.hpp"
 #include "io/memory_lock.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "wait_until.hpp"
 
 namespace looperd {
 namespace {
@@ -77,8 +78,9 @@ class NotifySocket {
 
     const std::string& name() const { return name_; }
 
-    // The next datagram, or nullopt after `timeout`.
-    std::optional<std::string> receive(std::chrono::milliseconds timeout = 1000ms) {
+    // The next datagram, or nullopt after `timeout`. A datagram is queued before the sender's
+    // sendto() returns, so the bound only ends a wait for one never sent.
+    std::optional<std::string> receive(std::chrono::milliseconds timeout = test::kHangBound) {
         timeval tv{};
         tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
         tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
