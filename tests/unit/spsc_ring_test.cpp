@@ -15,6 +15,7 @@
 #include "looperd/event.hpp"
 #include "looperd/rt_guard.hpp"
 #include "looperd/spsc_ring.hpp"
+#include "wait_until.hpp"
 
 namespace {
 
@@ -105,15 +106,24 @@ TEST(SpscRing, FullRingRefusesWithoutAllocating) {
 TEST(SpscRing, TwoThreadsDeliverAMillionIntsInOrder) {
     using Clock = std::chrono::steady_clock;
     constexpr int kCount = 1'000'000;
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
     SpscRing<int> ring(1024);
+    // Each side gives up only when the other has moved nothing for kHangBound: a hang, never
+    // a slow machine (a million ints may take minutes under emulation or a sanitizer).
+    std::atomic<int> pushed{0};
+    std::atomic<int> popped{0};
     std::atomic<bool> give_up{false};
 
     std::thread producer([&] {
+        auto stalled_since = Clock::now();
+        int seen = popped.load(std::memory_order_relaxed);
         for (int i = 0; i < kCount && !give_up.load(std::memory_order_relaxed);) {
             if (ring.try_push(i)) {
-                ++i;
-            } else if (Clock::now() > deadline) {
+                pushed.store(++i, std::memory_order_relaxed);
+            } else if (const int now_popped = popped.load(std::memory_order_relaxed);
+                       now_popped != seen) {
+                seen = now_popped;
+                stalled_since = Clock::now();
+            } else if (Clock::now() - stalled_since > looperd::test::kHangBound) {
                 return;
             } else {
                 std::this_thread::yield();
@@ -124,6 +134,9 @@ TEST(SpscRing, TwoThreadsDeliverAMillionIntsInOrder) {
     int received = 0;
     int mismatch_at = -1;
     int mismatch_value = 0;
+    bool hung = false;
+    auto stalled_since = Clock::now();
+    int seen = 0;
     while (received < kCount) {
         int v = 0;
         if (ring.try_pop(v)) {
@@ -132,8 +145,13 @@ TEST(SpscRing, TwoThreadsDeliverAMillionIntsInOrder) {
                 mismatch_value = v;
                 break;
             }
-            ++received;
-        } else if (Clock::now() > deadline) {
+            popped.store(++received, std::memory_order_relaxed);
+        } else if (const int now_pushed = pushed.load(std::memory_order_relaxed);
+                   now_pushed != seen) {
+            seen = now_pushed;
+            stalled_since = Clock::now();
+        } else if (Clock::now() - stalled_since > looperd::test::kHangBound) {
+            hung = true;
             break;
         } else {
             std::this_thread::yield();
@@ -143,7 +161,9 @@ TEST(SpscRing, TwoThreadsDeliverAMillionIntsInOrder) {
     producer.join();
 
     EXPECT_EQ(mismatch_at, -1) << "expected " << mismatch_at << ", got " << mismatch_value;
-    EXPECT_EQ(received, kCount) << "timed out";
+    EXPECT_FALSE(hung) << looperd::test::hung("the next int's arrival") << " (" << received
+                       << " received)";
+    EXPECT_EQ(received, kCount);
     int v = 0;
     EXPECT_FALSE(ring.try_pop(v)) << "more arrived than was sent";
 }
