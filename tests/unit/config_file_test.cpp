@@ -27,6 +27,7 @@
 
 #include "daemon/options.hpp"
 #include "integration/jack_server.hpp"
+#include "wait_until.hpp"
 
 namespace looperd {
 namespace {
@@ -620,7 +621,7 @@ struct RunResult {
 };
 
 // Runs looperd with `args`, HOME and XDG_CONFIG_HOME set to `home` (nothing of the user's is
-// read), and waits at most 10 s.
+// read), and waits for it to exit (or kHangBound: a hang).
 RunResult run_looperd(const std::vector<std::string>& args, const TempDir& home) {
     const char* binary = std::getenv("LOOPERD_BINARY");
     if (binary == nullptr || *binary == '\0') return {};
@@ -630,9 +631,11 @@ RunResult run_looperd(const std::vector<std::string>& args, const TempDir& home)
         binary, args,
         {"HOME=" + home.path().string(), "XDG_CONFIG_HOME=" + (home.path() / "xdg").string()}, log);
     RunResult run;
-    run.status = child.wait_exit(std::chrono::seconds(10));
-    if (!run.status) run.status = child.terminate(std::chrono::seconds(1));
+    run.status = child.wait_exit(test::kHangBound);
+    const bool hung = !run.status;
+    if (hung) run.status = child.terminate(std::chrono::seconds(1));
     run.output = child.read_log();
+    if (hung) run.output += "\n(" + test::hung("looperd's exit") + ")";
     return run;
 }
 
