@@ -150,12 +150,11 @@ for arch in "${archs[@]}"; do
     runner=native
     how="natively"
     wrap=(env)
-    # meson's timeouts catch hangs only; a busy machine is given room (emulation more below).
-    multiplier=3
+    multiplier=1
     # qemu-user-binfmt lets the kernel start foreign programs through the emulator.
     if grep -qx enabled "/proc/sys/fs/binfmt_misc/$qemu" 2>/dev/null; then
       how="through the kernel's binfmt_misc entry for $qemu"
-      multiplier=8
+      multiplier=4
     fi
   else
     runner=$qemu
@@ -171,7 +170,7 @@ for arch in "${archs[@]}"; do
     # variable). Tests that start another of looperd's programs (the daemon, a writer) run it
     # through the emulator, named by LOOPERD_TEST_EXEC_WRAPPER.
     wrap=(env GTEST_DEATH_TEST_STYLE=fast "LOOPERD_TEST_EXEC_WRAPPER=$qemu")
-    multiplier=8
+    multiplier=4
     # The ARM cross files name their emulator; i386's does not, since most x86_64 kernels
     # run it, so a second cross file adds it here.
     if ! grep -q '^exe_wrapper' "meson/cross/$t.ini"; then

@@ -52,9 +52,9 @@ status=0
 junit_files=()
 
 # run_suite BUILD_DIR TIMEOUT_MULTIPLIER [meson test args...]: runs and remembers the JUnit
-# log for the summary. meson's per-test timeouts only catch hangs: they are multiplied for a
-# machine busy with other work (3) and more for the sanitizers, which run everything several
-# times slower (ASan 4, TSan 8).
+# log for the summary. meson's per-test timeouts (tests/meson.build) only catch hangs, with
+# room for a busy machine; the sanitizers run everything several times slower, so their runs
+# multiply them (ASan 2, TSan 3).
 run_suite() {
   local dir=$1 multiplier=$2
   shift 2
@@ -66,7 +66,7 @@ run_suite() {
 stage "build (warnings are errors), unit, guard and integration tests"
 [ -d build-test ] || meson setup build-test -Dwerror=true
 meson compile -C build-test -j "$jobs"
-run_suite build-test 3 --no-suite load
+run_suite build-test 1 --no-suite load
 
 stage "load scenarios (looperd-load, one private jackd at a time, about 4 minutes)"
 # Their own log base, so that the summary below counts them next to the tests above.
@@ -89,7 +89,7 @@ meson compile -C build-asan -j "$jobs"
 symbolizer=/usr/lib/llvm-19/bin/llvm-symbolizer
 [ -x "$symbolizer" ] || symbolizer=""
 if [ -n "$symbolizer" ]; then export ASAN_SYMBOLIZER_PATH=$symbolizer; fi
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 run_suite build-asan 4
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 run_suite build-asan 2
 
 stage "threaded unit tests under ThreadSanitizer (clang)"
 # clang, because moodycamel's queue tells TSan about its fences only under clang; with g++
@@ -99,13 +99,13 @@ stage "threaded unit tests under ThreadSanitizer (clang)"
 meson compile -C build-tsan -j "$jobs"
 tsan_options=halt_on_error=1:second_deadlock_stack=1
 if [ -n "$symbolizer" ]; then tsan_options="$tsan_options:external_symbolizer_path=$symbolizer"; fi
-TSAN_OPTIONS=$tsan_options run_suite build-tsan 8 --suite unit
+TSAN_OPTIONS=$tsan_options run_suite build-tsan 3 --suite unit
 
 stage "fuzzing: regression inputs, then each libFuzzer target for 60 s (clang)"
 # scripts/fuzz.sh configures build-fuzz, writes the seeds and fails on any crash, leak,
 # timeout or sanitizer report; the targets run side by side, so this adds about a minute.
 if FUZZ_SEED=1 scripts/fuzz.sh 60; then
-    run_suite build-fuzz 4 --no-rebuild --suite fuzz
+    run_suite build-fuzz 2 --no-rebuild --suite fuzz
 else
     status=1
 fi
