@@ -135,7 +135,7 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
 }
 
 ChildProcess::~ChildProcess() {
-    if (pid_ > 0 && !status_) terminate(std::chrono::seconds(5));
+    if (pid_ > 0 && !status_) terminate(kHangBound);
 }
 
 bool ChildProcess::running() {
@@ -166,7 +166,7 @@ std::optional<int> ChildProcess::terminate(std::chrono::milliseconds grace) {
     send_signal(SIGTERM);
     if (auto status = wait_exit(grace)) return status;
     send_signal(SIGKILL);
-    return wait_exit(std::chrono::seconds(5));
+    return wait_exit(kHangBound);
 }
 
 std::string ChildProcess::read_log() const {
@@ -235,7 +235,7 @@ std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) con
     // Probe with the same call the daemon makes until the server answers. libjack reports
     // each refused probe on stderr; that is noise here.
     jack_set_error_function(quiet_jack_error);
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    const auto deadline = Clock::now() + kHangBound;
     bool ready = false;
     while (!ready && Clock::now() < deadline && process->running()) {
         jack_status_t status{};
@@ -252,23 +252,24 @@ std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) con
     jack_set_error_function(stderr_jack_error);
     if (!ready) {
         const bool died = !process->running();
-        process->terminate(std::chrono::seconds(5));
+        process->terminate(kHangBound);
         throw std::runtime_error(
             "jackd '" + name_ + "' " +
-            (died ? "exited during startup" : "did not accept clients in 10 s") + "; its log:\n" +
-            process->read_log());
+            (died ? "exited during startup"
+                  : "did not accept clients in " + std::to_string(kHangBound.count()) + " s") +
+            "; its log:\n" + process->read_log());
     }
     return process;
 }
 
 JackServer::~JackServer() {
-    const auto status = process_->terminate(std::chrono::seconds(5));
+    const auto status = process_->terminate(kHangBound);
     if (status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL) reclaim();
 }
 
 void JackServer::kill_hard() {
     process_->send_signal(SIGKILL);
-    process_->wait_exit(std::chrono::seconds(5));
+    process_->wait_exit(kHangBound);
 }
 
 void JackServer::reclaim() noexcept {
@@ -276,7 +277,7 @@ void JackServer::reclaim() noexcept {
     // killed stays taken until a server of the same name starts: so start one and stop it
     // cleanly. Its client's semaphore is left behind too.
     try {
-        start(process_->log_path() + ".reclaim")->terminate(std::chrono::seconds(5));
+        start(process_->log_path() + ".reclaim")->terminate(kHangBound);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "cannot reclaim jackd '%s': %s\n", name_.c_str(), e.what());
     }
