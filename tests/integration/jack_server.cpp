@@ -135,7 +135,7 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
 }
 
 ChildProcess::~ChildProcess() {
-    if (pid_ > 0 && !status_) terminate(kHangBound);
+    if (pid_ > 0 && !status_) terminate(std::chrono::seconds(5));
 }
 
 bool ChildProcess::running() {
@@ -252,7 +252,7 @@ std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) con
     jack_set_error_function(stderr_jack_error);
     if (!ready) {
         const bool died = !process->running();
-        process->terminate(kHangBound);
+        process->terminate(std::chrono::seconds(5));
         throw std::runtime_error(
             "jackd '" + name_ + "' " +
             (died ? "exited during startup"
@@ -263,7 +263,8 @@ std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) con
 }
 
 JackServer::~JackServer() {
-    const auto status = process_->terminate(kHangBound);
+    // Its exit is not checked: after 5 s a SIGKILL and the registry's reclaim do as well.
+    const auto status = process_->terminate(std::chrono::seconds(5));
     if (status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL) reclaim();
 }
 
@@ -277,7 +278,7 @@ void JackServer::reclaim() noexcept {
     // killed stays taken until a server of the same name starts: so start one and stop it
     // cleanly. Its client's semaphore is left behind too.
     try {
-        start(process_->log_path() + ".reclaim")->terminate(kHangBound);
+        start(process_->log_path() + ".reclaim")->terminate(std::chrono::seconds(5));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "cannot reclaim jackd '%s': %s\n", name_.c_str(), e.what());
     }

@@ -27,7 +27,7 @@ class ChildProcess {
     // ("KEY=value", overriding). Throws std::runtime_error if it cannot be started.
     ChildProcess(const std::string& program, const std::vector<std::string>& args,
                  const std::vector<std::string>& extra_env, std::string log_path);
-    ~ChildProcess();  // terminate() if still running
+    ~ChildProcess();  // terminate() with 5 s of grace if still running
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;
 
@@ -79,7 +79,7 @@ class JackServer {
     JackServer(const std::string& jackd, const std::string& log_path,
                std::uint32_t sample_rate = 48000, std::uint32_t period = 128,
                bool synchronous = true, std::string name = {}, bool realtime = false);
-    ~JackServer();  // SIGTERM, up to kHangBound, then SIGKILL
+    ~JackServer();  // SIGTERM, up to 5 s, then SIGKILL
     JackServer(const JackServer&) = delete;
     JackServer& operator=(const JackServer&) = delete;
 
