@@ -325,9 +325,9 @@ int faders(const Settings& s) {
     // the limiter's burst. Both need a machine too busy to let looperd keep up with 1,000/s,
     // so they are figures; the checks below then hold for what did reach it.
     const double lost = static_cast<double>(drops) + rate_limited;
-    report.figure("lost before looperd read them",
-                  count(lost) + " (" + std::to_string(drops) + " kernel drops, " +
-                      count(rate_limited) + " over the limiter's burst after a backlog)");
+    report.figure("lost before looperd read them", count(lost) + " (" + std::to_string(drops) +
+                                                       " kernel drops, " + count(rate_limited) +
+                                                       " rate-limited)");
     // The limiter (2000/s, bursts of 500) drops none of a steady 1,000/s. A backlog of more than
     // its burst needs half a second's delay, in the sender (its largest catch-up) or in
     // looperd's reading (the /ping monitor's slowest answer); short of that, a drop is the
