@@ -153,8 +153,9 @@ class Daemon : public IntegrationTest {
     // Loads `path` into slot `n` and checks the /loaded reply's frames, channels and seconds.
     void load(int n, const std::string& path, int frames, int channels) {
         send(slot(n, "load"), {osc_string(path)});
-        const auto reply = osc_->wait_for_any({slot(n, "loaded"), "/error"}, 10s);
-        ASSERT_TRUE(reply) << "no reply to " << slot(n, "load") << " within 10 s";
+        const auto reply = osc_->wait_for_any({slot(n, "loaded"), "/error"}, kHangBound);
+        ASSERT_TRUE(reply) << "no reply to " << slot(n, "load") << " within " << kHangBound.count()
+                           << " s";
         ASSERT_EQ(reply->address, slot(n, "loaded")) << reply->to_string();
         ASSERT_EQ(reply->type_tags(), "siif") << reply->to_string();
         EXPECT_TRUE(reply->args[0].s.ends_with(path)) << reply->to_string();
@@ -166,8 +167,10 @@ class Daemon : public IntegrationTest {
 
     std::map<std::string, OscValue> status() {
         send("/status");
-        const auto reply = osc_->wait_for("/status.reply", 5s);
-        if (!reply) throw std::runtime_error("no /status.reply within 5 s");
+        const auto reply = osc_->wait_for("/status.reply", kHangBound);
+        if (!reply)
+            throw std::runtime_error("no /status.reply within " +
+                                     std::to_string(kHangBound.count()) + " s");
         return status_pairs(*reply);
     }
 
@@ -187,8 +190,8 @@ class Daemon : public IntegrationTest {
     // Sends a bad message and expects /error naming its address, with a reason.
     void expect_error(const std::string& address, const std::vector<OscValue>& args = {}) {
         send(address, args);
-        const auto reply = osc_->wait_for("/error", 5s);
-        ASSERT_TRUE(reply) << "no /error within 5 s for " << address;
+        const auto reply = osc_->wait_for("/error", kHangBound);
+        ASSERT_TRUE(reply) << "no /error within " << kHangBound.count() << " s for " << address;
         ASSERT_GE(reply->args.size(), 2U) << reply->to_string();
         EXPECT_EQ(reply->args[0].type, 's') << reply->to_string();
         EXPECT_EQ(reply->args[0].s, address) << reply->to_string();
@@ -237,10 +240,10 @@ class Daemon : public IntegrationTest {
         recorder_->start();
         send(slot(0, "play"));
         // Two whole loops first, so looping is proven before the fade.
-        const auto before = record_from_signal(2 * kFrames, 10s);
+        const auto before = record_from_signal(2 * kFrames, kHangBound);
         send(address);
         const std::size_t wanted = recorder_->frames() + kRate / 2;
-        ASSERT_GE(recorder_->wait_for_frames(wanted, 10s), wanted);
+        ASSERT_GE(recorder_->wait_for_frames(wanted, kHangBound), wanted);
         const auto rec = recorder_->snapshot();
         const std::size_t start = before.second;
 
@@ -291,7 +294,7 @@ TEST_F(Daemon, PlaysStereoOneShotBitExactFromABlockBoundary) {
     ASSERT_NO_FATAL_FAILURE(record_outputs());
     recorder_->start();
     send(slot(0, "play"));
-    const auto [rec, start] = record_from_signal(kFrames + kRate / 10, 10s);
+    const auto [rec, start] = record_from_signal(kFrames + kRate / 10, kHangBound);
 
     EXPECT_EQ(start % kBlock, 0U) << "playback did not start on a block boundary";
     const auto left = channel_of(data, 2, 0);
@@ -315,7 +318,7 @@ TEST_F(Daemon, MonoSamplePlaysIdenticallyOnBothOutputs) {
     ASSERT_NO_FATAL_FAILURE(record_outputs());
     recorder_->start();
     send(slot(3, "play"));
-    const auto [rec, start] = record_from_signal(kFrames + kRate / 10, 10s);
+    const auto [rec, start] = record_from_signal(kFrames + kRate / 10, kHangBound);
 
     for (std::size_t c = 0; c < 2; ++c) {
         SCOPED_TRACE("out_" + std::to_string(c + 1));
@@ -351,27 +354,27 @@ TEST_F(Daemon, StatusCountsSlotsVoicesAndMemory) {
 
     send(slot(0, "loop"), {osc_int(1)});
     send(slot(0, "play"));
-    EXPECT_EQ(wait_status("voices", 1, 3s), 1);
+    EXPECT_EQ(wait_status("voices", 1, kHangBound), 1);
     std::this_thread::sleep_for(400ms);  // two wraps of the 0.2 s loop
     EXPECT_EQ(status()["voices"].number(), 1) << "the looping voice ended";
 
     send("/stop_all");
     std::this_thread::sleep_for(100ms);
-    EXPECT_EQ(wait_status("voices", 0, 3s), 0);
+    EXPECT_EQ(wait_status("voices", 0, kHangBound), 0);
     s = status();
     EXPECT_EQ(s["slots_loaded"].number(), 2) << "/stop_all unloaded something";
     EXPECT_EQ(s["dropped"].number(), 0);
 
     // The buffer is freed off the audio thread after the swap: wait for it, bounded.
     send(slot(1, "unload"));
-    EXPECT_EQ(wait_status("memory_bytes", 9600 * 2 * 4, 3s), 9600 * 2 * 4);
+    EXPECT_EQ(wait_status("memory_bytes", 9600 * 2 * 4, kHangBound), 9600 * 2 * 4);
     EXPECT_EQ(status()["slots_loaded"].number(), 1);
 }
 
 TEST_F(Daemon, StatusReportsTheLongestBlockRenderOfTheLastSecond) {
     // 0 until a whole second of audio has been rendered, then the audio thread's own timing
-    // of Engine::process: above 0, and far below JACK's 2 s client timeout.
-    const auto deadline = Clock::now() + 5s;
+    // of Engine::process: above 0.
+    const auto deadline = Clock::now() + kHangBound;
     double render_us = 0.0;
     while (render_us == 0.0 && Clock::now() < deadline) {
         const auto s = status();
@@ -380,8 +383,8 @@ TEST_F(Daemon, StatusReportsTheLongestBlockRenderOfTheLastSecond) {
         render_us = s.at("render_max_us").number();
         if (render_us == 0.0) std::this_thread::sleep_for(100ms);
     }
-    EXPECT_GT(render_us, 0.0) << "no block render was timed within 5 s";
-    EXPECT_LT(render_us, 2e6);
+    EXPECT_GT(render_us, 0.0) << "no block render was timed within " << kHangBound.count() << " s";
+    // How long is a figure, not a check: a busy machine may preempt any render.
     std::cout << "[   INFO   ] longest block render in the last second: " << render_us << " us\n";
 }
 
@@ -402,7 +405,7 @@ TEST_F(Daemon, BadMessagesAnswerErrorAndLeavePlaybackUntouched) {
     ASSERT_NO_FATAL_FAILURE(record_outputs());
     recorder_->start();
     send(slot(0, "play"));
-    record_from_signal(kBlock, 10s);
+    record_from_signal(kBlock, kHangBound);
 
     const float nan = std::numeric_limits<float>::quiet_NaN();
     const std::vector<std::pair<std::string, std::vector<OscValue>>> bad = {
@@ -425,12 +428,12 @@ TEST_F(Daemon, BadMessagesAnswerErrorAndLeavePlaybackUntouched) {
         ASSERT_NO_FATAL_FAILURE(expect_error(address, args));
     }
     osc_->send(osc_port_, "/ping");
-    EXPECT_TRUE(osc_->wait_for("/pong", 5s)) << "no /pong after the bad messages";
+    EXPECT_TRUE(osc_->wait_for("/pong", kHangBound)) << "no /pong after the bad messages";
 
     // Everything recorded so far, and half a second more, is the loop from its first frame
     // at unchanged gain: the bad messages changed nothing.
     const std::size_t wanted = recorder_->frames() + kRate / 2;
-    ASSERT_GE(recorder_->wait_for_frames(wanted, 10s), wanted);
+    ASSERT_GE(recorder_->wait_for_frames(wanted, kHangBound), wanted);
     const auto rec = recorder_->snapshot();
     const auto start = first_nonzero(rec[0]);
     ASSERT_TRUE(start);
@@ -448,15 +451,15 @@ TEST_F(Daemon, BadMessagesAnswerErrorAndLeavePlaybackUntouched) {
 TEST_F(Daemon, ReplyUrlSendsRepliesToAnotherPort) {
     OscClient other;
     send("/ping", {osc_string(other.url())});
-    EXPECT_TRUE(other.wait_for("/pong", 5s)) << "/pong did not reach " << other.url();
+    EXPECT_TRUE(other.wait_for("/pong", kHangBound)) << "/pong did not reach " << other.url();
     EXPECT_FALSE(osc_->wait_for("/pong", 300ms)) << "/pong went to the sender as well";
 
     send("/status", {osc_string(other.url())});
-    EXPECT_TRUE(other.wait_for("/status.reply", 5s));
+    EXPECT_TRUE(other.wait_for("/status.reply", kHangBound));
 
     write_wav(samples_ / "a.wav", 1, noise(480, 1, 6));
     send(slot(2, "load"), {osc_string("a.wav"), osc_string(other.url())});
-    const auto loaded = other.wait_for("/slot/2/loaded", 10s);
+    const auto loaded = other.wait_for("/slot/2/loaded", kHangBound);
     ASSERT_TRUE(loaded) << "/slot/2/loaded did not reach " << other.url();
     EXPECT_EQ(loaded->type_tags(), "siif") << loaded->to_string();
     EXPECT_FALSE(osc_->wait_for("/slot/2/loaded", 300ms)) << "/loaded went to the sender too";
@@ -467,11 +470,11 @@ TEST_F(Daemon, SigtermWhilePlayingExitsWithCodeZero) {
     ASSERT_NO_FATAL_FAILURE(load(0, "loop.wav", 4800, 2));
     send(slot(0, "loop"), {osc_int(1)});
     send(slot(0, "play"));
-    ASSERT_EQ(wait_status("voices", 1, 3s), 1);
+    ASSERT_EQ(wait_status("voices", 1, kHangBound), 1);
 
     const auto begin = Clock::now();
     daemon_->send_signal(SIGTERM);
-    const auto status = daemon_->wait_exit(5s);
+    const auto status = daemon_->wait_exit(kHangBound);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin);
     EXPECT_TRUE(exited_with(status, 0)) << describe(status);
     std::cout << "[   INFO   ] SIGTERM to exit: " << ms.count() << " ms\n";
@@ -481,7 +484,7 @@ TEST_F(Daemon, SigtermWhilePlayingExitsWithCodeZero) {
 TEST_F(Daemon, SigintExitsWithCodeZero) {
     const auto begin = Clock::now();
     daemon_->send_signal(SIGINT);
-    const auto status = daemon_->wait_exit(5s);
+    const auto status = daemon_->wait_exit(kHangBound);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin);
     EXPECT_TRUE(exited_with(status, 0)) << describe(status);
     std::cout << "[   INFO   ] SIGINT to exit: " << ms.count() << " ms\n";
@@ -490,13 +493,13 @@ TEST_F(Daemon, SigintExitsWithCodeZero) {
 TEST_F(Daemon, KeepsServingOscWhenTheJackServerDies) {
     jack_->kill_hard();
     ASSERT_FALSE(jack_->process().running()) << "jackd survived SIGKILL for 5 s";
-    const auto deadline = Clock::now() + 3s;
+    const auto deadline = Clock::now() + kHangBound;
     while (status()["jack"].s != "disconnected" && Clock::now() < deadline)
         std::this_thread::sleep_for(10ms);
     EXPECT_EQ(status()["jack"].s, "disconnected");
     EXPECT_TRUE(daemon_->running()) << describe(daemon_->status());
     send("/ping");
-    EXPECT_TRUE(osc_->wait_for("/pong", 2s));
+    EXPECT_TRUE(osc_->wait_for("/pong", kHangBound));
 }
 
 TEST_F(Daemon, StopFadesOutWithoutClick) {
@@ -538,10 +541,10 @@ TEST_F(DaemonWithAllowlist, DatagramsFromOutsideTheAllowlistAreDroppedSilentlyAn
     outsider.send(osc_port_, "/nope");  // not even an /error goes back
     EXPECT_FALSE(outsider.wait_for("/pong", 500ms)) << "a host outside the allowlist got /pong";
     EXPECT_FALSE(outsider.wait_for("/error", 100ms)) << "a host outside the allowlist got /error";
-    EXPECT_EQ(wait_status("dropped_not_allowed", 6, 3s), 6);
+    EXPECT_EQ(wait_status("dropped_not_allowed", 6, kHangBound), 6);
     // The allowed host is served as before.
     send("/ping");
-    EXPECT_TRUE(osc_->wait_for("/pong", 2s));
+    EXPECT_TRUE(osc_->wait_for("/pong", kHangBound));
 }
 
 // A low per-source rate, so that one noisy host is easy to make.
@@ -553,15 +556,23 @@ class DaemonWithRateLimit : public Daemon {
 TEST_F(DaemonWithRateLimit, ANoisySourceIsLimitedAndAQuietOneKeepsAllItsCommands) {
     OscClient noisy("127.0.0.2");
     int quiet_pongs = 0;
+    const auto begin = Clock::now();
     for (int round = 0; round < 5; ++round) {
         for (int i = 0; i < 100; ++i) noisy.send(osc_port_, "/ping");  // a stuck fader
         send("/ping");
-        if (osc_->wait_for("/pong", 1s)) ++quiet_pongs;
+        if (osc_->wait_for("/pong", kHangBound)) ++quiet_pongs;
         std::this_thread::sleep_for(100ms);
     }
     EXPECT_EQ(quiet_pongs, 5) << "the quiet source lost commands to the noisy one";
-    // 500 from the noisy host in about a second: at most the burst plus 50/s got through.
-    EXPECT_GE(status()["dropped_rate_limited"].number(), 300);
+    // 500 from the noisy host: at most the burst plus 50/s of the time they took got through.
+    // The time is measured up to the count's reply, so a slow machine loosens the bound rather
+    // than failing it (about a second here on a quiet one).
+    const double dropped = status()["dropped_rate_limited"].number();
+    const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+    EXPECT_GE(dropped, 500.0 - (20.0 + 50.0 * seconds))
+        << "more than the burst and 50/s got through in " << seconds << " s";
+    EXPECT_LE(dropped, 500.0);
+    std::cout << "[   INFO   ] " << dropped << " of 500 dropped over " << seconds << " s\n";
 }
 
 // Runs `binary` with `args` (no JACK server needed) and returns its wait status and output.
@@ -574,8 +585,8 @@ std::pair<std::optional<int>, std::string> run_cli(const std::string& binary,
     std::string log;
     {
         ChildProcess child(binary, args, {}, pattern + "/out.log");
-        status = child.wait_exit(10s);
-        if (!status) child.terminate(1s);
+        status = child.wait_exit(kHangBound);
+        if (!status) child.terminate(kHangBound);
         log = child.read_log();
     }
     std::error_code ignored;

@@ -30,7 +30,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -365,8 +364,9 @@ class Feedback : public IntegrationTest {
 
     void load(int n, const std::string& file, int frames) {
         send(slot(n, "load"), {osc_string(file)});
-        const auto reply = osc_->wait_for_any({slot(n, "loaded"), "/error"}, 10s);
-        ASSERT_TRUE(reply) << "no reply to " << slot(n, "load") << " within 10 s";
+        const auto reply = osc_->wait_for_any({slot(n, "loaded"), "/error"}, kHangBound);
+        ASSERT_TRUE(reply) << "no reply to " << slot(n, "load") << " within " << kHangBound.count()
+                           << " s";
         ASSERT_EQ(reply->address, slot(n, "loaded")) << reply->to_string();
         ASSERT_EQ(reply->args.at(1).i, frames) << reply->to_string();
     }
@@ -376,7 +376,7 @@ class Feedback : public IntegrationTest {
         const auto deadline = Clock::now() + timeout;
         for (;;) {
             send("/status");
-            const auto reply = osc_->wait_for("/status.reply", 2s);
+            const auto reply = osc_->wait_for("/status.reply", kHangBound);
             if (reply && status_pairs(*reply).at("voices").number() == voices) return true;
             if (Clock::now() >= deadline) return false;
             std::this_thread::sleep_for(20ms);
@@ -394,9 +394,9 @@ class Feedback : public IntegrationTest {
     // gone quiet (bounded).
     void subscribe(Surface& s, int mode) {
         s.send(osc_port_, "/notify", {osc_int(mode)});
-        ASSERT_TRUE(s.wait_for("/master/gain", 3s))
+        ASSERT_TRUE(s.wait_for("/master/gain", kHangBound))
             << "no /master/gain in the state sent on /notify " << mode;
-        ASSERT_TRUE(s.settle(300ms, 3s)) << "the state sent on /notify never went quiet";
+        ASSERT_TRUE(s.settle(300ms, kHangBound)) << "the state sent on /notify never went quiet";
     }
 
     void record_outputs() {
@@ -423,22 +423,25 @@ TEST_F(Feedback, SubscriberSeesAOneShotStartMoveAndEnd) {
 
     Surface& s = surface("subscriber");
     s.send(osc_port_, "/notify", {osc_int(1)});
-    const auto initial = s.wait_for(slot(2, "state"), 3s);
+    const auto initial = s.wait_for(slot(2, "state"), kHangBound);
     ASSERT_TRUE(initial) << "the state sent on /notify has no " << slot(2, "state");
     EXPECT_TRUE(has_one_string(*initial, "stopped")) << initial->to_string();
-    ASSERT_TRUE(s.settle(300ms, 3s));
+    ASSERT_TRUE(s.settle(300ms, kHangBound));
     const auto first = s.log().size();
 
+    const auto play_sent = Clock::now();
     send(slot(2, "play"));
-    const auto playing =
-        s.wait_for(slot(2, "playing"), 2s, [](const OscMsg& m) { return has_one_number(m, 1); });
-    ASSERT_TRUE(playing) << "no " << slot(2, "playing") << " 1 within 2 s of the play";
+    const auto playing = s.wait_for(slot(2, "playing"), kHangBound,
+                                    [](const OscMsg& m) { return has_one_number(m, 1); });
+    ASSERT_TRUE(playing) << "no " << slot(2, "playing") << " 1 within " << kHangBound.count()
+                         << " s of the play";
     EXPECT_EQ(playing->type_tags(), "f") << playing->to_string();
-    const auto stopped =
-        s.wait_for(slot(2, "playing"), 4s, [](const OscMsg& m) { return has_one_number(m, 0); });
-    ASSERT_TRUE(stopped) << "no " << slot(2, "playing") << " 0 within 4 s: a 1 s one-shot";
+    const auto stopped = s.wait_for(slot(2, "playing"), kHangBound,
+                                    [](const OscMsg& m) { return has_one_number(m, 0); });
+    ASSERT_TRUE(stopped) << "no " << slot(2, "playing") << " 0 within " << kHangBound.count()
+                         << " s: a 1 s one-shot";
     // Position updates that were already in flight with the end may follow it: take them too.
-    s.settle(300ms, 2s);
+    s.settle(300ms, kHangBound);
 
     const std::vector<Datagram> seen(s.log().begin() + static_cast<std::ptrdiff_t>(first),
                                      s.log().end());
@@ -462,9 +465,15 @@ TEST_F(Feedback, SubscriberSeesAOneShotStartMoveAndEnd) {
     }
     EXPECT_EQ(playing_values, (std::vector<double>{1, 0}));
     EXPECT_EQ(states, (std::vector<std::string>{"playing", "stopped"}));
-    // 1 s at the default 20 Hz: about 20 updates; a loaded machine may miss a few.
-    EXPECT_GE(positions.size(), 8U) << "too few position updates over a 1 s play";
-    EXPECT_LE(positions.size(), 30U) << "more position updates than --position-rate allows";
+    // 1 s at the default 20 Hz: about 20 updates on a quiet machine, a figure only (a busy
+    // one may let the feedback thread tick far less often). The rate is a check, over the
+    // time from the play to the last datagram, which only a slow machine lengthens.
+    const double span_s =
+        std::chrono::duration<double>((seen.empty() ? play_sent : seen.back().at) - play_sent)
+            .count();
+    EXPECT_GE(positions.size(), 2U) << "the position was not reported as it moved";
+    EXPECT_LE(static_cast<double>(positions.size()), 20.0 * span_s + 2.0)
+        << "more position updates than --position-rate allows over " << span_s << " s";
     for (std::size_t k = 0; k < positions.size(); ++k) {
         EXPECT_GE(positions[k], 0.0);
         EXPECT_LE(positions[k], 1.0);
@@ -473,11 +482,10 @@ TEST_F(Feedback, SubscriberSeesAOneShotStartMoveAndEnd) {
             EXPECT_GE(positions[k], positions[k - 1]) << "position went back at " << k;
         }
     }
-    EXPECT_GE(std::set<double>(positions.begin(), positions.end()).size(), 5U)
-        << "the position hardly moved";
     if (!positions.empty()) {
-        EXPECT_LT(positions.front(), 0.25) << "first position update late";
-        EXPECT_GT(positions.back(), 0.75) << "last position update early";
+        EXPECT_LT(positions.front(), positions.back()) << "the position did not move";
+        std::cout << "[   INFO   ] " << positions.size() << " position updates over " << span_s
+                  << " s, from " << positions.front() << " to " << positions.back() << '\n';
     }
     // No position updates once the slot stopped: wait a little longer and look.
     const auto after = s.collect(300ms);
@@ -497,13 +505,15 @@ TEST_F(Feedback, ChangesAreEchoedToEverySubscriberAndToTheSenderOnlyInMode1) {
     // From the mode 1 subscriber: both see it, on the address a control would send to.
     echo.send(osc_port_, slot(0, "gain"), {osc_float(0.5F)});
     auto is_half = [](const OscMsg& m) { return has_one_number(m, 0.5); };
-    EXPECT_TRUE(quiet.wait_for(slot(0, "gain"), 2s, is_half)) << "not echoed to the other";
-    EXPECT_TRUE(echo.wait_for(slot(0, "gain"), 2s, is_half)) << "not echoed to its mode 1 sender";
+    EXPECT_TRUE(quiet.wait_for(slot(0, "gain"), kHangBound, is_half)) << "not echoed to the other";
+    EXPECT_TRUE(echo.wait_for(slot(0, "gain"), kHangBound, is_half))
+        << "not echoed to its mode 1 sender";
 
     // From the mode 2 subscriber: the other sees it, the sender does not.
     quiet.send(osc_port_, slot(0, "gain"), {osc_float(0.25F)});
     auto is_quarter = [](const OscMsg& m) { return has_one_number(m, 0.25); };
-    EXPECT_TRUE(echo.wait_for(slot(0, "gain"), 2s, is_quarter)) << "not echoed to the other";
+    EXPECT_TRUE(echo.wait_for(slot(0, "gain"), kHangBound, is_quarter))
+        << "not echoed to the other";
     EXPECT_FALSE(quiet.wait_for(slot(0, "gain"), 700ms)) << "echoed to its mode 2 sender";
 
     // From a client that is not subscribed: both see it, normalised as the contract says.
@@ -530,20 +540,23 @@ TEST_F(Feedback, ChangesAreEchoedToEverySubscriberAndToTheSenderOnlyInMode1) {
         std::string echoed = address;
         if (address == slot(0, "loop")) echoed = slot(0, "mode");
         if (address == slot(0, "start_seconds")) echoed = slot(0, "start");
-        EXPECT_TRUE(echo.wait_for(echoed, 2s, want)) << "mode 1 subscriber did not see " << echoed;
-        EXPECT_TRUE(quiet.wait_for(echoed, 2s, want)) << "mode 2 subscriber did not see " << echoed;
+        EXPECT_TRUE(echo.wait_for(echoed, kHangBound, want))
+            << "mode 1 subscriber did not see " << echoed;
+        EXPECT_TRUE(quiet.wait_for(echoed, kHangBound, want))
+            << "mode 2 subscriber did not see " << echoed;
     }
 
     // A refused change is not echoed.
     send(slot(0, "gain"), {osc_float(9.0F)});
-    ASSERT_TRUE(osc_->wait_for("/error", 2s));
+    ASSERT_TRUE(osc_->wait_for("/error", kHangBound));
     EXPECT_FALSE(echo.wait_for(slot(0, "gain"), 500ms)) << "a refused gain was echoed";
 
     // /notify 0 unsubscribes.
     echo.send(osc_port_, "/notify", {osc_int(0)});
-    echo.settle(300ms, 2s);
+    echo.settle(300ms, kHangBound);
     send(slot(0, "gain"), {osc_float(0.125F)});
-    EXPECT_TRUE(quiet.wait_for(slot(0, "gain"), 2s)) << "the remaining subscriber lost feedback";
+    EXPECT_TRUE(quiet.wait_for(slot(0, "gain"), kHangBound))
+        << "the remaining subscriber lost feedback";
     EXPECT_FALSE(echo.wait_for(slot(0, "gain"), 700ms)) << "feedback after /notify 0";
 }
 
@@ -560,7 +573,7 @@ TEST_F(Feedback, RefreshSendsTheWholeState) {
     send("/master/gain", {osc_float(0.75F)});
     send("/clock/tempo", {osc_float(100.0F)});
     // The play reaches the engine at its next block: wait until its voice sounds.
-    ASSERT_TRUE(wait_voices(1, 3s)) << "slot 5 did not start";
+    ASSERT_TRUE(wait_voices(1, kHangBound)) << "slot 5 did not start";
 
     Surface& asker = surface("refresh asker");
     Surface& other = surface("refresh url target");
@@ -571,8 +584,30 @@ TEST_F(Feedback, RefreshSendsTheWholeState) {
         } else {
             asker.send(osc_port_, "/refresh", {osc_string(other.url())});
         }
-        ASSERT_TRUE(target->wait_for("/clock/tempo", 3s)) << "no /clock/tempo in the refresh";
-        target->settle(300ms, 3s);
+        ASSERT_TRUE(target->wait_for("/clock/tempo", kHangBound))
+            << "no /clock/tempo in the refresh";
+        // Every address checked below is waited for, not a quiet spell: a busy machine may
+        // space the refresh's bundles out.
+        std::vector<std::string> wanted = {"/master/gain", "/clock/meter", "/clock/sync"};
+        for (int n : {0, 5}) {
+            for (const char* p : {"state", "playing", "gain", "pan", "rate", "pitch", "reverse",
+                                  "start", "end", "xfade", "mode", "poly", "choke", "output",
+                                  "fade_in", "fade_out", "quantize", "beats"}) {
+                wanted.push_back(slot(n, p));
+            }
+        }
+        const auto deadline = Clock::now() + kHangBound;
+        for (const auto& address : wanted) {
+            const auto have = target->messages();
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            if (left.count() > 0 && std::none_of(have.begin(), have.end(), [&](const OscMsg& m) {
+                    return m.address == address;
+                })) {
+                target->wait_for(address, left);
+            }
+        }
+        target->settle(300ms, kHangBound);
         const auto msgs = target->messages();
         std::map<std::string, OscMsg> last;
         for (const auto& m : msgs) last[m.address] = m;
@@ -660,7 +695,6 @@ TEST_F(Feedback, DeadSubscribersDisturbNeitherAudioNorOtherSubscribers) {
     }
     Surface& silent = surface("silent subscriber");
     ASSERT_NO_FATAL_FAILURE(subscribe(silent, 1));
-    const auto silent_since = Clock::now();
     Surface& live = surface("live subscriber");
     ASSERT_NO_FATAL_FAILURE(subscribe(live, 1));
 
@@ -671,7 +705,6 @@ TEST_F(Feedback, DeadSubscribersDisturbNeitherAudioNorOtherSubscribers) {
     // For 3.5 s, past the 2 s timeout: the live subscriber keeps changing slot 1's gain (slot 1
     // is empty, so the audio stays bit-exact) and must see each change and slot 0's position.
     int gain_changes = 0;
-    bool silent_saw_early = false;
     const auto until = Clock::now() + 3500ms;
     while (Clock::now() < until) {
         const float g = 0.01F * static_cast<float>(++gain_changes % 100);
@@ -680,19 +713,18 @@ TEST_F(Feedback, DeadSubscribersDisturbNeitherAudioNorOtherSubscribers) {
             slot(1, "gain"), 1s,
             [g](const OscMsg& m) { return has_one_number(m, static_cast<double>(g)); }))
             << "change " << gain_changes << " not echoed to the live subscriber";
-        if (Clock::now() - silent_since < 1s && silent.wait_for(slot(1, "gain"), 50ms)) {
-            silent_saw_early = true;
-        }
         std::this_thread::sleep_for(100ms);
     }
-    EXPECT_TRUE(silent_saw_early) << "the silent subscriber got nothing before its timeout";
     EXPECT_FALSE(at_address(live.log(), slot(0, "position")).empty())
         << "no position updates for the playing slot";
 
-    // The silent subscriber was dropped after 2 s; it is past 3.5 s now.
-    silent.settle(200ms, 2s);
+    // The silent subscriber was fed until it was dropped, 2 s after it subscribed (read from
+    // its socket only now: whatever is there was sent before the drop); it is past 3.5 s now.
+    silent.settle(200ms, kHangBound);
+    EXPECT_FALSE(at_address(silent.log(), slot(1, "gain")).empty())
+        << "the silent subscriber got nothing before its timeout";
     live.send(osc_port_, slot(1, "gain"), {osc_float(0.9F)});
-    EXPECT_TRUE(live.wait_for(slot(1, "gain"), 1s));
+    EXPECT_TRUE(live.wait_for(slot(1, "gain"), kHangBound));
     EXPECT_FALSE(silent.wait_for(slot(1, "gain"), 700ms))
         << "a dynamic subscriber silent for longer than --subscriber-timeout was not dropped";
 
@@ -700,14 +732,14 @@ TEST_F(Feedback, DeadSubscribersDisturbNeitherAudioNorOtherSubscribers) {
     Surface& at_static = surface("listener at the --notify port", static_dead);
     Surface& at_dynamic = surface("listener at the dead /notify port", dynamic_dead);
     live.send(osc_port_, slot(1, "gain"), {osc_float(0.8F)});
-    EXPECT_TRUE(at_static.wait_for(slot(1, "gain"), 2s))
+    EXPECT_TRUE(at_static.wait_for(slot(1, "gain"), kHangBound))
         << "the static --notify subscriber was dropped";
     EXPECT_FALSE(at_dynamic.wait_for(slot(1, "gain"), 700ms))
         << "the dead dynamic subscriber was not dropped after --subscriber-timeout";
 
     // Everything recorded is the loop from its first frame, bit for bit, with no gap.
     const std::size_t wanted = recorder_->frames() + kRate / 10;
-    ASSERT_GE(recorder_->wait_for_frames(wanted, 10s), wanted);
+    ASSERT_GE(recorder_->wait_for_frames(wanted, kHangBound), wanted);
     const auto rec = recorder_->snapshot();
     std::size_t start = 0;
     while (start < rec[0].size() && rec[0][start] == 0.0F) ++start;
@@ -748,9 +780,13 @@ TEST_F(Feedback, BurstsAreLimitedToTheFeedbackRateAndEndOnTheLastValue) {
     }
     const auto burst_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count();
-    EXPECT_LT(burst_ms, 400) << "the test could not send its burst in time";
+    // About 200 ms on a quiet machine: a figure. What the checks below expect follows from the
+    // bursts actually received, whatever the time the changes took.
     send("/ping");
-    ASSERT_TRUE(osc_->wait_for("/pong", 2s));
+    ASSERT_TRUE(osc_->wait_for("/pong", kHangBound));
+    EXPECT_TRUE(s.wait_for(slot(0, "gain"), kHangBound, [last](const OscMsg& m) {
+        return has_one_number(m, static_cast<double>(last));
+    })) << "the last value never came";
     s.collect(1500ms);
     const std::vector<Datagram> seen(s.log().begin() + static_cast<std::ptrdiff_t>(first),
                                      s.log().end());
@@ -788,7 +824,7 @@ TEST_F(Feedback, BurstsAreLimitedToTheFeedbackRateAndEndOnTheLastValue) {
 
     const auto gains = at_address(seen, slot(0, "gain"));
     ASSERT_FALSE(gains.empty()) << "no gain feedback at all";
-    EXPECT_LT(gains.size(), 20U) << "changes were not coalesced";
+    EXPECT_LE(gains.size(), bursts.size()) << "a burst carried more than one gain: not coalesced";
     EXPECT_TRUE(has_one_number(gains.back(), static_cast<double>(last)))
         << "last value seen: " << gains.back().to_string() << ", last sent: " << last;
     std::cout << "[   INFO   ] " << kChanges << " changes in " << burst_ms << " ms → "
@@ -804,17 +840,17 @@ TEST_F(Feedback, ZeroConfigSubscribesSendersAtTheFeedbackPort) {
     ASSERT_NO_FATAL_FAILURE(start_daemon({"--feedback-port", std::to_string(feedback_port)}));
     Surface& sender = surface("sender");
     sender.send(osc_port_, "/ping");
-    ASSERT_TRUE(sender.wait_for("/pong", 2s)) << "/pong goes to the sender's own port";
+    ASSERT_TRUE(sender.wait_for("/pong", kHangBound)) << "/pong goes to the sender's own port";
     // Subscribed by the first message from its IP, it is sent the whole state.
-    EXPECT_TRUE(listener.wait_for("/clock/tempo", 2s)) << "no state at --feedback-port";
-    listener.settle(300ms, 3s);
+    EXPECT_TRUE(listener.wait_for("/clock/tempo", kHangBound)) << "no state at --feedback-port";
+    listener.settle(300ms, kHangBound);
 
     sender.send(osc_port_, slot(3, "gain"), {osc_float(0.5F)});
-    EXPECT_TRUE(listener.wait_for(slot(3, "gain"), 2s, [](const OscMsg& m) {
+    EXPECT_TRUE(listener.wait_for(slot(3, "gain"), kHangBound, [](const OscMsg& m) {
         return has_one_number(m, 0.5);
     })) << "no feedback at --feedback-port";
     send("/master/gain", {osc_float(0.25F)});
-    EXPECT_TRUE(listener.wait_for("/master/gain", 2s, [](const OscMsg& m) {
+    EXPECT_TRUE(listener.wait_for("/master/gain", kHangBound, [](const OscMsg& m) {
         return has_one_number(m, 0.25);
     })) << "another client's change did not reach the --feedback-port subscriber";
     const auto at_sender = sender.collect(500ms);

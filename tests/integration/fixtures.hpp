@@ -142,7 +142,7 @@ class IntegrationTest : public ::testing::Test {
     // Waits until `daemon` answers /ping on `port` (polling every `poll`, for `timeout` at
     // most); fails the test when it exits first or never answers. Later replies are drained.
     static void wait_for_pong(ChildProcess& daemon, OscClient& osc, std::uint16_t port,
-                              std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                              std::chrono::milliseconds timeout = kHangBound,
                               std::chrono::milliseconds poll = std::chrono::milliseconds(100)) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
@@ -151,7 +151,8 @@ class IntegrationTest : public ::testing::Test {
             osc.send(port, "/ping");
             if (osc.wait_for("/pong", poll)) break;
             ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-                << "looperd did not answer /ping within " << timeout.count() << " ms";
+                << "looperd did not answer /ping within " << timeout.count()
+                << " ms: hung at startup";
         }
         osc.drain();
     }
@@ -163,12 +164,13 @@ class IntegrationTest : public ::testing::Test {
     void finish(std::unique_ptr<ChildProcess>& daemon, bool expect_clean,
                 const std::function<void(std::ostream&)>& report = {}) {
         if (daemon) {
-            const auto status = daemon->terminate(std::chrono::seconds(5));
+            const auto status = daemon->terminate(kHangBound);
             if (expect_clean) {
                 EXPECT_TRUE(exited_with(status, 0))
                     << "daemon on SIGTERM at the end of the test: " << describe(status);
             }
         }
+        // jackd's exit is not checked: after 5 s a SIGKILL (and JackServer's reclaim) will do.
         if (jack_) jack_->process().terminate(std::chrono::seconds(5));
         if (HasFailure()) {
             if (report) report(std::cerr);

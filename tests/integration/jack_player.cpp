@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "jack_server.hpp"
+
 namespace looperd::test {
 
 using Clock = std::chrono::steady_clock;
@@ -68,9 +70,11 @@ void JackPlayer::play(const std::vector<std::vector<float>>& signal) {
         std::copy(signal[c].begin(), signal[c].end(), buffers_[c].begin());
     length_ = n;
     state_.store(State::kArmed, std::memory_order_release);
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    const auto deadline = Clock::now() + kHangBound;
     while (state_.load(std::memory_order_acquire) == State::kArmed) {
-        if (Clock::now() >= deadline) throw std::runtime_error("player: no JACK cycle in 5 s");
+        if (Clock::now() >= deadline)
+            throw std::runtime_error("player: no JACK cycle in " +
+                                     std::to_string(kHangBound.count()) + " s");
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
 }
@@ -79,9 +83,11 @@ void JackPlayer::stop() {
     State s = state_.load(std::memory_order_acquire);
     if (s == State::kIdle || s == State::kDone) return;
     state_.store(State::kStopping, std::memory_order_release);
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    const auto deadline = Clock::now() + kHangBound;
     while (state_.load(std::memory_order_acquire) == State::kStopping) {
-        if (Clock::now() >= deadline) throw std::runtime_error("player: no JACK cycle in 5 s");
+        if (Clock::now() >= deadline)
+            throw std::runtime_error("player: no JACK cycle in " +
+                                     std::to_string(kHangBound.count()) + " s");
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
 }

@@ -33,10 +33,10 @@ class JackPlayer {
 
     // Plays `signal` (one vector per channel, all of one length) from the next cycle on, once,
     // then silence. Stops what played before. Returns once the first cycle of it has begun
-    // (waits up to 5 s, then throws); start_frame() is then valid.
+    // (waits up to kHangBound, then throws); start_frame() is then valid.
     void play(const std::vector<std::vector<float>>& signal);
     // Silence from the next cycle on. Returns once the callback has let go of the signal
-    // (waits up to 5 s, then throws).
+    // (waits up to kHangBound, then throws).
     void stop();
     // Waits until the whole signal has been played or `timeout` passes. Returns whether it was.
     bool wait_done(std::chrono::milliseconds timeout) const;

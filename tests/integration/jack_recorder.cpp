@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "jack_server.hpp"
+
 namespace looperd::test {
 
 using Clock = std::chrono::steady_clock;
@@ -60,9 +62,11 @@ void JackRecorder::connect(const std::string& source_port, std::size_t channel) 
 void JackRecorder::start() {
     overflowed_.store(false, std::memory_order_relaxed);
     state_.store(State::kArmed, std::memory_order_release);
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    const auto deadline = Clock::now() + kHangBound;
     while (state_.load(std::memory_order_acquire) != State::kRecording) {
-        if (Clock::now() >= deadline) throw std::runtime_error("recorder: no JACK cycle in 5 s");
+        if (Clock::now() >= deadline)
+            throw std::runtime_error("recorder: no JACK cycle in " +
+                                     std::to_string(kHangBound.count()) + " s");
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
 }

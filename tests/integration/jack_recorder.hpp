@@ -30,7 +30,7 @@ class JackRecorder {
     void connect(const std::string& source_port, std::size_t channel);
 
     // Discards what was recorded and records from the next cycle on. Returns once the first
-    // recording cycle has begun (waits up to 5 s, then throws).
+    // recording cycle has begun (waits up to kHangBound, then throws).
     void start();
     // Stops recording; the recording stays readable.
     void stop();

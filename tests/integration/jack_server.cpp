@@ -166,7 +166,7 @@ std::optional<int> ChildProcess::terminate(std::chrono::milliseconds grace) {
     send_signal(SIGTERM);
     if (auto status = wait_exit(grace)) return status;
     send_signal(SIGKILL);
-    return wait_exit(std::chrono::seconds(5));
+    return wait_exit(kHangBound);
 }
 
 std::string ChildProcess::read_log() const {
@@ -235,7 +235,7 @@ std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) con
     // Probe with the same call the daemon makes until the server answers. libjack reports
     // each refused probe on stderr; that is noise here.
     jack_set_error_function(quiet_jack_error);
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    const auto deadline = Clock::now() + kHangBound;
     bool ready = false;
     while (!ready && Clock::now() < deadline && process->running()) {
         jack_status_t status{};
@@ -255,20 +255,22 @@ std::unique_ptr<ChildProcess> JackServer::start(const std::string& log_path) con
         process->terminate(std::chrono::seconds(5));
         throw std::runtime_error(
             "jackd '" + name_ + "' " +
-            (died ? "exited during startup" : "did not accept clients in 10 s") + "; its log:\n" +
-            process->read_log());
+            (died ? "exited during startup"
+                  : "did not accept clients in " + std::to_string(kHangBound.count()) + " s") +
+            "; its log:\n" + process->read_log());
     }
     return process;
 }
 
 JackServer::~JackServer() {
+    // Its exit is not checked: after 5 s a SIGKILL and the registry's reclaim do as well.
     const auto status = process_->terminate(std::chrono::seconds(5));
     if (status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL) reclaim();
 }
 
 void JackServer::kill_hard() {
     process_->send_signal(SIGKILL);
-    process_->wait_exit(std::chrono::seconds(5));
+    process_->wait_exit(kHangBound);
 }
 
 void JackServer::reclaim() noexcept {

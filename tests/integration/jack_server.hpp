@@ -13,6 +13,11 @@
 
 namespace looperd::test {
 
+// How long a test waits for something that must happen (a server or daemon up, a reply, a
+// file, a recorded frame count, an exit): a bound that only a hang reaches, never a slow or
+// busy machine. What is awaited is checked as such; how long it took is at most printed.
+inline constexpr std::chrono::seconds kHangBound{60};
+
 // ChildProcess: one program the test started, known by its PID only; nothing else is ever
 // signalled. Owned by the test thread (the one that forked it: the child gets SIGTERM if that
 // thread dies, so a crashed test leaves no jackd behind). stdout and stderr go to a log file.
@@ -22,7 +27,7 @@ class ChildProcess {
     // ("KEY=value", overriding). Throws std::runtime_error if it cannot be started.
     ChildProcess(const std::string& program, const std::vector<std::string>& args,
                  const std::vector<std::string>& extra_env, std::string log_path);
-    ~ChildProcess();  // terminate() if still running
+    ~ChildProcess();  // terminate() with 5 s of grace if still running
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;
 
@@ -37,8 +42,8 @@ class ChildProcess {
     // still runs.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
-    // SIGTERM, up to `grace` for it to exit, then SIGKILL (and a bounded reap). Returns the
-    // wait status.
+    // SIGTERM, up to `grace` for it to exit, then SIGKILL (and a reap bounded by kHangBound).
+    // Returns the wait status.
     std::optional<int> terminate(std::chrono::milliseconds grace);
 
     // The wait status once reaped.
@@ -64,7 +69,7 @@ std::string describe_wait_status(int status);
 // produced. Synchronous mode waits for every client, so what is recorded is what was played.
 class JackServer {
   public:
-    // Starts jackd and waits (up to 10 s) until it accepts clients. Throws std::runtime_error
+    // Starts jackd and waits (up to kHangBound) until it accepts clients. Throws std::runtime_error
     // with jackd's log when it does not come up. `name` empty: a name unique to this process.
     // `synchronous` false: jackd's default asynchronous mode, for tests that kill clients with
     // SIGKILL (in synchronous mode the server waits out its timeout for a client killed in

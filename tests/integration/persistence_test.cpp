@@ -87,27 +87,31 @@ class PersistentDaemon : public IntegrationTest {
             (dir_ / (name + ".log")).string());
     }
 
-    void wait_ready() { ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, port_, 10s, 50ms)); }
+    void wait_ready() {
+        ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, port_, kHangBound, 50ms));
+    }
 
     std::vector<std::string> extra_args_;  // appended to every spawn()'s arguments
 
     void kill9() {
         daemon_->send_signal(SIGKILL);
-        const auto status = daemon_->wait_exit(5s);
+        const auto status = daemon_->wait_exit(kHangBound);
         ASSERT_TRUE(status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
             << describe(status);
     }
 
     std::map<std::string, OscValue> info(int n) {
         osc_->send(port_, slot(n, "info"));
-        const auto reply = osc_->wait_for(slot(n, "info.reply"), 3s);
-        if (!reply) throw std::runtime_error("no " + slot(n, "info.reply") + " within 3 s");
+        const auto reply = osc_->wait_for(slot(n, "info.reply"), kHangBound);
+        if (!reply)
+            throw std::runtime_error("no " + slot(n, "info.reply") + " within " +
+                                     std::to_string(kHangBound.count()) + " s");
         return status_pairs(*reply);
     }
 
     // Waits until no slot is loading (restored loads finished). Returns every slot's info.
     std::vector<std::map<std::string, OscValue>> settled_infos() {
-        const auto deadline = Clock::now() + 10s;
+        const auto deadline = Clock::now() + kHangBound;
         for (;;) {
             std::vector<std::map<std::string, OscValue>> all;
             bool loading = false;
@@ -139,7 +143,7 @@ class PersistentDaemon : public IntegrationTest {
             port_, "/refresh",
             {osc_string("osc.udp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/")});
         std::map<std::string, OscValue> out;
-        const auto deadline = Clock::now() + 3s;
+        const auto deadline = Clock::now() + kHangBound;
         std::vector<std::uint8_t> buffer(65536);
         while (out.size() < 4 && Clock::now() < deadline) {
             pollfd p{fd, POLLIN, 0};
@@ -361,12 +365,12 @@ TEST_F(PersistentDaemon, DamagedStateFileIsSetAsideWithAClearLogLineAndTheDaemon
     EXPECT_NE(log.find("set aside as " + aside[0].string()), std::string::npos) << log;
     // The daemon runs, empty, and saves a good state again.
     EXPECT_EQ(info(0).at("state").s, "empty");
-    const auto deadline = Clock::now() + 3s;
+    const auto deadline = Clock::now() + kHangBound;
     while (!fs::exists(state_dir_ / "state.toml") && Clock::now() < deadline)
         std::this_thread::sleep_for(10ms);
     EXPECT_NO_THROW(parse_state(read_file(state_dir_ / "state.toml"), "state.toml"));
     osc_->send(port_, "/status");
-    const auto status = osc_->wait_for("/status.reply", 3s);
+    const auto status = osc_->wait_for("/status.reply", kHangBound);
     ASSERT_TRUE(status);
     EXPECT_EQ(status_pairs(*status).at("state").s, "ok");
 }
@@ -378,12 +382,12 @@ TEST_F(PersistentDaemon, RestartPlaysTheSameSlotWithItsParameters) {
     ASSERT_NO_FATAL_FAILURE(spawn("looperd-a"));
     ASSERT_NO_FATAL_FAILURE(wait_ready());
     osc_->send(port_, slot(3, "load"), {osc_string("noise.wav")});
-    ASSERT_TRUE(osc_->wait_for(slot(3, "loaded"), 10s));
+    ASSERT_TRUE(osc_->wait_for(slot(3, "loaded"), kHangBound));
     osc_->send(port_, slot(3, "gain"), {osc_float(0.5F)});
     osc_->send(port_, slot(3, "start"), {osc_float(0.5F)});
     // Saved within a second by the persister (the daemon is then stopped with SIGTERM: its
     // final save has nothing left to add; kill -9 is the other test's business).
-    const auto deadline = Clock::now() + 3s;
+    const auto deadline = Clock::now() + kHangBound;
     bool saved = false;
     while (!saved && Clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
@@ -394,8 +398,8 @@ TEST_F(PersistentDaemon, RestartPlaysTheSameSlotWithItsParameters) {
         } catch (const std::exception&) {
         }
     }
-    ASSERT_TRUE(saved) << "the change was not saved within 3 s";
-    const auto stopped = daemon_->terminate(5s);
+    ASSERT_TRUE(saved) << "the change was not saved within " << kHangBound.count() << " s";
+    const auto stopped = daemon_->terminate(kHangBound);
     ASSERT_TRUE(exited_with(stopped, 0)) << describe(stopped);
 
     ASSERT_NO_FATAL_FAILURE(spawn("looperd-b"));
@@ -408,7 +412,7 @@ TEST_F(PersistentDaemon, RestartPlaysTheSameSlotWithItsParameters) {
     recorder_->start();
     osc_->send(port_, slot(3, "play"));
     const std::size_t half = kFrames / 2;
-    const auto end = Clock::now() + 10s;
+    const auto end = Clock::now() + kHangBound;
     std::vector<std::vector<float>> rec;
     std::optional<std::size_t> start;
     while (Clock::now() < end) {
@@ -440,27 +444,27 @@ TEST_F(PersistentDaemon, SessionsAreSavedListedAndLoadedOverOsc) {
     ASSERT_NO_FATAL_FAILURE(spawn("looperd-s"));
     ASSERT_NO_FATAL_FAILURE(wait_ready());
     osc_->send(port_, slot(1, "load"), {osc_string("a.wav")});
-    ASSERT_TRUE(osc_->wait_for(slot(1, "loaded"), 10s));
+    ASSERT_TRUE(osc_->wait_for(slot(1, "loaded"), kHangBound));
     osc_->send(port_, slot(1, "gain"), {osc_float(0.25F)});
     osc_->send(port_, "/session/save", {osc_string("intro")});
-    const auto saved = osc_->wait_for_any({"/session/save.reply", "/error"}, 5s);
+    const auto saved = osc_->wait_for_any({"/session/save.reply", "/error"}, kHangBound);
     ASSERT_TRUE(saved);
     ASSERT_EQ(saved->to_string(), "/session/save.reply s:\"intro\"");
 
     osc_->send(port_, slot(1, "unload"));
     osc_->send(port_, slot(2, "load"), {osc_string("b.wav")});
-    ASSERT_TRUE(osc_->wait_for(slot(2, "loaded"), 10s));
+    ASSERT_TRUE(osc_->wait_for(slot(2, "loaded"), kHangBound));
     osc_->send(port_, "/session/save", {osc_string("../escape")});
-    const auto refused = osc_->wait_for("/error", 3s);
+    const auto refused = osc_->wait_for("/error", kHangBound);
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->args.at(0).s, "/session/save");
     osc_->send(port_, "/session/list");
-    const auto list = osc_->wait_for("/session/list.reply", 3s);
+    const auto list = osc_->wait_for("/session/list.reply", kHangBound);
     ASSERT_TRUE(list);
     EXPECT_EQ(list->to_string(), "/session/list.reply s:\"intro\"");
 
     osc_->send(port_, "/session/load", {osc_string("intro")});
-    const auto loaded = osc_->wait_for_any({"/session/load.reply", "/error"}, 5s);
+    const auto loaded = osc_->wait_for_any({"/session/load.reply", "/error"}, kHangBound);
     ASSERT_TRUE(loaded);
     ASSERT_EQ(loaded->to_string(), "/session/load.reply s:\"intro\"");
     const auto infos = settled_infos();
@@ -496,7 +500,7 @@ TEST_F(PersistentDaemon, TheConfigFilesRigIsPreloadedUntilARigHasBeenSaved) {
     EXPECT_NE(daemon_->read_log().find("preloading the config file"), std::string::npos);
     // A change over OSC is saved; the next start restores it rather than the file's value.
     osc_->send(port_, slot(2, "gain"), {osc_float(0.25F)});
-    const auto deadline = Clock::now() + 3s;
+    const auto deadline = Clock::now() + kHangBound;
     bool saved = false;
     while (!saved && Clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
@@ -506,8 +510,8 @@ TEST_F(PersistentDaemon, TheConfigFilesRigIsPreloadedUntilARigHasBeenSaved) {
         } catch (const std::exception&) {
         }
     }
-    ASSERT_TRUE(saved) << "the change was not saved within 3 s";
-    const auto stopped = daemon_->terminate(5s);
+    ASSERT_TRUE(saved) << "the change was not saved within " << kHangBound.count() << " s";
+    const auto stopped = daemon_->terminate(kHangBound);
     ASSERT_TRUE(exited_with(stopped, 0)) << describe(stopped);
     ASSERT_NO_FATAL_FAILURE(spawn("looperd-b"));
     ASSERT_NO_FATAL_FAILURE(wait_ready());

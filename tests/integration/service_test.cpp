@@ -165,8 +165,8 @@ class ServiceDaemon : public IntegrationTest {
 
     void load(int slot_index, const std::string& file) {
         osc_->send(osc_port_, slot(slot_index, "load"), {osc_string(file)});
-        const auto reply = osc_->wait_for_any({slot(slot_index, "loaded"), "/error"}, 10s);
-        ASSERT_TRUE(reply) << "no reply to the load within 10 s";
+        const auto reply = osc_->wait_for_any({slot(slot_index, "loaded"), "/error"}, kHangBound);
+        ASSERT_TRUE(reply) << "no reply to the load within " << kHangBound.count() << " s";
         ASSERT_EQ(reply->address, slot(slot_index, "loaded")) << reply->to_string();
     }
 
@@ -198,10 +198,10 @@ TEST_F(ServiceDaemon, ReadyStatusWatchdogAndStoppingReachTheServiceManager) {
     ASSERT_NO_FATAL_FAILURE(start_daemon({"WATCHDOG_USEC=1000000", journal_stream}));
 
     const auto waiting =
-        notify_->wait_for("STATUS=waiting for JACK server '" + jack_->name() + "'", 10s);
+        notify_->wait_for("STATUS=waiting for JACK server '" + jack_->name() + "'", kHangBound);
     ASSERT_TRUE(waiting) << "no 'waiting for JACK server' status";
-    const auto ready = notify_->wait_for("READY=1", 10s);
-    ASSERT_TRUE(ready) << "no READY=1 within 10 s";
+    const auto ready = notify_->wait_for("READY=1", kHangBound);
+    ASSERT_TRUE(ready) << "no READY=1 within " << kHangBound.count() << " s";
     const std::string expected_status =
         "STATUS=JACK connected, 48000 Hz/128; 0 slots loaded; "
         "OSC udp 127.0.0.1:" +
@@ -209,39 +209,44 @@ TEST_F(ServiceDaemon, ReadyStatusWatchdogAndStoppingReachTheServiceManager) {
     EXPECT_TRUE(NotifyListener::has_line(*ready, expected_status)) << *ready;
     // OSC is bound by the time READY=1 is sent.
     osc_->send(osc_port_, "/ping");
-    EXPECT_TRUE(osc_->wait_for("/pong", 2s)) << "no /pong right after READY=1";
+    EXPECT_TRUE(osc_->wait_for("/pong", kHangBound)) << "no /pong right after READY=1";
 
-    ASSERT_TRUE(notify_->wait_for("WATCHDOG=1", 2s)) << "the watchdog was not fed";
-    ASSERT_TRUE(notify_->wait_for("WATCHDOG=1", 2s)) << "the watchdog was fed only once";
+    ASSERT_TRUE(notify_->wait_for("WATCHDOG=1", kHangBound)) << "the watchdog was not fed";
+    ASSERT_TRUE(notify_->wait_for("WATCHDOG=1", kHangBound)) << "the watchdog was fed only once";
 
     // The status follows what is loaded.
     write_wav(samples_ / "a.wav", 1, noise(4800, 1, 1));
     ASSERT_NO_FATAL_FAILURE(load(3, "a.wav"));
-    EXPECT_TRUE(notify_->wait_for("STATUS=JACK connected, 48000 Hz/128; 1 slot loaded", 2s,
+    EXPECT_TRUE(notify_->wait_for("STATUS=JACK connected, 48000 Hz/128; 1 slot loaded", kHangBound,
                                   /*prefix=*/true))
         << "the status did not follow the load";
 
-    // jackd stops: the audio thread makes no progress. One feed may still be due for the
-    // cycles run before the stop (within 500 ms and a 100 ms tick); none may come after.
+    // jackd stops: the audio thread makes no progress. Counted, not timed (a busy machine may
+    // send or deliver a feed late): at most one feed sent before the stop and one due for the
+    // cycles run before it may still arrive; a looperd that kept feeding every 500 ms would
+    // send about seven in these 3.5 s.
+    while (notify_->receive(1ms)) {
+        // Feeds already waiting in the socket were sent while jackd ran.
+    }
     ASSERT_NO_FATAL_FAILURE(stop_jack());
     const auto stopped_at = Clock::now();
-    int late_feeds = 0;
+    int feeds_after_stop = 0;
     while (Clock::now() - stopped_at < 3500ms) {
         const auto d = notify_->receive(100ms);
-        if (d && NotifyListener::has_line(*d, "WATCHDOG=1") && Clock::now() - stopped_at > 700ms)
-            ++late_feeds;
+        if (d && NotifyListener::has_line(*d, "WATCHDOG=1")) ++feeds_after_stop;
     }
-    EXPECT_EQ(late_feeds, 0) << "WATCHDOG=1 was sent while the audio thread made no progress";
+    EXPECT_LE(feeds_after_stop, 2) << "WATCHDOG=1 was sent while the audio thread made no progress";
     EXPECT_TRUE(daemon_->running()) << "looperd exited while jackd was stopped";
 
     // jackd goes on: so does the feeding.
     ASSERT_NO_FATAL_FAILURE(continue_jack());
-    EXPECT_TRUE(notify_->wait_for("WATCHDOG=1", 3s)) << "the watchdog was not fed after SIGCONT";
+    EXPECT_TRUE(notify_->wait_for("WATCHDOG=1", kHangBound))
+        << "the watchdog was not fed after SIGCONT";
 
     // Stopping says so.
-    const auto status = daemon_->terminate(5s);
+    const auto status = daemon_->terminate(kHangBound);
     EXPECT_TRUE(exited_with(status, 0)) << describe(status);
-    const auto stopping = notify_->wait_for("STOPPING=1", 1s);
+    const auto stopping = notify_->wait_for("STOPPING=1", kHangBound);
     ASSERT_TRUE(stopping) << "no STOPPING=1";
     EXPECT_TRUE(NotifyListener::has_line(*stopping, "STATUS=stopping: SIGTERM")) << *stopping;
 
@@ -269,7 +274,8 @@ TEST_F(ServiceDaemon, SampleMemoryThatCannotBeLockedIsReportedOnceWithTheFix) {
     // No recording: its preallocated buffers would be unlocked memory too, and this counts
     // samples alone.
     ASSERT_NO_FATAL_FAILURE(start_daemon({}, wrapper, {"--inputs", "0"}));
-    ASSERT_TRUE(notify_->wait_for("READY=1", 10s)) << "no READY=1 within 10 s";
+    ASSERT_TRUE(notify_->wait_for("READY=1", kHangBound))
+        << "no READY=1 within " << kHangBound.count() << " s";
 
     // Two loads of 1 s of stereo at 48 kHz: 375 KiB each, far above the limit.
     write_wav(samples_ / "a.wav", 2, noise(48000, 2, 2));
@@ -283,7 +289,7 @@ TEST_F(ServiceDaemon, SampleMemoryThatCannotBeLockedIsReportedOnceWithTheFix) {
         3s))
         << "the status line does not say how much is not locked";
 
-    const auto status = daemon_->terminate(5s);
+    const auto status = daemon_->terminate(kHangBound);
     EXPECT_TRUE(exited_with(status, 0)) << describe(status);
     const std::string log = daemon_->read_log();
     auto count = [&log](const std::string& what) {
