@@ -11,12 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "../unit/wait_until.hpp"
+
 namespace looperd::test {
 
-// How long a test waits for something that must happen (a server or daemon up, a reply, a
-// file, a recorded frame count, an exit): a bound that only a hang reaches, never a slow or
-// busy machine. What is awaited is checked as such; how long it took is at most printed.
-inline constexpr std::chrono::seconds kHangBound{60};
+// kHangBound (../unit/wait_until.hpp) bounds every wait for something that must happen (a
+// server or daemon up, a reply, a file, a recorded frame count, an exit): only a hang reaches
+// it, never a slow or busy machine. What is awaited is checked as such; how long it took is at
+// most printed.
 
 // ChildProcess: one program the test started, known by its PID only; nothing else is ever
 // signalled. Owned by the test thread (the one that forked it: the child gets SIGTERM if that

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
-// Waiting in a test for what another thread does (the loader, the persister, the take thread).
+// Waiting in a test for what another thread or process does (the loader, the persister, the
+// take thread; jackd and the daemon in the integration tests).
 // A test waits for the event itself, never for a time: the bound below only ends a hang, so a
 // slow machine (a sanitizer, qemu-user, a busy runner) makes a test slower, never failing.
 #pragma once
