@@ -13,6 +13,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "io/cancel_hold.hpp"
 #include "looperd/rt_guard.hpp"
 
 namespace looperd {
@@ -98,8 +99,13 @@ bool JackClient::open(std::string& why) {
         }
     }
 
+    // Cancellation is held off while process() runs: see call_holding_off_cancellation.
     jack_set_process_callback(
-        c, [](jack_nframes_t n, void* self) { return static_cast<JackClient*>(self)->process(n); },
+        c,
+        [](jack_nframes_t n, void* self) {
+            return call_holding_off_cancellation(
+                [n, self]() noexcept { return static_cast<JackClient*>(self)->process(n); });
+        },
         this);
     // Notification thread. JackLink notices a new rate and makes the engine and the loaded
     // samples follow it.
