@@ -105,16 +105,20 @@ class Announcements {
 // Discards what inotify has queued, then waits until a save creates or writes a file in the
 // watched directory (the lock file aside); false when none did within the bound.
 bool wait_for_save_writing(int inotify_fd, Clock::time_point deadline) {
-    alignas(inotify_event) std::array<char, 4096> buf{};
+    std::array<char, 4096> buf{};
     while (::read(inotify_fd, buf.data(), buf.size()) > 0) {
     }
     for (;;) {
         if (!wait_readable(inotify_fd, deadline)) return false;
         const ssize_t got = ::read(inotify_fd, buf.data(), buf.size());
         for (ssize_t at = 0; at < got;) {
-            const auto* e = reinterpret_cast<const inotify_event*>(buf.data() + at);
-            if (e->len > 0 && std::string_view(e->name) != ".lock") return true;
-            at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+            // Copied out rather than cast: a char buffer may not be cast to the event's
+            // alignment (-Wcast-align on 32-bit ARM). The name follows, NUL-padded to len.
+            inotify_event e{};
+            std::memcpy(&e, buf.data() + at, sizeof e);
+            const char* name = buf.data() + at + sizeof e;
+            if (e.len > 0 && std::string_view(name) != ".lock") return true;
+            at += static_cast<ssize_t>(sizeof e + e.len);
         }
     }
 }
