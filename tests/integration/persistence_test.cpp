@@ -475,6 +475,68 @@ TEST_F(PersistentDaemon, SessionsAreSavedListedAndLoadedOverOsc) {
         EXPECT_EQ(e.path().string().find("escape"), std::string::npos) << e.path();
 }
 
+// tests/golden/state-v1 is a state directory written by looperd before its control schema
+// existed (with its own path replaced by @STATE_DIR@): every slot parameter off its default
+// somewhere, a take, a rig file gone missing, a session. It must restore exactly: the daemon,
+// made to rewrite state.toml from what it holds, writes the same bytes; the session loads to
+// the same bytes; the take file is untouched.
+TEST_F(PersistentDaemon, AGoldenStateDirectoryRestoresBitForBit) {
+    const fs::path source = LOOPERD_SOURCE_DIR;
+    const fs::path golden = source / "tests/golden/state-v1";
+    for (const auto& e : fs::directory_iterator(source / "examples/samples"))
+        fs::copy_file(e.path(), samples_ / e.path().filename());
+    auto placed = [this](std::string text) {
+        const std::string mark = "@STATE_DIR@";
+        for (auto at = text.find(mark); at != std::string::npos; at = text.find(mark, at))
+            text.replace(at, mark.size(), state_dir_.string());
+        return text;
+    };
+    const std::string state = placed(read_file(golden / "state.toml"));
+    const std::string session = placed(read_file(golden / "sessions/second-set.toml"));
+    const std::string take = read_file(golden / "takes/slot-5.wav");
+    fs::create_directories(state_dir_ / "sessions");
+    fs::create_directories(state_dir_ / "takes");
+    std::ofstream(state_dir_ / "state.toml", std::ios::binary) << state;
+    std::ofstream(state_dir_ / "sessions/second-set.toml", std::ios::binary) << session;
+    std::ofstream(state_dir_ / "takes/slot-5.wav", std::ios::binary) << take;
+
+    // As the directory was written: 4 outputs (slot 1 plays on pair 2), 4 inputs (slot 4
+    // records pair 2).
+    extra_args_ = {"--outputs", "4", "--inputs", "4", "--max-record-seconds", "5"};
+    ASSERT_NO_FATAL_FAILURE(spawn("looperd-golden"));
+    ASSERT_NO_FATAL_FAILURE(wait_ready());
+    const auto infos = settled_infos();
+    EXPECT_EQ(infos[0].at("path").s, "drone-loop.wav");
+    EXPECT_EQ(infos[0].at("gain").number(), 0.25);
+    EXPECT_EQ(infos[5].at("path").s, (state_dir_ / "takes/slot-5.wav").string());
+    EXPECT_EQ(infos[5].at("frames").number(), 19456);
+    EXPECT_EQ(infos[6].at("state").s, "empty");  // gone.wav is missing, and stays named
+
+    // A change and its undoing: each is saved from the daemon's own mirror.
+    const fs::path file = state_dir_ / "state.toml";
+    osc_->send(port_, slot(7, "gain"), {osc_float(1.5F)});
+    ASSERT_TRUE(wait_until([&] { return read_file(file).find("gain = 1.5") != std::string::npos; }))
+        << hung("saving the change");
+    osc_->send(port_, slot(7, "gain"), {osc_float(2.0F)});
+    ASSERT_TRUE(wait_until([&] { return read_file(file) == state; }))
+        << hung("saving the golden state again") << "; state.toml is now:\n"
+        << read_file(file);
+
+    osc_->send(port_, "/session/load", {osc_string("second-set")});
+    const auto loaded = osc_->wait_for_any({"/session/load.reply", "/error"}, kHangBound);
+    ASSERT_TRUE(loaded);
+    ASSERT_EQ(loaded->to_string(), "/session/load.reply s:\"second-set\"");
+    ASSERT_TRUE(wait_until([&] { return read_file(file) == session; }))
+        << hung("saving the loaded session") << "; state.toml is now:\n"
+        << read_file(file);
+    // A clean shutdown writes the same bytes once more.
+    const auto status = daemon_->terminate(kHangBound);
+    EXPECT_TRUE(exited_with(status, 0)) << describe(status);
+    EXPECT_EQ(read_file(file), session);
+    EXPECT_EQ(read_file(state_dir_ / "sessions/second-set.toml"), session);
+    EXPECT_EQ(read_file(state_dir_ / "takes/slot-5.wav"), take);
+}
+
 }  // namespace
 }  // namespace looperd::test
 
