@@ -77,6 +77,8 @@ std::string expected(const OptionSpec& spec) {
         case OptionKind::action:
         case OptionKind::flag:
             return "true or false";
+        case OptionKind::action_choice:
+            return "a word";
         case OptionKind::integer:
             return "a whole number from " + number(spec.min) + " to " + number(spec.max);
         case OptionKind::number:
@@ -98,6 +100,8 @@ std::optional<OptionValue> value_from_node(const OptionSpec& spec, const toml::n
         case OptionKind::action:
         case OptionKind::flag:
             if (const auto* b = node.as_boolean()) return OptionValue{b->get()};
+            break;
+        case OptionKind::action_choice:
             break;
         case OptionKind::integer:
             if (const auto* i = node.as_integer()) return OptionValue{i->get()};
@@ -338,9 +342,11 @@ void apply_config_file(const std::filesystem::path& file, Options& options, toml
 LoadedConfig load_config(int argc, const char* const* argv, const ConfigLookup& lookup) {
     const CommandLine command_line = read_command_line(argc, argv);
     LoadedConfig config;
-    // Flags alone first: a bad flag is reported as such, and --help needs no file.
+    // Flags alone first: a bad flag is reported as such, and --help, --version and --print-osc need
+    // no file.
     apply_command_line(command_line, config.options);
-    if (config.options.help || config.options.version) return config;
+    if (config.options.help || config.options.version || !config.options.print_osc.empty())
+        return config;
 
     ConfigLookup where = lookup;
     if (!config.options.config_file.empty()) where.explicit_file = config.options.config_file;

@@ -78,45 +78,6 @@ std::string error_kind(std::string_view reason) {
     return kind.empty() ? "?" : kind;
 }
 
-constexpr std::string_view kModeNames[] = {"oneshot", "loop", "gate", "toggle"};
-
-// "/slot/12/play" → {12, "play"}. Digits only, no sign, no leading '+'.
-struct SlotAddress {
-    std::uint64_t slot = 0;
-    std::string_view verb;
-};
-std::optional<SlotAddress> parse_slot_address(std::string_view address) {
-    constexpr std::string_view prefix = "/slot/";
-    if (address.substr(0, prefix.size()) != prefix) return std::nullopt;
-    address.remove_prefix(prefix.size());
-    const auto slash = address.find('/');
-    if (slash == std::string_view::npos || slash == 0 || slash > 9) return std::nullopt;
-    SlotAddress out;
-    const auto digits = address.substr(0, slash);
-    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out.slot);
-    if (ec != std::errc{} || ptr != digits.data() + digits.size()) return std::nullopt;
-    out.verb = address.substr(slash + 1);
-    return out;
-}
-
-// Messages that are themselves replies are never answered: two peers that answer each
-// other's errors would otherwise bounce datagrams forever.
-// Feedback's own messages (state, position, meter, beat) count as replies too; echoed
-// parameters do not: they are the very addresses controls send.
-bool is_reply_address(std::string_view a) {
-    if (a == "/error" || a == "/pong" || a == "/status.reply" || a == "/slots.reply") return true;
-    if (a == "/session/save.reply" || a == "/session/load.reply" || a == "/session/list.reply")
-        return true;
-    if (Controller::is_feedback_address(a)) return true;
-    if (auto sa = parse_slot_address(a))
-        return sa->verb == "loaded" || sa->verb == "saved" || sa->verb == "info.reply";
-    return false;
-}
-
-std::string slot_address(std::uint32_t slot, std::string_view verb) {
-    return "/slot/" + std::to_string(slot) + "/" + std::string(verb);
-}
-
 }  // namespace
 
 Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, SendCommand send,
@@ -206,83 +167,96 @@ MirrorState Controller::snapshot(std::uint64_t* changes) const {
 }
 
 bool Controller::is_feedback_address(std::string_view a) {
-    if (a == "/meter/out" || a == "/clock/beat") return true;
-    if (auto sa = parse_slot_address(a))
-        return sa->verb == "state" || sa->verb == "playing" || sa->verb == "position";
-    return false;
+    const osc::Row* row = osc::match(a);
+    return row != nullptr && row->role == osc::Role::feedback;
 }
 
 bool Controller::is_known_address(std::string_view address) {
-    std::string pattern;
-    if (auto sa = parse_slot_address(address)) {
-        pattern = "/slot/<n>/" + std::string(sa->verb);
-    } else {
-        if (address.find('<') != std::string_view::npos) return false;
-        pattern = address;
-    }
-    return std::any_of(routes().begin(), routes().end(),
-                       [&pattern](const Route& r) { return r.address == pattern; });
+    const osc::Row* row = osc::match(address);
+    return row != nullptr && row->role == osc::Role::control;
 }
 
-const std::vector<Controller::Route>& Controller::routes() {
-    // The single table of OSC addresses: docs/osc.md and the tests are checked against it.
-    static const std::vector<Route> table = {
-        {"/ping", &Controller::osc_ping},
-        {"/status", &Controller::osc_status},
-        {"/stop_all", &Controller::osc_stop_all},
-        {"/master/gain", &Controller::osc_master_gain},
-        {"/slot/<n>/load", &Controller::osc_slot_load},
-        {"/slot/<n>/unload", &Controller::osc_slot_unload},
-        {"/slot/<n>/play", &Controller::osc_slot_play},
-        {"/slot/<n>/stop", &Controller::osc_slot_stop},
-        {"/slot/<n>/gain", &Controller::osc_slot_gain},
-        {"/slot/<n>/loop", &Controller::osc_slot_loop},
-        {"/slot/<n>/mode", &Controller::osc_slot_mode},
-        {"/slot/<n>/pan", &Controller::osc_slot_pan},
-        {"/slot/<n>/rate", &Controller::osc_slot_rate},
-        {"/slot/<n>/pitch", &Controller::osc_slot_pitch},
-        {"/slot/<n>/reverse", &Controller::osc_slot_reverse},
-        {"/slot/<n>/start", &Controller::osc_slot_start},
-        {"/slot/<n>/end", &Controller::osc_slot_end},
-        {"/slot/<n>/start_seconds", &Controller::osc_slot_start_seconds},
-        {"/slot/<n>/end_seconds", &Controller::osc_slot_end_seconds},
-        {"/slot/<n>/xfade", &Controller::osc_slot_xfade},
-        {"/slot/<n>/poly", &Controller::osc_slot_poly},
-        {"/slot/<n>/choke", &Controller::osc_slot_choke},
-        {"/slot/<n>/output", &Controller::osc_slot_output},
-        {"/slot/<n>/fade_in", &Controller::osc_slot_fade_in},
-        {"/slot/<n>/fade_out", &Controller::osc_slot_fade_out},
-        {"/slot/<n>/quantize", &Controller::osc_slot_quantize},
-        {"/slot/<n>/beats", &Controller::osc_slot_beats},
-        {"/slot/<n>/record", &Controller::osc_slot_record},
-        {"/slot/<n>/overdub", &Controller::osc_slot_overdub},
-        {"/slot/<n>/undo", &Controller::osc_slot_undo},
-        {"/slot/<n>/redo", &Controller::osc_slot_redo},
-        {"/slot/<n>/clear", &Controller::osc_slot_clear},
-        {"/slot/<n>/input", &Controller::osc_slot_input},
-        {"/slot/<n>/monitor", &Controller::osc_slot_monitor},
-        {"/monitor", &Controller::osc_monitor},
-        {"/slot/<n>/save", &Controller::osc_slot_save},
-        {"/slot/<n>/load_take", &Controller::osc_slot_load_take},
-        {"/clock/from_slot", &Controller::osc_clock_from_slot},
-        {"/clock/tempo", &Controller::osc_clock_tempo},
-        {"/clock/meter", &Controller::osc_clock_meter},
-        {"/clock/reset", &Controller::osc_clock_reset},
-        {"/clock/sync", &Controller::osc_clock_sync},
-        {"/notify", &Controller::osc_notify},
-        {"/refresh", &Controller::osc_refresh},
-        {"/slot/<n>/info", &Controller::osc_slot_info},
-        {"/slots", &Controller::osc_slots},
-        {"/session/save", &Controller::osc_session_save},
-        {"/session/load", &Controller::osc_session_load},
-        {"/session/list", &Controller::osc_session_list},
-    };
-    return table;
+Controller::Handler Controller::handler_for(osc::Handler h) {
+    using H = osc::Handler;
+    switch (h) {
+        case H::none:
+            return nullptr;
+        case H::param:
+            return &Controller::osc_param;
+        case H::ping:
+            return &Controller::osc_ping;
+        case H::status:
+            return &Controller::osc_status;
+        case H::stop_all:
+            return &Controller::osc_stop_all;
+        case H::master_gain:
+            return &Controller::osc_master_gain;
+        case H::monitor:
+            return &Controller::osc_monitor;
+        case H::load:
+            return &Controller::osc_slot_load;
+        case H::unload:
+            return &Controller::osc_slot_unload;
+        case H::play:
+            return &Controller::osc_slot_play;
+        case H::stop:
+            return &Controller::osc_slot_stop;
+        case H::mode:
+            return &Controller::osc_slot_mode;
+        case H::loop:
+            return &Controller::osc_slot_loop;
+        case H::region:
+            return &Controller::osc_slot_region;
+        case H::region_seconds:
+            return &Controller::osc_slot_region_seconds;
+        case H::quantize:
+            return &Controller::osc_slot_quantize;
+        case H::record:
+            return &Controller::osc_slot_record;
+        case H::overdub:
+            return &Controller::osc_slot_overdub;
+        case H::undo:
+            return &Controller::osc_slot_undo;
+        case H::redo:
+            return &Controller::osc_slot_redo;
+        case H::clear:
+            return &Controller::osc_slot_clear;
+        case H::save:
+            return &Controller::osc_slot_save;
+        case H::load_take:
+            return &Controller::osc_slot_load_take;
+        case H::clock_tempo:
+            return &Controller::osc_clock_tempo;
+        case H::clock_meter:
+            return &Controller::osc_clock_meter;
+        case H::clock_reset:
+            return &Controller::osc_clock_reset;
+        case H::clock_sync:
+            return &Controller::osc_clock_sync;
+        case H::clock_from_slot:
+            return &Controller::osc_clock_from_slot;
+        case H::notify:
+            return &Controller::osc_notify;
+        case H::refresh:
+            return &Controller::osc_refresh;
+        case H::info:
+            return &Controller::osc_slot_info;
+        case H::slots:
+            return &Controller::osc_slots;
+        case H::session_save:
+            return &Controller::osc_session_save;
+        case H::session_load:
+            return &Controller::osc_session_load;
+        case H::session_list:
+            return &Controller::osc_session_list;
+    }
+    return nullptr;
 }
 
 std::vector<std::string> Controller::addresses() {
     std::vector<std::string> out;
-    for (const auto& r : routes()) out.emplace_back(r.address);
+    for (const auto& r : osc::rows())
+        if (r.role == osc::Role::control) out.emplace_back(r.address);
     return out;
 }
 
@@ -342,7 +316,7 @@ void Controller::handle_packet(const std::vector<OscMessage>& messages, const Os
         rehearsing_ = false;
         rehearsal_.scheduled = 0;
         if (refused > 0) {
-            report_error(from, "#bundle",
+            report_error(from, std::string(osc::kBundle),
                          "bundle not applied: " + std::to_string(refused) + " of " +
                              std::to_string(messages.size()) + " messages refused");
             return;
@@ -354,35 +328,31 @@ void Controller::handle_packet(const std::vector<OscMessage>& messages, const Os
 
 void Controller::dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame) {
     const std::string& address = message.address;
-    if (is_reply_address(address)) {
+    std::uint64_t n = 0;
+    const osc::Row* row = osc::match(address, &n);
+    // Messages that are themselves replies (or feedback) are never answered: two peers that
+    // answer each other's errors would otherwise bounce datagrams forever. Echoed parameters
+    // are control rows: they are the very addresses controls send.
+    if (row != nullptr && row->role != osc::Role::control) {
         spdlog::debug("ignoring reply message {} from {}", address, from.to_string());
         return;
     }
-    std::string_view pattern = address;
-    std::uint32_t slot = 0;
-    std::string slot_pattern;
-    if (auto sa = parse_slot_address(address)) {
-        if (sa->slot >= config_.slots) {
-            error(from, address,
-                  "slot " + std::to_string(sa->slot) + " out of range 0.." +
-                      std::to_string(config_.slots - 1));
-            return;
-        }
-        slot = static_cast<std::uint32_t>(sa->slot);
-        slot_pattern = "/slot/<n>/" + std::string(sa->verb);
-        pattern = slot_pattern;
+    if (auto slot = osc::parse_slot_address(address); slot && slot->slot >= config_.slots) {
+        error(from, address,
+              "slot " + std::to_string(slot->slot) + " out of range 0.." +
+                  std::to_string(config_.slots - 1));
+        return;
     }
-    for (const auto& route : routes()) {
-        if (route.address == pattern) {
-            try {
-                (this->*route.handler)(Request{message, from, slot, frame});
-            } catch (const std::exception& e) {
-                error(from, address, e.what());
-            }
-            return;
-        }
+    if (row == nullptr) {
+        error(from, address, "unknown address");
+        return;
     }
-    error(from, address, "unknown address");
+    try {
+        (this->*handler_for(row->handler))(
+            Request{message, from, *row, static_cast<std::uint32_t>(n), frame});
+    } catch (const std::exception& e) {
+        error(from, address, e.what());
+    }
 }
 
 void Controller::reject_packet(const std::string& reason, const OscEndpoint& from) {
@@ -419,7 +389,9 @@ void Controller::report_error(const OscEndpoint& to, const std::string& address,
     if (log)
         spdlog::warn("{} from {}: {}", address.empty() ? "packet" : address, to.to_string(),
                      reason);
-    if (reply) reply_(to, OscMessage{"/error", {OscArg::string(address), OscArg::string(reason)}});
+    if (reply)
+        reply_(to, OscMessage{std::string(osc::kError),
+                              {OscArg::string(address), OscArg::string(reason)}});
 }
 
 void Controller::expire_error_limits() {
@@ -531,7 +503,7 @@ bool Controller::check_arity(const Request& r, std::size_t min, std::size_t max)
 
 void Controller::osc_ping(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
-    if (auto to = reply_endpoint(r, 0)) reply(*to, OscMessage{"/pong", {}});
+    if (auto to = reply_endpoint(r, 0)) reply(*to, OscMessage{std::string(osc::kPong), {}});
 }
 
 void Controller::osc_status(const Request& r) {
@@ -542,7 +514,7 @@ void Controller::osc_status(const Request& r) {
     auto i32 = [](std::uint64_t v) {
         return OscArg::int32(static_cast<std::int32_t>(std::min<std::uint64_t>(v, INT32_MAX)));
     };
-    OscMessage m{"/status.reply", {}};
+    OscMessage m{std::string(osc::kStatusReply), {}};
     auto add = [&m](const char* key, OscArg value) {
         m.args.push_back(OscArg::string(key));
         m.args.push_back(std::move(value));
@@ -573,29 +545,18 @@ void Controller::osc_status(const Request& r) {
 
 void Controller::osc_stop_all(const Request& r) {
     if (!check_arity(r, 0, 0)) return;
-    send(Command{CommandKind::stop_all}, r);
-}
-
-// The one argument of a gain message: a number from 0 to `max`. Answers /error otherwise.
-std::optional<float> Controller::gain_argument(const Request& r, float max) {
-    if (!check_arity(r, 1, 1)) return std::nullopt;
-    const auto g = number(r.message.args[0]);
-    if (!g || *g < 0.0 || *g > static_cast<double>(max)) {
-        error(r.from, r.message.address, fmt::format("gain must be a number from 0 to {}", max));
-        return std::nullopt;
-    }
-    return static_cast<float>(*g);
+    send(Command{*r.row.command}, r);
 }
 
 void Controller::osc_master_gain(const Request& r) {
-    const auto g = gain_argument(r, limits::kMaxMasterGain);
-    if (!g || !send(Command{CommandKind::set_master_gain, 0, *g}, r)) return;
+    const auto g = value_argument(r);
+    if (!g || !send(Command{*r.row.command, 0, static_cast<float>(*g)}, r)) return;
     {
         std::lock_guard lock(mutex_);
-        globals().master_gain = *g;
+        globals().master_gain = static_cast<float>(*g);
         ++changes_;
     }
-    echo(r, "/master/gain", OscArg::float32(*g));
+    echo(r, r.row.echo, OscArg::float32(static_cast<float>(*g)));
 }
 
 void Controller::osc_slot_load(const Request& r) {
@@ -709,7 +670,8 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
             if (count != nullptr) count->fetch_sub(1, std::memory_order_relaxed);
         }
     } rig_done{rig_load ? &rig_loads_ : nullptr};
-    const std::string address = "/slot/" + std::to_string(slot) + (take ? "/load_take" : "/load");
+    const std::string address = osc::slot_address(
+        osc::row(take ? osc::Handler::load_take : osc::Handler::load).address, slot);
     const bool reload = !reply_to;
     LoadedSample loaded;
     try {
@@ -792,7 +754,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
     if (!reply_to || reply_to->len == 0) return;  // a reload or a restore: nobody asked
     reply_(
         *reply_to,
-        OscMessage{"/slot/" + std::to_string(slot) + "/loaded",
+        OscMessage{osc::slot_address(osc::kSlotLoaded, slot),
                    {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
                     OscArg::int32(static_cast<std::int32_t>(channels)), OscArg::float32(seconds)}});
 }
@@ -843,23 +805,23 @@ bool Controller::require_recording(const Request& r) {
 // Presses only: a release (0) does nothing, so that a pad sends press and release freely.
 void Controller::osc_slot_record(const Request& r) {
     if (!require_recording(r)) return;
-    if (button(r).value_or(false)) send(Command{CommandKind::record, r.slot, 1.0F}, r);
+    if (button(r).value_or(false)) send(Command{*r.row.command, r.slot, 1.0F}, r);
 }
 
 void Controller::osc_slot_overdub(const Request& r) {
     if (!require_recording(r)) return;
-    if (button(r).value_or(false)) send(Command{CommandKind::overdub, r.slot, 1.0F}, r);
+    if (button(r).value_or(false)) send(Command{*r.row.command, r.slot, 1.0F}, r);
 }
 
 // Presses, like record: a surface's button sends 1 on press and 0 on release.
 void Controller::osc_slot_undo(const Request& r) {
     if (!require_recording(r)) return;
-    if (button(r).value_or(false)) send(Command{CommandKind::undo, r.slot}, r);
+    if (button(r).value_or(false)) send(Command{*r.row.command, r.slot}, r);
 }
 
 void Controller::osc_slot_redo(const Request& r) {
     if (!require_recording(r)) return;
-    if (button(r).value_or(false)) send(Command{CommandKind::redo, r.slot}, r);
+    if (button(r).value_or(false)) send(Command{*r.row.command, r.slot}, r);
 }
 
 // Empties the slot whatever it holds (a take or a sample); the take's recorder returns to the
@@ -868,29 +830,16 @@ void Controller::osc_slot_clear(const Request& r) {
     empty_slot(r, CommandKind::clear);
 }
 
-void Controller::osc_slot_input(const Request& r) {
-    if (!require_recording(r)) return;
-    const double pairs = std::max(1U, (config_.inputs + 1) / 2);
-    if (auto v = send_whole(r, CommandKind::set_record_input, 1.0, pairs, "input pair"))
-        accept_int(r, &SlotParams::input, "input", *v);
-}
-
-void Controller::osc_slot_monitor(const Request& r) {
-    if (!require_recording(r)) return;
-    if (auto v = send_whole(r, CommandKind::set_monitor, 0.0, 1.0, "monitor"))
-        accept_int(r, &SlotParams::monitor, "monitor", *v);
-}
-
 void Controller::osc_monitor(const Request& r) {
     if (!require_recording(r)) return;
-    const auto v = whole_argument(r, 0.0, 1.0, "monitor");
-    if (!v || !send(Command{CommandKind::set_monitor_all, 0, static_cast<float>(*v)}, r)) return;
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
     {
         std::lock_guard lock(mutex_);
         globals().monitor = static_cast<std::int32_t>(*v);
         ++changes_;
     }
-    echo(r, "/monitor", OscArg::int32(static_cast<std::int32_t>(*v)));
+    echo(r, r.row.echo, OscArg::int32(static_cast<std::int32_t>(*v)));
 }
 
 // Keeping takes (docs/recording.md). /slot/<n>/save: the take, as it is when the engine copies
@@ -941,7 +890,7 @@ void Controller::osc_slot_save(const Request& r) {
             spdlog::info("slot {}: take saved to {} ({} frames)", slot, file.string(), frames);
             if (to.len == 0) return;
             reply_(to, OscMessage{
-                           "/slot/" + std::to_string(slot) + "/saved",
+                           osc::slot_address(osc::kSlotSaved, slot),
                            {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
                             OscArg::float32(seconds)}});
         }});
@@ -967,15 +916,17 @@ void Controller::osc_clock_from_slot(const Request& r) {
               fmt::format("slot must be a whole number from 0 to {}", config_.slots - 1));
         return;
     }
-    if (!beats || *beats < 1.0 || *beats > 1024.0 || std::trunc(*beats) != *beats) {
-        error(r.from, r.message.address, "beats must be a whole number from 1 to 1024");
+    if (!beats || *beats < r.row.min || *beats > r.row.max || std::trunc(*beats) != *beats) {
+        error(r.from, r.message.address,
+              fmt::format("{} must be a whole number from {} to {}", r.row.what, r.row.min,
+                          r.row.max));
         return;
     }
     const auto n = static_cast<std::uint32_t>(*slot);
     double bpm = 0.0;
     {
         std::lock_guard lock(mutex_);
-        if (globals().sync == "jack") {
+        if (globals().sync == ClockSource::jack) {
             error(r.from, r.message.address,
                   "the clock follows JACK's transport: /clock/sync internal first");
             return;
@@ -988,20 +939,21 @@ void Controller::osc_clock_from_slot(const Request& r) {
         bpm = *beats * 60.0 * static_cast<double>(sample_rate_()) /
               static_cast<double>(s.take_frames);
     }
-    if (bpm < 20.0 || bpm > 300.0) {
-        error(
-            r.from, r.message.address,
-            fmt::format("{} beats over the take make {:.2f} BPM, outside 20 to 300", *beats, bpm));
+    const osc::Row& tempo_row = osc::row(osc::Handler::clock_tempo);
+    if (bpm < tempo_row.min || bpm > tempo_row.max) {
+        error(r.from, r.message.address,
+              fmt::format("{} beats over the take make {:.2f} BPM, outside {} to {}", *beats, bpm,
+                          tempo_row.min, tempo_row.max));
         return;
     }
     const auto tempo = static_cast<float>(bpm);
-    if (!send(Command{CommandKind::clock_from_slot, n, tempo}, r)) return;
+    if (!send(Command{*r.row.command, n, tempo}, r)) return;
     {
         std::lock_guard lock(mutex_);
         globals().tempo = tempo;
         ++changes_;
     }
-    echo(r, "/clock/tempo", OscArg::float32(tempo));
+    echo(r, r.row.echo, OscArg::float32(tempo));
 }
 
 std::filesystem::path Controller::take_file(std::uint32_t slot) const {
@@ -1109,94 +1061,81 @@ std::optional<bool> Controller::button(const Request& r) {
 
 // A release goes to the engine too: in gate mode it ends the note.
 void Controller::osc_slot_play(const Request& r) {
-    if (auto pressed = button(r))
-        send(Command{CommandKind::play, r.slot, *pressed ? 1.0F : 0.0F}, r);
+    if (auto pressed = button(r)) send(Command{*r.row.command, r.slot, *pressed ? 1.0F : 0.0F}, r);
 }
 
 void Controller::osc_slot_stop(const Request& r) {
-    if (button(r).value_or(false)) send(Command{CommandKind::stop, r.slot}, r);
+    if (button(r).value_or(false)) send(Command{*r.row.command, r.slot}, r);
 }
 
-void Controller::osc_slot_gain(const Request& r) {
-    if (auto g = gain_argument(r, limits::kMaxSlotGain);
-        g && send(Command{CommandKind::set_gain, r.slot, *g}, r))
-        accept_float(r, &SlotParams::gain, "gain", static_cast<double>(*g));
+double Controller::row_max(const osc::Row& row) const {
+    switch (row.bound) {
+        case osc::Bound::output_pairs:
+            // 0 is every output pair; k is out_(2k-1) and out_(2k). An odd last output is a
+            // pair of its own.
+            return (config_.outputs + 1) / 2;
+        case osc::Bound::input_pairs:
+            return std::max(1U, (config_.inputs + 1) / 2);
+        case osc::Bound::fixed:
+            break;
+    }
+    return row.max;
 }
 
-// The one argument of a numeric message: a number from `min` to `max`. Answers /error
-// ("<what> must be a number from <min> to <max>") otherwise.
-std::optional<double> Controller::number_argument(const Request& r, double min, double max,
-                                                  const char* what) {
+std::optional<double> Controller::value_argument(const Request& r) {
     if (!check_arity(r, 1, 1)) return std::nullopt;
+    const osc::Row& row = r.row;
+    const double max = row_max(row);
+    const bool whole = row.value == osc::Value::whole;
     const auto v = number(r.message.args[0]);
-    if (!v || *v < min || *v > max) {
+    if (!v || *v < row.min || *v > max || (whole && std::trunc(*v) != *v)) {
         error(r.from, r.message.address,
-              fmt::format("{} must be a number from {} to {}", what, min, max));
+              fmt::format("{} must be a {} from {} to {}", row.what,
+                          whole ? "whole number" : "number", row.min, max));
         return std::nullopt;
     }
     return v;
 }
 
-// The same for a whole number (an int, or a float with no fraction).
-std::optional<double> Controller::whole_argument(const Request& r, double min, double max,
-                                                 const char* what) {
-    if (!check_arity(r, 1, 1)) return std::nullopt;
-    const auto v = number(r.message.args[0]);
-    if (!v || *v < min || *v > max || std::trunc(*v) != *v) {
-        error(r.from, r.message.address,
-              fmt::format("{} must be a whole number from {} to {}", what, min, max));
-        return std::nullopt;
+void Controller::osc_param(const Request& r) {
+    if (r.row.recording && !require_recording(r)) return;
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, r.slot, static_cast<float>(*v)}, r)) return;
+    const ParamField field = param_field(osc::slot_verb(r.row.address));
+    OscArg echoed;
+    {
+        std::lock_guard lock(mutex_);
+        SlotParams& p = mirror_slot(r.slot).params;
+        if (field.f != nullptr) {
+            p.*field.f = static_cast<float>(*v);
+            echoed = OscArg::float32(p.*field.f);
+        } else {
+            p.*field.i = static_cast<std::int32_t>(*v);
+            echoed = OscArg::int32(p.*field.i);
+        }
+        ++changes_;
     }
-    return v;
+    echo(r, r.row.echo, std::move(echoed));
 }
 
-std::optional<double> Controller::send_number(const Request& r, CommandKind kind, double min,
-                                              double max, const char* what) {
-    auto v = number_argument(r, min, max, what);
-    if (!v || !send(Command{kind, r.slot, static_cast<float>(*v)}, r)) return std::nullopt;
-    return v;
-}
-
-std::optional<double> Controller::send_whole(const Request& r, CommandKind kind, double min,
-                                             double max, const char* what) {
-    auto v = whole_argument(r, min, max, what);
-    if (!v || !send(Command{kind, r.slot, static_cast<float>(*v)}, r)) return std::nullopt;
-    return v;
-}
-
-void Controller::echo(const Request& r, std::string address, OscArg value) {
+void Controller::echo(const Request& r, std::string_view pattern, OscArg value) {
     if (feedback_ && !rehearsing_)
-        feedback_->publish(OscMessage{std::move(address), {std::move(value)}}, r.from);
+        feedback_->publish(OscMessage{osc::slot_address(pattern, r.slot), {std::move(value)}},
+                           r.from);
 }
 
-void Controller::accept_float(const Request& r, float SlotParams::*field, const char* verb,
-                              double v) {
-    const auto f = static_cast<float>(v);
+// The mode named by the choice at `index` of /slot/<n>/mode's row: into the engine, the
+// mirror, and echoed by name.
+void Controller::set_mode(const Request& r, std::size_t index) {
+    if (!send(Command{*r.row.command, r.slot, static_cast<float>(index)}, r)) return;
+    const std::string name(mode_name(static_cast<SlotMode>(index)));
     {
         std::lock_guard lock(mutex_);
-        mirror_slot(r.slot).params.*field = f;
+        mirror_slot(r.slot).params.mode = static_cast<SlotMode>(index);
         ++changes_;
     }
-    echo(r, slot_address(r.slot, verb), OscArg::float32(f));
+    echo(r, r.row.echo, OscArg::string(name));
 }
-
-void Controller::accept_int(const Request& r, std::int32_t SlotParams::*field, const char* verb,
-                            double v) {
-    const auto i = static_cast<std::int32_t>(v);
-    {
-        std::lock_guard lock(mutex_);
-        mirror_slot(r.slot).params.*field = i;
-        ++changes_;
-    }
-    echo(r, slot_address(r.slot, verb), OscArg::int32(i));
-}
-
-// Sets the mode by index into kModeNames and echoes it by name.
-namespace {
-constexpr std::string_view mode_name(std::size_t index) {
-    return index < std::size(kModeNames) ? kModeNames[index] : "oneshot";
-}
-}  // namespace
 
 void Controller::osc_slot_loop(const Request& r) {
     if (!check_arity(r, 1, 1)) return;
@@ -1205,61 +1144,19 @@ void Controller::osc_slot_loop(const Request& r) {
         error(r.from, r.message.address, "loop must be 1 (loop) or 0 (one-shot)");
         return;
     }
-    const auto mode = *v != 0.0 ? SlotMode::loop : SlotMode::oneshot;
-    if (!send(Command{CommandKind::set_mode, r.slot,
-                      static_cast<float>(static_cast<std::uint8_t>(mode))},
-              r))
-        return;
-    const std::string name(mode_name(static_cast<std::uint8_t>(mode)));
-    {
-        std::lock_guard lock(mutex_);
-        mirror_slot(r.slot).params.mode = name;
-        ++changes_;
-    }
-    echo(r, slot_address(r.slot, "mode"), OscArg::string(name));
+    set_mode(r, static_cast<std::uint8_t>(*v != 0.0 ? SlotMode::loop : SlotMode::oneshot));
 }
 
 void Controller::osc_slot_mode(const Request& r) {
     if (!check_arity(r, 1, 1)) return;
     const auto& a = r.message.args[0];
-    const auto* it = is_string(a) ? std::find(std::begin(kModeNames), std::end(kModeNames), a.s)
-                                  : std::end(kModeNames);
-    if (it == std::end(kModeNames)) {
+    const auto index = is_string(a) ? osc::choice_index(r.row, a.s) : std::nullopt;
+    if (!index) {
         error(r.from, r.message.address,
-              "mode must be \"oneshot\", \"loop\", \"gate\" or \"toggle\"");
+              fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
         return;
     }
-    if (!send(
-            Command{CommandKind::set_mode, r.slot, static_cast<float>(it - std::begin(kModeNames))},
-            r))
-        return;
-    const std::string name(*it);
-    {
-        std::lock_guard lock(mutex_);
-        mirror_slot(r.slot).params.mode = name;
-        ++changes_;
-    }
-    echo(r, slot_address(r.slot, "mode"), OscArg::string(name));
-}
-
-void Controller::osc_slot_pan(const Request& r) {
-    if (auto v = send_number(r, CommandKind::set_pan, -1.0, 1.0, "pan"))
-        accept_float(r, &SlotParams::pan, "pan", *v);
-}
-
-void Controller::osc_slot_rate(const Request& r) {
-    if (auto v = send_number(r, CommandKind::set_rate, 0.125, 8.0, "rate"))
-        accept_float(r, &SlotParams::rate, "rate", *v);
-}
-
-void Controller::osc_slot_pitch(const Request& r) {
-    if (auto v = send_number(r, CommandKind::set_pitch, -24.0, 24.0, "pitch (semitones)"))
-        accept_float(r, &SlotParams::pitch, "pitch", *v);
-}
-
-void Controller::osc_slot_reverse(const Request& r) {
-    if (auto v = send_whole(r, CommandKind::set_reverse, 0.0, 1.0, "reverse"))
-        accept_int(r, &SlotParams::reverse, "reverse", *v);
+    set_mode(r, *index);
 }
 
 // Sends the region bound `kind` at `fraction` (checked to be in 0..1) if it stays on its side of
@@ -1281,19 +1178,18 @@ void Controller::send_region(const Request& r, CommandKind kind, double fraction
         return;
     }
     if (!send(Command{kind, r.slot, value}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        SlotParams& p = mirror_slot(r.slot).params;
+        (is_start ? p.start : p.end) = value;
+        ++changes_;
+    }
     // start_seconds and end_seconds echo as fractions, on the addresses of start and end.
-    accept_float(r, is_start ? &SlotParams::start : &SlotParams::end, is_start ? "start" : "end",
-                 static_cast<double>(value));
+    echo(r, r.row.echo, OscArg::float32(value));
 }
 
-void Controller::osc_slot_start(const Request& r) {
-    if (auto f = number_argument(r, 0.0, 1.0, "start (a fraction of the sample)"))
-        send_region(r, CommandKind::set_region_start, *f);
-}
-
-void Controller::osc_slot_end(const Request& r) {
-    if (auto f = number_argument(r, 0.0, 1.0, "end (a fraction of the sample)"))
-        send_region(r, CommandKind::set_region_end, *f);
+void Controller::osc_slot_region(const Request& r) {
+    if (auto f = value_argument(r)) send_region(r, *r.row.command, *f);
 }
 
 // The one argument, in seconds, as a fraction of the loaded sample's length (0..1). Answers
@@ -1322,47 +1218,12 @@ std::optional<double> Controller::seconds_to_fraction(const Request& r) {
     return fraction;
 }
 
-void Controller::osc_slot_start_seconds(const Request& r) {
-    if (auto f = seconds_to_fraction(r)) send_region(r, CommandKind::set_region_start, *f);
+void Controller::osc_slot_region_seconds(const Request& r) {
+    if (auto f = seconds_to_fraction(r)) send_region(r, *r.row.command, *f);
 }
 
-void Controller::osc_slot_end_seconds(const Request& r) {
-    if (auto f = seconds_to_fraction(r)) send_region(r, CommandKind::set_region_end, *f);
-}
-
-void Controller::osc_slot_xfade(const Request& r) {
-    if (auto v = send_number(r, CommandKind::set_loop_xfade, 0.0, 1000.0, "xfade (ms)"))
-        accept_float(r, &SlotParams::xfade, "xfade", *v);
-}
-
-void Controller::osc_slot_poly(const Request& r) {
-    if (auto v = send_whole(r, CommandKind::set_poly, 1.0, limits::kMaxPoly, "poly"))
-        accept_int(r, &SlotParams::poly, "poly", *v);
-}
-
-void Controller::osc_slot_choke(const Request& r) {
-    if (auto v = send_whole(r, CommandKind::set_choke, 0.0, limits::kMaxChokeGroup, "choke group"))
-        accept_int(r, &SlotParams::choke, "choke", *v);
-}
-
-// 0 is every output pair; k is out_(2k-1) and out_(2k). An odd last output is a pair of its own.
-void Controller::osc_slot_output(const Request& r) {
-    if (auto v =
-            send_whole(r, CommandKind::set_output, 0.0, (config_.outputs + 1) / 2, "output pair"))
-        accept_int(r, &SlotParams::output, "output", *v);
-}
-
-void Controller::osc_slot_fade_in(const Request& r) {
-    if (auto v = send_number(r, CommandKind::set_fade_in, 0.0, 10000.0, "fade_in (ms)"))
-        accept_float(r, &SlotParams::fade_in, "fade_in", *v);
-}
-
-void Controller::osc_slot_fade_out(const Request& r) {
-    if (auto v = send_number(r, CommandKind::set_fade_out, 0.1, 10000.0, "fade_out (ms)"))
-        accept_float(r, &SlotParams::fade_out, "fade_out", *v);
-}
-
-// "none" → 0, "bar" → -1, "beat" → 1, a number of beats → itself.
+// A name of the row's choices (echoed as given), or a number of beats above min, up to max.
+// "none" → 0, "bar" → -1, "beat" → 1 on the engine's side.
 void Controller::osc_slot_quantize(const Request& r) {
     if (!check_arity(r, 1, 1)) return;
     const auto& a = r.message.args[0];
@@ -1371,16 +1232,16 @@ void Controller::osc_slot_quantize(const Request& r) {
         if (a.s == "none") grid = 0.0;
         if (a.s == "bar") grid = -1.0;
         if (a.s == "beat") grid = 1.0;
-    } else if (const auto v = number(a); v && *v > 0.0 && *v <= 64.0) {
+    } else if (const auto v = number(a); v && *v > r.row.min && *v <= r.row.max) {
         grid = v;
     }
     if (!grid) {
-        error(
-            r.from, r.message.address,
-            "quantize must be \"none\", \"beat\", \"bar\" or a number of beats above 0, up to 64");
+        error(r.from, r.message.address,
+              fmt::format("{} must be {} or a number of beats above {}, up to {}", r.row.what,
+                          osc::quoted_choices(r.row, ", "), r.row.min, r.row.max));
         return;
     }
-    if (!send(Command{CommandKind::set_quantize, r.slot, static_cast<float>(*grid)}, r)) return;
+    if (!send(Command{*r.row.command, r.slot, static_cast<float>(*grid)}, r)) return;
     // Echoed as given: a name stays a name, a number of beats a float.
     const OscArg given =
         is_string(a) ? OscArg::string(a.s) : OscArg::float32(static_cast<float>(*grid));
@@ -1389,60 +1250,52 @@ void Controller::osc_slot_quantize(const Request& r) {
         mirror_slot(r.slot).params.quantize = given;
         ++changes_;
     }
-    echo(r, slot_address(r.slot, "quantize"), given);
-}
-
-void Controller::osc_slot_beats(const Request& r) {
-    if (auto v = send_number(r, CommandKind::set_beats, 0.0, 1024.0, "beats"))
-        accept_float(r, &SlotParams::beats, "beats", *v);
+    echo(r, r.row.echo, given);
 }
 
 void Controller::osc_clock_tempo(const Request& r) {
-    const auto v = send_number(r, CommandKind::clock_tempo, 20.0, 300.0, "tempo (BPM)");
-    if (!v) return;
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
     {
         std::lock_guard lock(mutex_);
         globals().tempo = static_cast<float>(*v);
         ++changes_;
     }
-    echo(r, "/clock/tempo", OscArg::float32(static_cast<float>(*v)));
+    echo(r, r.row.echo, OscArg::float32(static_cast<float>(*v)));
 }
 
 void Controller::osc_clock_meter(const Request& r) {
-    const auto v = send_whole(r, CommandKind::clock_meter, 1.0, 32.0, "meter (beats per bar)");
-    if (!v) return;
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
     {
         std::lock_guard lock(mutex_);
         globals().meter = static_cast<std::int32_t>(*v);
         ++changes_;
     }
-    echo(r, "/clock/meter", OscArg::int32(static_cast<std::int32_t>(*v)));
+    echo(r, r.row.echo, OscArg::int32(static_cast<std::int32_t>(*v)));
 }
 
 void Controller::osc_clock_reset(const Request& r) {
-    if (check_arity(r, 0, 0)) send(Command{CommandKind::clock_reset}, r);
+    if (check_arity(r, 0, 0)) send(Command{*r.row.command}, r);
 }
 
+// The index of a name among the row's choices is its ClockSource.
 void Controller::osc_clock_sync(const Request& r) {
     if (!check_arity(r, 1, 1)) return;
     const auto& a = r.message.args[0];
-    std::optional<ClockSource> source;
-    if (is_string(a) && a.s == "internal") source = ClockSource::internal;
-    if (is_string(a) && a.s == "jack") source = ClockSource::jack;
-    if (!source) {
-        error(r.from, r.message.address, "sync must be \"internal\" or \"jack\"");
+    const auto index = is_string(a) ? osc::choice_index(r.row, a.s) : std::nullopt;
+    if (!index) {
+        error(r.from, r.message.address,
+              fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
         return;
     }
-    if (!send(Command{CommandKind::clock_sync, 0,
-                      static_cast<float>(static_cast<std::uint8_t>(*source))},
-              r))
-        return;
+    if (!send(Command{*r.row.command, 0, static_cast<float>(*index)}, r)) return;
     {
         std::lock_guard lock(mutex_);
-        globals().sync = a.s;
+        globals().sync = static_cast<ClockSource>(*index);
         ++changes_;
     }
-    echo(r, "/clock/sync", OscArg::string(a.s));
+    echo(r, r.row.echo, OscArg::string(a.s));
 }
 
 bool Controller::require_feedback(const Request& r) {
@@ -1520,10 +1373,8 @@ bool Controller::skipped_without_recording(const OscMessage& m) const {
     if ((config_.inputs > 0 && config_.recorders > 0) || m.args.size() != 1) return false;
     const OscArg& a = m.args[0];
     if (a.type != 'i') return false;
-    if (m.address == "/monitor") return a.i == 0;
-    const auto sa = parse_slot_address(m.address);
-    if (!sa) return false;
-    return (sa->verb == "input" && a.i == 1) || (sa->verb == "monitor" && a.i == 0);
+    const osc::Row* row = osc::match(m.address);
+    return row != nullptr && row->recording && row->saved && static_cast<double>(a.i) == row->def;
 }
 
 bool Controller::require_persistence(const Request& r) {
@@ -1560,7 +1411,7 @@ void Controller::osc_session_save(const Request& r) {
             if (!e.empty())
                 report_error(to, address, e);
             else
-                reply_(to, OscMessage{"/session/save.reply", {OscArg::string(name)}});
+                reply_(to, OscMessage{std::string(osc::kSessionSaveReply), {OscArg::string(name)}});
         });
     if (!why.empty()) error(r.from, r.message.address, why);
 }
@@ -1591,7 +1442,7 @@ void Controller::osc_session_load(const Request& r) {
                  rig.slots.size() == 1 ? "" : "s");
     // Its replies (/slot/<n>/loaded, /error) go where the session's reply goes.
     apply_rig(rig_replace_messages(rig, snapshot(), persistence_->defaults()), *to);
-    reply_(*to, OscMessage{"/session/load.reply", {OscArg::string(*name)}});
+    reply_(*to, OscMessage{std::string(osc::kSessionLoadReply), {OscArg::string(*name)}});
 }
 
 void Controller::osc_session_list(const Request& r) {
@@ -1605,7 +1456,7 @@ void Controller::osc_session_list(const Request& r) {
         error(r.from, r.message.address, e.what());
         return;
     }
-    OscMessage m{"/session/list.reply", {}};
+    OscMessage m{std::string(osc::kSessionListReply), {}};
     for (auto& n : names) m.args.push_back(OscArg::string(std::move(n)));
     reply_(*to, m);
 }

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/osc_schema.hpp"
 #include "daemon/feedback.hpp"
 #include "daemon/load_worker.hpp"
 #include "daemon/path_confinement.hpp"
@@ -177,14 +178,14 @@ class Controller {
     // The endpoint restore uses: replies to it go nowhere and its errors are logged.
     static OscEndpoint internal_endpoint() { return OscEndpoint{}; }
 
-    // Whether the route table answers `address` ("/slot/12/gain", "/ping"), whatever the
+    // Whether the schema has a control row for `address` ("/slot/12/gain", "/ping"), whatever the
     // slot count.
     static bool is_known_address(std::string_view address);
     // Whether `address` is one only feedback sends (slot state, playing, position, meters,
     // beats): shown by a surface, never answered by looperd.
     static bool is_feedback_address(std::string_view address);
 
-    // Every address pattern the controller answers, as documented in docs/osc.md.
+    // Every address pattern the controller answers (the schema's control rows).
     static std::vector<std::string> addresses();
 
   private:
@@ -213,15 +214,13 @@ class Controller {
     struct Request {
         const OscMessage& message;
         const OscEndpoint& from;
+        const osc::Row& row;  // the schema's row of the message's address
         std::uint32_t slot = 0;
         std::uint64_t frame = 0;  // every command the message produces takes effect here
     };
     using Handler = void (Controller::*)(const Request&);
-    struct Route {
-        std::string_view address;  // "/ping", or "/slot/<n>/play" for slot routes
-        Handler handler;
-    };
-    static const std::vector<Route>& routes();
+    // The member function answering a schema row's handler.
+    static Handler handler_for(osc::Handler h);
 
     void osc_ping(const Request& r);
     void osc_status(const Request& r);
@@ -231,32 +230,20 @@ class Controller {
     void osc_slot_unload(const Request& r);
     void osc_slot_play(const Request& r);
     void osc_slot_stop(const Request& r);
-    void osc_slot_gain(const Request& r);
     void osc_slot_loop(const Request& r);
+    void set_mode(const Request& r, std::size_t index);
+    // A slot's plain number or whole parameter (Handler::param): checked against its row,
+    // sent, mirrored and echoed.
+    void osc_param(const Request& r);
+    void osc_slot_region(const Request& r);
+    void osc_slot_region_seconds(const Request& r);
     void osc_slot_mode(const Request& r);
-    void osc_slot_pan(const Request& r);
-    void osc_slot_rate(const Request& r);
-    void osc_slot_pitch(const Request& r);
-    void osc_slot_reverse(const Request& r);
-    void osc_slot_start(const Request& r);
-    void osc_slot_end(const Request& r);
-    void osc_slot_start_seconds(const Request& r);
-    void osc_slot_end_seconds(const Request& r);
-    void osc_slot_xfade(const Request& r);
-    void osc_slot_poly(const Request& r);
-    void osc_slot_choke(const Request& r);
-    void osc_slot_output(const Request& r);
-    void osc_slot_fade_in(const Request& r);
-    void osc_slot_fade_out(const Request& r);
     void osc_slot_quantize(const Request& r);
-    void osc_slot_beats(const Request& r);
     void osc_slot_record(const Request& r);
     void osc_slot_overdub(const Request& r);
     void osc_slot_undo(const Request& r);
     void osc_slot_redo(const Request& r);
     void osc_slot_clear(const Request& r);
-    void osc_slot_input(const Request& r);
-    void osc_slot_monitor(const Request& r);
     void osc_monitor(const Request& r);
     void osc_slot_save(const Request& r);
     void osc_slot_load_take(const Request& r);
@@ -293,21 +280,13 @@ class Controller {
     bool send(Command c, const Request& r);
     bool check_arity(const Request& r, std::size_t min, std::size_t max);
     std::optional<bool> button(const Request& r);
-    std::optional<float> gain_argument(const Request& r, float max);
-    std::optional<double> number_argument(const Request& r, double min, double max,
-                                          const char* what);
-    std::optional<double> whole_argument(const Request& r, double min, double max,
-                                         const char* what);
-    // Both return the value sent, or nullopt after answering /error.
-    std::optional<double> send_number(const Request& r, CommandKind kind, double min, double max,
-                                      const char* what);
-    std::optional<double> send_whole(const Request& r, CommandKind kind, double min, double max,
-                                     const char* what);
-    // An accepted slot parameter: into the mirror, and echoed to subscribers on its address.
-    void accept_float(const Request& r, float SlotParams::*field, const char* verb, double v);
-    void accept_int(const Request& r, std::int32_t SlotParams::*field, const char* verb, double v);
+    // The one argument of a number or whole row, checked against the row's range (its upper
+    // bound narrowed by the configuration where the row says so). nullopt after /error.
+    std::optional<double> value_argument(const Request& r);
+    double row_max(const osc::Row& row) const;
     // Tells subscribers of an accepted change from r's sender.
-    void echo(const Request& r, std::string address, OscArg value);
+    // `pattern`: the row's echo address, "/slot/<n>/..." filled in with r's slot.
+    void echo(const Request& r, std::string_view pattern, OscArg value);
     bool require_feedback(const Request& r);
     bool admit_scheduled(const Request& r);
     void note_scheduled(std::uint64_t frame);
@@ -353,7 +332,7 @@ class Controller {
         float master_gain = 1.0F;
         float tempo = 120.0F;
         std::int32_t meter = 4;
-        std::string sync = "internal";
+        ClockSource sync = ClockSource::internal;
         std::int32_t monitor = 0;  // /monitor
     };
     Globals globals_;

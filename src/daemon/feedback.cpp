@@ -22,24 +22,8 @@ namespace {
 // /slot/<n>/info list them.
 template <typename Add>
 void each_param(const SlotParams& p, Add&& add) {
-    add("gain", OscArg::float32(p.gain));
-    add("pan", OscArg::float32(p.pan));
-    add("rate", OscArg::float32(p.rate));
-    add("pitch", OscArg::float32(p.pitch));
-    add("reverse", OscArg::int32(p.reverse));
-    add("start", OscArg::float32(p.start));
-    add("end", OscArg::float32(p.end));
-    add("xfade", OscArg::float32(p.xfade));
-    add("mode", OscArg::string(p.mode));
-    add("poly", OscArg::int32(p.poly));
-    add("choke", OscArg::int32(p.choke));
-    add("output", OscArg::int32(p.output));
-    add("fade_in", OscArg::float32(p.fade_in));
-    add("fade_out", OscArg::float32(p.fade_out));
-    add("quantize", p.quantize);
-    add("beats", OscArg::float32(p.beats));
-    add("input", OscArg::int32(p.input));
-    add("monitor", OscArg::int32(p.monitor));
+    static const std::vector<const osc::Row*> rows = saved_slot_rows();
+    for (const osc::Row* row : rows) add(osc::slot_verb(row->address), param_value(p, *row));
 }
 
 constexpr int kMaxFailedSends = 10;
@@ -95,10 +79,6 @@ OscEndpoint with_port(OscEndpoint e, std::uint16_t port) {
         reinterpret_cast<sockaddr_in6*>(&e.addr)->sin6_port = htons(port);
     }
     return e;
-}
-
-std::string slot_address(std::uint32_t slot, const char* verb) {
-    return "/slot/" + std::to_string(slot) + "/" + verb;
 }
 
 // An interval of 1/hz rounded up, so that hz intervals never fit in less than a second.
@@ -307,20 +287,23 @@ std::vector<OscMessage> Feedback::state_messages() const {
 std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) const {
     std::vector<OscMessage> out;
     out.reserve(5 + mirror.slots.size() * 21);
-    out.push_back({"/master/gain", {OscArg::float32(mirror.master_gain)}});
-    out.push_back({"/clock/tempo", {OscArg::float32(mirror.tempo)}});
-    out.push_back({"/clock/meter", {OscArg::int32(mirror.meter)}});
-    out.push_back({"/clock/sync", {OscArg::string(mirror.sync)}});
-    out.push_back({"/monitor", {OscArg::int32(mirror.monitor)}});
+    using osc::Handler;
+    auto at = [](Handler h) { return std::string(osc::row(h).echo); };
+    out.push_back({at(Handler::master_gain), {OscArg::float32(mirror.master_gain)}});
+    out.push_back({at(Handler::clock_tempo), {OscArg::float32(mirror.tempo)}});
+    out.push_back({at(Handler::clock_meter), {OscArg::int32(mirror.meter)}});
+    out.push_back({at(Handler::clock_sync), {OscArg::string(std::string(sync_name(mirror.sync)))}});
+    out.push_back({at(Handler::monitor), {OscArg::int32(mirror.monitor)}});
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
         const SlotMirror& s = mirror.slots[n];
         const SlotParams& p = s.params;
         const char* state = slot_state(s, n);
-        auto add = [&out, n](const char* verb, OscArg v) {
-            out.push_back({slot_address(n, verb), {std::move(v)}});
+        auto add = [&out, n](std::string_view verb, OscArg v) {
+            out.push_back({osc::slot_verb_address(n, verb), {std::move(v)}});
         };
-        add("state", OscArg::string(state));
-        add("playing", OscArg::float32(std::string_view(state) == "playing" ? 1.0F : 0.0F));
+        add(osc::slot_verb(osc::kSlotState), OscArg::string(state));
+        add(osc::slot_verb(osc::kSlotPlaying),
+            OscArg::float32(std::string_view(state) == "playing" ? 1.0F : 0.0F));
         each_param(p, add);
     }
     return out;
@@ -339,13 +322,13 @@ bool Feedback::send_state(const OscEndpoint& to) const {
 
 OscMessage Feedback::info_message(std::uint32_t slot) const {
     const MirrorState mirror = mirror_();
-    OscMessage m{slot_address(slot, "info.reply"), {}};
+    OscMessage m{osc::slot_address(osc::kSlotInfoReply, slot), {}};
     if (slot >= mirror.slots.size()) return m;
     const SlotMirror& s = mirror.slots[slot];
     const SlotParams& p = s.params;
     const char* state = slot_state(s, slot);
-    auto add = [&m](const char* key, OscArg v) {
-        m.args.push_back(OscArg::string(key));
+    auto add = [&m](std::string_view key, OscArg v) {
+        m.args.push_back(OscArg::string(std::string(key)));
         m.args.push_back(std::move(v));
     };
     const float seconds =
@@ -362,7 +345,7 @@ OscMessage Feedback::info_message(std::uint32_t slot) const {
 
 OscMessage Feedback::slots_message() const {
     const MirrorState mirror = mirror_();
-    OscMessage m{"/slots.reply", {}};
+    OscMessage m{std::string(osc::kSlotsReply), {}};
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
         if (!mirror.slots[n].loaded) continue;
         m.args.push_back(OscArg::int32(static_cast<std::int32_t>(n)));
@@ -386,9 +369,10 @@ void Feedback::tick(TimePoint now) {
         const char* state = slot_state(mirror.slots[n], n);
         if (last_state_[n] == state) continue;
         last_state_[n] = state;
-        changed.push_back({slot_address(n, "state"), {OscArg::string(state)}});
+        changed.push_back({osc::slot_address(osc::kSlotState, n), {OscArg::string(state)}});
         const bool playing = std::string_view(state) == "playing";
-        changed.push_back({slot_address(n, "playing"), {OscArg::float32(playing ? 1.0F : 0.0F)}});
+        changed.push_back(
+            {osc::slot_address(osc::kSlotPlaying, n), {OscArg::float32(playing ? 1.0F : 0.0F)}});
     }
 
     // The clock: one message per beat reached (several beats in one tick: the latest).
@@ -401,7 +385,7 @@ void Feedback::tick(TimePoint now) {
                 std::max<std::int64_t>(1, static_cast<std::int64_t>(engine_.clock_meter()));
             const std::int64_t bar = floor_div(beat, meter);
             const std::int64_t in_bar = beat - bar * meter;
-            changed.push_back({"/clock/beat",
+            changed.push_back({std::string(osc::kClockBeat),
                                {OscArg::int32(static_cast<std::int32_t>(bar + 1)),
                                 OscArg::int32(static_cast<std::int32_t>(in_bar + 1))}});
         }
@@ -413,10 +397,10 @@ void Feedback::tick(TimePoint now) {
         if (next_position_ <= now) next_position_ = now + position_interval_;  // fell behind
         for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
             if (last_state_[n] != "playing") continue;
-            changed.push_back(
-                {slot_address(n, "position"), {OscArg::float32(engine_.slot_position(n))}});
+            changed.push_back({osc::slot_address(osc::kSlotPosition, n),
+                               {OscArg::float32(engine_.slot_position(n))}});
         }
-        OscMessage meter{"/meter/out", {}};
+        OscMessage meter{std::string(osc::kMeterOut), {}};
         bool silent = true;
         for (std::uint32_t o = 0; o < config_.outputs; ++o) {
             const float peak = engine_.take_output_peak(o);

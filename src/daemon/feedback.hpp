@@ -14,60 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "control/model.hpp"
 #include "io/osc_server.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/limits.hpp"
 
 namespace looperd {
-
-// One slot's parameters as last accepted, with the engine's defaults.
-struct SlotParams {
-    float gain = 1.0F;
-    float pan = 0.0F;
-    float rate = 1.0F;
-    float pitch = 0.0F;
-    std::int32_t reverse = 0;
-    float start = 0.0F;  // region, fractions of the sample
-    float end = 1.0F;
-    float xfade = 0.0F;
-    std::string mode = "oneshot";
-    std::int32_t poly = 1;
-    std::int32_t choke = 0;
-    std::int32_t output = 0;
-    float fade_in = 0.0F;
-    float fade_out = limits::kDefaultFadeMs;
-    OscArg quantize = OscArg::string("none");  // as given: "none", "beat", "bar" or beats
-    float beats = 0.0F;
-    std::int32_t input = 1;    // the input pair recorded and monitored
-    std::int32_t monitor = 0;  // 1: the input pair passes to the slot's outputs
-};
-
-// One slot of the controller's mirror.
-struct SlotMirror {
-    bool loaded = false;
-    bool loading = false;  // a load request is in flight
-    std::string path;
-    std::uint32_t frames = 0;
-    std::uint32_t channels = 0;
-    std::uint32_t sample_rate = 0;
-    SlotParams params;
-    // The file the saved rig names while the slot holds no sample of it: the path of a load in
-    // flight, or of a restored load whose file was missing (kept until the slot is loaded or
-    // unloaded again).
-    std::string rig_path;
-    bool take = false;      // the sample is a take (recorded or load_take): `path` is its kept file
-    bool rig_take = false;  // rig_path names a take
-};
-
-// A copy of everything the controller knows, taken under its lock.
-struct MirrorState {
-    std::vector<SlotMirror> slots;
-    float master_gain = 1.0F;
-    float tempo = 120.0F;
-    std::int32_t meter = 4;
-    std::string sync = "internal";
-    std::int32_t monitor = 0;  // /monitor
-};
 
 struct FeedbackConfig {
     std::vector<OscEndpoint> static_subscribers;  // --notify: never dropped for silence

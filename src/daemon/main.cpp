@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 
+#include "control/osc_schema.hpp"
 #include "daemon/config_file.hpp"
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
@@ -459,6 +460,12 @@ int main(int argc, char** argv) {
     }
     if (options.version) {
         std::printf("looperd %s\n", LOOPERD_VERSION);
+        return 0;
+    }
+    if (!options.print_osc.empty()) {
+        std::fputs(options.print_osc == "json" ? osc::json_schema().c_str()
+                                               : osc::markdown_table().c_str(),
+                   stdout);
         return 0;
     }
     // The config file's rig ([master], [clock], [[slot]]) is checked as the OSC handlers check

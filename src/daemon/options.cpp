@@ -511,6 +511,21 @@ const std::array kSpecs{
                .help = "print the configuration in effect (file and flags) as TOML and exit",
                .set = [](Options& o, const OptionValue&) { o.print_config = true; },
                .get = no_value},
+    OptionSpec{.name = "print-osc",
+               .kind = OptionKind::action_choice,
+               .metavar = "[=json]",
+               .group = "General",
+               .help = "print every OSC address looperd accepts, replies or sends, with its\n"
+                       "arguments and ranges: a Markdown table, or with =json the schema\n"
+                       "for control surfaces and mappings; then exit",
+               .set =
+                   [](Options& o, const OptionValue& v) {
+                       const auto& format = std::get<std::string>(v);
+                       if (format != "" && format != "markdown" && format != "json")
+                           throw OptionsError("expected markdown or json, got '" + format + "'");
+                       o.print_osc = format.empty() ? "markdown" : format;
+                   },
+               .get = no_value},
     OptionSpec{.name = "help",
                .short_name = 'h',
                .kind = OptionKind::action,
@@ -533,6 +548,8 @@ OptionValue value_from_text(const OptionSpec& spec, const std::string& text) {
         case OptionKind::action:
         case OptionKind::flag:
             return true;
+        case OptionKind::action_choice:
+            return text;
         case OptionKind::integer: {
             std::int64_t v = 0;
             const auto* end = text.data() + text.size();
@@ -574,6 +591,9 @@ const OptionSpec* find_option(std::string_view name) {
 
 void apply_option(const OptionSpec& spec, Options& options, const OptionValue& value) {
     switch (spec.kind) {
+        case OptionKind::action_choice:
+            if (!std::holds_alternative<std::string>(value)) throw OptionsError("expected a word");
+            break;
         case OptionKind::action:
         case OptionKind::flag:
             if (!std::holds_alternative<bool>(value)) throw OptionsError("expected true or false");
@@ -627,8 +647,14 @@ CommandLine read_command_line(int argc, const char* const* argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         const OptionSpec* spec = nullptr;
+        // "--name=value" gives the value in the same word.
+        std::optional<std::string> inline_value;
         if (arg.starts_with("--")) {
-            spec = find_option(arg.substr(2));
+            const auto equals = arg.find('=');
+            if (equals != std::string_view::npos)
+                inline_value = std::string(arg.substr(equals + 1));
+            spec = find_option(
+                arg.substr(2, equals == std::string_view::npos ? arg.npos : equals - 2));
         } else if (arg.size() == 2 && arg[0] == '-') {
             for (const auto& s : kSpecs)
                 if (s.short_name != '\0' && s.short_name == arg[1]) spec = &s;
@@ -638,7 +664,13 @@ CommandLine read_command_line(int argc, const char* const* argv) {
 
         const std::string flag = "--" + std::string(spec->name);
         std::string text;
-        if (spec->kind != OptionKind::action && spec->kind != OptionKind::flag) {
+        if (spec->kind == OptionKind::action || spec->kind == OptionKind::flag) {
+            if (inline_value) throw OptionsError(flag + ": takes no value");
+        } else if (spec->kind == OptionKind::action_choice) {
+            text = inline_value.value_or("");
+        } else if (inline_value) {
+            text = *inline_value;
+        } else {
             if (i + 1 >= argc) throw OptionsError(flag + ": missing value");
             text = argv[++i];
         }
@@ -738,7 +770,8 @@ std::string usage() {
         std::string left = "  --" + std::string(spec.name);
         if (spec.short_name != '\0')
             left = "  -" + std::string(1, spec.short_name) + ", " + left.substr(2);
-        if (!spec.metavar.empty()) left += " " + std::string(spec.metavar);
+        if (!spec.metavar.empty())
+            left += (spec.kind == OptionKind::action_choice ? "" : " ") + std::string(spec.metavar);
         out += left;
         // A flag too wide for its column puts its help on the next line.
         if (left.size() + 2 > kHelpColumn)

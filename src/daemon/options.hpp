@@ -68,6 +68,7 @@ struct Options {
     std::filesystem::path config_file;  // --config; empty: the default places
     bool check_config = false;
     bool print_config = false;
+    std::string print_osc;  // --print-osc: "markdown" or "json"; empty: not asked
     bool help = false;
     bool version = false;
 
@@ -86,13 +87,14 @@ class OptionsError : public std::runtime_error {
 using OptionValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>>;
 
 enum class OptionKind : std::uint8_t {
-    action,     // command line only, no value: --help, --check-config...
-    flag,       // a switch on the command line; true or false in the config file
-    integer,    // a whole number from min to max
-    number,     // a finite number from min to max (a whole number is fine)
-    byte_size,  // "512M", "2G" or a whole number of bytes
-    text,       // a string
-    text_list,  // repeatable on the command line; an array of strings in the config file
+    action,         // command line only, no value: --help, --check-config...
+    action_choice,  // command line only: --name alone, or --name=VALUE (--print-osc=json)
+    flag,           // a switch on the command line; true or false in the config file
+    integer,        // a whole number from min to max
+    number,         // a finite number from min to max (a whole number is fine)
+    byte_size,      // "512M", "2G" or a whole number of bytes
+    text,           // a string
+    text_list,      // repeatable on the command line; an array of strings in the config file
 };
 
 // OptionSpec: one entry of the option table that the command-line parser, the config-file

@@ -16,46 +16,12 @@ namespace looperd {
 
 namespace {
 
-// How a parameter is checked and sent. The ranges are those of the OSC handlers
-// (Controller::osc_slot_*); a unit test holds both to the same boundaries.
-enum class Kind : std::uint8_t { number, whole, mode, quantize };
-
-struct ParamSpec {
-    std::string_view key;  // the OSC verb and the TOML key
-    Kind kind;
-    double min = 0.0;
-    double max = 0.0;
-    float SlotParams::*f = nullptr;         // Kind::number
-    std::int32_t SlotParams::*i = nullptr;  // Kind::whole
-};
-
-// In the order rig_messages() sends them; the region (start, end) is sent apart.
-const ParamSpec kParams[] = {
-    {"gain", Kind::number, 0.0, static_cast<double>(limits::kMaxSlotGain), &SlotParams::gain,
-     nullptr},
-    {"pan", Kind::number, -1.0, 1.0, &SlotParams::pan, nullptr},
-    {"rate", Kind::number, 0.125, 8.0, &SlotParams::rate, nullptr},
-    {"pitch", Kind::number, -24.0, 24.0, &SlotParams::pitch, nullptr},
-    {"reverse", Kind::whole, 0.0, 1.0, nullptr, &SlotParams::reverse},
-    {"start", Kind::number, 0.0, 1.0, &SlotParams::start, nullptr},
-    {"end", Kind::number, 0.0, 1.0, &SlotParams::end, nullptr},
-    {"xfade", Kind::number, 0.0, 1000.0, &SlotParams::xfade, nullptr},
-    {"mode", Kind::mode, 0.0, 0.0, nullptr, nullptr},
-    {"poly", Kind::whole, 1.0, limits::kMaxPoly, nullptr, &SlotParams::poly},
-    {"choke", Kind::whole, 0.0, limits::kMaxChokeGroup, nullptr, &SlotParams::choke},
-    // The actual bound, ⌈outputs/2⌉, is the controller's to check when the rig is applied.
-    {"output", Kind::whole, 0.0, (limits::kMaxOutputs + 1) / 2, nullptr, &SlotParams::output},
-    {"fade_in", Kind::number, 0.0, 10000.0, &SlotParams::fade_in, nullptr},
-    {"fade_out", Kind::number, 0.1, 10000.0, &SlotParams::fade_out, nullptr},
-    {"quantize", Kind::quantize, 0.0, 64.0, nullptr, nullptr},
-    {"beats", Kind::number, 0.0, 1024.0, &SlotParams::beats, nullptr},
-    // Recording (docs/recording.md). The actual bound of input, ⌈inputs/2⌉, is the
-    // controller's to check when the rig is applied, like output's.
-    {"input", Kind::whole, 1.0, (limits::kMaxInputs + 1) / 2, nullptr, &SlotParams::input},
-    {"monitor", Kind::whole, 0.0, 1.0, nullptr, &SlotParams::monitor},
-};
-
-constexpr std::string_view kModes[] = {"oneshot", "loop", "gate", "toggle"};
+// The ranges, kinds and order of a slot's parameters are the schema's (control/osc_schema):
+// a rig is checked exactly as the OSC handlers check what they receive.
+const std::vector<const osc::Row*>& slot_rows() {
+    static const std::vector<const osc::Row*> rows = saved_slot_rows();
+    return rows;
+}
 
 bool same_arg(const OscArg& a, const OscArg& b) {
     if (a.type != b.type) return false;
@@ -122,37 +88,38 @@ const toml::table* table_at(const toml::table& table, std::string_view name,
 }
 
 void parse_param(const std::string& source, const toml::node& node, const std::string& key,
-                 const ParamSpec& spec, SlotParams& out) {
-    switch (spec.kind) {
-        case Kind::number:
-            out.*spec.f = static_cast<float>(number_in(source, node, key, spec.min, spec.max));
+                 const osc::Row& row, SlotParams& out) {
+    const ParamField field = param_field(osc::slot_verb(row.address));
+    switch (row.value) {
+        case osc::Value::number:
+            out.*field.f = static_cast<float>(number_in(source, node, key, row.min, row.max));
             return;
-        case Kind::whole:
-            out.*spec.i =
-                static_cast<std::int32_t>(whole_in(source, node, key, spec.min, spec.max));
+        case osc::Value::whole:
+            out.*field.i = static_cast<std::int32_t>(whole_in(source, node, key, row.min, row.max));
             return;
-        case Kind::mode: {
-            const auto& s =
-                string_of(source, node, key, R"(must be "oneshot", "loop", "gate" or "toggle")");
-            if (std::find(std::begin(kModes), std::end(kModes), s) == std::end(kModes))
-                fail(source, &node, key, R"(must be "oneshot", "loop", "gate" or "toggle")");
-            out.mode = s;
+        case osc::Value::choice: {
+            const std::string what = "must be " + osc::quoted_choices(row);
+            const auto index = osc::choice_index(row, string_of(source, node, key, what));
+            if (!index) fail(source, &node, key, what);
+            out.mode = static_cast<SlotMode>(*index);
             return;
         }
-        case Kind::quantize: {
-            constexpr std::string_view what =
-                R"(must be "none", "beat", "bar" or a number of beats above 0, up to 64)";
+        case osc::Value::quantize: {
+            const std::string what =
+                fmt::format("must be {} or a number of beats above {}, up to {}",
+                            osc::quoted_choices(row, ", "), row.min, row.max);
             if (const auto* s = node.as_string()) {
-                if (s->get() != "none" && s->get() != "beat" && s->get() != "bar")
-                    fail(source, &node, key, what);
+                if (!osc::choice_index(row, s->get())) fail(source, &node, key, what);
                 out.quantize = OscArg::string(s->get());
                 return;
             }
             const auto v = number_of(node);
-            if (!v || *v <= 0.0 || *v > 64.0) fail(source, &node, key, what);
+            if (!v || *v <= row.min || *v > row.max) fail(source, &node, key, what);
             out.quantize = OscArg::float32(static_cast<float>(*v));
             return;
         }
+        default:
+            fail(source, &node, key, "not a saved parameter");
     }
 }
 
@@ -174,10 +141,12 @@ RigSlot parse_slot(const std::string& source, const toml::table& t) {
             if (b == nullptr) fail(source, &node, name, "must be true or false");
             slot.take = b->get();
         } else {
-            const auto* spec = std::find_if(std::begin(kParams), std::end(kParams),
-                                            [&key](const ParamSpec& p) { return p.key == key; });
-            if (spec == std::end(kParams)) fail(source, &node, name, "unknown key");
-            parse_param(source, node, name, *spec, slot.params);
+            const auto& rows = slot_rows();
+            const auto row = std::find_if(rows.begin(), rows.end(), [&key](const osc::Row* r) {
+                return osc::slot_verb(r->address) == key;
+            });
+            if (row == rows.end()) fail(source, &node, name, "unknown key");
+            parse_param(source, node, name, **row, slot.params);
         }
     }
     if (!has_index) fail(source, &t, "slot.index", "missing: every [[slot]] needs its index");
@@ -265,58 +234,53 @@ std::string arg_text(const OscArg& a) {
 }
 
 std::string slot_address(std::uint32_t slot, std::string_view verb) {
-    return "/slot/" + std::to_string(slot) + "/" + std::string(verb);
+    return osc::slot_verb_address(slot, verb);
+}
+
+// The address of a handler's row for slot `n`: /slot/<n>/load, load_take, unload.
+std::string slot_address(std::uint32_t n, osc::Handler h) {
+    return osc::slot_address(osc::row(h).address, n);
+}
+
+std::string load_address(std::uint32_t n, bool take) {
+    return slot_address(n, take ? osc::Handler::load_take : osc::Handler::load);
 }
 
 void add_slot_params(std::vector<OscMessage>& out, std::uint32_t n, const SlotParams& p) {
-    for (const auto& spec : kParams) {
-        if (spec.key == "end") continue;  // sent with start
-        if (spec.key == "start") {
+    for (const osc::Row* row : slot_rows()) {
+        const auto verb = osc::slot_verb(row->address);
+        if (row->command == CommandKind::set_region_end) continue;  // sent with start
+        if (row->command == CommandKind::set_region_start) {
             // From any current region (start < end, both in 0..1): start 0 is before every
             // end, then the new end is after 0, then the new start is before the new end.
-            out.push_back({slot_address(n, "start"), {OscArg::float32(0.0F)}});
-            out.push_back({slot_address(n, "end"), {OscArg::float32(p.end)}});
-            if (p.start != 0.0F)
-                out.push_back({slot_address(n, "start"), {OscArg::float32(p.start)}});
+            out.push_back({slot_address(n, verb), {OscArg::float32(0.0F)}});
+            const auto end = std::find_if(slot_rows().begin(), slot_rows().end(), [](auto* r) {
+                return r->command == CommandKind::set_region_end;
+            });
+            out.push_back({osc::slot_address((*end)->address, n), {OscArg::float32(p.end)}});
+            if (p.start != 0.0F) out.push_back({slot_address(n, verb), {OscArg::float32(p.start)}});
             continue;
         }
-        OscArg value;
-        switch (spec.kind) {
-            case Kind::number:
-                value = OscArg::float32(p.*spec.f);
-                break;
-            case Kind::whole:
-                value = OscArg::int32(p.*spec.i);
-                break;
-            case Kind::mode:
-                value = OscArg::string(p.mode);
-                break;
-            case Kind::quantize:
-                value = p.quantize;
-                break;
-        }
-        out.push_back({slot_address(n, spec.key), {std::move(value)}});
+        out.push_back({slot_address(n, verb), {param_value(p, *row)}});
     }
 }
 
 void add_globals(std::vector<OscMessage>& out, const RigState& rig) {
-    out.push_back({"/master/gain", {OscArg::float32(rig.master_gain)}});
-    out.push_back({"/clock/tempo", {OscArg::float32(rig.tempo)}});
-    out.push_back({"/clock/meter", {OscArg::int32(rig.meter)}});
-    out.push_back({"/clock/sync", {OscArg::string(rig.sync)}});
-    out.push_back({"/monitor", {OscArg::int32(rig.monitor)}});
+    using osc::Handler;
+    auto at = [](Handler h) { return std::string(osc::row(h).address); };
+    out.push_back({at(Handler::master_gain), {OscArg::float32(rig.master_gain)}});
+    out.push_back({at(Handler::clock_tempo), {OscArg::float32(rig.tempo)}});
+    out.push_back({at(Handler::clock_meter), {OscArg::int32(rig.meter)}});
+    out.push_back({at(Handler::clock_sync), {OscArg::string(std::string(sync_name(rig.sync)))}});
+    out.push_back({at(Handler::monitor), {OscArg::int32(rig.monitor)}});
 }
 
 }  // namespace
 
 bool same_params(const SlotParams& a, const SlotParams& b) {
-    for (const auto& spec : kParams) {
-        if (spec.f != nullptr &&
-            std::bit_cast<std::uint32_t>(a.*spec.f) != std::bit_cast<std::uint32_t>(b.*spec.f))
-            return false;
-        if (spec.i != nullptr && a.*spec.i != b.*spec.i) return false;
-    }
-    return a.mode == b.mode && same_arg(a.quantize, b.quantize);
+    for (const osc::Row* row : slot_rows())
+        if (!same_arg(param_value(a, *row), param_value(b, *row))) return false;
+    return true;
 }
 
 RigState rig_from_mirror(const MirrorState& mirror, const SlotParams& defaults) {
@@ -348,7 +312,7 @@ std::string rig_to_toml(const RigState& rig, bool state_header) {
     out += fmt::format("[master]\ngain = {}\nmonitor = {}\n\n", float_text(rig.master_gain),
                        rig.monitor);
     out += fmt::format("[clock]\ntempo = {}\nmeter = {}\nsync = {}\n", float_text(rig.tempo),
-                       rig.meter, valid_utf8(rig.sync) ? quoted(rig.sync) : "\"internal\"");
+                       rig.meter, quoted(sync_name(rig.sync)));
     for (const auto& slot : rig.slots) {
         out += fmt::format("\n[[slot]]\nindex = {}\n", slot.index);
         if (!slot.file.empty()) {
@@ -361,24 +325,9 @@ std::string rig_to_toml(const RigState& rig, bool state_header) {
             }
         }
         const SlotParams& p = slot.params;
-        for (const auto& spec : kParams) {
-            std::string value;
-            switch (spec.kind) {
-                case Kind::number:
-                    value = float_text(p.*spec.f);
-                    break;
-                case Kind::whole:
-                    value = std::to_string(p.*spec.i);
-                    break;
-                case Kind::mode:
-                    value = quoted(p.mode);
-                    break;
-                case Kind::quantize:
-                    value = arg_text(p.quantize);
-                    break;
-            }
-            out += fmt::format("{} = {}\n", spec.key, value);
-        }
+        for (const osc::Row* row : slot_rows())
+            out += fmt::format("{} = {}\n", osc::slot_verb(row->address),
+                               arg_text(param_value(p, *row)));
     }
     return out;
 }
@@ -389,10 +338,11 @@ RigState parse_rig(const toml::table& table, const std::string& source) {
         for (const auto& [k, node] : *master) {
             const std::string key = "master." + std::string(k.str());
             if (k.str() == "gain") {
-                rig.master_gain = static_cast<float>(
-                    number_in(source, node, key, 0.0, static_cast<double>(limits::kMaxMasterGain)));
+                const auto& r = osc::row(osc::Handler::master_gain);
+                rig.master_gain = static_cast<float>(number_in(source, node, key, r.min, r.max));
             } else if (k.str() == "monitor") {
-                rig.monitor = static_cast<std::int32_t>(whole_in(source, node, key, 0.0, 1.0));
+                const auto& r = osc::row(osc::Handler::monitor);
+                rig.monitor = static_cast<std::int32_t>(whole_in(source, node, key, r.min, r.max));
             } else {
                 fail(source, &node, key, "unknown key");
             }
@@ -402,14 +352,17 @@ RigState parse_rig(const toml::table& table, const std::string& source) {
         for (const auto& [k, node] : *clock) {
             const std::string key = "clock." + std::string(k.str());
             if (k.str() == "tempo") {
-                rig.tempo = static_cast<float>(number_in(source, node, key, 20.0, 300.0));
+                const auto& r = osc::row(osc::Handler::clock_tempo);
+                rig.tempo = static_cast<float>(number_in(source, node, key, r.min, r.max));
             } else if (k.str() == "meter") {
-                rig.meter = static_cast<std::int32_t>(whole_in(source, node, key, 1.0, 32.0));
+                const auto& r = osc::row(osc::Handler::clock_meter);
+                rig.meter = static_cast<std::int32_t>(whole_in(source, node, key, r.min, r.max));
             } else if (k.str() == "sync") {
-                const auto& s = string_of(source, node, key, R"(must be "internal" or "jack")");
-                if (s != "internal" && s != "jack")
-                    fail(source, &node, key, R"(must be "internal" or "jack")");
-                rig.sync = s;
+                const auto& r = osc::row(osc::Handler::clock_sync);
+                const std::string what = "must be " + osc::quoted_choices(r);
+                const auto index = osc::choice_index(r, string_of(source, node, key, what));
+                if (!index) fail(source, &node, key, what);
+                rig.sync = static_cast<ClockSource>(*index);
             } else {
                 fail(source, &node, key, "unknown key");
             }
@@ -468,8 +421,7 @@ std::vector<OscMessage> rig_messages(const RigState& rig) {
     for (const auto& slot : rig.slots) {
         add_slot_params(out, slot.index, slot.params);
         if (!slot.file.empty())
-            out.push_back({slot_address(slot.index, slot.take ? "load_take" : "load"),
-                           {OscArg::string(slot.file)}});
+            out.push_back({load_address(slot.index, slot.take), {OscArg::string(slot.file)}});
     }
     return out;
 }
@@ -484,7 +436,7 @@ std::vector<OscMessage> rig_replace_messages(const RigState& rig, const MirrorSt
         while (listed != rig.slots.end() && listed->index < n) ++listed;
         if (listed != rig.slots.end() && listed->index == n) continue;
         if (s.loaded || s.loading || !s.rig_path.empty())
-            out.push_back({slot_address(n, "unload"), {}});
+            out.push_back({slot_address(n, osc::Handler::unload), {}});
         if (!same_params(s.params, defaults)) add_slot_params(out, n, defaults);
     }
     for (const auto& slot : rig.slots) {
@@ -497,10 +449,9 @@ std::vector<OscMessage> rig_replace_messages(const RigState& rig, const MirrorSt
             if (slot.index < current.slots.size() &&
                 (current.slots[slot.index].loaded || current.slots[slot.index].loading ||
                  !current.slots[slot.index].rig_path.empty()))
-                out.push_back({slot_address(slot.index, "unload"), {}});
+                out.push_back({slot_address(slot.index, osc::Handler::unload), {}});
         } else if (!holds_it) {
-            out.push_back({slot_address(slot.index, slot.take ? "load_take" : "load"),
-                           {OscArg::string(slot.file)}});
+            out.push_back({load_address(slot.index, slot.take), {OscArg::string(slot.file)}});
         }
     }
     return out;

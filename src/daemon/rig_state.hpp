@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/feedback.hpp"
+#include "control/model.hpp"
 #include "io/osc_codec.hpp"
 
 namespace looperd {
@@ -30,7 +30,7 @@ struct RigState {
     std::int32_t monitor = 0;  // /monitor: every input to the output of its number
     float tempo = 120.0F;
     std::int32_t meter = 4;
-    std::string sync = "internal";
+    ClockSource sync = ClockSource::internal;
     std::vector<RigSlot> slots;  // ascending index, each index once
 };
 

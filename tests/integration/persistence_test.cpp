@@ -180,7 +180,8 @@ class PersistentDaemon : public IntegrationTest {
             d << "tempo " << num(g, "/clock/tempo") << " != " << rig.tempo << "; ";
         if (num(g, "/clock/meter") != rig.meter)
             d << "meter " << num(g, "/clock/meter") << " != " << rig.meter << "; ";
-        if (!g.count("/clock/sync") || g.at("/clock/sync").s != rig.sync) d << "sync differs; ";
+        if (!g.count("/clock/sync") || g.at("/clock/sync").s != sync_name(rig.sync))
+            d << "sync differs; ";
         const auto infos = settled_infos();
         for (int n = 0; n < kSlots; ++n) {
             RigSlot want;
@@ -204,7 +205,8 @@ class PersistentDaemon : public IntegrationTest {
             for (const auto& [key, value] : numbers)
                 if (got.at(key).number() != value)
                     d << where << key << " " << got.at(key).number() << " != " << value << "; ";
-            if (got.at("mode").s != p.mode) d << where << "mode " << got.at("mode").s << "; ";
+            if (got.at("mode").s != mode_name(p.mode))
+                d << where << "mode " << got.at("mode").s << "; ";
             const auto& q = got.at("quantize");
             if (p.quantize.type == 's'
                     ? (q.type != 's' || q.s != p.quantize.s)
@@ -522,8 +524,9 @@ TEST_F(PersistentDaemon, AGoldenStateDirectoryRestoresBitForBit) {
         << hung("saving the golden state again") << "; state.toml is now:\n"
         << read_file(file);
 
+    // Slot 6's file is still missing: its /error may come before or after the reply.
     osc_->send(port_, "/session/load", {osc_string("second-set")});
-    const auto loaded = osc_->wait_for_any({"/session/load.reply", "/error"}, kHangBound);
+    const auto loaded = osc_->wait_for("/session/load.reply", kHangBound);
     ASSERT_TRUE(loaded);
     ASSERT_EQ(loaded->to_string(), "/session/load.reply s:\"second-set\"");
     ASSERT_TRUE(wait_until([&] { return read_file(file) == session; }))

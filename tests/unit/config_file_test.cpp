@@ -8,6 +8,7 @@
 // looperd with --check-config and --print-config (no JACK needed).
 
 #include "daemon/config_file.hpp"
+#include "control/osc_schema.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -119,6 +120,8 @@ OptionValue non_default_value(const OptionSpec& spec) {
         case OptionKind::action:
         case OptionKind::flag:
             return true;
+        case OptionKind::action_choice:
+            return std::string("json");
         case OptionKind::integer: {
             const auto def = spec.get(Options{});
             const auto max = static_cast<std::int64_t>(spec.max);
@@ -781,6 +784,36 @@ mode = "looop"
             << run.output;
         EXPECT_NE(run.output.find("mode"), std::string::npos) << run.output;
     }
+}
+
+}  // namespace
+}  // namespace looperd
+
+namespace looperd {
+namespace {
+
+// `looperd --print-osc` prints the schema's Markdown, `--print-osc=json` its JSON; any other
+// format is refused like a bad flag.
+TEST_F(LooperdBinary, PrintOscPrintsTheSchemaAsMarkdownOrJson) {
+    const RunResult markdown = run_looperd({"--print-osc"}, home_);
+    EXPECT_TRUE(exited_with(markdown.status, 0)) << markdown.output;
+    EXPECT_EQ(markdown.output, osc::markdown_table());
+    const RunResult json = run_looperd({"--print-osc=json"}, home_);
+    EXPECT_TRUE(exited_with(json.status, 0)) << json.output;
+    EXPECT_EQ(json.output, osc::json_schema());
+    const RunResult named = run_looperd({"--print-osc=markdown"}, home_);
+    EXPECT_EQ(named.output, osc::markdown_table());
+    const RunResult bad = run_looperd({"--print-osc=yaml"}, home_);
+    EXPECT_TRUE(exited_with(bad.status, 2)) << bad.output;
+    EXPECT_EQ(bad.output, "looperd: --print-osc: expected markdown or json, got 'yaml'\n");
+    // "--name=value" works for options with a value too; a switch takes none.
+    const RunResult inline_value = run_looperd({"--check-config", "--outputs=0"}, home_);
+    EXPECT_TRUE(exited_with(inline_value.status, 2)) << inline_value.output;
+    EXPECT_EQ(inline_value.output,
+              "looperd: --outputs: expected a whole number from 1 to 64, got 0\n");
+    const RunResult switch_value = run_looperd({"--no-state=1"}, home_);
+    EXPECT_TRUE(exited_with(switch_value.status, 2)) << switch_value.output;
+    EXPECT_EQ(switch_value.output, "looperd: --no-state: takes no value\n");
 }
 
 }  // namespace

@@ -171,17 +171,17 @@ std::string arg_text(const OscArg& a) {
 std::string mirror_text(const MirrorState& m) {
     std::ostringstream out;
     out << "master " << m.master_gain << " monitor " << m.monitor << " tempo " << m.tempo
-        << " meter " << m.meter << " sync " << m.sync << "\n";
+        << " meter " << m.meter << " sync " << sync_name(m.sync) << "\n";
     for (std::size_t n = 0; n < m.slots.size(); ++n) {
         const auto& s = m.slots[n];
         const auto& p = s.params;
         out << n << ": loaded " << s.loaded << " loading " << s.loading << " path '" << s.path
             << "' rig_path '" << s.rig_path << "' frames " << s.frames << " ch " << s.channels
             << " | " << p.gain << ' ' << p.pan << ' ' << p.rate << ' ' << p.pitch << ' '
-            << p.reverse << ' ' << p.start << ' ' << p.end << ' ' << p.xfade << ' ' << p.mode << ' '
-            << p.poly << ' ' << p.choke << ' ' << p.output << ' ' << p.fade_in << ' ' << p.fade_out
-            << ' ' << arg_text(p.quantize) << ' ' << p.beats << " input " << p.input << " monitor "
-            << p.monitor << "\n";
+            << p.reverse << ' ' << p.start << ' ' << p.end << ' ' << p.xfade << ' '
+            << mode_name(p.mode) << ' ' << p.poly << ' ' << p.choke << ' ' << p.output << ' '
+            << p.fade_in << ' ' << p.fade_out << ' ' << arg_text(p.quantize) << ' ' << p.beats
+            << " input " << p.input << " monitor " << p.monitor << "\n";
     }
     return out.str();
 }

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "looperd/command.hpp"
+#include "looperd/limits.hpp"
+
+// looperd's control schema: one row per OSC address, accepted, replied or sent as feedback
+// (the table is in osc_rows.cpp).
+// Dispatch, argument checks, the rig's state file, feedback, `looperd --print-osc` and
+// docs/osc.md's address table all read this table; nothing else in src/ spells an address or a
+// parameter's range. Constant data: any thread.
+namespace looperd::osc {
+
+// Who sends a message on the address.
+enum class Role : std::uint8_t {
+    control,   // a peer: looperd accepts it
+    reply,     // looperd, answering one peer's control message
+    feedback,  // looperd, to its subscribers (docs/osc.md#feedback)
+};
+
+// The control value a row takes (its first argument).
+enum class Value : std::uint8_t {
+    none,      // no value (an optional reply URL may follow: see `args`)
+    button,    // optional number: none or non-zero is a press, 0 a release
+    number,    // a finite number from min to max
+    whole,     // a whole number from min to max
+    choice,    // one of `choices`, a string
+    quantize,  // one of `choices`, or a number of beats above min, up to max
+    path,      // a file path string
+    name,      // a session name string
+    special,   // arguments the row's own handler reads (see `args`)
+};
+
+// Where a row's upper bound comes from when the daemon's configuration narrows it: `max` is
+// then the most any configuration allows (what a saved rig is checked against).
+enum class Bound : std::uint8_t {
+    fixed,
+    output_pairs,  // ⌈--outputs / 2⌉
+    input_pairs,   // ⌈--inputs / 2⌉
+};
+
+// Which handler of the controller's router answers a control row. `param` is the generic one
+// for a slot's plain number or whole parameters (check, send, mirror, echo); the others are
+// named after their address.
+enum class Handler : std::uint8_t {
+    none,  // replies and feedback: never answered
+    param,
+    ping,
+    status,
+    stop_all,
+    master_gain,
+    monitor,
+    load,
+    unload,
+    play,
+    stop,
+    mode,
+    loop,
+    region,          // start, end
+    region_seconds,  // start_seconds, end_seconds
+    quantize,
+    record,
+    overdub,
+    undo,
+    redo,
+    clear,
+    save,
+    load_take,
+    clock_tempo,
+    clock_meter,
+    clock_reset,
+    clock_sync,
+    clock_from_slot,
+    notify,
+    refresh,
+    info,
+    slots,
+    session_save,
+    session_load,
+    session_list,
+};
+
+// Addresses the code sends, besides echoes (which take a row's `echo`). Rows below use them.
+inline constexpr std::string_view kError = "/error";
+inline constexpr std::string_view kPong = "/pong";
+inline constexpr std::string_view kStatusReply = "/status.reply";
+inline constexpr std::string_view kSlotLoaded = "/slot/<n>/loaded";
+inline constexpr std::string_view kSlotSaved = "/slot/<n>/saved";
+inline constexpr std::string_view kSlotInfoReply = "/slot/<n>/info.reply";
+inline constexpr std::string_view kSlotsReply = "/slots.reply";
+inline constexpr std::string_view kSessionSaveReply = "/session/save.reply";
+inline constexpr std::string_view kSessionLoadReply = "/session/load.reply";
+inline constexpr std::string_view kSessionListReply = "/session/list.reply";
+inline constexpr std::string_view kSlotState = "/slot/<n>/state";
+inline constexpr std::string_view kSlotPlaying = "/slot/<n>/playing";
+inline constexpr std::string_view kSlotPosition = "/slot/<n>/position";
+inline constexpr std::string_view kMeterOut = "/meter/out";
+inline constexpr std::string_view kClockBeat = "/clock/beat";
+// A bundle refused whole is reported under this name instead of an address.
+inline constexpr std::string_view kBundle = "#bundle";
+
+struct Row {
+    std::string_view address;  // "/ping", or "/slot/<n>/gain" for a slot's
+    Role role = Role::control;
+    Value value = Value::none;
+    // The arguments as documented, OSC type tags first: "number", "s:path [s:reply_url]".
+    std::string_view args;
+    double min = 0.0;
+    double max = 0.0;
+    Bound bound = Bound::fixed;
+    double def = 0.0;           // the default of a number or whole value
+    std::string_view def_text;  // a default that is not a plain number ("oneshot", "--fade-ms")
+    std::string_view unit;      // "ms", "BPM", "semitones", "linear", "fraction"...
+    std::string_view choices;   // "oneshot|loop|gate|toggle"
+    std::string_view what;      // the value's name in /error texts: "pan", "pitch (semitones)"
+    bool saved = false;         // kept in the rig: state file, sessions, a config's [[slot]]
+    std::string_view echo;      // where an accepted change is echoed to subscribers
+    bool recording = false;     // needs recording (--inputs and --recorders above 0)
+    std::optional<CommandKind> command;  // the engine command it sends, if one
+    Handler handler = Handler::none;
+    std::string_view reply;  // what answers it, as documented
+    std::string_view doc;    // one line: what it does
+};
+
+// The whole table, in docs/osc.md's order. A slot's saved parameters come in the order the
+// state file writes them.
+std::span<const Row> rows();
+
+// "/slot/12/play" → {12, "play"}: digits only, no sign, at most 9 of them; nullopt for any
+// other address.
+struct SlotAddress {
+    std::uint64_t slot = 0;
+    std::string_view verb;
+};
+std::optional<SlotAddress> parse_slot_address(std::string_view address);
+
+// The OSC type tags a row's value accepts: "ihfd" (numbers: int32, int64, float32, float64;
+// finite), "s" (strings; 'S' symbols too), "sihfd" (quantize), or "" (no value, or its handler
+// reads its own: see `args`). T, F, N, I and blobs are refused everywhere.
+std::string_view value_types(const Row& r);
+
+// A choice row's names, in order (the index of a name is its enum's value: SlotMode,
+// ClockSource): the index of `name`, or nullopt; the name at `index` ("" past the end); the
+// names quoted for an error text, R"("a", "b" or "c")", `last` joining the final one.
+std::optional<std::size_t> choice_index(const Row& r, std::string_view name);
+std::string_view choice_name(const Row& r, std::size_t index);
+std::string quoted_choices(const Row& r, std::string_view last = " or ");
+
+// The row a handler answers (the first, for handlers that answer several). `h` must answer
+// one: asking for Handler::none or Handler::param is a bug.
+const Row& row(Handler h);
+
+// The row of an address pattern ("/slot/<n>/gain"), or nullptr.
+const Row* find(std::string_view pattern);
+
+// The row `address` ("/slot/12/gain", "/ping") falls under, whatever the slot count, or
+// nullptr; `slot` receives the slot number of a slot address.
+const Row* match(std::string_view address, std::uint64_t* slot = nullptr);
+
+// "/slot/<n>/gain" → "/slot/3/gain"; other patterns unchanged.
+std::string slot_address(std::string_view pattern, std::uint32_t slot);
+// "gain" → "/slot/3/gain".
+std::string slot_verb_address(std::uint32_t slot, std::string_view verb);
+
+// The part of a slot pattern after "/slot/<n>/" ("gain"), or "" for a global address.
+std::string_view slot_verb(std::string_view pattern);
+
+// The table as Markdown (docs/osc.md's address table) and as JSON (for surfaces and
+// mappings): `looperd --print-osc` and `--print-osc=json`.
+std::string markdown_table();
+std::string json_schema();
+
+}  // namespace looperd::osc
