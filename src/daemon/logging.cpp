@@ -79,45 +79,36 @@ bool is_journal_stream(int fd, const char* journal_stream) noexcept {
            static_cast<unsigned long long>(st.st_ino) == ino;
 }
 
+// The limiter's key: the level as one character, then the text.
+namespace {
+std::string repeat_key(spdlog::level::level_enum level, std::string_view text) {
+    std::string key(1, static_cast<char>('0' + static_cast<int>(level)));
+    key.append(text);
+    return key;
+}
+}  // namespace
+
 RepeatFilter::RepeatFilter(std::uint32_t limit, Clock::duration window, std::size_t max_lines)
-    : limit_(std::max<std::uint32_t>(limit, 1)),
-      window_(window),
-      max_lines_(std::max<std::size_t>(max_lines, 1)) {
-    entries_.reserve(max_lines_);
+    : limiter_(std::max<std::uint32_t>(limit, 1), window, max_lines,
+               KeyedWindowLimiter::Overflow::forget_oldest) {}
+
+void RepeatFilter::decode(std::vector<Held>& ended) {
+    for (auto& s : suppressed_)
+        ended.push_back(
+            {static_cast<spdlog::level::level_enum>(s.key[0] - '0'), s.key.substr(1), s.count});
+    suppressed_.clear();
 }
 
 void RepeatFilter::expire(Clock::time_point now, std::vector<Held>& ended) {
-    auto keep = std::remove_if(entries_.begin(), entries_.end(), [&](Entry& e) {
-        if (now - e.window_start < window_) return false;
-        if (e.held > 0) ended.push_back({e.level, std::move(e.text), e.held});
-        return true;
-    });
-    entries_.erase(keep, entries_.end());
+    limiter_.expire(now, suppressed_);
+    decode(ended);
 }
 
 bool RepeatFilter::admit(spdlog::level::level_enum level, std::string_view text,
                          Clock::time_point now, std::vector<Held>& ended) {
-    expire(now, ended);
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [&](const Entry& e) { return e.level == level && e.text == text; });
-    if (it == entries_.end()) {
-        if (entries_.size() >= max_lines_) {
-            // Forget the oldest: a new text must always get through.
-            auto oldest = std::min_element(
-                entries_.begin(), entries_.end(),
-                [](const Entry& a, const Entry& b) { return a.window_start < b.window_start; });
-            if (oldest->held > 0) ended.push_back({oldest->level, oldest->text, oldest->held});
-            entries_.erase(oldest);
-        }
-        entries_.push_back(Entry{level, std::string(text), now, 1, 0});
-        return true;
-    }
-    if (it->passed < limit_) {
-        ++it->passed;
-        return true;
-    }
-    ++it->held;
-    return false;
+    const bool pass = limiter_.admit(repeat_key(level, text), now, suppressed_);
+    decode(ended);
+    return pass;
 }
 
 RepeatFilterSink::RepeatFilterSink(std::shared_ptr<spdlog::sinks::sink> inner, RepeatFilter filter,

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/window_limiter.hpp"
+
 // looperd's logging: stderr, in a form that suits where stderr goes.
 //
 // - Under systemd, stderr is a stream to journald, which stamps every line itself and reads a
@@ -41,6 +43,7 @@ bool is_journal_stream(int fd, const char* journal_stream) noexcept;
 // pass: it remembers the `max_lines` most recently seen texts, and a text it does not remember
 // starts afresh. What was held back is reported once the window ends or the text is forgotten.
 // Not thread-safe (RepeatFilterSink serialises it). Takes the time as an argument.
+// The algorithm is KeyedWindowLimiter's, keyed by level and text, forgetting the oldest.
 class RepeatFilter {
   public:
     using Clock = std::chrono::steady_clock;
@@ -58,20 +61,14 @@ class RepeatFilter {
     // Ends windows that are over by `now`, appending those that held lines back to `ended`.
     void expire(Clock::time_point now, std::vector<Held>& ended);
 
-    Clock::duration window() const noexcept { return window_; }
+    Clock::duration window() const noexcept { return limiter_.window(); }
 
   private:
-    struct Entry {
-        spdlog::level::level_enum level;
-        std::string text;
-        Clock::time_point window_start;
-        std::uint32_t passed = 0;
-        std::uint64_t held = 0;
-    };
-    std::uint32_t limit_;
-    Clock::duration window_;
-    std::size_t max_lines_;
-    std::vector<Entry> entries_;  // at most max_lines_; a linear scan of a few is cheapest
+    // Moves suppressed_ into `ended` as lines.
+    void decode(std::vector<Held>& ended);
+
+    KeyedWindowLimiter limiter_;
+    std::vector<KeyedWindowLimiter::Suppressed> suppressed_;  // reused between calls
 };
 
 // RepeatFilterSink: a spdlog sink that passes lines through a RepeatFilter to `inner`, and

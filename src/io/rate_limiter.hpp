@@ -10,11 +10,9 @@
 #include <vector>
 
 #include "io/net_allowlist.hpp"
+#include "io/window_limiter.hpp"
 
 namespace looperd {
-
-// Every limiter here takes the time as an argument, so that tests can drive it deterministically.
-using LimiterClock = std::chrono::steady_clock;
 
 // TokenBucket: `rate` tokens a second, holding at most `burst`. Starts full.
 class TokenBucket {
@@ -60,44 +58,6 @@ class SourceRateLimiter {
     double burst_;
     std::size_t max_sources_;
     std::vector<Entry> entries_;  // a linear scan of at most 256 is cheaper than hashing here
-};
-
-// KeyedWindowLimiter: lets at most `limit` events per key through in each window (a window
-// starts with a key's first event after the previous one ended). What it holds back is counted,
-// and reported once the window has ended, so a log can say "N suppressed".
-// The table holds at most `max_keys` keys with open windows; events of further keys share one
-// overflow key (empty string), so neither memory nor output grows with the number of keys.
-// Not thread-safe: the caller serialises.
-class KeyedWindowLimiter {
-  public:
-    struct Suppressed {
-        std::string key;
-        std::uint64_t count = 0;
-    };
-
-    KeyedWindowLimiter(std::uint32_t limit, LimiterClock::duration window, std::size_t max_keys);
-
-    // Whether this event of `key` goes through. Summaries of windows that ended by `now` with
-    // events held back are appended to `ended` (the key's own included).
-    bool admit(std::string_view key, LimiterClock::time_point now, std::vector<Suppressed>& ended);
-    // Closes windows that ended by `now`, appending those that held events back to `ended`.
-    void expire(LimiterClock::time_point now, std::vector<Suppressed>& ended);
-
-    std::uint64_t suppressed_total() const noexcept { return suppressed_total_; }
-    std::size_t keys() const noexcept { return entries_.size(); }
-
-  private:
-    struct Entry {
-        std::string key;
-        LimiterClock::time_point window_start;
-        std::uint32_t passed = 0;
-        std::uint64_t held = 0;
-    };
-    std::uint32_t limit_;
-    LimiterClock::duration window_;
-    std::size_t max_keys_;
-    std::vector<Entry> entries_;
-    std::uint64_t suppressed_total_ = 0;
 };
 
 }  // namespace looperd

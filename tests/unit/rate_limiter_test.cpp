@@ -188,4 +188,25 @@ TEST(KeyedWindowLimiter, KeysBeyondTheTableShareOneOverflowKey) {
     EXPECT_EQ(ended[0].count, 96U * 3U - 3U);
 }
 
+// The log's policy: a new key always gets through, in the place of the key whose window is
+// oldest, which reports what it held back then and there.
+TEST(KeyedWindowLimiter, ForgettingTheOldestLetsEveryNewKeyThrough) {
+    KeyedWindowLimiter limiter(1, 10s, 2, KeyedWindowLimiter::Overflow::forget_oldest);
+    std::vector<KeyedWindowLimiter::Suppressed> ended;
+    EXPECT_TRUE(limiter.admit("a", t0, ended));
+    EXPECT_FALSE(limiter.admit("a", t0 + 1ms, ended));
+    EXPECT_FALSE(limiter.admit("a", t0 + 2ms, ended));
+    EXPECT_TRUE(limiter.admit("b", t0 + 3ms, ended));
+    EXPECT_TRUE(ended.empty());
+    // The table is full: "c" takes "a"'s place, and "a"'s two held back are told now.
+    EXPECT_TRUE(limiter.admit("c", t0 + 4ms, ended));
+    ASSERT_EQ(ended.size(), 1U);
+    EXPECT_EQ(ended[0].key, "a");
+    EXPECT_EQ(ended[0].count, 2U);
+    EXPECT_EQ(limiter.keys(), 2U);
+    // "a" starts afresh.
+    EXPECT_TRUE(limiter.admit("a", t0 + 5ms, ended));
+    EXPECT_EQ(limiter.suppressed_total(), 2U);
+}
+
 }  // namespace
