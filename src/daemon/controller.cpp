@@ -54,30 +54,6 @@ bool is_string(const OscArg& a) {
     return a.type == 's' || a.type == 'S';
 }
 
-// Scheduling further ahead than this is refused: a typo in a timetag should not hold a place
-// in the scheduled queue for days.
-constexpr double kMaxScheduleAheadSeconds = 3600.0;
-
-// Reasons and destinations the error limits track at once; the rest share one overflow entry,
-// so the log and the replies stay bounded whatever a peer sends.
-constexpr std::size_t kErrorKinds = 32;
-constexpr std::size_t kErrorDestinations = 64;
-
-// The kind of an error reason, what its log lines are limited by: the text before any ':'
-// (which is followed by details), with numbers folded, so that "slot 9 out of range" and
-// "slot 10 out of range" are one kind.
-std::string error_kind(std::string_view reason) {
-    reason = reason.substr(0, reason.find(':'));
-    std::string kind;
-    for (const char c : reason) {
-        const bool digit = c >= '0' && c <= '9';
-        if (digit && !kind.empty() && kind.back() == '#') continue;
-        kind.push_back(digit ? '#' : c);
-        if (kind.size() >= 48) break;
-    }
-    return kind.empty() ? "?" : kind;
-}
-
 }  // namespace
 
 Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, SendCommand send,
@@ -93,8 +69,8 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
       confinement_(
           config.samples_dir.empty() ? std::filesystem::current_path() : config.samples_dir,
           with_takes_dir(config.sample_roots, config.takes_dir)),
-      error_logs_(config.error_logs_per_second, std::chrono::seconds(1), kErrorKinds),
-      error_replies_(config.error_replies_per_second, std::chrono::seconds(1), kErrorDestinations),
+      errors_(config.error_logs_per_second, config.error_replies_per_second, config.now),
+      schedule_(config.max_scheduled),
       slots_(config.slots) {
     if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
     // spdlog makes its default logger on first use, inside its library. Made here, before the
@@ -102,7 +78,6 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
     // ThreadSanitizer can see, whoever logs first. (looperd's main() sets its logger up even
     // earlier; tests need not.)
     (void)spdlog::default_logger_raw();
-    scheduled_.reserve(config.max_scheduled);
     for (auto& s : slots_) s.params.fade_out = config.fade_ms;
     if (config_.inputs > 0 && config_.recorders > 0 && config_.max_record_frames > 0) {
         keeper_ = std::make_unique<TakeKeeper>(
@@ -278,12 +253,7 @@ void Controller::handle_packet(const std::vector<OscMessage>& messages, const Os
         if (m.timetag != 0 && clock_.frame_for_timetag) {
             if (!pruned) {
                 pruned = true;
-                now_frame_ = clock_.current_frame ? clock_.current_frame() : 0;
-                // Frames at or before now are in the engine's hands or done with.
-                while (!scheduled_.empty() && scheduled_.front() <= now_frame_) {
-                    std::pop_heap(scheduled_.begin(), scheduled_.end(), std::greater<>{});
-                    scheduled_.pop_back();
-                }
+                schedule_.advance(clock_.current_frame ? clock_.current_frame() : 0);
             }
             auto it = std::find_if(frames.begin(), frames.end(),
                                    [&m](const auto& f) { return f.first == m.timetag; });
@@ -374,53 +344,21 @@ void Controller::report_error(const OscEndpoint& to, const std::string& address,
         spdlog::warn("restoring the rig: {}: {}", address, reason);
         return;
     }
-    const auto host = IpAddress::from_sockaddr(to.addr, to.len);
-    std::vector<KeyedWindowLimiter::Suppressed> logs;
-    std::vector<KeyedWindowLimiter::Suppressed> replies;
-    bool log = false;
-    bool reply = false;
-    {
-        std::lock_guard lock(errors_mutex_);
-        const auto now = config_.now ? config_.now() : std::chrono::steady_clock::now();
-        log = error_logs_.admit(error_kind(reason), now, logs);
-        reply = error_replies_.admit(host ? host->to_string() : "?", now, replies);
-    }
-    log_suppressed(logs, replies);
-    if (log)
+    const auto verdict = errors_.admit(reason, to);
+    if (verdict.log)
         spdlog::warn("{} from {}: {}", address.empty() ? "packet" : address, to.to_string(),
                      reason);
-    if (reply)
+    if (verdict.reply)
         reply_(to, OscMessage{std::string(osc::kError),
                               {OscArg::string(address), OscArg::string(reason)}});
 }
 
 void Controller::expire_error_limits() {
-    std::vector<KeyedWindowLimiter::Suppressed> logs;
-    std::vector<KeyedWindowLimiter::Suppressed> replies;
-    {
-        std::lock_guard lock(errors_mutex_);
-        const auto now = config_.now ? config_.now() : std::chrono::steady_clock::now();
-        error_logs_.expire(now, logs);
-        error_replies_.expire(now, replies);
-    }
-    log_suppressed(logs, replies);
-}
-
-void Controller::log_suppressed(const std::vector<KeyedWindowLimiter::Suppressed>& logs,
-                                const std::vector<KeyedWindowLimiter::Suppressed>& replies) {
-    // At most one line per tracked kind or destination and window: bounded like the rest.
-    for (const auto& s : logs)
-        spdlog::warn("{} more error(s) like '{}' suppressed", s.count,
-                     s.key.empty() ? "(other reasons)" : s.key);
-    for (const auto& s : replies)
-        spdlog::warn("{} /error repl{} to {} dropped: over {} a second", s.count,
-                     s.count == 1 ? "y" : "ies", s.key.empty() ? "other peers" : s.key,
-                     config_.error_replies_per_second);
+    errors_.expire();
 }
 
 std::uint64_t Controller::error_replies_dropped() const {
-    std::lock_guard lock(errors_mutex_);
-    return error_replies_.suppressed_total();
+    return errors_.replies_dropped();
 }
 
 std::optional<std::filesystem::path> Controller::confine(const Request& r,
@@ -436,31 +374,24 @@ std::optional<std::filesystem::path> Controller::confine(const Request& r,
 // Answers /error and returns false when r's frame is in the future and the scheduled bound is
 // reached, or is too far ahead.
 bool Controller::admit_scheduled(const Request& r) {
-    if (r.frame <= now_frame_) return true;  // next block, or late: applied at once
-    const double ahead_limit = kMaxScheduleAheadSeconds * static_cast<double>(sample_rate_());
-    if (static_cast<double>(r.frame - now_frame_) > ahead_limit) {
-        error(r.from, r.message.address, "timetag more than an hour ahead");
-        return false;
+    switch (schedule_.admit(r.frame, rehearsal_.scheduled, sample_rate_())) {
+        case ScheduleBound::Verdict::ok:
+            return true;
+        case ScheduleBound::Verdict::too_far:
+            error(r.from, r.message.address, "timetag more than an hour ahead");
+            return false;
+        case ScheduleBound::Verdict::full:
+            error(r.from, r.message.address, "too many scheduled commands");
+            return false;
     }
-    if (scheduled_.size() + rehearsal_.scheduled >= config_.max_scheduled) {
-        ++refused_scheduled_;
-        error(r.from, r.message.address, "too many scheduled commands");
-        return false;
-    }
-    return true;
-}
-
-void Controller::note_scheduled(std::uint64_t frame) {
-    if (frame <= now_frame_) return;
-    scheduled_.push_back(frame);
-    std::push_heap(scheduled_.begin(), scheduled_.end(), std::greater<>{});
+    return false;
 }
 
 bool Controller::send(Command c, const Request& r) {
     c.frame = r.frame;
     if (!admit_scheduled(r)) return false;
     if (rehearsing_) {
-        if (c.frame > now_frame_) ++rehearsal_.scheduled;
+        if (schedule_.is_ahead(c.frame)) ++rehearsal_.scheduled;
         return true;
     }
     bool sent = false;
@@ -472,7 +403,7 @@ bool Controller::send(Command c, const Request& r) {
         error(r.from, r.message.address, "command queue full: command dropped");
         return false;
     }
-    note_scheduled(c.frame);
+    schedule_.note(c.frame);
     return true;
 }
 
@@ -529,7 +460,7 @@ void Controller::osc_status(const Request& r) {
     add("dropped", i32(s.dropped));
     add("voices_refused", i32(s.refused_voices));
     add("late", i32(s.late));
-    add("scheduled_refused", i32(s.scheduled_refused + refused_scheduled_));
+    add("scheduled_refused", i32(s.scheduled_refused + schedule_.refused()));
     add("memory_bytes", i32(budget_.used()));
     add("memory_budget", i32(budget_.limit()));
     add("dsp_load", OscArg::float32(s.dsp_load));
@@ -773,12 +704,12 @@ void Controller::empty_slot(const Request& r, CommandKind kind) {
     Command c{kind, r.slot};
     c.frame = r.frame;
     if (rehearsing_) {
-        if (c.frame > now_frame_) ++rehearsal_.scheduled;
+        if (schedule_.is_ahead(c.frame)) ++rehearsal_.scheduled;
     } else if (!send_(c)) {
         error(r.from, r.message.address, "command queue full: command dropped");
         return;
     } else {
-        note_scheduled(c.frame);
+        schedule_.note(c.frame);
     }
     // The slot's parameters (its region among them) stay: the engine keeps them too.
     s.restore_path.clear();

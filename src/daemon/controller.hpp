@@ -14,14 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#include "control/error_limits.hpp"
 #include "control/osc_schema.hpp"
+#include "control/schedule_bound.hpp"
 #include "daemon/feedback.hpp"
 #include "daemon/load_worker.hpp"
 #include "daemon/path_confinement.hpp"
 #include "daemon/take_keeper.hpp"
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
-#include "io/rate_limiter.hpp"
 #include "looperd/command.hpp"
 #include "looperd/limits.hpp"
 
@@ -289,7 +290,6 @@ class Controller {
     void echo(const Request& r, std::string_view pattern, OscArg value);
     bool require_feedback(const Request& r);
     bool admit_scheduled(const Request& r);
-    void note_scheduled(std::uint64_t frame);
     void send_region(const Request& r, CommandKind kind, double fraction);
     std::optional<double> seconds_to_fraction(const Request& r);
     // Network thread: replies /error and logs it, both within their rate limits; during a
@@ -302,8 +302,6 @@ class Controller {
     // Network thread: the slot or values handlers read and write (the rehearsal's copy while
     // rehearsing). Call mirror_slot() under mutex_.
     SlotState& mirror_slot(std::uint32_t slot);
-    void log_suppressed(const std::vector<KeyedWindowLimiter::Suppressed>& logs,
-                        const std::vector<KeyedWindowLimiter::Suppressed>& replies);
     // `requested` (relative to samples_dir) resolved, symlinks followed, when it lies inside a
     // sample root; nullopt after answering /error otherwise.
     std::optional<std::filesystem::path> confine(const Request& r, const std::string& requested);
@@ -319,11 +317,8 @@ class Controller {
     FrameClock clock_;
     PathConfinement confinement_;
 
-    // Both limiters, for error() from the network and the loader thread.
-    mutable std::mutex errors_mutex_;
-    KeyedWindowLimiter error_logs_;     // keyed by the reason's kind
-    KeyedWindowLimiter error_replies_;  // keyed by the destination's IP
-
+    ErrorLimits errors_;      // any thread
+    ScheduleBound schedule_;  // network thread only
     std::atomic<bool> cancel_loads_{false};
     mutable std::mutex mutex_;  // slots_ and every send_ call
     std::vector<SlotState> slots_;
@@ -354,11 +349,6 @@ class Controller {
     // Network thread (or main before it starts): a rig is being applied.
     bool applying_rig_ = false;
     std::atomic<std::uint32_t> rig_loads_{0};  // rig loads queued or running
-    // Network thread only: the future frames sent (a min-heap), and the frame now as read
-    // once per datagram.
-    std::vector<std::uint64_t> scheduled_;
-    std::uint64_t now_frame_ = 0;
-    std::uint64_t refused_scheduled_ = 0;  // refused by the bound here
     LoadWorker loader_;
     // Writes takes (null when recording is off). Last: its thread calls back under mutex_.
     std::unique_ptr<TakeKeeper> keeper_;
