@@ -175,6 +175,32 @@ std::vector<std::string_view> names_of(std::string_view choices) {
 }
 }  // namespace
 
+std::optional<double> number(const OscArg& a) {
+    double v = 0.0;
+    switch (a.type) {
+        case 'i':
+            v = a.i;
+            break;
+        case 'h':
+            v = static_cast<double>(a.h);
+            break;
+        case 'f':
+            v = static_cast<double>(a.f);
+            break;
+        case 'd':
+            v = a.d;
+            break;
+        default:
+            return std::nullopt;
+    }
+    if (!std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+bool is_string(const OscArg& a) {
+    return a.type == 's' || a.type == 'S';
+}
+
 std::optional<std::size_t> choice_index(const Row& r, std::string_view name) {
     const auto names = names_of(r.choices);
     const auto it = std::find(names.begin(), names.end(), name);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "io/osc_codec.hpp"
 #include "looperd/command.hpp"
 #include "looperd/limits.hpp"
 
@@ -153,6 +154,11 @@ std::string_view value_types(const Row& r);
 std::optional<std::size_t> choice_index(const Row& r, std::string_view name);
 std::string_view choice_name(const Row& r, std::size_t index);
 std::string quoted_choices(const Row& r, std::string_view last = " or ");
+
+// Argument readers, as every row reads its value. A number: int or float (32 or 64 bit),
+// finite; anything else (T, F, NaN, infinities, strings): nullopt. A string: 's' or 'S'.
+std::optional<double> number(const OscArg& a);
+bool is_string(const OscArg& a);
 
 // The row a handler answers (the first, for handlers that answer several). `h` must answer
 // one: asking for Handler::none or Handler::param is a bug.

@@ -454,7 +454,7 @@ TEST(OscSchema, NoRangeIsSpelledOutsideTheSchema) {
     }
     // file → literal: why it is not a control range.
     const std::map<std::string, std::map<std::string, std::string>> allowed = {
-        {"src/daemon/options.cpp",
+        {"src/daemon/option_table.cpp",
          {{"0.1", "--fade-ms and --max-record-seconds: command-line ranges (the option table)"},
           {"1000.0", "--fade-ms's upper bound (the option table)"}}},
         {"src/io/sample_loader.cpp", {{"1024.0", "bytes in a KiB, for MiB in a log line"}}},

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+// Staged sample loading, the Controller's part (scsynth's /b_allocRead stages):
+//   1. request (network thread): check the path, bump the slot's generation, queue a job;
+//   2. read (loader thread): read and convert the file (io/sample_loader);
+//   3. install (loader thread, under the mutex): if the request is still the slot's latest, hand
+//      the buffer to the engine with assign_buffer, and update the mirror;
+//   4. reply (loader thread): /slot/<n>/loaded, or /error to whoever asked.
+// Unload and clear, and reloading every slot after a sample-rate change, live here too.
+#include "daemon/controller.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <variant>
+
+#include "io/memory_lock.hpp"
+#include "io/sample_loader.hpp"
+#include "looperd/sample_buffer.hpp"
+
+namespace looperd {
+
+std::optional<std::filesystem::path> Controller::confine(const Request& r,
+                                                         const std::string& requested) {
+    auto result = confinement_.resolve(requested);
+    if (auto* why = std::get_if<std::string>(&result)) {
+        error(r.from, r.message.address, *why);
+        return std::nullopt;
+    }
+    return std::get<std::filesystem::path>(std::move(result));
+}
+
+void Controller::osc_slot_load(const Request& r) {
+    load_slot(r, false);
+}
+
+// A load, or a load_take (`take`): the file then becomes the slot's take.
+void Controller::load_slot(const Request& r, bool take) {
+    if (!check_arity(r, 1, 2)) return;
+    const auto& path_arg = r.message.args[0];
+    if (!osc::is_string(path_arg) || path_arg.s.empty()) {
+        error(r.from, r.message.address, "expected a file path string");
+        return;
+    }
+    auto reply_to = reply_endpoint(r, 1);
+    if (!reply_to) return;
+    if (applying_rig_) {
+        // Set before the path is checked: a rig whose file is missing, or now outside the
+        // sample roots, keeps naming it until the slot is loaded or unloaded again.
+        std::lock_guard lock(mutex_);
+        if (!slots_[r.slot].loaded || slots_[r.slot].path != path_arg.s) {
+            slots_[r.slot].restore_path = path_arg.s;
+            slots_[r.slot].rig_take = take;
+            ++changes_;
+        }
+    }
+    const auto confined = confine(r, path_arg.s);
+    if (!confined) return;
+    const std::filesystem::path resolved = *confined;
+    {
+        // Under mutex_, so that the job cannot finish before its generation is the slot's.
+        std::lock_guard lock(mutex_);
+        SlotState& slot = mirror_slot(r.slot);
+        const std::uint64_t generation = slot.generation + 1;
+        const bool rig = applying_rig_;
+        auto job = [this, n = r.slot, generation, path = path_arg.s, resolved,
+                    to = std::optional<OscEndpoint>(*reply_to), rig,
+                    take] { finish_load(n, generation, path, resolved, to, rig, take); };
+        bool queued = true;
+        if (rehearsing_) {
+            // A bundle's rehearsal: nothing is queued.
+        } else if (rig) {
+            // A rig names each slot once, so its loads are bounded by the slot count; the
+            // queue's bound is for peers that flood.
+            rig_loads_.fetch_add(1, std::memory_order_relaxed);
+            loader_.post(std::move(job));
+        } else {
+            queued = loader_.try_post(std::move(job));
+        }
+        if (!queued) {
+            // The slot keeps whatever it holds, and a load already under way stays current.
+            error(r.from, r.message.address,
+                  "too many loads pending (" + std::to_string(LoadWorker::kDefaultCapacity) + ")");
+            return;
+        }
+        slot.generation = generation;
+        slot.loading = true;
+        slot.loading_path = path_arg.s;
+        slot.rig_take = take;
+        ++changes_;
+    }
+    if (!rehearsing_) spdlog::info("slot {}: loading {}", r.slot, resolved.string());
+}
+
+// Queues a reload of every loaded slot at the engine's current rate.
+bool Controller::set_record_offset(std::int64_t frames) {
+    Command c;
+    c.kind = CommandKind::set_record_offset;
+    c.value = static_cast<float>(frames);
+    std::lock_guard lock(mutex_);
+    return send_(c);
+}
+
+std::uint32_t Controller::reload_all() {
+    std::uint32_t queued = 0;
+    std::lock_guard lock(mutex_);
+    for (std::uint32_t n = 0; n < slots_.size(); ++n) {
+        SlotState& slot = slots_[n];
+        if (!slot.loaded) continue;
+        if (slot.take && slot.path.empty()) {
+            // Not kept on disk: nothing to convert from. It plays at its old rate.
+            spdlog::warn("slot {}: its take is not kept on disk and stays at its old rate", n);
+            continue;
+        }
+        const std::uint64_t generation = slot.generation + 1;
+        if (!loader_.try_post([this, n, generation, path = slot.path, resolved = slot.resolved,
+                               take = slot.take] {
+                finish_load(n, generation, path, resolved, std::nullopt, false, take);
+            })) {
+            spdlog::error("slot {}: cannot queue its reload (too many loads pending)", n);
+            continue;
+        }
+        slot.generation = generation;
+        slot.loading = true;
+        slot.loading_path = slot.path;  // what the saved rig names meanwhile
+        slot.rig_take = slot.take;
+        ++queued;
+        spdlog::info("slot {}: loading {} again at {} Hz", n, slot.path, sample_rate_());
+    }
+    return queued;
+}
+
+// Loader thread: read, convert, then hand the buffer to the engine if this load is still the
+// slot's latest request.
+void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
+                             const std::filesystem::path& resolved,
+                             const std::optional<OscEndpoint>& reply_to, bool rig_load, bool take) {
+    struct RigLoadDone {
+        std::atomic<std::uint32_t>* count;
+        ~RigLoadDone() {
+            if (count != nullptr) count->fetch_sub(1, std::memory_order_relaxed);
+        }
+    } rig_done{rig_load ? &rig_loads_ : nullptr};
+    const std::string address = osc::slot_address(
+        osc::row(take ? osc::Handler::load_take : osc::Handler::load).address, slot);
+    const bool reload = !reply_to;
+    LoadedSample loaded;
+    try {
+        // The rate may change while the file converts (a server with another rate joined):
+        // convert again then, so that no slot keeps a sample at a rate the engine left.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            const std::uint32_t rate = sample_rate_();
+            if (loaded.buffer) budget_.release(loaded.buffer->bytes());
+            loaded = load_sample(resolved, rate, budget_, &cancel_loads_);
+            if (sample_rate_() == rate) break;
+        }
+    } catch (const std::exception& e) {
+        {
+            std::lock_guard lock(mutex_);
+            if (slots_[slot].generation == generation) {
+                slots_[slot].loading = false;
+                ++changes_;
+            }
+        }
+        if (reply_to) {
+            report_error(*reply_to, address, std::string(e.what()));
+        } else {
+            spdlog::error("slot {}: cannot load {} again: {}", slot, path, e.what());
+        }
+        return;
+    }
+    const std::uint32_t frames = loaded.buffer->frames();
+    const std::uint32_t channels = loaded.buffer->channels();
+    const std::uint32_t rate = loaded.buffer->sample_rate();
+    const std::size_t bytes = loaded.buffer->bytes();
+    const float seconds =
+        static_cast<float>(frames) / static_cast<float>(loaded.buffer->sample_rate());
+    std::string refused;
+    {
+        std::lock_guard lock(mutex_);
+        SlotState& s = slots_[slot];
+        if (s.generation == generation) {
+            s.loading = false;  // done, whichever way
+            ++changes_;
+        }
+        // A reload keeps a sounding loop going (value 1); a load replaces what plays.
+        Command assign{take ? CommandKind::load_take : CommandKind::assign_buffer, slot,
+                       reload ? 1.0F : 0.0F, loaded.buffer.get()};
+        if (s.generation != generation) {
+            refused = "superseded by a later load or unload of this slot";
+        } else if (!send_(assign)) {
+            refused = "command queue full: load dropped";
+        } else {
+            (void)loaded.buffer.release();  // the engine owns it now
+            // The kept take goes when another file replaces it (not when it is reloaded).
+            if (s.take && s.path != path) forget_take(s);
+            s.take = take;
+            s.take_frames = 0;  // the engine reports the take's length once it holds it
+            s.loaded = true;
+            s.path = path;
+            s.resolved = resolved;
+            s.frames = frames;
+            s.channels = channels;
+            s.sample_rate = rate;
+            s.restore_path.clear();
+        }
+    }
+    if (!refused.empty()) {
+        loaded.buffer.reset();
+        budget_.release(bytes);
+        if (reply_to) {
+            report_error(*reply_to, address, refused);
+        } else {
+            spdlog::warn("slot {}: reload of {} not applied: {}", slot, path, refused);
+        }
+        return;
+    }
+    spdlog::info("slot {}: loaded {} ({} frames, {} channel{}, {:.3f} s{})", slot, path, frames,
+                 channels, channels == 1 ? "" : "s", seconds,
+                 loaded.locked ? "" : ", not locked in RAM");
+    if (!loaded.locked) {
+        if (auto warning = memlock_warning_once(bytes, SampleBuffer::unlocked_bytes()))
+            spdlog::warn("{}", *warning);
+    }
+    if (!reply_to || reply_to->len == 0) return;  // a reload or a restore: nobody asked
+    reply_(
+        *reply_to,
+        OscMessage{osc::slot_address(osc::kSlotLoaded, slot),
+                   {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
+                    OscArg::int32(static_cast<std::int32_t>(channels)), OscArg::float32(seconds)}});
+}
+
+void Controller::osc_slot_unload(const Request& r) {
+    empty_slot(r, CommandKind::unload);
+}
+
+// unload or clear: the slot's sample (or take) goes, and the mirror forgets it.
+void Controller::empty_slot(const Request& r, CommandKind kind) {
+    if (!check_arity(r, 0, 0) || !admit_scheduled(r)) return;
+    std::lock_guard lock(mutex_);
+    SlotState& s = mirror_slot(r.slot);
+    ++s.generation;  // a load still in flight for this slot is now stale
+    s.loading = false;
+    Command c{kind, r.slot};
+    c.frame = r.frame;
+    if (rehearsing_) {
+        if (schedule_.is_ahead(c.frame)) ++rehearsal_.scheduled;
+    } else if (!send_(c)) {
+        error(r.from, r.message.address, "command queue full: command dropped");
+        return;
+    } else {
+        schedule_.note(c.frame);
+    }
+    // The slot's parameters (its region among them) stay: the engine keeps them too.
+    s.restore_path.clear();
+    ++changes_;
+    if (!rehearsing_) forget_take(s);
+    s.take = false;
+    s.take_frames = 0;
+    s.loaded = false;
+    s.path.clear();
+    s.resolved.clear();
+    s.frames = 0;
+    s.channels = 0;
+    s.sample_rate = 0;
+}
+
+// Empties the slot whatever it holds (a take or a sample); the take's recorder returns to the
+// pool. Works with recording off too, as an unload.
+void Controller::osc_slot_clear(const Request& r) {
+    empty_slot(r, CommandKind::clear);
+}
+
+}  // namespace looperd

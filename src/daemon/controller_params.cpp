@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+// The Controller's parameter and query handlers: a slot's parameters (the generic one for plain
+// numbers, and mode, loop, the region, quantize), play and stop, the master and clock rows,
+// /ping, /status, /notify, /refresh, /slot/<n>/info, /slots. Each checks its message against
+// its schema row, sends its command and updates the mirror.
+// Threads: the network thread (and main, applying a rig before it starts).
+#include "daemon/controller.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace looperd {
+
+void Controller::osc_ping(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    if (auto to = reply_endpoint(r, 0)) reply(*to, OscMessage{std::string(osc::kPong), {}});
+}
+
+void Controller::osc_status(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to) return;
+    const RuntimeStatus s = status_();
+    auto i32 = [](std::uint64_t v) {
+        return OscArg::int32(static_cast<std::int32_t>(std::min<std::uint64_t>(v, INT32_MAX)));
+    };
+    OscMessage m{std::string(osc::kStatusReply), {}};
+    auto add = [&m](const char* key, OscArg value) {
+        m.args.push_back(OscArg::string(key));
+        m.args.push_back(std::move(value));
+    };
+    add("voices", i32(s.voices));
+    add("voices_max", i32(s.voices_max));
+    add("slots_loaded", i32(slots_loaded()));
+    add("slots", i32(config_.slots));
+    add("sample_rate", i32(s.sample_rate));
+    add("block_size", i32(s.block_size));
+    add("xruns", i32(s.xruns));
+    add("dropped", i32(s.dropped));
+    add("voices_refused", i32(s.refused_voices));
+    add("late", i32(s.late));
+    add("scheduled_refused", i32(s.scheduled_refused + schedule_.refused()));
+    add("memory_bytes", i32(budget_.used()));
+    add("memory_budget", i32(budget_.limit()));
+    add("dsp_load", OscArg::float32(s.dsp_load));
+    add("render_max_us", OscArg::float32(static_cast<float>(s.render_max_us)));
+    add("dropped_not_allowed", i32(s.dropped_not_allowed));
+    add("dropped_rate_limited", i32(s.dropped_rate_limited));
+    add("error_replies_dropped", i32(error_replies_dropped()));
+    if (!s.state.empty()) add("state", OscArg::string(s.state));
+    add("jack", OscArg::string(s.jack));
+    add("recorders_free", i32(s.recorders_free));
+    reply(*to, m);
+}
+
+void Controller::osc_stop_all(const Request& r) {
+    if (!check_arity(r, 0, 0)) return;
+    send(Command{*r.row.command}, r);
+}
+
+void Controller::osc_master_gain(const Request& r) {
+    const auto g = value_argument(r);
+    if (!g || !send(Command{*r.row.command, 0, static_cast<float>(*g)}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        globals().master_gain = static_cast<float>(*g);
+        ++changes_;
+    }
+    echo(r, r.row.echo, OscArg::float32(static_cast<float>(*g)));
+}
+
+void Controller::osc_monitor(const Request& r) {
+    if (!require_recording(r)) return;
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        globals().monitor = static_cast<std::int32_t>(*v);
+        ++changes_;
+    }
+    echo(r, r.row.echo, OscArg::int32(static_cast<std::int32_t>(*v)));
+}
+
+// A release goes to the engine too: in gate mode it ends the note.
+void Controller::osc_slot_play(const Request& r) {
+    if (auto pressed = button(r)) send(Command{*r.row.command, r.slot, *pressed ? 1.0F : 0.0F}, r);
+}
+
+void Controller::osc_slot_stop(const Request& r) {
+    if (button(r).value_or(false)) send(Command{*r.row.command, r.slot}, r);
+}
+
+void Controller::osc_param(const Request& r) {
+    if (r.row.recording && !require_recording(r)) return;
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, r.slot, static_cast<float>(*v)}, r)) return;
+    const ParamField field = param_field(osc::slot_verb(r.row.address));
+    OscArg echoed;
+    {
+        std::lock_guard lock(mutex_);
+        SlotParams& p = mirror_slot(r.slot).params;
+        if (field.f != nullptr) {
+            p.*field.f = static_cast<float>(*v);
+            echoed = OscArg::float32(p.*field.f);
+        } else {
+            p.*field.i = static_cast<std::int32_t>(*v);
+            echoed = OscArg::int32(p.*field.i);
+        }
+        ++changes_;
+    }
+    echo(r, r.row.echo, std::move(echoed));
+}
+
+// The mode named by the choice at `index` of /slot/<n>/mode's row: into the engine, the
+// mirror, and echoed by name.
+void Controller::set_mode(const Request& r, std::size_t index) {
+    if (!send(Command{*r.row.command, r.slot, static_cast<float>(index)}, r)) return;
+    const std::string name(mode_name(static_cast<SlotMode>(index)));
+    {
+        std::lock_guard lock(mutex_);
+        mirror_slot(r.slot).params.mode = static_cast<SlotMode>(index);
+        ++changes_;
+    }
+    echo(r, r.row.echo, OscArg::string(name));
+}
+
+void Controller::osc_slot_loop(const Request& r) {
+    if (!check_arity(r, 1, 1)) return;
+    const auto v = osc::number(r.message.args[0]);
+    if (!v || (*v != 0.0 && *v != 1.0)) {
+        error(r.from, r.message.address, "loop must be 1 (loop) or 0 (one-shot)");
+        return;
+    }
+    set_mode(r, static_cast<std::uint8_t>(*v != 0.0 ? SlotMode::loop : SlotMode::oneshot));
+}
+
+void Controller::osc_slot_mode(const Request& r) {
+    if (!check_arity(r, 1, 1)) return;
+    const auto& a = r.message.args[0];
+    const auto index = osc::is_string(a) ? osc::choice_index(r.row, a.s) : std::nullopt;
+    if (!index) {
+        error(r.from, r.message.address,
+              fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
+        return;
+    }
+    set_mode(r, *index);
+}
+
+// Sends the region bound `kind` at `fraction` (checked to be in 0..1) if it stays on its side of
+// the slot's other bound, and remembers it.
+void Controller::send_region(const Request& r, CommandKind kind, double fraction) {
+    const bool is_start = kind == CommandKind::set_region_start;
+    // Compared as the engine will see them: as floats.
+    const auto value = static_cast<float>(fraction);
+    float other = 0.0F;
+    {
+        std::lock_guard lock(mutex_);
+        other = is_start ? mirror_slot(r.slot).params.end : mirror_slot(r.slot).params.start;
+    }
+    if (is_start ? value >= other : value <= other) {
+        error(r.from, r.message.address,
+              fmt::format("the region's start must stay before its end: {} {} is {} its {} {}",
+                          is_start ? "start" : "end", value, is_start ? "not before" : "not after",
+                          is_start ? "end" : "start", other));
+        return;
+    }
+    if (!send(Command{kind, r.slot, value}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        SlotParams& p = mirror_slot(r.slot).params;
+        (is_start ? p.start : p.end) = value;
+        ++changes_;
+    }
+    // start_seconds and end_seconds echo as fractions, on the addresses of start and end.
+    echo(r, r.row.echo, OscArg::float32(value));
+}
+
+void Controller::osc_slot_region(const Request& r) {
+    if (auto f = value_argument(r)) send_region(r, *r.row.command, *f);
+}
+
+// The one argument, in seconds, as a fraction of the loaded sample's length (0..1). Answers
+// /error for an empty slot or a time outside the sample.
+std::optional<double> Controller::seconds_to_fraction(const Request& r) {
+    if (!check_arity(r, 1, 1)) return std::nullopt;
+    double seconds_long = 0.0;
+    {
+        std::lock_guard lock(mutex_);
+        const SlotState& s = mirror_slot(r.slot);
+        if (s.loaded && s.frames > 0 && s.sample_rate > 0)
+            seconds_long = static_cast<double>(s.frames) / static_cast<double>(s.sample_rate);
+    }
+    if (seconds_long <= 0.0) {
+        error(r.from, r.message.address, "slot is empty: seconds need a loaded sample");
+        return std::nullopt;
+    }
+    const auto v = osc::number(r.message.args[0]);
+    const double fraction = v ? *v / seconds_long : -1.0;
+    if (!v || fraction < 0.0 || fraction > 1.0) {
+        error(r.from, r.message.address,
+              fmt::format("seconds must be a number from 0 to {} (the sample's length)",
+                          seconds_long));
+        return std::nullopt;
+    }
+    return fraction;
+}
+
+void Controller::osc_slot_region_seconds(const Request& r) {
+    if (auto f = seconds_to_fraction(r)) send_region(r, *r.row.command, *f);
+}
+
+// A name of the row's choices (echoed as given), or a number of beats above min, up to max.
+// "none" → 0, "bar" → -1, "beat" → 1 on the engine's side.
+void Controller::osc_slot_quantize(const Request& r) {
+    if (!check_arity(r, 1, 1)) return;
+    const auto& a = r.message.args[0];
+    std::optional<double> grid;
+    if (osc::is_string(a)) {
+        if (a.s == "none") grid = 0.0;
+        if (a.s == "bar") grid = -1.0;
+        if (a.s == "beat") grid = 1.0;
+    } else if (const auto v = osc::number(a); v && *v > r.row.min && *v <= r.row.max) {
+        grid = v;
+    }
+    if (!grid) {
+        error(r.from, r.message.address,
+              fmt::format("{} must be {} or a number of beats above {}, up to {}", r.row.what,
+                          osc::quoted_choices(r.row, ", "), r.row.min, r.row.max));
+        return;
+    }
+    if (!send(Command{*r.row.command, r.slot, static_cast<float>(*grid)}, r)) return;
+    // Echoed as given: a name stays a name, a number of beats a float.
+    const OscArg given =
+        osc::is_string(a) ? OscArg::string(a.s) : OscArg::float32(static_cast<float>(*grid));
+    {
+        std::lock_guard lock(mutex_);
+        mirror_slot(r.slot).params.quantize = given;
+        ++changes_;
+    }
+    echo(r, r.row.echo, given);
+}
+
+void Controller::osc_clock_tempo(const Request& r) {
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        globals().tempo = static_cast<float>(*v);
+        ++changes_;
+    }
+    echo(r, r.row.echo, OscArg::float32(static_cast<float>(*v)));
+}
+
+void Controller::osc_clock_meter(const Request& r) {
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        globals().meter = static_cast<std::int32_t>(*v);
+        ++changes_;
+    }
+    echo(r, r.row.echo, OscArg::int32(static_cast<std::int32_t>(*v)));
+}
+
+void Controller::osc_clock_reset(const Request& r) {
+    if (check_arity(r, 0, 0)) send(Command{*r.row.command}, r);
+}
+
+// The index of a name among the row's choices is its ClockSource.
+void Controller::osc_clock_sync(const Request& r) {
+    if (!check_arity(r, 1, 1)) return;
+    const auto& a = r.message.args[0];
+    const auto index = osc::is_string(a) ? osc::choice_index(r.row, a.s) : std::nullopt;
+    if (!index) {
+        error(r.from, r.message.address,
+              fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
+        return;
+    }
+    if (!send(Command{*r.row.command, 0, static_cast<float>(*index)}, r)) return;
+    {
+        std::lock_guard lock(mutex_);
+        globals().sync = static_cast<ClockSource>(*index);
+        ++changes_;
+    }
+    echo(r, r.row.echo, OscArg::string(a.s));
+}
+
+bool Controller::require_feedback(const Request& r) {
+    if (feedback_) return true;
+    error(r.from, r.message.address, "feedback is not available");
+    return false;
+}
+
+// mode 1: subscribe with echo of the sender's own changes; 2: without; 0: unsubscribe.
+void Controller::osc_notify(const Request& r) {
+    if (!check_arity(r, 1, 2)) return;
+    const auto mode = osc::number(r.message.args[0]);
+    if (!mode || (*mode != 0.0 && *mode != 1.0 && *mode != 2.0)) {
+        error(r.from, r.message.address,
+              "mode must be 0 (unsubscribe), 1 (subscribe) or 2 (subscribe without echo)");
+        return;
+    }
+    auto to = reply_endpoint(r, 1);
+    if (!to || !require_feedback(r) || rehearsing_) return;
+    if (*mode == 0.0) {
+        feedback_->unsubscribe(*to);
+        return;
+    }
+    const std::string why = feedback_->subscribe(*to, r.from, static_cast<int>(*mode));
+    if (!why.empty()) error(r.from, r.message.address, why);
+}
+
+void Controller::osc_refresh(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to || !require_feedback(r) || rehearsing_) return;
+    if (!feedback_->send_state(*to)) spdlog::warn("cannot send the state to {}", to->to_string());
+}
+
+void Controller::osc_slot_info(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to || !require_feedback(r)) return;
+    reply(*to, feedback_->info_message(r.slot));
+}
+
+void Controller::osc_slots(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to || !require_feedback(r)) return;
+    reply(*to, feedback_->slots_message());
+}
+
+}  // namespace looperd
