@@ -111,43 +111,23 @@ Feedback::~Feedback() {
     stop();
 }
 
+// The feedback thread: a fixed-rate timer. Work per tick is bounded by slots + subscribers ×
+// pending messages; a slow tick only delays the next one.
 void Feedback::start() {
-    if (thread_.joinable()) return;
-    {
-        std::lock_guard lock(wake_mutex_);
-        stopping_ = false;
-    }
-    thread_ = std::thread([this] { run(); });
+    worker_.start({.round =
+                       [this] {
+                           try {
+                               tick(now_());
+                           } catch (const std::exception& e) {
+                               spdlog::error("feedback thread: {}", e.what());
+                           }
+                       },
+                   .period = interval_of(std::max(config_.feedback_rate, config_.position_rate)),
+                   .fixed_rate = true});
 }
 
 void Feedback::stop() {
-    {
-        std::lock_guard lock(wake_mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
-
-// Feedback thread: a fixed-rate timer. Work per tick is bounded by slots + subscribers ×
-// pending messages; a slow tick only delays the next one.
-void Feedback::run() {
-    const auto period = interval_of(std::max(config_.feedback_rate, config_.position_rate));
-    auto next = std::chrono::steady_clock::now();
-    std::unique_lock lock(wake_mutex_);
-    while (!stopping_) {
-        lock.unlock();
-        try {
-            tick(now_());
-        } catch (const std::exception& e) {
-            spdlog::error("feedback thread: {}", e.what());
-        }
-        lock.lock();
-        next += period;
-        const auto now = std::chrono::steady_clock::now();
-        if (next < now) next = now;  // fell behind: do not burst to catch up
-        wake_.wait_until(lock, next, [this] { return stopping_; });
-    }
+    worker_.stop();
 }
 
 void Feedback::publish(OscMessage message, const std::optional<OscEndpoint>& origin) {

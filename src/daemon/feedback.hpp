@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "control/model.hpp"
+#include "daemon/worker_thread.hpp"
 #include "io/osc_server.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/limits.hpp"
@@ -114,7 +115,6 @@ class Feedback {
         std::optional<OscEndpoint> origin;
     };
 
-    void run();
     // Slot `n`'s state_name, from the mirror and the engine's telemetry.
     const char* slot_state(const SlotMirror& slot, std::uint32_t n) const;
     std::vector<OscMessage> state_messages(const MirrorState& mirror) const;
@@ -144,10 +144,7 @@ class Feedback {
     TimePoint next_position_{};
     bool meter_was_silent_ = false;
 
-    std::mutex wake_mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    WorkerThread worker_;  // last: its thread ticks with the members above
 };
 
 }  // namespace looperd

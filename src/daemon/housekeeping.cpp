@@ -24,24 +24,11 @@ Housekeeping::~Housekeeping() {
 }
 
 void Housekeeping::start() {
-    thread_ = std::thread([this] {
-        std::unique_lock lock(mutex_);
-        while (!stopping_) {
-            lock.unlock();
-            poll();
-            lock.lock();
-            wake_.wait_for(lock, kPollInterval, [this] { return stopping_; });
-        }
-    });
+    worker_.start({.round = [this] { poll(); }, .period = kPollInterval});
 }
 
 void Housekeeping::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
+    worker_.stop();
     poll();
 }
 

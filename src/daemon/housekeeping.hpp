@@ -4,12 +4,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
 
+#include "daemon/worker_thread.hpp"
 #include "io/memory_budget.hpp"
 #include "looperd/engine.hpp"
 
@@ -49,10 +49,7 @@ class Housekeeping {
     std::chrono::steady_clock::time_point last_xrun_log_{};
     std::atomic<std::uint64_t> buffers_freed_{0};
 
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    WorkerThread worker_;  // last: its thread polls the members above
 };
 
 }  // namespace looperd

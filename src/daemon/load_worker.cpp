@@ -4,7 +4,9 @@
 
 namespace looperd {
 
-LoadWorker::LoadWorker(std::size_t capacity) : capacity_(capacity), thread_([this] { run(); }) {}
+LoadWorker::LoadWorker(std::size_t capacity) : capacity_(capacity) {
+    worker_.start({.round = [this] { run_jobs(); }});
+}
 
 LoadWorker::~LoadWorker() {
     stop();
@@ -16,7 +18,7 @@ void LoadWorker::post(std::function<void()> job) {
         if (stopping_) return;
         jobs_.push_back(std::move(job));
     }
-    wake_.notify_one();
+    worker_.notify();
 }
 
 bool LoadWorker::try_post(std::function<void()> job) {
@@ -25,7 +27,7 @@ bool LoadWorker::try_post(std::function<void()> job) {
         if (stopping_ || jobs_.size() >= capacity_) return false;
         jobs_.push_back(std::move(job));
     }
-    wake_.notify_one();
+    worker_.notify();
     return true;
 }
 
@@ -35,8 +37,8 @@ void LoadWorker::stop() {
         stopping_ = true;
         jobs_.clear();
     }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
+    idle_.notify_all();
+    worker_.stop();
 }
 
 void LoadWorker::drain() {
@@ -44,11 +46,9 @@ void LoadWorker::drain() {
     idle_.wait(lock, [this] { return (jobs_.empty() && !busy_) || stopping_; });
 }
 
-void LoadWorker::run() {
+void LoadWorker::run_jobs() {
     std::unique_lock lock(mutex_);
-    for (;;) {
-        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-        if (stopping_) break;
+    while (!stopping_ && !jobs_.empty()) {
         auto job = std::move(jobs_.front());
         jobs_.pop_front();
         busy_ = true;
@@ -56,9 +56,7 @@ void LoadWorker::run() {
         job();  // jobs catch their own errors: they reply /error to whoever asked
         lock.lock();
         busy_ = false;
-        if (jobs_.empty()) idle_.notify_all();
     }
-    busy_ = false;
     idle_.notify_all();
 }
 

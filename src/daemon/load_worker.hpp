@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "daemon/worker_thread.hpp"
+
 namespace looperd {
 
 // LoadWorker: the loader thread. Runs jobs (file reads, resampling) one at a time, in order,
@@ -32,16 +34,16 @@ class LoadWorker {
     void drain();
 
   private:
-    void run();
+    // Loader thread: the jobs queued, one at a time, in order, until none is left.
+    void run_jobs();
 
-    std::mutex mutex_;
-    std::condition_variable wake_;
+    std::mutex mutex_;  // jobs_, busy_, stopping_
     std::condition_variable idle_;
     std::deque<std::function<void()>> jobs_;
     std::size_t capacity_;
     bool busy_ = false;
     bool stopping_ = false;
-    std::thread thread_;
+    WorkerThread worker_;  // last: its thread runs the jobs above
 };
 
 }  // namespace looperd

@@ -44,20 +44,18 @@ std::optional<RigState> Persistence::restore() {
 }
 
 void Persistence::start() {
-    std::lock_guard lock(mutex_);
-    if (thread_.joinable()) return;
-    stopping_ = false;
-    thread_ = std::thread([this] { run(); });
+    // The last word on a clean shutdown: pending sessions, then whatever changed.
+    worker_.start({.round = [this] { round(); },
+                   .period = kPoll,
+                   .last =
+                       [this] {
+                           write_sessions();
+                           save_now();
+                       }});
 }
 
 void Persistence::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        if (!thread_.joinable()) return;
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
+    worker_.stop();
 }
 
 const char* Persistence::state_name() const noexcept {
@@ -108,7 +106,7 @@ std::string Persistence::save_session(const std::string& name, SaveDone done) {
             return "too many session saves pending (" + std::to_string(kMaxPendingSaves) + ")";
         jobs_.push_back(std::move(job));
     }
-    wake_.notify_all();
+    worker_.notify();
     return "";
 }
 
@@ -123,39 +121,33 @@ std::vector<std::string> Persistence::list_sessions() const {
     return store_.list_sessions();
 }
 
-void Persistence::run() {
-    for (;;) {
-        std::deque<SaveJob> jobs;
-        bool stopping = false;
-        {
-            std::unique_lock lock(mutex_);
-            wake_.wait_for(lock, kPoll, [this] { return stopping_ || !jobs_.empty(); });
-            jobs.swap(jobs_);
-            stopping = stopping_;
-        }
-        for (auto& job : jobs) {
-            std::string error;
-            try {
-                store_.write(job.file, job.text);
-                spdlog::info("session saved: {}", job.file.string());
-            } catch (const std::exception& e) {
-                error = e.what();
-                spdlog::error("session not saved: {}", error);
-            }
-            if (job.done) job.done(error);
-        }
-        if (stopping) {
-            // The last word on a clean shutdown: whatever changed is written now.
-            save_now();
-            return;
-        }
-        const auto since = std::chrono::steady_clock::now() - last_attempt_;
-        const auto wait =
-            failed_.load(std::memory_order_relaxed)
-                ? std::chrono::duration_cast<std::chrono::milliseconds>(kRetryAfterFailure)
-                : interval_;
-        if (since >= wait) save_now();
+void Persistence::write_sessions() {
+    std::deque<SaveJob> jobs;
+    {
+        std::lock_guard lock(mutex_);
+        jobs.swap(jobs_);
     }
+    for (auto& job : jobs) {
+        std::string error;
+        try {
+            store_.write(job.file, job.text);
+            spdlog::info("session saved: {}", job.file.string());
+        } catch (const std::exception& e) {
+            error = e.what();
+            spdlog::error("session not saved: {}", error);
+        }
+        if (job.done) job.done(error);
+    }
+}
+
+void Persistence::round() {
+    write_sessions();
+    const auto since = std::chrono::steady_clock::now() - last_attempt_;
+    const auto wait =
+        failed_.load(std::memory_order_relaxed)
+            ? std::chrono::duration_cast<std::chrono::milliseconds>(kRetryAfterFailure)
+            : interval_;
+    if (since >= wait) save_now();
 }
 
 }  // namespace looperd

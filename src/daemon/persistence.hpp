@@ -16,6 +16,7 @@
 
 #include "daemon/rig_state.hpp"
 #include "daemon/session_store.hpp"
+#include "daemon/worker_thread.hpp"
 
 namespace looperd {
 
@@ -76,7 +77,9 @@ class Persistence {
         SaveDone done;
     };
 
-    void run();
+    // Persister thread: the session saves asked for, then the rig if it changed.
+    void round();
+    void write_sessions();
     void report_failure(const std::string& what);
 
     SessionStore& store_;
@@ -93,11 +96,9 @@ class Persistence {
 
     std::atomic<bool> failed_{false};
 
-    std::mutex mutex_;  // jobs_, stopping_
-    std::condition_variable wake_;
+    std::mutex mutex_;  // jobs_
     std::deque<SaveJob> jobs_;
-    bool stopping_ = false;
-    std::thread thread_;
+    WorkerThread worker_;  // last: its thread uses the members above
 };
 
 }  // namespace looperd
