@@ -33,7 +33,7 @@ std::runtime_error failed(const fs::path& path, const char* step, int err) {
 TakeKeeper::TakeKeeper(SendCommand send, Rate rate, std::uint32_t max_frames,
                        std::chrono::milliseconds timeout)
     : send_(std::move(send)), rate_(std::move(rate)), max_frames_(max_frames), timeout_(timeout) {
-    thread_ = std::thread([this] { run(); });
+    worker_.start({.round = [this] { run_items(); }});
 }
 
 TakeKeeper::~TakeKeeper() {
@@ -46,7 +46,7 @@ void TakeKeeper::save(TakeJob job) {
         if (stopping_) return;
         queue_.push_back(Item{std::move(job), {}});
     }
-    wake_.notify_all();
+    worker_.notify();
 }
 
 void TakeKeeper::forget(fs::path path) {
@@ -55,7 +55,7 @@ void TakeKeeper::forget(fs::path path) {
         if (stopping_) return;
         queue_.push_back(Item{std::nullopt, std::move(path)});
     }
-    wake_.notify_all();
+    worker_.notify();
 }
 
 void TakeKeeper::snapshot_event(const Event& e) {
@@ -75,12 +75,12 @@ void TakeKeeper::wait_idle() {
 void TakeKeeper::stop() {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ && !thread_.joinable()) return;
+        if (stopping_ && !worker_.running()) return;
         stopping_ = true;
         queue_.clear();
     }
     wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    worker_.stop();
     std::unique_lock lock(mutex_);
     // The engine may still hold the buffer: it must not be freed under it.
     if (lent_ && !wait_returned(lock)) {
@@ -93,11 +93,9 @@ bool TakeKeeper::wait_returned(std::unique_lock<std::mutex>& lock) {
     return wake_.wait_for(lock, timeout_, [this] { return !lent_; });
 }
 
-void TakeKeeper::run() {
+void TakeKeeper::run_items() {
     std::unique_lock lock(mutex_);
-    for (;;) {
-        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (stopping_) return;
+    while (!stopping_ && !queue_.empty()) {
         Item item = std::move(queue_.front());
         queue_.pop_front();
         busy_ = true;

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "daemon/worker_thread.hpp"
 #include "looperd/command.hpp"
 #include "looperd/event.hpp"
 
@@ -74,7 +75,8 @@ class TakeKeeper {
         std::optional<TakeJob> job;  // none: forget `path`
         std::filesystem::path path;
     };
-    void run();
+    // Take thread: the items queued, one at a time, in order, until none is left.
+    void run_items();
     void run_job(TakeJob& job);
     // Waits for the buffer lent to come back; false after the timeout.
     bool wait_returned(std::unique_lock<std::mutex>& lock);
@@ -86,13 +88,15 @@ class TakeKeeper {
     std::unique_ptr<SampleBuffer> buffer_;  // lent to the engine while lent_
 
     std::mutex mutex_;
+    // Idle (wait_idle), a snapshot back (lent_), a stop: what the take thread and its callers
+    // wait for. New items wake the thread through worker_.
     std::condition_variable wake_;
     std::deque<Item> queue_;
     bool busy_ = false;
     bool stopping_ = false;
     bool lent_ = false;
     std::optional<Event> returned_;  // the engine's answer to the snapshot in flight
-    std::thread thread_;
+    WorkerThread worker_;            // last: its thread uses the members above
 };
 
 }  // namespace looperd
