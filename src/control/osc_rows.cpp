@@ -11,9 +11,11 @@ namespace {
 using C = CommandKind;
 using H = Handler;
 using limits::kMaxChokeGroup;
-using limits::kMaxInputs;
-using limits::kMaxOutputs;
 using limits::kMaxPoly;
+
+// Ports go in pairs, an odd last one a pair of its own.
+constexpr std::uint32_t kMaxOutputPairs = (limits::kMaxOutputs + 1) / 2;
+constexpr std::uint32_t kMaxInputPairs = (limits::kMaxInputs + 1) / 2;
 
 constexpr double kMaxSlotGain = static_cast<double>(limits::kMaxSlotGain);
 constexpr double kMaxMasterGain = static_cast<double>(limits::kMaxMasterGain);
@@ -205,7 +207,7 @@ constexpr Row kRows[] = {
     {.address = "/slot/<n>/output",
      .value = Value::whole,
      .args = "number",
-     .max = (kMaxOutputs + 1) / 2,
+     .max = kMaxOutputPairs,
      .bound = Bound::output_pairs,
      .what = "output pair",
      .saved = true,
@@ -303,7 +305,7 @@ constexpr Row kRows[] = {
      .value = Value::whole,
      .args = "number",
      .min = 1.0,
-     .max = (kMaxInputs + 1) / 2,
+     .max = kMaxInputPairs,
      .bound = Bound::input_pairs,
      .def = 1.0,
      .what = "input pair",

@@ -22,6 +22,11 @@ std::vector<std::filesystem::path> with_takes_dir(std::vector<std::filesystem::p
     return roots;
 }
 
+// Ports in pairs, an odd last one a pair of its own: ⌈ports / 2⌉.
+constexpr std::uint32_t pairs(std::uint32_t ports) {
+    return (ports + 1) / 2;
+}
+
 }  // namespace
 
 Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, SendCommand send,
@@ -408,9 +413,9 @@ double Controller::row_max(const osc::Row& row) const {
         case osc::Bound::output_pairs:
             // 0 is every output pair; k is out_(2k-1) and out_(2k). An odd last output is a
             // pair of its own.
-            return (config_.outputs + 1) / 2;
+            return static_cast<double>(pairs(config_.outputs));
         case osc::Bound::input_pairs:
-            return std::max(1U, (config_.inputs + 1) / 2);
+            return static_cast<double>(std::max(1U, pairs(config_.inputs)));
         case osc::Bound::fixed:
             break;
     }
