@@ -22,7 +22,7 @@ std::uint32_t ms_to_frames(float ms, std::uint32_t rate) {
     return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::lround(frames)));
 }
 
-void check_config(const EngineConfig& c) {
+void check_playback(const EngineConfig& c) {
     if (c.outputs == 0 || c.outputs > limits::kMaxOutputs)
         throw std::invalid_argument("outputs must be 1.." + std::to_string(limits::kMaxOutputs));
     if (c.slots == 0 || c.slots > limits::kMaxSlots)
@@ -41,20 +41,23 @@ void check_config(const EngineConfig& c) {
         throw std::invalid_argument("fade must be 0.1..1000 ms");
     if (!(c.gain_smooth_ms >= 0.1F && c.gain_smooth_ms <= 1000.0F))
         throw std::invalid_argument("gain smoothing must be 0.1..1000 ms");
-    if (c.inputs > limits::kMaxInputs)
-        throw std::invalid_argument("inputs must be 0.." + std::to_string(limits::kMaxInputs));
-    if (c.recorders > limits::kMaxRecorders)
-        throw std::invalid_argument("recorders must be 0.." +
-                                    std::to_string(limits::kMaxRecorders));
-    if (!(c.max_record_seconds >= 0.01F && c.max_record_seconds <= limits::kMaxRecordSeconds))
-        throw std::invalid_argument("the maximum take length must be 0.01.." +
-                                    std::to_string(limits::kMaxRecordSeconds) + " s");
-    if (c.undo_levels > limits::kMaxUndoLevels)
-        throw std::invalid_argument("undo levels must be 0.." +
-                                    std::to_string(limits::kMaxUndoLevels));
-    if (c.undo_memory_mib > limits::kMaxUndoMemoryMib)
-        throw std::invalid_argument("undo memory must be 0.." +
-                                    std::to_string(limits::kMaxUndoMemoryMib) + " MiB");
+}
+
+RecorderPoolConfig pool_config(const EngineConfig& c) {
+    RecorderPoolConfig p;
+    p.slots = c.slots;
+    p.inputs = c.inputs;
+    p.recorders = c.recorders;
+    p.sample_rate = c.sample_rate;
+    p.max_record_seconds = c.max_record_seconds;
+    p.undo_levels = c.undo_levels;
+    p.undo_memory_mib = c.undo_memory_mib;
+    return p;
+}
+
+void check_config(const EngineConfig& c) {
+    check_playback(c);
+    RecorderPool::check(pool_config(c));
 }
 
 }  // namespace
@@ -73,6 +76,7 @@ Engine::Engine(const EngineConfig& config)
       scheduled_(config.scheduled_capacity),
 
       scratch_(std::size_t{limits::kMaxSampleChannels} * limits::kRenderChunkFrames),
+      recorders_(pool_config(config_)),
       slot_telemetry_(config.slots),
       output_peak_(config.outputs),
       peak_hold_(config.outputs, 0.0F),
@@ -82,62 +86,12 @@ Engine::Engine(const EngineConfig& config)
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
     current_rate_.store(config_.sample_rate, std::memory_order_relaxed);
-    record_state_ = std::vector<std::atomic<std::uint8_t>>(config_.slots);
-    if (config_.inputs > 0 && config_.recorders > 0) allocate_recording();
-}
-
-// The recorder pool and the undo arena, touched and locked now so that the audio thread never
-// faults on them. Sizes: docs/recording.md.
-void Engine::allocate_recording() {
-    constexpr std::uint32_t chunk = limits::kUndoChunkFrames;
-    max_record_frames_ = static_cast<std::uint32_t>(std::max(
-        1L, std::lround(static_cast<double>(config_.max_record_seconds) * config_.sample_rate)));
-    max_take_chunks_ = (max_record_frames_ + chunk - 1) / chunk;
-    const std::uint32_t levels = config_.undo_levels;
-    recorders_.resize(config_.recorders);
-    layer_pool_.resize(std::size_t{config_.recorders} * levels);
-    index_pool_.assign(
-        std::size_t{config_.recorders} * levels * (2 * std::size_t{max_take_chunks_} + 1), 0U);
-    std::uint32_t* index = index_pool_.data();
-    for (std::uint32_t i = 0; i < config_.recorders; ++i) {
-        Recorder& r = recorders_[i];
-        r.buffer = new SampleBuffer(2, max_record_frames_, config_.sample_rate);
-        r.buffer->set_pooled();
-        r.buffer->prefault();
-        r.buffer->set_frames(0);
-        record_memory_bytes_ += r.buffer->bytes();
-        r.layers = layer_pool_.data() + std::size_t{i} * levels;
-        r.order = index;
-        index += levels;
-        for (std::uint32_t l = 0; l < levels; ++l) {
-            r.order[l] = l;
-            r.layers[l].map = index;
-            index += max_take_chunks_;
-            r.layers[l].list = index;
-            index += max_take_chunks_;
-        }
-    }
-    const std::size_t chunk_bytes = std::size_t{2} * chunk * sizeof(float);
-    const std::size_t chunks = std::size_t{config_.undo_memory_mib} * 1024 * 1024 / chunk_bytes;
-    if (levels > 0 && chunks > 0) {
-        undo_arena_ = new SampleBuffer(1, static_cast<std::uint32_t>(chunks * 2 * chunk),
-                                       config_.sample_rate);
-        undo_arena_->set_pooled();
-        undo_arena_->prefault();
-        record_memory_bytes_ += undo_arena_->bytes();
-        free_chunks_.resize(chunks);
-        for (std::size_t k = 0; k < chunks; ++k)
-            free_chunks_[k] = static_cast<std::uint32_t>(chunks - 1 - k);
-        free_chunk_count_ = chunks;
-    }
-    snapshot_copied_.assign(max_take_chunks_, 0);
-    free_recorders_.store(config_.recorders, std::memory_order_relaxed);
 }
 
 Engine::~Engine() {
     // Not concurrent with process(): collect every buffer still held or in flight, once each.
     std::vector<SampleBuffer*> owned;
-    // Record buffers are the engine's own, deleted below.
+    // Record buffers are the pool's, deleted with it.
     for (auto& s : slots_)
         if (s.buffer && !s.buffer->pooled()) owned.push_back(s.buffer);
     for (auto& v : voices_)
@@ -159,8 +113,6 @@ Engine::~Engine() {
     std::sort(owned.begin(), owned.end());
     owned.erase(std::unique(owned.begin(), owned.end()), owned.end());
     for (auto* b : owned) delete b;
-    for (auto& r : recorders_) delete r.buffer;
-    delete undo_arena_;
 }
 
 bool Engine::try_send(const Command& command) noexcept {
@@ -182,6 +134,7 @@ void Engine::resume_after_gap() noexcept {
     // Taken by the first block after the gap: the voices themselves are the audio thread's.
     resume_pending_.store(true, std::memory_order_relaxed);
 }
+
 std::uint32_t Engine::ms_frames(float ms) const noexcept {
     return ms_to_frames(ms, config_.sample_rate);
 }
@@ -268,21 +221,7 @@ void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noe
     }
     clock_beat_.store(clock_.beat_at(now_frame_), std::memory_order_relaxed);
     clock_meter_.store(clock_.meter(), std::memory_order_relaxed);
-    if (recorders_.empty()) return;
-    std::uint32_t free = 0;
-    for (const auto& r : recorders_) {
-        if (r.state == Recorder::State::free) ++free;
-        if (r.state != Recorder::State::recording && r.state != Recorder::State::looping) continue;
-        const auto state = r.state == Recorder::State::recording ? RecordState::recording
-                           : r.overdub                           ? RecordState::overdubbing
-                                                                 : RecordState::none;
-        record_state_[r.slot].store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
-    }
-    // Slots whose take is gone read none again.
-    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot)
-        if (slots_[slot].recorder < 0 && record_state_[slot].load(std::memory_order_relaxed) != 0)
-            record_state_[slot].store(0, std::memory_order_relaxed);
-    free_recorders_.store(free, std::memory_order_relaxed);
+    recorders_.publish();
 }
 
 void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
@@ -327,8 +266,8 @@ std::size_t Engine::apply_commands_while_stopped() noexcept {
 void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
                      std::uint32_t nframes, const BlockTiming& timing) noexcept {
     ScopedFlushDenormals ftz;
-    inputs_ = inputs;
-    n_inputs_ = inputs ? n_inputs : 0;
+    inputs_.channels = inputs;
+    inputs_.count = inputs ? std::min(n_inputs, config_.inputs) : 0;
 
     if (const auto rate = pending_sample_rate_.exchange(0, std::memory_order_relaxed); rate != 0) {
         config_.sample_rate = rate;
@@ -338,8 +277,8 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
     if (resume_pending_.exchange(false, std::memory_order_relaxed)) resume_voices();
     const std::uint64_t t0 = timing.frame;
     now_frame_ = t0;
-    block_end_ = t0 + nframes;
-    const bool recording = !recorders_.empty();
+    recorders_.begin_block(t0, nframes);
+    const bool recording = recorders_.enabled();
     clock_.begin_block(timing, config_.sample_rate);
     if (clock_.bpm() != last_bpm_) {
         last_bpm_ = clock_.bpm();
@@ -347,10 +286,7 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
     }
 
     take_commands(t0);
-    if (recording) {
-        advance_swaps();
-        advance_copies();
-    }
+    if (recording) recorders_.advance(host_);
 
     for (std::uint32_t o = 0; o < config_.outputs; ++o) std::fill_n(outputs[o], nframes, 0.0F);
 
@@ -364,16 +300,17 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
         // A take reaching the maximum length ends on its exact frame.
         if (recording)
             until = static_cast<std::uint32_t>(
-                std::min<std::uint64_t>(record_deadline(t0 + offset, block_end), t0 + until) - t0);
+                std::min<std::uint64_t>(recorders_.deadline(t0 + offset, block_end), t0 + until) -
+                t0);
         if (until > offset) {
             monitor_segment(outputs, offset, until - offset);
             render(outputs, offset, until - offset);
-            if (recording) record_segment(offset, until - offset);
+            if (recording) recorders_.process_segment(inputs_, offset, until - offset, host_);
             offset = until;
         }
         // Apply everything due at this frame (a quantized command may schedule itself later).
         const std::uint64_t now = t0 + offset;
-        if (recording) record_due(now);
+        if (recording) recorders_.due(now, host_);
         std::size_t due = 0;
         while (due < scheduled_size_ && scheduled_[due].frame <= now) ++due;
         if (due == 0) continue;
@@ -391,8 +328,7 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
     std::uint32_t active = 0;
     for (const auto& v : voices_) active += v.active ? 1U : 0U;
     frames_ += nframes;
-    inputs_ = nullptr;  // valid for this block only
-    n_inputs_ = 0;
+    inputs_ = InputBlock{};  // valid for this block only
     active_voices_.store(active, std::memory_order_relaxed);
     frame_clock_.store(frames_, std::memory_order_relaxed);
 }

@@ -112,14 +112,8 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             const bool restart = c.kind == CommandKind::assign_buffer && c.value != 0.0F &&
                                  s->mode != SlotMode::oneshot && slot_sounding(c.slot);
             stop_slot(c.slot);
-            SampleBuffer* old = s->buffer;
-            if (s->recorder >= 0) {
-                release_recorder(recorders_[static_cast<std::size_t>(s->recorder)]);
-                s->recorder = -1;
-            }
-            s->buffer = c.kind == CommandKind::assign_buffer ? c.buffer : nullptr;
-            if (s->buffer) acquire(s->buffer);
-            if (old) unref(old);
+            recorders_.drop_take(c.slot, host_);
+            set_slot_buffer(c.slot, c.kind == CommandKind::assign_buffer ? c.buffer : nullptr);
             if (restart) start_voice(c.slot, now);
             break;
         }
@@ -224,23 +218,40 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::clock_sync:
             clock_.set_source(static_cast<ClockSource>(static_cast<std::uint8_t>(c.value)));
             break;
+        case CommandKind::set_monitor_all:
+            monitor_all_ = c.value != 0.0F;
+            break;
+        case CommandKind::set_monitor: {
+            const bool on = c.value != 0.0F;
+            if (on != s->monitor) monitored_slots_ += on ? 1U : -1U;
+            s->monitor = on;
+            break;
+        }
+        case CommandKind::clock_from_slot: {
+            std::uint64_t origin = 0;
+            if (!recorders_.take_origin(c.slot, origin) || !(c.value > 0.0F)) {
+                post({EventKind::tempo_refused, c.slot, nullptr});
+                break;
+            }
+            // The grid's zero where the take's frame 0 last played: bar lines fall on the loop's
+            // passes from the past on.
+            clock_.set_tempo(static_cast<double>(c.value), now);
+            clock_.reset(std::min(origin, now));
+            update_voice_rates();
+            break;
+        }
         case CommandKind::record:
         case CommandKind::overdub:
         case CommandKind::undo:
         case CommandKind::redo:
         case CommandKind::clear:
         case CommandKind::set_record_input:
-        case CommandKind::set_monitor:
-        case CommandKind::set_monitor_all:
         case CommandKind::set_record_offset:
         case CommandKind::record_on_grid:
         case CommandKind::overdub_on_grid:
-            apply_record(c, now);
-            break;
         case CommandKind::snapshot:
         case CommandKind::load_take:
-        case CommandKind::clock_from_slot:
-            apply_keep(c, now);
+            recorders_.apply(c, now, host_);
             break;
     }
 }

@@ -2,8 +2,8 @@
 // SPDX-FileCopyrightText: looperd contributors
 
 // The Engine's mix: each voice's source frames read (rate, direction, loop seam crossfade),
-// gained, panned and mapped onto the outputs, then the master gain. Audio thread only.
-// Wait-free and bounded by voices × frames; does not allocate.
+// gained, panned and mapped onto the outputs, then the master gain; and input monitoring.
+// Audio thread only. Wait-free and bounded by voices × frames; does not allocate.
 
 #include <algorithm>
 #include <cmath>
@@ -279,6 +279,37 @@ void Engine::render(float* const* out, std::uint32_t offset, std::uint32_t n) no
         } else if (master_.value != 1.0F) {
             for (std::uint32_t o = 0; o < config_.outputs; ++o)
                 for (std::uint32_t i = 0; i < m; ++i) out[o][offset + done + i] *= master_.value;
+        }
+    }
+}
+
+// Input monitoring, before the mix's master gain: every input to the output of its number
+// (global), and each monitored slot's pair to the slot's outputs.
+void Engine::monitor_segment(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept {
+    if (inputs_.channels == nullptr) return;
+    if (monitor_all_) {
+        const std::uint32_t m = std::min(inputs_.count, config_.outputs);
+        for (std::uint32_t o = 0; o < m; ++o)
+            for (std::uint32_t i = 0; i < n; ++i)
+                out[o][offset + i] += inputs_.channels[o][offset + i];
+    }
+    if (monitored_slots_ == 0) return;
+    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+        const Slot& s = slots_[slot];
+        if (!s.monitor) continue;
+        const float* left = nullptr;
+        const float* right = nullptr;
+        inputs_.pair(recorders_.slot_input(slot), left, right);
+        if (!left) continue;
+        std::uint32_t first = 0;
+        std::uint32_t count = config_.outputs;
+        if (s.output != 0 && config_.outputs > 2) {
+            first = std::min(2 * (s.output - 1), config_.outputs - 1);
+            count = std::min(2U, config_.outputs - first);
+        }
+        for (std::uint32_t o = first; o < first + count; ++o) {
+            const float* src = (o % 2 == 0 ? left : right) + offset;
+            for (std::uint32_t i = 0; i < n; ++i) out[o][offset + i] += src[i];
         }
     }
 }

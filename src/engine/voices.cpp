@@ -39,10 +39,18 @@ void Engine::acquire(SampleBuffer* b) noexcept {
 void Engine::unref(SampleBuffer* b) noexcept {
     if (--b->rt_refs() != 0) return;
     if (b->pooled()) {
-        recorder_unused(b);  // a record buffer never leaves the engine
+        recorders_.buffer_unused(b);  // a record buffer never leaves the pool
     } else {
         post({EventKind::buffer_retired, 0, b});
     }
+}
+
+void Engine::set_slot_buffer(std::uint32_t slot, SampleBuffer* b) noexcept {
+    Slot& s = slots_[slot];
+    SampleBuffer* old = s.buffer;
+    s.buffer = b;
+    if (b) acquire(b);
+    if (old) unref(old);
 }
 
 Voice* Engine::free_voice() noexcept {
@@ -144,9 +152,9 @@ void Engine::start_voice(std::uint32_t slot, std::uint64_t now) noexcept {
     v->active = true;
     v->releasing = false;
     // Loop, gate and toggle sound until stopped; a take always loops.
-    v->loop = s.mode != SlotMode::oneshot || s.recorder >= 0;
+    v->loop = s.mode != SlotMode::oneshot || recorders_.holds_take(slot);
     // Overdub follows the take's frames as they play from here (docs/recording.md).
-    if (s.recorder >= 0) recorders_[static_cast<std::size_t>(s.recorder)].origin = now - begin;
+    recorders_.voice_started(slot, now - begin);
     v->reverse = s.reverse;
     v->begin = begin;
     v->end = end;
