@@ -10,7 +10,9 @@
 #include "looperd/clock.hpp"
 #include "looperd/command.hpp"
 #include "looperd/event.hpp"
+#include "looperd/input_block.hpp"
 #include "looperd/limits.hpp"
+#include "looperd/recorder_pool.hpp"
 #include "looperd/spsc_ring.hpp"
 #include "looperd/timing.hpp"
 #include "looperd/voice.hpp"
@@ -50,6 +52,7 @@ struct EngineConfig {
 // Ownership: a SampleBuffer sent with assign_buffer belongs to the engine from then on. When
 // no slot and no voice reads it any more, the engine posts buffer_retired and ownership
 // passes to whoever pops that event. The destructor deletes what the engine still holds.
+// Recording's memory (record buffers, undo arena) belongs to its RecorderPool.
 class Engine {
   public:
     // Note: allocates memory. Throws std::invalid_argument on a config outside limits.
@@ -129,16 +132,16 @@ class Engine {
     double clock_beat() const noexcept { return clock_beat_.load(std::memory_order_relaxed); }
     double clock_meter() const noexcept { return clock_meter_.load(std::memory_order_relaxed); }
     // Recording state of `slot`, published at the end of every block: what the slot is doing.
-    enum class RecordState : std::uint8_t { none = 0, recording = 1, overdubbing = 2 };
-    RecordState slot_record_state(std::uint32_t slot) const noexcept;
-    // Recorders not holding a take (any thread; relaxed).
-    std::uint32_t free_recorders() const noexcept {
-        return free_recorders_.load(std::memory_order_relaxed);
+    using RecordState = RecorderPool::RecordState;
+    RecordState slot_record_state(std::uint32_t slot) const noexcept {
+        return recorders_.slot_record_state(slot);
     }
+    // Recorders not holding a take (any thread; relaxed).
+    std::uint32_t free_recorders() const noexcept { return recorders_.free_recorders(); }
     // Frames of one record buffer (the maximum take length), 0 when recording is off.
-    std::uint32_t max_record_frames() const noexcept { return max_record_frames_; }
+    std::uint32_t max_record_frames() const noexcept { return recorders_.max_record_frames(); }
     // Bytes preallocated for recording: record buffers plus the undo arena.
-    std::size_t record_memory_bytes() const noexcept { return record_memory_bytes_; }
+    std::size_t record_memory_bytes() const noexcept { return recorders_.record_memory_bytes(); }
 
     // Scheduled commands whose frame had passed when they reached the audio thread.
     std::uint64_t late_commands() const noexcept {
@@ -167,121 +170,66 @@ class Engine {
         std::uint32_t choke = 0;
         std::uint32_t output = 0;  // 0: every output pair; k: pair k
         float fade_in_ms = 0.0F;
-        float fade_out_ms = 0.0F;    // set from the config
-        float quantize = 0.0F;       // 0 none, -1 bar, > 0 beats
-        float beats = 0.0F;          // 0 off
-        std::int32_t recorder = -1;  // the recorder holding this slot's take, -1: none
-        std::uint32_t input = 1;     // input pair recorded and monitored
-        bool monitor = false;
+        float fade_out_ms = 0.0F;  // set from the config
+        float quantize = 0.0F;     // 0 none, -1 bar, > 0 beats
+        float beats = 0.0F;        // 0 off
+        bool monitor = false;  // the slot's input pair (RecorderPool::slot_input) to its outputs
     };
 
-    // Recorder: one take's memory and state, from the pool built in the constructor. Audio
-    // thread only. Its buffer is the slot's buffer while the slot holds the take.
-    //
-    // Undo: each overdub pass is a layer. Before the pass first writes to a chunk of the
-    // take, the chunk is copied into a free chunk of the shared undo arena and the layer maps
-    // take chunk → arena chunk. Undo swaps those chunks back (the layer then holds the
-    // overdubbed frames: it is the redo layer); redo swaps again. Swaps are bit exact.
-    struct Layer {
-        std::uint32_t* map = nullptr;   // per take chunk: arena chunk + 1, or 0
-        std::uint32_t* list = nullptr;  // take chunks saved, in order
-        std::uint32_t saved = 0;
-    };
-    struct Recorder {
-        // loading: a load_take copying `source` in (the slot plays `source` meanwhile).
-        enum class State : std::uint8_t { free, recording, looping, releasing, loading };
-        SampleBuffer* buffer = nullptr;  // pooled; capacity max_record_frames_, 2 channels
-        State state = State::free;
-        std::uint32_t slot = 0;
-        std::uint64_t start = 0;        // output frame the take began
-        std::uint64_t write_begin = 0;  // input frame written to take frame 0 (start + offset)
-        std::uint64_t write_end = 0;    // first pass written until here (write_begin + length)
-        std::uint64_t origin = 0;       // output frame at which take frame 0 last played
-        std::uint32_t length = 0;
-        bool overdub = false;
-        // Layers: order[0..undo) undo layers, oldest first; order[undo..undo + redo) redo
-        // layers, the next to redo first.
-        Layer* layers = nullptr;
-        std::uint32_t* order = nullptr;
-        std::uint32_t undo = 0;
-        std::uint32_t redo = 0;
-        // An undo or redo in progress: layer order[swap_layer], chunks [swap_next, saved).
-        bool swapping = false;
-        bool swap_undo = false;  // undo (true) or redo
-        std::uint32_t swap_layer = 0;
-        std::uint32_t swap_next = 0;
-        // A load_take in progress: chunks [copy_next, length) of `source` still to copy.
-        SampleBuffer* source = nullptr;
-        std::uint32_t copy_next = 0;
-    };
-    // A snapshot (saving a take): the take as it was when copying began, into `dest`. Chunks
-    // an overdub or a swap is about to change are copied first (snapshot_copied_).
-    struct Snapshot {
-        SampleBuffer* dest = nullptr;  // lent by the command; none: no snapshot
-        std::uint32_t slot = 0;
-        std::size_t recorder = 0;
-        std::uint32_t next = 0;  // the next chunk the sweep copies
-        bool copying = false;    // false: waiting for the take to be whole
+    // The slots and voices as the recorder pool sees them (src/engine/take_host.cpp). The
+    // pool gets this narrow view with each call, never the engine.
+    class PoolHost final : public TakeHost {
+      public:
+        explicit PoolHost(Engine& engine) noexcept : engine_(engine) {}
+        void post(const Event& e) noexcept override;
+        void schedule(const Command& c) noexcept override;
+        const Clock& clock() const noexcept override;
+        float quantize(std::uint32_t slot) const noexcept override;
+        bool sounding(std::uint32_t slot) const noexcept override;
+        void start_voice(std::uint32_t slot, std::uint64_t now) noexcept override;
+        void stop_slot(std::uint32_t slot) noexcept override;
+        void cut_voices(std::uint32_t slot, const SampleBuffer* b) noexcept override;
+        void set_buffer(std::uint32_t slot, SampleBuffer* b) noexcept override;
+        void move_buffer(std::uint32_t slot, SampleBuffer* from,
+                         SampleBuffer* to) noexcept override;
+
+      private:
+        Engine& engine_;
     };
 
-    void allocate_recording();  // constructor only
+    // Command application (src/engine/engine_commands.cpp).
     void apply(const Command& c, std::uint64_t now) noexcept;
     void schedule(const Command& c) noexcept;
     void press(std::uint32_t slot, float value, std::uint64_t now) noexcept;
+    // Voices (src/engine/voices.cpp).
     void start_voice(std::uint32_t slot, std::uint64_t now) noexcept;
     void stop_slot(std::uint32_t slot) noexcept;
     bool slot_sounding(std::uint32_t slot) const noexcept;
     void release(Voice& v) noexcept;       // start the fade out
     void retire_voice(Voice& v) noexcept;  // voice done: drop its buffer reference
     void acquire(SampleBuffer* b) noexcept;
-    void unref(SampleBuffer* b) noexcept;  // last reference: post buffer_retired
-    void post(const Event& e) noexcept;
-    void flush_backlog() noexcept;
-    // Audio thread: the queued commands (a block's worth at most), applied at t0 or scheduled.
-    std::size_t take_commands(std::uint64_t t0) noexcept;
-    void resume_voices() noexcept;
-    void render(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
-    void render_voice(Voice& v, float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
-    bool read_voice(Voice& v, std::uint32_t n) noexcept;  // into scratch_; false: ended
+    // Last reference: post buffer_retired (a record buffer goes back to the pool instead).
+    void unref(SampleBuffer* b) noexcept;
+    // The slot holds `b` (one reference; nullptr: nothing); the old buffer loses the slot's.
+    void set_slot_buffer(std::uint32_t slot, SampleBuffer* b) noexcept;
     float target_rate(const Slot& s) const noexcept;
     void update_voice_rates() noexcept;
     void set_pan(Voice& v, float pan, std::uint32_t frames) noexcept;
     Voice* free_voice() noexcept;
+    void resume_voices() noexcept;
+    // The mix (src/engine/render.cpp).
+    void render(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
+    void render_voice(Voice& v, float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
+    bool read_voice(Voice& v, std::uint32_t n) noexcept;  // into scratch_; false: ended
+    // Input monitoring, before the voices: added to out[..][offset, offset + n).
+    void monitor_segment(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
+    // The block (src/engine/engine.cpp).
+    void post(const Event& e) noexcept;
+    void flush_backlog() noexcept;
+    // Audio thread: the queued commands (a block's worth at most), applied at t0 or scheduled.
+    std::size_t take_commands(std::uint64_t t0) noexcept;
     void publish_telemetry(float* const* outputs, std::uint32_t nframes) noexcept;
     std::uint32_t ms_frames(float ms) const noexcept;
-    // Recording (src/engine/recording.cpp).
-    void apply_record(const Command& c, std::uint64_t now) noexcept;
-    void record_press(std::uint32_t slot, std::uint64_t now) noexcept;
-    std::uint64_t record_grid(std::uint32_t slot, std::uint64_t now) const noexcept;
-    void start_take(std::uint32_t slot, std::uint64_t now) noexcept;
-    void finish_take(Recorder& r, std::uint64_t now, EventKind kind) noexcept;
-    void overdub_toggle(std::uint32_t slot, std::uint64_t now) noexcept;
-    void begin_pass(Recorder& r) noexcept;
-    void end_pass(Recorder& r) noexcept;
-    bool save_chunk(Recorder& r, std::uint32_t chunk) noexcept;
-    void free_layer(Layer& l) noexcept;
-    void drop_oldest_layer(Recorder& r) noexcept;
-    void start_swap(Recorder& r, bool undo) noexcept;
-    void advance_swaps() noexcept;
-    void clear_slot(std::uint32_t slot) noexcept;
-    void release_recorder(Recorder& r) noexcept;
-    void recorder_unused(SampleBuffer* b) noexcept;
-    Recorder* slot_recorder(std::uint32_t slot) noexcept;
-    void input_pair(std::uint32_t pair, const float*& left, const float*& right) const noexcept;
-    std::uint64_t record_deadline(std::uint64_t from, std::uint64_t to) const noexcept;
-    void record_due(std::uint64_t now) noexcept;
-    void record_segment(std::uint32_t offset, std::uint32_t n) noexcept;
-    void monitor_segment(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
-    // Keeping takes (src/engine/take_copy.cpp).
-    void apply_keep(const Command& c, std::uint64_t now) noexcept;
-    void load_take(std::uint32_t slot, SampleBuffer* source, bool reload,
-                   std::uint64_t now) noexcept;
-    void finish_load_take(Recorder& r) noexcept;
-    void advance_copies() noexcept;
-    void advance_snapshot(std::uint32_t& budget) noexcept;
-    void snapshot_before_write(const Recorder& r, std::uint32_t chunk) noexcept;
-    void copy_snapshot_chunk(const Recorder& r, std::uint32_t chunk) noexcept;
-    void abort_snapshot(const Recorder& r) noexcept;
 
     EngineConfig config_;
     std::uint32_t fade_frames_ = 1;
@@ -318,26 +266,12 @@ class Engine {
     std::atomic<std::uint64_t> late_commands_{0};
     std::atomic<std::uint64_t> refused_scheduled_{0};
 
-    // Recording. All preallocated in the constructor; the audio thread alone uses them.
-    std::vector<Recorder> recorders_;
-    std::vector<Layer> layer_pool_;          // undo_levels per recorder
-    std::vector<std::uint32_t> index_pool_;  // layer maps, lists and orders
-    SampleBuffer* undo_arena_ = nullptr;     // chunks of 2 × kUndoChunkFrames floats
-    std::vector<std::uint32_t> free_chunks_;
-    std::size_t free_chunk_count_ = 0;
-    std::uint32_t max_record_frames_ = 0;
-    std::uint32_t max_take_chunks_ = 0;
-    std::size_t record_memory_bytes_ = 0;
-    std::int64_t record_offset_ = 0;  // frames, >= 0
+    // Recording: every take's memory and state (the pool), and input monitoring.
+    RecorderPool recorders_;
+    PoolHost host_{*this};
+    InputBlock inputs_;  // the block being processed
     bool monitor_all_ = false;
-    std::uint32_t monitored_slots_ = 0;     // slots with monitor on: none skips the scan
-    const float* const* inputs_ = nullptr;  // the block being processed
-    std::uint32_t n_inputs_ = 0;
-    std::uint64_t block_end_ = 0;  // host frame after the block being processed
-    std::vector<std::atomic<std::uint8_t>> record_state_;
-    Snapshot snapshot_;
-    std::vector<std::uint8_t> snapshot_copied_;  // per take chunk: copied by this snapshot
-    std::atomic<std::uint32_t> free_recorders_{0};
+    std::uint32_t monitored_slots_ = 0;  // slots with monitor on: none skips the scan
 
     // Telemetry (see slot_sounding_voices and friends). Preallocated; the audio thread stores, any
     // thread loads. The peak hold restarts when the reader bumps peak_epoch_.

@@ -35,6 +35,9 @@ inline constexpr std::uint32_t kRenderChunkFrames = 256;
 
 // Fade applied to stops, retriggers and cuts; and how long a gain change takes.
 inline constexpr float kDefaultFadeMs = 5.0F;
+// The shortest fade out a slot may have (/slot/<n>/fade_out, --fade-ms): shorter clicks.
+// A double: a control's range compares its argument with it as given (0.1 is accepted).
+inline constexpr double kMinFadeMs = 0.1;
 inline constexpr float kDefaultGainSmoothMs = 10.0F;
 
 inline constexpr float kMaxSlotGain = 4.0F;

@@ -17,9 +17,9 @@ namespace looperd {
 // buffer is published. The only mutable member is the audio thread's reference count,
 // which no other thread touches while the engine holds the buffer.
 //
-// Record buffers are the exception: the Engine makes them in its constructor (pooled), and
-// the audio thread alone writes their frames and sets their length (at most their capacity);
-// they never leave the engine, so no other thread reads them.
+// Record buffers are the exception: the engine's RecorderPool makes them in its constructor
+// (pooled), and the audio thread alone writes their frames and sets their length (at most
+// their capacity); they never leave the pool, so no other thread reads them.
 class SampleBuffer {
   public:
     // Note: allocates memory. Not for the audio thread. Frames start zeroed.
@@ -71,7 +71,7 @@ class SampleBuffer {
     std::uint32_t sample_rate_;
     std::uint32_t rt_refs_ = 0;
     bool locked_ = false;
-    bool pooled_ = false;            // an Engine's record buffer: never retired, never leaves it
+    bool pooled_ = false;            // a record buffer: never retired, never leaves its pool
     bool counted_unlocked_ = false;  // added to unlocked_bytes() by prefault()
     std::unique_ptr<float[]> data_;
 };

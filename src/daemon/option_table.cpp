@@ -273,7 +273,7 @@ const std::array kSpecs{
                .metavar = "MS",
                .group = "Engine",
                .help = "fade applied on stop, retrigger and unload, 0.1 to 1000 (default: 5)",
-               .min = 0.1,
+               .min = limits::kMinFadeMs,
                .max = 1000.0,
                .set = set_fade_ms,
                .get = get_fade_ms},

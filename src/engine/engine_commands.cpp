@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+
+// The Engine's command application: each command on its frame, quantized ones moved onto their
+// grid frame, future ones kept in the scheduled list. Audio thread only. Wait-free and bounded;
+// does not allocate.
+
+#include <algorithm>
+#include <cmath>
+
+#include "looperd/engine.hpp"
+#include "looperd/sample_buffer.hpp"
+
+namespace looperd {
+
+namespace {
+
+bool is_slot_command(CommandKind k) {
+    switch (k) {
+        case CommandKind::stop_all:
+        case CommandKind::set_master_gain:
+        case CommandKind::clock_tempo:
+        case CommandKind::clock_meter:
+        case CommandKind::clock_reset:
+        case CommandKind::clock_sync:
+        case CommandKind::set_monitor_all:
+        case CommandKind::set_record_offset:
+            return false;
+        default:
+            return true;
+    }
+}
+
+}  // namespace
+
+// A play message: value != 0 is a press, 0 a release. What they do depends on the slot's mode.
+void Engine::press(std::uint32_t slot, float value, std::uint64_t now) noexcept {
+    const Slot& s = slots_[slot];
+    const bool pressed = value != 0.0F;
+    switch (s.mode) {
+        case SlotMode::oneshot:
+        case SlotMode::loop:
+            if (pressed) start_voice(slot, now);
+            break;
+        case SlotMode::gate:
+            if (pressed) {
+                start_voice(slot, now);
+            } else {
+                stop_slot(slot);
+            }
+            break;
+        case SlotMode::toggle:
+            if (!pressed) break;
+            if (slot_sounding(slot)) {
+                stop_slot(slot);
+            } else {
+                start_voice(slot, now);
+            }
+            break;
+    }
+}
+
+// Inserts a command into the scheduled list, keeping it sorted by frame and stable.
+void Engine::schedule(const Command& c) noexcept {
+    if (scheduled_size_ == scheduled_.size()) {
+        refused_scheduled_.fetch_add(1, std::memory_order_relaxed);
+        // A buffer's ownership must still be honoured: hand it straight back.
+        if (c.kind == CommandKind::assign_buffer && c.buffer)
+            post({EventKind::buffer_retired, 0, c.buffer});
+        return;
+    }
+    std::size_t i = scheduled_size_;
+    while (i > 0 && scheduled_[i - 1].frame > c.frame) {
+        scheduled_[i] = scheduled_[i - 1];
+        --i;
+    }
+    scheduled_[i] = c;
+    ++scheduled_size_;
+}
+
+void Engine::apply(const Command& c, std::uint64_t now) noexcept {
+    if (is_slot_command(c.kind) && c.slot >= slots_.size()) {
+        post({EventKind::bad_command, c.slot, nullptr});
+        // An assign to a slot that does not exist hands its buffer straight back.
+        if ((c.kind == CommandKind::assign_buffer || c.kind == CommandKind::load_take) && c.buffer)
+            post({EventKind::buffer_retired, 0, c.buffer});
+        if (c.kind == CommandKind::snapshot && c.buffer)
+            post({EventKind::snapshot_refused, c.slot, c.buffer});
+        return;
+    }
+    Slot* s = is_slot_command(c.kind) ? &slots_[c.slot] : nullptr;
+    auto each_voice = [this, &c](auto&& f) {
+        for (auto& v : voices_)
+            if (v.active && v.slot == c.slot) f(v);
+    };
+    // Quantized play and stop move to the next grid frame (unless they are on it already).
+    auto quantized = [&](CommandKind on_grid) {
+        if (s->quantize == 0.0F) return false;
+        const std::uint64_t grid = clock_.next_grid_frame(now, static_cast<double>(s->quantize));
+        if (grid <= now) return false;
+        Command moved = c;
+        moved.kind = on_grid;
+        moved.frame = grid;
+        schedule(moved);
+        return true;
+    };
+
+    switch (c.kind) {
+        case CommandKind::assign_buffer:
+        case CommandKind::unload: {
+            // A reload (value != 0) keeps a sounding loop going, on the new buffer.
+            const bool restart = c.kind == CommandKind::assign_buffer && c.value != 0.0F &&
+                                 s->mode != SlotMode::oneshot && slot_sounding(c.slot);
+            stop_slot(c.slot);
+            recorders_.drop_take(c.slot, host_);
+            set_slot_buffer(c.slot, c.kind == CommandKind::assign_buffer ? c.buffer : nullptr);
+            if (restart) start_voice(c.slot, now);
+            break;
+        }
+        case CommandKind::play:
+            if (!quantized(CommandKind::play_on_grid)) press(c.slot, c.value, now);
+            break;
+        case CommandKind::play_on_grid:
+            press(c.slot, c.value, now);
+            break;
+        case CommandKind::stop:
+            if (!quantized(CommandKind::stop_on_grid)) stop_slot(c.slot);
+            break;
+        case CommandKind::stop_on_grid:
+            stop_slot(c.slot);
+            break;
+        case CommandKind::stop_all:
+            for (auto& v : voices_)
+                if (v.active) release(v);
+            break;
+        case CommandKind::set_gain:
+            s->gain = c.value;
+            each_voice([&](Voice& v) { v.gain.go(c.value, smooth_frames_); });
+            break;
+        case CommandKind::set_mode: {
+            s->mode = static_cast<SlotMode>(static_cast<std::uint8_t>(c.value));
+            const bool loop = s->mode != SlotMode::oneshot;
+            each_voice([&](Voice& v) { v.loop = loop; });
+            break;
+        }
+        case CommandKind::set_pan:
+            s->pan = c.value;
+            each_voice([&](Voice& v) { set_pan(v, c.value, smooth_frames_); });
+            break;
+        case CommandKind::set_rate:
+        case CommandKind::set_pitch:
+        case CommandKind::set_beats:
+            (c.kind == CommandKind::set_rate    ? s->rate
+             : c.kind == CommandKind::set_pitch ? s->pitch
+                                                : s->beats) = c.value;
+            each_voice([&](Voice& v) { v.rate.go(target_rate(*s), smooth_frames_); });
+            break;
+        case CommandKind::set_reverse:
+            s->reverse = c.value != 0.0F;
+            break;
+        case CommandKind::set_region_start:
+        case CommandKind::set_region_end: {
+            (c.kind == CommandKind::set_region_start ? s->region_start : s->region_end) =
+                std::clamp(c.value, 0.0F, 1.0F);
+            // Playing voices finish their pass and loop within the new bounds from the next
+            // seam: moving the position now would jump.
+            if (!s->buffer) break;
+            const std::uint32_t frames = s->buffer->frames();
+            const auto begin = std::min(static_cast<std::uint32_t>(std::lround(
+                                            static_cast<double>(s->region_start) * frames)),
+                                        frames - 1);
+            const auto end = std::clamp(static_cast<std::uint32_t>(std::lround(
+                                            static_cast<double>(s->region_end) * frames)),
+                                        begin + 1, frames);
+            each_voice([&](Voice& v) {
+                if (v.buffer != s->buffer) return;
+                v.next_begin = begin;
+                v.next_end = end;
+            });
+            // The region's length changes a tempo-following rate.
+            each_voice([&](Voice& v) { v.rate.go(target_rate(*s), smooth_frames_); });
+            break;
+        }
+        case CommandKind::set_loop_xfade:
+            s->xfade_ms = c.value;
+            break;
+        case CommandKind::set_poly:
+            s->poly = std::clamp(static_cast<std::uint32_t>(c.value), 1U, limits::kMaxPoly);
+            break;
+        case CommandKind::set_choke:
+            s->choke = static_cast<std::uint32_t>(c.value);
+            break;
+        case CommandKind::set_output:
+            s->output = static_cast<std::uint32_t>(c.value);
+            break;
+        case CommandKind::set_fade_in:
+            s->fade_in_ms = c.value;
+            break;
+        case CommandKind::set_fade_out:
+            s->fade_out_ms = std::max(c.value, static_cast<float>(limits::kMinFadeMs));
+            break;
+        case CommandKind::set_quantize:
+            s->quantize = c.value;
+            break;
+        case CommandKind::set_master_gain:
+            master_.go(c.value, smooth_frames_);
+            break;
+        case CommandKind::clock_tempo:
+            clock_.set_tempo(static_cast<double>(c.value), now);
+            update_voice_rates();
+            break;
+        case CommandKind::clock_meter:
+            clock_.set_meter(static_cast<double>(c.value));
+            break;
+        case CommandKind::clock_reset:
+            clock_.reset(now);
+            break;
+        case CommandKind::clock_sync:
+            clock_.set_source(static_cast<ClockSource>(static_cast<std::uint8_t>(c.value)));
+            break;
+        case CommandKind::set_monitor_all:
+            monitor_all_ = c.value != 0.0F;
+            break;
+        case CommandKind::set_monitor: {
+            const bool on = c.value != 0.0F;
+            if (on != s->monitor) monitored_slots_ += on ? 1U : -1U;
+            s->monitor = on;
+            break;
+        }
+        case CommandKind::clock_from_slot: {
+            std::uint64_t origin = 0;
+            if (!recorders_.take_origin(c.slot, origin) || !(c.value > 0.0F)) {
+                post({EventKind::tempo_refused, c.slot, nullptr});
+                break;
+            }
+            // The grid's zero where the take's frame 0 last played: bar lines fall on the loop's
+            // passes from the past on.
+            clock_.set_tempo(static_cast<double>(c.value), now);
+            clock_.reset(std::min(origin, now));
+            update_voice_rates();
+            break;
+        }
+        case CommandKind::record:
+        case CommandKind::overdub:
+        case CommandKind::undo:
+        case CommandKind::redo:
+        case CommandKind::clear:
+        case CommandKind::set_record_input:
+        case CommandKind::set_record_offset:
+        case CommandKind::record_on_grid:
+        case CommandKind::overdub_on_grid:
+        case CommandKind::snapshot:
+        case CommandKind::load_take:
+            recorders_.apply(c, now, host_);
+            break;
+    }
+}
+
+}  // namespace looperd

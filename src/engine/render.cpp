@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+
+// The Engine's mix: each voice's source frames read (rate, direction, loop seam crossfade),
+// gained, panned and mapped onto the outputs, then the master gain; and input monitoring.
+// Audio thread only. Wait-free and bounded by voices × frames; does not allocate.
+
+#include <algorithm>
+#include <cmath>
+
+#include "looperd/engine.hpp"
+#include "looperd/sample_buffer.hpp"
+
+namespace looperd {
+
+namespace {
+
+// 4-point, 3rd-order Hermite (Catmull-Rom) between y1 and y2; t = 0 returns y1 exactly.
+inline float hermite(float y0, float y1, float y2, float y3, float t) noexcept {
+    const float c1 = 0.5F * (y2 - y0);
+    const float c2 = y0 - 2.5F * y1 + 2.0F * y2 - 0.5F * y3;
+    const float c3 = 0.5F * (y3 - y0) + 1.5F * (y1 - y2);
+    return ((c3 * t + c2) * t + c1) * t + y1;
+}
+
+}  // namespace
+
+// Reads the next n source frames of a voice into scratch_ (channel c at c * chunk), handling
+// rate, direction, region, loop wrap and seam crossfade. Returns false once the voice ran out
+// (a one-shot past its region); the frames after that are silence.
+bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
+    const SampleBuffer& b = *v.buffer;
+    const std::uint32_t channels = b.channels();
+    const std::uint32_t last = b.frames() - 1;
+    float* scratch = scratch_.data();
+    constexpr std::uint32_t chunk = limits::kRenderChunkFrames;
+    const double dir = v.reverse ? -1.0 : 1.0;
+
+    // Past the region's edge: a loop wraps (continuing after the seam crossfade), a one-shot ends.
+    // A region change waiting for the seam takes effect as the voice wraps.
+    auto adopt_region = [&v]() noexcept {
+        if (v.next_end == 0) return;
+        v.begin = v.next_begin;
+        v.end = v.next_end;
+        v.xfade = std::min(v.xfade, (v.end - v.begin) / 2);
+        v.next_end = 0;
+    };
+    auto wrapped = [&v, &adopt_region]() noexcept {
+        if (!v.reverse && v.position >= static_cast<double>(v.end)) {
+            if (!v.loop) return false;
+            const double over = v.position - static_cast<double>(v.end);
+            adopt_region();
+            const double period = static_cast<double>(v.end - v.begin - v.xfade);
+            v.position = v.begin + static_cast<double>(v.xfade) + std::fmod(over, period);
+        } else if (v.reverse && v.position < static_cast<double>(v.begin)) {
+            if (!v.loop) return false;
+            const double below = static_cast<double>(v.begin) - v.position;
+            adopt_region();
+            const double period = static_cast<double>(v.end - v.begin - v.xfade);
+            double under = std::fmod(below, period);
+            if (under == 0.0) under = period;
+            v.position = static_cast<double>(v.end - v.xfade) - under;
+        }
+        return true;
+    };
+
+    std::uint32_t done = 0;
+    while (done < n && wrapped()) {
+        const bool steady = !v.rate.moving() && v.rate.value == 1.0F;
+        const double whole = std::floor(v.position);
+        // Fast path: rate exactly 1 on an integer frame, outside any seam crossfade: frames
+        // are copied unchanged, up to the region's edge (or the crossfade's start).
+        if (steady && whole == v.position) {
+            const auto pos = static_cast<std::uint32_t>(whole);
+            const std::uint32_t xf = v.loop ? v.xfade : 0;
+            std::uint32_t m = 0;
+            if (!v.reverse && pos < v.end - xf) {
+                m = std::min(n - done, v.end - xf - pos);
+                for (std::uint32_t c = 0; c < channels; ++c)
+                    std::copy_n(b.channel(c) + pos, m, scratch + c * chunk + done);
+            } else if (v.reverse && pos >= v.begin + xf) {
+                m = std::min(n - done, pos - (v.begin + xf) + 1);
+                for (std::uint32_t c = 0; c < channels; ++c) {
+                    const float* src = b.channel(c);
+                    float* dst = scratch + c * chunk + done;
+                    for (std::uint32_t i = 0; i < m; ++i) dst[i] = src[pos - i];
+                }
+            }
+            if (m > 0) {
+                v.position += dir * m;
+                done += m;
+                continue;
+            }
+        }
+        // Interpolating span: constant rate, away from the seam crossfade, the region's edge
+        // and the buffer's ends, so no index needs clamping and no per-frame edge test is
+        // needed. Positions accumulate exactly as in the general path below (bit-identical).
+        if (!v.rate.moving()) {
+            const double r = static_cast<double>(v.rate.value);
+            const double xf = v.loop ? static_cast<double>(v.xfade) : 0.0;
+            // Every tap (i − 1 … i + 2) must be a frame the per-frame path would read unwrapped:
+            // inside the buffer, and for a loop inside its region. One frame of margin on each
+            // side keeps rounding away from the limits.
+            const double last_d = static_cast<double>(last);
+            const double edge_lo = v.loop ? static_cast<double>(v.begin) + 1.0 : 1.0;
+            const double edge_hi =
+                v.loop ? std::min(static_cast<double>(v.end) - 3.0, last_d - 2.0) : last_d - 2.0;
+            double room = 0.0;
+            if (!v.reverse) {
+                const double hi = std::min(static_cast<double>(v.end) - xf, edge_hi) - 1.0;
+                if (v.position >= edge_lo) room = (hi - v.position) / r;
+            } else {
+                const double lo = std::max(static_cast<double>(v.begin) + xf, edge_lo) + 1.0;
+                if (v.position <= edge_hi) room = (v.position - lo) / r;
+            }
+            if (room >= 1.0) {
+                const std::uint32_t m = std::min(n - done, static_cast<std::uint32_t>(room));
+                // Pass 1 (serial: positions accumulate): the four taps of each frame, for up
+                // to two channels at a time. Pass 2 (vectorised): the cubic over the taps.
+                float frac[limits::kRenderChunkFrames];
+                float taps[2][4][limits::kRenderChunkFrames];
+                const double step = dir * r;
+                double p = v.position;
+                for (std::uint32_t c0 = 0; c0 < channels; c0 += 2) {
+                    const bool pair = c0 + 1 < channels;
+                    const float* a = b.channel(c0);
+                    const float* z = b.channel(pair ? c0 + 1 : c0);
+                    p = v.position;
+                    for (std::uint32_t k = 0; k < m; ++k) {
+                        const auto i = static_cast<std::int64_t>(p);  // p > 0: truncation is floor
+                        frac[k] = static_cast<float>(p - static_cast<double>(i));
+                        const float* ya = a + (i - 1);
+                        const float* yz = z + (i - 1);
+                        taps[0][0][k] = ya[0];
+                        taps[0][1][k] = ya[1];
+                        taps[0][2][k] = ya[2];
+                        taps[0][3][k] = ya[3];
+                        taps[1][0][k] = yz[0];
+                        taps[1][1][k] = yz[1];
+                        taps[1][2][k] = yz[2];
+                        taps[1][3][k] = yz[3];
+                        p += step;
+                    }
+                    for (std::uint32_t h = 0; h < (pair ? 2U : 1U); ++h) {
+                        float* __restrict dst = scratch + (c0 + h) * chunk + done;
+                        const float* t0 = taps[h][0];
+                        const float* t1 = taps[h][1];
+                        const float* t2 = taps[h][2];
+                        const float* t3 = taps[h][3];
+                        for (std::uint32_t k = 0; k < m; ++k)
+                            dst[k] = hermite(t0[k], t1[k], t2[k], t3[k], frac[k]);
+                    }
+                }
+                v.position = p;
+                done += m;
+                continue;
+            }
+        }
+        // General path, one frame at a time: cubic interpolation, and the seam crossfade.
+        const float rate = v.rate.next();
+        const double p = v.position;
+        const auto i1 = static_cast<std::int64_t>(std::floor(p));
+        const auto t = static_cast<float>(p - static_cast<double>(i1));
+        // Taps past the region's edge of a looping voice come from where the next pass
+        // continues, so interpolation is seamless across the wrap; others clamp to the buffer.
+        const std::int64_t period = static_cast<std::int64_t>(v.end - v.begin - v.xfade);
+        auto idx = [&v, last, period](std::int64_t i) {
+            if (v.loop) {
+                if (i >= static_cast<std::int64_t>(v.end)) i -= period;
+                if (i < static_cast<std::int64_t>(v.begin)) i += period;
+            }
+            return static_cast<std::uint32_t>(std::clamp<std::int64_t>(i, 0, last));
+        };
+        // Seam crossfade: within the last `xfade` frames of a looping pass, blend towards the
+        // frames the next pass starts from.
+        float mix = 0.0F;
+        double other = 0.0;
+        if (v.loop && v.xfade > 0) {
+            const double into = v.reverse ? (static_cast<double>(v.begin + v.xfade) - 1.0 - p)
+                                          : (p - static_cast<double>(v.end - v.xfade));
+            if (into >= 0.0) {
+                mix = static_cast<float>((into + 1.0) / (v.xfade + 1.0));
+                other = v.reverse ? static_cast<double>(v.end) - 1.0 - into
+                                  : static_cast<double>(v.begin) + into;
+            }
+        }
+        const auto o1 = static_cast<std::int64_t>(std::floor(other));
+        const auto ot = static_cast<float>(other - static_cast<double>(o1));
+        for (std::uint32_t c = 0; c < channels; ++c) {
+            const float* s = b.channel(c);
+            float x = hermite(s[idx(i1 - 1)], s[idx(i1)], s[idx(i1 + 1)], s[idx(i1 + 2)], t);
+            if (mix > 0.0F) {
+                const float y =
+                    hermite(s[idx(o1 - 1)], s[idx(o1)], s[idx(o1 + 1)], s[idx(o1 + 2)], ot);
+                x = x * (1.0F - mix) + y * mix;
+            }
+            scratch[c * chunk + done] = x;
+        }
+        ++done;
+        v.position = p + dir * static_cast<double>(rate);
+    }
+    // A one-shot that reached its edge exactly at the chunk's end ends now, not a chunk later.
+    const bool ended = done < n || !wrapped();
+    if (done < n) {
+        for (std::uint32_t c = 0; c < channels; ++c)
+            std::fill(scratch + c * chunk + done, scratch + c * chunk + n, 0.0F);
+    }
+    return !ended;
+}
+
+void Engine::render_voice(Voice& v, float* const* out, std::uint32_t offset,
+                          std::uint32_t n) noexcept {
+    const std::uint32_t in_channels = v.buffer->channels();
+    const bool running = read_voice(v, n);
+
+    // Gains: slot gain × envelope, and the balance per side. Constant ones stay scalars.
+    const bool constant = !v.gain.moving() && !v.envelope.moving();
+    const bool pan_constant = !v.pan_left.moving() && !v.pan_right.moving();
+    const float constant_gain = v.gain.value * v.envelope.value;
+    float gains[limits::kRenderChunkFrames];
+    float left[limits::kRenderChunkFrames];
+    float right[limits::kRenderChunkFrames];
+    if (!constant) {
+        float envelope[limits::kRenderChunkFrames];
+        v.gain.fill(gains, n);
+        v.envelope.fill(envelope, n);
+        for (std::uint32_t i = 0; i < n; ++i) gains[i] *= envelope[i];
+    }
+    if (!pan_constant) {
+        v.pan_left.fill(left, n);
+        v.pan_right.fill(right, n);
+        if (!constant) {
+            for (std::uint32_t i = 0; i < n; ++i) left[i] *= gains[i];
+            for (std::uint32_t i = 0; i < n; ++i) right[i] *= gains[i];
+        } else {
+            for (std::uint32_t i = 0; i < n; ++i) left[i] *= constant_gain;
+            for (std::uint32_t i = 0; i < n; ++i) right[i] *= constant_gain;
+        }
+    }
+
+    // Channel mapping: pair p takes input channel p % K to output first + p % M, for
+    // p < max(K, M), M the outputs the slot plays to. Mono reaches every output, stereo
+    // every output pair, K > M channels fold onto them.
+    const std::uint32_t pairs = std::max(in_channels, v.out_count);
+    for (std::uint32_t p = 0; p < pairs; ++p) {
+        const float* __restrict src =
+            scratch_.data() + (p % in_channels) * limits::kRenderChunkFrames;
+        const std::uint32_t o = v.out_first + p % v.out_count;
+        float* __restrict dst = out[o] + offset;
+        const bool is_left = o % 2 == 0;
+        if (pan_constant) {
+            const float side = is_left ? v.pan_left.value : v.pan_right.value;
+            if (constant) {
+                const float g = constant_gain * side;
+                for (std::uint32_t i = 0; i < n; ++i) dst[i] += src[i] * g;
+            } else if (side == 1.0F) {
+                for (std::uint32_t i = 0; i < n; ++i) dst[i] += src[i] * gains[i];
+            } else {
+                for (std::uint32_t i = 0; i < n; ++i) dst[i] += src[i] * gains[i] * side;
+            }
+        } else {
+            const float* g = is_left ? left : right;
+            for (std::uint32_t i = 0; i < n; ++i) dst[i] += src[i] * g[i];
+        }
+    }
+    if (!running || (v.releasing && !v.envelope.moving())) retire_voice(v);
+}
+
+void Engine::render(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept {
+    for (std::uint32_t done = 0; done < n; done += limits::kRenderChunkFrames) {
+        const std::uint32_t m = std::min(limits::kRenderChunkFrames, n - done);
+        for (auto& v : voices_)
+            if (v.active) render_voice(v, out, offset + done, m);
+        if (master_.moving()) {
+            float g[limits::kRenderChunkFrames];
+            master_.fill(g, m);
+            for (std::uint32_t o = 0; o < config_.outputs; ++o)
+                for (std::uint32_t i = 0; i < m; ++i) out[o][offset + done + i] *= g[i];
+        } else if (master_.value != 1.0F) {
+            for (std::uint32_t o = 0; o < config_.outputs; ++o)
+                for (std::uint32_t i = 0; i < m; ++i) out[o][offset + done + i] *= master_.value;
+        }
+    }
+}
+
+// Input monitoring, before the mix's master gain: every input to the output of its number
+// (global), and each monitored slot's pair to the slot's outputs.
+void Engine::monitor_segment(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept {
+    if (inputs_.channels == nullptr) return;
+    if (monitor_all_) {
+        const std::uint32_t m = std::min(inputs_.count, config_.outputs);
+        for (std::uint32_t o = 0; o < m; ++o)
+            for (std::uint32_t i = 0; i < n; ++i)
+                out[o][offset + i] += inputs_.channels[o][offset + i];
+    }
+    if (monitored_slots_ == 0) return;
+    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+        const Slot& s = slots_[slot];
+        if (!s.monitor) continue;
+        const float* left = nullptr;
+        const float* right = nullptr;
+        inputs_.pair(recorders_.slot_input(slot), left, right);
+        if (!left) continue;
+        std::uint32_t first = 0;
+        std::uint32_t count = config_.outputs;
+        if (s.output != 0 && config_.outputs > 2) {
+            first = std::min(2 * (s.output - 1), config_.outputs - 1);
+            count = std::min(2U, config_.outputs - first);
+        }
+        for (std::uint32_t o = first; o < first + count; ++o) {
+            const float* src = (o % 2 == 0 ? left : right) + offset;
+            for (std::uint32_t i = 0; i < n; ++i) out[o][offset + i] += src[i];
+        }
+    }
+}
+
+}  // namespace looperd

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+
+// The Engine's voices: starting one on a slot (choke, polyphony, region, rate), fading and
+// ending them, and the buffer references they hold. Audio thread only (Engine::process and
+// the commands it applies). Wait-free and bounded by the voice count; does not allocate.
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "looperd/engine.hpp"
+#include "looperd/sample_buffer.hpp"
+
+namespace looperd {
+
+namespace {
+
+// Balance law per output pair: centre leaves both sides at exactly 1, and a hard pan silences
+// the other side exactly (float cos(π/2) is not quite 0).
+float balance(float away) {
+    if (away <= 0.0F) return 1.0F;
+    if (away >= 1.0F) return 0.0F;
+    return std::cos(away * std::numbers::pi_v<float> * 0.5F);
+}
+float pan_left_gain(float pan) {
+    return balance(pan);
+}
+float pan_right_gain(float pan) {
+    return balance(-pan);
+}
+
+}  // namespace
+
+void Engine::acquire(SampleBuffer* b) noexcept {
+    ++b->rt_refs();
+}
+
+void Engine::unref(SampleBuffer* b) noexcept {
+    if (--b->rt_refs() != 0) return;
+    if (b->pooled()) {
+        recorders_.buffer_unused(b);  // a record buffer never leaves the pool
+    } else {
+        post({EventKind::buffer_retired, 0, b});
+    }
+}
+
+void Engine::set_slot_buffer(std::uint32_t slot, SampleBuffer* b) noexcept {
+    Slot& s = slots_[slot];
+    SampleBuffer* old = s.buffer;
+    s.buffer = b;
+    if (b) acquire(b);
+    if (old) unref(old);
+}
+
+Voice* Engine::free_voice() noexcept {
+    for (auto& v : voices_)
+        if (!v.active) return &v;
+    return nullptr;
+}
+
+void Engine::release(Voice& v) noexcept {
+    if (v.releasing) return;
+    v.releasing = true;
+    v.envelope.go(0.0F, ms_frames(slots_[v.slot].fade_out_ms));
+}
+
+void Engine::retire_voice(Voice& v) noexcept {
+    post({EventKind::voice_ended, v.slot, nullptr});
+    SampleBuffer* b = v.buffer;
+    v = Voice{};
+    unref(b);
+}
+
+bool Engine::slot_sounding(std::uint32_t slot) const noexcept {
+    for (const auto& v : voices_)
+        if (v.active && !v.releasing && v.slot == slot) return true;
+    return false;
+}
+
+void Engine::stop_slot(std::uint32_t slot) noexcept {
+    for (auto& v : voices_)
+        if (v.active && v.slot == slot) release(v);
+}
+
+float Engine::target_rate(const Slot& s) const noexcept {
+    float rate = s.rate * std::exp2(s.pitch / 12.0F);
+    if (s.beats > 0.0F && s.buffer) {
+        // The region lasts `beats` beats at the clock's tempo: stretch (speed and pitch) to fit.
+        const double region_frames = static_cast<double>(s.region_end - s.region_start) *
+                                     static_cast<double>(s.buffer->frames());
+        const double wanted_frames = static_cast<double>(s.beats) * clock_.frames_per_beat();
+        if (wanted_frames > 0.0) rate *= static_cast<float>(region_frames / wanted_frames);
+    }
+    return std::clamp(rate, 1.0F / 64.0F, 64.0F);
+}
+
+void Engine::update_voice_rates() noexcept {
+    for (auto& v : voices_)
+        if (v.active) {
+            const float r = target_rate(slots_[v.slot]);
+            if (r != v.rate.target) v.rate.go(r, smooth_frames_);
+        }
+}
+
+void Engine::set_pan(Voice& v, float pan, std::uint32_t frames) noexcept {
+    v.pan_left.go(pan_left_gain(pan), frames);
+    v.pan_right.go(pan_right_gain(pan), frames);
+}
+
+void Engine::start_voice(std::uint32_t slot, std::uint64_t now) noexcept {
+    Slot& s = slots_[slot];
+    if (!s.buffer || s.buffer->frames() == 0) return;
+
+    // Choke group: starting this slot fades out the others of its group.
+    if (s.choke != 0)
+        for (auto& other : voices_)
+            if (other.active && other.slot != slot && slots_[other.slot].choke == s.choke)
+                release(other);
+    // Polyphony: beyond the slot's limit its oldest voices fade out (poly 1: a retrigger).
+    for (;;) {
+        std::uint32_t sounding = 0;
+        Voice* oldest = nullptr;
+        for (auto& v : voices_) {
+            if (!v.active || v.releasing || v.slot != slot) continue;
+            ++sounding;
+            if (!oldest || v.started < oldest->started) oldest = &v;
+        }
+        if (sounding < s.poly || !oldest) break;
+        release(*oldest);
+    }
+
+    Voice* v = free_voice();
+    if (!v) {
+        // Policy: nothing that plays is cut to make room; the new start is refused.
+        refused_voices_.fetch_add(1, std::memory_order_relaxed);
+        post({EventKind::voice_refused, slot, nullptr});
+        return;
+    }
+    const std::uint32_t frames = s.buffer->frames();
+    auto at = [frames](float fraction) {
+        return static_cast<std::uint32_t>(
+            std::lround(static_cast<double>(fraction) * static_cast<double>(frames)));
+    };
+    std::uint32_t begin = std::min(at(s.region_start), frames - 1);
+    std::uint32_t end = std::clamp(at(s.region_end), begin + 1, frames);
+
+    acquire(s.buffer);
+    v->buffer = s.buffer;
+    v->slot = slot;
+    v->started = now;
+    v->active = true;
+    v->releasing = false;
+    // Loop, gate and toggle sound until stopped; a take always loops.
+    v->loop = s.mode != SlotMode::oneshot || recorders_.holds_take(slot);
+    // Overdub follows the take's frames as they play from here (docs/recording.md).
+    recorders_.voice_started(slot, now - begin);
+    v->reverse = s.reverse;
+    v->begin = begin;
+    v->end = end;
+    v->xfade = std::min(s.xfade_ms > 0.0F ? ms_frames(s.xfade_ms) : 0U, (end - begin) / 2);
+    v->position = s.reverse ? static_cast<double>(end - 1) : static_cast<double>(begin);
+    if (s.output == 0 || config_.outputs <= 2) {
+        v->out_first = 0;
+        v->out_count = config_.outputs;
+    } else {
+        v->out_first = std::min(2 * (s.output - 1), config_.outputs - 1);
+        v->out_count = std::min(2U, config_.outputs - v->out_first);
+    }
+    v->gain.jump(s.gain);
+    v->pan_left.jump(pan_left_gain(s.pan));
+    v->pan_right.jump(pan_right_gain(s.pan));
+    v->rate.jump(target_rate(s));
+    if (s.fade_in_ms > 0.0F) {
+        v->envelope.jump(0.0F);
+        v->envelope.go(1.0F, ms_frames(s.fade_in_ms));
+    } else {
+        v->envelope.jump(1.0F);  // the first frame plays unchanged: attacks stay sharp
+    }
+}
+
+// Audio thread, first block after a gap. Bounded by the voice count.
+void Engine::resume_voices() noexcept {
+    for (auto& v : voices_) {
+        if (!v.active) continue;
+        if (v.releasing) {
+            // Its fade out was cut by the gap: what is left of it would start with a step.
+            v.envelope.jump(0.0F);
+            continue;
+        }
+        const float target = v.envelope.target;
+        v.envelope.jump(0.0F);
+        v.envelope.go(target, fade_frames_);
+    }
+}
+
+}  // namespace looperd
