@@ -19,22 +19,22 @@ enum class CommandKind : std::uint8_t {
     stop,           // fade out every voice of the slot
     stop_all,       // fade out every voice
     // Slot parameters: kept by the slot, smoothed, applied to playing voices where it makes sense
-    set_gain,          // linear 0..4
-    set_mode,          // value: a SlotMode
-    set_pan,           // -1 (left) .. 1 (right)
-    set_rate,          // speed and pitch together, 0.125..8
-    set_pitch,         // semitones, -24..24 (multiplies the rate)
-    set_reverse,       // value != 0: play backwards
-    set_region_start,  // fraction of the sample's length, 0..1
-    set_region_end,    // fraction of the sample's length, 0..1
-    set_loop_xfade,    // loop seam crossfade, milliseconds
-    set_poly,          // voices the slot may sound at once, 1..limits::kMaxPoly
-    set_choke,         // choke group, 0 = none
-    set_output,        // 0 = every output pair, k = output pair k (out_2k-1, out_2k)
-    set_fade_in,       // milliseconds, 0 = sharp attack
-    set_fade_out,      // milliseconds, applied on stop, retrigger and cuts
-    set_quantize,      // 0 = none, -1 = bar, > 0 = that many beats
-    set_beats,         // the slot's length in beats, 0 = off (rate follows the tempo when set)
+    set_gain,      // linear 0..4
+    set_mode,      // value: a SlotMode
+    set_pan,       // -1 (left) .. 1 (right)
+    set_rate,      // speed and pitch together, 0.125..8
+    set_pitch,     // semitones, -24..24 (multiplies the rate)
+    set_reverse,   // value != 0: play backwards
+    set_start,     // fraction of the sample's length, 0..1
+    set_end,       // fraction of the sample's length, 0..1
+    set_xfade,     // loop seam crossfade, milliseconds
+    set_poly,      // voices the slot may sound at once, 1..limits::kMaxPoly
+    set_choke,     // choke group, 0 = none
+    set_output,    // 0 = every output pair, k = output pair k (out_2k-1, out_2k)
+    set_fade_in,   // milliseconds, 0 = sharp attack
+    set_fade_out,  // milliseconds, applied on stop, retrigger and cuts
+    set_quantize,  // 0 = none, -1 = bar, > 0 = that many beats
+    set_beats,     // the slot's length in beats, 0 = off (rate follows the tempo when set)
     // Engine-wide
     set_master_gain,  // linear 0..4
     clock_tempo,      // beats per minute
@@ -42,19 +42,19 @@ enum class CommandKind : std::uint8_t {
     clock_reset,      // the beat grid restarts at the command's frame
     clock_sync,       // value: a ClockSource
     // Recording (docs/recording.md); record and overdub are quantized like play
-    record,            // a press: start a take; on a recording slot, end it and loop it
-    overdub,           // toggle layering the slot's input onto its take
-    undo,              // restore the take as it was before the last overdub pass
-    redo,              // re-apply the last undone pass
-    clear,             // empty the slot (take, undo layers) and return its recorder
-    set_record_input,  // the input pair the slot records, 1.. (pair k: in_2k-1, in_2k)
-    set_monitor,       // value != 0: the slot's input pair passes to its outputs
+    record,       // a press: start a take; on a recording slot, end it and loop it
+    overdub,      // toggle layering the slot's input onto its take
+    undo,         // restore the take as it was before the last overdub pass
+    redo,         // re-apply the last undone pass
+    clear,        // empty the slot (take, undo layers) and return its recorder
+    set_input,    // the input pair the slot records, 1.. (pair k: in_2k-1, in_2k)
+    set_monitor,  // value != 0: the slot's input pair passes to its outputs
     // Engine-wide
     set_monitor_all,    // value != 0: every input passes to the output of the same number
     set_record_offset,  // frames from an output frame to the input frame played along with it
     // Keeping takes (docs/recording.md)
-    snapshot,  // copy the slot's take into `buffer` (lent, 2 channels, capacity >= the longest
-               // take); answered by snapshot_done or snapshot_refused with the buffer
+    snapshot,   // copy the slot's take into `buffer` (lent, 2 channels, capacity >= the longest
+                // take); answered by snapshot_done or snapshot_refused with the buffer
     load_take,  // slot takes `buffer` as its take (owned by the engine from then): copied into
                 // a free recorder, then it can be overdubbed like a recorded one. value != 0
                 // (a reload at a new sample rate): a sounding slot starts it again

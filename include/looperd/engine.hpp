@@ -163,8 +163,8 @@ class Engine {
         float rate = 1.0F;
         float pitch = 0.0F;  // semitones
         bool reverse = false;
-        float region_start = 0.0F;  // fractions of the buffer's length
-        float region_end = 1.0F;
+        float start = 0.0F;  // fractions of the buffer's length
+        float end = 1.0F;
         float xfade_ms = 0.0F;
         std::uint32_t poly = 1;
         std::uint32_t choke = 0;

@@ -127,7 +127,7 @@ class RecorderPool {
         block_end_ = t0 + nframes;
     }
     // Audio thread. Wait-free; does not allocate. Applies record, overdub, undo, redo, clear,
-    // record_on_grid, overdub_on_grid, set_record_input, set_record_offset, snapshot and
+    // record_on_grid, overdub_on_grid, set_input, set_record_offset, snapshot and
     // load_take at frame `now`; other kinds are ignored. `c.slot` must be a slot of the table.
     void apply(const Command& c, std::uint64_t now, TakeHost& host) noexcept;
     // Audio thread. Wait-free; does not allocate. Start of a block, after its commands: undo

@@ -152,7 +152,7 @@ void Controller::osc_slot_mode(const Request& r) {
 // Sends the region bound `kind` at `fraction` (checked to be in 0..1) if it stays on its side of
 // the slot's other bound, and remembers it.
 void Controller::send_region(const Request& r, CommandKind kind, double fraction) {
-    const bool is_start = kind == CommandKind::set_region_start;
+    const bool is_start = kind == CommandKind::set_start;
     // Compared as the engine will see them: as floats.
     const auto value = static_cast<float>(fraction);
     float other = 0.0F;

@@ -249,13 +249,13 @@ std::string load_address(std::uint32_t n, bool take) {
 void add_slot_params(std::vector<OscMessage>& out, std::uint32_t n, const SlotParams& p) {
     for (const osc::Row* row : slot_rows()) {
         const auto verb = osc::slot_verb(row->address);
-        if (row->command == CommandKind::set_region_end) continue;  // sent with start
-        if (row->command == CommandKind::set_region_start) {
+        if (row->command == CommandKind::set_end) continue;  // sent with start
+        if (row->command == CommandKind::set_start) {
             // From any current region (start < end, both in 0..1): start 0 is before every
             // end, then the new end is after 0, then the new start is before the new end.
             out.push_back({slot_address(n, verb), {OscArg::float32(0.0F)}});
             const auto end = std::find_if(slot_rows().begin(), slot_rows().end(), [](auto* r) {
-                return r->command == CommandKind::set_region_end;
+                return r->command == CommandKind::set_end;
             });
             out.push_back({osc::slot_address((*end)->address, n), {OscArg::float32(p.end)}});
             if (p.start != 0.0F) out.push_back({slot_address(n, verb), {OscArg::float32(p.start)}});

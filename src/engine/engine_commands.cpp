@@ -158,20 +158,20 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::set_reverse:
             s->reverse = c.value != 0.0F;
             break;
-        case CommandKind::set_region_start:
-        case CommandKind::set_region_end: {
-            (c.kind == CommandKind::set_region_start ? s->region_start : s->region_end) =
+        case CommandKind::set_start:
+        case CommandKind::set_end: {
+            (c.kind == CommandKind::set_start ? s->start : s->end) =
                 std::clamp(c.value, 0.0F, 1.0F);
             // Playing voices finish their pass and loop within the new bounds from the next
             // seam: moving the position now would jump.
             if (!s->buffer) break;
             const std::uint32_t frames = s->buffer->frames();
-            const auto begin = std::min(static_cast<std::uint32_t>(std::lround(
-                                            static_cast<double>(s->region_start) * frames)),
-                                        frames - 1);
-            const auto end = std::clamp(static_cast<std::uint32_t>(std::lround(
-                                            static_cast<double>(s->region_end) * frames)),
-                                        begin + 1, frames);
+            const auto begin = std::min(
+                static_cast<std::uint32_t>(std::lround(static_cast<double>(s->start) * frames)),
+                frames - 1);
+            const auto end = std::clamp(
+                static_cast<std::uint32_t>(std::lround(static_cast<double>(s->end) * frames)),
+                begin + 1, frames);
             each_voice([&](Voice& v) {
                 if (v.buffer != s->buffer) return;
                 v.next_begin = begin;
@@ -181,7 +181,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             each_voice([&](Voice& v) { v.rate.go(target_rate(*s), smooth_frames_); });
             break;
         }
-        case CommandKind::set_loop_xfade:
+        case CommandKind::set_xfade:
             s->xfade_ms = c.value;
             break;
         case CommandKind::set_poly:
@@ -245,7 +245,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::undo:
         case CommandKind::redo:
         case CommandKind::clear:
-        case CommandKind::set_record_input:
+        case CommandKind::set_input:
         case CommandKind::set_record_offset:
         case CommandKind::record_on_grid:
         case CommandKind::overdub_on_grid:

@@ -110,7 +110,7 @@ void RecorderPool::apply(const Command& c, std::uint64_t now, TakeHost& host) no
             // A negative round trip cannot happen: the manual part only corrects JACK's figure.
             record_offset_ = std::max<std::int64_t>(0, std::llround(c.value));
             return;
-        case CommandKind::set_record_input:
+        case CommandKind::set_input:
             slot_takes_[c.slot].input = std::max(1U, static_cast<std::uint32_t>(c.value));
             return;
         case CommandKind::snapshot:

@@ -87,8 +87,8 @@ float Engine::target_rate(const Slot& s) const noexcept {
     float rate = s.rate * std::exp2(s.pitch / 12.0F);
     if (s.beats > 0.0F && s.buffer) {
         // The region lasts `beats` beats at the clock's tempo: stretch (speed and pitch) to fit.
-        const double region_frames = static_cast<double>(s.region_end - s.region_start) *
-                                     static_cast<double>(s.buffer->frames());
+        const double region_frames =
+            static_cast<double>(s.end - s.start) * static_cast<double>(s.buffer->frames());
         const double wanted_frames = static_cast<double>(s.beats) * clock_.frames_per_beat();
         if (wanted_frames > 0.0) rate *= static_cast<float>(region_frames / wanted_frames);
     }
@@ -142,8 +142,8 @@ void Engine::start_voice(std::uint32_t slot, std::uint64_t now) noexcept {
         return static_cast<std::uint32_t>(
             std::lround(static_cast<double>(fraction) * static_cast<double>(frames)));
     };
-    std::uint32_t begin = std::min(at(s.region_start), frames - 1);
-    std::uint32_t end = std::clamp(at(s.region_end), begin + 1, frames);
+    std::uint32_t begin = std::min(at(s.start), frames - 1);
+    std::uint32_t end = std::clamp(at(s.end), begin + 1, frames);
 
     acquire(s.buffer);
     v->buffer = s.buffer;

@@ -86,7 +86,7 @@ float value_for(CommandKind kind, std::uint16_t raw) {
         case CommandKind::record:
         case CommandKind::overdub:
             return 1.0F;
-        case CommandKind::set_record_input:
+        case CommandKind::set_input:
             return static_cast<float>(1 + raw % 2);  // two inputs: pair 1 (and pair 2: silence)
         case CommandKind::set_record_offset:
             return static_cast<float>(raw % 9600);
@@ -104,10 +104,10 @@ float value_for(CommandKind kind, std::uint16_t raw) {
             return static_cast<float>(0.125 * std::pow(64.0, raw / 65535.0));  // 0.125..8
         case CommandKind::set_pitch:
             return span(raw, -24.0, 24.0);
-        case CommandKind::set_region_start:
-        case CommandKind::set_region_end:
+        case CommandKind::set_start:
+        case CommandKind::set_end:
             return span(raw, 0.0, 1.0);
-        case CommandKind::set_loop_xfade:
+        case CommandKind::set_xfade:
             return span(raw, 0.0, 1000.0);
         case CommandKind::set_poly:
             return static_cast<float>(1 + raw % limits::kMaxPoly);
@@ -234,9 +234,8 @@ struct Harness {
                 c.frame = next_frame + std::uint64_t{offset} * 1000;
                 break;
         }
-        if ((kind == CommandKind::set_region_start || kind == CommandKind::set_region_end) &&
-            slot < kSlots) {
-            const bool is_start = kind == CommandKind::set_region_start;
+        if ((kind == CommandKind::set_start || kind == CommandKind::set_end) && slot < kSlots) {
+            const bool is_start = kind == CommandKind::set_start;
             if (is_start ? c.value >= region_end[slot] : c.value <= region_start[slot]) return;
             (is_start ? region_start[slot] : region_end[slot]) = c.value;
         }

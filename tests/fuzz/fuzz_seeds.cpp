@@ -224,12 +224,12 @@ void engine_seeds(const fs::path& dir) {
     };
     write_file(dir / "play-oneshot", cat({assign(0, 1, 500), cmd(kind(CommandKind::play), 0, 1),
                                           block(256), block(256), block(256)}));
-    write_file(dir / "loop-xfade-reverse",
-               cat({assign(1, 1, 300), cmd(kind(CommandKind::set_mode), 1, 1),
-                    cmd(kind(CommandKind::set_loop_xfade), 1, 200),
-                    cmd(kind(CommandKind::set_reverse), 1, 1),
-                    cmd(kind(CommandKind::set_region_start), 1, 20000),
-                    cmd(kind(CommandKind::play), 1, 1), block(1024), block(7), block(1024)}));
+    write_file(
+        dir / "loop-xfade-reverse",
+        cat({assign(1, 1, 300), cmd(kind(CommandKind::set_mode), 1, 1),
+             cmd(kind(CommandKind::set_xfade), 1, 200), cmd(kind(CommandKind::set_reverse), 1, 1),
+             cmd(kind(CommandKind::set_start), 1, 20000), cmd(kind(CommandKind::play), 1, 1),
+             block(1024), block(7), block(1024)}));
     write_file(dir / "quantized-scheduled",
                cat({assign(2, 3, 2000), cmd(kind(CommandKind::set_quantize), 2, 2),
                     cmd(kind(CommandKind::clock_tempo), 0, 65535),

@@ -337,7 +337,7 @@ const std::vector<RangeCase>& range_cases() {
         {"/slot/5/pan", CommandKind::set_pan, 5, -1.0, 1.0, false},
         {"/slot/5/rate", CommandKind::set_rate, 5, 0.125, 8.0, false},
         {"/slot/5/pitch", CommandKind::set_pitch, 5, -24.0, 24.0, false},
-        {"/slot/5/xfade", CommandKind::set_loop_xfade, 5, 0.0, 1000.0, false},
+        {"/slot/5/xfade", CommandKind::set_xfade, 5, 0.0, 1000.0, false},
         {"/slot/5/fade_in", CommandKind::set_fade_in, 5, 0.0, 10000.0, false},
         {"/slot/5/fade_out", CommandKind::set_fade_out, 5, 0.1, 10000.0, false},
         {"/slot/5/beats", CommandKind::set_beats, 5, 0.0, 1024.0, false},
@@ -496,11 +496,11 @@ TEST_F(ControllerTest, ClockResetTakesNoArguments) {
 
 TEST_F(ControllerTest, RegionFractionsKeepStartBeforeEnd) {
     Command c = expect_command("/slot/5/start", {OscArg::float32(0.25F)});
-    EXPECT_EQ(c.kind, CommandKind::set_region_start);
+    EXPECT_EQ(c.kind, CommandKind::set_start);
     EXPECT_EQ(c.slot, 5U);
     EXPECT_EQ(c.value, 0.25F);
     c = expect_command("/slot/5/end", {OscArg::float32(0.5F)});
-    EXPECT_EQ(c.kind, CommandKind::set_region_end);
+    EXPECT_EQ(c.kind, CommandKind::set_end);
     EXPECT_EQ(c.value, 0.5F);
     // start < end, checked against the other bound as last sent.
     expect_rejected("/slot/5/start", {OscArg::float32(0.5F)});
@@ -538,11 +538,11 @@ TEST_F(ControllerTest, RegionInSecondsNeedsALoadedSlotAndConvertsWithItsLength) 
     send("/slot/2/load", {OscArg::string("a.wav")});
     controller_->wait_for_loads();
     Command c = expect_command("/slot/2/start_seconds", {OscArg::float32(0.025F)});
-    EXPECT_EQ(c.kind, CommandKind::set_region_start);
+    EXPECT_EQ(c.kind, CommandKind::set_start);
     EXPECT_EQ(c.slot, 2U);
     EXPECT_FLOAT_EQ(c.value, 0.25F);
     c = expect_command("/slot/2/end_seconds", {float64(0.075)});
-    EXPECT_EQ(c.kind, CommandKind::set_region_end);
+    EXPECT_EQ(c.kind, CommandKind::set_end);
     EXPECT_FLOAT_EQ(c.value, 0.75F);
     // The fraction must be in 0..1 and keep start < end.
     expect_rejected("/slot/2/end_seconds", {float64(0.1001)});
@@ -1548,7 +1548,7 @@ TEST_F(ControllerTest, RecordingAddressesSendTheirCommands) {
     EXPECT_EQ(expect_command("/slot/3/redo", {OscArg::int32(1)}).kind, CommandKind::redo);
     EXPECT_EQ(expect_command("/slot/3/clear", {}).kind, CommandKind::clear);
     c = expect_command("/slot/1/input", {OscArg::int32(2)});
-    EXPECT_EQ(c.kind, CommandKind::set_record_input);
+    EXPECT_EQ(c.kind, CommandKind::set_input);
     EXPECT_EQ(c.value, 2.0F);
     c = expect_command("/slot/1/monitor", {OscArg::int32(1)});
     EXPECT_EQ(c.kind, CommandKind::set_monitor);

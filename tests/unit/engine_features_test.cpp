@@ -767,8 +767,8 @@ class EngineRegion : public ::testing::Test {
         return tl_.out(0);
     }
     void region() {
-        tl_.send(0, CommandKind::set_region_start, 0, 0.25F);
-        tl_.send(0, CommandKind::set_region_end, 0, 0.75F);
+        tl_.send(0, CommandKind::set_start, 0, 0.25F);
+        tl_.send(0, CommandKind::set_end, 0, 0.75F);
     }
 
     EngineHarness h_;
@@ -974,8 +974,8 @@ TEST(EngineRate, ALoopingRegionAtAFractionalRateInterpolatesAcrossItsSeam) {
     const float* x = b->channel(0);
     tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
     tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-    tl.send(0, CommandKind::set_region_start, 0, 0.25F);
-    tl.send(0, CommandKind::set_region_end, 0, 0.75F);
+    tl.send(0, CommandKind::set_start, 0, 0.25F);
+    tl.send(0, CommandKind::set_end, 0, 0.75F);
     tl.send(0, CommandKind::set_rate, 0, 0.5F);
     tl.send(kStart, CommandKind::play, 0, 1.0F);
     tl.run(4 * len + 200);
@@ -1006,8 +1006,8 @@ TEST(EngineRate, TheOutputDoesNotDependOnTheBlockSize) {
         auto* b = quantised_noise(h, 2, 1001, 39);
         tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
         tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-        tl.send(0, CommandKind::set_region_start, 0, 0.25F);
-        tl.send(0, CommandKind::set_region_end, 0, 0.75F);
+        tl.send(0, CommandKind::set_start, 0, 0.25F);
+        tl.send(0, CommandKind::set_end, 0, 0.75F);
         tl.send(0, CommandKind::set_rate, 0, 0.7F);
         tl.send(kStart + 100, CommandKind::play, 0, 1.0F);
         tl.send(kStart + 3001, CommandKind::set_pitch, 0, 5.0F);
@@ -1240,9 +1240,9 @@ class EngineLoopXfade : public ::testing::Test {
         x_.assign(buffer_->channel(0), buffer_->channel(0) + kN);
         tl.send(0, CommandKind::assign_buffer, 0, 0.0F, buffer_);
         tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-        tl.send(0, CommandKind::set_region_start, 0, static_cast<float>(kBegin) / kN);
-        tl.send(0, CommandKind::set_region_end, 0, static_cast<float>(kEnd) / kN);
-        tl.send(0, CommandKind::set_loop_xfade, 0, xfade_ms);
+        tl.send(0, CommandKind::set_start, 0, static_cast<float>(kBegin) / kN);
+        tl.send(0, CommandKind::set_end, 0, static_cast<float>(kEnd) / kN);
+        tl.send(0, CommandKind::set_xfade, 0, xfade_ms);
         tl.send(0, CommandKind::set_reverse, 0, reverse ? 1.0F : 0.0F);
         tl.send(kStart, CommandKind::play, 0, 1.0F);
         tl.run(frames);
@@ -1413,7 +1413,7 @@ TEST_F(EngineNoStep, Pitch) {
 TEST_F(EngineNoStep, RegionEndMovedBeforeThePlayingPosition) {
     // Position 30120 when the end moves to 24000: the voice must not jump. It finishes its
     // pass, and loops in the new region from the seam on.
-    EXPECT_LE(change(CommandKind::set_region_end, 0.5F, 70000), step_ * 1.02F + kEps);
+    EXPECT_LE(change(CommandKind::set_end, 0.5F, 70000), step_ * 1.02F + kEps);
     const float* x = buffer_->channel(0);
     EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay), kN, [&](auto k) { return x[k]; }));
     EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay + kN), 2 * 24000,
@@ -1422,7 +1422,7 @@ TEST_F(EngineNoStep, RegionEndMovedBeforeThePlayingPosition) {
 
 TEST_F(EngineNoStep, RegionStartMovedAfterThePlayingPosition) {
     // Position 30120 when the start moves to 36000: the voice must not jump either.
-    EXPECT_LE(change(CommandKind::set_region_start, 0.75F, 45000), step_ * 1.02F + kEps);
+    EXPECT_LE(change(CommandKind::set_start, 0.75F, 45000), step_ * 1.02F + kEps);
     const float* x = buffer_->channel(0);
     EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay), kN, [&](auto k) { return x[k]; }));
     EXPECT_TRUE(frames_equal(tl_.out(0), tl_.at(kPlay + kN), 2 * 12000,
@@ -1431,8 +1431,8 @@ TEST_F(EngineNoStep, RegionStartMovedAfterThePlayingPosition) {
 
 TEST_F(EngineNoStep, RegionChangesWhileThePositionIsInside) {
     tl_.run_to(kChange - 1000);
-    tl_.send(kChange, CommandKind::set_region_start, 0, 0.25F);
-    tl_.send(kChange, CommandKind::set_region_end, 0, 0.75F);
+    tl_.send(kChange, CommandKind::set_start, 0, 0.25F);
+    tl_.send(kChange, CommandKind::set_end, 0, 0.75F);
     tl_.run(60000);
     EXPECT_LE(max_step(tl_.out(0), tl_.at(kChange) - 1, tl_.out(0).size()), step_ * 1.02F + kEps);
     // From the next seam on it loops 12000 .. 36000: a period of 24000 frames.

@@ -248,8 +248,8 @@ TEST_F(SchemaRows, NumberRowsAcceptEachTypeAtBothEndsAndRefuseJustOutside) {
         const bool whole = row.value == Value::whole;
         const double max = max_of(row);
         // A region's start must stay before its end (1), and its end after its start (0).
-        const bool start = row.command == CommandKind::set_region_start;
-        const bool end = row.command == CommandKind::set_region_end;
+        const bool start = row.command == CommandKind::set_start;
+        const bool end = row.command == CommandKind::set_end;
         // /loop's values are modes: 1 is SlotMode::loop, 0 SlotMode::oneshot.
         for (const double v : {row.min, max}) {
             if ((start && v == max) || (end && v == row.min)) continue;

@@ -366,7 +366,7 @@ TEST(Recording, InputPairSelectsWhatTheSlotRecords) {
     Planar in(3, std::vector<float>(20000));
     for (std::uint32_t c = 0; c < 3; ++c)
         for (std::uint32_t i = 0; i < 20000; ++i) in[c][i] = static_cast<float>(c + 1) + 1e-4F * i;
-    h.send(CommandKind::set_record_input, 0, 2.0F);
+    h.send(CommandKind::set_input, 0, 2.0F);
     h.send(CommandKind::record, 0);
     h.render_inputs(in, 0, 1000);
     h.send(CommandKind::record, 0);
