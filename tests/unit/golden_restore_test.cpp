@@ -6,7 +6,6 @@
 // reorganised behind the OSC handlers, a saved rig must sound and save as it did.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -128,11 +127,11 @@ TEST_F(GoldenRestore, TheRigRestoresThroughTheControllerWithTheSameCommands) {
 
     // The parameters are sent from this thread, the buffers from the loader thread, each in
     // order; how the two interleave depends on the machine, so the log lists them apart.
-    std::stable_partition(commands_.begin(), commands_.end(), [](const std::string& line) {
-        return line.find(" buffer=") == std::string::npos;
-    });
     std::string log;
-    for (const auto& line : commands_) log += line + "\n";
+    std::string buffers;
+    for (const auto& line : commands_)
+        (line.find(" buffer=") == std::string::npos ? log : buffers) += line + "\n";
+    log += buffers;
     const fs::path expected = kGolden / "restore-commands.txt";
     if (const char* write = std::getenv("LOOPERD_WRITE_GOLDEN"); write && *write == '1') {
         std::ofstream(expected, std::ios::binary) << log;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -268,7 +269,7 @@ TEST_F(SchemaRows, NumberRowsAcceptEachTypeAtBothEndsAndRefuseJustOutside) {
         expect_refused(row, {OscArg::float32(std::nanf(""))}, "NaN");
         expect_refused(row, {float64(std::nan(""))}, "NaN");
         expect_refused(row, {OscArg::float32(INFINITY)}, "infinite");
-        expect_refused(row, {float64(-INFINITY)}, "infinite");
+        expect_refused(row, {float64(-std::numeric_limits<double>::infinity())}, "infinite");
         expect_refused(row, {OscArg::string("1")}, "a string");
         expect_refused(row, {}, "no argument");
         expect_refused(row,
