@@ -331,7 +331,11 @@ class Controller {
         std::int32_t monitor = 0;  // /monitor
     };
     Globals globals_;
-    Globals& globals();  // network thread: globals_, or the rehearsal's copy
+    Globals& globals();
+    // Network thread: a global number row into `field` (controller_params.cpp).
+    template <typename T>
+    void set_global(const Request& r,
+                    T Globals::*field);  // network thread: globals_, or the rehearsal's copy
     // Network thread only: a bundle's rehearsal (see handle_packet). While rehearsing_, handlers
     // write to these copies, and commands, replies, echoes and loads are held back.
     struct Rehearsal {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 namespace looperd {
 
@@ -61,27 +62,31 @@ void Controller::osc_stop_all(const Request& r) {
     send(Command{*r.row.command}, r);
 }
 
-void Controller::osc_master_gain(const Request& r) {
-    const auto g = value_argument(r);
-    if (!g || !send(Command{*r.row.command, 0, static_cast<float>(*g)}, r)) return;
+// A global number row (master gain, /monitor, tempo, meter): checked, sent, mirrored in
+// `field`, echoed.
+template <typename T>
+void Controller::set_global(const Request& r, T Globals::*field) {
+    const auto v = value_argument(r);
+    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
+    const auto value = static_cast<T>(*v);
     {
         std::lock_guard lock(mutex_);
-        globals().master_gain = static_cast<float>(*g);
+        globals().*field = value;
         ++changes_;
     }
-    echo(r, r.row.echo, OscArg::float32(static_cast<float>(*g)));
+    if constexpr (std::is_same_v<T, float>) {
+        echo(r, r.row.echo, OscArg::float32(value));
+    } else {
+        echo(r, r.row.echo, OscArg::int32(value));
+    }
+}
+
+void Controller::osc_master_gain(const Request& r) {
+    set_global(r, &Globals::master_gain);
 }
 
 void Controller::osc_monitor(const Request& r) {
-    if (!require_recording(r)) return;
-    const auto v = value_argument(r);
-    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
-    {
-        std::lock_guard lock(mutex_);
-        globals().monitor = static_cast<std::int32_t>(*v);
-        ++changes_;
-    }
-    echo(r, r.row.echo, OscArg::int32(static_cast<std::int32_t>(*v)));
+    if (require_recording(r)) set_global(r, &Globals::monitor);
 }
 
 // A release goes to the engine too: in gate mode it ends the note.
@@ -244,25 +249,11 @@ void Controller::osc_slot_quantize(const Request& r) {
 }
 
 void Controller::osc_clock_tempo(const Request& r) {
-    const auto v = value_argument(r);
-    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
-    {
-        std::lock_guard lock(mutex_);
-        globals().tempo = static_cast<float>(*v);
-        ++changes_;
-    }
-    echo(r, r.row.echo, OscArg::float32(static_cast<float>(*v)));
+    set_global(r, &Globals::tempo);
 }
 
 void Controller::osc_clock_meter(const Request& r) {
-    const auto v = value_argument(r);
-    if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
-    {
-        std::lock_guard lock(mutex_);
-        globals().meter = static_cast<std::int32_t>(*v);
-        ++changes_;
-    }
-    echo(r, r.row.echo, OscArg::int32(static_cast<std::int32_t>(*v)));
+    set_global(r, &Globals::meter);
 }
 
 void Controller::osc_clock_reset(const Request& r) {
