@@ -41,8 +41,8 @@ struct EngineConfig {
 // Engine: the real-time core. Mixes the voices of preloaded sample buffers into N outputs.
 //
 // Threads:
-//  - one control thread calls try_send() (the network thread, serialised with the loader by
-//    the daemon's Controller);
+//  - one control thread at a time calls try_send() and command_room() (the daemon's network,
+//    loader and take threads, serialised by its CommandPort);
 //  - the audio thread calls process();
 //  - one housekeeping thread calls try_receive() and frees every retired buffer it is given;
 //  - any thread may read the stats.
@@ -68,6 +68,12 @@ class Engine {
     // Control thread. Commands sent and not yet taken by the audio thread (approximate: the
     // audio thread may be taking some right now). Lets a long burst wait for room.
     std::size_t queued_commands() const noexcept { return commands_.size_approx(); }
+    // Control thread: places free in the command ring, never more than there are (the audio
+    // thread only ever makes more). Lets a batch of commands go all or none.
+    std::size_t command_room() const noexcept {
+        const std::size_t queued = commands_.size_approx();
+        return queued < commands_.capacity() ? commands_.capacity() - queued : 0;
+    }
 
     // Housekeeping thread. Wait-free; does not allocate.
     bool try_receive(Event& event) noexcept;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
-// The Controller's router: dispatch of each message to its schema row's handler, the bundle's
-// all-or-nothing rehearsal, the scheduled-command bound, replies and /error, and the helpers
-// every handler shares (argument checks, sending a command, echoing a change). The handlers
-// live beside it by room: controller_params.cpp, controller_loading.cpp, controller_takes.cpp,
-// controller_sessions.cpp.
+// The Controller's router: dispatch of each message to its schema row's handler, the
+// transaction of a message or a bundle and its commit, the scheduled-command bound, replies and
+// /error, and the helpers every handler shares (argument checks, recording a command, echoing a
+// change). The handlers live beside it by subject: controller_params.cpp,
+// controller_loading.cpp, controller_takes.cpp, controller_sessions.cpp.
+// Threads: the network thread (and main, applying a rig before it starts), except where a
+// function says otherwise.
 #include "daemon/controller.hpp"
 
 #include <spdlog/spdlog.h>
@@ -34,7 +36,6 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
                        FrameClock clock)
     : config_(config),
       budget_(budget),
-      send_(std::move(send)),
       reply_(std::move(reply)),
       status_(std::move(status)),
       sample_rate_(std::move(sample_rate)),
@@ -44,21 +45,17 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
           with_takes_dir(config.sample_roots, config.takes_dir)),
       errors_(config.error_logs_per_second, config.error_replies_per_second, config.now),
       schedule_(config.max_scheduled),
-      slots_(config.slots) {
+      mirror_(config.slots, config.fade_ms),
+      port_(std::move(send), config.command_room) {
     if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
     // spdlog makes its default logger on first use, inside its library. Made here, before the
     // first job reaches the loader thread (through its mutex), the order is one that
     // ThreadSanitizer can see, whoever logs first. (looperd's main() sets its logger up even
     // earlier; tests need not.)
     (void)spdlog::default_logger_raw();
-    for (auto& s : slots_) s.params.fade_out = config.fade_ms;
     if (config_.inputs > 0 && config_.recorders > 0 && config_.max_record_frames > 0) {
-        keeper_ = std::make_unique<TakeKeeper>(
-            [this](const Command& c) {
-                std::lock_guard lock(mutex_);
-                return send_(c);
-            },
-            sample_rate_, config_.max_record_frames);
+        keeper_ = std::make_unique<TakeKeeper>([this](const Command& c) { return port_.send(c); },
+                                               sample_rate_, config_.max_record_frames);
     }
 }
 
@@ -76,42 +73,15 @@ void Controller::wait_for_loads() {
 }
 
 std::uint32_t Controller::slots_loaded() const {
-    std::lock_guard lock(mutex_);
-    std::uint32_t n = 0;
-    for (const auto& s : slots_) n += s.loaded ? 1U : 0U;
-    return n;
+    return mirror_.slots_loaded();
 }
 
 std::uint64_t Controller::changes() const {
-    std::lock_guard lock(mutex_);
-    return changes_;
+    return mirror_.changes();
 }
 
 MirrorState Controller::snapshot(std::uint64_t* changes) const {
-    MirrorState m;
-    std::lock_guard lock(mutex_);
-    if (changes != nullptr) *changes = changes_;
-    m.slots.reserve(slots_.size());
-    for (const auto& s : slots_) {
-        SlotMirror out;
-        out.loaded = s.loaded;
-        out.loading = s.loading;
-        out.path = s.path;
-        out.frames = s.frames;
-        out.channels = s.channels;
-        out.sample_rate = s.sample_rate;
-        out.params = s.params;
-        out.rig_path = s.loading ? s.loading_path : s.restore_path;
-        out.take = s.take;
-        out.rig_take = s.rig_take;
-        m.slots.push_back(std::move(out));
-    }
-    m.master_gain = globals_.master_gain;
-    m.tempo = globals_.tempo;
-    m.meter = globals_.meter;
-    m.sync = globals_.sync;
-    m.monitor = globals_.monitor;
-    return m;
+    return mirror_.snapshot(changes);
 }
 
 bool Controller::is_feedback_address(std::string_view a) {
@@ -210,7 +180,13 @@ std::vector<std::string> Controller::addresses() {
 
 void Controller::handle(const OscMessage& message, const OscEndpoint& from) {
     if (feedback_) feedback_->touch(from);
-    dispatch(message, from, 0);
+    run(message, from, 0);
+}
+
+void Controller::run(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame) {
+    Transaction tx(mirror_);
+    dispatch(tx, message, from, frame);
+    commit(tx, from);
 }
 
 void Controller::handle_packet(const std::vector<OscMessage>& messages, const OscEndpoint& from) {
@@ -239,37 +215,30 @@ void Controller::handle_packet(const std::vector<OscMessage>& messages, const Os
         }
         message_frames.push_back(frame);
     }
-    // A bundle takes effect whole or not at all: its messages are first rehearsed against a
-    // copy of the mirror, with every command, reply, echo and load held back; only when no
-    // element was refused are they run for real.
-    if (messages.size() > 1) {
-        std::size_t refused = 0;
-        {
-            std::lock_guard lock(mutex_);
-            rehearsal_.slots = slots_;
-            rehearsal_.globals = globals_;
-        }
-        rehearsal_.scheduled = 0;
-        rehearsing_ = true;
-        for (std::size_t i = 0; i < messages.size(); ++i) {
-            rehearsal_.refused = false;
-            dispatch(messages[i], from, message_frames[i]);
-            refused += rehearsal_.refused ? 1 : 0;
-        }
-        rehearsing_ = false;
-        rehearsal_.scheduled = 0;
-        if (refused > 0) {
-            report_error(from, std::string(osc::kBundle),
-                         "bundle not applied: " + std::to_string(refused) + " of " +
-                             std::to_string(messages.size()) + " messages refused");
-            return;
-        }
+    if (messages.size() == 1) {
+        run(messages[0], from, message_frames[0]);
+        return;
     }
-    for (std::size_t i = 0; i < messages.size(); ++i)
-        dispatch(messages[i], from, message_frames[i]);
+    // A bundle takes effect whole or not at all: its messages share one transaction, which is
+    // committed only when none of them was refused.
+    Transaction tx(mirror_);
+    std::size_t refused = 0;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        tx.refused = false;
+        dispatch(tx, messages[i], from, message_frames[i]);
+        refused += tx.refused ? 1 : 0;
+    }
+    if (refused > 0) {
+        report_error(from, std::string(osc::kBundle),
+                     "bundle not applied: " + std::to_string(refused) + " of " +
+                         std::to_string(messages.size()) + " messages refused");
+        return;  // tx, never committed, changes nothing
+    }
+    commit(tx, from);
 }
 
-void Controller::dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame) {
+void Controller::dispatch(Transaction& tx, const OscMessage& message, const OscEndpoint& from,
+                          std::uint64_t frame) {
     const std::string& address = message.address;
     std::uint64_t n = 0;
     const osc::Row* row = osc::match(address, &n);
@@ -280,22 +249,46 @@ void Controller::dispatch(const OscMessage& message, const OscEndpoint& from, st
         spdlog::debug("ignoring reply message {} from {}", address, from.to_string());
         return;
     }
+    std::string why;
     if (auto slot = osc::parse_slot_address(address); slot && slot->slot >= config_.slots) {
-        error(from, address,
-              "slot " + std::to_string(slot->slot) + " out of range 0.." +
-                  std::to_string(config_.slots - 1));
+        why = "slot " + std::to_string(slot->slot) + " out of range 0.." +
+              std::to_string(config_.slots - 1);
+    } else if (row == nullptr) {
+        why = "unknown address";
+    }
+    if (!why.empty()) {
+        tx.refused = true;
+        report_error(from, address, why);
         return;
     }
-    if (row == nullptr) {
-        error(from, address, "unknown address");
-        return;
-    }
+    const Request r{message, from, *row, static_cast<std::uint32_t>(n), frame, tx};
     try {
-        (this->*handler_for(row->handler))(
-            Request{message, from, *row, static_cast<std::uint32_t>(n), frame});
+        (this->*handler_for(row->handler))(r);
     } catch (const std::exception& e) {
-        error(from, address, e.what());
+        refuse(r, e.what());
     }
+}
+
+bool Controller::commit(Transaction& tx, const OscEndpoint& from) {
+    if (!tx.commands.empty()) {
+        const std::size_t sent = port_.send_all(tx.commands);
+        if (sent < tx.commands.size()) {
+            report_error(from, tx.command_addresses[sent], "command queue full: command dropped");
+            if (sent > 0)
+                spdlog::error("{} of {} commands of one bundle were sent before the ring was full",
+                              sent, tx.commands.size());
+            return false;  // tx, never committed, changes nothing
+        }
+        for (const auto& c : tx.commands) schedule_.note(c.frame);
+    }
+    tx.mirror.commit();
+    // After the mirror: a load's job, once queued, finds its generation current.
+    for (auto& effect : tx.effects) effect();
+    return true;
+}
+
+void Controller::later(const Request& r, std::function<void()> effect) {
+    r.tx.effects.push_back(std::move(effect));
 }
 
 void Controller::reject_packet(const std::string& reason, const OscEndpoint& from) {
@@ -303,10 +296,9 @@ void Controller::reject_packet(const std::string& reason, const OscEndpoint& fro
     report_error(from, "", "malformed OSC packet: " + reason);
 }
 
-void Controller::error(const OscEndpoint& to, const std::string& address,
-                       const std::string& reason) {
-    if (rehearsing_) rehearsal_.refused = true;
-    report_error(to, address, reason);
+void Controller::refuse(const Request& r, const std::string& reason) {
+    r.tx.refused = true;
+    report_error(r.from, r.message.address, reason);
 }
 
 void Controller::report_error(const OscEndpoint& to, const std::string& address,
@@ -337,14 +329,14 @@ std::uint64_t Controller::error_replies_dropped() const {
 // Answers /error and returns false when r's frame is in the future and the scheduled bound is
 // reached, or is too far ahead.
 bool Controller::admit_scheduled(const Request& r) {
-    switch (schedule_.admit(r.frame, rehearsal_.scheduled, sample_rate_())) {
+    switch (schedule_.admit(r.frame, r.tx.scheduled, sample_rate_())) {
         case ScheduleBound::Verdict::ok:
             return true;
         case ScheduleBound::Verdict::too_far:
-            error(r.from, r.message.address, "timetag more than an hour ahead");
+            refuse(r, "timetag more than an hour ahead");
             return false;
         case ScheduleBound::Verdict::full:
-            error(r.from, r.message.address, "too many scheduled commands");
+            refuse(r, "too many scheduled commands");
             return false;
     }
     return false;
@@ -353,20 +345,9 @@ bool Controller::admit_scheduled(const Request& r) {
 bool Controller::send(Command c, const Request& r) {
     c.frame = r.frame;
     if (!admit_scheduled(r)) return false;
-    if (rehearsing_) {
-        if (schedule_.is_ahead(c.frame)) ++rehearsal_.scheduled;
-        return true;
-    }
-    bool sent = false;
-    {
-        std::lock_guard lock(mutex_);
-        sent = send_(c);
-    }
-    if (!sent) {
-        error(r.from, r.message.address, "command queue full: command dropped");
-        return false;
-    }
-    schedule_.note(c.frame);
+    if (schedule_.is_ahead(c.frame)) ++r.tx.scheduled;
+    r.tx.commands.push_back(c);
+    r.tx.command_addresses.push_back(r.message.address);
     return true;
 }
 
@@ -374,12 +355,12 @@ std::optional<OscEndpoint> Controller::reply_endpoint(const Request& r, std::siz
     const auto& args = r.message.args;
     if (args.size() <= index) return r.from;
     if (!osc::is_string(args[index])) {
-        error(r.from, r.message.address, "reply URL must be a string");
+        refuse(r, "reply URL must be a string");
         return std::nullopt;
     }
     std::string why;
     auto to = OscServer::resolve_url(args[index].s, why);
-    if (!to) error(r.from, r.message.address, why);
+    if (!to) refuse(r, why);
     return to;
 }
 
@@ -389,9 +370,8 @@ bool Controller::check_arity(const Request& r, std::size_t min, std::size_t max)
     if (n >= min && n <= max) return true;
     const std::string expected =
         min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
-    error(r.from, r.message.address,
-          "expected " + expected + " argument(s), got " + std::to_string(n) + " ('" +
-              r.message.type_tags() + "')");
+    refuse(r, "expected " + expected + " argument(s), got " + std::to_string(n) + " ('" +
+                  r.message.type_tags() + "')");
     return false;
 }
 
@@ -402,7 +382,7 @@ std::optional<bool> Controller::button(const Request& r) {
     if (r.message.args.empty()) return true;
     const auto v = osc::number(r.message.args[0]);
     if (!v) {
-        error(r.from, r.message.address, "argument must be a number");
+        refuse(r, "argument must be a number");
         return std::nullopt;
     }
     return *v != 0.0;
@@ -429,30 +409,23 @@ std::optional<double> Controller::value_argument(const Request& r) {
     const bool whole = row.value == osc::Value::whole;
     const auto v = osc::number(r.message.args[0]);
     if (!v || *v < row.min || *v > max || (whole && std::trunc(*v) != *v)) {
-        error(r.from, r.message.address,
-              fmt::format("{} must be a {} from {} to {}", row.what,
-                          whole ? "whole number" : "number", row.min, max));
+        refuse(r, fmt::format("{} must be a {} from {} to {}", row.what,
+                              whole ? "whole number" : "number", row.min, max));
         return std::nullopt;
     }
     return v;
 }
 
 void Controller::echo(const Request& r, std::string_view pattern, OscArg value) {
-    if (feedback_ && !rehearsing_)
-        feedback_->publish(OscMessage{osc::slot_address(pattern, r.slot), {std::move(value)}},
-                           r.from);
+    if (feedback_ == nullptr) return;
+    later(r, [this, from = r.from,
+              m = OscMessage{osc::slot_address(pattern, r.slot), {std::move(value)}}] {
+        feedback_->publish(m, from);
+    });
 }
 
-Controller::SlotState& Controller::mirror_slot(std::uint32_t slot) {
-    return rehearsing_ ? rehearsal_.slots[slot] : slots_[slot];
-}
-
-Controller::Globals& Controller::globals() {
-    return rehearsing_ ? rehearsal_.globals : globals_;
-}
-
-void Controller::reply(const OscEndpoint& to, const OscMessage& message) {
-    if (!rehearsing_) reply_(to, message);
+void Controller::reply(const Request& r, const OscEndpoint& to, std::function<OscMessage()> make) {
+    later(r, [this, to, make = std::move(make)] { reply_(to, make()); });
 }
 
 }  // namespace looperd

@@ -8,13 +8,14 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "control/command_port.hpp"
 #include "control/error_limits.hpp"
+#include "control/mirror.hpp"
 #include "control/osc_schema.hpp"
 #include "control/schedule_bound.hpp"
 #include "daemon/feedback.hpp"
@@ -78,6 +79,9 @@ struct ControllerConfig {
     std::uint32_t error_replies_per_second = 50;
     // The time the error limits go by. Empty: std::chrono::steady_clock. Tests inject theirs.
     std::function<std::chrono::steady_clock::time_point()> now;
+    // Places free in the command ring (Engine::command_room). Empty: unknown, and a bundle's
+    // commands go one by one until the ring refuses one.
+    CommandPort::Room command_room;
 };
 
 // Where bundle timetags land on the audio clock. Both are called on the network thread only.
@@ -88,13 +92,24 @@ struct FrameClock {
     std::function<std::uint64_t()> current_frame;
 };
 
-// Controller: turns OSC messages into engine commands and replies. It keeps the non-real-time
-// mirror of the slot table (what is loaded, which load is current) that /status and load
-// bookkeeping need, so the audio thread is never asked anything.
+// Controller: turns OSC messages into engine commands and replies, through the control schema
+// (control/osc_schema.hpp). Its rooms:
+//  - the router (controller.cpp): dispatch to each row's handler, the transaction of a message
+//    or a bundle, the scheduled-command bound, replies and /error limits;
+//  - the mirror (control/mirror.hpp): the model /status, feedback and persistence read;
+//  - the handlers by subject: parameters and queries (controller_params.cpp), staged sample
+//    loading (controller_loading.cpp), takes (controller_takes.cpp), rigs and sessions
+//    (controller_sessions.cpp);
+//  - the command port (control/command_port.hpp): the ring's one producer at a time.
 //
-// Threads: handle() and handle_packet() run on the network thread; load jobs run on the loader
-// thread it owns. Both may send commands: they are serialised by mutex_ here, off the audio
-// thread, so the command ring keeps exactly one producer at a time.
+// Threads: handle(), handle_packet() and reject_packet() run on the network thread (and
+// apply_rig() on main before it starts); load jobs on the loader thread; engine_event() on the
+// housekeeping thread; kept takes' callbacks on the take thread. Each writes the mirror through
+// one Mirror::Transaction at a time and sends through the port.
+//
+// Transactions: a handler never acts at once. It checks its message, writes the mirror's copy
+// and records what it would do (commands, replies, echoes, loads); the router then commits the
+// whole message, or the whole bundle if none of its messages was refused.
 //
 // Timing: handle_packet() maps each distinct bundle timetag of a datagram to a frame once, so
 // every command of one bundle lands on the same frame; it keeps the future frames it sent and
@@ -190,27 +205,17 @@ class Controller {
     static std::vector<std::string> addresses();
 
   private:
-    struct SlotState {
-        std::uint64_t generation = 0;  // bumped by every load request and unload
-        bool loaded = false;
-        std::string path;
-        std::filesystem::path resolved;  // what the loader opened
-        std::uint32_t frames = 0;
-        std::uint32_t channels = 0;
-        std::uint32_t sample_rate = 0;  // the loaded sample's, for the *_seconds conversions
-        bool loading = false;           // the request of `generation` is a load still in flight
-        std::string loading_path;       // its path, as given
-        // A rig load's path, kept for the saved rig while its file is missing; cleared by a
-        // load that succeeds or an unload.
-        std::string restore_path;
-        // The parameters as last sent (the region among them): kept across loads and
-        // unloads, as the engine keeps them.
-        SlotParams params;
-        // The slot holds a take (recorded, or given by load_take): `path` is its kept file,
-        // if any. take_frames: its length once the engine reported it.
-        bool take = false;
-        std::uint32_t take_frames = 0;
-        bool rig_take = false;  // loading_path or restore_path names a take (load_take)
+    // What one message, or a whole bundle, does: its mirror writes on a copy, and everything
+    // else held back until the router commits it.
+    struct Transaction {
+        explicit Transaction(Mirror& m) : mirror(m) {}
+        Mirror::Transaction mirror;
+        std::vector<Command> commands;
+        std::vector<std::string> command_addresses;  // the message each command came from
+        std::vector<std::function<void()>> effects;  // after the commands, in order
+        std::size_t scheduled = 0;                   // future frames among `commands`
+        std::size_t loads = 0;                       // loads it queues
+        bool refused = false;                        // the message being handled was refused
     };
     struct Request {
         const OscMessage& message;
@@ -218,6 +223,7 @@ class Controller {
         const osc::Row& row;  // the schema's row of the message's address
         std::uint32_t slot = 0;
         std::uint64_t frame = 0;  // every command the message produces takes effect here
+        Transaction& tx;
     };
     using Handler = void (Controller::*)(const Request&);
     // The member function answering a schema row's handler.
@@ -225,6 +231,7 @@ class Controller {
 
     void osc_ping(const Request& r);
     void osc_status(const Request& r);
+    OscMessage status_message() const;
     void osc_stop_all(const Request& r);
     void osc_master_gain(const Request& r);
     void osc_slot_load(const Request& r);
@@ -250,10 +257,11 @@ class Controller {
     void osc_slot_load_take(const Request& r);
     void osc_clock_from_slot(const Request& r);
     void load_slot(const Request& r, bool take);
-    // Under mutex_: the autosave of the slot's take, when takes are kept.
-    void keep_take(std::uint32_t slot);
-    // Under mutex_: the slot's kept take file is deleted (its take is gone).
-    void forget_take(SlotState& s);
+    // The autosave of the slot's take, when takes are kept: `generation` is the slot's.
+    void keep_take(std::uint32_t slot, std::uint64_t generation);
+    // The slot's kept take file is deleted (its take is gone); `later`, when given, holds the
+    // deletion back to the transaction's commit.
+    void forget_take(const Mirror::Slot& s, Transaction* later = nullptr);
     std::filesystem::path take_file(std::uint32_t slot) const;
     bool require_recording(const Request& r);
     void empty_slot(const Request& r, CommandKind kind);
@@ -277,8 +285,19 @@ class Controller {
     void finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
                      const std::filesystem::path& resolved,
                      const std::optional<OscEndpoint>& reply_to, bool rig_load, bool take);
-    void dispatch(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame);
+    // One message into `tx`: its row's handler, or /error.
+    void dispatch(Transaction& tx, const OscMessage& message, const OscEndpoint& from,
+                  std::uint64_t frame);
+    // Sends tx's commands, writes its mirror copy and runs what it held back. False: the
+    // command ring had no room, and nothing was done (answered /error).
+    bool commit(Transaction& tx, const OscEndpoint& from);
+    // One message as a transaction of its own, committed whatever it answered: a refused
+    // message has written nothing, or only what it keeps on purpose (a rig's missing file).
+    void run(const OscMessage& message, const OscEndpoint& from, std::uint64_t frame);
+    // Records a command for r's transaction, within the scheduled bound. False after /error.
     bool send(Command c, const Request& r);
+    // Holds `effect` back until r's transaction commits.
+    static void later(const Request& r, std::function<void()> effect);
     bool check_arity(const Request& r, std::size_t min, std::size_t max);
     std::optional<bool> button(const Request& r);
     // The one argument of a number or whole row, checked against the row's range (its upper
@@ -292,16 +311,13 @@ class Controller {
     bool admit_scheduled(const Request& r);
     void send_region(const Request& r, CommandKind kind, double fraction);
     std::optional<double> seconds_to_fraction(const Request& r);
-    // Network thread: replies /error and logs it, both within their rate limits; during a
-    // bundle's rehearsal it also marks the message refused.
-    void error(const OscEndpoint& to, const std::string& address, const std::string& reason);
-    // Any thread: error() without the rehearsal's bookkeeping.
+    // Answers r's sender /error (within the rate limits) and marks r refused: a bundle
+    // holding it is not applied.
+    void refuse(const Request& r, const std::string& reason);
+    // Any thread: replies /error and logs it, both within their rate limits.
     void report_error(const OscEndpoint& to, const std::string& address, const std::string& reason);
-    // Network thread: replies unless rehearsing.
-    void reply(const OscEndpoint& to, const OscMessage& message);
-    // Network thread: the slot or values handlers read and write (the rehearsal's copy while
-    // rehearsing). Call mirror_slot() under mutex_.
-    SlotState& mirror_slot(std::uint32_t slot);
+    // Replies once r's transaction commits; `make` builds the message then.
+    void reply(const Request& r, const OscEndpoint& to, std::function<OscMessage()> make);
     // `requested` (relative to samples_dir) resolved, symlinks followed, when it lies inside a
     // sample root; nullopt after answering /error otherwise.
     std::optional<std::filesystem::path> confine(const Request& r, const std::string& requested);
@@ -310,7 +326,6 @@ class Controller {
 
     ControllerConfig config_;
     MemoryBudget& budget_;
-    SendCommand send_;
     SendReply reply_;
     StatusSource status_;
     SampleRateSource sample_rate_;
@@ -320,41 +335,19 @@ class Controller {
     ErrorLimits errors_;      // any thread
     ScheduleBound schedule_;  // network thread only
     std::atomic<bool> cancel_loads_{false};
-    mutable std::mutex mutex_;  // slots_ and every send_ call
-    std::vector<SlotState> slots_;
-    // The mirror's values besides the slots: written by the network thread only.
-    struct Globals {
-        float master_gain = 1.0F;
-        float tempo = 120.0F;
-        std::int32_t meter = 4;
-        ClockSource sync = ClockSource::internal;
-        std::int32_t monitor = 0;  // /monitor
-    };
-    Globals globals_;
-    Globals& globals();
+    Mirror mirror_;
+    CommandPort port_;
     // Network thread: a global number row into `field` (controller_params.cpp).
     template <typename T>
-    void set_global(const Request& r,
-                    T Globals::*field);  // network thread: globals_, or the rehearsal's copy
-    // Network thread only: a bundle's rehearsal (see handle_packet). While rehearsing_, handlers
-    // write to these copies, and commands, replies, echoes and loads are held back.
-    struct Rehearsal {
-        std::vector<SlotState> slots;
-        Globals globals;
-        std::size_t scheduled = 0;  // future commands the bundle would add
-        bool refused = false;       // the message being rehearsed was refused
-    };
-    bool rehearsing_ = false;
-    Rehearsal rehearsal_;
+    void set_global(const Request& r, T Mirror::Globals::*field);
     Feedback* feedback_ = nullptr;
-    std::uint64_t changes_ = 0;  // under mutex_
     Persistence* persistence_ = nullptr;
     std::function<void()> pace_;
     // Network thread (or main before it starts): a rig is being applied.
     bool applying_rig_ = false;
     std::atomic<std::uint32_t> rig_loads_{0};  // rig loads queued or running
     LoadWorker loader_;
-    // Writes takes (null when recording is off). Last: its thread calls back under mutex_.
+    // Writes takes (null when recording is off). Last: its thread calls back into the mirror.
     std::unique_ptr<TakeKeeper> keeper_;
 };
 

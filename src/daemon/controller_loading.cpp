@@ -3,8 +3,8 @@
 // Staged sample loading, the Controller's part (scsynth's /b_allocRead stages):
 //   1. request (network thread): check the path, bump the slot's generation, queue a job;
 //   2. read (loader thread): read and convert the file (io/sample_loader);
-//   3. install (loader thread, under the mutex): if the request is still the slot's latest, hand
-//      the buffer to the engine with assign_buffer, and update the mirror;
+//   3. install (loader thread, in a mirror transaction): if the request is still the slot's
+//      latest, hand the buffer to the engine with assign_buffer, and update the mirror;
 //   4. reply (loader thread): /slot/<n>/loaded, or /error to whoever asked.
 // Unload and clear, and reloading every slot after a sample-rate change, live here too.
 #include "daemon/controller.hpp"
@@ -20,11 +20,17 @@
 
 namespace looperd {
 
+namespace {
+std::string too_many_loads() {
+    return "too many loads pending (" + std::to_string(LoadWorker::kDefaultCapacity) + ")";
+}
+}  // namespace
+
 std::optional<std::filesystem::path> Controller::confine(const Request& r,
                                                          const std::string& requested) {
     auto result = confinement_.resolve(requested);
     if (auto* why = std::get_if<std::string>(&result)) {
-        error(r.from, r.message.address, *why);
+        refuse(r, *why);
         return std::nullopt;
     }
     return std::get<std::filesystem::path>(std::move(result));
@@ -39,7 +45,7 @@ void Controller::load_slot(const Request& r, bool take) {
     if (!check_arity(r, 1, 2)) return;
     const auto& path_arg = r.message.args[0];
     if (!osc::is_string(path_arg) || path_arg.s.empty()) {
-        error(r.from, r.message.address, "expected a file path string");
+        refuse(r, "expected a file path string");
         return;
     }
     auto reply_to = reply_endpoint(r, 1);
@@ -47,49 +53,48 @@ void Controller::load_slot(const Request& r, bool take) {
     if (applying_rig_) {
         // Set before the path is checked: a rig whose file is missing, or now outside the
         // sample roots, keeps naming it until the slot is loaded or unloaded again.
-        std::lock_guard lock(mutex_);
-        if (!slots_[r.slot].loaded || slots_[r.slot].path != path_arg.s) {
-            slots_[r.slot].restore_path = path_arg.s;
-            slots_[r.slot].rig_take = take;
-            ++changes_;
+        const Mirror::Slot& s = r.tx.mirror.slot(r.slot);
+        if (!s.loaded || s.path != path_arg.s) {
+            Mirror::Slot& e = r.tx.mirror.edit(r.slot);
+            e.restore_path = path_arg.s;
+            e.rig_take = take;
         }
     }
     const auto confined = confine(r, path_arg.s);
     if (!confined) return;
-    const std::filesystem::path resolved = *confined;
-    {
-        // Under mutex_, so that the job cannot finish before its generation is the slot's.
-        std::lock_guard lock(mutex_);
-        SlotState& slot = mirror_slot(r.slot);
-        const std::uint64_t generation = slot.generation + 1;
-        const bool rig = applying_rig_;
-        auto job = [this, n = r.slot, generation, path = path_arg.s, resolved,
-                    to = std::optional<OscEndpoint>(*reply_to), rig,
+    // A rig names each slot once, so its loads are bounded by the slot count; the queue's
+    // bound is for peers that flood.
+    const bool rig = applying_rig_;
+    if (!rig && r.tx.loads >= loader_.room()) {
+        // The slot keeps whatever it holds, and a load already under way stays current.
+        refuse(r, too_many_loads());
+        return;
+    }
+    Mirror::Slot& slot = r.tx.mirror.edit(r.slot);
+    const std::uint64_t generation = slot.generation + 1;
+    slot.generation = generation;
+    slot.loading = true;
+    slot.loading_path = path_arg.s;
+    slot.rig_take = take;
+    ++r.tx.loads;
+    // Queued once the transaction is committed: the job then finds its generation current.
+    later(r, [this, n = r.slot, generation, path = path_arg.s, resolved = *confined, to = *reply_to,
+              rig, take, from = r.from, address = r.message.address] {
+        auto job = [this, n, generation, path, resolved, to = std::optional<OscEndpoint>(to), rig,
                     take] { finish_load(n, generation, path, resolved, to, rig, take); };
-        bool queued = true;
-        if (rehearsing_) {
-            // A bundle's rehearsal: nothing is queued.
-        } else if (rig) {
-            // A rig names each slot once, so its loads are bounded by the slot count; the
-            // queue's bound is for peers that flood.
+        if (rig) {
             rig_loads_.fetch_add(1, std::memory_order_relaxed);
             loader_.post(std::move(job));
-        } else {
-            queued = loader_.try_post(std::move(job));
-        }
-        if (!queued) {
-            // The slot keeps whatever it holds, and a load already under way stays current.
-            error(r.from, r.message.address,
-                  "too many loads pending (" + std::to_string(LoadWorker::kDefaultCapacity) + ")");
+        } else if (!loader_.try_post(std::move(job))) {
+            // Filled meanwhile by a reload of every slot (another thread).
+            report_error(from, address, too_many_loads());
+            Mirror::Transaction tx(mirror_);
+            if (tx.slot(n).generation == generation) tx.edit(n).loading = false;
+            tx.commit();
             return;
         }
-        slot.generation = generation;
-        slot.loading = true;
-        slot.loading_path = path_arg.s;
-        slot.rig_take = take;
-        ++changes_;
-    }
-    if (!rehearsing_) spdlog::info("slot {}: loading {}", r.slot, resolved.string());
+        spdlog::info("slot {}: loading {}", n, resolved.string());
+    });
 }
 
 // Queues a reload of every loaded slot at the engine's current rate.
@@ -97,15 +102,15 @@ bool Controller::set_record_offset(std::int64_t frames) {
     Command c;
     c.kind = CommandKind::set_record_offset;
     c.value = static_cast<float>(frames);
-    std::lock_guard lock(mutex_);
-    return send_(c);
+    return port_.send(c);
 }
 
 std::uint32_t Controller::reload_all() {
     std::uint32_t queued = 0;
-    std::lock_guard lock(mutex_);
-    for (std::uint32_t n = 0; n < slots_.size(); ++n) {
-        SlotState& slot = slots_[n];
+    // Held until every reload is marked: a job that finishes first waits for the mirror.
+    Mirror::Transaction tx(mirror_);
+    for (std::uint32_t n = 0; n < tx.size(); ++n) {
+        const Mirror::Slot& slot = tx.slot(n);
         if (!slot.loaded) continue;
         if (slot.take && slot.path.empty()) {
             // Not kept on disk: nothing to convert from. It plays at its old rate.
@@ -120,13 +125,15 @@ std::uint32_t Controller::reload_all() {
             spdlog::error("slot {}: cannot queue its reload (too many loads pending)", n);
             continue;
         }
-        slot.generation = generation;
-        slot.loading = true;
-        slot.loading_path = slot.path;  // what the saved rig names meanwhile
-        slot.rig_take = slot.take;
+        Mirror::Slot& s = tx.edit(n);
+        s.generation = generation;
+        s.loading = true;
+        s.loading_path = s.path;  // what the saved rig names meanwhile
+        s.rig_take = s.take;
         ++queued;
-        spdlog::info("slot {}: loading {} again at {} Hz", n, slot.path, sample_rate_());
+        spdlog::info("slot {}: loading {} again at {} Hz", n, s.path, sample_rate_());
     }
+    tx.commit();
     return queued;
 }
 
@@ -156,11 +163,9 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
         }
     } catch (const std::exception& e) {
         {
-            std::lock_guard lock(mutex_);
-            if (slots_[slot].generation == generation) {
-                slots_[slot].loading = false;
-                ++changes_;
-            }
+            Mirror::Transaction tx(mirror_);
+            if (tx.slot(slot).generation == generation) tx.edit(slot).loading = false;
+            tx.commit();
         }
         if (reply_to) {
             report_error(*reply_to, address, std::string(e.what()));
@@ -177,21 +182,21 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
         static_cast<float>(frames) / static_cast<float>(loaded.buffer->sample_rate());
     std::string refused;
     {
-        std::lock_guard lock(mutex_);
-        SlotState& s = slots_[slot];
-        if (s.generation == generation) {
-            s.loading = false;  // done, whichever way
-            ++changes_;
-        }
+        // The check and the send under the mirror's lock: an unload or a later load of the slot
+        // is either before both or after both.
+        Mirror::Transaction tx(mirror_);
         // A reload keeps a sounding loop going (value 1); a load replaces what plays.
-        Command assign{take ? CommandKind::load_take : CommandKind::assign_buffer, slot,
-                       reload ? 1.0F : 0.0F, loaded.buffer.get()};
-        if (s.generation != generation) {
+        const Command assign{take ? CommandKind::load_take : CommandKind::assign_buffer, slot,
+                             reload ? 1.0F : 0.0F, loaded.buffer.get()};
+        if (tx.slot(slot).generation != generation) {
             refused = "superseded by a later load or unload of this slot";
-        } else if (!send_(assign)) {
+        } else if (!port_.send(assign)) {
             refused = "command queue full: load dropped";
+            tx.edit(slot).loading = false;
         } else {
             (void)loaded.buffer.release();  // the engine owns it now
+            Mirror::Slot& s = tx.edit(slot);
+            s.loading = false;
             // The kept take goes when another file replaces it (not when it is reloaded).
             if (s.take && s.path != path) forget_take(s);
             s.take = take;
@@ -204,6 +209,7 @@ void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const
             s.sample_rate = rate;
             s.restore_path.clear();
         }
+        tx.commit();
     }
     if (!refused.empty()) {
         loaded.buffer.reset();
@@ -236,25 +242,13 @@ void Controller::osc_slot_unload(const Request& r) {
 
 // unload or clear: the slot's sample (or take) goes, and the mirror forgets it.
 void Controller::empty_slot(const Request& r, CommandKind kind) {
-    if (!check_arity(r, 0, 0) || !admit_scheduled(r)) return;
-    std::lock_guard lock(mutex_);
-    SlotState& s = mirror_slot(r.slot);
+    if (!check_arity(r, 0, 0) || !send(Command{kind, r.slot}, r)) return;
+    Mirror::Slot& s = r.tx.mirror.edit(r.slot);
     ++s.generation;  // a load still in flight for this slot is now stale
     s.loading = false;
-    Command c{kind, r.slot};
-    c.frame = r.frame;
-    if (rehearsing_) {
-        if (schedule_.is_ahead(c.frame)) ++rehearsal_.scheduled;
-    } else if (!send_(c)) {
-        error(r.from, r.message.address, "command queue full: command dropped");
-        return;
-    } else {
-        schedule_.note(c.frame);
-    }
     // The slot's parameters (its region among them) stay: the engine keeps them too.
     s.restore_path.clear();
-    ++changes_;
-    if (!rehearsing_) forget_take(s);
+    forget_take(s, &r.tx);
     s.take = false;
     s.take_frames = 0;
     s.loaded = false;

@@ -17,13 +17,17 @@ namespace looperd {
 
 void Controller::osc_ping(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
-    if (auto to = reply_endpoint(r, 0)) reply(*to, OscMessage{std::string(osc::kPong), {}});
+    if (auto to = reply_endpoint(r, 0))
+        reply(r, *to, [] { return OscMessage{std::string(osc::kPong), {}}; });
 }
 
 void Controller::osc_status(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
-    auto to = reply_endpoint(r, 0);
-    if (!to) return;
+    if (auto to = reply_endpoint(r, 0)) reply(r, *to, [this] { return status_message(); });
+}
+
+// Built when the reply goes: after the transaction, outside the mirror's lock.
+OscMessage Controller::status_message() const {
     const RuntimeStatus s = status_();
     auto i32 = [](std::uint64_t v) {
         return OscArg::int32(static_cast<std::int32_t>(std::min<std::uint64_t>(v, INT32_MAX)));
@@ -54,7 +58,7 @@ void Controller::osc_status(const Request& r) {
     if (!s.state.empty()) add("state", OscArg::string(s.state));
     add("jack", OscArg::string(s.jack));
     add("recorders_free", i32(s.recorders_free));
-    reply(*to, m);
+    return m;
 }
 
 void Controller::osc_stop_all(const Request& r) {
@@ -65,15 +69,11 @@ void Controller::osc_stop_all(const Request& r) {
 // A global number row (master gain, /monitor, tempo, meter): checked, sent, mirrored in
 // `field`, echoed.
 template <typename T>
-void Controller::set_global(const Request& r, T Globals::*field) {
+void Controller::set_global(const Request& r, T Mirror::Globals::*field) {
     const auto v = value_argument(r);
     if (!v || !send(Command{*r.row.command, 0, static_cast<float>(*v)}, r)) return;
     const auto value = static_cast<T>(*v);
-    {
-        std::lock_guard lock(mutex_);
-        globals().*field = value;
-        ++changes_;
-    }
+    r.tx.mirror.edit_globals().*field = value;
     if constexpr (std::is_same_v<T, float>) {
         echo(r, r.row.echo, OscArg::float32(value));
     } else {
@@ -82,11 +82,11 @@ void Controller::set_global(const Request& r, T Globals::*field) {
 }
 
 void Controller::osc_master_gain(const Request& r) {
-    set_global(r, &Globals::master_gain);
+    set_global(r, &Mirror::Globals::master_gain);
 }
 
 void Controller::osc_monitor(const Request& r) {
-    if (require_recording(r)) set_global(r, &Globals::monitor);
+    if (require_recording(r)) set_global(r, &Mirror::Globals::monitor);
 }
 
 // A release goes to the engine too: in gate mode it ends the note.
@@ -103,18 +103,14 @@ void Controller::osc_param(const Request& r) {
     const auto v = value_argument(r);
     if (!v || !send(Command{*r.row.command, r.slot, static_cast<float>(*v)}, r)) return;
     const ParamField field = param_field(osc::slot_verb(r.row.address));
+    SlotParams& p = r.tx.mirror.edit(r.slot).params;
     OscArg echoed;
-    {
-        std::lock_guard lock(mutex_);
-        SlotParams& p = mirror_slot(r.slot).params;
-        if (field.f != nullptr) {
-            p.*field.f = static_cast<float>(*v);
-            echoed = OscArg::float32(p.*field.f);
-        } else {
-            p.*field.i = static_cast<std::int32_t>(*v);
-            echoed = OscArg::int32(p.*field.i);
-        }
-        ++changes_;
+    if (field.f != nullptr) {
+        p.*field.f = static_cast<float>(*v);
+        echoed = OscArg::float32(p.*field.f);
+    } else {
+        p.*field.i = static_cast<std::int32_t>(*v);
+        echoed = OscArg::int32(p.*field.i);
     }
     echo(r, r.row.echo, std::move(echoed));
 }
@@ -124,11 +120,7 @@ void Controller::osc_param(const Request& r) {
 void Controller::set_mode(const Request& r, std::size_t index) {
     if (!send(Command{*r.row.command, r.slot, static_cast<float>(index)}, r)) return;
     const std::string name(mode_name(static_cast<SlotMode>(index)));
-    {
-        std::lock_guard lock(mutex_);
-        mirror_slot(r.slot).params.mode = static_cast<SlotMode>(index);
-        ++changes_;
-    }
+    r.tx.mirror.edit(r.slot).params.mode = static_cast<SlotMode>(index);
     echo(r, r.row.echo, OscArg::string(name));
 }
 
@@ -136,7 +128,7 @@ void Controller::osc_slot_loop(const Request& r) {
     if (!check_arity(r, 1, 1)) return;
     const auto v = osc::number(r.message.args[0]);
     if (!v || (*v != 0.0 && *v != 1.0)) {
-        error(r.from, r.message.address, "loop must be 1 (loop) or 0 (one-shot)");
+        refuse(r, "loop must be 1 (loop) or 0 (one-shot)");
         return;
     }
     set_mode(r, static_cast<std::uint8_t>(*v != 0.0 ? SlotMode::loop : SlotMode::oneshot));
@@ -147,8 +139,7 @@ void Controller::osc_slot_mode(const Request& r) {
     const auto& a = r.message.args[0];
     const auto index = osc::is_string(a) ? osc::choice_index(r.row, a.s) : std::nullopt;
     if (!index) {
-        error(r.from, r.message.address,
-              fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
+        refuse(r, fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
         return;
     }
     set_mode(r, *index);
@@ -160,25 +151,18 @@ void Controller::send_region(const Request& r, CommandKind kind, double fraction
     const bool is_start = kind == CommandKind::set_start;
     // Compared as the engine will see them: as floats.
     const auto value = static_cast<float>(fraction);
-    float other = 0.0F;
-    {
-        std::lock_guard lock(mutex_);
-        other = is_start ? mirror_slot(r.slot).params.end : mirror_slot(r.slot).params.start;
-    }
+    const SlotParams& params = r.tx.mirror.slot(r.slot).params;
+    const float other = is_start ? params.end : params.start;
     if (is_start ? value >= other : value <= other) {
-        error(r.from, r.message.address,
-              fmt::format("the region's start must stay before its end: {} {} is {} its {} {}",
-                          is_start ? "start" : "end", value, is_start ? "not before" : "not after",
-                          is_start ? "end" : "start", other));
+        refuse(r,
+               fmt::format("the region's start must stay before its end: {} {} is {} its {} {}",
+                           is_start ? "start" : "end", value, is_start ? "not before" : "not after",
+                           is_start ? "end" : "start", other));
         return;
     }
     if (!send(Command{kind, r.slot, value}, r)) return;
-    {
-        std::lock_guard lock(mutex_);
-        SlotParams& p = mirror_slot(r.slot).params;
-        (is_start ? p.start : p.end) = value;
-        ++changes_;
-    }
+    SlotParams& p = r.tx.mirror.edit(r.slot).params;
+    (is_start ? p.start : p.end) = value;
     // start_seconds and end_seconds echo as fractions, on the addresses of start and end.
     echo(r, r.row.echo, OscArg::float32(value));
 }
@@ -192,22 +176,18 @@ void Controller::osc_slot_region(const Request& r) {
 std::optional<double> Controller::seconds_to_fraction(const Request& r) {
     if (!check_arity(r, 1, 1)) return std::nullopt;
     double seconds_long = 0.0;
-    {
-        std::lock_guard lock(mutex_);
-        const SlotState& s = mirror_slot(r.slot);
-        if (s.loaded && s.frames > 0 && s.sample_rate > 0)
-            seconds_long = static_cast<double>(s.frames) / static_cast<double>(s.sample_rate);
-    }
+    const Mirror::Slot& s = r.tx.mirror.slot(r.slot);
+    if (s.loaded && s.frames > 0 && s.sample_rate > 0)
+        seconds_long = static_cast<double>(s.frames) / static_cast<double>(s.sample_rate);
     if (seconds_long <= 0.0) {
-        error(r.from, r.message.address, "slot is empty: seconds need a loaded sample");
+        refuse(r, "slot is empty: seconds need a loaded sample");
         return std::nullopt;
     }
     const auto v = osc::number(r.message.args[0]);
     const double fraction = v ? *v / seconds_long : -1.0;
     if (!v || fraction < 0.0 || fraction > 1.0) {
-        error(r.from, r.message.address,
-              fmt::format("seconds must be a number from 0 to {} (the sample's length)",
-                          seconds_long));
+        refuse(r, fmt::format("seconds must be a number from 0 to {} (the sample's length)",
+                              seconds_long));
         return std::nullopt;
     }
     return fraction;
@@ -231,29 +211,24 @@ void Controller::osc_slot_quantize(const Request& r) {
         grid = v;
     }
     if (!grid) {
-        error(r.from, r.message.address,
-              fmt::format("{} must be {} or a number of beats above {}, up to {}", r.row.what,
-                          osc::quoted_choices(r.row, ", "), r.row.min, r.row.max));
+        refuse(r, fmt::format("{} must be {} or a number of beats above {}, up to {}", r.row.what,
+                              osc::quoted_choices(r.row, ", "), r.row.min, r.row.max));
         return;
     }
     if (!send(Command{*r.row.command, r.slot, static_cast<float>(*grid)}, r)) return;
     // Echoed as given: a name stays a name, a number of beats a float.
     const OscArg given =
         osc::is_string(a) ? OscArg::string(a.s) : OscArg::float32(static_cast<float>(*grid));
-    {
-        std::lock_guard lock(mutex_);
-        mirror_slot(r.slot).params.quantize = given;
-        ++changes_;
-    }
+    r.tx.mirror.edit(r.slot).params.quantize = given;
     echo(r, r.row.echo, given);
 }
 
 void Controller::osc_clock_tempo(const Request& r) {
-    set_global(r, &Globals::tempo);
+    set_global(r, &Mirror::Globals::tempo);
 }
 
 void Controller::osc_clock_meter(const Request& r) {
-    set_global(r, &Globals::meter);
+    set_global(r, &Mirror::Globals::meter);
 }
 
 void Controller::osc_clock_reset(const Request& r) {
@@ -266,22 +241,17 @@ void Controller::osc_clock_sync(const Request& r) {
     const auto& a = r.message.args[0];
     const auto index = osc::is_string(a) ? osc::choice_index(r.row, a.s) : std::nullopt;
     if (!index) {
-        error(r.from, r.message.address,
-              fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
+        refuse(r, fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
         return;
     }
     if (!send(Command{*r.row.command, 0, static_cast<float>(*index)}, r)) return;
-    {
-        std::lock_guard lock(mutex_);
-        globals().sync = static_cast<ClockSource>(*index);
-        ++changes_;
-    }
+    r.tx.mirror.edit_globals().sync = static_cast<ClockSource>(*index);
     echo(r, r.row.echo, OscArg::string(a.s));
 }
 
 bool Controller::require_feedback(const Request& r) {
     if (feedback_) return true;
-    error(r.from, r.message.address, "feedback is not available");
+    refuse(r, "feedback is not available");
     return false;
 }
 
@@ -290,39 +260,43 @@ void Controller::osc_notify(const Request& r) {
     if (!check_arity(r, 1, 2)) return;
     const auto mode = osc::number(r.message.args[0]);
     if (!mode || (*mode != 0.0 && *mode != 1.0 && *mode != 2.0)) {
-        error(r.from, r.message.address,
-              "mode must be 0 (unsubscribe), 1 (subscribe) or 2 (subscribe without echo)");
+        refuse(r, "mode must be 0 (unsubscribe), 1 (subscribe) or 2 (subscribe without echo)");
         return;
     }
     auto to = reply_endpoint(r, 1);
-    if (!to || !require_feedback(r) || rehearsing_) return;
-    if (*mode == 0.0) {
-        feedback_->unsubscribe(*to);
-        return;
-    }
-    const std::string why = feedback_->subscribe(*to, r.from, static_cast<int>(*mode));
-    if (!why.empty()) error(r.from, r.message.address, why);
+    if (!to || !require_feedback(r)) return;
+    later(r, [this, to = *to, from = r.from, address = r.message.address,
+              mode = static_cast<int>(*mode)] {
+        if (mode == 0) {
+            feedback_->unsubscribe(to);
+            return;
+        }
+        const std::string why = feedback_->subscribe(to, from, mode);
+        if (!why.empty()) report_error(from, address, why);
+    });
 }
 
 void Controller::osc_refresh(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
     auto to = reply_endpoint(r, 0);
-    if (!to || !require_feedback(r) || rehearsing_) return;
-    if (!feedback_->send_state(*to)) spdlog::warn("cannot send the state to {}", to->to_string());
+    if (!to || !require_feedback(r)) return;
+    later(r, [this, to = *to] {
+        if (!feedback_->send_state(to)) spdlog::warn("cannot send the state to {}", to.to_string());
+    });
 }
 
 void Controller::osc_slot_info(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
     auto to = reply_endpoint(r, 0);
     if (!to || !require_feedback(r)) return;
-    reply(*to, feedback_->info_message(r.slot));
+    reply(r, *to, [this, slot = r.slot] { return feedback_->info_message(slot); });
 }
 
 void Controller::osc_slots(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
     auto to = reply_endpoint(r, 0);
     if (!to || !require_feedback(r)) return;
-    reply(*to, feedback_->slots_message());
+    reply(r, *to, [this] { return feedback_->slots_message(); });
 }
 
 }  // namespace looperd

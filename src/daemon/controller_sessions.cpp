@@ -21,7 +21,7 @@ void Controller::apply_rig(const std::vector<OscMessage>& messages, const OscEnd
     for (const auto& m : messages) {
         if (skipped_without_recording(m)) continue;
         if (++n % kPaceEvery == 0 && pace_) pace_();
-        dispatch(m, from, 0);
+        run(m, from, 0);
     }
     applying_rig_ = false;
 }
@@ -36,7 +36,7 @@ bool Controller::skipped_without_recording(const OscMessage& m) const {
 
 bool Controller::require_persistence(const Request& r) {
     if (persistence_ != nullptr) return true;
-    error(r.from, r.message.address, "persistence is off (--no-state)");
+    refuse(r, "persistence is off (--no-state)");
     return false;
 }
 
@@ -57,20 +57,22 @@ void Controller::osc_session_save(const Request& r) {
     std::string why;
     const auto name = session_name(r.message, why);
     if (!name) {
-        error(r.from, r.message.address, why);
+        refuse(r, why);
         return;
     }
     auto to = reply_endpoint(r, 1);
-    if (!to || !require_persistence(r) || rehearsing_) return;
-    // Written on the persister thread (fsync may take long); answered from there.
-    why = persistence_->save_session(
-        *name, [this, to = *to, name = *name, address = r.message.address](const std::string& e) {
+    if (!to || !require_persistence(r)) return;
+    later(r, [this, to = *to, name = *name, from = r.from, address = r.message.address] {
+        // Written on the persister thread (fsync may take long); answered from there.
+        const std::string refused = persistence_->save_session(name, [this, to, name, address](
+                                                                         const std::string& e) {
             if (!e.empty())
                 report_error(to, address, e);
             else
                 reply_(to, OscMessage{std::string(osc::kSessionSaveReply), {OscArg::string(name)}});
         });
-    if (!why.empty()) error(r.from, r.message.address, why);
+        if (!refused.empty()) report_error(from, address, refused);
+    });
 }
 
 void Controller::osc_session_load(const Request& r) {
@@ -78,44 +80,50 @@ void Controller::osc_session_load(const Request& r) {
     std::string why;
     const auto name = session_name(r.message, why);
     if (!name) {
-        error(r.from, r.message.address, why);
+        refuse(r, why);
         return;
     }
     auto to = reply_endpoint(r, 1);
-    if (!to || !require_persistence(r) || rehearsing_) return;
+    if (!to || !require_persistence(r)) return;
     // One rig's loads at a time: the loads of a rig are not bound by the load queue.
     if (rig_loads_.load(std::memory_order_relaxed) != 0) {
-        error(r.from, r.message.address, "the loads of a previous rig are still in progress");
+        refuse(r, "the loads of a previous rig are still in progress");
         return;
     }
-    RigState rig;
-    try {
-        rig = persistence_->load_session(*name);
-    } catch (const std::exception& e) {
-        error(r.from, r.message.address, e.what());
-        return;
-    }
-    spdlog::info("loading session {} ({} slot{})", *name, rig.slots.size(),
-                 rig.slots.size() == 1 ? "" : "s");
-    // Its replies (/slot/<n>/loaded, /error) go where the session's reply goes.
-    apply_rig(rig_replace_messages(rig, snapshot(), persistence_->defaults()), *to);
-    reply_(*to, OscMessage{std::string(osc::kSessionLoadReply), {OscArg::string(*name)}});
+    // Read and applied once the transaction holding the request commits: the rig's messages
+    // are transactions of their own.
+    later(r, [this, to = *to, name = *name, from = r.from, address = r.message.address] {
+        RigState rig;
+        try {
+            rig = persistence_->load_session(name);
+        } catch (const std::exception& e) {
+            report_error(from, address, e.what());
+            return;
+        }
+        spdlog::info("loading session {} ({} slot{})", name, rig.slots.size(),
+                     rig.slots.size() == 1 ? "" : "s");
+        // Its replies (/slot/<n>/loaded, /error) go where the session's reply goes.
+        apply_rig(rig_replace_messages(rig, snapshot(), persistence_->defaults()), to);
+        reply_(to, OscMessage{std::string(osc::kSessionLoadReply), {OscArg::string(name)}});
+    });
 }
 
 void Controller::osc_session_list(const Request& r) {
     if (!check_arity(r, 0, 1)) return;
     auto to = reply_endpoint(r, 0);
-    if (!to || !require_persistence(r) || rehearsing_) return;
-    std::vector<std::string> names;
-    try {
-        names = persistence_->list_sessions();
-    } catch (const std::exception& e) {
-        error(r.from, r.message.address, e.what());
-        return;
-    }
-    OscMessage m{std::string(osc::kSessionListReply), {}};
-    for (auto& n : names) m.args.push_back(OscArg::string(std::move(n)));
-    reply_(*to, m);
+    if (!to || !require_persistence(r)) return;
+    later(r, [this, to = *to, from = r.from, address = r.message.address] {
+        std::vector<std::string> names;
+        try {
+            names = persistence_->list_sessions();
+        } catch (const std::exception& e) {
+            report_error(from, address, e.what());
+            return;
+        }
+        OscMessage m{std::string(osc::kSessionListReply), {}};
+        for (auto& n : names) m.args.push_back(OscArg::string(std::move(n)));
+        reply_(to, m);
+    });
 }
 
 }  // namespace looperd

@@ -3,7 +3,7 @@
 // Recording and takes, the Controller's part (docs/recording.md): record, overdub, undo, redo,
 // /slot/<n>/save and load_take, /clock/from_slot, and keeping finished takes on disk.
 // Threads: handlers on the network thread; engine_event() on the housekeeping thread; the
-// take thread's callbacks under the controller's mutex.
+// take thread's callbacks, each in a mirror transaction of its own.
 #include "daemon/controller.hpp"
 
 #include <spdlog/spdlog.h>
@@ -16,7 +16,7 @@ namespace looperd {
 // with: say so instead of sending commands the engine would ignore.
 bool Controller::require_recording(const Request& r) {
     if (config_.inputs > 0 && config_.recorders > 0) return true;
-    error(r.from, r.message.address, "recording is off (--inputs 0 or --recorders 0)");
+    refuse(r, "recording is off (--inputs 0 or --recorders 0)");
     return false;
 }
 
@@ -48,14 +48,13 @@ void Controller::osc_slot_save(const Request& r) {
     if (!require_recording(r) || !check_arity(r, 1, 2)) return;
     const auto& arg = r.message.args[0];
     if (!osc::is_string(arg) || arg.s.empty()) {
-        error(r.from, r.message.address, "expected a file path string");
+        refuse(r, "expected a file path string");
         return;
     }
     const std::string& path = arg.s;
     const bool wav = path.size() > 4 && (path.ends_with(".wav") || path.ends_with(".WAV"));
     if (!wav) {
-        error(r.from, r.message.address,
-              "a take is saved as a WAV file: the path must end in .wav");
+        refuse(r, "a take is saved as a WAV file: the path must end in .wav");
         return;
     }
     auto reply_to = reply_endpoint(r, 1);
@@ -64,36 +63,34 @@ void Controller::osc_slot_save(const Request& r) {
     if (!confined) return;
     std::error_code ec;
     if (std::filesystem::is_directory(*confined, ec)) {
-        error(r.from, r.message.address, "path is a directory");
+        refuse(r, "path is a directory");
         return;
     }
     if (!keeper_) {
-        error(r.from, r.message.address, "takes cannot be saved (recording is off)");
+        refuse(r, "takes cannot be saved (recording is off)");
         return;
     }
-    if (rehearsing_) return;
-    std::uint64_t generation = 0;
-    {
-        std::lock_guard lock(mutex_);
-        generation = slots_[r.slot].generation;
-    }
-    const std::string address = r.message.address;
-    keeper_->save(TakeJob{
-        r.slot, generation, *confined, false,
-        [this, slot = r.slot, path, file = *confined, to = *reply_to, address](
-            const std::string& why, std::uint32_t frames) {
-            if (!why.empty()) {
-                report_error(to, address, why);
-                return;
-            }
-            const float seconds = static_cast<float>(frames) / static_cast<float>(sample_rate_());
-            spdlog::info("slot {}: take saved to {} ({} frames)", slot, file.string(), frames);
-            if (to.len == 0) return;
-            reply_(to, OscMessage{
-                           osc::slot_address(osc::kSlotSaved, slot),
-                           {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
-                            OscArg::float32(seconds)}});
-        }});
+    // A save of the take the slot holds now: a later take or load makes it stale.
+    const std::uint64_t generation = r.tx.mirror.slot(r.slot).generation;
+    later(r, [this, slot = r.slot, generation, path, file = *confined, to = *reply_to,
+              address = r.message.address] {
+        keeper_->save(TakeJob{
+            slot, generation, file, false,
+            [this, slot, path, file, to, address](const std::string& why, std::uint32_t frames) {
+                if (!why.empty()) {
+                    report_error(to, address, why);
+                    return;
+                }
+                const float seconds =
+                    static_cast<float>(frames) / static_cast<float>(sample_rate_());
+                spdlog::info("slot {}: take saved to {} ({} frames)", slot, file.string(), frames);
+                if (to.len == 0) return;
+                reply_(to, OscMessage{osc::slot_address(osc::kSlotSaved, slot),
+                                      {OscArg::string(path),
+                                       OscArg::int32(static_cast<std::int32_t>(frames)),
+                                       OscArg::float32(seconds)}});
+            }});
+    });
 }
 
 void Controller::osc_slot_load_take(const Request& r) {
@@ -112,47 +109,35 @@ void Controller::osc_clock_from_slot(const Request& r) {
     const auto beats = osc::number(r.message.args[1]);
     const auto slots = static_cast<double>(config_.slots);
     if (!slot || *slot < 0.0 || *slot >= slots || std::trunc(*slot) != *slot) {
-        error(r.from, r.message.address,
-              fmt::format("slot must be a whole number from 0 to {}", config_.slots - 1));
+        refuse(r, fmt::format("slot must be a whole number from 0 to {}", config_.slots - 1));
         return;
     }
     if (!beats || *beats < r.row.min || *beats > r.row.max || std::trunc(*beats) != *beats) {
-        error(r.from, r.message.address,
-              fmt::format("{} must be a whole number from {} to {}", r.row.what, r.row.min,
-                          r.row.max));
+        refuse(r, fmt::format("{} must be a whole number from {} to {}", r.row.what, r.row.min,
+                              r.row.max));
         return;
     }
     const auto n = static_cast<std::uint32_t>(*slot);
-    double bpm = 0.0;
-    {
-        std::lock_guard lock(mutex_);
-        if (globals().sync == ClockSource::jack) {
-            error(r.from, r.message.address,
-                  "the clock follows JACK's transport: /clock/sync internal first");
-            return;
-        }
-        const SlotState& s = mirror_slot(n);
-        if (!s.take || s.take_frames == 0) {
-            error(r.from, r.message.address, fmt::format("slot {} holds no take", n));
-            return;
-        }
-        bpm = *beats * 60.0 * static_cast<double>(sample_rate_()) /
-              static_cast<double>(s.take_frames);
+    if (r.tx.mirror.globals().sync == ClockSource::jack) {
+        refuse(r, "the clock follows JACK's transport: /clock/sync internal first");
+        return;
     }
+    const Mirror::Slot& s = r.tx.mirror.slot(n);
+    if (!s.take || s.take_frames == 0) {
+        refuse(r, fmt::format("slot {} holds no take", n));
+        return;
+    }
+    const double bpm =
+        *beats * 60.0 * static_cast<double>(sample_rate_()) / static_cast<double>(s.take_frames);
     const osc::Row& tempo_row = osc::row(osc::Handler::clock_tempo);
     if (bpm < tempo_row.min || bpm > tempo_row.max) {
-        error(r.from, r.message.address,
-              fmt::format("{} beats over the take make {:.2f} BPM, outside {} to {}", *beats, bpm,
-                          tempo_row.min, tempo_row.max));
+        refuse(r, fmt::format("{} beats over the take make {:.2f} BPM, outside {} to {}", *beats,
+                              bpm, tempo_row.min, tempo_row.max));
         return;
     }
     const auto tempo = static_cast<float>(bpm);
     if (!send(Command{*r.row.command, n, tempo}, r)) return;
-    {
-        std::lock_guard lock(mutex_);
-        globals().tempo = tempo;
-        ++changes_;
-    }
+    r.tx.mirror.edit_globals().tempo = tempo;
     echo(r, r.row.echo, OscArg::float32(tempo));
 }
 
@@ -160,10 +145,9 @@ std::filesystem::path Controller::take_file(std::uint32_t slot) const {
     return config_.takes_dir / ("slot-" + std::to_string(slot) + ".wav");
 }
 
-void Controller::keep_take(std::uint32_t slot) {
+void Controller::keep_take(std::uint32_t slot, std::uint64_t generation) {
     if (!keeper_ || config_.takes_dir.empty()) return;
     const std::filesystem::path file = take_file(slot);
-    const std::uint64_t generation = slots_[slot].generation;
     keeper_->save(TakeJob{
         slot, generation, file, true,
         [this, slot, generation, file](const std::string& why, std::uint32_t frames) {
@@ -171,40 +155,47 @@ void Controller::keep_take(std::uint32_t slot) {
                 spdlog::error("slot {}: its take is not kept on disk: {}", slot, why);
                 return;
             }
-            std::lock_guard lock(mutex_);
-            SlotState& s = slots_[slot];
+            Mirror::Transaction tx(mirror_);
+            const Mirror::Slot& s = tx.slot(slot);
             // A take cleared or replaced meanwhile: its forget() follows this write.
             if (s.generation != generation || !s.take) return;
             spdlog::info("slot {}: take kept in {} ({} frames)", slot, file.string(), frames);
             if (s.path == file.string()) return;
-            s.path = file.string();
-            s.resolved = file;
-            ++changes_;  // the saved rig names the file from now on
+            Mirror::Slot& kept = tx.edit(slot);
+            kept.path = file.string();  // the saved rig names the file from now on
+            kept.resolved = file;
+            tx.commit();
         }});
 }
 
-void Controller::forget_take(SlotState& s) {
+void Controller::forget_take(const Mirror::Slot& s, Transaction* later) {
     if (!keeper_ || config_.takes_dir.empty() || !s.take || s.path.empty()) return;
     // Only what looperd kept itself: a file the musician saved or loaded stays.
-    if (PathConfinement::is_within(s.resolved, config_.takes_dir)) keeper_->forget(s.resolved);
+    if (!PathConfinement::is_within(s.resolved, config_.takes_dir)) return;
+    if (later == nullptr) {
+        keeper_->forget(s.resolved);
+    } else {
+        later->effects.push_back([this, file = s.resolved] { keeper_->forget(file); });
+    }
 }
 
 void Controller::wait_for_takes() {
     if (keeper_) keeper_->wait_idle();
 }
 
+// Housekeeping thread.
 void Controller::engine_event(const Event& e) {
     if (e.kind == EventKind::snapshot_done || e.kind == EventKind::snapshot_refused) {
         if (keeper_) keeper_->snapshot_event(e);
         return;
     }
-    std::lock_guard lock(mutex_);
-    if (e.slot >= slots_.size()) return;
-    SlotState& s = slots_[e.slot];
+    Mirror::Transaction tx(mirror_);
+    if (e.slot >= tx.size()) return;
     switch (e.kind) {
-        case EventKind::take_started:
+        case EventKind::take_started: {
             // The slot let go of what it held: a load in flight or a save of the old take no
             // longer applies, and the old take's file goes.
+            Mirror::Slot& s = tx.edit(e.slot);
             ++s.generation;
             forget_take(s);
             s.loading = false;
@@ -215,35 +206,39 @@ void Controller::engine_event(const Event& e) {
             s.resolved.clear();
             s.restore_path.clear();
             s.frames = s.channels = s.sample_rate = 0;
-            ++changes_;
             break;
+        }
         case EventKind::take_finished:
-        case EventKind::take_max_reached:
+        case EventKind::take_max_reached: {
+            Mirror::Slot& s = tx.edit(e.slot);
             s.take = true;
             s.take_frames = e.frames;
             s.loaded = true;
             s.frames = e.frames;
             s.channels = 2;
             s.sample_rate = sample_rate_();
-            ++changes_;
-            keep_take(e.slot);
+            keep_take(e.slot, s.generation);
             break;
+        }
         case EventKind::take_loaded:
-            if (s.take) s.take_frames = e.frames;
+            if (tx.slot(e.slot).take) tx.edit(e.slot).take_frames = e.frames;
             break;
-        case EventKind::take_load_refused:
+        case EventKind::take_load_refused: {
+            Mirror::Slot& s = tx.edit(e.slot);
             s.take = false;  // it plays as a sample
             s.take_frames = 0;
-            ++changes_;
             break;
+        }
         case EventKind::overdub_ended:
         case EventKind::undo_done:
         case EventKind::redo_done:
-            if (s.take) keep_take(e.slot);  // the take as it now sounds
+            // The take as it now sounds.
+            if (tx.slot(e.slot).take) keep_take(e.slot, tx.slot(e.slot).generation);
             break;
         default:
             break;
     }
+    tx.commit();
 }
 
 }  // namespace looperd

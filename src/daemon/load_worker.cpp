@@ -31,6 +31,11 @@ bool LoadWorker::try_post(std::function<void()> job) {
     return true;
 }
 
+std::size_t LoadWorker::room() {
+    std::lock_guard lock(mutex_);
+    return stopping_ || jobs_.size() >= capacity_ ? 0 : capacity_ - jobs_.size();
+}
+
 void LoadWorker::stop() {
     {
         std::lock_guard lock(mutex_);

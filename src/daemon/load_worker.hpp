@@ -29,6 +29,8 @@ class LoadWorker {
     void post(std::function<void()> job);
     // Like post(), but refuses (returns false) when `capacity` jobs are already waiting.
     bool try_post(std::function<void()> job);
+    // How many jobs try_post() would take now.
+    std::size_t room();
     void stop();
     // Blocks until every job posted so far has run. For tests.
     void drain();

@@ -248,6 +248,8 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
         options.samples_dir.empty() ? std::filesystem::current_path() : options.samples_dir;
     controller_config.sample_roots = options.samples_roots;
     controller_config.fade_ms = options.fade_ms;
+    // A bundle's commands go into the ring all or none.
+    controller_config.command_room = [&engine] { return engine.command_room(); };
     controller_config.max_record_frames = engine.max_record_frames();
     // Also with recording off: a rig saved with takes then plays them as samples.
     if (!options.no_state) controller_config.takes_dir = takes_directory(options.state_dir);

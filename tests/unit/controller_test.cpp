@@ -75,6 +75,7 @@ class ControllerTest : public ::testing::Test {
             return std::chrono::steady_clock::time_point(
                 std::chrono::steady_clock::duration(error_clock_.load()));
         };
+        if (room_) config.command_room = [this] { return *room_; };
         controller_ = std::make_unique<Controller>(
             config, *budget_,
             [this](const Command& c) {
@@ -192,6 +193,7 @@ class ControllerTest : public ::testing::Test {
     std::vector<std::uint64_t> timetags_mapped_;
     std::unique_ptr<MemoryBudget> budget_;
     bool accept_ = true;
+    std::optional<std::size_t> room_;  // the command ring's room, when the test knows it
     std::unique_ptr<Controller> controller_;
     std::vector<Command> commands_;
     std::vector<SampleBuffer*> assigned_;
@@ -774,6 +776,38 @@ TEST_F(ControllerTest, ABundleWithOneBadMessageAppliesNothing) {
     EXPECT_EQ(controller_->snapshot().slots[0].params.gain, 0.5F);
 }
 
+// A bundle whose commands do not all fit in the command ring sends none of them and changes
+// nothing: not the mirror, not the change count, not the replies.
+TEST_F(ControllerTest, ABundleThatDoesNotFitTheCommandRingAppliesNothing) {
+    room_ = 2;
+    make(std::make_unique<MemoryBudget>(1ULL << 30), true);
+    const auto before = controller_->changes();
+    const std::vector<OscMessage> bundle{OscMessage{"/slot/0/gain", {OscArg::float32(0.5F)}},
+                                         OscMessage{"/slot/0/pan", {OscArg::float32(0.25F)}},
+                                         OscMessage{"/slot/0/play", {}}, OscMessage{"/ping", {}}};
+    send_packet(bundle);
+    EXPECT_TRUE(commands_.empty());
+    ASSERT_EQ(replies_.size(), 1U) << "no /pong from a bundle not applied";
+    EXPECT_EQ(replies_[0].message.address, "/error");
+    EXPECT_EQ(replies_[0].message.args[0].s, "/slot/0/gain");
+    EXPECT_NE(replies_[0].message.args[1].s.find("command queue full"), std::string::npos);
+    EXPECT_EQ(controller_->changes(), before);
+    auto m = controller_->snapshot();
+    EXPECT_EQ(m.slots[0].params.gain, 1.0F);
+    EXPECT_EQ(m.slots[0].params.pan, 0.0F);
+    // With room for its three commands it applies whole.
+    room_ = 3;
+    replies_.clear();
+    send_packet(bundle);
+    ASSERT_EQ(commands_.size(), 3U);
+    ASSERT_EQ(replies_.size(), 1U);
+    EXPECT_EQ(replies_[0].message.address, "/pong");
+    EXPECT_EQ(controller_->changes(), before + 1);
+    m = controller_->snapshot();
+    EXPECT_EQ(m.slots[0].params.gain, 0.5F);
+    EXPECT_EQ(m.slots[0].params.pan, 0.25F);
+}
+
 TEST_F(ControllerTest, ABundleIsCheckedAgainstItsOwnEarlierMessages) {
     // The region is 0..1. An end of 0.4 then a start of 0.3 is valid as a whole...
     send_packet({OscMessage{"/slot/2/end", {OscArg::float32(0.4F)}},
@@ -781,7 +815,7 @@ TEST_F(ControllerTest, ABundleIsCheckedAgainstItsOwnEarlierMessages) {
     EXPECT_EQ(commands_.size(), 2U);
     EXPECT_TRUE(errors().empty());
     // ...an end of 0.35 then a start of 0.36 is not: alone, the start would be before the end
-    // of 0.4, but the bundle's own end comes first. What the refused bundle's rehearsal wrote
+    // of 0.4, but the bundle's own end comes first. What the refused bundle's transaction wrote
     // never reaches the mirror.
     commands_.clear();
     send_packet({OscMessage{"/slot/2/end", {OscArg::float32(0.35F)}},
@@ -811,7 +845,8 @@ TEST_F(ControllerTest, ARefusedBundleLoadsAndUnloadsNothing) {
     EXPECT_TRUE(m.slots[3].loaded);
     EXPECT_FALSE(m.slots[4].loaded);
     EXPECT_FALSE(m.slots[4].loading);
-    // The rehearsal's generation bumps did not stick: the slots load and unload as before.
+    // The refused transaction's generation bumps did not stick: the slots load and unload as
+    // before.
     replies_.clear();
     send_packet(
         {OscMessage{"/slot/4/load", {OscArg::string("a.wav")}}, OscMessage{"/slot/3/unload", {}}});
