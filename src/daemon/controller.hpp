@@ -277,6 +277,11 @@ class Controller {
     void osc_session_load(const Request& r);
     void osc_session_list(const Request& r);
     bool require_persistence(const Request& r);
+    struct SessionRequest {
+        std::string name;
+        OscEndpoint to;  // where the reply goes
+    };
+    std::optional<SessionRequest> session_request(const Request& r);
     // With recording off, a rig's recording settings at their defaults (input 1, monitor 0)
     // ask for nothing: apply_rig skips them rather than log an error for each.
     bool skipped_without_recording(const OscMessage& m) const;

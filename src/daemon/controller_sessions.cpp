@@ -40,29 +40,30 @@ bool Controller::require_persistence(const Request& r) {
     return false;
 }
 
-// The session's name: the first argument, a string the store accepts. nullopt after /error.
-namespace {
-std::optional<std::string> session_name(const OscMessage& m, std::string& why) {
-    if (m.args.empty() || (m.args[0].type != 's' && m.args[0].type != 'S')) {
-        why = "expected a session name string";
+// /session/save and /session/load: a session name the store accepts, then an optional reply
+// URL. nullopt after /error.
+std::optional<Controller::SessionRequest> Controller::session_request(const Request& r) {
+    if (!check_arity(r, 1, 2)) return std::nullopt;
+    const OscArg& a = r.message.args[0];
+    std::string why;
+    if (!osc::is_string(a)) {
+        refuse(r, "expected a session name string");
         return std::nullopt;
     }
-    if (!SessionStore::valid_session_name(m.args[0].s, why)) return std::nullopt;
-    return m.args[0].s;
-}
-}  // namespace
-
-void Controller::osc_session_save(const Request& r) {
-    if (!check_arity(r, 1, 2)) return;
-    std::string why;
-    const auto name = session_name(r.message, why);
-    if (!name) {
+    if (!SessionStore::valid_session_name(a.s, why)) {
         refuse(r, why);
-        return;
+        return std::nullopt;
     }
     auto to = reply_endpoint(r, 1);
-    if (!to || !require_persistence(r)) return;
-    later(r, [this, to = *to, name = *name, from = r.from, address = r.message.address] {
+    if (!to || !require_persistence(r)) return std::nullopt;
+    return SessionRequest{a.s, *to};
+}
+
+void Controller::osc_session_save(const Request& r) {
+    const auto request = session_request(r);
+    if (!request) return;
+    later(r, [this, to = request->to, name = request->name, from = r.from,
+              address = r.message.address] {
         // Written on the persister thread (fsync may take long); answered from there.
         const std::string refused = persistence_->save_session(name, [this, to, name, address](
                                                                          const std::string& e) {
@@ -76,15 +77,8 @@ void Controller::osc_session_save(const Request& r) {
 }
 
 void Controller::osc_session_load(const Request& r) {
-    if (!check_arity(r, 1, 2)) return;
-    std::string why;
-    const auto name = session_name(r.message, why);
-    if (!name) {
-        refuse(r, why);
-        return;
-    }
-    auto to = reply_endpoint(r, 1);
-    if (!to || !require_persistence(r)) return;
+    const auto request = session_request(r);
+    if (!request) return;
     // One rig's loads at a time: the loads of a rig are not bound by the load queue.
     if (rig_loads_.load(std::memory_order_relaxed) != 0) {
         refuse(r, "the loads of a previous rig are still in progress");
@@ -92,7 +86,8 @@ void Controller::osc_session_load(const Request& r) {
     }
     // Read and applied once the transaction holding the request commits: the rig's messages
     // are transactions of their own.
-    later(r, [this, to = *to, name = *name, from = r.from, address = r.message.address] {
+    later(r, [this, to = request->to, name = request->name, from = r.from,
+              address = r.message.address] {
         RigState rig;
         try {
             rig = persistence_->load_session(name);
