@@ -30,6 +30,7 @@
 namespace looperd {
 
 class Persistence;
+struct LoadedSample;
 
 // What /status reports besides the controller's own slot table.
 struct RuntimeStatus {
@@ -256,7 +257,29 @@ class Controller {
     void osc_slot_save(const Request& r);
     void osc_slot_load_take(const Request& r);
     void osc_clock_from_slot(const Request& r);
-    void load_slot(const Request& r, bool take);
+    // Staged loading (controller_loading.cpp): 1. request, on the network thread; then, on the
+    // loader thread, 2. read, 3. install, 4. reply.
+    struct LoadJob {
+        std::uint32_t slot = 0;
+        std::uint64_t generation = 0;  // the slot's generation the request made
+        std::string path;              // as given
+        std::filesystem::path resolved;
+        std::optional<OscEndpoint> reply_to;  // empty: a reload, which tells no one
+        bool rig = false;                     // a rig's load: counted in rig_loads_
+        bool take = false;                    // load_take: the file becomes the slot's take
+    };
+    struct LoadedInfo {
+        std::uint32_t frames = 0;
+        std::uint32_t channels = 0;
+        std::uint32_t sample_rate = 0;
+        bool locked = false;
+    };
+    void request_load(const Request& r, bool take);
+    void run_load(const LoadJob& job);
+    LoadedSample read_load(const LoadJob& job);
+    std::string install_load(const LoadJob& job, LoadedSample& loaded, const LoadedInfo& info);
+    void reply_load(const LoadJob& job, const LoadedInfo& info, std::size_t bytes);
+    void fail_load(const LoadJob& job, const std::string& why);
     // The autosave of the slot's take, when takes are kept: `generation` is the slot's.
     void keep_take(std::uint32_t slot, std::uint64_t generation);
     // The slot's kept take file is deleted (its take is gone); `later`, when given, holds the
@@ -286,10 +309,6 @@ class Controller {
     // ask for nothing: apply_rig skips them rather than log an error for each.
     bool skipped_without_recording(const OscMessage& m) const;
 
-    // `reply_to` empty: a reload, which tells no one.
-    void finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
-                     const std::filesystem::path& resolved,
-                     const std::optional<OscEndpoint>& reply_to, bool rig_load, bool take);
     // One message into `tx`: its row's handler, or /error.
     void dispatch(Transaction& tx, const OscMessage& message, const OscEndpoint& from,
                   std::uint64_t frame);

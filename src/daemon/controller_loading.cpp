@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
 // Staged sample loading, the Controller's part (scsynth's /b_allocRead stages):
-//   1. request (network thread): check the path, bump the slot's generation, queue a job;
-//   2. read (loader thread): read and convert the file (io/sample_loader);
-//   3. install (loader thread, in a mirror transaction): if the request is still the slot's
-//      latest, hand the buffer to the engine with assign_buffer, and update the mirror;
-//   4. reply (loader thread): /slot/<n>/loaded, or /error to whoever asked.
-// Unload and clear, and reloading every slot after a sample-rate change, live here too.
+//   1. request_load (network thread): check the path, bump the slot's generation in the
+//      message's transaction, queue a job once it commits;
+//   2. read_load (loader thread): read and convert the file (io/sample_loader);
+//   3. install_load (loader thread, in a mirror transaction): if the request is still the
+//      slot's latest, hand the buffer to the engine with assign_buffer, and update the mirror;
+//   4. reply_load (loader thread): /slot/<n>/loaded, or fail_load's /error to whoever asked.
+// run_load strings 2 to 4 together. Unload and clear, and reloading every slot after a
+// sample-rate change, live here too.
 #include "daemon/controller.hpp"
 
 #include <spdlog/spdlog.h>
@@ -37,11 +39,11 @@ std::optional<std::filesystem::path> Controller::confine(const Request& r,
 }
 
 void Controller::osc_slot_load(const Request& r) {
-    load_slot(r, false);
+    request_load(r, false);
 }
 
 // A load, or a load_take (`take`): the file then becomes the slot's take.
-void Controller::load_slot(const Request& r, bool take) {
+void Controller::request_load(const Request& r, bool take) {
     if (!check_arity(r, 1, 2)) return;
     const auto& path_arg = r.message.args[0];
     if (!osc::is_string(path_arg) || path_arg.s.empty()) {
@@ -78,22 +80,22 @@ void Controller::load_slot(const Request& r, bool take) {
     slot.rig_take = take;
     ++r.tx.loads;
     // Queued once the transaction is committed: the job then finds its generation current.
-    later(r, [this, n = r.slot, generation, path = path_arg.s, resolved = *confined, to = *reply_to,
-              rig, take, from = r.from, address = r.message.address] {
-        auto job = [this, n, generation, path, resolved, to = std::optional<OscEndpoint>(to), rig,
-                    take] { finish_load(n, generation, path, resolved, to, rig, take); };
-        if (rig) {
+    later(r, [this, load = LoadJob{r.slot, generation, path_arg.s, *confined, *reply_to, rig, take},
+              from = r.from, address = r.message.address] {
+        const std::uint32_t n = load.slot;
+        auto job = [this, load] { run_load(load); };
+        if (load.rig) {
             rig_loads_.fetch_add(1, std::memory_order_relaxed);
             loader_.post(std::move(job));
         } else if (!loader_.try_post(std::move(job))) {
             // Filled meanwhile by a reload of every slot (another thread).
             report_error(from, address, too_many_loads());
             Mirror::Transaction tx(mirror_);
-            if (tx.slot(n).generation == generation) tx.edit(n).loading = false;
+            if (tx.slot(n).generation == load.generation) tx.edit(n).loading = false;
             tx.commit();
             return;
         }
-        spdlog::info("slot {}: loading {}", n, resolved.string());
+        spdlog::info("slot {}: loading {}", n, load.resolved.string());
     });
 }
 
@@ -118,10 +120,8 @@ std::uint32_t Controller::reload_all() {
             continue;
         }
         const std::uint64_t generation = slot.generation + 1;
-        if (!loader_.try_post([this, n, generation, path = slot.path, resolved = slot.resolved,
-                               take = slot.take] {
-                finish_load(n, generation, path, resolved, std::nullopt, false, take);
-            })) {
+        const LoadJob load{n, generation, slot.path, slot.resolved, std::nullopt, false, slot.take};
+        if (!loader_.try_post([this, load] { run_load(load); })) {
             spdlog::error("slot {}: cannot queue its reload (too many loads pending)", n);
             continue;
         }
@@ -137,103 +137,111 @@ std::uint32_t Controller::reload_all() {
     return queued;
 }
 
-// Loader thread: read, convert, then hand the buffer to the engine if this load is still the
-// slot's latest request.
-void Controller::finish_load(std::uint32_t slot, std::uint64_t generation, const std::string& path,
-                             const std::filesystem::path& resolved,
-                             const std::optional<OscEndpoint>& reply_to, bool rig_load, bool take) {
+// Loader thread: stages 2 to 4 of one load.
+void Controller::run_load(const LoadJob& job) {
     struct RigLoadDone {
         std::atomic<std::uint32_t>* count;
         ~RigLoadDone() {
             if (count != nullptr) count->fetch_sub(1, std::memory_order_relaxed);
         }
-    } rig_done{rig_load ? &rig_loads_ : nullptr};
-    const std::string address = osc::slot_address(
-        osc::row(take ? osc::Handler::load_take : osc::Handler::load).address, slot);
-    const bool reload = !reply_to;
+    } rig_done{job.rig ? &rig_loads_ : nullptr};
     LoadedSample loaded;
     try {
-        // The rate may change while the file converts (a server with another rate joined):
-        // convert again then, so that no slot keeps a sample at a rate the engine left.
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            const std::uint32_t rate = sample_rate_();
-            if (loaded.buffer) budget_.release(loaded.buffer->bytes());
-            loaded = load_sample(resolved, rate, budget_, &cancel_loads_);
-            if (sample_rate_() == rate) break;
-        }
+        loaded = read_load(job);
     } catch (const std::exception& e) {
         {
             Mirror::Transaction tx(mirror_);
-            if (tx.slot(slot).generation == generation) tx.edit(slot).loading = false;
+            if (tx.slot(job.slot).generation == job.generation) tx.edit(job.slot).loading = false;
             tx.commit();
         }
-        if (reply_to) {
-            report_error(*reply_to, address, std::string(e.what()));
-        } else {
-            spdlog::error("slot {}: cannot load {} again: {}", slot, path, e.what());
-        }
+        fail_load(job, e.what());
         return;
     }
-    const std::uint32_t frames = loaded.buffer->frames();
-    const std::uint32_t channels = loaded.buffer->channels();
-    const std::uint32_t rate = loaded.buffer->sample_rate();
     const std::size_t bytes = loaded.buffer->bytes();
-    const float seconds =
-        static_cast<float>(frames) / static_cast<float>(loaded.buffer->sample_rate());
-    std::string refused;
-    {
-        // The check and the send under the mirror's lock: an unload or a later load of the slot
-        // is either before both or after both.
-        Mirror::Transaction tx(mirror_);
-        // A reload keeps a sounding loop going (value 1); a load replaces what plays.
-        const Command assign{take ? CommandKind::load_take : CommandKind::assign_buffer, slot,
-                             reload ? 1.0F : 0.0F, loaded.buffer.get()};
-        if (tx.slot(slot).generation != generation) {
-            refused = "superseded by a later load or unload of this slot";
-        } else if (!port_.send(assign)) {
-            refused = "command queue full: load dropped";
-            tx.edit(slot).loading = false;
-        } else {
-            (void)loaded.buffer.release();  // the engine owns it now
-            Mirror::Slot& s = tx.edit(slot);
-            s.loading = false;
-            // The kept take goes when another file replaces it (not when it is reloaded).
-            if (s.take && s.path != path) forget_take(s);
-            s.take = take;
-            s.take_frames = 0;  // the engine reports the take's length once it holds it
-            s.loaded = true;
-            s.path = path;
-            s.resolved = resolved;
-            s.frames = frames;
-            s.channels = channels;
-            s.sample_rate = rate;
-            s.restore_path.clear();
-        }
-        tx.commit();
-    }
-    if (!refused.empty()) {
+    const SampleBuffer& buffer = *loaded.buffer;
+    const LoadedInfo info{buffer.frames(), buffer.channels(), buffer.sample_rate(), loaded.locked};
+    if (const std::string refused = install_load(job, loaded, info); !refused.empty()) {
         loaded.buffer.reset();
         budget_.release(bytes);
-        if (reply_to) {
-            report_error(*reply_to, address, refused);
-        } else {
-            spdlog::warn("slot {}: reload of {} not applied: {}", slot, path, refused);
-        }
+        fail_load(job, refused);
         return;
     }
-    spdlog::info("slot {}: loaded {} ({} frames, {} channel{}, {:.3f} s{})", slot, path, frames,
-                 channels, channels == 1 ? "" : "s", seconds,
-                 loaded.locked ? "" : ", not locked in RAM");
-    if (!loaded.locked) {
+    reply_load(job, info, bytes);
+}
+
+// 2. read: the file, converted to the engine's rate.
+LoadedSample Controller::read_load(const LoadJob& job) {
+    LoadedSample loaded;
+    // The rate may change while the file converts (a server with another rate joined): convert
+    // again then, so that no slot keeps a sample at a rate the engine left.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        const std::uint32_t rate = sample_rate_();
+        if (loaded.buffer) budget_.release(loaded.buffer->bytes());
+        loaded = load_sample(job.resolved, rate, budget_, &cancel_loads_);
+        if (sample_rate_() == rate) break;
+    }
+    return loaded;
+}
+
+// 3. install: the buffer to the engine, if this load is still the slot's latest request. The
+// check and the send in one mirror transaction: an unload or a later load of the slot is either
+// before both or after both. Returns why not, or "" when the engine owns the buffer.
+std::string Controller::install_load(const LoadJob& job, LoadedSample& loaded,
+                                     const LoadedInfo& info) {
+    Mirror::Transaction tx(mirror_);
+    if (tx.slot(job.slot).generation != job.generation)
+        return "superseded by a later load or unload of this slot";
+    // A reload keeps a sounding loop going (value 1); a load replaces what plays.
+    const Command assign{job.take ? CommandKind::load_take : CommandKind::assign_buffer, job.slot,
+                         job.reply_to ? 0.0F : 1.0F, loaded.buffer.get()};
+    Mirror::Slot& s = tx.edit(job.slot);
+    s.loading = false;  // done, whichever way
+    if (!port_.send(assign)) {
+        tx.commit();
+        return "command queue full: load dropped";
+    }
+    (void)loaded.buffer.release();  // the engine owns it now
+    // The kept take goes when another file replaces it (not when it is reloaded).
+    if (s.take && s.path != job.path) forget_take(s);
+    s.take = job.take;
+    s.take_frames = 0;  // the engine reports the take's length once it holds it
+    s.loaded = true;
+    s.path = job.path;
+    s.resolved = job.resolved;
+    s.frames = info.frames;
+    s.channels = info.channels;
+    s.sample_rate = info.sample_rate;
+    s.restore_path.clear();
+    tx.commit();
+    return {};
+}
+
+// 4. reply: /slot/<n>/loaded to whoever asked (a reload and a restore tell no one).
+void Controller::reply_load(const LoadJob& job, const LoadedInfo& info, std::size_t bytes) {
+    const float seconds = static_cast<float>(info.frames) / static_cast<float>(info.sample_rate);
+    spdlog::info("slot {}: loaded {} ({} frames, {} channel{}, {:.3f} s{})", job.slot, job.path,
+                 info.frames, info.channels, info.channels == 1 ? "" : "s", seconds,
+                 info.locked ? "" : ", not locked in RAM");
+    if (!info.locked) {
         if (auto warning = memlock_warning_once(bytes, SampleBuffer::unlocked_bytes()))
             spdlog::warn("{}", *warning);
     }
-    if (!reply_to || reply_to->len == 0) return;  // a reload or a restore: nobody asked
-    reply_(
-        *reply_to,
-        OscMessage{osc::slot_address(osc::kSlotLoaded, slot),
-                   {OscArg::string(path), OscArg::int32(static_cast<std::int32_t>(frames)),
-                    OscArg::int32(static_cast<std::int32_t>(channels)), OscArg::float32(seconds)}});
+    if (!job.reply_to || job.reply_to->len == 0) return;
+    reply_(*job.reply_to, OscMessage{osc::slot_address(osc::kSlotLoaded, job.slot),
+                                     {OscArg::string(job.path),
+                                      OscArg::int32(static_cast<std::int32_t>(info.frames)),
+                                      OscArg::int32(static_cast<std::int32_t>(info.channels)),
+                                      OscArg::float32(seconds)}});
+}
+
+// A load that read or install refused: /error to whoever asked, a log line for a reload.
+void Controller::fail_load(const LoadJob& job, const std::string& why) {
+    if (job.reply_to) {
+        const osc::Row& row = osc::row(job.take ? osc::Handler::load_take : osc::Handler::load);
+        report_error(*job.reply_to, osc::slot_address(row.address, job.slot), why);
+    } else {
+        spdlog::error("slot {}: cannot load {} again: {}", job.slot, job.path, why);
+    }
 }
 
 void Controller::osc_slot_unload(const Request& r) {

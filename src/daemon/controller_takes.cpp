@@ -96,10 +96,10 @@ void Controller::osc_slot_save(const Request& r) {
 void Controller::osc_slot_load_take(const Request& r) {
     // A saved rig's take, restored with recording now off: better heard as a sample than lost.
     if (applying_rig_ && (config_.inputs == 0 || config_.recorders == 0)) {
-        load_slot(r, false);
+        request_load(r, false);
         return;
     }
-    if (require_recording(r)) load_slot(r, true);
+    if (require_recording(r)) request_load(r, true);
 }
 
 // The tempo at which the slot's take lasts `beats` beats; the grid's zero where it began.
