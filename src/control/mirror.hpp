@@ -84,7 +84,8 @@ class Mirror {
         const Globals& globals() const;
         Globals& edit_globals();
         // Writes the copies into the mirror, counts one change if any was made, and lets go
-        // of the lock. Returns whether anything was written.
+        // of the lock. Returns whether anything was written. References from slot(), edit()
+        // and the globals end here.
         bool commit();
 
       private:

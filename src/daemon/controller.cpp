@@ -46,17 +46,22 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
       errors_(config.error_logs_per_second, config.error_replies_per_second, config.now),
       schedule_(config.max_scheduled),
       mirror_(config.slots, config.fade_ms),
-      port_(std::move(send), config.command_room) {
+      port_(std::move(send), config.command_room),
+      takes_(
+          {config.inputs > 0 && config.recorders > 0, config.max_record_frames, config.takes_dir},
+          mirror_, port_, sample_rate_),
+      loading_(
+          mirror_, port_, budget_, sample_rate_, takes_,
+          [this](const OscEndpoint& to, const OscMessage& m) { reply_(to, m); },
+          [this](const OscEndpoint& to, const std::string& address, const std::string& reason) {
+              report_error(to, address, reason);
+          }) {
     if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
     // spdlog makes its default logger on first use, inside its library. Made here, before the
     // first job reaches the loader thread (through its mutex), the order is one that
     // ThreadSanitizer can see, whoever logs first. (looperd's main() sets its logger up even
     // earlier; tests need not.)
     (void)spdlog::default_logger_raw();
-    if (config_.inputs > 0 && config_.recorders > 0 && config_.max_record_frames > 0) {
-        keeper_ = std::make_unique<TakeKeeper>([this](const Command& c) { return port_.send(c); },
-                                               sample_rate_, config_.max_record_frames);
-    }
 }
 
 Controller::~Controller() {
@@ -64,12 +69,13 @@ Controller::~Controller() {
 }
 
 void Controller::stop() {
-    if (keeper_) keeper_->stop();
-    loader_.stop();
+    loading_.cancel();  // a long file in progress stops at its next chunk
+    takes_.stop();
+    loading_.stop();
 }
 
 void Controller::wait_for_loads() {
-    loader_.drain();
+    loading_.drain();
 }
 
 std::uint32_t Controller::slots_loaded() const {

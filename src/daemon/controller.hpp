@@ -19,9 +19,9 @@
 #include "control/osc_schema.hpp"
 #include "control/schedule_bound.hpp"
 #include "daemon/feedback.hpp"
-#include "daemon/load_worker.hpp"
 #include "daemon/path_confinement.hpp"
-#include "daemon/take_keeper.hpp"
+#include "daemon/sample_loading.hpp"
+#include "daemon/take_tracker.hpp"
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
 #include "looperd/command.hpp"
@@ -30,7 +30,6 @@
 namespace looperd {
 
 class Persistence;
-struct LoadedSample;
 
 // What /status reports besides the controller's own slot table.
 struct RuntimeStatus {
@@ -99,8 +98,9 @@ struct FrameClock {
 //    or a bundle, the scheduled-command bound, replies and /error limits;
 //  - the mirror (control/mirror.hpp): the model /status, feedback and persistence read;
 //  - the handlers by subject: parameters and queries (controller_params.cpp), staged sample
-//    loading (controller_loading.cpp), takes (controller_takes.cpp), rigs and sessions
-//    (controller_sessions.cpp);
+//    loading (controller_loading.cpp, then SampleLoading on the loader thread), takes
+//    (controller_takes.cpp, and TakeTracker for the engine's take events and kept files), rigs
+//    and sessions (controller_sessions.cpp);
 //  - the command port (control/command_port.hpp): the ring's one producer at a time.
 //
 // Threads: handle(), handle_packet() and reject_packet() run on the network thread (and
@@ -257,35 +257,8 @@ class Controller {
     void osc_slot_save(const Request& r);
     void osc_slot_load_take(const Request& r);
     void osc_clock_from_slot(const Request& r);
-    // Staged loading (controller_loading.cpp): 1. request, on the network thread; then, on the
-    // loader thread, 2. read, 3. install, 4. reply.
-    struct LoadJob {
-        std::uint32_t slot = 0;
-        std::uint64_t generation = 0;  // the slot's generation the request made
-        std::string path;              // as given
-        std::filesystem::path resolved;
-        std::optional<OscEndpoint> reply_to;  // empty: a reload, which tells no one
-        bool rig = false;                     // a rig's load: counted in rig_loads_
-        bool take = false;                    // load_take: the file becomes the slot's take
-    };
-    struct LoadedInfo {
-        std::uint32_t frames = 0;
-        std::uint32_t channels = 0;
-        std::uint32_t sample_rate = 0;
-        bool locked = false;
-    };
+    // Staged loading, stage 1 (controller_loading.cpp); stages 2 to 4 are loading_'s.
     void request_load(const Request& r, bool take);
-    void run_load(const LoadJob& job);
-    LoadedSample read_load(const LoadJob& job);
-    std::string install_load(const LoadJob& job, LoadedSample& loaded, const LoadedInfo& info);
-    void reply_load(const LoadJob& job, const LoadedInfo& info, std::size_t bytes);
-    void fail_load(const LoadJob& job, const std::string& why);
-    // The autosave of the slot's take, when takes are kept: `generation` is the slot's.
-    void keep_take(std::uint32_t slot, std::uint64_t generation);
-    // The slot's kept take file is deleted (its take is gone); `later`, when given, holds the
-    // deletion back to the transaction's commit.
-    void forget_take(const Mirror::Slot& s, Transaction* later = nullptr);
-    std::filesystem::path take_file(std::uint32_t slot) const;
     bool require_recording(const Request& r);
     void empty_slot(const Request& r, CommandKind kind);
     void osc_clock_tempo(const Request& r);
@@ -358,7 +331,6 @@ class Controller {
 
     ErrorLimits errors_;      // any thread
     ScheduleBound schedule_;  // network thread only
-    std::atomic<bool> cancel_loads_{false};
     Mirror mirror_;
     CommandPort port_;
     // Network thread: a global number row into `field` (controller_params.cpp).
@@ -369,10 +341,9 @@ class Controller {
     std::function<void()> pace_;
     // Network thread (or main before it starts): a rig is being applied.
     bool applying_rig_ = false;
-    std::atomic<std::uint32_t> rig_loads_{0};  // rig loads queued or running
-    LoadWorker loader_;
-    // Writes takes (null when recording is off). Last: its thread calls back into the mirror.
-    std::unique_ptr<TakeKeeper> keeper_;
+    // Last, after the mirror and the port: their threads call back into both.
+    TakeTracker takes_;
+    SampleLoading loading_;
 };
 
 }  // namespace looperd

@@ -80,7 +80,7 @@ void Controller::osc_session_load(const Request& r) {
     const auto request = session_request(r);
     if (!request) return;
     // One rig's loads at a time: the loads of a rig are not bound by the load queue.
-    if (rig_loads_.load(std::memory_order_relaxed) != 0) {
+    if (loading_.rig_loads() != 0) {
         refuse(r, "the loads of a previous rig are still in progress");
         return;
     }

@@ -2,8 +2,8 @@
 // SPDX-FileCopyrightText: looperd contributors
 // Recording and takes, the Controller's part (docs/recording.md): record, overdub, undo, redo,
 // /slot/<n>/save and load_take, /clock/from_slot, and keeping finished takes on disk.
-// Threads: handlers on the network thread; engine_event() on the housekeeping thread; the
-// take thread's callbacks, each in a mirror transaction of its own.
+// Threads: the network thread. Following the engine's takes and keeping them on disk is
+// TakeTracker's (take_tracker.hpp).
 #include "daemon/controller.hpp"
 
 #include <spdlog/spdlog.h>
@@ -66,7 +66,7 @@ void Controller::osc_slot_save(const Request& r) {
         refuse(r, "path is a directory");
         return;
     }
-    if (!keeper_) {
+    if (!takes_.can_save()) {
         refuse(r, "takes cannot be saved (recording is off)");
         return;
     }
@@ -74,7 +74,7 @@ void Controller::osc_slot_save(const Request& r) {
     const std::uint64_t generation = r.tx.mirror.slot(r.slot).generation;
     later(r, [this, slot = r.slot, generation, path, file = *confined, to = *reply_to,
               address = r.message.address] {
-        keeper_->save(TakeJob{
+        takes_.save(TakeJob{
             slot, generation, file, false,
             [this, slot, path, file, to, address](const std::string& why, std::uint32_t frames) {
                 if (!why.empty()) {
@@ -141,104 +141,12 @@ void Controller::osc_clock_from_slot(const Request& r) {
     echo(r, r.row.echo, OscArg::float32(tempo));
 }
 
-std::filesystem::path Controller::take_file(std::uint32_t slot) const {
-    return config_.takes_dir / ("slot-" + std::to_string(slot) + ".wav");
-}
-
-void Controller::keep_take(std::uint32_t slot, std::uint64_t generation) {
-    if (!keeper_ || config_.takes_dir.empty()) return;
-    const std::filesystem::path file = take_file(slot);
-    keeper_->save(TakeJob{
-        slot, generation, file, true,
-        [this, slot, generation, file](const std::string& why, std::uint32_t frames) {
-            if (!why.empty()) {
-                spdlog::error("slot {}: its take is not kept on disk: {}", slot, why);
-                return;
-            }
-            Mirror::Transaction tx(mirror_);
-            const Mirror::Slot& s = tx.slot(slot);
-            // A take cleared or replaced meanwhile: its forget() follows this write.
-            if (s.generation != generation || !s.take) return;
-            spdlog::info("slot {}: take kept in {} ({} frames)", slot, file.string(), frames);
-            if (s.path == file.string()) return;
-            Mirror::Slot& kept = tx.edit(slot);
-            kept.path = file.string();  // the saved rig names the file from now on
-            kept.resolved = file;
-            tx.commit();
-        }});
-}
-
-void Controller::forget_take(const Mirror::Slot& s, Transaction* later) {
-    if (!keeper_ || config_.takes_dir.empty() || !s.take || s.path.empty()) return;
-    // Only what looperd kept itself: a file the musician saved or loaded stays.
-    if (!PathConfinement::is_within(s.resolved, config_.takes_dir)) return;
-    if (later == nullptr) {
-        keeper_->forget(s.resolved);
-    } else {
-        later->effects.push_back([this, file = s.resolved] { keeper_->forget(file); });
-    }
-}
-
 void Controller::wait_for_takes() {
-    if (keeper_) keeper_->wait_idle();
+    takes_.wait_idle();
 }
 
-// Housekeeping thread.
 void Controller::engine_event(const Event& e) {
-    if (e.kind == EventKind::snapshot_done || e.kind == EventKind::snapshot_refused) {
-        if (keeper_) keeper_->snapshot_event(e);
-        return;
-    }
-    Mirror::Transaction tx(mirror_);
-    if (e.slot >= tx.size()) return;
-    switch (e.kind) {
-        case EventKind::take_started: {
-            // The slot let go of what it held: a load in flight or a save of the old take no
-            // longer applies, and the old take's file goes.
-            Mirror::Slot& s = tx.edit(e.slot);
-            ++s.generation;
-            forget_take(s);
-            s.loading = false;
-            s.take = false;
-            s.take_frames = 0;
-            s.loaded = false;
-            s.path.clear();
-            s.resolved.clear();
-            s.restore_path.clear();
-            s.frames = s.channels = s.sample_rate = 0;
-            break;
-        }
-        case EventKind::take_finished:
-        case EventKind::take_max_reached: {
-            Mirror::Slot& s = tx.edit(e.slot);
-            s.take = true;
-            s.take_frames = e.frames;
-            s.loaded = true;
-            s.frames = e.frames;
-            s.channels = 2;
-            s.sample_rate = sample_rate_();
-            keep_take(e.slot, s.generation);
-            break;
-        }
-        case EventKind::take_loaded:
-            if (tx.slot(e.slot).take) tx.edit(e.slot).take_frames = e.frames;
-            break;
-        case EventKind::take_load_refused: {
-            Mirror::Slot& s = tx.edit(e.slot);
-            s.take = false;  // it plays as a sample
-            s.take_frames = 0;
-            break;
-        }
-        case EventKind::overdub_ended:
-        case EventKind::undo_done:
-        case EventKind::redo_done:
-            // The take as it now sounds.
-            if (tx.slot(e.slot).take) keep_take(e.slot, tx.slot(e.slot).generation);
-            break;
-        default:
-            break;
-    }
-    tx.commit();
+    takes_.engine_event(e);
 }
 
 }  // namespace looperd

@@ -5,7 +5,7 @@
 //   main thread      parses options, starts everything, waits for a signal and runs the JACK
 //                    connection's life cycle (JackLink::poll) meanwhile
 //   network thread   OscServer::receive → decode → Controller::handle_packet → command ring
-//   loader thread    (Controller's LoadWorker) reads and converts files
+//   loader thread    (the Controller's SampleLoading) reads and converts files
 //   audio thread     JACK's, JackClient::process → Engine::process
 //   housekeeping     frees retired buffers, logs audio-thread events
 //   feedback         tells control surfaces what changed, on a timer (Feedback)
