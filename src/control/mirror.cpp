@@ -5,7 +5,7 @@
 namespace looperd {
 
 Mirror::Mirror(std::uint32_t slots, float fade_ms) : slots_(slots) {
-    for (auto& s : slots_) s.params.fade_out = fade_ms;
+    for (auto& s : slots_) s.params.set_number("fade_out", fade_ms);
 }
 
 MirrorState Mirror::snapshot(std::uint64_t* changes) const {

@@ -10,12 +10,13 @@
 #include <cstdlib>
 #include <vector>
 
+#include "control/osc_rows.hpp"
+
 namespace looperd::osc {
 
 namespace {
 
 constexpr std::string_view kSlotPrefix = "/slot/";
-constexpr std::string_view kSlotPattern = "/slot/<n>/";
 
 // A number as docs write it: "0.125", "4", "-24".
 std::string number_text(double v) {
@@ -48,6 +49,8 @@ std::string range_text(const Row& r) {
                    number_text(r.max);
         case Value::button:
             return "none or non-zero: press; 0: release";
+        case Value::text:
+            return "UTF-8 text, at most " + number_text(r.max) + " bytes";
         default:
             return "";
     }
@@ -59,6 +62,7 @@ std::string default_text(const Row& r) {
                                            : "`" + std::string(r.def_text) + "`";
     if (r.value == Value::number || r.value == Value::whole)
         return r.saved ? number_text(r.def) : "";
+    if (r.value == Value::text) return r.def_text.empty() ? "empty" : std::string(r.def_text);
     return "";
 }
 
@@ -126,6 +130,8 @@ const char* value_name(Value v) {
             return "path";
         case Value::name:
             return "name";
+        case Value::text:
+            return "text";
         case Value::special:
             return "special";
     }
@@ -155,6 +161,7 @@ std::string_view value_types(const Row& r) {
         case Value::choice:
         case Value::path:
         case Value::name:
+        case Value::text:
             return "s";
         case Value::quantize:
             return "sihfd";
@@ -201,16 +208,62 @@ bool is_string(const OscArg& a) {
     return a.type == 's' || a.type == 'S';
 }
 
+std::span<const Row> rows() {
+    return kRows;
+}
+
+bool valid_utf8(std::string_view s) {
+    std::size_t k = 0;
+    while (k < s.size()) {
+        const auto c = static_cast<unsigned char>(s[k]);
+        std::size_t n = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++k;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1FU;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0FU;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07U;
+        } else {
+            return false;
+        }
+        for (std::size_t j = 1; j <= n; ++j) {
+            if (k + j >= s.size()) return false;
+            const auto cc = static_cast<unsigned char>(s[k + j]);
+            if ((cc & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (cc & 0x3FU);
+        }
+        // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return false;
+        k += n + 1;
+    }
+    return true;
+}
+
+bool fits_text(const Row& r, std::string_view s) {
+    return static_cast<double>(s.size()) <= r.max && s.find('\0') == std::string_view::npos &&
+           valid_utf8(s);
+}
+
+std::string text_rule(const Row& r) {
+    return "must be text of at most " + number_text(r.max) + " bytes of UTF-8";
+}
+
 std::optional<std::size_t> choice_index(const Row& r, std::string_view name) {
-    const auto names = names_of(r.choices);
-    const auto it = std::find(names.begin(), names.end(), name);
-    if (it == names.end()) return std::nullopt;
-    return static_cast<std::size_t>(it - names.begin());
+    return choice_of(r.choices, name);
 }
 
 std::string_view choice_name(const Row& r, std::size_t index) {
-    const auto names = names_of(r.choices);
-    return index < names.size() ? names[index] : std::string_view{};
+    return choice_at(r.choices, index);
 }
 
 std::string quoted_choices(const Row& r, std::string_view last) {
@@ -233,11 +286,6 @@ const Row* find(std::string_view pattern) {
     for (const auto& r : rows())
         if (r.address == pattern) return &r;
     return nullptr;
-}
-
-std::string_view slot_verb(std::string_view pattern) {
-    return pattern.starts_with(kSlotPattern) ? pattern.substr(kSlotPattern.size())
-                                             : std::string_view{};
 }
 
 std::optional<SlotAddress> parse_slot_address(std::string_view address) {
@@ -321,8 +369,11 @@ std::string json_schema() {
                 fmt::format(", \"min\": {}, \"max\": {}", number_text(r.min), number_text(r.max));
             out += ", \"bound\": " + json_string(bound_name(r.bound));
         }
+        if (r.value == Value::text) out += ", \"max_bytes\": " + number_text(r.max);
         if (r.saved && (r.value == Value::number || r.value == Value::whole) && r.def_text.empty())
             out += ", \"default\": " + number_text(r.def);
+        else if (r.saved && r.value == Value::text && r.def_text.empty())
+            out += ", \"default\": \"\"";
         else if (!r.def_text.empty())
             out += ", \"default\": " + json_string(r.def_text.starts_with('`')
                                                        ? r.def_text.substr(1, r.def_text.size() - 2)

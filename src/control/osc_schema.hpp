@@ -14,7 +14,7 @@
 #include "looperd/limits.hpp"
 
 // looperd's control schema: one row per OSC address, accepted, replied or sent as feedback
-// (the table is in osc_rows.cpp).
+// (the table is in osc_rows.hpp, a slot's rows in osc_rows_slot.hpp).
 // Dispatch, argument checks, the rig's state file, feedback, `looperd --print-osc` and
 // docs/osc.md's address table all read this table; nothing else in src/ spells an address or a
 // parameter's range. Constant data: any thread.
@@ -37,6 +37,7 @@ enum class Value : std::uint8_t {
     quantize,  // one of `choices`, or a number of beats above min, up to max
     path,      // a file path string
     name,      // a session name string
+    text,      // a string of at most `max` bytes of UTF-8, empty included (a slot's label)
     special,   // arguments the row's own handler reads (see `args`)
 };
 
@@ -49,8 +50,8 @@ enum class Bound : std::uint8_t {
 };
 
 // Which handler of the controller's router answers a control row. `param` is the generic one
-// for a slot's plain number or whole parameters (check, send, mirror, echo); the others are
-// named after their address.
+// for a slot's plain number, whole or text parameters (check, send if the row has a command,
+// mirror, echo); the others are named after their address.
 enum class Handler : std::uint8_t {
     none,  // replies and feedback: never answered
     param,
@@ -123,16 +124,21 @@ struct Row {
     std::string_view choices;   // "oneshot|loop|gate|toggle"
     std::string_view what;      // the value's name in /error texts: "pan", "pitch (semitones)"
     bool saved = false;         // kept in the rig: state file, sessions, a config's [[slot]]
-    std::string_view echo;      // where an accepted change is echoed to subscribers
-    bool recording = false;     // needs recording (--inputs and --recorders above 0)
+    // A slot parameter of the first state format: written in every saved slot even at its
+    // default, and listed in /slot/<n>/info.reply before `playing`, as it always was. A
+    // parameter added since is written only off its default and listed after `playing`, so
+    // that an older rig saves byte for byte and positional readers of info.reply keep working.
+    bool state_v1 = false;
+    std::string_view echo;               // where an accepted change is echoed to subscribers
+    bool recording = false;              // needs recording (--inputs and --recorders above 0)
     std::optional<CommandKind> command;  // the engine command it sends, if one
     Handler handler = Handler::none;
     std::string_view reply;  // what answers it, as documented
     std::string_view doc;    // one line: what it does
 };
 
-// The whole table, in docs/osc.md's order. A slot's saved parameters come in the order the
-// state file writes them.
+// The whole table, in docs/osc.md's order (osc_rows.hpp's kRows). A slot's saved parameters
+// come in the order the state file writes them.
 std::span<const Row> rows();
 
 // "/slot/12/play" → {12, "play"}: digits only, no sign, at most 9 of them; nullopt for any
@@ -148,6 +154,25 @@ std::optional<SlotAddress> parse_slot_address(std::string_view address);
 // reads its own: see `args`). T, F, N, I and blobs are refused everywhere.
 std::string_view value_types(const Row& r);
 
+// The name at `index` of choices "a|b|c" ("" past the end), and the index of `name` (nullopt
+// when it is none of them). Constant expressions: the model derives its defaults from them.
+constexpr std::string_view choice_at(std::string_view choices, std::size_t index) {
+    for (std::size_t k = 0; !choices.empty(); ++k) {
+        const auto bar = choices.find('|');
+        if (k == index) return choices.substr(0, bar);
+        choices = bar == std::string_view::npos ? std::string_view{} : choices.substr(bar + 1);
+    }
+    return {};
+}
+constexpr std::optional<std::size_t> choice_of(std::string_view choices, std::string_view name) {
+    for (std::size_t k = 0; !choices.empty(); ++k) {
+        const auto bar = choices.find('|');
+        if (choices.substr(0, bar) == name) return k;
+        choices = bar == std::string_view::npos ? std::string_view{} : choices.substr(bar + 1);
+    }
+    return std::nullopt;
+}
+
 // A choice row's names, in order (the index of a name is its enum's value: SlotMode,
 // ClockSource): the index of `name`, or nullopt; the name at `index` ("" past the end); the
 // names quoted for an error text, R"("a", "b" or "c")", `last` joining the final one.
@@ -159,6 +184,15 @@ std::string quoted_choices(const Row& r, std::string_view last = " or ");
 // finite; anything else (T, F, NaN, infinities, strings): nullopt. A string: 's' or 'S'.
 std::optional<double> number(const OscArg& a);
 bool is_string(const OscArg& a);
+
+// Whether `s` is UTF-8: no stray or missing continuation bytes, overlong forms, surrogates or
+// code points past U+10FFFF.
+bool valid_utf8(std::string_view s);
+// Whether `s` is a value of text row `r`: at most r.max bytes of UTF-8, without NUL (which an
+// OSC string cannot carry). The rule, for an error text after the value's name: "must be text
+// of at most 64 bytes of UTF-8".
+bool fits_text(const Row& r, std::string_view s);
+std::string text_rule(const Row& r);
 
 // The row a handler answers (the first, for handlers that answer several). `h` must answer
 // one: asking for Handler::none or Handler::param is a bug.
@@ -177,7 +211,11 @@ std::string slot_address(std::string_view pattern, std::uint32_t slot);
 std::string slot_verb_address(std::uint32_t slot, std::string_view verb);
 
 // The part of a slot pattern after "/slot/<n>/" ("gain"), or "" for a global address.
-std::string_view slot_verb(std::string_view pattern);
+constexpr std::string_view slot_verb(std::string_view pattern) {
+    constexpr std::string_view kSlotPattern = "/slot/<n>/";
+    return pattern.starts_with(kSlotPattern) ? pattern.substr(kSlotPattern.size())
+                                             : std::string_view{};
+}
 
 // The table as Markdown (docs/osc.md's address table) and as JSON (for surfaces and
 // mappings): `looperd --print-osc` and `--print-osc=json`.

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
 // The Controller's parameter and query handlers: a slot's parameters (the generic one for plain
-// numbers, and mode, loop, the region, quantize), play and stop, the master and clock rows,
-// /ping, /status, /notify, /refresh, /slot/<n>/info, /slots. Each checks its message against
-// its schema row, sends its command and updates the mirror.
+// numbers and text, and mode, loop, the region, quantize), play and stop, the master and clock
+// rows, /ping, /status, /notify, /refresh, /slot/<n>/info, /slots. Each checks its message
+// against its schema row, sends its command and updates the mirror.
 // Threads: the network thread (and main, applying a rig before it starts).
 #include "daemon/controller.hpp"
 
@@ -98,21 +98,29 @@ void Controller::osc_slot_stop(const Request& r) {
     if (button(r).value_or(false)) send(Command{*r.row.command, r.slot}, r);
 }
 
+// A saved slot row's value, checked against the row: a number or whole number in its range, or
+// text. Its command, if it has one, carries the number; text is for surfaces alone.
 void Controller::osc_param(const Request& r) {
     if (r.row.recording && !require_recording(r)) return;
-    const auto v = value_argument(r);
-    if (!v || !send(Command{*r.row.command, r.slot, static_cast<float>(*v)}, r)) return;
-    const ParamField field = param_field(osc::slot_verb(r.row.address));
-    SlotParams& p = r.tx.mirror.edit(r.slot).params;
-    OscArg echoed;
-    if (field.f != nullptr) {
-        p.*field.f = static_cast<float>(*v);
-        echoed = OscArg::float32(p.*field.f);
+    OscArg value;
+    if (r.row.value == osc::Value::text) {
+        if (!check_arity(r, 1, 1)) return;
+        const OscArg& a = r.message.args[0];
+        if (!osc::is_string(a) || !osc::fits_text(r.row, a.s)) {
+            refuse(r, fmt::format("{} {}", r.row.what, osc::text_rule(r.row)));
+            return;
+        }
+        value = OscArg::string(a.s);
     } else {
-        p.*field.i = static_cast<std::int32_t>(*v);
-        echoed = OscArg::int32(p.*field.i);
+        const auto v = value_argument(r);
+        if (!v) return;
+        value = r.row.value == osc::Value::whole ? OscArg::int32(static_cast<std::int32_t>(*v))
+                                                 : OscArg::float32(static_cast<float>(*v));
+        if (r.row.command && !send(Command{*r.row.command, r.slot, static_cast<float>(*v)}, r))
+            return;
     }
-    echo(r, r.row.echo, std::move(echoed));
+    r.tx.mirror.edit(r.slot).params.set(r.row, value);
+    echo(r, r.row.echo, std::move(value));
 }
 
 // The mode named by the choice at `index` of /slot/<n>/mode's row: into the engine, the
@@ -120,7 +128,7 @@ void Controller::osc_param(const Request& r) {
 void Controller::set_mode(const Request& r, std::size_t index) {
     if (!send(Command{*r.row.command, r.slot, static_cast<float>(index)}, r)) return;
     const std::string name(mode_name(static_cast<SlotMode>(index)));
-    r.tx.mirror.edit(r.slot).params.mode = static_cast<SlotMode>(index);
+    r.tx.mirror.edit(r.slot).params.set_whole("mode", static_cast<std::int32_t>(index));
     echo(r, r.row.echo, OscArg::string(name));
 }
 
@@ -152,7 +160,7 @@ void Controller::send_region(const Request& r, CommandKind kind, double fraction
     // Compared as the engine will see them: as floats.
     const auto value = static_cast<float>(fraction);
     const SlotParams& params = r.tx.mirror.slot(r.slot).params;
-    const float other = is_start ? params.end : params.start;
+    const float other = is_start ? params.number("end") : params.number("start");
     if (is_start ? value >= other : value <= other) {
         refuse(r,
                fmt::format("the region's start must stay before its end: {} {} is {} its {} {}",
@@ -162,7 +170,11 @@ void Controller::send_region(const Request& r, CommandKind kind, double fraction
     }
     if (!send(Command{kind, r.slot, value}, r)) return;
     SlotParams& p = r.tx.mirror.edit(r.slot).params;
-    (is_start ? p.start : p.end) = value;
+    if (is_start) {
+        p.set_number("start", value);
+    } else {
+        p.set_number("end", value);
+    }
     // start_seconds and end_seconds echo as fractions, on the addresses of start and end.
     echo(r, r.row.echo, OscArg::float32(value));
 }
@@ -219,7 +231,7 @@ void Controller::osc_slot_quantize(const Request& r) {
     // Echoed as given: a name stays a name, a number of beats a float.
     const OscArg given =
         osc::is_string(a) ? OscArg::string(a.s) : OscArg::float32(static_cast<float>(*grid));
-    r.tx.mirror.edit(r.slot).params.quantize = given;
+    r.tx.mirror.edit(r.slot).params.set(r.row, given);
     echo(r, r.row.echo, given);
 }
 

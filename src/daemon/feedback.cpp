@@ -18,12 +18,18 @@ namespace looperd {
 
 namespace {
 
-// A slot's parameters, each on the verb a control sends, in the order /refresh and
-// /slot/<n>/info list them.
-template <typename Add>
-void each_param(const SlotParams& p, Add&& add) {
+const std::vector<const osc::Row*>& slot_rows() {
     static const std::vector<const osc::Row*> rows = saved_slot_rows();
-    for (const osc::Row* row : rows) add(osc::slot_verb(row->address), param_value(p, *row));
+    return rows;
+}
+
+// A slot's parameters, each on the verb a control sends, in the order /refresh and
+// /slot/<n>/info list them: all of them, or only those of the first state format (`v1` true)
+// or only those added since (false).
+template <typename Add>
+void each_param(const SlotParams& p, Add&& add, std::optional<bool> v1 = std::nullopt) {
+    for (const osc::Row* row : slot_rows())
+        if (!v1 || row->state_v1 == *v1) add(osc::slot_verb(row->address), p.value(*row));
 }
 
 constexpr int kMaxFailedSends = 10;
@@ -266,7 +272,7 @@ std::vector<OscMessage> Feedback::state_messages() const {
 
 std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) const {
     std::vector<OscMessage> out;
-    out.reserve(5 + mirror.slots.size() * 21);
+    out.reserve(5 + mirror.slots.size() * (2 + slot_rows().size()));
     using osc::Handler;
     auto at = [](Handler h) { return std::string(osc::row(h).echo); };
     out.push_back({at(Handler::master_gain), {OscArg::float32(mirror.master_gain)}});
@@ -318,8 +324,11 @@ OscMessage Feedback::info_message(std::uint32_t slot) const {
     add("frames", OscArg::int32(static_cast<std::int32_t>(s.frames)));
     add("channels", OscArg::int32(static_cast<std::int32_t>(s.channels)));
     add("seconds", OscArg::float32(seconds));
-    each_param(p, add);
+    // The first format's parameters, then `playing`, then those added since: each keeps its
+    // place for a reader that goes by position.
+    each_param(p, add, true);
     add("playing", OscArg::int32(std::string_view(state) == "playing" ? 1 : 0));
+    each_param(p, add, false);
     return m;
 }
 

@@ -337,7 +337,7 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     if (!options.no_state) {
         store = std::make_unique<SessionStore>(SessionStore::resolve_dir(options.state_dir));
         SlotParams defaults;
-        defaults.fade_out = options.fade_ms;
+        defaults.set_number("fade_out", options.fade_ms);
         persistence = std::make_unique<Persistence>(
             *store, [&controller](std::uint64_t& changes) { return controller.snapshot(&changes); },
             defaults);

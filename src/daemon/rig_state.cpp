@@ -89,19 +89,20 @@ const toml::table* table_at(const toml::table& table, std::string_view name,
 
 void parse_param(const std::string& source, const toml::node& node, const std::string& key,
                  const osc::Row& row, SlotParams& out) {
-    const ParamField field = param_field(osc::slot_verb(row.address));
     switch (row.value) {
         case osc::Value::number:
-            out.*field.f = static_cast<float>(number_in(source, node, key, row.min, row.max));
+            out.set(row, OscArg::float32(
+                             static_cast<float>(number_in(source, node, key, row.min, row.max))));
             return;
         case osc::Value::whole:
-            out.*field.i = static_cast<std::int32_t>(whole_in(source, node, key, row.min, row.max));
+            out.set(row, OscArg::int32(static_cast<std::int32_t>(
+                             whole_in(source, node, key, row.min, row.max))));
             return;
         case osc::Value::choice: {
             const std::string what = "must be " + osc::quoted_choices(row);
-            const auto index = osc::choice_index(row, string_of(source, node, key, what));
-            if (!index) fail(source, &node, key, what);
-            out.mode = static_cast<SlotMode>(*index);
+            const std::string& name = string_of(source, node, key, what);
+            if (!osc::choice_index(row, name)) fail(source, &node, key, what);
+            out.set(row, OscArg::string(name));
             return;
         }
         case osc::Value::quantize: {
@@ -110,12 +111,19 @@ void parse_param(const std::string& source, const toml::node& node, const std::s
                             osc::quoted_choices(row, ", "), row.min, row.max);
             if (const auto* s = node.as_string()) {
                 if (!osc::choice_index(row, s->get())) fail(source, &node, key, what);
-                out.quantize = OscArg::string(s->get());
+                out.set(row, OscArg::string(s->get()));
                 return;
             }
             const auto v = number_of(node);
             if (!v || *v <= row.min || *v > row.max) fail(source, &node, key, what);
-            out.quantize = OscArg::float32(static_cast<float>(*v));
+            out.set(row, OscArg::float32(static_cast<float>(*v)));
+            return;
+        }
+        case osc::Value::text: {
+            const std::string what = osc::text_rule(row);
+            const std::string& text = string_of(source, node, key, what);
+            if (!osc::fits_text(row, text)) fail(source, &node, key, what);
+            out.set(row, OscArg::string(text));
             return;
         }
         default:
@@ -153,14 +161,15 @@ RigSlot parse_slot(const std::string& source, const toml::table& t) {
     if (slot.take && slot.file.empty())
         fail(source, t.get("take"), "slot.take", "names no file: a take is restored from its file");
     // As /slot/<n>/start and /end refuse a region whose start is not before its end.
-    if (slot.params.start >= slot.params.end)
+    const float start = slot.params.number("start");
+    const float end = slot.params.number("end");
+    if (start >= end)
         fail(source,
              t.get("start") ? t.get("start")
              : t.get("end") ? t.get("end")
                             : &t,
              "slot.start",
-             fmt::format("the region's start ({}) must be before its end ({})", slot.params.start,
-                         slot.params.end));
+             fmt::format("the region's start ({}) must be before its end ({})", start, end));
     return slot;
 }
 
@@ -170,43 +179,6 @@ std::string float_text(float v) {
     std::string s = fmt::format("{}", v);
     if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
     return s;
-}
-
-bool valid_utf8(std::string_view s) {
-    std::size_t k = 0;
-    while (k < s.size()) {
-        const auto c = static_cast<unsigned char>(s[k]);
-        std::size_t n = 0;
-        std::uint32_t cp = 0;
-        if (c < 0x80) {
-            ++k;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1FU;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0FU;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07U;
-        } else {
-            return false;
-        }
-        for (std::size_t j = 1; j <= n; ++j) {
-            if (k + j >= s.size()) return false;
-            const auto cc = static_cast<unsigned char>(s[k + j]);
-            if ((cc & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (cc & 0x3FU);
-        }
-        // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-            return false;
-        k += n + 1;
-    }
-    return true;
 }
 
 // A TOML basic string. `s` is valid UTF-8.
@@ -257,11 +229,12 @@ void add_slot_params(std::vector<OscMessage>& out, std::uint32_t n, const SlotPa
             const auto end = std::find_if(slot_rows().begin(), slot_rows().end(), [](auto* r) {
                 return r->command == CommandKind::set_end;
             });
-            out.push_back({osc::slot_address((*end)->address, n), {OscArg::float32(p.end)}});
-            if (p.start != 0.0F) out.push_back({slot_address(n, verb), {OscArg::float32(p.start)}});
+            out.push_back({osc::slot_address((*end)->address, n), {p.value(**end)}});
+            if (const float start = p.number("start"); start != 0.0F)
+                out.push_back({slot_address(n, verb), {OscArg::float32(start)}});
             continue;
         }
-        out.push_back({slot_address(n, verb), {param_value(p, *row)}});
+        out.push_back({slot_address(n, verb), {p.value(*row)}});
     }
 }
 
@@ -278,9 +251,7 @@ void add_globals(std::vector<OscMessage>& out, const RigState& rig) {
 }  // namespace
 
 bool same_params(const SlotParams& a, const SlotParams& b) {
-    for (const osc::Row* row : slot_rows())
-        if (!same_arg(param_value(a, *row), param_value(b, *row))) return false;
-    return true;
+    return a.same(b);
 }
 
 RigState rig_from_mirror(const MirrorState& mirror, const SlotParams& defaults) {
@@ -317,17 +288,22 @@ std::string rig_to_toml(const RigState& rig, bool state_header) {
         out += fmt::format("\n[[slot]]\nindex = {}\n", slot.index);
         if (!slot.file.empty()) {
             // TOML holds UTF-8 only: such a path cannot be saved (the slot's parameters are).
-            if (valid_utf8(slot.file)) {
+            if (osc::valid_utf8(slot.file)) {
                 out += fmt::format("file = {}\n", quoted(slot.file));
                 if (slot.take) out += "take = true\n";
             } else {
                 out += "# file not saved: its path is not valid UTF-8\n";
             }
         }
+        // State format 1 listed each of its keys at any value; a key added since is written
+        // only off its default, so that a rig that leaves it alone saves as it always did.
+        static const SlotParams kDefaults;
         const SlotParams& p = slot.params;
-        for (const osc::Row* row : slot_rows())
-            out += fmt::format("{} = {}\n", osc::slot_verb(row->address),
-                               arg_text(param_value(p, *row)));
+        for (const osc::Row* row : slot_rows()) {
+            const OscArg v = p.value(*row);
+            if (!row->state_v1 && same_arg(v, kDefaults.value(*row))) continue;
+            out += fmt::format("{} = {}\n", osc::slot_verb(row->address), arg_text(v));
+        }
     }
     return out;
 }

@@ -23,7 +23,7 @@ inline std::string durability_state(std::uint64_t n) {
         RigSlot s;
         s.index = k;
         s.file = "take-" + std::to_string(n) + "/slot-" + std::to_string(k) + ".wav";
-        s.params.gain = static_cast<float>((n + k) % 400) / 100.0F;
+        s.params.set_number("gain", static_cast<float>((n + k) % 400) / 100.0F);
         rig.slots.push_back(s);
     }
     return rig_to_toml(rig, true);

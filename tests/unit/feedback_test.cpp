@@ -190,13 +190,16 @@ class FeedbackTest : public ::testing::Test {
 const OscEndpoint kA = endpoint("127.0.0.1", 7000);
 const OscEndpoint kB = endpoint("127.0.0.1", 7001);
 
+// What the whole state says of each slot: its state, playing, and every saved parameter.
+const std::size_t kPerSlot = 2 + saved_slot_rows().size();
+
 TEST_F(FeedbackTest, NotifySubscribesSendsTheWholeStateAndUnsubscribes) {
     send("/notify", {OscArg::int32(1)}, kA);
     EXPECT_TRUE(feedback_->is_subscribed(kA));
     tick();
     const auto first = received("127.0.0.1:7000");
     // The whole state, plus the first clock beat and meter reading of the tick.
-    ASSERT_EQ(first.size(), 5U + 4U * 20U + 2U);
+    ASSERT_EQ(first.size(), 5U + 4U * kPerSlot + 2U);
     EXPECT_EQ(only(first, "/clock/beat").size(), 1U);
     EXPECT_EQ(only(first, "/meter/out").size(), 1U);
     EXPECT_EQ(only(first, "/slot/3/state").at(0).args.at(0).s, "empty");
@@ -502,7 +505,7 @@ TEST_F(FeedbackTest, RefreshSendsTheWholeStateToTheSenderOrUrl) {
     send("/clock/sync", {OscArg::string("jack")});
     send("/refresh", {}, kB);
     const auto got = received("127.0.0.1:7001");
-    ASSERT_EQ(got.size(), 5U + 4U * 20U);
+    ASSERT_EQ(got.size(), 5U + 4U * kPerSlot);
     EXPECT_FLOAT_EQ(only(got, "/slot/1/gain").at(0).args[0].f, 0.25F);
     EXPECT_EQ(only(got, "/slot/1/quantize").at(0).args[0].s, "bar");
     EXPECT_EQ(only(got, "/slot/2/quantize").at(0).args[0].type, 'f');
@@ -523,7 +526,7 @@ TEST_F(FeedbackTest, LargeStateIsSplitIntoDatagramsOfAtMost8KiB) {
     const auto got = received("127.0.0.1:7001");  // checks each datagram's size
     const auto expected = feedback_->state_messages();
     ASSERT_EQ(got.size(), expected.size());
-    ASSERT_EQ(got.size(), 5U + 128U * 20U);
+    ASSERT_EQ(got.size(), 5U + 128U * kPerSlot);
     for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].address, expected[i].address);
 }
 

@@ -19,8 +19,8 @@ TEST(Mirror, StartsAtTheDefaultsWithTheEnginesFade) {
     Mirror mirror(4, 12.5F);
     const MirrorState m = mirror.snapshot();
     ASSERT_EQ(m.slots.size(), 4U);
-    EXPECT_EQ(m.slots[3].params.fade_out, 12.5F);
-    EXPECT_EQ(m.slots[3].params.gain, 1.0F);
+    EXPECT_EQ(m.slots[3].params.number("fade_out"), 12.5F);
+    EXPECT_EQ(m.slots[3].params.number("gain"), 1.0F);
     EXPECT_EQ(m.tempo, 120.0F);
     EXPECT_EQ(mirror.changes(), 0U);
 }
@@ -30,15 +30,15 @@ TEST(Mirror, ATransactionReadsItsOwnWritesAndShowsNothingUntilItCommits) {
     std::uint64_t changes = 99;
     {
         Mirror::Transaction tx(mirror);
-        tx.edit(1).params.gain = 0.25F;
+        tx.edit(1).params.set_number("gain", 0.25F);
         tx.edit_globals().tempo = 90.0F;
-        EXPECT_EQ(tx.slot(1).params.gain, 0.25F);
-        EXPECT_EQ(tx.slot(0).params.gain, 1.0F);
+        EXPECT_EQ(tx.slot(1).params.number("gain"), 0.25F);
+        EXPECT_EQ(tx.slot(0).params.number("gain"), 1.0F);
         EXPECT_EQ(tx.globals().tempo, 90.0F);
         EXPECT_TRUE(tx.commit());
     }
     const MirrorState m = mirror.snapshot(&changes);
-    EXPECT_EQ(m.slots[1].params.gain, 0.25F);
+    EXPECT_EQ(m.slots[1].params.number("gain"), 0.25F);
     EXPECT_EQ(m.tempo, 90.0F);
     EXPECT_EQ(changes, 1U) << "one commit is one change, however much it wrote";
 }
@@ -74,8 +74,8 @@ TEST(Mirror, ReadersNeverSeeHalfATransaction) {
     {
         // Every value the reader compares starts equal.
         Mirror::Transaction tx(mirror);
-        tx.edit(0).params.gain = 0.0F;
-        tx.edit(1).params.gain = 0.0F;
+        tx.edit(0).params.set_number("gain", 0.0F);
+        tx.edit(1).params.set_number("gain", 0.0F);
         tx.edit_globals().tempo = 0.0F;
         tx.commit();
     }
@@ -85,8 +85,8 @@ TEST(Mirror, ReadersNeverSeeHalfATransaction) {
     std::thread reader([&] {
         while (!done.load()) {
             const MirrorState m = mirror.snapshot();
-            if (m.slots[0].params.gain != m.slots[1].params.gain ||
-                m.tempo != m.slots[0].params.gain)
+            if (m.slots[0].params.number("gain") != m.slots[1].params.number("gain") ||
+                m.tempo != m.slots[0].params.number("gain"))
                 torn.fetch_add(1);
             reads.fetch_add(1);
         }
@@ -94,9 +94,9 @@ TEST(Mirror, ReadersNeverSeeHalfATransaction) {
     for (int i = 1; i <= 2000 || reads.load() < 10; ++i) {
         Mirror::Transaction tx(mirror);
         const auto v = static_cast<float>(i);
-        tx.edit(0).params.gain = v;
+        tx.edit(0).params.set_number("gain", v);
         std::this_thread::yield();
-        tx.edit(1).params.gain = v;
+        tx.edit(1).params.set_number("gain", v);
         tx.edit_globals().tempo = v;
         tx.commit();
     }

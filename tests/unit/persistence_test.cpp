@@ -174,14 +174,12 @@ std::string mirror_text(const MirrorState& m) {
         << " meter " << m.meter << " sync " << sync_name(m.sync) << "\n";
     for (std::size_t n = 0; n < m.slots.size(); ++n) {
         const auto& s = m.slots[n];
-        const auto& p = s.params;
         out << n << ": loaded " << s.loaded << " loading " << s.loading << " path '" << s.path
             << "' rig_path '" << s.rig_path << "' frames " << s.frames << " ch " << s.channels
-            << " | " << p.gain << ' ' << p.pan << ' ' << p.rate << ' ' << p.pitch << ' '
-            << p.reverse << ' ' << p.start << ' ' << p.end << ' ' << p.xfade << ' '
-            << mode_name(p.mode) << ' ' << p.poly << ' ' << p.choke << ' ' << p.output << ' '
-            << p.fade_in << ' ' << p.fade_out << ' ' << arg_text(p.quantize) << ' ' << p.beats
-            << " input " << p.input << " monitor " << p.monitor << "\n";
+            << " |";
+        for (const osc::Row* row : saved_slot_rows())
+            out << ' ' << osc::slot_verb(row->address) << ' ' << arg_text(s.params.value(*row));
+        out << "\n";
     }
     return out.str();
 }
@@ -260,8 +258,9 @@ TEST_F(Persist, RigRoundTripsThroughTomlAndTheHandlersToTheSameMirror) {
     EXPECT_TRUE(b.replies().empty()) << "a restore answered someone";
     EXPECT_EQ(mirror_text(b->snapshot()), mirror_text(a->snapshot())) << text;
     // Quantize keeps its kind: a name stays a name, beats stay a number.
-    EXPECT_EQ(b->snapshot().slots[1].params.quantize.type, 's');
-    EXPECT_EQ(b->snapshot().slots[2].params.quantize.type, 'f');
+    const osc::Row& quantize = osc::row(osc::Handler::quantize);
+    EXPECT_EQ(b->snapshot().slots[1].params.value(quantize).type, 's');
+    EXPECT_EQ(b->snapshot().slots[2].params.value(quantize).type, 'f');
 }
 
 // Each slot's input and monitor and the global /monitor are saved and restored; with recording
@@ -282,21 +281,21 @@ TEST_F(Persist, InputAndMonitorAreSavedAndRestoredAndSkippedAtTheirDefaultsWitho
     b->apply_rig(rig_messages(parse_state(text, "state.toml")), Controller::internal_endpoint());
     const MirrorState m = b->snapshot();
     EXPECT_EQ(m.monitor, 1);
-    EXPECT_EQ(m.slots[3].params.input, 2);
-    EXPECT_EQ(m.slots[3].params.monitor, 1);
+    EXPECT_EQ(m.slots[3].params.whole("input"), 2);
+    EXPECT_EQ(m.slots[3].params.whole("monitor"), 1);
     EXPECT_EQ(mirror_text(m), mirror_text(a->snapshot()));
 
     // Recording off: a rig with every recording key at its default (a slot kept for its gain).
     RigState rig;
     RigSlot gained;
     gained.index = 0;
-    gained.params.gain = 0.5F;
+    gained.params.set_number("gain", 0.5F);
     rig.slots.push_back(gained);
     Harness off(samples_, 8, 0);
     off->apply_rig(rig_messages(rig), endpoint("127.0.0.1", 5555));
     EXPECT_EQ(off.errors_text(), "");
-    EXPECT_EQ(off->snapshot().slots[0].params.gain, 0.5F);
-    rig.slots[0].params.monitor = 1;
+    EXPECT_EQ(off->snapshot().slots[0].params.number("gain"), 0.5F);
+    rig.slots[0].params.set_whole("monitor", 1);
     rig.monitor = 1;
     off->apply_rig(rig_messages(rig), endpoint("127.0.0.1", 5555));
     const std::string errors = off.errors_text();
@@ -312,12 +311,12 @@ TEST_F(Persist, EveryFloatReadsBackBitExact) {
         x = x * 1664525U + 1013904223U;
         RigSlot s;
         s.index = n;
-        s.params.gain = static_cast<float>(x >> 8) / 16777216.0F * 4.0F;
-        s.params.pan = static_cast<float>(x % 2000001U) / 1000000.0F - 1.0F;
-        s.params.pitch = static_cast<float>(x % 4801U) / 100.0F - 24.0F;
-        s.params.end = 1e-3F + static_cast<float>(x % 9990U) * 1e-4F;
-        s.params.start = s.params.end / 3.0F;
-        s.params.quantize = OscArg::float32(1.0F / 3.0F);
+        s.params.set_number("gain", static_cast<float>(x >> 8) / 16777216.0F * 4.0F);
+        s.params.set_number("pan", static_cast<float>(x % 2000001U) / 1000000.0F - 1.0F);
+        s.params.set_number("pitch", static_cast<float>(x % 4801U) / 100.0F - 24.0F);
+        s.params.set_number("end", 1e-3F + static_cast<float>(x % 9990U) * 1e-4F);
+        s.params.set_number("start", s.params.number("end") / 3.0F);
+        s.params.set(osc::row(osc::Handler::quantize), OscArg::float32(1.0F / 3.0F));
         rig.slots.push_back(s);
     }
     const RigState back = parse_state(rig_to_toml(rig, true), "t");
@@ -772,7 +771,7 @@ TEST_F(Persist, MissingSampleAtRestoreStaysInTheRigUntilTheSlotChanges) {
     RigSlot s;
     s.index = 3;
     s.file = "gone.wav";
-    s.params.gain = 0.5F;
+    s.params.set_number("gain", 0.5F);
     rig.slots.push_back(s);
     Harness h(samples_);
     h->apply_rig(rig_messages(rig), Controller::internal_endpoint());
@@ -781,7 +780,7 @@ TEST_F(Persist, MissingSampleAtRestoreStaysInTheRigUntilTheSlotChanges) {
     auto saved = rig_from_mirror(h->snapshot(), SlotParams{});
     ASSERT_EQ(saved.slots.size(), 1U);
     EXPECT_EQ(saved.slots[0].file, "gone.wav");
-    EXPECT_EQ(saved.slots[0].params.gain, 0.5F);
+    EXPECT_EQ(saved.slots[0].params.number("gain"), 0.5F);
     // Another parameter change keeps it.
     h.send("/slot/3/pan", {OscArg::float32(0.5F)});
     EXPECT_EQ(rig_from_mirror(h->snapshot(), SlotParams{}).slots.at(0).file, "gone.wav");

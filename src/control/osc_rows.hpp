@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+// The control schema's table: one row per OSC address (see osc_schema.hpp for the columns), in
+// docs/osc.md's order. A slot's sample, parameters and recording are in osc_rows_slot.hpp.
+// Adding a parameter starts there (or here for a global one): docs/architecture.md, "Adding a
+// parameter". Constant data.
+#include <algorithm>
+#include <array>
+#include <iterator>
+
+#include "control/osc_rows_slot.hpp"
+#include "control/osc_schema.hpp"
+
+namespace looperd::osc {
+
+namespace table {
+
+inline constexpr double kMaxMasterGain = static_cast<double>(limits::kMaxMasterGain);
+
+inline constexpr Row kFirstRows[] = {
+    {.address = "/ping",
+     .args = "[s:reply_url]",
+     .handler = H::ping,
+     .reply = "`/pong`",
+     .doc = "checks that looperd answers"},
+    {.address = "/status",
+     .args = "[s:reply_url]",
+     .handler = H::status,
+     .reply = "`/status.reply`, see below",
+     .doc = "reports the engine's counters"},
+};
+
+// The rig's global rows, the queries, and what looperd sends.
+inline constexpr Row kGlobalRows[] = {
+    {.address = "/stop_all",
+     .command = C::stop_all,
+     .handler = H::stop_all,
+     .doc = "fades every voice out"},
+    {.address = "/master/gain",
+     .value = Value::number,
+     .args = "number",
+     .max = kMaxMasterGain,
+     .def = 1.0,
+     .unit = "linear",
+     .what = "gain",
+     .saved = true,
+     .echo = "/master/gain",
+     .command = C::set_master_gain,
+     .handler = H::master_gain,
+     .doc = "sets the master gain, smoothed over 10 ms"},
+    {.address = "/monitor",
+     .value = Value::whole,
+     .args = "number",
+     .max = 1.0,
+     .what = "monitor",
+     .saved = true,
+     .echo = "/monitor",
+     .recording = true,
+     .command = C::set_monitor_all,
+     .handler = H::monitor,
+     .doc = "1: every input in_k passes through to out_k"},
+    {.address = "/clock/tempo",
+     .value = Value::number,
+     .args = "number",
+     .min = 20.0,
+     .max = 300.0,
+     .def = 120.0,
+     .unit = "BPM",
+     .what = "tempo (BPM)",
+     .saved = true,
+     .echo = "/clock/tempo",
+     .command = C::clock_tempo,
+     .handler = H::clock_tempo,
+     .doc = "the internal clock's tempo"},
+    {.address = "/clock/meter",
+     .value = Value::whole,
+     .args = "number",
+     .min = 1.0,
+     .max = 32.0,
+     .def = 4.0,
+     .unit = "beats per bar",
+     .what = "meter (beats per bar)",
+     .saved = true,
+     .echo = "/clock/meter",
+     .command = C::clock_meter,
+     .handler = H::clock_meter,
+     .doc = "beats per bar"},
+    {.address = "/clock/reset",
+     .command = C::clock_reset,
+     .handler = H::clock_reset,
+     .doc = "the beat grid restarts at this message's frame"},
+    {.address = "/clock/sync",
+     .value = Value::choice,
+     .args = "s:source",
+     .def_text = "internal",
+     .choices = "internal|jack",
+     .what = "sync",
+     .saved = true,
+     .echo = "/clock/sync",
+     .command = C::clock_sync,
+     .handler = H::clock_sync,
+     .doc = "where the grid and tempo come from"},
+    {.address = "/clock/from_slot",
+     .value = Value::special,
+     .args = "i:slot i:beats",
+     .min = 1.0,  // beats, whole; the tempo they make must fall in /clock/tempo's range
+     .max = 1024.0,
+     .unit = "beats",
+     .what = "beats",
+     .echo = "/clock/tempo",
+     .recording = true,
+     .command = C::clock_from_slot,
+     .handler = H::clock_from_slot,
+     .reply = "echoed as `/clock/tempo`",
+     .doc = "the tempo at which slot's take lasts `beats` beats (1 … 1024; the tempo must fall "
+            "in 20 … 300 BPM), the grid's zero where the take began"},
+    {.address = "/notify",
+     .value = Value::special,
+     .args = "i:mode [s:url]",
+     .handler = H::notify,
+     .reply = "the whole state, then feedback (see [Feedback](#feedback)); `/error` for a bad "
+              "mode or url, or too many subscribers",
+     .doc = "1: subscribe url (default: the sender) to feedback; 2: the same without echoes of "
+            "the sender's own changes; 0: unsubscribe"},
+    {.address = "/refresh",
+     .args = "[s:url]",
+     .handler = H::refresh,
+     .reply = "the whole state, as feedback messages in bundles, to the sender or url",
+     .doc = "asks for the whole state"},
+    {.address = "/slot/<n>/info",
+     .args = "[s:url]",
+     .handler = H::info,
+     .reply = "`/slot/<n>/info.reply`, see below",
+     .doc = "asks for slot n's sample and parameters"},
+    {.address = "/slots",
+     .args = "[s:url]",
+     .handler = H::slots,
+     .reply = "`/slots.reply` with `i:slot s:path` for every loaded slot",
+     .doc = "lists the loaded slots"},
+    {.address = "/session/save",
+     .value = Value::name,
+     .args = "s:name [s:url]",
+     .handler = H::session_save,
+     .reply = "`/session/save.reply s:name` once written, or `/error`",
+     .doc = "saves the rig as `sessions/<name>.toml` in the state directory"},
+    {.address = "/session/load",
+     .value = Value::name,
+     .args = "s:name [s:url]",
+     .handler = H::session_load,
+     .reply = "`/session/load.reply s:name` once the loads are queued (their `/slot/<n>/loaded` "
+              "or `/error` follow, to the same place), or `/error`",
+     .doc = "replaces the rig by the session's: its slots loaded and set, every other slot "
+            "unloaded and reset"},
+    {.address = "/session/list",
+     .args = "[s:url]",
+     .handler = H::session_list,
+     .reply = "`/session/list.reply s:name…`, sorted, at most 256",
+     .doc = "lists the saved sessions"},
+    // Replies: looperd's answers to one peer.
+    {.address = kPong, .role = Role::reply, .doc = "answers `/ping`"},
+    {.address = kError,
+     .role = Role::reply,
+     .args = "s:address s:reason",
+     .doc = "a message refused (or a bundle, as `#bundle`): what was sent, and why"},
+    {.address = kStatusReply,
+     .role = Role::reply,
+     .args = "s:key value …",
+     .doc = "answers `/status`"},
+    {.address = kSlotLoaded,
+     .role = Role::reply,
+     .args = "s:path i:frames i:channels f:seconds",
+     .doc = "a load or load_take done"},
+    {.address = kSlotSaved,
+     .role = Role::reply,
+     .args = "s:path i:frames f:seconds",
+     .doc = "a take saved"},
+    {.address = kSlotInfoReply,
+     .role = Role::reply,
+     .args = "s:key value …",
+     .doc = "answers `/slot/<n>/info`"},
+    {.address = kSlotsReply,
+     .role = Role::reply,
+     .args = "i:slot s:path …",
+     .doc = "answers `/slots`"},
+    {.address = kSessionSaveReply,
+     .role = Role::reply,
+     .args = "s:name",
+     .doc = "a session written"},
+    {.address = kSessionLoadReply,
+     .role = Role::reply,
+     .args = "s:name",
+     .doc = "a session's loads queued"},
+    {.address = kSessionListReply,
+     .role = Role::reply,
+     .args = "s:name …",
+     .doc = "answers `/session/list`"},
+    // Feedback: sent to subscribers only.
+    {.address = kSlotState,
+     .role = Role::feedback,
+     .args = "s:state",
+     .choices = "empty|loading|stopped|playing|recording|overdubbing",
+     .doc = "slot n's state changed"},
+    {.address = kSlotPlaying,
+     .role = Role::feedback,
+     .args = "f:playing",
+     .doc = "1 while slot n's state is `playing`, else 0"},
+    {.address = kSlotPosition,
+     .role = Role::feedback,
+     .args = "f:position",
+     .unit = "fraction of the region",
+     .doc = "a playing slot's place in its region, `--position-rate` times a second"},
+    {.address = kMeterOut,
+     .role = Role::feedback,
+     .args = "f:peak …",
+     .doc = "each output's peak since the last one, at `--position-rate` (silence is sent "
+            "once)"},
+    {.address = kClockBeat,
+     .role = Role::feedback,
+     .args = "i:bar i:beat",
+     .doc = "each beat of the clock, 1-based"},
+};
+
+template <std::size_t... N>
+constexpr auto join(const Row (&... parts)[N]) {
+    std::array<Row, (N + ...)> out{};
+    auto at = out.begin();
+    ((at = std::copy(std::begin(parts), std::end(parts), at)), ...);
+    return out;
+}
+
+}  // namespace table
+
+// The whole table: what rows() returns.
+inline constexpr auto kRows = table::join(table::kFirstRows, table::kSlotRows, table::kGlobalRows);
+
+}  // namespace looperd::osc
