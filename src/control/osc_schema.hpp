@@ -50,8 +50,8 @@ enum class Bound : std::uint8_t {
 };
 
 // Which handler of the controller's router answers a control row. `param` is the generic one
-// for a slot's plain number, whole or text parameters (check, send if the row has a command,
-// mirror, echo); the others are named after their address.
+// for a slot's plain number, whole, choice or text parameters (check, send if the row has a
+// command, mirror, echo); the others are named after their address.
 enum class Handler : std::uint8_t {
     none,  // replies and feedback: never answered
     param,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
 // The Controller's parameter and query handlers: a slot's parameters (the generic one for plain
-// numbers and text, and mode, loop, the region, quantize), play and stop, the master and clock
-// rows, /ping, /status, /notify, /refresh, /slot/<n>/info, /slots. Each checks its message
+// numbers, choices and text, and mode, loop, the region, quantize), play and stop, the master and
+// clock rows, /ping, /status, /notify, /refresh, /slot/<n>/info, /slots. Each checks its message
 // against its schema row, sends its command and updates the mirror.
 // Threads: the network thread (and main, applying a rig before it starts).
 #include "daemon/controller.hpp"
@@ -98,27 +98,36 @@ void Controller::osc_slot_stop(const Request& r) {
     if (button(r).value_or(false)) send(Command{*r.row.command, r.slot}, r);
 }
 
-// A saved slot row's value, checked against the row: a number or whole number in its range, or
-// text. Its command, if it has one, carries the number; text is for surfaces alone.
+// A saved slot row's value, checked against the row: a number or whole number in its range, one
+// of its choices, or text. Its command, if it has one, carries the number or the choice's index;
+// text is for surfaces alone.
 void Controller::osc_param(const Request& r) {
     if (r.row.recording && !require_recording(r)) return;
-    OscArg value;
-    if (r.row.value == osc::Value::text) {
-        if (!check_arity(r, 1, 1)) return;
-        const OscArg& a = r.message.args[0];
-        if (!osc::is_string(a) || !osc::fits_text(r.row, a.s)) {
-            refuse(r, fmt::format("{} {}", r.row.what, osc::text_rule(r.row)));
-            return;
-        }
-        value = OscArg::string(a.s);
-    } else {
+    OscArg value;          // as the mirror keeps it and subscribers see it
+    float carried = 0.0F;  // what the row's command tells the engine
+    if (r.row.value == osc::Value::number || r.row.value == osc::Value::whole) {
         const auto v = value_argument(r);
         if (!v) return;
         value = r.row.value == osc::Value::whole ? OscArg::int32(static_cast<std::int32_t>(*v))
                                                  : OscArg::float32(static_cast<float>(*v));
-        if (r.row.command && !send(Command{*r.row.command, r.slot, static_cast<float>(*v)}, r))
+        carried = static_cast<float>(*v);
+    } else {
+        if (!check_arity(r, 1, 1)) return;
+        const OscArg& a = r.message.args[0];
+        if (r.row.value == osc::Value::choice) {
+            const auto index = osc::is_string(a) ? osc::choice_index(r.row, a.s) : std::nullopt;
+            if (!index) {
+                refuse(r, fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
+                return;
+            }
+            carried = static_cast<float>(*index);
+        } else if (!osc::is_string(a) || !osc::fits_text(r.row, a.s)) {
+            refuse(r, fmt::format("{} {}", r.row.what, osc::text_rule(r.row)));
             return;
+        }
+        value = OscArg::string(a.s);
     }
+    if (r.row.command && !send(Command{*r.row.command, r.slot, carried}, r)) return;
     r.tx.mirror.edit(r.slot).params.set(r.row, value);
     echo(r, r.row.echo, std::move(value));
 }

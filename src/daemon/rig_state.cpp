@@ -38,6 +38,14 @@ bool same_arg(const OscArg& a, const OscArg& b) {
     }
 }
 
+// Whether a saved slot parameter is listed: a row of the first state format always, as that
+// format did; one added since only off its default, so that a rig that does not use it saves
+// and restores byte for byte and command for command as before.
+bool listed(const osc::Row& row, const SlotParams& p) {
+    static const SlotParams kDefaults;
+    return row.state_v1 || !same_arg(p.value(row), kDefaults.value(row));
+}
+
 // "<source>:<line>:<column>: <key>: <what>"
 [[noreturn]] void fail(const std::string& source, const toml::node* node, std::string_view key,
                        std::string_view what) {
@@ -218,9 +226,13 @@ std::string load_address(std::uint32_t n, bool take) {
     return slot_address(n, take ? osc::Handler::load_take : osc::Handler::load);
 }
 
-void add_slot_params(std::vector<OscMessage>& out, std::uint32_t n, const SlotParams& p) {
+// `fresh`: the slot holds the rows' defaults (a controller just made), so only the listed
+// parameters are sent; otherwise every one, to replace what the slot holds.
+void add_slot_params(std::vector<OscMessage>& out, std::uint32_t n, const SlotParams& p,
+                     bool fresh) {
     for (const osc::Row* row : slot_rows()) {
         const auto verb = osc::slot_verb(row->address);
+        if (fresh && !listed(*row, p)) continue;
         if (row->command == CommandKind::set_end) continue;  // sent with start
         if (row->command == CommandKind::set_start) {
             // From any current region (start < end, both in 0..1): start 0 is before every
@@ -295,15 +307,10 @@ std::string rig_to_toml(const RigState& rig, bool state_header) {
                 out += "# file not saved: its path is not valid UTF-8\n";
             }
         }
-        // State format 1 listed each of its keys at any value; a key added since is written
-        // only off its default, so that a rig that leaves it alone saves as it always did.
-        static const SlotParams kDefaults;
-        const SlotParams& p = slot.params;
-        for (const osc::Row* row : slot_rows()) {
-            const OscArg v = p.value(*row);
-            if (!row->state_v1 && same_arg(v, kDefaults.value(*row))) continue;
-            out += fmt::format("{} = {}\n", osc::slot_verb(row->address), arg_text(v));
-        }
+        for (const osc::Row* row : slot_rows())
+            if (listed(*row, slot.params))
+                out += fmt::format("{} = {}\n", osc::slot_verb(row->address),
+                                   arg_text(slot.params.value(*row)));
     }
     return out;
 }
@@ -395,7 +402,7 @@ std::vector<OscMessage> rig_messages(const RigState& rig) {
     std::vector<OscMessage> out;
     add_globals(out, rig);
     for (const auto& slot : rig.slots) {
-        add_slot_params(out, slot.index, slot.params);
+        add_slot_params(out, slot.index, slot.params, true);
         if (!slot.file.empty())
             out.push_back({load_address(slot.index, slot.take), {OscArg::string(slot.file)}});
     }
@@ -413,10 +420,10 @@ std::vector<OscMessage> rig_replace_messages(const RigState& rig, const MirrorSt
         if (listed != rig.slots.end() && listed->index == n) continue;
         if (s.loaded || s.loading || !s.rig_path.empty())
             out.push_back({slot_address(n, osc::Handler::unload), {}});
-        if (!same_params(s.params, defaults)) add_slot_params(out, n, defaults);
+        if (!same_params(s.params, defaults)) add_slot_params(out, n, defaults, false);
     }
     for (const auto& slot : rig.slots) {
-        add_slot_params(out, slot.index, slot.params);
+        add_slot_params(out, slot.index, slot.params, false);
         const bool holds_it =
             slot.index < current.slots.size() && current.slots[slot.index].loaded &&
             !current.slots[slot.index].loading && current.slots[slot.index].path == slot.file &&

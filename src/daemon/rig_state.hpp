@@ -63,9 +63,10 @@ RigState parse_rig(const toml::table& table, const std::string& source);
 // which).
 RigState parse_state(std::string_view text, const std::string& source);
 
-// The OSC messages that recreate `rig` through the controller's own handlers: master, clock,
-// then per slot its parameters (the region in an order every current region accepts) and
-// last /slot/<n>/load.
+// The OSC messages that recreate `rig` through the controller's own handlers, in a controller
+// just made: master, clock, then per slot its parameters (the region in an order every current
+// region accepts; one added since the first state format only when off its default) and last
+// /slot/<n>/load.
 std::vector<OscMessage> rig_messages(const RigState& rig);
 
 // The messages that replace what `current` holds by `rig`: rig_messages, except that a slot

@@ -60,7 +60,7 @@ TEST(OscSchema, EveryControlRowHasAHandlerAndEveryHandlerARow) {
             // a saved row's (its command, if any, carries a number).
             EXPECT_FALSE(osc::slot_verb(row.address).empty());
             EXPECT_TRUE(row.value == Value::number || row.value == Value::whole ||
-                        row.value == Value::text);
+                        row.value == Value::choice || row.value == Value::text);
             EXPECT_TRUE(row.saved);
             if (row.value == Value::text) {
                 EXPECT_FALSE(row.command.has_value());
