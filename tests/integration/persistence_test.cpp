@@ -51,6 +51,49 @@ std::string read_file(const fs::path& p) {
     return s.str();
 }
 
+// A socket of the test's own that the daemon sends bundles to (/refresh, feedback), decoded
+// with looperd's codec.
+class Listener {
+  public:
+    Listener() {
+        fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd_ < 0) throw std::runtime_error("socket");
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+            ::close(fd_);
+            throw std::runtime_error("bind");
+        }
+        port_ = ntohs(addr.sin_port);
+    }
+    ~Listener() { ::close(fd_); }
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+
+    std::string url() const { return "osc.udp://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+    // Reads what arrives until `done` says so or `until` passes; `take` sees every message.
+    template <typename Take, typename Done>
+    void read(Clock::time_point until, Take take, Done done) {
+        std::vector<std::uint8_t> buffer(65536);
+        while (!done() && Clock::now() < until) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) continue;
+            const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+            if (n <= 0) continue;
+            for (const auto& m : decode_osc_packet(buffer.data(), static_cast<std::size_t>(n)))
+                take(m);
+        }
+    }
+
+  private:
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
+
 class PersistentDaemon : public IntegrationTest {
   protected:
     void SetUp() override {
@@ -128,42 +171,24 @@ class PersistentDaemon : public IntegrationTest {
     // /master/gain and the clock, from /refresh (whose bundles go to a socket of the test's
     // own, decoded with looperd's codec).
     std::map<std::string, OscValue> globals() {
-        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) throw std::runtime_error("socket");
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
-        if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-            ::close(fd);
-            throw std::runtime_error("bind");
-        }
-        osc_->send(
-            port_, "/refresh",
-            {osc_string("osc.udp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/")});
+        Listener to;
+        osc_->send(port_, "/refresh", {osc_string(to.url())});
         std::map<std::string, OscValue> out;
-        const auto deadline = Clock::now() + kHangBound;
-        std::vector<std::uint8_t> buffer(65536);
-        while (out.size() < 4 && Clock::now() < deadline) {
-            pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, 100) <= 0) continue;
-            const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
-            if (n <= 0) continue;
-            for (const auto& m : decode_osc_packet(buffer.data(), static_cast<std::size_t>(n))) {
+        to.read(
+            Clock::now() + kHangBound,
+            [&out](const OscMessage& m) {
                 if (m.address != "/master/gain" && m.address != "/clock/tempo" &&
                     m.address != "/clock/meter" && m.address != "/clock/sync")
-                    continue;
-                if (m.args.empty()) continue;
+                    return;
+                if (m.args.empty()) return;
                 OscValue v;
                 v.type = m.args[0].type;
                 v.i = m.args[0].i;
                 v.f = static_cast<double>(m.args[0].f);
                 v.s = m.args[0].s;
                 out[m.address] = v;
-            }
-        }
-        ::close(fd);
+            },
+            [&out] { return out.size() >= 4; });
         return out;
     }
 
@@ -434,6 +459,53 @@ TEST_F(PersistentDaemon, RestartPlaysTheSameSlotWithItsParameters) {
         for (std::size_t k = *start + half; k < rec[c].size(); ++k)
             ASSERT_EQ(rec[c][k], 0.0F) << "sound after the region's end at frame " << k;
     }
+}
+
+// A slot's label: echoed to subscribers, reported by /slot/<n>/info, saved, and back after a
+// restart; a label that is too long changes nothing.
+TEST_F(PersistentDaemon, ALabelIsEchoedReportedSavedAndBackAfterARestart) {
+    const std::string label = "Drums \"A\" \\ caf\xC3\xA9 \xF0\x9F\xA5\x81";
+    ASSERT_NO_FATAL_FAILURE(spawn("looperd-l1"));
+    ASSERT_NO_FATAL_FAILURE(wait_ready());
+    Listener surface;
+    osc_->send(port_, "/notify", {osc_int(1), osc_string(surface.url())});
+    osc_->send(port_, slot(2, "label"), {osc_string(label)});
+    bool echoed = false;
+    surface.read(
+        Clock::now() + kHangBound,
+        [&](const OscMessage& m) {
+            echoed = echoed || (m.address == slot(2, "label") && m.args.size() == 1 &&
+                                m.args[0].type == 's' && m.args[0].s == label);
+        },
+        [&echoed] { return echoed; });
+    EXPECT_TRUE(echoed) << "the label was not echoed to the subscriber";
+    EXPECT_EQ(info(2).at("label").s, label);
+
+    osc_->send(port_, slot(2, "label"), {osc_string(std::string(65, 'x'))});
+    const auto error = osc_->wait_for("/error", kHangBound);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->args.at(1).s, "label must be text of at most 64 bytes of UTF-8");
+    EXPECT_EQ(info(2).at("label").s, label);
+
+    const auto deadline = Clock::now() + kHangBound;
+    bool saved = false;
+    while (!saved && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+        try {
+            const auto rig = parse_state(read_file(state_dir_ / "state.toml"), "state.toml");
+            saved = rig.slots.size() == 1 && rig.slots[0].params.text("label") == label;
+        } catch (const std::exception&) {
+        }
+    }
+    ASSERT_TRUE(saved) << "the label was not saved within " << kHangBound.count() << " s";
+    const auto stopped = daemon_->terminate(kHangBound);
+    ASSERT_TRUE(exited_with(stopped, 0)) << describe(stopped);
+
+    ASSERT_NO_FATAL_FAILURE(spawn("looperd-l2"));
+    ASSERT_NO_FATAL_FAILURE(wait_ready());
+    const auto infos = settled_infos();
+    EXPECT_EQ(infos[2].at("label").s, label);
+    EXPECT_EQ(infos[1].at("label").s, "");
 }
 
 TEST_F(PersistentDaemon, SessionsAreSavedListedAndLoadedOverOsc) {

@@ -501,6 +501,7 @@ TEST_F(FeedbackTest, RefreshSendsTheWholeStateToTheSenderOrUrl) {
     send("/slot/1/gain", {OscArg::float32(0.25F)});
     send("/slot/1/quantize", {OscArg::string("bar")});
     send("/slot/2/quantize", {OscArg::float32(2.0F)});
+    send("/slot/1/label", {OscArg::string("Bass")});
     send("/clock/tempo", {OscArg::float32(90.0F)});
     send("/clock/sync", {OscArg::string("jack")});
     send("/refresh", {}, kB);
@@ -514,6 +515,8 @@ TEST_F(FeedbackTest, RefreshSendsTheWholeStateToTheSenderOrUrl) {
     EXPECT_EQ(only(got, "/clock/sync").at(0).args[0].s, "jack");
     EXPECT_EQ(only(got, "/slot/0/fade_out").at(0).args[0].f, limits::kDefaultFadeMs);
     EXPECT_EQ(only(got, "/slot/0/state").at(0).args[0].s, "empty");
+    EXPECT_EQ(only(got, "/slot/1/label").at(0).args[0].s, "Bass");
+    EXPECT_EQ(only(got, "/slot/0/label").at(0).args[0].s, "");
     send("/refresh", {OscArg::string("osc.udp://127.0.0.1:9200/")}, kB);
     EXPECT_EQ(received("127.0.0.1:9200").size(), got.size());
     EXPECT_TRUE(errors().empty());
@@ -537,6 +540,7 @@ TEST_F(FeedbackTest, SlotInfoAndSlotsReply) {
     send("/slot/2/gain", {OscArg::float32(0.5F)});
     send("/slot/2/reverse", {OscArg::int32(1)});
     send("/slot/2/mode", {OscArg::string("gate")});
+    send("/slot/2/label", {OscArg::string("Kick \xC3\xA9")});
     send("/slot/2/info", {}, kB);
     std::unique_lock lock(mutex_);
     ASSERT_FALSE(replies_.empty());
@@ -568,6 +572,7 @@ TEST_F(FeedbackTest, SlotInfoAndSlotsReply) {
     EXPECT_EQ(kv["mode"].s, "gate");
     EXPECT_EQ(kv["quantize"].s, "none");
     EXPECT_EQ(kv["playing"].i, 0);
+    EXPECT_EQ(kv["label"].s, "Kick \xC3\xA9");
     replies_.clear();
     lock.unlock();
     send("/slots", {OscArg::string("osc.udp://127.0.0.1:9300/")}, kB);

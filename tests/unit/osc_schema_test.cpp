@@ -315,6 +315,55 @@ TEST_F(SchemaRows, QuantizeAcceptsItsNamesAndBeatsAboveItsMinimum) {
     expect_refused(row, {}, "no argument");
 }
 
+// Text rows (a slot's label) send no command: the mirror keeps the text, the rig saves it.
+TEST_F(SchemaRows, TextRowsAcceptUpToTheirMaximumOfUtf8AndRefuseTheRest) {
+    int walked = 0;
+    for (const auto& row : osc::rows()) {
+        if (row.role != Role::control || row.value != Value::text) continue;
+        ++walked;
+        const auto max = static_cast<std::size_t>(row.max);
+        const auto stored = [&] {
+            return controller_->snapshot().slots[kSlot].params.value(row).s;
+        };
+        const auto accept = [&](OscArg arg) {
+            const std::string text = arg.s;
+            SCOPED_TRACE(address(row) + " '" + text + "'");
+            send(address(row), {std::move(arg)});
+            EXPECT_TRUE(replies_.empty()) << (replies_.empty() ? "" : replies_[0].args.at(1).s);
+            EXPECT_TRUE(commands_.empty());
+            EXPECT_EQ(stored(), text);
+        };
+        accept(OscArg::string(""));
+        accept(OscArg::string(std::string(max, 'x')));
+        // Two, three and four bytes, the last one ending on the maximum.
+        accept(OscArg::string("Caisse claire \xC3\xA9 \xE2\x82\xAC \xF0\x9F\xA5\x81"));
+        accept(OscArg::string(std::string(max - 2, 'x') + "\xC3\xA9"));
+        OscArg symbol = OscArg::string("Pad");
+        symbol.type = 'S';
+        accept(symbol);
+        accept(OscArg::string("Kick"));
+
+        const std::string rule = std::string(row.what) + " must be text of at most " +
+                                 std::to_string(max) + " bytes of UTF-8";
+        expect_refused(row, {OscArg::string(std::string(max + 1, 'x'))}, "one byte too long");
+        EXPECT_EQ(replies_.at(0).args.at(1).s, rule);
+        expect_refused(row, {OscArg::string(std::string(max - 1, 'x') + "\xC3\xA9")},
+                       "a character past the maximum");
+        for (const char* bad : {"\xC3", "a\x80", "\xFF", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80",
+                                "\xF4\x90\x80\x80", "\xE2\x82"}) {
+            expect_refused(row, {OscArg::string(bad)}, "not UTF-8");
+            EXPECT_EQ(replies_.at(0).args.at(1).s, rule);
+        }
+        expect_refused(row, {OscArg::string(std::string("a\0b", 3))}, "a NUL");
+        expect_refused(row, {OscArg::int32(1)}, "a number");
+        expect_refused(row, {OscArg::float32(1.0F)}, "a number");
+        expect_refused(row, {}, "no argument");
+        expect_refused(row, {OscArg::string("a"), OscArg::string("b")}, "two arguments");
+        EXPECT_EQ(stored(), "Kick") << "a refused message changed nothing";
+    }
+    EXPECT_GE(walked, 1);
+}
+
 TEST_F(SchemaRows, ButtonsTakeNothingOrANumberAndRefuseTheRest) {
     for (const auto& row : osc::rows()) {
         if (row.role != Role::control || row.value != Value::button) continue;

@@ -223,6 +223,7 @@ class Persist : public ::testing::Test {
         h.send("/slot/1/beats", {OscArg::float32(8.0F)});
         h.send("/slot/1/input", {OscArg::int32(2)});
         h.send("/slot/1/monitor", {OscArg::int32(1)});
+        h.send("/slot/1/label", {OscArg::string("Drums \"A\" \\ caf\xC3\xA9 \xF0\x9F\xA5\x81")});
         h.send("/monitor", {OscArg::int32(1)});
         h.send("/slot/2/load", {OscArg::string("pad \"long\".wav")});
         h.send("/slot/2/quantize", {OscArg::float32(0.5F)});
@@ -232,6 +233,7 @@ class Persist : public ::testing::Test {
         h.send("/slot/5/gain", {OscArg::float32(2.0F)});
         h.send("/slot/5/monitor", {OscArg::int32(1)});
         h.send("/slot/5/start", {OscArg::float32(0.25F)});
+        h.send("/slot/5/label", {OscArg::string("Empty for now")});
         h->wait_for_loads();
         ASSERT_EQ(h.errors_text(), "");
     }
@@ -325,6 +327,37 @@ TEST_F(Persist, EveryFloatReadsBackBitExact) {
         EXPECT_TRUE(same_params(back.slots[k].params, rig.slots[k].params)) << "slot " << k;
 }
 
+// A label is saved when set, escaped as TOML needs (quotes, backslashes, control characters;
+// UTF-8 as it is), and read back the same; a slot with only a label is kept in the rig.
+TEST_F(Persist, LabelsAreSavedWhenSetEscapedAndReadBack) {
+    const std::string label = "Say \"hi\" \\ caf\xC3\xA9\t\xF0\x9F\xA5\x81";
+    Harness a(samples_);
+    a.send("/slot/2/label", {OscArg::string(label)});
+    a.send("/slot/3/gain", {OscArg::float32(0.5F)});
+    ASSERT_EQ(a.errors_text(), "");
+    const std::string text = rig_to_toml(rig_from_mirror(a->snapshot(), SlotParams{}), true);
+    EXPECT_NE(text.find("[[slot]]\nindex = 2\nlabel = \"Say \\\"hi\\\" \\\\ caf\xC3\xA9\\u0009"
+                        "\xF0\x9F\xA5\x81\"\ngain = 1.0\n"),
+              std::string::npos)
+        << text;
+    // A label at its default (empty) is not written: older rigs save as they did.
+    const auto slot3 = text.find("index = 3\n");
+    ASSERT_NE(slot3, std::string::npos) << text;
+    EXPECT_EQ(text.find("label", slot3), std::string::npos) << text;
+
+    const RigState back = parse_state(text, "state.toml");
+    EXPECT_EQ(rig_to_toml(back, true), text);
+    Harness b(samples_);
+    b->apply_rig(rig_messages(back), Controller::internal_endpoint());
+    EXPECT_EQ(b.errors_text(), "");
+    EXPECT_EQ(b->snapshot().slots[2].params.text("label"), label);
+    EXPECT_EQ(mirror_text(b->snapshot()), mirror_text(a->snapshot()));
+
+    // An empty label is no label: the slot, with nothing else set, leaves the rig.
+    a.send("/slot/2/label", {OscArg::string("")});
+    EXPECT_EQ(rig_from_mirror(a->snapshot(), SlotParams{}).slots.size(), 1U);
+}
+
 // A parse error names the source, line, column and key.
 TEST_F(Persist, ParseErrorsNameTheLineColumnAndKey) {
     struct Case {
@@ -349,6 +382,10 @@ TEST_F(Persist, ParseErrorsNameTheLineColumnAndKey) {
          "rig.toml:3:8: slot.poly: must be a whole number from 1 to 64"},
         {"master = 1\n", "rig.toml:1:10: master: must be a table"},
         {"[master]\nmonitor = 2\n", "rig.toml:2:11: master.monitor: must be a whole number"},
+        {"[[slot]]\nindex = 1\nlabel = 5\n",
+         "rig.toml:3:9: slot.label: must be text of at most 64 bytes of UTF-8"},
+        {"[[slot]]\nindex = 1\nlabel = \"" + std::string(65, 'x') + "\"\n",
+         "rig.toml:3:9: slot.label: must be text of at most 64 bytes of UTF-8"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.toml);
@@ -414,6 +451,11 @@ TEST_F(Persist, RigRangesAreTheHandlersRanges) {
         {"monitor", "0", OscArg::int32(0)},
         {"monitor", "2", OscArg::int32(2)},
         {"monitor", "-1", OscArg::int32(-1)},
+        {"label", "\"" + std::string(64, 'x') + "\"", OscArg::string(std::string(64, 'x'))},
+        {"label", "\"" + std::string(65, 'x') + "\"", OscArg::string(std::string(65, 'x'))},
+        {"label", "\"\\u00e9\"", OscArg::string("\xC3\xA9")},
+        {"label", "\"\"", OscArg::string("")},
+        {"label", "1", OscArg::int32(1)},
     };
     for (const auto& p : probes) {
         SCOPED_TRACE(p.key + " = " + p.toml_value);
@@ -824,6 +866,7 @@ TEST_F(Persist, SessionsAreSavedListedAndLoadedOverOsc) {
 
     h.send("/slot/0/load", {OscArg::string("a.wav")});
     h.send("/slot/0/gain", {OscArg::float32(0.5F)});
+    h.send("/slot/0/label", {OscArg::string("Verse \xE2\x80\x94 \"A\"")});
     h.send("/clock/tempo", {OscArg::int32(100)});
     h->wait_for_loads();
     h.clear_replies();
@@ -839,6 +882,8 @@ TEST_F(Persist, SessionsAreSavedListedAndLoadedOverOsc) {
     h.send("/slot/0/gain", {OscArg::float32(1.5F)});
     h.send("/slot/4/load", {OscArg::string("b.wav")});
     h.send("/slot/4/mode", {OscArg::string("loop")});
+    h.send("/slot/4/label", {OscArg::string("Chorus pad")});
+    h.send("/slot/0/label", {OscArg::string("Chorus")});
     h.send("/clock/tempo", {OscArg::int32(140)});
     h->wait_for_loads();
     h.clear_replies();
