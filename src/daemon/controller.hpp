@@ -241,8 +241,8 @@ class Controller {
     void osc_slot_stop(const Request& r);
     void osc_slot_loop(const Request& r);
     void set_mode(const Request& r, std::size_t index);
-    // A slot's plain number or whole parameter (Handler::param): checked against its row,
-    // sent, mirrored and echoed.
+    // A slot's plain parameter (Handler::param: a number, whole number, choice or text):
+    // checked against its row, sent when the row has a command, mirrored and echoed.
     void osc_param(const Request& r);
     void osc_slot_region(const Request& r);
     void osc_slot_region_seconds(const Request& r);
