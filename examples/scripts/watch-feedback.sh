@@ -10,9 +10,9 @@
 # is the address looperd sends feedback to (default 127.0.0.1: set it to this machine's IP when
 # looperd runs elsewhere). Needs oscdump and oscsend (liblo-tools). Ctrl-C unsubscribes.
 #
-# A watcher only listens, so looperd would drop it after --subscriber-timeout (default 60 s): the
-# subscription is renewed every LOOPERD_WATCH_RENEW seconds (default 45; keep it below the
-# timeout), which prints the whole state again. To watch without renewals, start looperd with
+# A watcher only listens; should looperd run with --subscriber-timeout, the subscription is
+# renewed every LOOPERD_WATCH_RENEW seconds (default 45; keep it below the timeout), which prints
+# the whole state again. To watch without renewals, start looperd with
 # --notify osc.udp://127.0.0.1:9951/ instead (never dropped) and run plain `oscdump -L 9951`.
 set -euo pipefail
 listen=${1:-9951}

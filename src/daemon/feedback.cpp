@@ -18,6 +18,11 @@ namespace looperd {
 
 namespace {
 
+// Whether a slot in `state` sounds: playing, or overdubbing onto a take that keeps looping.
+bool is_playing(std::string_view state) {
+    return state == "playing" || state == "overdubbing";
+}
+
 const std::vector<const osc::Row*>& slot_rows() {
     static const std::vector<const osc::Row*> rows = saved_slot_rows();
     return rows;
@@ -76,6 +81,14 @@ bool same_ip(const OscEndpoint& a, const OscEndpoint& b) {
 
 bool same_endpoint(const OscEndpoint& a, const OscEndpoint& b) {
     return same_ip(a, b) && port_of(a) == port_of(b);
+}
+
+// Whether a message from `from` comes from the owner of the subscription `to`: its sender, or
+// the subscribed endpoint itself; for zero-configuration, any port of the owner's IP.
+bool owned_by(const OscEndpoint& owner, const OscEndpoint& to, bool zero_config,
+              const OscEndpoint& from) {
+    return zero_config ? same_ip(owner, from)
+                       : same_endpoint(owner, from) || same_endpoint(to, from);
 }
 
 OscEndpoint with_port(OscEndpoint e, std::uint16_t port) {
@@ -147,23 +160,21 @@ void Feedback::touch(const OscEndpoint& from) {
     std::lock_guard lock(mutex_);
     bool zero_config_found = false;
     for (auto& s : subscribers_) {
-        const bool heard = s.zero_config
-                               ? same_ip(s.owner, from)
-                               : same_endpoint(s.owner, from) || same_endpoint(s.to, from);
-        if (heard) s.last_heard = t;
+        if (owned_by(s.owner, s.to, s.zero_config, from)) s.last_heard = t;
         if (s.zero_config && same_ip(s.owner, from)) zero_config_found = true;
     }
+    resubscribe(from, t);
     if (config_.feedback_port == 0 || zero_config_found) return;
     const OscEndpoint to = with_port(from, config_.feedback_port);
     if (Subscriber* existing = find(to)) {
         existing->last_heard = t;  // already subscribed by /notify or --notify
         return;
     }
-    if (subscribers_.size() >= config_.max_subscribers) {
+    if (!make_room()) {
         const std::string who = to.to_string();
         if (std::find(refused_.begin(), refused_.end(), who) == refused_.end()) {
             if (refused_.size() < 256) refused_.push_back(who);
-            spdlog::warn("feedback: not subscribing {}: {} subscribers already", who,
+            spdlog::warn("feedback: not subscribing {}: {} subscribers already, all --notify", who,
                          config_.max_subscribers);
         }
         return;
@@ -172,10 +183,50 @@ void Feedback::touch(const OscEndpoint& from) {
     spdlog::info("feedback: subscribed {} (zero-configuration)", to.to_string());
 }
 
+// Under mutex_: a subscriber dropped earlier (failed sends, evicted, silent) whose owner is
+// heard again comes back with its mode, and gets the whole state at its next burst.
+void Feedback::resubscribe(const OscEndpoint& from, TimePoint now) {
+    for (auto it = dropped_.begin(); it != dropped_.end(); ++it) {
+        if (!owned_by(it->owner, it->to, it->zero_config, from)) continue;
+        const Dropped d = *it;
+        dropped_.erase(it);
+        if (find(d.to) != nullptr || !make_room()) return;
+        add_subscriber(d.to, d.owner, false, d.zero_config, d.mode, now);
+        spdlog::info("feedback: resubscribed {} (mode {}): its owner {} is back", d.to.to_string(),
+                     d.mode, from.to_string());
+        return;
+    }
+}
+
+// Under mutex_: whether there is room for one more subscriber, evicting the least recently
+// heard one (never a --notify one) when the table is full.
+bool Feedback::make_room() {
+    if (subscribers_.size() < config_.max_subscribers) return true;
+    auto oldest = subscribers_.end();
+    for (auto it = subscribers_.begin(); it != subscribers_.end(); ++it) {
+        if (it->is_static) continue;
+        if (oldest == subscribers_.end() || it->last_heard < oldest->last_heard) oldest = it;
+    }
+    if (oldest == subscribers_.end()) return false;
+    spdlog::info("feedback: dropped {} (least recently heard of {} subscribers)",
+                 oldest->to.to_string(), subscribers_.size());
+    drop(oldest);
+    return true;
+}
+
+// Under mutex_: removes a subscriber, remembering it for resubscribe().
+std::vector<Feedback::Subscriber>::iterator Feedback::drop(std::vector<Subscriber>::iterator it) {
+    // Bounded: the oldest memory goes first.
+    if (dropped_.size() >= config_.max_subscribers) dropped_.erase(dropped_.begin());
+    dropped_.push_back({it->to, it->owner, it->mode, it->zero_config});
+    return subscribers_.erase(it);
+}
+
 std::string Feedback::subscribe(const OscEndpoint& to, const OscEndpoint& owner, int mode) {
     if (mode != 1 && mode != 2) return "mode must be 0 (unsubscribe), 1 or 2";
     const TimePoint t = now_();
     std::lock_guard lock(mutex_);
+    forget_dropped(to);
     if (Subscriber* s = find(to)) {
         // Subscribing again refreshes: a surface that restarted wants the whole state.
         s->owner = owner;
@@ -185,18 +236,26 @@ std::string Feedback::subscribe(const OscEndpoint& to, const OscEndpoint& owner,
         s->wants_state = true;
         return {};
     }
-    if (subscribers_.size() >= config_.max_subscribers) {
-        spdlog::warn("feedback: refused {}: {} subscribers already", to.to_string(),
+    if (!make_room()) {
+        spdlog::warn("feedback: refused {}: {} subscribers already, all --notify", to.to_string(),
                      config_.max_subscribers);
-        return "too many subscribers (at most " + std::to_string(config_.max_subscribers) + ")";
+        return "too many subscribers (at most " + std::to_string(config_.max_subscribers) +
+               ", all --notify)";
     }
     add_subscriber(to, owner, false, false, mode, t);
     spdlog::info("feedback: subscribed {} (mode {})", to.to_string(), mode);
     return {};
 }
 
+void Feedback::forget_dropped(const OscEndpoint& to) {
+    dropped_.erase(std::remove_if(dropped_.begin(), dropped_.end(),
+                                  [&to](const Dropped& d) { return same_endpoint(d.to, to); }),
+                   dropped_.end());
+}
+
 bool Feedback::unsubscribe(const OscEndpoint& to) {
     std::lock_guard lock(mutex_);
+    forget_dropped(to);  // asked to stop: not brought back
     const auto it = std::find_if(subscribers_.begin(), subscribers_.end(),
                                  [&to](const Subscriber& s) { return same_endpoint(s.to, to); });
     if (it == subscribers_.end()) return false;
@@ -288,22 +347,26 @@ std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) cons
             out.push_back({osc::slot_verb_address(n, verb), {std::move(v)}});
         };
         add(osc::slot_verb(osc::kSlotState), OscArg::string(state));
-        add(osc::slot_verb(osc::kSlotPlaying),
-            OscArg::float32(std::string_view(state) == "playing" ? 1.0F : 0.0F));
+        add(osc::slot_verb(osc::kSlotPlaying), OscArg::float32(is_playing(state) ? 1.0F : 0.0F));
         each_param(p, add);
     }
     return out;
 }
 
-bool Feedback::send_bundles(const OscEndpoint& to, const std::vector<OscMessage>& messages) const {
-    bool all = true;
-    for (const auto& datagram : encode_osc_bundles(messages, config_.max_datagram))
-        all = send_(to, datagram) && all;
-    return all;
+Feedback::SendResult Feedback::send_bundles(const OscEndpoint& to,
+                                            const std::vector<OscMessage>& messages) const {
+    SendResult result = SendResult::sent;
+    for (const auto& datagram : encode_osc_bundles(messages, config_.max_datagram)) {
+        const SendResult r = send_(to, datagram);
+        // Refused is the strongest evidence: nothing listens there.
+        if (r == SendResult::refused) return r;
+        if (r == SendResult::failed) result = r;
+    }
+    return result;
 }
 
 bool Feedback::send_state(const OscEndpoint& to) const {
-    return send_bundles(to, state_messages());
+    return send_bundles(to, state_messages()) == SendResult::sent;
 }
 
 OscMessage Feedback::info_message(std::uint32_t slot) const {
@@ -357,11 +420,15 @@ void Feedback::tick(TimePoint now) {
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
         const char* state = slot_state(mirror.slots[n], n);
         if (last_state_[n] == state) continue;
+        const bool was_playing = is_playing(last_state_[n]);
         last_state_[n] = state;
         changed.push_back({osc::slot_address(osc::kSlotState, n), {OscArg::string(state)}});
-        const bool playing = std::string_view(state) == "playing";
+        const bool playing = is_playing(state);
         changed.push_back(
             {osc::slot_address(osc::kSlotPlaying, n), {OscArg::float32(playing ? 1.0F : 0.0F)}});
+        // A slot that stops shows its position back at the start, not where it was.
+        if (was_playing && !playing)
+            changed.push_back({osc::slot_address(osc::kSlotPosition, n), {OscArg::float32(0.0F)}});
     }
 
     // The clock: one message per beat reached (several beats in one tick: the latest).
@@ -385,7 +452,7 @@ void Feedback::tick(TimePoint now) {
         next_position_ += position_interval_;
         if (next_position_ <= now) next_position_ = now + position_interval_;  // fell behind
         for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
-            if (last_state_[n] != "playing") continue;
+            if (!is_playing(last_state_[n])) continue;
             changed.push_back({osc::slot_address(osc::kSlotPosition, n),
                                {OscArg::float32(engine_.slot_position(n))}});
         }
@@ -408,12 +475,18 @@ void Feedback::tick(TimePoint now) {
     const auto timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(config_.subscriber_timeout_s));
     for (auto it = subscribers_.begin(); it != subscribers_.end();) {
-        const bool silent_too_long = !it->is_static && now - it->last_heard > timeout;
-        const bool unreachable = !it->is_static && it->failed_sends >= kMaxFailedSends;
-        if (silent_too_long || unreachable) {
+        // Silence is no evidence unless asked for (--subscriber-timeout): a surface may sit
+        // idle for a whole set.
+        const bool silent_too_long =
+            !it->is_static && config_.subscriber_timeout_s > 0.0 && now - it->last_heard > timeout;
+        const bool failing = !it->is_static && it->failed_sends >= kMaxFailedSends;
+        const bool unreachable = !it->is_static && it->refused;
+        if (silent_too_long || failing || unreachable) {
             spdlog::info("feedback: dropped {} ({})", it->to.to_string(),
-                         silent_too_long ? "silent too long" : "sends failed");
-            it = subscribers_.erase(it);
+                         unreachable       ? "port unreachable"
+                         : silent_too_long ? "silent too long"
+                                           : "sends failed");
+            it = drop(it);
             continue;
         }
         ++it;
@@ -435,8 +508,9 @@ void Feedback::tick(TimePoint now) {
         for (const auto& m : changed) coalesce(s.pending, m);
 
         if (s.pending.empty() || now < s.next_burst) continue;
-        const bool ok = send_bundles(s.to, s.pending);
-        s.failed_sends = ok ? 0 : s.failed_sends + 1;
+        const SendResult sent = send_bundles(s.to, s.pending);
+        s.failed_sends = sent == SendResult::sent ? 0 : s.failed_sends + 1;
+        s.refused = sent == SendResult::refused;  // dropped at the next tick
         s.pending.clear();
         // Bursts are spaced by at least 1/rate: never more than feedback_rate in any second.
         s.next_burst = now + burst_interval_;

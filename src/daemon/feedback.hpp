@@ -26,9 +26,9 @@ struct FeedbackConfig {
     std::vector<OscEndpoint> static_subscribers;  // --notify: never dropped for silence
     std::uint16_t feedback_port = 0;              // zero-configuration port; 0: off
     std::uint32_t max_subscribers = 16;
-    double subscriber_timeout_s = 60.0;
-    std::uint32_t feedback_rate = 30;  // bursts per second per subscriber, at most
-    std::uint32_t position_rate = 20;  // position and meter updates per second
+    double subscriber_timeout_s = 0.0;  // 0: silence never drops a subscriber
+    std::uint32_t feedback_rate = 30;   // bursts per second per subscriber, at most
+    std::uint32_t position_rate = 20;   // position and meter updates per second
     std::uint32_t outputs = limits::kDefaultOutputs;
     std::size_t max_datagram = 8192;
 };
@@ -45,8 +45,12 @@ class Feedback {
   public:
     using TimePoint = std::chrono::steady_clock::time_point;
     using Now = std::function<TimePoint()>;
-    // Sends one datagram; false when sendto failed.
-    using SendDatagram = std::function<bool(const OscEndpoint&, const std::vector<std::uint8_t>&)>;
+    // What sending one datagram came to. `refused`: the destination answered that nothing
+    // listens there (ICMP port unreachable, seen on a connected socket), so its subscriber goes
+    // at once; `failed` (a full buffer, no route) counts towards 10 in a row.
+    enum class SendResult : std::uint8_t { sent, failed, refused };
+    using SendDatagram =
+        std::function<SendResult(const OscEndpoint&, const std::vector<std::uint8_t>&)>;
     using MirrorSource = std::function<MirrorState()>;
 
     // `engine` is read only (telemetry); `now` is the clock touch() and subscribe() use (tests
@@ -107,6 +111,7 @@ class Feedback {
         TimePoint last_heard{};
         TimePoint next_burst{};  // rate limit: no burst before this
         int failed_sends = 0;
+        bool refused = false;  // the last burst was refused: nothing listens there
         bool wants_state = true;
         std::vector<OscMessage> pending;  // coalesced: the latest value per address
     };
@@ -120,10 +125,21 @@ class Feedback {
     std::vector<OscMessage> state_messages(const MirrorState& mirror) const;
     void add_subscriber(const OscEndpoint& to, const OscEndpoint& owner, bool is_static,
                         bool zero_config, int mode, TimePoint now);
+    // A subscriber that was dropped: brought back when its owner is heard again.
+    struct Dropped {
+        OscEndpoint to;
+        OscEndpoint owner;
+        int mode = 1;
+        bool zero_config = false;
+    };
+    void resubscribe(const OscEndpoint& from, TimePoint now);
+    bool make_room();
+    std::vector<Subscriber>::iterator drop(std::vector<Subscriber>::iterator it);
+    void forget_dropped(const OscEndpoint& to);
     Subscriber* find(const OscEndpoint& to);
     const Subscriber* find(const OscEndpoint& to) const;
     static void coalesce(std::vector<OscMessage>& pending, const OscMessage& m);
-    bool send_bundles(const OscEndpoint& to, const std::vector<OscMessage>& messages) const;
+    SendResult send_bundles(const OscEndpoint& to, const std::vector<OscMessage>& messages) const;
 
     FeedbackConfig config_;
     Engine& engine_;
@@ -133,10 +149,11 @@ class Feedback {
     std::chrono::nanoseconds burst_interval_;
     std::chrono::nanoseconds position_interval_;
 
-    mutable std::mutex mutex_;  // subscribers_, published_, refused_
+    mutable std::mutex mutex_;  // subscribers_, published_, refused_, dropped_
     std::vector<Subscriber> subscribers_;
     std::vector<Published> published_;
     std::vector<std::string> refused_;  // zero-config IPs already logged as refused
+    std::vector<Dropped> dropped_;      // at most max_subscribers, oldest first
 
     // Feedback thread only: what was last told, to send changes only.
     std::vector<std::string> last_state_;

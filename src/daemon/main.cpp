@@ -42,6 +42,7 @@
 #include "io/net_allowlist.hpp"
 #include "io/osc_server.hpp"
 #include "io/rate_limiter.hpp"
+#include "io/udp_links.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/rt_guard.hpp"
 #include "looperd/sample_buffer.hpp"
@@ -307,10 +308,20 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     feedback_config.feedback_rate = options.feedback_rate;
     feedback_config.position_rate = options.position_rate;
     feedback_config.outputs = options.outputs;
+    // Feedback goes out through a connected socket per surface, which hears when one vanishes.
+    UdpLinks feedback_links;
     Feedback feedback(
         feedback_config, engine, [&controller] { return controller.snapshot(); },
-        [&osc](const OscEndpoint& to, const std::vector<std::uint8_t>& datagram) {
-            return osc.send_packet(to, datagram);
+        [&feedback_links](const OscEndpoint& to, const std::vector<std::uint8_t>& datagram) {
+            switch (feedback_links.send(to, datagram)) {
+                case UdpLinks::Result::sent:
+                    return Feedback::SendResult::sent;
+                case UdpLinks::Result::refused:
+                    return Feedback::SendResult::refused;
+                case UdpLinks::Result::failed:
+                    break;
+            }
+            return Feedback::SendResult::failed;
         });
     controller.set_feedback(&feedback);
 

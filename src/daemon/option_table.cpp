@@ -420,8 +420,8 @@ const std::array kSpecs{
                .metavar = "S",
                .group = "Feedback (control surfaces that stay in sync; see docs/osc.md)",
                .help = "drop a /notify or zero-configuration subscriber silent this many\n"
-                       "seconds, 1 to 86400 (default: 60)",
-               .min = 1,
+                       "seconds, 1 to 86400; 0: never (default: 0)",
+               .min = 0,
                .max = 86400,
                .set = set_whole<&Options::subscriber_timeout_s>,
                .get = get_whole<&Options::subscriber_timeout_s>},

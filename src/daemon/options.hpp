@@ -57,7 +57,7 @@ struct Options {
     std::vector<std::string> notify;  // --notify URLs: static subscribers
     std::uint16_t feedback_port = 0;  // zero-configuration mode; 0: off
     std::uint32_t max_subscribers = 16;
-    std::uint32_t subscriber_timeout_s = 60;
+    std::uint32_t subscriber_timeout_s = 0;  // 0: silence never drops a subscriber
     std::uint32_t feedback_rate = 30;
     std::uint32_t position_rate = 20;
     // Persistence (docs/persistence.md).

@@ -900,7 +900,7 @@ TEST(Options, FeedbackFlagsDefaultsAndLimits) {
     EXPECT_TRUE(d.notify.empty());
     EXPECT_EQ(d.feedback_port, 0U);
     EXPECT_EQ(d.max_subscribers, 16U);
-    EXPECT_EQ(d.subscriber_timeout_s, 60U);
+    EXPECT_EQ(d.subscriber_timeout_s, 0U);  // silence drops no one
     EXPECT_EQ(d.feedback_rate, 30U);
     EXPECT_EQ(d.position_rate, 20U);
     const char* all[] = {"looperd",
@@ -928,7 +928,7 @@ TEST(Options, FeedbackFlagsDefaultsAndLimits) {
     const std::vector<std::pair<const char*, const char*>> bad = {
         {"--notify", "127.0.0.1:9000"}, {"--feedback-port", "0"},
         {"--max-subscribers", "0"},     {"--max-subscribers", "257"},
-        {"--subscriber-timeout", "0"},  {"--subscriber-timeout", "86401"},
+        {"--subscriber-timeout", "-1"}, {"--subscriber-timeout", "86401"},
         {"--feedback-rate", "0"},       {"--feedback-rate", "201"},
         {"--position-rate", "0"},       {"--position-rate", "101"}};
     for (const auto& [flag, value] : bad) {
@@ -1008,7 +1008,7 @@ class ControllerFeedbackTest : public ControllerTest {
             FeedbackConfig{}, *engine_, [this] { return controller_->snapshot(); },
             [this](const OscEndpoint& to, const std::vector<std::uint8_t>&) {
                 datagrams_to_.push_back(to.to_string());
-                return true;
+                return Feedback::SendResult::sent;
             });
         controller_->set_feedback(feedback_.get());
     }

@@ -98,7 +98,8 @@ class FeedbackTest : public ::testing::Test {
             [this](const OscEndpoint& to, const std::vector<std::uint8_t>& bytes) {
                 std::lock_guard lock(mutex_);
                 sent_.push_back({to.to_string(), bytes});
-                return !fail_sends_;
+                if (refuse_sends_) return Feedback::SendResult::refused;
+                return fail_sends_ ? Feedback::SendResult::failed : Feedback::SendResult::sent;
             },
             [this] { return now_; });
         controller_->set_feedback(feedback_.get());
@@ -182,6 +183,7 @@ class FeedbackTest : public ::testing::Test {
     std::vector<Datagram> sent_;
     std::vector<std::pair<std::string, OscMessage>> replies_;
     bool fail_sends_ = false;
+    bool refuse_sends_ = false;  // as a connected socket after ICMP port unreachable
     std::mutex gate_mutex_;
     std::condition_variable gate_cv_;
     bool gate_open_ = true;
@@ -239,21 +241,140 @@ TEST_F(FeedbackTest, ModeTwoSuppressesOwnEchoesButNotOthers) {
     ASSERT_EQ(only(b, "/slot/2/pan").size(), 1U);  // mode 1: its own change too
 }
 
-TEST_F(FeedbackTest, SubscribersBeyondTheMaximumAreRefused) {
+// A full table makes room: the subscriber heard from least recently goes, not the newcomer.
+TEST_F(FeedbackTest, AFullTableDropsTheLeastRecentlyHeard) {
     FeedbackConfig c;
     c.max_subscribers = 2;
     make(c);
+    const OscEndpoint kC = endpoint("127.0.0.1", 7002);
     send("/notify", {OscArg::int32(1)}, kA);
+    now_ += 1s;
     send("/notify", {OscArg::int32(1)}, kB);
+    now_ += 1s;
+    send("/ping", {}, kA);  // A was heard after B
+    now_ += 1s;
+    send("/notify", {OscArg::int32(1)}, kC);
     EXPECT_TRUE(errors().empty());
-    send("/notify", {OscArg::int32(1)}, endpoint("127.0.0.1", 7002));
+    EXPECT_EQ(feedback_->subscriber_count(), 2U);
+    EXPECT_TRUE(feedback_->is_subscribed(kA));
+    EXPECT_FALSE(feedback_->is_subscribed(kB));
+    EXPECT_TRUE(feedback_->is_subscribed(kC));
+    // Subscribing again is not a new subscriber: nobody goes.
+    send("/notify", {OscArg::int32(2)}, kA);
+    EXPECT_TRUE(feedback_->is_subscribed(kC));
+    EXPECT_EQ(feedback_->subscriber_count(), 2U);
+}
+
+// --notify subscribers are never dropped: with every place theirs, one more is refused.
+TEST_F(FeedbackTest, ATableFullOfNotifySubscribersRefusesOneMore) {
+    FeedbackConfig c;
+    c.max_subscribers = 2;
+    c.static_subscribers = {endpoint("127.0.0.1", 8000), endpoint("127.0.0.1", 8001)};
+    make(c);
+    send("/notify", {OscArg::int32(1)}, kA);
     ASSERT_EQ(errors().size(), 1U);
-    EXPECT_EQ(errors()[0].first, "127.0.0.1:7002");
+    EXPECT_EQ(errors()[0].first, "127.0.0.1:7000");
     EXPECT_NE(errors()[0].second.args[1].s.find("too many subscribers"), std::string::npos);
     EXPECT_EQ(feedback_->subscriber_count(), 2U);
-    // Subscribing again is not a new subscriber.
+    EXPECT_FALSE(feedback_->is_subscribed(kA));
+}
+
+// A surface left idle for a whole set keeps its feedback.
+TEST_F(FeedbackTest, SilenceDropsNoSubscriberByDefault) {
     send("/notify", {OscArg::int32(2)}, kA);
-    EXPECT_EQ(errors().size(), 1U);
+    for (int hour = 0; hour < 4; ++hour) {
+        now_ += 3600s;
+        tick();
+    }
+    ASSERT_TRUE(feedback_->is_subscribed(kA));
+    clear();
+    send("/slot/1/gain", {OscArg::float32(0.25F)}, kB);  // another client's change
+    now_ += 1s;
+    tick();
+    const auto got = only(received("127.0.0.1:7000"), "/slot/1/gain");
+    ASSERT_EQ(got.size(), 1U);
+    EXPECT_FLOAT_EQ(got[0].args[0].f, 0.25F);
+}
+
+// A subscriber dropped for want of room comes back when it speaks again: with its mode (2: no
+// echo of its own changes) and the whole state.
+TEST_F(FeedbackTest, ADroppedSubscriberComesBackWithItsModeAndTheWholeState) {
+    FeedbackConfig c;
+    c.max_subscribers = 1;
+    make(c);
+    send("/notify", {OscArg::int32(2)}, kA);
+    now_ += 1s;
+    send("/notify", {OscArg::int32(1)}, kB);  // takes A's place
+    ASSERT_FALSE(feedback_->is_subscribed(kA));
+    tick();
+    clear();
+    now_ += 1s;
+    send("/ping", {}, kA);
+    EXPECT_TRUE(feedback_->is_subscribed(kA));
+    EXPECT_FALSE(feedback_->is_subscribed(kB)) << "the table holds one";
+    tick();
+    const auto state = received("127.0.0.1:7000");
+    EXPECT_EQ(only(state, "/slot/0/gain").size(), 1U) << "the whole state";
+    EXPECT_EQ(only(state, "/master/gain").size(), 1U) << "the whole state";
+    clear();
+    now_ += 1s;
+    send("/slot/0/gain", {OscArg::float32(0.5F)}, kA);
+    tick();
+    EXPECT_TRUE(only(received("127.0.0.1:7000"), "/slot/0/gain").empty())
+        << "mode 2: its own change is not echoed";
+}
+
+// So is one whose sends failed, once it is reachable and speaks again.
+TEST_F(FeedbackTest, ASubscriberDroppedForFailedSendsComesBackWhenItSpeaks) {
+    send("/notify", {OscArg::int32(1)}, kA);
+    fail_sends_ = true;
+    for (int i = 0; i < 11; ++i) {
+        send("/slot/0/gain", {OscArg::float32(0.01F * static_cast<float>(i))}, kB);
+        tick();
+        now_ += 100ms;
+    }
+    ASSERT_FALSE(feedback_->is_subscribed(kA));
+    fail_sends_ = false;
+    send("/ping", {}, kA);
+    EXPECT_TRUE(feedback_->is_subscribed(kA));
+}
+
+// "Port unreachable" is evidence enough: the subscriber goes at once, and comes back when its
+// surface speaks again.
+TEST_F(FeedbackTest, AnUnreachableSubscriberIsDroppedAtOnceAndComesBackWhenItSpeaks) {
+    FeedbackConfig c;
+    c.static_subscribers = {endpoint("127.0.0.1", 8000)};
+    make(c);
+    send("/notify", {OscArg::int32(1)}, kA);
+    tick();
+    refuse_sends_ = true;
+    now_ += 100ms;
+    send("/slot/0/gain", {OscArg::float32(0.5F)}, kB);
+    tick();  // refused
+    now_ += 100ms;
+    tick();
+    EXPECT_FALSE(feedback_->is_subscribed(kA));
+    EXPECT_TRUE(feedback_->is_subscribed(endpoint("127.0.0.1", 8000))) << "--notify stays";
+    refuse_sends_ = false;
+    send("/ping", {}, kA);
+    EXPECT_TRUE(feedback_->is_subscribed(kA));
+}
+
+// /notify 0 is meant: a source that unsubscribed is not brought back by its next message.
+TEST_F(FeedbackTest, AnUnsubscribedSourceIsNotBroughtBack) {
+    send("/notify", {OscArg::int32(1)}, kA);
+    fail_sends_ = true;
+    for (int i = 0; i < 11; ++i) {
+        send("/slot/0/gain", {OscArg::float32(0.01F * static_cast<float>(i))}, kB);
+        tick();
+        now_ += 100ms;
+    }
+    ASSERT_FALSE(feedback_->is_subscribed(kA));  // dropped, remembered
+    fail_sends_ = false;
+    send("/notify", {OscArg::int32(0)}, kA);  // and then it says it is leaving
+    EXPECT_FALSE(feedback_->is_subscribed(kA));
+    send("/ping", {}, kA);
+    EXPECT_FALSE(feedback_->is_subscribed(kA));
 }
 
 TEST_F(FeedbackTest, SilentDynamicSubscribersTimeOutStaticOnesStay) {
@@ -428,7 +549,12 @@ TEST_F(FeedbackTest, SlotStateSaysRecordingOverdubbingAndPlayingForATake) {
                                                 "playing", "empty"}));
     std::vector<float> playing;
     for (const auto& m : only(got, "/slot/0/playing")) playing.push_back(m.args[0].f);
-    EXPECT_EQ(playing, (std::vector<float>{0.0F, 0.0F, 1.0F, 0.0F, 1.0F, 0.0F}));
+    // The take keeps looping under the overdub: it still plays.
+    EXPECT_EQ(playing, (std::vector<float>{0.0F, 0.0F, 1.0F, 1.0F, 1.0F, 0.0F}));
+    // Cleared, it shows its position back at the start.
+    const auto positions = only(got, "/slot/0/position");
+    ASSERT_FALSE(positions.empty());
+    EXPECT_EQ(positions.back().args[0].f, 0.0F);
 
     // /slot/<n>/info says the same.
     std::lock_guard lock(mutex_);
@@ -439,6 +565,39 @@ TEST_F(FeedbackTest, SlotStateSaysRecordingOverdubbingAndPlayingForATake) {
     ASSERT_GE(info->second.args.size(), 2U);
     EXPECT_EQ(info->second.args[0].s, "state");
     EXPECT_EQ(info->second.args[1].s, "overdubbing");
+}
+
+// A surface's position bar goes back to the start when the slot stops, once.
+TEST_F(FeedbackTest, PositionReturnsToTheStartWhenTheSlotStops) {
+    FeedbackConfig c;
+    c.feedback_rate = 100;
+    c.position_rate = 100;
+    make(c);
+    write_wav("long.wav", 48000 * 4);
+    send("/slot/1/load", {OscArg::string("long.wav")});
+    controller_->wait_for_loads();
+    render(1);
+    send("/notify", {OscArg::int32(1)}, kA);
+    send("/slot/1/play");
+    for (int i = 0; i < 20; ++i) {
+        now_ += 10ms;
+        render(2);
+        tick();
+    }
+    send("/slot/1/stop");
+    for (int i = 0; i < 20; ++i) {  // past the stop fade, and a few ticks more
+        now_ += 10ms;
+        render(2);
+        tick();
+    }
+    const auto got = received("127.0.0.1:7000");
+    const auto positions = only(got, "/slot/1/position");
+    ASSERT_GE(positions.size(), 3U);
+    EXPECT_GT(positions[positions.size() - 2].args[0].f, 0.0F) << "it had moved";
+    EXPECT_EQ(positions.back().args[0].f, 0.0F);
+    const auto zeros = std::count_if(positions.begin(), positions.end(),
+                                     [](const OscMessage& m) { return m.args[0].f == 0.0F; });
+    EXPECT_EQ(zeros, 1) << "told once, not at every tick";
 }
 
 TEST_F(FeedbackTest, PositionAndMeterComeAtThePositionRate) {
@@ -588,6 +747,7 @@ TEST_F(FeedbackTest, SlotInfoAndSlotsReply) {
 TEST_F(FeedbackTest, ZeroConfigurationSubscribesTheSendersIpAtTheFeedbackPort) {
     FeedbackConfig c;
     c.feedback_port = 9001;
+    c.subscriber_timeout_s = 60;  // asked for: silence drops no one by default
     make(c);
     send("/slot/0/gain", {OscArg::float32(0.75F)}, endpoint("10.0.0.5", 53111));
     EXPECT_TRUE(feedback_->is_subscribed(endpoint("10.0.0.5", 9001)));

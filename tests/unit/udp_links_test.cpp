@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+// Feedback's connected sockets, against real UDP sockets on the loopback interface.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "io/udp_links.hpp"
+#include "wait_until.hpp"
+
+namespace {
+
+using namespace looperd;
+
+// A UDP socket bound to a free loopback port.
+struct Listener {
+    int fd = -1;
+    OscEndpoint at;
+    Listener() {
+        fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        socklen_t len = sizeof a;
+        EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+        std::memcpy(&at.addr, &a, sizeof a);
+        at.len = sizeof a;
+        timeval tv{5, 0};  // a receive never hangs the test
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    ~Listener() { close(); }
+    void close() {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+};
+
+const std::vector<std::uint8_t> kDatagram{'/', 'p', 'i', 'n', 'g', 0, 0, 0, ',', 0, 0, 0};
+
+TEST(UdpLinks, SendsThroughOneConnectedSocketPerDestination) {
+    Listener a;
+    Listener b;
+    UdpLinks links;
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(links.send(a.at, kDatagram), UdpLinks::Result::sent);
+        EXPECT_EQ(links.send(b.at, kDatagram), UdpLinks::Result::sent);
+    }
+    EXPECT_EQ(links.size(), 2U);
+    std::vector<std::uint8_t> got(64);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(::recv(a.fd, got.data(), got.size(), 0), static_cast<ssize_t>(kDatagram.size()));
+        ASSERT_EQ(::recv(b.fd, got.data(), got.size(), 0), static_cast<ssize_t>(kDatagram.size()));
+    }
+    got.resize(kDatagram.size());
+    EXPECT_EQ(got, kDatagram);
+}
+
+// A surface that vanished: its host answers "port unreachable", which the next send reports.
+TEST(UdpLinks, ReportsADestinationNothingListensOnAsRefused) {
+    Listener gone;
+    const OscEndpoint at = gone.at;
+    gone.close();
+    UdpLinks links;
+    bool refused = false;
+    // The ICMP answer to one datagram comes back before (or while) the next is sent; keep
+    // sending until it is seen. On loopback that is the second send.
+    EXPECT_TRUE(test::wait_until([&] {
+        refused = links.send(at, kDatagram) == UdpLinks::Result::refused;
+        return refused;
+    })) << "no send was ever refused";
+}
+
+TEST(UdpLinks, ClosesTheLeastRecentlyUsedSocketBeyondItsCapacity) {
+    Listener a;
+    Listener b;
+    Listener c;
+    UdpLinks links(2);
+    EXPECT_EQ(links.send(a.at, kDatagram), UdpLinks::Result::sent);
+    EXPECT_EQ(links.send(b.at, kDatagram), UdpLinks::Result::sent);
+    EXPECT_EQ(links.send(a.at, kDatagram), UdpLinks::Result::sent);  // b is now the oldest
+    EXPECT_EQ(links.send(c.at, kDatagram), UdpLinks::Result::sent);
+    EXPECT_EQ(links.size(), 2U);
+    links.close(c.at);
+    EXPECT_EQ(links.size(), 1U);
+    // A closed link opens again on demand.
+    EXPECT_EQ(links.send(b.at, kDatagram), UdpLinks::Result::sent);
+    EXPECT_EQ(links.size(), 2U);
+}
+
+}  // namespace
