@@ -64,8 +64,12 @@ UdpLinks::Result UdpLinks::send(const OscEndpoint& to, std::span<const std::uint
     link->used = ++sends_;
     if (::send(link->fd, datagram.data(), datagram.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
         return Result::sent;
-    // The kernel reports an earlier datagram's ICMP error, once, on this send.
-    return errno == ECONNREFUSED ? Result::refused : Result::failed;
+    if (errno != ECONNREFUSED) return Result::failed;
+    // The kernel reported an earlier datagram's ICMP error, once, instead of sending this one:
+    // send it now, so that a destination listening again (a --notify one, never dropped)
+    // misses nothing.
+    (void)::send(link->fd, datagram.data(), datagram.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    return Result::refused;
 }
 
 void UdpLinks::close(const OscEndpoint& to) {

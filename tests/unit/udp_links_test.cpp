@@ -78,6 +78,31 @@ TEST(UdpLinks, ReportsADestinationNothingListensOnAsRefused) {
     })) << "no send was ever refused";
 }
 
+// A destination listening again (a --notify surface restarted) misses nothing: the datagram whose
+// send reported the old refusal is sent after all.
+TEST(UdpLinks, ARefusedSendStillDeliversToADestinationListeningAgain) {
+    Listener gone;
+    const OscEndpoint at = gone.at;
+    gone.close();
+    UdpLinks links;
+    ASSERT_TRUE(test::wait_until([&] {
+        return links.send(at, kDatagram) == UdpLinks::Result::refused;
+    })) << "no send was ever refused";
+    // One more datagram to the dead port leaves its refusal pending (on loopback the ICMP
+    // answer is back before send() returns)...
+    (void)links.send(at, kDatagram);
+    // ...and the port listens again.
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&at.addr), at.len), 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    (void)links.send(at, kDatagram);  // sent, refused or not
+    std::vector<std::uint8_t> got(64);
+    EXPECT_EQ(::recv(fd, got.data(), got.size(), 0), static_cast<ssize_t>(kDatagram.size()))
+        << "the datagram was lost";
+    ::close(fd);
+}
+
 TEST(UdpLinks, ClosesTheLeastRecentlyUsedSocketBeyondItsCapacity) {
     Listener a;
     Listener b;
