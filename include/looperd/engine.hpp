@@ -131,6 +131,15 @@ class Engine {
     std::uint32_t slot_sounding_voices(std::uint32_t slot) const noexcept;
     // Where the slot's newest sounding voice is, 0..1 across its region (0 when silent).
     float slot_position(std::uint32_t slot) const noexcept;
+    // What waits to happen to a slot: a quantized start (play or record) or stop still before
+    // its grid frame, and voices fading out after a stop. A surface shows these as "queued"
+    // and "stopping", so that a press that waits for the bar is seen to have been taken.
+    struct SlotPending {
+        bool start = false;
+        bool stop = false;
+        bool fading = false;
+    };
+    SlotPending slot_pending(std::uint32_t slot) const noexcept;
     // The peak |sample| of output `o` since the last call (the audio thread holds the peak
     // until a reader takes it). One reader thread.
     float take_output_peak(std::uint32_t o) noexcept;
@@ -284,12 +293,17 @@ class Engine {
     struct SlotTelemetry {
         std::atomic<std::uint32_t> sounding{0};
         std::atomic<float> position{0.0F};
+        std::atomic<std::uint8_t> pending{0};  // kPending* bits
     };
+    static constexpr std::uint8_t kPendingStart = 1;
+    static constexpr std::uint8_t kPendingStop = 2;
+    static constexpr std::uint8_t kPendingFading = 4;
     std::vector<SlotTelemetry> slot_telemetry_;
     std::vector<std::atomic<float>> output_peak_;
-    std::vector<float> peak_hold_;                // audio thread
-    std::vector<std::uint32_t> telemetry_count_;  // audio thread scratch, one per slot
-    std::vector<const Voice*> telemetry_newest_;  // audio thread scratch, one per slot
+    std::vector<float> peak_hold_;                 // audio thread
+    std::vector<std::uint32_t> telemetry_count_;   // audio thread scratch, one per slot
+    std::vector<const Voice*> telemetry_newest_;   // audio thread scratch, one per slot
+    std::vector<std::uint8_t> telemetry_pending_;  // audio thread scratch, one per slot
     std::atomic<std::uint32_t> peak_epoch_{0};
     std::uint32_t peak_epoch_seen_ = 0;  // audio thread
     std::atomic<double> clock_beat_{0.0};

@@ -88,6 +88,7 @@ enum class Handler : std::uint8_t {
     session_save,
     session_load,
     session_list,
+    samples_list,
 };
 
 // Addresses the code sends, besides echoes (which take a row's `echo`). Rows below use them.
@@ -101,6 +102,7 @@ inline constexpr std::string_view kSlotsReply = "/slots.reply";
 inline constexpr std::string_view kSessionSaveReply = "/session/save.reply";
 inline constexpr std::string_view kSessionLoadReply = "/session/load.reply";
 inline constexpr std::string_view kSessionListReply = "/session/list.reply";
+inline constexpr std::string_view kSamplesListReply = "/samples/list.reply";
 inline constexpr std::string_view kSlotState = "/slot/<n>/state";
 inline constexpr std::string_view kSlotPlaying = "/slot/<n>/playing";
 inline constexpr std::string_view kSlotPosition = "/slot/<n>/position";

@@ -173,6 +173,8 @@ Controller::Handler Controller::handler_for(osc::Handler h) {
             return &Controller::osc_session_load;
         case H::session_list:
             return &Controller::osc_session_list;
+        case H::samples_list:
+            return &Controller::osc_samples_list;
     }
     return nullptr;
 }

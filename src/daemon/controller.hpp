@@ -53,6 +53,9 @@ struct RuntimeStatus {
     // The JACK connection: "connected", "disconnected" or "stalled".
     const char* jack = "connected";
     std::uint32_t recorders_free = 0;  // recorders holding no take (0 with recording off)
+    // Seconds since the daemon started: a surface that sees it fall knows looperd restarted
+    // and subscribes again.
+    double uptime_s = 0.0;
 };
 
 struct ControllerConfig {
@@ -272,6 +275,7 @@ class Controller {
     void osc_session_save(const Request& r);
     void osc_session_load(const Request& r);
     void osc_session_list(const Request& r);
+    void osc_samples_list(const Request& r);
     bool require_persistence(const Request& r);
     struct SessionRequest {
         std::string name;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <variant>
 
+#include "daemon/sample_listing.hpp"
 #include "io/memory_lock.hpp"
 #include "io/sample_loader.hpp"
 #include "looperd/sample_buffer.hpp"
@@ -18,6 +19,9 @@
 namespace looperd {
 
 namespace {
+// As many as one reply datagram carries comfortably (paths of 100 bytes: 26 KB).
+constexpr std::size_t kMaxListedSamples = 256;
+
 std::string too_many_loads() {
     return "too many loads pending (" + std::to_string(LoadWorker::kDefaultCapacity) + ")";
 }
@@ -125,6 +129,28 @@ void Controller::empty_slot(const Request& r, CommandKind kind) {
 // pool. Works with recording off too, as an unload.
 void Controller::osc_slot_clear(const Request& r) {
     empty_slot(r, CommandKind::clear);
+}
+
+// The directory walk runs after the transaction, outside the mirror's lock.
+void Controller::osc_samples_list(const Request& r) {
+    if (!check_arity(r, 0, 1)) return;
+    auto to = reply_endpoint(r, 0);
+    if (!to) return;
+    later(r, [this, to = *to, from = r.from, address = r.message.address] {
+        SampleListing listing;
+        try {
+            listing = list_samples(config_.samples_dir, kMaxListedSamples);
+        } catch (const std::exception& e) {
+            report_error(from, address, e.what());
+            return;
+        }
+        if (listing.truncated)
+            spdlog::warn("sample listing: more than {} sound files under {}; listing the first {}",
+                         kMaxListedSamples, config_.samples_dir.string(), kMaxListedSamples);
+        OscMessage m{std::string(osc::kSamplesListReply), {}};
+        for (auto& p : listing.paths) m.args.push_back(OscArg::string(std::move(p)));
+        reply_(to, m);
+    });
 }
 
 }  // namespace looperd

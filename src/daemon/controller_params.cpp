@@ -58,6 +58,7 @@ OscMessage Controller::status_message() const {
     if (!s.state.empty()) add("state", OscArg::string(s.state));
     add("jack", OscArg::string(s.jack));
     add("recorders_free", i32(s.recorders_free));
+    add("uptime", OscArg::float32(static_cast<float>(s.uptime_s)));
     return m;
 }
 

@@ -18,9 +18,10 @@ namespace looperd {
 
 namespace {
 
-// Whether a slot in `state` sounds: playing, or overdubbing onto a take that keeps looping.
+// Whether a slot in `state` sounds: playing, overdubbing onto a take that keeps looping, or
+// playing on until its quantized stop (or fading out).
 bool is_playing(std::string_view state) {
-    return state == "playing" || state == "overdubbing";
+    return state == "playing" || state == "overdubbing" || state == "stopping";
 }
 
 const std::vector<const osc::Row*>& slot_rows() {
@@ -310,19 +311,23 @@ void Feedback::coalesce(std::vector<OscMessage>& pending, const OscMessage& m) {
     pending.push_back(m);
 }
 
-const char* Feedback::state_name(const SlotMirror& slot, bool sounding,
-                                 Engine::RecordState record) {
+const char* Feedback::state_name(const SlotMirror& slot, bool sounding, Engine::RecordState record,
+                                 Engine::SlotPending pending) {
     // What the slot does now comes first: a take being recorded or layered.
     if (record == Engine::RecordState::recording) return "recording";
     if (record == Engine::RecordState::overdubbing) return "overdubbing";
     if (slot.loading) return "loading";
     // A take loops in a slot that holds no file: it plays all the same.
-    if (sounding) return "playing";
+    if (sounding) return pending.stop ? "stopping" : "playing";
+    if (pending.fading) return "stopping";
+    // A press taken, waiting for its grid frame (a play, or a record on an empty slot).
+    if (pending.start) return "queued";
     return slot.loaded ? "stopped" : "empty";
 }
 
 const char* Feedback::slot_state(const SlotMirror& slot, std::uint32_t n) const {
-    return state_name(slot, engine_.slot_sounding_voices(n) > 0, engine_.slot_record_state(n));
+    return state_name(slot, engine_.slot_sounding_voices(n) > 0, engine_.slot_record_state(n),
+                      engine_.slot_pending(n));
 }
 
 std::vector<OscMessage> Feedback::state_messages() const {

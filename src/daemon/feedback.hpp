@@ -94,9 +94,12 @@ class Feedback {
     bool is_subscribed(const OscEndpoint& to) const;
 
     // "recording" or "overdubbing" (a take, whatever else the slot holds), else "loading",
-    // "playing" (a sample or a take sounds), "stopped" (a sample loaded) or "empty".
+    // "playing" (a sample or a take sounds), "stopping" (sounding until a quantized stop, or
+    // fading out), "queued" (a start waits for its grid frame), "stopped" (a sample loaded)
+    // or "empty".
     static const char* state_name(const SlotMirror& slot, bool sounding,
-                                  Engine::RecordState record = Engine::RecordState::none);
+                                  Engine::RecordState record = Engine::RecordState::none,
+                                  Engine::SlotPending pending = {});
 
   private:
     struct Pending {

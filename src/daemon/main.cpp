@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -265,7 +266,8 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
         [&osc](const OscEndpoint& to, const OscMessage& m) {
             if (!osc.send(to, m)) spdlog::warn("cannot send {} to {}", m.address, to.to_string());
         },
-        [&engine, &jack, &gate_counters, &persistence, &jack_link] {
+        [&engine, &jack, &gate_counters, &persistence, &jack_link,
+         started = std::chrono::steady_clock::now()] {
             RuntimeStatus s;
             s.voices = engine.active_voices();
             s.voices_max = engine.config().voices;
@@ -284,6 +286,8 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
             const JackLink* link = jack_link.load(std::memory_order_acquire);
             s.jack = to_string(link ? link->state() : JackState::disconnected);
             s.recorders_free = engine.free_recorders();
+            s.uptime_s =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             return s;
         },
         // Loads convert to the engine's rate: the server's once joined, else --sample-rate.

@@ -81,7 +81,8 @@ Engine::Engine(const EngineConfig& config)
       output_peak_(config.outputs),
       peak_hold_(config.outputs, 0.0F),
       telemetry_count_(config.slots, 0U),
-      telemetry_newest_(config.slots, nullptr) {
+      telemetry_newest_(config.slots, nullptr),
+      telemetry_pending_(config.slots, 0U) {
     fade_frames_ = ms_to_frames(config_.fade_ms, config_.sample_rate);
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
@@ -177,6 +178,14 @@ float Engine::slot_position(std::uint32_t slot) const noexcept {
                : 0.0F;
 }
 
+Engine::SlotPending Engine::slot_pending(std::uint32_t slot) const noexcept {
+    if (slot >= slot_telemetry_.size()) return {};
+    const std::uint8_t bits = slot_telemetry_[slot].pending.load(std::memory_order_relaxed);
+    return {.start = (bits & kPendingStart) != 0,
+            .stop = (bits & kPendingStop) != 0,
+            .fading = (bits & kPendingFading) != 0};
+}
+
 float Engine::take_output_peak(std::uint32_t o) noexcept {
     if (o >= output_peak_.size()) return 0.0F;
     const float peak = output_peak_[o].load(std::memory_order_relaxed);
@@ -184,14 +193,27 @@ float Engine::take_output_peak(std::uint32_t o) noexcept {
     return peak;
 }
 
-// Audio thread, end of block: bounded by slots + voices + outputs × nframes.
+// Audio thread, end of block: bounded by slots + voices + scheduled commands + outputs × nframes.
 void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noexcept {
     // Per slot: the count of sounding voices, and the newest one's place in its region. Counted
     // in scratch first and stored once per slot, so a reader never sees a half-made count.
     std::fill(telemetry_count_.begin(), telemetry_count_.end(), 0U);
     std::fill(telemetry_newest_.begin(), telemetry_newest_.end(), nullptr);
+    std::fill(telemetry_pending_.begin(), telemetry_pending_.end(), std::uint8_t{0});
+    for (std::size_t i = 0; i < scheduled_size_; ++i) {
+        const Command& c = scheduled_[i];
+        if (c.slot >= telemetry_pending_.size()) continue;
+        if (c.kind == CommandKind::play_on_grid || c.kind == CommandKind::record_on_grid)
+            telemetry_pending_[c.slot] |= kPendingStart;
+        else if (c.kind == CommandKind::stop_on_grid)
+            telemetry_pending_[c.slot] |= kPendingStop;
+    }
     for (const auto& v : voices_) {
-        if (!v.active || v.releasing) continue;
+        if (!v.active) continue;
+        if (v.releasing) {
+            telemetry_pending_[v.slot] |= kPendingFading;
+            continue;
+        }
         ++telemetry_count_[v.slot];
         const Voice*& newest = telemetry_newest_[v.slot];
         if (!newest || v.started >= newest->started) newest = &v;
@@ -199,6 +221,7 @@ void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noe
     for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
         auto& t = slot_telemetry_[slot];
         t.sounding.store(telemetry_count_[slot], std::memory_order_relaxed);
+        t.pending.store(telemetry_pending_[slot], std::memory_order_relaxed);
         const Voice* newest = telemetry_newest_[slot];
         float at = 0.0F;
         if (newest) {

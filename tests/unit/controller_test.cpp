@@ -104,6 +104,7 @@ class ControllerTest : public ::testing::Test {
                 s.dropped_rate_limited = 6;
                 s.jack = "stalled";
                 s.recorders_free = 5;
+                s.uptime_s = 3600.5;
                 return s;
             },
             [] { return 48000U; },
@@ -207,6 +208,45 @@ TEST_F(ControllerTest, PingAnswersPongToTheSender) {
     ASSERT_EQ(replies_.size(), 1U);
     EXPECT_EQ(replies_[0].message.address, "/pong");
     EXPECT_EQ(replies_[0].to, "127.0.0.1:5555");
+}
+
+// A surface's sample browser: the sound files under the samples directory, as load paths.
+TEST_F(ControllerTest, SamplesListGivesTheSoundFilesUnderTheSamplesDirectory) {
+    write_wav("kick.wav", 48, 1);
+    fs::create_directories(dir_ / "loops" / ".hidden");
+    fs::rename(write_wav("drums.wav", 48, 1), dir_ / "loops" / "drums.WAV");
+    fs::rename(write_wav("secret.wav", 48, 1), dir_ / "loops" / ".hidden" / "secret.wav");
+    std::ofstream(dir_ / "notes.txt") << "not a sound";
+    send("/samples/list");
+    ASSERT_EQ(replies_.size(), 1U);
+    EXPECT_EQ(replies_[0].to, "127.0.0.1:5555");
+    EXPECT_EQ(replies_[0].message.address, "/samples/list.reply");
+    std::vector<std::string> paths;
+    for (const auto& a : replies_[0].message.args) paths.push_back(a.s);
+    EXPECT_EQ(paths, (std::vector<std::string>{"kick.wav", "loops/drums.WAV"}));
+    // Each path loads as it is given.
+    send("/slot/2/load", {OscArg::string("loops/drums.WAV")});
+    EXPECT_TRUE(test::wait_until([&] { return !commands_.empty(); }));
+
+    send("/samples/list", {OscArg::string("osc.udp://127.0.0.1:7001/")});
+    std::lock_guard lock(replies_mutex_);
+    EXPECT_EQ(std::count_if(replies_.begin(), replies_.end(),
+                            [](const Reply& r) {
+                                return r.to == "127.0.0.1:7001" &&
+                                       r.message.address == "/samples/list.reply";
+                            }),
+              1);
+}
+
+TEST_F(ControllerTest, SamplesListOfAMissingDirectoryAnswersAnError) {
+    fs::remove_all(dir_);
+    send("/samples/list");
+    ASSERT_EQ(replies_.size(), 1U);
+    EXPECT_EQ(replies_[0].message.address, "/error");
+    EXPECT_EQ(replies_[0].message.args[0].s, "/samples/list");
+    send("/samples/list", {OscArg::int32(3)});
+    ASSERT_EQ(replies_.size(), 2U);
+    EXPECT_EQ(replies_[1].message.address, "/error") << "a reply URL must be a string";
 }
 
 TEST_F(ControllerTest, PingAnswersToTheReplyUrl) {
@@ -1199,9 +1239,12 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_EQ(kv.at("error_replies_dropped").i, 0);
     EXPECT_EQ(kv.at("jack").s, "stalled");
     EXPECT_EQ(kv.at("recorders_free").i, 5);
+    EXPECT_EQ(kv.at("uptime").type, 'f');
+    EXPECT_FLOAT_EQ(kv.at("uptime").f, 3600.5F);
     // New keys come last: earlier keys keep their places.
-    EXPECT_EQ(m.args[m.args.size() - 4].s, "jack");
-    EXPECT_EQ(m.args[m.args.size() - 2].s, "recorders_free");
+    EXPECT_EQ(m.args[m.args.size() - 6].s, "jack");
+    EXPECT_EQ(m.args[m.args.size() - 4].s, "recorders_free");
+    EXPECT_EQ(m.args[m.args.size() - 2].s, "uptime");
     send("/status", {OscArg::string("osc.udp://127.0.0.1:6002/")});
     EXPECT_EQ(replies_.back().to, "127.0.0.1:6002");
     expect_rejected("/status", {OscArg::int32(1)});

@@ -449,6 +449,36 @@ TEST_F(EngineQuantize, AQuantizedStopFadesFromTheNextBeat) {
     expect_fade(x, tl_.at(grid), kFadeFrames, ramp_step(0.5F, kFadeFrames));
 }
 
+// What a surface shows as "queued" and "stopping": published at the end of every block.
+TEST_F(EngineQuantize, PendingStartsStopsAndFadesArePublished) {
+    auto* dc = h_.make_dc(1, 4800, 0.5F);
+    tl_.send(0, CommandKind::assign_buffer, 1, 0.0F, dc);
+    tl_.send(0, CommandKind::set_mode, 1, mode(SlotMode::loop));
+    tl_.send(0, CommandKind::set_quantize, 1, 1.0F);
+    const looperd::Engine& e = h_.engine();
+    ASSERT_TRUE(tl_.send(reset_ + 1000, CommandKind::play, 1, 1.0F));
+    tl_.run_to(reset_ + 2000);
+    EXPECT_TRUE(e.slot_pending(1).start) << "a play waiting for the beat";
+    EXPECT_EQ(e.slot_sounding_voices(1), 0U);
+    tl_.run_to(reset_ + kBeat + 2000);
+    EXPECT_FALSE(e.slot_pending(1).start) << "started on the beat";
+    EXPECT_EQ(e.slot_sounding_voices(1), 1U);
+
+    ASSERT_TRUE(tl_.send(reset_ + kBeat + 3000, CommandKind::stop, 1));
+    tl_.run_to(reset_ + kBeat + 4000);
+    EXPECT_TRUE(e.slot_pending(1).stop) << "a stop waiting for the beat";
+    EXPECT_EQ(e.slot_sounding_voices(1), 1U) << "it plays on until then";
+    // Just after the grid: the stop has happened and the voice fades out.
+    tl_.run_to(reset_ + 2 * kBeat + 1);
+    EXPECT_FALSE(e.slot_pending(1).stop);
+    EXPECT_TRUE(e.slot_pending(1).fading);
+    EXPECT_EQ(e.slot_sounding_voices(1), 0U);
+    tl_.run_to(reset_ + 2 * kBeat + kFadeFrames + 1000);
+    EXPECT_FALSE(e.slot_pending(1).fading) << "the fade is over";
+    // Nothing was ever pending on another slot.
+    EXPECT_FALSE(e.slot_pending(0).start || e.slot_pending(0).stop || e.slot_pending(0).fading);
+}
+
 TEST_F(EngineQuantize, AQuantizedRetriggerRestartsOnTheGrid) {
     tl_.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
     tl_.send(0, CommandKind::set_quantize, 0, 1.0F);

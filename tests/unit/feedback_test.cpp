@@ -567,6 +567,63 @@ TEST_F(FeedbackTest, SlotStateSaysRecordingOverdubbingAndPlayingForATake) {
     EXPECT_EQ(info->second.args[1].s, "overdubbing");
 }
 
+// Every state a surface colours, from what the mirror and the engine publish.
+TEST(FeedbackStateName, NamesEachStateASurfaceShows) {
+    using RS = Engine::RecordState;
+    using P = Engine::SlotPending;
+    SlotMirror empty;
+    SlotMirror loaded;
+    loaded.loaded = true;
+    SlotMirror loading;
+    loading.loading = true;
+    EXPECT_STREQ(Feedback::state_name(empty, false), "empty");
+    EXPECT_STREQ(Feedback::state_name(loaded, false), "stopped");
+    EXPECT_STREQ(Feedback::state_name(loading, false), "loading");
+    EXPECT_STREQ(Feedback::state_name(loaded, false, RS::none, P{.start = true}), "queued");
+    // A record pressed on an empty slot waits for the grid too.
+    EXPECT_STREQ(Feedback::state_name(empty, false, RS::none, P{.start = true}), "queued");
+    EXPECT_STREQ(Feedback::state_name(loaded, true), "playing");
+    // A retrigger waiting for the grid: the loop plays on meanwhile.
+    EXPECT_STREQ(Feedback::state_name(loaded, true, RS::none, P{.start = true}), "playing");
+    EXPECT_STREQ(Feedback::state_name(loaded, true, RS::none, P{.stop = true}), "stopping");
+    EXPECT_STREQ(Feedback::state_name(loaded, false, RS::none, P{.fading = true}), "stopping");
+    EXPECT_STREQ(Feedback::state_name(empty, false, RS::recording), "recording");
+    EXPECT_STREQ(Feedback::state_name(empty, true, RS::overdubbing, P{.stop = true}),
+                 "overdubbing");
+    // Each is one of the schema's choices for /slot/<n>/state.
+    const osc::Row* row = osc::find("/slot/<n>/state");
+    ASSERT_NE(row, nullptr);
+    for (const char* state : {"empty", "loading", "stopped", "queued", "playing", "stopping",
+                              "recording", "overdubbing"})
+        EXPECT_NE(std::string(row->choices).find(state), std::string::npos) << state;
+}
+
+// A quantized press shows as queued at once, and the slot as playing on the grid.
+TEST_F(FeedbackTest, AQuantizedPlayIsQueuedUntilItsBeat) {
+    write_wav("tone.wav", 48000);
+    send("/notify", {OscArg::int32(1)}, kA);
+    tick();
+    send("/slot/0/load", {OscArg::string("tone.wav")});
+    controller_->wait_for_loads();
+    send("/clock/tempo", {OscArg::float32(30.0F)});  // a beat every 2 s: 96000 frames
+    send("/slot/0/quantize", {OscArg::string("beat")});
+    send("/clock/reset");
+    render(1);
+    now_ += 100ms;
+    tick();
+    send("/slot/0/play");
+    render(2);
+    now_ += 100ms;
+    tick();
+    render(96000 / 256 + 2);  // past the beat
+    now_ += 100ms;
+    tick();
+    std::vector<std::string> states;
+    for (const auto& m : only(received("127.0.0.1:7000"), "/slot/0/state"))
+        states.push_back(m.args[0].s);
+    EXPECT_EQ(states, (std::vector<std::string>{"empty", "stopped", "queued", "playing"}));
+}
+
 // A surface's position bar goes back to the start when the slot stops, once.
 TEST_F(FeedbackTest, PositionReturnsToTheStartWhenTheSlotStops) {
     FeedbackConfig c;
