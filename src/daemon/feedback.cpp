@@ -220,6 +220,7 @@ std::vector<Feedback::Subscriber>::iterator Feedback::drop(std::vector<Subscribe
     // Bounded: the oldest memory goes first.
     if (dropped_.size() >= config_.max_subscribers) dropped_.erase(dropped_.begin());
     dropped_.push_back({it->to, it->owner, it->mode, it->zero_config});
+    if (forget_) forget_(it->to);
     return subscribers_.erase(it);
 }
 
@@ -260,6 +261,7 @@ bool Feedback::unsubscribe(const OscEndpoint& to) {
     const auto it = std::find_if(subscribers_.begin(), subscribers_.end(),
                                  [&to](const Subscriber& s) { return same_endpoint(s.to, to); });
     if (it == subscribers_.end()) return false;
+    if (forget_) forget_(it->to);
     subscribers_.erase(it);
     spdlog::info("feedback: unsubscribed {}", to.to_string());
     return true;

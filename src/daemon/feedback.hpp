@@ -61,6 +61,13 @@ class Feedback {
     Feedback(const Feedback&) = delete;
     Feedback& operator=(const Feedback&) = delete;
 
+    // Before start(): called (under the subscriber table's lock) for every subscriber that goes,
+    // whatever the reason, so that the sending side can close what it holds for it. A
+    // connected socket keeps a "port unreachable" that arrived after the drop; a surface
+    // back on that port must not be dropped again for it.
+    using Forget = std::function<void(const OscEndpoint&)>;
+    void on_forget(Forget forget) { forget_ = std::move(forget); }
+
     // Starts the thread ticking at max(feedback_rate, position_rate) per second.
     void start();
     void stop();
@@ -148,6 +155,7 @@ class Feedback {
     Engine& engine_;
     MirrorSource mirror_;
     SendDatagram send_;
+    Forget forget_;
     Now now_;
     std::chrono::nanoseconds burst_interval_;
     std::chrono::nanoseconds position_interval_;

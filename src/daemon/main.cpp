@@ -327,6 +327,7 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
             }
             return Feedback::SendResult::failed;
         });
+    feedback.on_forget([&feedback_links](const OscEndpoint& to) { feedback_links.close(to); });
     controller.set_feedback(&feedback);
 
     JackLinkConfig link_config;

@@ -766,6 +766,55 @@ TEST_F(Feedback, DeadSubscribersDisturbNeitherAudioNorOtherSubscribers) {
               << "were fed; " << recorder_->xruns() << " xruns\n";
 }
 
+// A surface that goes away is dropped on evidence (ICMP port unreachable on looperd's connected
+// socket), not after a silence; when it comes back and sends anything, it is subscribed again
+// with its old mode and gets the whole state.
+TEST_F(Feedback, AClosedSurfaceIsDroppedAndComesBackWithTheWholeState) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    const std::uint16_t port = pick_free_udp_port();
+    const std::string endpoint = "127.0.0.1:" + std::to_string(port);
+    {
+        Surface first(port);
+        ASSERT_NO_FATAL_FAILURE(subscribe(first, 1));
+    }  // the surface's socket closes: nothing listens at its port now
+
+    // Changes from another client are sent to the closed port until the kernel says so.
+    auto log_says = [this, &endpoint](const std::string& what) {
+        std::istringstream lines(daemon_->read_log());
+        for (std::string line; std::getline(lines, line);)
+            if (line.find(what) != std::string::npos && line.find(endpoint) != std::string::npos)
+                return true;
+        return false;
+    };
+    const auto deadline = Clock::now() + kHangBound;
+    int changes = 0;
+    while (!log_says("dropped") && Clock::now() < deadline) {
+        send(slot(1, "gain"), {osc_float(0.01F * static_cast<float>(++changes % 50))});
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(log_says("dropped")) << "the closed surface was never dropped";
+    EXPECT_TRUE(log_says("port unreachable")) << "dropped, but not for the unreachable port";
+
+    // The surface comes back on the same port. Until it sends, it is not fed.
+    Surface& back = surface("surface back on its port", port);
+    send(slot(1, "gain"), {osc_float(0.375F)});
+    EXPECT_FALSE(back.wait_for(slot(1, "gain"), 700ms)) << "fed before it sent anything";
+    // Its first message brings it back, with the whole state (as it is now). The /pong and the
+    // state may come in either order.
+    back.send(osc_port_, "/ping");
+    EXPECT_TRUE(back.wait_for(slot(1, "gain"), kHangBound, [](const OscMsg& m) {
+        return has_one_number(m, 0.375);
+    })) << "no whole state after coming back";
+    back.settle(300ms, kHangBound);
+    EXPECT_FALSE(at_address(back.log(), "/pong").empty()) << "no /pong";
+    EXPECT_TRUE(log_says("resubscribed"));
+    // And its old mode (1): its own changes are echoed to it.
+    back.send(osc_port_, slot(1, "gain"), {osc_float(0.625F)});
+    EXPECT_TRUE(back.wait_for(slot(1, "gain"), kHangBound, [](const OscMsg& m) {
+        return has_one_number(m, 0.625);
+    })) << "its own change was not echoed: not back in mode 1";
+}
+
 TEST_F(Feedback, BurstsAreLimitedToTheFeedbackRateAndEndOnTheLastValue) {
     constexpr int kRateLimit = 10;
     ASSERT_NO_FATAL_FAILURE(start_daemon({"--feedback-rate", std::to_string(kRateLimit)}));

@@ -102,6 +102,8 @@ class FeedbackTest : public ::testing::Test {
                 return fail_sends_ ? Feedback::SendResult::failed : Feedback::SendResult::sent;
             },
             [this] { return now_; });
+        feedback_->on_forget(
+            [this](const OscEndpoint& to) { forgotten_.push_back(to.to_string()); });
         controller_->set_feedback(feedback_.get());
     }
 
@@ -183,7 +185,8 @@ class FeedbackTest : public ::testing::Test {
     std::vector<Datagram> sent_;
     std::vector<std::pair<std::string, OscMessage>> replies_;
     bool fail_sends_ = false;
-    bool refuse_sends_ = false;  // as a connected socket after ICMP port unreachable
+    bool refuse_sends_ = false;           // as a connected socket after ICMP port unreachable
+    std::vector<std::string> forgotten_;  // subscribers gone, as on_forget told
     std::mutex gate_mutex_;
     std::condition_variable gate_cv_;
     bool gate_open_ = true;
@@ -355,6 +358,8 @@ TEST_F(FeedbackTest, AnUnreachableSubscriberIsDroppedAtOnceAndComesBackWhenItSpe
     tick();
     EXPECT_FALSE(feedback_->is_subscribed(kA));
     EXPECT_TRUE(feedback_->is_subscribed(endpoint("127.0.0.1", 8000))) << "--notify stays";
+    // The sending side is told, so that it closes its socket (and the refusals it holds).
+    EXPECT_EQ(forgotten_, std::vector<std::string>{"127.0.0.1:7000"});
     refuse_sends_ = false;
     send("/ping", {}, kA);
     EXPECT_TRUE(feedback_->is_subscribed(kA));
@@ -373,6 +378,8 @@ TEST_F(FeedbackTest, AnUnsubscribedSourceIsNotBroughtBack) {
     fail_sends_ = false;
     send("/notify", {OscArg::int32(0)}, kA);  // and then it says it is leaving
     EXPECT_FALSE(feedback_->is_subscribed(kA));
+    // Dropped, then (its /notify 0 touching it back first) unsubscribed: closed both times.
+    EXPECT_EQ(forgotten_, (std::vector<std::string>{"127.0.0.1:7000", "127.0.0.1:7000"}));
     send("/ping", {}, kA);
     EXPECT_FALSE(feedback_->is_subscribed(kA));
 }

@@ -103,6 +103,29 @@ TEST(UdpLinks, ARefusedSendStillDeliversToADestinationListeningAgain) {
     ::close(fd);
 }
 
+// A surface dropped for a refusal and back on its port later: its link was closed at the drop,
+// so no refusal left over from the dead port is reported against the live one.
+TEST(UdpLinks, AClosedLinkForgetsALeftOverRefusal) {
+    Listener gone;
+    const OscEndpoint at = gone.at;
+    gone.close();
+    UdpLinks links;
+    ASSERT_TRUE(test::wait_until([&] {
+        return links.send(at, kDatagram) == UdpLinks::Result::refused;
+    })) << "no send was ever refused";
+    (void)links.send(at, kDatagram);  // its refusal is left pending on the socket
+    links.close(at);
+    EXPECT_EQ(links.size(), 0U);
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&at.addr), at.len), 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    EXPECT_EQ(links.send(at, kDatagram), UdpLinks::Result::sent);
+    std::vector<std::uint8_t> got(64);
+    EXPECT_EQ(::recv(fd, got.data(), got.size(), 0), static_cast<ssize_t>(kDatagram.size()));
+    ::close(fd);
+}
+
 TEST(UdpLinks, ClosesTheLeastRecentlyUsedSocketBeyondItsCapacity) {
     Listener a;
     Listener b;
