@@ -23,6 +23,8 @@ if [ "${1:-}" = "--test" ]; then
   # systemd-analyze checks the units (verify, security exposure); util-linux's prlimit and
   # setpriv (Essential, so always there) run the daemon under a small RLIMIT_MEMLOCK.
   packages+=(systemd util-linux)
+  # The surface tests (tests/surface) play the Open Stage Control session in headless Chromium.
+  packages+=(chromium)
 fi
 
 missing=()

@@ -8,7 +8,8 @@
 #  3. the threaded unit tests (controller + loader thread, rings) under ThreadSanitizer;
 #  4. every libFuzzer target for 60 s (in parallel), after replaying its regression inputs;
 #  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64, armhf and i386,
-#     natively where the kernel runs them, else under qemu-user.
+#     natively where the kernel runs them, else under qemu-user;
+#  6. the Open Stage Control session end to end in headless Chromium (tests/surface).
 # Prints one closing line: "tests: N passed, N failed, N skipped" (Google Test cases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +67,7 @@ run_suite() {
 stage "build (warnings are errors), unit, guard and integration tests"
 [ -d build-test ] || meson setup build-test -Dwerror=true
 meson compile -C build-test -j "$jobs"
-run_suite build-test 1 --no-suite load
+run_suite build-test 1 --no-suite load --no-suite surface
 
 stage "load scenarios (looperd-load, one private jackd at a time, about 4 minutes)"
 # Their own log base, so that the summary below counts them next to the tests above.
@@ -115,12 +116,36 @@ stage "cross builds: arm64, armhf and i386 (natively where the kernel can, else 
 if ! scripts/cross-test.sh arm64 armhf i386; then status=1; fi
 for arch in arm64 armhf i386; do junit_files+=("build-$arch/meson-logs/testlog.junit.xml"); done
 
+stage "Open Stage Control session in headless Chromium (tests/surface, about 3 minutes)"
+# Chromium comes with install-deps.sh --test; Node and npm only where there is no node, then
+# puppeteer-core as package-lock.json pins it (it never downloads a browser). Its own log base,
+# so that the summary below counts each case.
+if ! command -v node >/dev/null; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+# meson finds node when it configures: a build dir set up before node was installed looks again.
+[ -n "$(meson introspect build-test --tests | grep -o '"surface_session"' || true)" ] ||
+  meson setup --reconfigure build-test
+if (cd tests/surface && npm ci --no-audit --no-fund --loglevel=error); then
+  if ! meson test -C build-test --no-rebuild --print-errorlogs --suite surface --logbase surface \
+    --num-processes 2; then
+    status=1
+  fi
+  junit_files+=("build-test/meson-logs/surface.junit.xml")
+else
+  status=1
+fi
+
 passed=0 failed=0 skipped=0
 for f in "${junit_files[@]}"; do
   [ -f "$f" ] || continue
-  total=$(grep -c '<testcase ' "$f" || true)
-  fail=$(grep -c '<failure' "$f" || true)
-  skip=$(grep -c '<skipped' "$f" || true)
+  # Occurrences, not lines: meson writes a TAP test's cases on one line.
+  total=$( { grep -o '<testcase ' "$f" || true; } | wc -l)
+  fail=$( { grep -oE '<(failure|error)[ />]' "$f" || true; } | wc -l)
+  skip=$( { grep -o '<skipped' "$f" || true; } | wc -l)
   passed=$((passed + total - fail - skip))
   failed=$((failed + fail))
   skipped=$((skipped + skip))
