@@ -12,6 +12,9 @@ packages=(
   libsndfile1-dev libsamplerate0-dev
   libreaderwriterqueue-dev libspdlog-dev libtomlplusplus-dev
   libgtest-dev libbenchmark-dev
+  # DNS-SD: announces the OSC service through avahi-daemon (optional at build time: meson's
+  # avahi feature).
+  libavahi-client-dev
 )
 if [ "${1:-}" = "--test" ]; then
   # clang 19 builds the ThreadSanitizer pass: moodycamel's queue annotates its fences for
@@ -25,6 +28,9 @@ if [ "${1:-}" = "--test" ]; then
   packages+=(systemd util-linux)
   # The surface tests (tests/surface) play the Open Stage Control session in headless Chromium.
   packages+=(chromium)
+  # The DNS-SD integration test runs its own D-Bus system bus and avahi-daemon in a network
+  # namespace of its own (veth pair set up with ip) and browses with avahi-browse.
+  packages+=(dbus avahi-daemon avahi-utils iproute2)
 fi
 
 missing=()
