@@ -97,6 +97,15 @@ void set_notify(Options& o, const OptionValue& v) {
     o.notify = urls;
 }
 
+void set_dns_sd_name(Options& o, const OptionValue& v) {
+    const auto& name = non_empty(v);
+    // One DNS label: what avahi-daemon accepts as a service name.
+    if (name.size() > kMaxDnsSdNameBytes)
+        throw OptionsError("at most " + std::to_string(kMaxDnsSdNameBytes) + " bytes, got " +
+                           std::to_string(name.size()));
+    o.dns_sd_name = name;
+}
+
 void set_log_level(Options& o, const OptionValue& v) {
     const auto& level = std::get<std::string>(v);
     if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
@@ -224,6 +233,27 @@ const std::array kSpecs{
                .max = 1'000'000,
                .set = set_whole<&Options::osc_burst>,
                .get = get_whole<&Options::osc_burst>},
+    OptionSpec{.name = "dns-sd",
+               .kind = OptionKind::flag,
+               .in_file = true,
+               .negatable = true,
+               .group = "OSC and network",
+               .help = "announce the OSC service on the network with DNS-SD (_osc._udp, through\n"
+                       "avahi-daemon) so that OSC browsers find it (default: on, when built\n"
+                       "with Avahi; never while listening on loopback only)",
+               .set = [](Options& o, const OptionValue& v) { o.dns_sd = std::get<bool>(v); },
+               .get = [](const Options& o) -> std::optional<OptionValue> {
+                   return OptionValue{o.dns_sd};
+               }},
+    OptionSpec{.name = "dns-sd-name",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .metavar = "NAME",
+               .group = "OSC and network",
+               .help = "the name OSC browsers show, at most 63 bytes (default: \"looperd on\n"
+                       "<host name>\"); taken on the network, it becomes \"NAME #2\"",
+               .set = set_dns_sd_name,
+               .get = get_text_or_unset<&Options::dns_sd_name>},
     // Engine
     OptionSpec{.name = "slots",
                .kind = OptionKind::integer,

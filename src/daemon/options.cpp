@@ -130,12 +130,20 @@ CommandLine read_command_line(int argc, const char* const* argv) {
         const OptionSpec* spec = nullptr;
         // "--name=value" gives the value in the same word.
         std::optional<std::string> inline_value;
+        bool negated = false;
         if (arg.starts_with("--")) {
             const auto equals = arg.find('=');
             if (equals != std::string_view::npos)
                 inline_value = std::string(arg.substr(equals + 1));
-            spec = find_option(
-                arg.substr(2, equals == std::string_view::npos ? arg.npos : equals - 2));
+            const auto name =
+                arg.substr(2, equals == std::string_view::npos ? arg.npos : equals - 2);
+            spec = find_option(name);
+            // "--no-dns-sd": a flag that is on by default, turned off.
+            if (spec == nullptr && name.starts_with("no-")) {
+                spec = find_option(name.substr(3));
+                if (spec != nullptr && !spec->negatable) spec = nullptr;
+                negated = spec != nullptr;
+            }
         } else if (arg.size() == 2 && arg[0] == '-') {
             for (const auto& s : option_specs())
                 if (s.short_name != '\0' && s.short_name == arg[1]) spec = &s;
@@ -143,7 +151,7 @@ CommandLine read_command_line(int argc, const char* const* argv) {
         if (spec == nullptr)
             throw OptionsError("unknown option '" + std::string(arg) + "' (see --help)");
 
-        const std::string flag = "--" + std::string(spec->name);
+        const std::string flag = (negated ? "--no-" : "--") + std::string(spec->name);
         std::string text;
         if (spec->kind == OptionKind::action || spec->kind == OptionKind::flag) {
             if (inline_value) throw OptionsError(flag + ": takes no value");
@@ -157,7 +165,7 @@ CommandLine read_command_line(int argc, const char* const* argv) {
         }
         OptionValue value;
         try {
-            value = value_from_text(*spec, text);
+            value = negated ? OptionValue{false} : value_from_text(*spec, text);
         } catch (const OptionsError& e) {
             throw OptionsError(flag + ": " + e.what());
         }
@@ -249,6 +257,7 @@ std::string usage() {
             out += "\n" + std::string(group) + ":\n";
         }
         std::string left = "  --" + std::string(spec.name);
+        if (spec.negatable) left += ", --no-" + std::string(spec.name);
         if (spec.short_name != '\0')
             left = "  -" + std::string(1, spec.short_name) + ", " + left.substr(2);
         if (!spec.metavar.empty())

@@ -36,6 +36,9 @@ struct Options {
     std::vector<IpNetwork> osc_allow;
     std::uint32_t osc_rate = kDefaultOscRate;  // 0: no per-source limit
     std::uint32_t osc_burst = kDefaultOscBurst;
+    // DNS-SD: announce the OSC service on the network (through avahi-daemon, when built with it).
+    bool dns_sd = true;
+    std::string dns_sd_name;            // empty: "looperd on <host name>"
     std::filesystem::path samples_dir;  // empty: the current directory
     // --samples-root: further directories that load paths may lie in, besides samples_dir.
     std::vector<std::filesystem::path> samples_roots;
@@ -106,6 +109,7 @@ struct OptionSpec {
     OptionKind kind;
     bool in_file;           // false: command line only
     bool relative_to_file;  // a path that, in a config file, is relative to the file's directory
+    bool negatable;         // a flag that --no-<name> turns off (its default is on)
     std::string_view metavar;
     std::string_view group;  // --help section
     std::string_view help;   // lines separated by '\n'
@@ -124,6 +128,9 @@ std::span<const OptionSpec> option_specs();
 
 // The option named `name` (without "--"), or nullptr.
 const OptionSpec* find_option(std::string_view name);
+
+// The longest DNS-SD service name: one DNS label.
+inline constexpr std::size_t kMaxDnsSdNameBytes = 63;
 
 // Checks `value` against the spec's kind and range, then stores it. Throws OptionsError saying
 // what is wrong, without naming the option (callers add "--name" or the file position).

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -111,6 +112,7 @@ OptionValue non_default_value(const OptionSpec& spec) {
         {"samples-dir", std::string("/srv/samples")},
         {"state-dir", std::string("/var/lib/looperd")},
         {"log-level", std::string("debug")},
+        {"dns-sd-name", std::string("rig A")},
         {"osc-allow", std::vector<std::string>{"192.168.1.0/24", "127.0.0.1/32"}},
         {"samples-root", std::vector<std::string>{"/srv/more", "/media/usb"}},
         {"notify",
@@ -118,8 +120,11 @@ OptionValue non_default_value(const OptionSpec& spec) {
     };
     switch (spec.kind) {
         case OptionKind::action:
-        case OptionKind::flag:
             return true;
+        case OptionKind::flag: {
+            const auto def = spec.get(Options{});
+            return !(def && std::get<bool>(*def));
+        }
         case OptionKind::action_choice:
             return std::string("json");
         case OptionKind::integer: {
@@ -145,7 +150,8 @@ OptionValue non_default_value(const OptionSpec& spec) {
 // The same value on the command line.
 std::vector<std::string> as_flags(const OptionSpec& spec, const OptionValue& value) {
     const std::string flag = "--" + std::string(spec.name);
-    if (spec.kind == OptionKind::flag) return {flag};
+    if (spec.kind == OptionKind::flag)
+        return {std::get<bool>(value) ? flag : "--no-" + std::string(spec.name)};
     std::vector<std::string> out;
     std::visit(
         [&](const auto& v) {
@@ -218,6 +224,8 @@ osc-bind = "0.0.0.0"
 osc-allow = ["192.168.1.0/24", "10.0.0.7"]
 osc-rate = 0
 osc-burst = 10
+dns-sd = false
+dns-sd-name = "rig A"
 slots = 16
 voices = 32
 command-capacity = 4096
@@ -251,6 +259,8 @@ log-level = "warn"
     EXPECT_EQ(o.osc_allow[1].to_string(), "10.0.0.7/32");
     EXPECT_EQ(o.osc_rate, 0U);
     EXPECT_EQ(o.osc_burst, 10U);
+    EXPECT_FALSE(o.dns_sd);
+    EXPECT_EQ(o.dns_sd_name, "rig A");
     EXPECT_EQ(o.slots, 16U);
     EXPECT_EQ(o.voices, 32U);
     EXPECT_EQ(o.command_capacity, 4096U);
@@ -273,6 +283,30 @@ log-level = "warn"
     EXPECT_EQ(o.position_rate, 10U);
     EXPECT_EQ(o.log_level, "warn");
     EXPECT_EQ(reloaded(o), o);
+}
+
+TEST(ConfigFile, AFlagThatIsOnByDefaultIsTurnedOffWithNo) {
+    EXPECT_TRUE(from_argv({}).dns_sd);
+    EXPECT_FALSE(from_argv({"--no-dns-sd"}).dns_sd);
+    EXPECT_TRUE(from_argv({"--no-dns-sd", "--dns-sd"}).dns_sd);  // the last one wins
+    // The flag overrides the file either way.
+    Options o = from_toml("dns-sd = false\n");
+    apply_command_line(read_command_line(2, std::array{"looperd", "--dns-sd"}.data()), o);
+    EXPECT_TRUE(o.dns_sd);
+    // Only flags that say so have a --no- form; it takes no value.
+    EXPECT_THROW(from_argv({"--no-slots"}), OptionsError);
+    EXPECT_THROW(from_argv({"--no-no-autoconnect"}), OptionsError);
+    EXPECT_THROW(from_argv({"--no-dns-sd=1"}), OptionsError);
+    EXPECT_NE(usage().find("--dns-sd, --no-dns-sd"), std::string::npos) << usage();
+}
+
+TEST(ConfigFile, ADnsSdNameIsOneDnsLabel) {
+    EXPECT_EQ(from_argv({"--dns-sd-name", std::string(63, 'x')}).dns_sd_name, std::string(63, 'x'));
+    EXPECT_THROW(from_argv({"--dns-sd-name", std::string(64, 'x')}), OptionsError);
+    EXPECT_THROW(from_argv({"--dns-sd-name", ""}), OptionsError);
+    EXPECT_EQ(
+        errors_of("dns-sd-name = \"\"\n"),
+        std::vector<std::string>{"/cfg/looperd.toml:1:15: key 'dns-sd-name': must not be empty"});
 }
 
 TEST(ConfigFile, WholeNumbersAreNumbersAndSizesMayBeBytes) {
