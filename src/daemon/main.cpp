@@ -9,6 +9,7 @@
 //   audio thread     JACK's, JackClient::process → Engine::process
 //   housekeeping     frees retired buffers, logs audio-thread events
 //   feedback         tells control surfaces what changed, on a timer (Feedback)
+//   DNS-SD           Avahi's thread: announces the OSC service through avahi-daemon
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -29,6 +30,8 @@
 #include "control/osc_schema.hpp"
 #include "daemon/config_file.hpp"
 #include "daemon/controller.hpp"
+#include "daemon/dns_sd_publisher.hpp"
+#include "daemon/dns_sd_service.hpp"
 #include "daemon/feedback.hpp"
 #include "daemon/housekeeping.hpp"
 #include "daemon/logging.hpp"
@@ -187,6 +190,30 @@ void serve_osc(OscServer& server, Controller& controller, SourceGate& gate,
             // Nothing a peer sends may stop the network thread.
             spdlog::error("network thread: {}", e.what());
         }
+    }
+}
+
+// DNS-SD (docs/control-surfaces.md): OSC browsers are told the port actually bound. Never
+// fatal: looperd plays whether or not it is announced.
+void start_dns_sd(const Options& options, std::uint16_t osc_port,
+                  std::optional<DnsSdPublisher>& publisher) {
+    if (!options.dns_sd) return;
+    if (!DnsSdPublisher::built_in()) {
+        spdlog::debug("DNS-SD: this build has no Avahi: the OSC service is not announced");
+        return;
+    }
+    std::string why_not;
+    auto service = plan_dns_sd(options, osc_port, LOOPERD_VERSION, local_host_name(),
+                               local_interface_addresses(), why_not);
+    if (!service) {
+        spdlog::info("DNS-SD: not announced: {}", why_not);
+        return;
+    }
+    if (!service->warning.empty()) spdlog::warn("DNS-SD: {}", service->warning);
+    try {
+        publisher.emplace(std::move(*service));
+    } catch (const std::exception& e) {
+        spdlog::warn("{}: the OSC service is not announced", e.what());
     }
 }
 
@@ -400,6 +427,8 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     }
     for (const auto& root : controller.sample_roots())
         spdlog::info("sample root: {}", root.string());
+    std::optional<DnsSdPublisher> dns_sd;
+    start_dns_sd(options, osc.port(), dns_sd);
 
     // Service manager: READY once JACK is joined and OSC bound; a status line kept current;
     // the watchdog fed only while the audio thread makes progress or JACK is known to be away.
@@ -445,6 +474,7 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
         logging::expire_repeats();
     }
     service.stopping("stopping: " + stop_reason);
+    dns_sd.reset();  // browsers stop listing looperd before it stops answering
 
     stopping = true;
     network.join();
