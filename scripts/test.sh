@@ -127,7 +127,7 @@ if ! command -v node >/dev/null; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 # meson finds node when it configures: a build dir set up before node was installed looks again.
-[ -n "$(meson introspect build-test --tests | grep -o '"surface_session"' || true)" ] ||
+[ -n "$(meson introspect build-test --tests | grep -o '"surface_widgets"' || true)" ] ||
   meson setup --reconfigure build-test
 if (cd tests/surface && npm ci --no-audit --no-fund --loglevel=error); then
   if ! meson test -C build-test --no-rebuild --print-errorlogs --suite surface --logbase surface \
