@@ -4,22 +4,23 @@
 # Subscribes to looperd's feedback and prints it as it arrives: the whole state first, then
 # every change, slot state, position, meter and beat.
 #
-#   examples/scripts/watch-feedback.sh [LISTEN_PORT]      (default 9951)
+#   examples/scripts/watch-feedback.sh [LISTEN_PORT]      (default 9952: 9951 is where the Open Stage Control example listens)
 #
 # LOOPERD_HOST and LOOPERD_OSC_PORT select looperd (default 127.0.0.1 9950); LOOPERD_WATCH_HOST
 # is the address looperd sends feedback to (default 127.0.0.1: set it to this machine's IP when
 # looperd runs elsewhere). Needs oscdump and oscsend (liblo-tools). Ctrl-C unsubscribes.
 #
-# A watcher only listens; should looperd run with --subscriber-timeout, the subscription is
-# renewed every LOOPERD_WATCH_RENEW seconds (default 45; keep it below the timeout), which prints
-# the whole state again. To watch without renewals, start looperd with
-# --notify osc.udp://127.0.0.1:9951/ instead (never dropped) and run plain `oscdump -L 9951`.
+# A watcher only listens. looperd drops no subscriber for silence by default; should it run with
+# --subscriber-timeout, set LOOPERD_WATCH_RENEW to a number of seconds below the timeout and the
+# subscription is renewed that often (each renewal prints the whole state again). Or start
+# looperd with
+# --notify osc.udp://127.0.0.1:9952/ instead (never dropped) and run plain `oscdump -L 9952`.
 set -euo pipefail
-listen=${1:-9951}
+listen=${1:-9952}
 host=${LOOPERD_HOST:-127.0.0.1}
 port=${LOOPERD_OSC_PORT:-9950}
 me=${LOOPERD_WATCH_HOST:-127.0.0.1}
-every=${LOOPERD_WATCH_RENEW:-45}
+every=${LOOPERD_WATCH_RENEW:-0}
 url="osc.udp://$me:$listen/"
 
 oscdump -L "$listen" &
@@ -38,9 +39,11 @@ sleep 0.2  # let oscdump bind before the whole state arrives
 # looperd keeps a /notify subscriber alive while its owner (this oscsend) or the url itself
 # sends something, and each oscsend sends from a new port: so renew with a fresh /notify.
 oscsend "$host" "$port" /notify is 1 "$url"
-(
-  while sleep "$every"; do oscsend "$host" "$port" /notify is 1 "$url" || true; done
-) &
-renew=$!
+if [ "$every" != 0 ]; then
+  (
+    while sleep "$every"; do oscsend "$host" "$port" /notify is 1 "$url" || true; done
+  ) &
+  renew=$!
+fi
 echo "watching looperd at $host:$port on $url (Ctrl-C to stop)" >&2
 wait "$dump"
