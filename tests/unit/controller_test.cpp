@@ -226,7 +226,8 @@ TEST_F(ControllerTest, SamplesListGivesTheSoundFilesUnderTheSamplesDirectory) {
     EXPECT_EQ(paths, (std::vector<std::string>{"kick.wav", "loops/drums.WAV"}));
     // Each path loads as it is given.
     send("/slot/2/load", {OscArg::string("loops/drums.WAV")});
-    EXPECT_TRUE(test::wait_until([&] { return !commands_.empty(); }));
+    controller_->wait_for_loads();
+    EXPECT_FALSE(commands_.empty()) << "the listed path did not load";
 
     send("/samples/list", {OscArg::string("osc.udp://127.0.0.1:7001/")});
     std::lock_guard lock(replies_mutex_);
