@@ -148,6 +148,12 @@ def caption_css(extra=""):
             " pointer-events: none; z-index: 1; font-size: 90%; }" + extra)
 
 
+def when_number(expr):
+    """A #{} caption: expr once the widget has a number, a dash before (html is evaluated
+    before the first value arrives, when @{this} is still undefined)."""
+    return f"#{{typeof @{{this}} === 'number' ? {expr} : '–'}}"
+
+
 def gain_fader(id_, address, row, horizontal, label):
     """A gain fader in dB steps over the schema's linear range, its value shown in dB."""
     lo, hi = row["min"], row["max"]
@@ -163,7 +169,7 @@ def gain_fader(id_, address, row, horizontal, label):
     for pos, mark in marks:
         key = "min" if pos == 0 else "max" if pos == 1 else f"{int(pos * 100)}%"
         scale[key] = mark
-    shown = "#{@{this} > 0 ? (20 * Math.log10(@{this})).toFixed(1) + ' dB' : '-inf dB'}"
+    shown = when_number("(@{this} > 0 ? (20 * Math.log10(@{this})).toFixed(1) + ' dB' : '-inf dB')")
     return widget("fader", id_, address=address, range=scale, default=number(row["default"]),
                   doubleTap=True, horizontal=horizontal, pips=True,
                   html=f"<div>{label} <b>{shown}</b></div>", css=caption_css(),
@@ -269,9 +275,9 @@ def slot_panel(schema, n):
             panel(f"slot_{n}_mix", "horizontal", [
                 gain_fader(f"gain_{n}", s("gain"), gain, False, "gain"),
                 panel(f"slot_{n}_knobs", "vertical", [
-                    knob(f"pan_{n}", s("pan"), pan, "pan", "#{@{this}.toFixed(2)}"),
+                    knob(f"pan_{n}", s("pan"), pan, "pan", when_number("@{this}.toFixed(2)")),
                     knob(f"pitch_{n}", s("pitch"), pitch, "pitch",
-                         f"#{{Math.round(@{{this}})}} {semitones}", steps=pitch_steps),
+                         when_number(f"Math.round(@{{this}}) + ' {semitones}'"), steps=pitch_steps),
                 ], expand=True, padding=1),
             ], expand=3, padding=1),
             panel(f"slot_{n}_play_mode", "horizontal", [
@@ -392,7 +398,7 @@ def header(schema, slots):
                    range={"min": number(tempo["min"]), "max": number(tempo["max"])},
                    steps=int(tempo["max"] - tempo["min"]) + 1, decimals=0,
                    default=number(tempo["default"]), doubleTap=True, expand=2,
-                   html=f"<div>tempo <b>#{{Math.round(@{{this}})}} {bpm}</b></div>",
+                   html="<div>tempo <b>" + when_number(f"Math.round(@{{this}}) + ' {bpm}'") + "</b></div>",
                    css=caption_css()),
             panel("meter_row", "horizontal", [
                 text("meter_caption", LOCAL + "meter_caption", meter.get("unit", "meter"),
