@@ -142,10 +142,15 @@ def variable(id_, address, on_value):
     return widget("variable", id_, address=address, onValue=on_value)
 
 
+# Text that keeps to one line and ends in "…" when the slot is too narrow for it.
+ONE_LINE_CSS = "white-space: nowrap; overflow: hidden; text-overflow: ellipsis;"
+
+
 def caption_css(extra=""):
-    # The caption sits over the widget's top edge and lets touches through to it.
-    return (".html { position: absolute; top: 2rem; left: 0; right: 0; text-align: center;"
-            " pointer-events: none; z-index: 1; font-size: 90%; }" + extra)
+    # The caption is a line of its own above the widget (Open Stage Control puts html before
+    # the widget's content), so it never covers the fader's pips or the knob.
+    return (".html { line-height: 16rem; font-size: 90%; white-space: nowrap; overflow: hidden;"
+            " text-overflow: ellipsis; pointer-events: none; }" + extra)
 
 
 def when_number(expr):
@@ -154,7 +159,7 @@ def when_number(expr):
     return f"#{{typeof @{{this}} === 'number' ? {expr} : '–'}}"
 
 
-def gain_fader(id_, address, row, horizontal, label):
+def gain_fader(id_, address, row, horizontal, label, **props):
     """A gain fader in dB steps over the schema's linear range, its value shown in dB."""
     lo, hi = row["min"], row["max"]
     if lo != 0 or hi <= 1:
@@ -174,13 +179,13 @@ def gain_fader(id_, address, row, horizontal, label):
                   doubleTap=True, horizontal=horizontal, pips=True,
                   html=f"<div>{label} <b>{shown}</b></div>", css=caption_css(),
                   comments=f"{row['address']}: {row['min']} … {row['max']} {row.get('unit', '')}"
-                  f", shown in dB; double tap: {row['default']}")
+                  f", shown in dB; double tap: {row['default']}", **props)
 
 
 def knob(id_, address, row, label, shown, steps=None):
     props = dict(address=address, range={"min": number(row["min"]), "max": number(row["max"])},
                  default=number(row["default"]), doubleTap=True, html=f"<div>{label} <b>{shown}</b></div>",
-                 css=caption_css(), design="solid")
+                 css=caption_css(), design="solid", expand=True)
     if steps:
         props["steps"] = steps
     return widget("knob", id_, **props)
@@ -240,71 +245,75 @@ def slot_panel(schema, n):
     pitch_steps = int(pitch["max"] - pitch["min"]) + 1  # whole semitones; double tap: default
     mode_values = {c: c for c in mode["choices"]}
     quantize_values = {c: c for c in quantize["choices"]}
+    # Top to bottom, each line a fixed height but the play pad, which takes what is left: the
+    # slot fits a quarter of a landscape tablet's width and half its height. Names and states
+    # get lines of their own so neither is cut by the other on a narrow slot.
     return panel(
         f"slot_{n}", "vertical", [
             panel(f"slot_{n}_top", "horizontal", [
-                widget("led", f"playing_{n}", address=s("playing"), width=14, range={"min": 0, "max": 1},
+                widget("led", f"playing_{n}", address=s("playing"), width=16, range={"min": 0, "max": 1},
                        comments="lit while the slot plays: /slot/<n>/playing 1|0"),
                 text(f"label_{n}", slot(label_row["echo"], n), name, expand=True, align="left",
-                     onValue=label_script, css="font-weight: bold; overflow: hidden;"),
-                text(f"state_{n}", s("state"), states[0], width="42%", css=state_css(schema),
-                     comments="/slot/<n>/state: " + ", ".join(states)),
-            ], height=30, padding=1),
-            button(f"play_{n}", s("play"), f"^play {n}", "push", on=1, off=0, expand=2,
+                     onValue=label_script, css=ONE_LINE_CSS + " font-weight: bold;"),
+            ], height=24, padding=1),
+            text(f"state_{n}", s("state"), states[0], height=22, css=state_css(schema),
+                 comments="/slot/<n>/state: " + ", ".join(states)),
+            button(f"play_{n}", s("play"), f"^play {n}", "push", on=1, off=0, expand=True,
                    alphaFillOff=lit("playing"), colorWidget=STATE_COLOURS["playing"][0],
                    comments="press 1, release 0: gate mode fades out on release"),
             widget("fader", f"position_{n}", address=s("position"), horizontal=True,
-                   design="compact", interaction=False, bypass=True, height=16,
+                   design="compact", interaction=False, bypass=True, height=10,
                    range={"min": 0, "max": 1},
                    comments="/slot/<n>/position: the place in the region, 0 when it stops"),
-            panel(f"slot_{n}_transport", "grid", [
-                button(f"stop_{n}", s("stop"), "^stop", "tap", on=1),
-                button(f"record_{n}", s("record"), "^circle rec", "tap", on=1,
+            # Icons for the well-known verbs, words for rec and dub: six fit the narrowest slot.
+            panel(f"slot_{n}_transport", "horizontal", [
+                button(f"stop_{n}", s("stop"), "^stop", "tap", on=1, expand=True),
+                button(f"record_{n}", s("record"), "rec", "tap", on=1, expand=True,
                        alphaFillOff=lit("recording"), colorWidget=STATE_COLOURS["recording"][0],
                        comments="first tap records a take, the next ends it and loops it"),
-                button(f"overdub_{n}", s("overdub"), "^layer-group dub", "tap", on=1,
+                button(f"overdub_{n}", s("overdub"), "dub", "tap", on=1, expand=True,
                        alphaFillOff=lit("overdubbing"),
                        colorWidget=STATE_COLOURS["overdubbing"][0],
                        comments="tap on, tap off; lit while the slot is overdubbing"),
-                button(f"undo_{n}", s("undo"), "^undo", "tap", on=1),
-                button(f"redo_{n}", s("redo"), "^redo", "tap", on=1),
+                button(f"undo_{n}", s("undo"), "^undo", "tap", on=1, expand=True),
+                button(f"redo_{n}", s("redo"), "^redo", "tap", on=1, expand=True),
                 # /clear takes no argument: momentary sends the address alone.
-                button(f"clear_{n}", s("clear"), "^trash clear", "momentary", doubleTap=True,
+                button(f"clear_{n}", s("clear"), "^trash", "momentary", doubleTap=True, expand=True,
                        comments="double tap: empties the slot"),
-            ], gridTemplate=3, height=76, padding=1),
-            panel(f"slot_{n}_mix", "horizontal", [
-                gain_fader(f"gain_{n}", s("gain"), gain, False, "gain"),
-                panel(f"slot_{n}_knobs", "vertical", [
-                    knob(f"pan_{n}", s("pan"), pan, "pan", when_number("@{this}.toFixed(2)")),
-                    knob(f"pitch_{n}", s("pitch"), pitch, "pitch",
-                         when_number(f"Math.round(@{{this}}) + ' {semitones}'"), steps=pitch_steps),
-                ], expand=True, padding=1),
-            ], expand=3, padding=1),
+            ], height=34, padding=1),
+            gain_fader(f"gain_{n}", s("gain"), gain, True, "gain", height=56),
+            panel(f"slot_{n}_knobs", "horizontal", [
+                knob(f"pan_{n}", s("pan"), pan, "pan", when_number("@{this}.toFixed(2)")),
+                knob(f"pitch_{n}", s("pitch"), pitch, "pitch",
+                     when_number(f"Math.round(@{{this}}) + ' {semitones}'"), steps=pitch_steps),
+            ], height=78, padding=1),
             panel(f"slot_{n}_play_mode", "horizontal", [
                 widget("dropdown", f"mode_{n}", address=s("mode"), values=mode_values,
-                       default=mode["default"], expand=True,
-                       onValue=f"set('loop_{n}', value === 'loop' ? 1 : 0, {{send: false, script: false}})"),
-                button(f"loop_{n}", s("loop"), "^redo loop", "toggle",
-                       on=number(loop["max"]), off=number(loop["min"]), width=52,
+                       default=mode["default"], expand=True, icon=False, css=ONE_LINE_CSS,
+                       onValue=f"set('loop_{n}', value === 'loop' ? 1 : 0, {{send: false, script: false}})",
+                       comments="/slot/<n>/mode: " + ", ".join(mode["choices"])),
+                button(f"loop_{n}", s("loop"), "^redo", "toggle",
+                       on=number(loop["max"]), off=number(loop["min"]), width=34,
                        onValue=f"set('mode_{n}', value ? 'loop' : 'oneshot', {{send: false, script: false}})",
                        comments="/slot/<n>/loop 1|0: mode loop or oneshot; lit while the mode is loop"),
                 widget("dropdown", f"quantize_{n}", address=s("quantize"), values=quantize_values,
-                       default=quantize["default"], expand=True),
-            ], height=34, padding=1),
+                       default=quantize["default"], expand=True, icon=False, css=ONE_LINE_CSS,
+                       label="q %value",
+                       comments="/slot/<n>/quantize: " + ", ".join(quantize["choices"])),
+            ], height=30, padding=1),
         ], padding=2, css="border: 1rem solid rgba(255, 255, 255, 0.12); border-radius: 6rem;",
         comments=f"slot {n}")
 
 
-# The slot grid: as many columns as the screen's shape allows, rows at least tall enough for a
-# slot's controls; a screen that cannot hold them all scrolls.
+# The slot grid: 4 columns in two rows, so that a tablet or laptop shows all 8 slots at a size
+# whose words can be read; 2 columns on a phone, which scrolls.
 GRID_CSS = (
-    ":host > inner { grid-template-columns: repeat(8, 1fr) !important;"
-    " grid-auto-rows: minmax(330rem, 1fr); }"
-    " @media (orientation: portrait) { :host > inner {"
-    " grid-template-columns: repeat(4, 1fr) !important; } }"
+    ":host > inner { grid-template-columns: repeat(4, 1fr) !important;"
+    " grid-auto-rows: minmax(300rem, 1fr); }"
     " @media (max-width: 600px) { :host > inner {"
     " grid-template-columns: repeat(2, 1fr) !important;"
-    " grid-auto-rows: minmax(360rem, 1fr); } }")
+    " grid-auto-rows: minmax(330rem, 1fr); } }")
+
 
 def header_css(columns):
     """Landscape: one row; portrait: two; a phone: three."""
@@ -336,17 +345,22 @@ def header(schema, slots):
         " ctx.fillStyle = k === 0 ? cssVars.colorWidget : cssVars.colorText;"
         " ctx.fillRect(k * (w + gap), height * 0.45, w, height * 0.55); }"
         " ctx.globalAlpha = 1; ctx.fillStyle = cssVars.colorText;"
-        " ctx.font = (height * 0.35) + 'px sans-serif';"
+        " ctx.font = Math.min(14, height * 0.3) + 'px sans-serif'; ctx.textAlign = 'left';"
         " ctx.fillText(Array.isArray(value) && value[0] ? 'bar ' + value[0] + ' · beat ' + value[1]"
         " : 'beat', 2, height * 0.33);")
+    # Before any /meter/out (and in silence) it still shows its caption and two empty bars, so
+    # the panel reads as an output meter, not as a hole in the layout.
     meter_draw = (
-        "var p = (globals.looperd && globals.looperd.peaks) || [], n = Math.max(1, p.length),"
-        " gap = 3, h = (height - gap * (n - 1)) / n;"
-        " for (var k = 0; k < p.length; k++) {"
-        " var level = Math.min(1, p[k]), y = k * (h + gap);"
+        "var p = (globals.looperd && globals.looperd.peaks) || [], n = Math.max(2, p.length),"
+        " top = height * 0.4, gap = 3, h = (height - top - gap * (n - 1)) / n;"
+        " ctx.fillStyle = cssVars.colorText; ctx.font = Math.min(14, height * 0.25) + 'px sans-serif';"
+        " ctx.textAlign = 'left';"
+        " ctx.fillText('outputs', 2, height * 0.28);"
+        " for (var k = 0; k < n; k++) {"
+        " var peak = p[k] || 0, y = top + k * (h + gap);"
         " ctx.globalAlpha = 0.15; ctx.fillStyle = cssVars.colorText; ctx.fillRect(0, y, width, h);"
-        " ctx.globalAlpha = 1; ctx.fillStyle = p[k] >= 1 ? '#d62828' : p[k] > 0.5 ? '#e0b020' : '#2f9e44';"
-        " ctx.fillRect(0, y, width * level, h); }")
+        " ctx.globalAlpha = 1; ctx.fillStyle = peak >= 1 ? '#d62828' : peak > 0.5 ? '#e0b020' : '#2f9e44';"
+        " ctx.fillRect(0, y, width * Math.min(1, peak), h); }")
     browser = []
     if schema.has("/samples/list"):
         schema.control("/samples/list")
@@ -360,11 +374,11 @@ def header(schema, slots):
                    values="JS{ var v = @{browser_files};"
                           " return v === null || v === undefined || v === '' ? [] :"
                           " Array.isArray(v) ? v : [v]; }",
-                   label="%value", expand=True, align="left",
+                   label="%value", expand=True, align="left", css=ONE_LINE_CSS,
                    comments="the files under looperd's --samples-dir (/samples/list.reply)"),
             panel("browser_row", "horizontal", [
                 widget("dropdown", "browser_slot", address=LOCAL + "browser_slot", bypass=True,
-                       values=slot_values, default=0, expand=True),
+                       values=slot_values, default=0, expand=True, label="%key"),
                 button("browser_load", LOCAL + "browser_load", "^file-import load", "tap",
                        on=1, bypass=True, expand=True,
                        onValue="var path = get('browser'), n = get('browser_slot');"
@@ -372,7 +386,7 @@ def header(schema, slots):
                                " send(`/slot/${n}/load`, path);",
                        comments="sends /slot/<n>/load with the chosen file into the chosen slot"),
                 button("browser_refresh", "/samples/list", "^sync", "tap", on=None, width=44,
-                       comments="asks looperd for its sample list again"),
+                       comments="asks looperd for its sample list again (/samples/list)"),
             ], expand=True, padding=1),
         ], padding=1)]
     else:
@@ -381,9 +395,11 @@ def header(schema, slots):
 
     return panel("header", "grid", [
         panel("status_panel", "vertical", [
+            # Padded on the left: Open Stage Control's menu button sits over the top-left corner.
             text("connection", LOCAL + "connection", "connecting…", expand=True,
                  css="#{@{this} === 'looperd answering' ? 'background: #1f6f3f;'"
-                     " : 'background: #b00020; font-weight: bold;'} border-radius: 4rem;",
+                     " : 'background: #b00020; font-weight: bold;'} border-radius: 4rem;"
+                     " padding-left: 16rem;",
                  comments="/ping every second; red when no /pong came for 3 s"),
             text("jack_state", LOCAL + "jack_state", "JACK ?", expand=True,
                  css="#{String(@{this}).indexOf('connected') > 0 && String(@{this}).indexOf('dis') < 0"
@@ -444,7 +460,14 @@ def hidden_receivers(schema, slots):
                  " updateCanvas('meter_out');"),
     ]
     if schema.has("/samples/list"):
-        receivers.append(variable("browser_files", "/samples/list.reply", ""))
+        # The first file is chosen once the list comes, so the browser never shows blank; a
+        # moment later, when the drop-down has taken the new list (a value it lacks is refused).
+        receivers.append(variable(
+            "browser_files", "/samples/list.reply",
+            "var v = Array.isArray(value) ? value : value ? [value] : [];"
+            " setTimeout('pick', function () {"
+            " if (v.length && v.indexOf(get('browser')) < 0) set('browser', v[0], {send: false});"
+            " }, 100);"))
     return receivers
 
 
