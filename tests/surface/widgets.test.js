@@ -14,10 +14,10 @@ const { skip, get } = sharedRig('widgets', { slots: { 0: 'drone-loop.wav' } });
 
 // Waits for the expected messages, then for a quiet spell in which an extra one would show.
 async function expectSent(rig, mark, expected) {
-  await poll(() => rig.sentToLooperd(mark).length >= expected.length,
+  await poll(() => rig.playerSent(mark).length >= expected.length,
     { what: `Open Stage Control to send ${expected.join(', ')}`, timeout: 10000 });
   await sleep(300);
-  assert.deepEqual(rig.sentToLooperd(mark), expected);
+  assert.deepEqual(rig.playerSent(mark), expected);
 }
 
 // looperd answers a message it refuses with /error to the sender: Open Stage Control logs it.
@@ -103,9 +103,9 @@ async function dragTo(rig, id, address, slot, key, dy) {
   await rig.drag(id, 0, dy);
   const value = await rig.widgetValue(id);
   assert.notEqual(value, before, `${id} did not move`);
-  await poll(() => rig.sentToLooperd(m).at(-1) === `${address} f:${value}`,
+  await poll(() => rig.playerSent(m).at(-1) === `${address} f:${value}`,
     { what: `${address} ${value} as the drag's last message`, timeout: 10000 });
-  const sent = rig.sentToLooperd(m);
+  const sent = rig.playerSent(m);
   assert.ok(sent.every((s) => s.startsWith(`${address} f:`)), `unexpected messages: ${sent.join(', ')}`);
   const info = await rig.waitInfo(slot, (i) => Math.abs(i[key] - value) < 1e-5,
     `looperd's ${key} to become ${value}`);

@@ -124,6 +124,9 @@ process.on('exit', () => {
   }
 });
 
+// Messages the session sends by itself, to keep watch on looperd.
+const WATCH = /^\/(ping|status|slots|samples\/list|notify [if]:2)$/;
+
 function startChild(command, args, { env = {}, logFile, onOutput } = {}) {
   const child = spawn(command, args, {
     env: { ...process.env, ...env },
@@ -316,6 +319,13 @@ class Rig {
     return this.oscTraffic(mark)
       .filter((m) => m.direction === 'Out' && m.peer === `127.0.0.1:${this.looperdPort}`)
       .map((m) => [m.address, ...m.args.map((a) => `${a.type}:${a.value}`)].join(' '));
+  }
+
+  // The same without the session's own watch on looperd (/ping and /status every second,
+  // /slots, and /notify 2 with /slots and /samples/list when it subscribes again): what the
+  // player's touches sent.
+  playerSent(mark = 0) {
+    return this.sentToLooperd(mark).filter((m) => !WATCH.test(m));
   }
 
   // Error lines of Open Stage Control's log, and /error replies looperd sent it.
