@@ -446,11 +446,18 @@ def hidden_receivers(schema, slots):
         f" for (var n = 0; n < {slots}; n++) {{"
         " if (g.samples[n] === seen[n]) continue; g.samples[n] = seen[n];"
         " if (!g.labels[n]) set('label_' + n, seen[n] || '', {send: false, script: false}); }")
+    # looperd forgets its subscribers when it restarts: the session subscribes again as soon as
+    # it sees looperd back, by a /pong after a gap or by /status.reply's uptime falling.
     receivers = [
-        variable("pong", "/pong", "if (globals.looperd) globals.looperd.last_pong = Date.now();"),
+        variable("pong", "/pong",
+                 "var g = globals.looperd; if (!g) return; var now = Date.now();"
+                 f" if (now - g.last_pong > {PONG_GAP_MS}) g.subscribe();"
+                 " g.last_pong = now;"),
         variable("status_reply", "/status.reply",
-                 "var v = Array.isArray(value) ? value : [], s = {};"
+                 "var g = globals.looperd, v = Array.isArray(value) ? value : [], s = {};"
                  " for (var k = 0; k + 1 < v.length; k += 2) s[v[k]] = v[k + 1];"
+                 " if (g && typeof s.uptime === 'number') {"
+                 " if (g.uptime !== null && s.uptime < g.uptime) g.subscribe(); g.uptime = s.uptime; }"
                  " if (s.jack !== undefined) set('jack_state', 'JACK ' + s.jack, {send: false});"
                  " if (s.xruns !== undefined) set('xruns', 'xruns ' + s.xruns, {send: false});"),
         variable("slots_reply", "/slots.reply", slots_in),
@@ -471,24 +478,29 @@ def hidden_receivers(schema, slots):
     return receivers
 
 
+# A /pong later than this after the previous one means looperd was away (a ping goes every
+# second): the session subscribes again.
+PONG_GAP_MS = 1500
+
+
 def root_script(schema):
-    """Subscribes, then keeps watch: /ping every second, /status and /slots every two."""
+    """Subscribes, then keeps watch: /ping and /status every second, /slots every two."""
     for address in ("/notify", "/ping", "/status", "/slots"):
         schema.control(address)
-    asks_list = "send('/samples/list');" if schema.has("/samples/list") else ""
+    asks_list = " send('/samples/list');" if schema.has("/samples/list") else ""
     return (
-        "globals.looperd = {last_pong: Date.now(), lost: false, samples: {}, labels: {}, peaks: []};"
-        " send('/notify', 2); send('/slots');" + asks_list +
+        "globals.looperd = {last_pong: Date.now(), uptime: null, samples: {}, labels: {},"
+        " peaks: [], subscribe: function () {"
+        " send('/notify', 2); send('/slots');" + asks_list + " }};"
+        " globals.looperd.subscribe();"
         " var tick = 0;"
         " setInterval('looperd', function () {"
         " var g = globals.looperd, answering = Date.now() - g.last_pong < 3000;"
-        # Back after a gap: looperd may have restarted or dropped us, so subscribe again.
-        " if (answering && g.lost) { send('/notify', 2); send('/slots');" + asks_list + " }"
-        " g.lost = !answering;"
         " set('connection', answering ? 'looperd answering' : 'looperd not answering',"
         " {send: false});"
-        " send('/ping');"
-        " if (tick++ % 2 === 0) { send('/status'); send('/slots'); }"
+        # /status every second too: its uptime tells a quick restart that /pong cannot.
+        " send('/ping'); send('/status');"
+        " if (tick++ % 2 === 0) send('/slots');"
         " }, 1000);")
 
 
