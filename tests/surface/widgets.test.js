@@ -97,10 +97,10 @@ test('rec starts and ends a take, dub layers on it, undo takes the layer off', {
 });
 
 // A drag sends a stream of values; looperd ends on the widget's own last value.
-async function dragTo(rig, id, address, slot, key, dy) {
+async function dragTo(rig, id, address, slot, key, dx, dy) {
   const before = await rig.widgetValue(id);
   const m = mark(rig);
-  await rig.drag(id, 0, dy);
+  await rig.drag(id, dx, dy);
   const value = await rig.widgetValue(id);
   assert.notEqual(value, before, `${id} did not move`);
   await poll(() => rig.playerSent(m).at(-1) === `${address} f:${value}`,
@@ -114,15 +114,18 @@ async function dragTo(rig, id, address, slot, key, dy) {
 
 test('dragging the gain fader sets looperd\'s gain to the fader\'s value', { skip }, async () => {
   const rig = await get();
-  const { value } = await dragTo(rig, 'gain_0', '/slot/0/gain', 0, 'gain', -50);
-  assert.ok(value > 1, `dragging up raised the gain (now ${value})`);
+  // Up a vertical fader, right along a horizontal one: the way the fader raises the gain.
+  const { rect } = await rig.widget('gain_0');
+  const [dx, dy] = rect.width > rect.height ? [50, 0] : [0, -50];
+  const { value } = await dragTo(rig, 'gain_0', '/slot/0/gain', 0, 'gain', dx, dy);
+  assert.ok(value > 1, `dragging up or right raised the gain (now ${value})`);
   await rig.screenshot('gain-dragged');
   assertNoErrorReplies(rig);
 });
 
 test('dragging the pan knob sets looperd\'s pan to the knob\'s value', { skip }, async () => {
   const rig = await get();
-  const { value } = await dragTo(rig, 'pan_0', '/slot/0/pan', 0, 'pan', -40);
+  const { value } = await dragTo(rig, 'pan_0', '/slot/0/pan', 0, 'pan', 0, -40);
   assert.ok(value > 0 && value <= 1, `dragging up panned right (now ${value})`);
   await rig.screenshot('pan-dragged');
   assertNoErrorReplies(rig);
