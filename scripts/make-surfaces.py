@@ -447,7 +447,9 @@ def hidden_receivers(schema, slots):
         " if (g.samples[n] === seen[n]) continue; g.samples[n] = seen[n];"
         " if (!g.labels[n]) set('label_' + n, seen[n] || '', {send: false, script: false}); }")
     # looperd forgets its subscribers when it restarts: the session subscribes again as soon as
-    # it sees looperd back, by a /pong after a gap or by /status.reply's uptime falling.
+    # it sees looperd back, by a /pong after a gap or by /status.reply's uptime: one that falls,
+    # or one that says looperd started after the last /notify (so it never had that one: a
+    # restart before the session heard the old looperd at all).
     receivers = [
         variable("pong", "/pong",
                  "var g = globals.looperd; if (!g) return; var now = Date.now();"
@@ -457,7 +459,10 @@ def hidden_receivers(schema, slots):
                  "var g = globals.looperd, v = Array.isArray(value) ? value : [], s = {};"
                  " for (var k = 0; k + 1 < v.length; k += 2) s[v[k]] = v[k + 1];"
                  " if (g && typeof s.uptime === 'number') {"
-                 " if (g.uptime !== null && s.uptime < g.uptime) g.subscribe(); g.uptime = s.uptime; }"
+                 " var started = Date.now() - s.uptime * 1000;"
+                 " if ((g.uptime !== null && s.uptime < g.uptime)"
+                 f" || started > g.subscribed + {START_SLACK_MS}) g.subscribe();"
+                 " g.uptime = s.uptime; }"
                  " if (s.jack !== undefined) set('jack_state', 'JACK ' + s.jack, {send: false});"
                  " if (s.xruns !== undefined) set('xruns', 'xruns ' + s.xruns, {send: false});"),
         variable("slots_reply", "/slots.reply", slots_in),
@@ -481,6 +486,9 @@ def hidden_receivers(schema, slots):
 # A /pong later than this after the previous one means looperd was away (a ping goes every
 # second): the session subscribes again.
 PONG_GAP_MS = 1500
+# How much later than the last /notify looperd must have started for the session to take it
+# for a new one: more than a /status round trip on a busy machine.
+START_SLACK_MS = 500
 
 
 def root_script(schema):
@@ -489,9 +497,9 @@ def root_script(schema):
         schema.control(address)
     asks_list = " send('/samples/list');" if schema.has("/samples/list") else ""
     return (
-        "globals.looperd = {last_pong: Date.now(), uptime: null, samples: {}, labels: {},"
-        " peaks: [], subscribe: function () {"
-        " send('/notify', 2); send('/slots');" + asks_list + " }};"
+        "globals.looperd = {last_pong: Date.now(), uptime: null, subscribed: 0, samples: {},"
+        " labels: {}, peaks: [], subscribe: function () {"
+        " this.subscribed = Date.now(); send('/notify', 2); send('/slots');" + asks_list + " }};"
         " globals.looperd.subscribe();"
         " var tick = 0;"
         " setInterval('looperd', function () {"
