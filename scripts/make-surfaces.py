@@ -378,7 +378,7 @@ def header(schema, slots):
                    comments="the files under looperd's --samples-dir (/samples/list.reply)"),
             panel("browser_row", "horizontal", [
                 widget("dropdown", "browser_slot", address=LOCAL + "browser_slot", bypass=True,
-                       values=slot_values, default=0, expand=True, label="%key"),
+                       values=slot_values, default=0, expand=True, label="%key", icon=False),
                 button("browser_load", LOCAL + "browser_load", "^file-import load", "tap",
                        on=1, bypass=True, expand=True,
                        onValue="var path = get('browser'), n = get('browser_slot');"
@@ -399,7 +399,7 @@ def header(schema, slots):
             text("connection", LOCAL + "connection", "connecting…", expand=True,
                  css="#{@{this} === 'looperd answering' ? 'background: #1f6f3f;'"
                      " : 'background: #b00020; font-weight: bold;'} border-radius: 4rem;"
-                     " padding-left: 16rem;",
+                     " padding-left: 14rem; font-size: 90%;",
                  comments="/ping every second; red when no /pong came for 3 s"),
             text("jack_state", LOCAL + "jack_state", "JACK ?", expand=True,
                  css="#{String(@{this}).indexOf('connected') > 0 && String(@{this}).indexOf('dis') < 0"
@@ -431,7 +431,7 @@ def header(schema, slots):
                interaction=False, onDraw=meter_draw,
                comments="/meter/out: one bar per output, peak 0 … 1, red at 1 and over"),
     ] + browser, gridTemplate=6, padding=2, scroll=False,
-       css=header_css("1fr 1.6fr 1.6fr 1.2fr 0.8fr" + (" 2fr" if browser else "")))
+       css=header_css("1.3fr 1.5fr 1.5fr 1.1fr 0.8fr" + (" 2fr" if browser else "")))
 
 
 def hidden_receivers(schema, slots):
