@@ -55,7 +55,7 @@ test('each slot state shows its own colour in state_0', { skip }, async (t) => {
       return;
     }
     await poll(() => showsState(rig, state), { what: `state_0 showing ${state}`, timeout: 10000 });
-    const file = await rig.screenshot(`state-${state}`);
+    // The colour first, the whole page after: a passing state (queued) may be gone by then.
     const element = await rig.page.$$eval('.widget', (els) => {
       const el = els.find((e) => e._widget_instance && e._widget_instance.getProp('id') === 'state_0');
       const r = el.getBoundingClientRect();
@@ -63,16 +63,23 @@ test('each slot state shows its own colour in state_0', { skip }, async (t) => {
     });
     const png = await rig.page.screenshot({ clip: element });
     colours.set(state, meanColour(png));
+    const file = await rig.screenshot(`state-${state}`);
     t.diagnostic(`${state}: rgb(${colours.get(state).join(', ')}), ${file}`);
   };
 
   await capture('empty', () => rig.send('/slot/0/unload'));
   await capture('stopped', () => rig.send('/slot/0/load', 'drone-loop.wav'));
   await rig.send('/slot/0/mode', 'loop');
-  // At 60 BPM a bar lasts 4 s: a play quantised to the bar waits long enough to be seen.
+  // At 60 BPM a bar lasts 4 s: a play quantised to the bar, sent as a bar begins, waits long
+  // enough to be seen.
   await rig.send('/clock/tempo', 60);
   await rig.send('/slot/0/quantize', 'bar');
-  await capture('queued', () => rig.send('/slot/0/play'));
+  await capture('queued', async () => {
+    const from = rig.peer.received.length;
+    await rig.peer.waitFor((m) => m.address === '/clock/beat' && m.args[1] === 1,
+      { since: from, timeout: 10000, what: 'the first beat of a bar' });
+    await rig.send('/slot/0/play');
+  });
   await capture('playing', async () => {});
   await rig.send('/slot/0/fade_out', 3000);
   await capture('stopping', () => rig.send('/slot/0/stop'));
