@@ -449,11 +449,12 @@ def hidden_receivers(schema, slots):
     # looperd forgets its subscribers when it restarts: the session subscribes again as soon as
     # it sees looperd back, by a /pong after a gap or by /status.reply's uptime: one that falls,
     # or one that says looperd started after the last /notify (so it never had that one: a
-    # restart before the session heard the old looperd at all).
+    # restart before the session heard the old looperd at all). They only mark the subscription
+    # stale: Open Stage Control ignores send() in a script run by a received message.
     receivers = [
         variable("pong", "/pong",
                  "var g = globals.looperd; if (!g) return; var now = Date.now();"
-                 f" if (now - g.last_pong > {PONG_GAP_MS}) g.subscribe();"
+                 f" if (now - g.last_pong > {PONG_GAP_MS}) g.stale = true;"
                  " g.last_pong = now;"),
         variable("status_reply", "/status.reply",
                  "var g = globals.looperd, v = Array.isArray(value) ? value : [], s = {};"
@@ -461,7 +462,7 @@ def hidden_receivers(schema, slots):
                  " if (g && typeof s.uptime === 'number') {"
                  " var started = Date.now() - s.uptime * 1000;"
                  " if ((g.uptime !== null && s.uptime < g.uptime)"
-                 f" || started > g.subscribed + {START_SLACK_MS}) g.subscribe();"
+                 f" || started > g.subscribed + {START_SLACK_MS}) g.stale = true;"
                  " g.uptime = s.uptime; }"
                  " if (s.jack !== undefined) set('jack_state', 'JACK ' + s.jack, {send: false});"
                  " if (s.xruns !== undefined) set('xruns', 'xruns ' + s.xruns, {send: false});"),
@@ -484,8 +485,9 @@ def hidden_receivers(schema, slots):
 
 
 # A /pong later than this after the previous one means looperd was away (a ping goes every
-# second): the session subscribes again.
-PONG_GAP_MS = 1500
+# second), as long as the connection shows red: the session subscribes again. A restart is
+# told sooner by /status.reply's uptime; a shorter gap would renew on a mere busy spell.
+PONG_GAP_MS = 3000
 # How much later than the last /notify looperd must have started for the session to take it
 # for a new one: more than a /status round trip on a busy machine.
 START_SLACK_MS = 500
@@ -497,10 +499,14 @@ def root_script(schema):
         schema.control(address)
     asks_list = " send('/samples/list');" if schema.has("/samples/list") else ""
     return (
-        "globals.looperd = {last_pong: Date.now(), uptime: null, subscribed: 0, samples: {},"
-        " labels: {}, peaks: [], subscribe: function () {"
-        " this.subscribed = Date.now(); send('/notify', 2); send('/slots');" + asks_list + " }};"
+        "globals.looperd = {last_pong: Date.now(), uptime: null, subscribed: 0, stale: false,"
+        " samples: {}, labels: {}, peaks: [], subscribe: function () {"
+        " this.stale = false; this.subscribed = Date.now();"
+        " send('/notify', 2); send('/slots');" + asks_list + " }};"
         " globals.looperd.subscribe();"
+        # The receivers mark a stale subscription; the root, which may send, renews it at once.
+        " setInterval('renew', function () {"
+        " if (globals.looperd.stale) globals.looperd.subscribe(); }, 100);"
         " var tick = 0;"
         " setInterval('looperd', function () {"
         " var g = globals.looperd, answering = Date.now() - g.last_pong < 3000;"
