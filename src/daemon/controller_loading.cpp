@@ -90,7 +90,7 @@ void Controller::request_load(const Request& r, bool take) {
     });
 }
 
-// Queues a reload of every loaded slot at the engine's current rate.
+// Takes and overdubs are aligned by this many frames (JACK's round trip plus --record-offset).
 bool Controller::set_record_offset(std::int64_t frames) {
     Command c;
     c.kind = CommandKind::set_record_offset;
@@ -98,6 +98,7 @@ bool Controller::set_record_offset(std::int64_t frames) {
     return port_.send(c);
 }
 
+// Queues a reload of every loaded slot at the engine's current rate.
 std::uint32_t Controller::reload_all() {
     return loading_.reload_all();
 }

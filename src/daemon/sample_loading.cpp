@@ -4,12 +4,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
+#include <string_view>
+
 #include "control/osc_schema.hpp"
 #include "io/memory_lock.hpp"
 #include "io/sample_loader.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace looperd {
+
+namespace {
+constexpr std::string_view kSuperseded = "superseded by a later load or unload of this slot";
+}  // namespace
 
 SampleLoading::SampleLoading(Mirror& mirror, CommandPort& port, MemoryBudget& budget,
                              std::function<std::uint32_t()> sample_rate, TakeTracker& takes,
@@ -132,8 +139,7 @@ LoadedSample SampleLoading::read(const LoadJob& job) {
 // load of the slot is either before both or after both.
 std::string SampleLoading::install(const LoadJob& job, LoadedSample& loaded, const Loaded& info) {
     Mirror::Transaction tx(mirror_);
-    if (tx.slot(job.slot).generation != job.generation)
-        return "superseded by a later load or unload of this slot";
+    if (tx.slot(job.slot).generation != job.generation) return std::string(kSuperseded);
     // A reload keeps a sounding loop going (value 1); a load replaces what plays.
     const Command assign{job.take ? CommandKind::load_take : CommandKind::assign_buffer, job.slot,
                          job.reply_to ? 0.0F : 1.0F, loaded.buffer.get()};
@@ -183,6 +189,9 @@ void SampleLoading::fail(const LoadJob& job, const std::string& why) {
     if (job.reply_to) {
         const osc::Row& row = osc::row(job.take ? osc::Handler::load_take : osc::Handler::load);
         report_error_(*job.reply_to, osc::slot_address(row.address, job.slot), why);
+    } else if (why == kSuperseded) {
+        // A reload overtaken by the user's own load or unload: nothing is wrong.
+        spdlog::warn("slot {}: reload of {} not done: {}", job.slot, job.path, why);
     } else {
         spdlog::error("slot {}: cannot load {} again: {}", job.slot, job.path, why);
     }
