@@ -24,6 +24,7 @@
 #include "daemon/options.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "test_wav.hpp"
 #include "wait_until.hpp"
 
 namespace {
@@ -125,15 +126,7 @@ class ControllerTest : public ::testing::Test {
     // Writes a 48 kHz float WAV of `frames` frames and `channels` channels.
     fs::path write_wav(const std::string& name, int frames, int channels) {
         const fs::path p = dir_ / name;
-        SF_INFO info{};
-        info.samplerate = 48000;
-        info.channels = channels;
-        info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-        SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
-        EXPECT_NE(f, nullptr);
-        std::vector<float> data(static_cast<std::size_t>(frames * channels), 0.25F);
-        sf_writef_float(f, data.data(), frames);
-        sf_close(f);
+        test::write_wav(p, frames, channels);
         return p;
     }
 

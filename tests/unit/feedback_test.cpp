@@ -16,6 +16,7 @@
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
 #include "looperd/engine.hpp"
+#include "test_wav.hpp"
 #include "wait_until.hpp"
 
 namespace {
@@ -122,15 +123,7 @@ class FeedbackTest : public ::testing::Test {
 
     fs::path write_wav(const std::string& name, int frames) {
         const fs::path p = dir_ / name;
-        SF_INFO info{};
-        info.samplerate = 48000;
-        info.channels = 1;
-        info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-        SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
-        EXPECT_NE(f, nullptr);
-        std::vector<float> data(static_cast<std::size_t>(frames), 0.5F);
-        sf_writef_float(f, data.data(), frames);
-        sf_close(f);
+        test::write_wav(p, frames, 1, 0.5F);
         return p;
     }
 

@@ -23,6 +23,7 @@
 #include "daemon/rig_state.hpp"
 #include "daemon/session_store.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "test_wav.hpp"
 #include "wait_until.hpp"
 
 namespace {
@@ -66,17 +67,7 @@ fs::path make_temp_dir(const char* prefix) {
     return pattern;
 }
 
-void write_wav(const fs::path& p, int frames, int channels) {
-    SF_INFO info{};
-    info.samplerate = 48000;
-    info.channels = channels;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-    SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
-    ASSERT_NE(f, nullptr) << p;
-    std::vector<float> data(static_cast<std::size_t>(frames * channels), 0.25F);
-    sf_writef_float(f, data.data(), frames);
-    sf_close(f);
-}
+using test::write_wav;
 
 // A controller with a fake engine (commands kept, buffers freed at the end) and its replies.
 class Harness {

@@ -19,6 +19,7 @@
 #include "daemon/take_tracker.hpp"
 #include "io/memory_budget.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "test_wav.hpp"
 #include "wait_until.hpp"
 
 namespace {
@@ -47,15 +48,7 @@ class SampleLoadingTest : public ::testing::Test {
 
     fs::path write_wav(const std::string& name, int frames) {
         const fs::path p = dir_ / name;
-        SF_INFO info{};
-        info.samplerate = 48000;
-        info.channels = 1;
-        info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-        SNDFILE* f = sf_open(p.c_str(), SFM_WRITE, &info);
-        EXPECT_NE(f, nullptr);
-        std::vector<float> data(static_cast<std::size_t>(frames), 0.5F);
-        sf_writef_float(f, data.data(), frames);
-        sf_close(f);
+        test::write_wav(p, frames, 1, 0.5F);
         return p;
     }
 
