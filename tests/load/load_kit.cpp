@@ -186,11 +186,12 @@ void unpack(const std::uint8_t* data, std::size_t size, std::vector<Received>& o
 
 // ---- sockets ---------------------------------------------------------------------------------
 
-UdpSocket::UdpSocket(const std::string& bind_ip) : ip_(bind_ip) {
+UdpSocket::UdpSocket(const std::string& bind_ip, std::uint16_t port) : ip_(bind_ip) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error(errno_text("socket"));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
     if (::inet_pton(AF_INET, bind_ip.c_str(), &addr.sin_addr) != 1) {
         ::close(fd_);
         throw std::runtime_error("not an IPv4 address: " + bind_ip);
@@ -198,7 +199,8 @@ UdpSocket::UdpSocket(const std::string& bind_ip) : ip_(bind_ip) {
     socklen_t len = sizeof addr;
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        const std::string error = errno_text("cannot bind " + bind_ip);
+        const std::string error =
+            errno_text("cannot bind " + bind_ip + (port ? ":" + std::to_string(port) : ""));
         ::close(fd_);
         throw std::runtime_error(error);
     }
@@ -246,8 +248,12 @@ std::map<std::string, std::uint64_t> UdpSocket::drain(std::chrono::milliseconds 
 // ---- paced sender ----------------------------------------------------------------------------
 
 PacedSender::PacedSender(std::vector<UdpSocket*> sockets, std::uint16_t port, double rate,
-                         Generator generator)
-    : sockets_(std::move(sockets)), port_(port), rate_(rate), generator_(std::move(generator)) {
+                         Generator generator, std::uint64_t run)
+    : sockets_(std::move(sockets)),
+      port_(port),
+      rate_(rate),
+      generator_(std::move(generator)),
+      run_(std::max<std::uint64_t>(run, 1)) {
     if (sockets_.empty()) throw std::invalid_argument("PacedSender needs a socket");
 }
 
@@ -266,7 +272,6 @@ SendStats PacedSender::join() {
 
 void PacedSender::run(std::chrono::milliseconds duration) {
     constexpr std::size_t kBatch = 64;  // datagrams per sendmmsg
-    constexpr std::uint64_t kRun = 16;  // consecutive datagrams from one socket
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -317,8 +322,8 @@ void PacedSender::run(std::chrono::milliseconds duration) {
             total, static_cast<std::uint64_t>(std::floor(rate_ * elapsed)) + 1);
         stats_.most_at_once = std::max(stats_.most_at_once, due - issued);
         while (issued < due) {
-            const std::uint64_t run_end = std::min(due, (issued / kRun + 1) * kRun);
-            send_range(*sockets_[(issued / kRun) % sockets_.size()], issued, run_end);
+            const std::uint64_t run_end = std::min(due, (issued / run_ + 1) * run_);
+            send_range(*sockets_[(issued / run_) % sockets_.size()], issued, run_end);
             issued = run_end;
         }
         next.tv_nsec += 1'000'000;

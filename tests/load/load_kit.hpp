@@ -67,11 +67,11 @@ struct Received {
 // Unpacks a datagram (a message or bundles, flattened). Skips what it cannot decode.
 void unpack(const std::uint8_t* data, std::size_t size, std::vector<Received>& out);
 
-// A UDP socket bound to a loopback address (any port): a source of its own for the daemon's
-// per-IP rate limit. Owned by one thread at a time.
+// A UDP socket bound to a loopback address (any port, unless `port` names one): a source of its
+// own for the daemon's per-IP rate limit. Owned by one thread at a time.
 class UdpSocket {
   public:
-    explicit UdpSocket(const std::string& bind_ip);
+    explicit UdpSocket(const std::string& bind_ip, std::uint16_t port = 0);
     ~UdpSocket();
     UdpSocket(const UdpSocket&) = delete;
     UdpSocket& operator=(const UdpSocket&) = delete;
@@ -108,12 +108,13 @@ struct SendStats {
 
 // PacedSender: one thread sending `rate` datagrams a second for `duration` to 127.0.0.1:`port`,
 // paced every millisecond: each tick sends what is due since the start (so a late tick catches
-// up), with sendmmsg, spread over `sockets` in runs of 16. Owns its thread; the sockets must
-// outlive it.
+// up), with sendmmsg, spread over `sockets` in runs of `run` (datagram `seq` goes from socket
+// (seq / run) % sockets: with a run of 1, each socket can be a client of its own). Owns its
+// thread; the sockets must outlive it.
 class PacedSender {
   public:
     PacedSender(std::vector<UdpSocket*> sockets, std::uint16_t port, double rate,
-                Generator generator);
+                Generator generator, std::uint64_t run = 16);
     ~PacedSender();
     PacedSender(const PacedSender&) = delete;
     PacedSender& operator=(const PacedSender&) = delete;
@@ -132,6 +133,7 @@ class PacedSender {
     std::uint16_t port_;
     double rate_;
     Generator generator_;
+    std::uint64_t run_;
     std::thread thread_;
     SendStats stats_;
     Clock::time_point started_{};
