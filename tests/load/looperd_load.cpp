@@ -932,6 +932,15 @@ int surfaces(const Settings& s) {
             }
         }
     });
+    // Stops and joins the reader on every way out, a thrown error included.
+    struct ReaderStop {
+        std::atomic<bool>& reading;
+        std::thread& thread;
+        ~ReaderStop() {
+            reading = false;
+            if (thread.joinable()) thread.join();
+        }
+    } reader_stop{reading, reader};
     for (auto& f : faders) f->send(rig.port(), osc_message_i("/notify", 2));
     vanishing->send(rig.port(), osc_message_i("/notify", 1));
     PingMonitor ping("127.0.0.2", rig.port());
@@ -946,7 +955,9 @@ int surfaces(const Settings& s) {
         return true;
     };
     while (!states_in() && Clock::now() < state_deadline) std::this_thread::sleep_for(20ms);
-    if (!states_in()) throw std::runtime_error("a subscriber never got its whole state");
+    report.check("every surface is subscribed and got the whole state", states_in(),
+                 states_in() ? "yes" : "not all",
+                 "all 11, within " + std::to_string(test::kHangBound.count()) + " s");
     rig.sync();
     recorder.wait_for_frames(recorder.frames() + 4 * kBlock, test::kHangBound);
     {
