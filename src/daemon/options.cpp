@@ -127,7 +127,7 @@ CommandLine read_command_line(int argc, const char* const* argv) {
     std::map<const OptionSpec*, std::size_t> list_at;  // where a repeatable flag's list is
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        const OptionSpec* spec = nullptr;
+        const OptionSpec* found = nullptr;
         // "--name=value" gives the value in the same word.
         std::optional<std::string> inline_value;
         bool negated = false;
@@ -137,25 +137,30 @@ CommandLine read_command_line(int argc, const char* const* argv) {
                 inline_value = std::string(arg.substr(equals + 1));
             const auto name =
                 arg.substr(2, equals == std::string_view::npos ? arg.npos : equals - 2);
-            spec = find_option(name);
+            found = find_option(name);
             // "--no-dns-sd": a flag that is on by default, turned off.
-            if (spec == nullptr && name.starts_with("no-")) {
-                spec = find_option(name.substr(3));
-                if (spec != nullptr && !spec->negatable) spec = nullptr;
-                negated = spec != nullptr;
+            if (found == nullptr && name.starts_with("no-")) {
+                const OptionSpec* positive = find_option(name.substr(3));
+                if (positive != nullptr && positive->negatable) {
+                    found = positive;
+                    negated = true;
+                }
             }
         } else if (arg.size() == 2 && arg[0] == '-') {
             for (const auto& s : option_specs())
-                if (s.short_name != '\0' && s.short_name == arg[1]) spec = &s;
+                if (s.short_name != '\0' && s.short_name == arg[1]) found = &s;
         }
-        if (spec == nullptr)
+        if (found == nullptr)
             throw OptionsError("unknown option '" + std::string(arg) + "' (see --help)");
+        // A reference from here on: GCC's -Wnull-dereference (ARM cross builds, -O2) cannot
+        // follow the throw above through a pointer.
+        const OptionSpec& spec = *found;
 
-        const std::string flag = (negated ? "--no-" : "--") + std::string(spec->name);
+        const std::string flag = (negated ? "--no-" : "--") + std::string(spec.name);
         std::string text;
-        if (spec->kind == OptionKind::action || spec->kind == OptionKind::flag) {
+        if (spec.kind == OptionKind::action || spec.kind == OptionKind::flag) {
             if (inline_value) throw OptionsError(flag + ": takes no value");
-        } else if (spec->kind == OptionKind::action_choice) {
+        } else if (spec.kind == OptionKind::action_choice) {
             text = inline_value.value_or("");
         } else if (inline_value) {
             text = *inline_value;
@@ -165,19 +170,19 @@ CommandLine read_command_line(int argc, const char* const* argv) {
         }
         OptionValue value;
         try {
-            value = negated ? OptionValue{false} : value_from_text(*spec, text);
+            value = negated ? OptionValue{false} : value_from_text(spec, text);
         } catch (const OptionsError& e) {
             throw OptionsError(flag + ": " + e.what());
         }
-        if (spec->kind == OptionKind::text_list) {
-            auto [at, first] = list_at.try_emplace(spec, command_line.values.size());
+        if (spec.kind == OptionKind::text_list) {
+            auto [at, first] = list_at.try_emplace(&spec, command_line.values.size());
             if (!first) {
                 std::get<std::vector<std::string>>(command_line.values[at->second].second)
                     .push_back(text);
                 continue;
             }
         }
-        command_line.values.emplace_back(spec, std::move(value));
+        command_line.values.emplace_back(&spec, std::move(value));
     }
     return command_line;
 }
