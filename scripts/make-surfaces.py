@@ -238,6 +238,12 @@ def slot_panel(schema, n):
         "var g = globals.looperd; if (!g) return;"
         f" g.labels[{n}] = value === '{name}' ? '' : value;"
         f" if (!g.labels[{n}] && g.samples[{n}]) set('this', g.samples[{n}], {{send: false, script: false}});")
+    # An emptied slot loses its sample's name at once, not at the next /slots answer (up to
+    # 2 s later), so a stale name never stands over an empty slot.
+    empty_script = (
+        "var g = globals.looperd; if (!g || value !== 'empty' || !g.samples[" + str(n) + "]) return;"
+        f" g.samples[{n}] = undefined;"
+        f" if (!g.labels[{n}]) set('label_{n}', '', {{send: false, script: false}});")
     lit = lambda state: (  # noqa: E731
         f"#{{@{{state_{n}}} === '{state}' ? 0.85 : 0.15}}")
     unit = pitch["unit"]
@@ -257,7 +263,7 @@ def slot_panel(schema, n):
                      onValue=label_script, css=ONE_LINE_CSS + " font-weight: bold;"),
             ], height=24, padding=1),
             text(f"state_{n}", s("state"), states[0], height=22, css=state_css(schema),
-                 comments="/slot/<n>/state: " + ", ".join(states)),
+                 onValue=empty_script, comments="/slot/<n>/state: " + ", ".join(states)),
             button(f"play_{n}", s("play"), f"^play {n}", "push", on=1, off=0, expand=True,
                    alphaFillOff=lit("playing"), colorWidget=STATE_COLOURS["playing"][0],
                    comments="press 1, release 0: gate mode fades out on release"),
