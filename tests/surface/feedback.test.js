@@ -44,11 +44,11 @@ test('each slot state shows its own colour in state_0', { skip }, async (t) => {
   // Reports are looked for from just after the last one seen, so that a state looperd does not
   // have (it moves on without it) leaves the next one still to be found.
   let since = rig.peer.received.length;
-  const capture = async (state, drive) => {
+  const capture = async (state, drive, timeout = 10000) => {
     await drive();
     try {
       const report = await rig.peer.waitFor((m) => m.address === '/slot/0/state' && m.args[0] === state,
-        { since, what: `looperd reporting ${state}` });
+        { since, timeout, what: `looperd reporting ${state}` });
       since = rig.peer.received.indexOf(report) + 1;
     } catch {
       t.diagnostic(`looperd did not report ${state}: not checked`);
@@ -70,9 +70,9 @@ test('each slot state shows its own colour in state_0', { skip }, async (t) => {
   await capture('empty', () => rig.send('/slot/0/unload'));
   await capture('stopped', () => rig.send('/slot/0/load', 'drone-loop.wav'));
   await rig.send('/slot/0/mode', 'loop');
-  // At 60 BPM a bar lasts 4 s: a play quantised to the bar, sent as a bar begins, waits long
-  // enough to be seen.
-  await rig.send('/clock/tempo', 60);
+  // At 20 BPM (looperd's slowest) a bar lasts 12 s: a play quantised to the bar, sent as a bar
+  // begins, waits long enough to be seen even on a busy machine.
+  await rig.send('/clock/tempo', 20);
   await rig.send('/slot/0/quantize', 'bar');
   await capture('queued', async () => {
     const from = rig.peer.received.length;
@@ -80,7 +80,8 @@ test('each slot state shows its own colour in state_0', { skip }, async (t) => {
       { since: from, timeout: 10000, what: 'the first beat of a bar' });
     await rig.send('/slot/0/play');
   });
-  await capture('playing', async () => {});
+  await capture('playing', async () => {}, 20000);  // at the next bar line, up to 12 s on
+  await rig.send('/clock/tempo', 120);
   await rig.send('/slot/0/fade_out', 3000);
   await capture('stopping', () => rig.send('/slot/0/stop'));
   await capture('stopped', async () => {});
