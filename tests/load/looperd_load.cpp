@@ -192,6 +192,35 @@ void check_clean_exit(Report& report, Rig& rig) {
                  "alive, exit 0");
 }
 
+// The recorded loop, sample by sample, from its first sounding frame on: bit-exact against
+// `loop` (interleaved stereo, `loop_frames` long), sounding before `frames_before` and recorded
+// up to `needed`.
+void check_loop_bit_exact(Report& report, const std::string& what,
+                          const std::vector<std::vector<float>>& rec,
+                          const std::vector<float>& loop, std::size_t loop_frames,
+                          std::size_t frames_before, std::size_t needed) {
+    std::size_t first = 0;
+    while (first < rec[0].size() && rec[0][first] == 0.0F) ++first;
+    std::size_t checked = 0;
+    std::string mismatch;
+    for (std::size_t k = first; k < rec[0].size() && mismatch.empty(); ++k, ++checked) {
+        const std::size_t at = (k - first) % loop_frames;
+        for (std::size_t c = 0; c < 2; ++c) {
+            if (rec[c][k] != loop[at * 2 + c]) {
+                mismatch = "out_" + std::to_string(c + 1) + " frame " + std::to_string(k - first) +
+                           ": " + fixed(rec[c][k], 6) + " instead of " + fixed(loop[at * 2 + c], 6);
+                break;
+            }
+        }
+    }
+    report.check(what, mismatch.empty() && first < frames_before && rec[0].size() >= needed,
+                 mismatch.empty() ? fixed(static_cast<double>(checked) / kRate, 2) +
+                                        " s identical, from recorded frame " + std::to_string(first)
+                                  : mismatch,
+                 "bit-exact from before frame " + std::to_string(frames_before) + " to frame " +
+                     std::to_string(needed));
+}
+
 // ---- faders ----------------------------------------------------------------------------------
 
 int faders(const Settings& s) {
@@ -624,33 +653,14 @@ int garbage(const Settings& s) {
     report.check("well-formed messages in the flood were served", pongs > 0,
                  std::to_string(pongs) + " /pong", "> 0");
 
-    // The loop, sample by sample, from its first frame to the end of the recording.
     const auto rec = recorder.snapshot();
-    std::size_t first = 0;
-    while (first < rec[0].size() && rec[0][first] == 0.0F) ++first;
-    std::size_t checked = 0;
-    std::string mismatch;
-    for (std::size_t k = first; k < rec[0].size() && mismatch.empty(); ++k, ++checked) {
-        const std::size_t at = (k - first) % kLoop;
-        for (std::size_t c = 0; c < 2; ++c) {
-            if (rec[c][k] != loop[at * 2 + c]) {
-                mismatch = "out_" + std::to_string(c + 1) + " frame " + std::to_string(k - first) +
-                           ": " + fixed(rec[c][k], 6) + " instead of " + fixed(loop[at * 2 + c], 6);
-                break;
-            }
-        }
-    }
     // Through the flood: from before its first datagram to 2.5 s of audio after its last.
     const std::size_t needed = frames_at_end + kRate * 5 / 2;
     report.figure("recorded", fixed(static_cast<double>(rec[0].size()) / kRate, 2) +
                                   " s of audio in " + fixed(record_seconds, 2) + " s");
-    report.check("the loop played unchanged through the flood (every recorded sample)",
-                 mismatch.empty() && first < frames_before && rec[0].size() >= needed,
-                 mismatch.empty() ? fixed(static_cast<double>(checked) / kRate, 2) +
-                                        " s identical, from recorded frame " + std::to_string(first)
-                                  : mismatch,
-                 "bit-exact from before frame " + std::to_string(frames_before) + " to frame " +
-                     std::to_string(needed));
+    check_loop_bit_exact(report,
+                         "the loop played unchanged through the flood (every recorded sample)", rec,
+                         loop, kLoop, frames_before, needed);
     check_clean_exit(report, rig);
     return report.finish();
 }
@@ -1262,30 +1272,11 @@ int surfaces(const Settings& s) {
                  mode0 == "loop" && gain0 == 1.0, "mode " + mode0 + ", gain " + fixed(gain0, 6),
                  "loop, 1.000000");
 
-    // The loop, sample by sample, from its first frame to the end of the recording.
     const auto rec = recorder.snapshot();
-    std::size_t first = 0;
-    while (first < rec[0].size() && rec[0][first] == 0.0F) ++first;
-    std::size_t checked = 0;
-    std::string mismatch;
-    for (std::size_t k = first; k < rec[0].size() && mismatch.empty(); ++k, ++checked) {
-        const std::size_t at = (k - first) % kLoop;
-        for (std::size_t c = 0; c < 2; ++c) {
-            if (rec[c][k] != loop[at * 2 + c]) {
-                mismatch = "out_" + std::to_string(c + 1) + " frame " + std::to_string(k - first) +
-                           ": " + fixed(rec[c][k], 6) + " instead of " + fixed(loop[at * 2 + c], 6);
-                break;
-            }
-        }
-    }
     const std::size_t needed = frames_at_end + kRate;
-    report.check("the loop played unchanged through the run (every recorded sample)",
-                 mismatch.empty() && first < frames_before && rec[0].size() >= needed,
-                 mismatch.empty() ? fixed(static_cast<double>(checked) / kRate, 2) +
-                                        " s identical, from recorded frame " + std::to_string(first)
-                                  : mismatch,
-                 "bit-exact from before frame " + std::to_string(frames_before) + " to frame " +
-                     std::to_string(needed));
+    check_loop_bit_exact(report,
+                         "the loop played unchanged through the run (every recorded sample)", rec,
+                         loop, kLoop, frames_before, needed);
     report.check("resident memory growth", rss_after - rss_before <= 5 * 1024,
                  kib(rss_after - rss_before), "<= 5120 KiB");
     check_clean_exit(report, rig);
