@@ -31,19 +31,42 @@ struct Listener {
         EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
         std::memcpy(&at.addr, &a, sizeof a);
         at.len = sizeof a;
-        timeval tv{5, 0};  // a receive never hangs the test
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        bound_receive_wait();
+    }
+    // Listening again on a port that was closed: a surface come back.
+    explicit Listener(const OscEndpoint& again) : at(again) {
+        fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+        EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&at.addr), at.len), 0);
+        bound_receive_wait();
     }
     ~Listener() { close(); }
     void close() {
         if (fd >= 0) ::close(fd);
         fd = -1;
     }
+    // The size of the next datagram, or -1 if none comes within the bound.
+    ssize_t receive() {
+        std::vector<std::uint8_t> got(64);
+        return ::recv(fd, got.data(), got.size(), 0);
+    }
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
+
+  private:
+    void bound_receive_wait() {
+        timeval tv{5, 0};  // a receive never hangs the test
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
 };
 
 const std::vector<std::uint8_t> kDatagram{'/', 'p', 'i', 'n', 'g', 0, 0, 0, ',', 0, 0, 0};
+const auto kDatagramSize = static_cast<ssize_t>(kDatagram.size());
+
+// Sends to a closed port until a send reports the refusal. The ICMP answer to one datagram
+// comes back before (or while) the next is sent: on loopback that is the second send.
+bool send_until_refused(UdpLinks& links, const OscEndpoint& at) {
+    return test::wait_until([&] { return links.send(at, kDatagram) == UdpLinks::Result::refused; });
+}
 
 TEST(UdpLinks, SendsThroughOneConnectedSocketPerDestination) {
     Listener a;
@@ -69,13 +92,7 @@ TEST(UdpLinks, ReportsADestinationNothingListensOnAsRefused) {
     const OscEndpoint at = gone.at;
     gone.close();
     UdpLinks links;
-    bool refused = false;
-    // The ICMP answer to one datagram comes back before (or while) the next is sent; keep
-    // sending until it is seen. On loopback that is the second send.
-    EXPECT_TRUE(test::wait_until([&] {
-        refused = links.send(at, kDatagram) == UdpLinks::Result::refused;
-        return refused;
-    })) << "no send was ever refused";
+    EXPECT_TRUE(send_until_refused(links, at)) << "no send was ever refused";
 }
 
 // A destination listening again (a --notify surface restarted) misses nothing: the datagram whose
@@ -85,22 +102,14 @@ TEST(UdpLinks, ARefusedSendStillDeliversToADestinationListeningAgain) {
     const OscEndpoint at = gone.at;
     gone.close();
     UdpLinks links;
-    ASSERT_TRUE(test::wait_until([&] {
-        return links.send(at, kDatagram) == UdpLinks::Result::refused;
-    })) << "no send was ever refused";
+    ASSERT_TRUE(send_until_refused(links, at)) << "no send was ever refused";
     // One more datagram to the dead port leaves its refusal pending (on loopback the ICMP
     // answer is back before send() returns)...
     (void)links.send(at, kDatagram);
     // ...and the port listens again.
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&at.addr), at.len), 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    Listener back(at);
     (void)links.send(at, kDatagram);  // sent, refused or not
-    std::vector<std::uint8_t> got(64);
-    EXPECT_EQ(::recv(fd, got.data(), got.size(), 0), static_cast<ssize_t>(kDatagram.size()))
-        << "the datagram was lost";
-    ::close(fd);
+    EXPECT_EQ(back.receive(), kDatagramSize) << "the datagram was lost";
 }
 
 // A surface dropped for a refusal and back on its port later: its link was closed at the drop,
@@ -110,20 +119,13 @@ TEST(UdpLinks, AClosedLinkForgetsALeftOverRefusal) {
     const OscEndpoint at = gone.at;
     gone.close();
     UdpLinks links;
-    ASSERT_TRUE(test::wait_until([&] {
-        return links.send(at, kDatagram) == UdpLinks::Result::refused;
-    })) << "no send was ever refused";
+    ASSERT_TRUE(send_until_refused(links, at)) << "no send was ever refused";
     (void)links.send(at, kDatagram);  // its refusal is left pending on the socket
     links.close(at);
     EXPECT_EQ(links.size(), 0U);
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&at.addr), at.len), 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    Listener back(at);
     EXPECT_EQ(links.send(at, kDatagram), UdpLinks::Result::sent);
-    std::vector<std::uint8_t> got(64);
-    EXPECT_EQ(::recv(fd, got.data(), got.size(), 0), static_cast<ssize_t>(kDatagram.size()));
-    ::close(fd);
+    EXPECT_EQ(back.receive(), kDatagramSize);
 }
 
 TEST(UdpLinks, ClosesTheLeastRecentlyUsedSocketBeyondItsCapacity) {
