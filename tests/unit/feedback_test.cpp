@@ -38,6 +38,10 @@ OscEndpoint endpoint(const char* ip, std::uint16_t port) {
     return e;
 }
 
+// Two surfaces.
+const OscEndpoint kA = endpoint("127.0.0.1", 7000);
+const OscEndpoint kB = endpoint("127.0.0.1", 7001);
+
 struct Datagram {
     std::string to;
     std::vector<std::uint8_t> bytes;
@@ -115,6 +119,29 @@ class FeedbackTest : public ::testing::Test {
 
     void tick() { feedback_->tick(now_); }
 
+    // The engine renders `blocks`, the clock moves on by `dt`, and feedback ticks: one step of
+    // the audio and network threads' life.
+    void step(int blocks, std::chrono::milliseconds dt = std::chrono::milliseconds(100)) {
+        render(blocks);
+        now_ += dt;
+        tick();
+    }
+
+    // Slot 1 holds 4 s of a 0.5 tone and plays, for a surface (kA) subscribed with feedback at
+    // 100 Hz and positions and meters at `position_rate`.
+    void play_long_sample_on_slot_1(int position_rate) {
+        FeedbackConfig c;
+        c.feedback_rate = 100;
+        c.position_rate = position_rate;
+        make(c);
+        write_wav("long.wav", 48000 * 4);
+        send("/slot/1/load", {OscArg::string("long.wav")});
+        controller_->wait_for_loads();
+        render(1);
+        send("/notify", {OscArg::int32(1)}, kA);
+        send("/slot/1/play");
+    }
+
     void render(int blocks) {
         std::vector<float> l(256), r(256);
         float* outs[] = {l.data(), r.data()};
@@ -184,9 +211,6 @@ class FeedbackTest : public ::testing::Test {
     std::condition_variable gate_cv_;
     bool gate_open_ = true;
 };
-
-const OscEndpoint kA = endpoint("127.0.0.1", 7000);
-const OscEndpoint kB = endpoint("127.0.0.1", 7001);
 
 // What the whole state says of each slot: its state, playing, and every saved parameter.
 const std::size_t kPerSlot = 2 + saved_slot_rows().size();
@@ -489,25 +513,18 @@ TEST_F(FeedbackTest, SlotStateGoesEmptyLoadingStoppedPlayingStopped) {
         gate_open_ = false;
     }
     send("/slot/0/load", {OscArg::string("tone.wav")});
-    now_ += 100ms;
-    tick();
+    step(0);
     {
         std::lock_guard lock(gate_mutex_);
         gate_open_ = true;
     }
     gate_cv_.notify_all();
     controller_->wait_for_loads();
-    render(1);  // the engine takes the buffer
-    now_ += 100ms;
-    tick();
+    step(1);  // the engine takes the buffer
     send("/slot/0/play");
-    render(2);
-    now_ += 100ms;
-    tick();
+    step(2);
     send("/slot/0/stop");
-    render(40);  // past the stop fade
-    now_ += 100ms;
-    tick();
+    step(40);  // past the stop fade
 
     const auto got = received("127.0.0.1:7000");
     std::vector<std::string> states;
@@ -525,22 +542,18 @@ TEST_F(FeedbackTest, SlotStateSaysRecordingOverdubbingAndPlayingForATake) {
     tick();
     // Each step: the command, one block for the engine to apply it and publish the slot's
     // record state, then a tick.
-    auto step = [this](const std::string& address) {
+    auto act = [this](const std::string& address) {
         send(address);
-        render(1);
-        now_ += 100ms;
-        tick();
+        step(1);
     };
-    step("/slot/0/record");
+    act("/slot/0/record");
     render(10);
-    step("/slot/0/record");  // the take ends and loops
-    step("/slot/0/overdub");
+    act("/slot/0/record");  // the take ends and loops
+    act("/slot/0/overdub");
     send("/slot/0/info", {}, kB);
-    step("/slot/0/overdub");
-    step("/slot/0/clear");
-    render(40);  // past the stop fade
-    now_ += 100ms;
-    tick();
+    act("/slot/0/overdub");
+    act("/slot/0/clear");
+    step(40);  // past the stop fade
 
     const auto got = received("127.0.0.1:7000");
     std::vector<std::string> states;
@@ -608,16 +621,10 @@ TEST_F(FeedbackTest, AQuantizedPlayIsQueuedUntilItsBeat) {
     send("/clock/tempo", {OscArg::float32(30.0F)});  // a beat every 2 s: 96000 frames
     send("/slot/0/quantize", {OscArg::string("beat")});
     send("/clock/reset");
-    render(1);
-    now_ += 100ms;
-    tick();
+    step(1);
     send("/slot/0/play");
-    render(2);
-    now_ += 100ms;
-    tick();
-    render(96000 / 256 + 2);  // past the beat
-    now_ += 100ms;
-    tick();
+    step(2);
+    step(96000 / 256 + 2);  // past the beat
     std::vector<std::string> states;
     for (const auto& m : only(received("127.0.0.1:7000"), "/slot/0/state"))
         states.push_back(m.args[0].s);
@@ -626,27 +633,10 @@ TEST_F(FeedbackTest, AQuantizedPlayIsQueuedUntilItsBeat) {
 
 // A surface's position bar goes back to the start when the slot stops, once.
 TEST_F(FeedbackTest, PositionReturnsToTheStartWhenTheSlotStops) {
-    FeedbackConfig c;
-    c.feedback_rate = 100;
-    c.position_rate = 100;
-    make(c);
-    write_wav("long.wav", 48000 * 4);
-    send("/slot/1/load", {OscArg::string("long.wav")});
-    controller_->wait_for_loads();
-    render(1);
-    send("/notify", {OscArg::int32(1)}, kA);
-    send("/slot/1/play");
-    for (int i = 0; i < 20; ++i) {
-        now_ += 10ms;
-        render(2);
-        tick();
-    }
+    play_long_sample_on_slot_1(100);
+    for (int i = 0; i < 20; ++i) step(2, 10ms);
     send("/slot/1/stop");
-    for (int i = 0; i < 20; ++i) {  // past the stop fade, and a few ticks more
-        now_ += 10ms;
-        render(2);
-        tick();
-    }
+    for (int i = 0; i < 20; ++i) step(2, 10ms);  // past the stop fade, and a few ticks more
     const auto got = received("127.0.0.1:7000");
     const auto positions = only(got, "/slot/1/position");
     ASSERT_GE(positions.size(), 3U);
@@ -658,16 +648,7 @@ TEST_F(FeedbackTest, PositionReturnsToTheStartWhenTheSlotStops) {
 }
 
 TEST_F(FeedbackTest, PositionAndMeterComeAtThePositionRate) {
-    FeedbackConfig c;
-    c.feedback_rate = 100;
-    c.position_rate = 20;
-    make(c);
-    write_wav("long.wav", 48000 * 4);
-    send("/slot/1/load", {OscArg::string("long.wav")});
-    controller_->wait_for_loads();
-    render(1);
-    send("/notify", {OscArg::int32(1)}, kA);
-    send("/slot/1/play");
+    play_long_sample_on_slot_1(20);
     tick();
     clear();
     // One second in 10 ms steps; the engine renders 480 frames' worth per step (about).
