@@ -10,6 +10,8 @@
 #  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64, armhf and i386,
 #     natively where the kernel runs them, else under qemu-user;
 #  6. the Open Stage Control session end to end in headless Chromium (tests/surface).
+# The sanitizer builds compile beside the integration tests and load scenarios, which mostly
+# wait, at the lowest CPU priority.
 # Prints one closing line: "tests: N passed, N failed, N skipped" (Google Test cases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,12 +66,30 @@ run_suite() {
   junit_files+=("$dir/meson-logs/testlog.junit.xml")
 }
 
-stage "build (warnings are errors), unit, guard and integration tests"
+stage "build (warnings are errors), unit, guard and integration tests, TSan build beside them"
 [ -d build-test ] || meson setup build-test -Dwerror=true
 meson compile -C build-test -j "$jobs"
+# clang, because moodycamel's queue tells TSan about its fences only under clang; with g++
+# every ring handoff would be reported as a race. The integration tests mostly wait on jackd and
+# the daemon: the TSan build takes the idle CPU beside them, at the lowest priority.
+[ -d build-tsan ] || CXX=clang++-19 meson setup build-tsan -Dwerror=true -Db_sanitize=thread \
+  -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
+nice -n 19 meson compile -C build-tsan -j "$jobs" >build-tsan/compile.log 2>&1 &
+tsan_compile=$!
 run_suite build-test 1 --no-suite load --no-suite surface
 
-stage "load scenarios (looperd-load, one private jackd at a time, about 4 minutes)"
+stage "load scenarios (looperd-load, one private jackd at a time, about 4 minutes), ASan build beside them"
+# RealtimeSanitizer and ASan both intercept malloc: this build uses looperd's own allocation
+# guard only.
+# GCC 12 reports false -Wmaybe-uninitialized inside libstdc++'s <regex> when ASan
+# instruments it (the tests use std::regex); every other warning stays an error.
+[ -d build-asan ] || meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
+  -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false \
+  -Dcpp_args=-Wno-maybe-uninitialized
+# The scenarios mostly wait on the network and the clock: the ASan build takes the idle CPU at
+# the lowest priority, so that the daemon and jackd under load are not slowed by it.
+nice -n 19 meson compile -C build-asan -j "$jobs" >build-asan/compile.log 2>&1 &
+asan_compile=$!
 # Their own log base, so that the summary below counts them next to the tests above.
 if ! meson test -C build-test --no-rebuild --print-errorlogs --timeout-multiplier 2 --suite load \
   --logbase load; then
@@ -78,14 +98,11 @@ fi
 junit_files+=("build-test/meson-logs/load.junit.xml")
 
 stage "unit and guard tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-# RealtimeSanitizer and ASan both intercept malloc: this build uses looperd's own allocation
-# guard only.
-# GCC 12 reports false -Wmaybe-uninitialized inside libstdc++'s <regex> when ASan
-# instruments it (the tests use std::regex); every other warning stays an error.
-[ -d build-asan ] || meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
-  -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false \
-  -Dcpp_args=-Wno-maybe-uninitialized
-meson compile -C build-asan -j "$jobs"
+if ! wait "$asan_compile"; then
+  tail -n 60 build-asan/compile.log
+  echo "the ASan build failed (build-asan/compile.log)"
+  exit 1
+fi
 # Sanitizer reports with function names and lines, from LLVM's symbolizer when it is installed.
 symbolizer=/usr/lib/llvm-19/bin/llvm-symbolizer
 [ -x "$symbolizer" ] || symbolizer=""
@@ -93,11 +110,11 @@ if [ -n "$symbolizer" ]; then export ASAN_SYMBOLIZER_PATH=$symbolizer; fi
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 run_suite build-asan 2
 
 stage "threaded unit tests under ThreadSanitizer (clang)"
-# clang, because moodycamel's queue tells TSan about its fences only under clang; with g++
-# every ring handoff would be reported as a race.
-[ -d build-tsan ] || CXX=clang++-19 meson setup build-tsan -Dwerror=true -Db_sanitize=thread \
-  -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
-meson compile -C build-tsan -j "$jobs"
+if ! wait "$tsan_compile"; then
+  tail -n 60 build-tsan/compile.log
+  echo "the TSan build failed (build-tsan/compile.log)"
+  exit 1
+fi
 tsan_options=halt_on_error=1:second_deadlock_stack=1
 if [ -n "$symbolizer" ]; then tsan_options="$tsan_options:external_symbolizer_path=$symbolizer"; fi
 TSAN_OPTIONS=$tsan_options run_suite build-tsan 3 --suite unit
