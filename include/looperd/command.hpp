@@ -15,7 +15,9 @@ enum class CommandKind : std::uint8_t {
                     // value != 0 (a reload at a new sample rate): a loop, gate or toggle slot
                     // that was sounding starts again from its region's start on the new buffer
     unload,         // slot lets its buffer go; playing voices fade out
-    play,           // value != 0: a press (start, or per mode); value == 0: a release (gate)
+    play,           // value > 0: a press (start, or per mode) whose voice plays at `value` times
+                    // the slot's gain (1: the slot's gain; a MIDI note's velocity below that);
+                    // value == 0: a release (gate)
     stop,           // fade out every voice of the slot
     stop_all,       // fade out every voice
     // Slot parameters: kept by the slot, smoothed, applied to playing voices where it makes sense
@@ -64,6 +66,8 @@ enum class CommandKind : std::uint8_t {
     stop_on_grid,
     record_on_grid,
     overdub_on_grid,
+    // Engine-wide (after the rest, so that the numbers above stay as the golden tests wrote them)
+    set_velocity_curve,  // value: a VelocityCurve, how MIDI note velocity scales a slot's gain
 };
 
 enum class SlotMode : std::uint8_t { oneshot = 0, loop = 1, gate = 2, toggle = 3 };

@@ -12,6 +12,7 @@
 #include "looperd/event.hpp"
 #include "looperd/input_block.hpp"
 #include "looperd/limits.hpp"
+#include "looperd/midi.hpp"
 #include "looperd/recorder_pool.hpp"
 #include "looperd/spsc_ring.hpp"
 #include "looperd/timing.hpp"
@@ -91,6 +92,11 @@ class Engine {
                  std::uint32_t nframes, const BlockTiming& timing) noexcept;
     void process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
                  std::uint32_t nframes) noexcept;
+    // The same with the block's MIDI input: each event acts on its own frame, as a command
+    // scheduled for that frame would (docs/midi.md). Notes play slots by the default map
+    // (limits::kFirstSlotNote up); events beyond the per-block budget are dropped and counted.
+    void process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
+                 std::uint32_t nframes, const BlockTiming& timing, const MidiInput& midi) noexcept;
 
     // Control thread, any time: fades and ramps are re-timed at the next block.
     void set_sample_rate(std::uint32_t sample_rate) noexcept;
@@ -158,6 +164,18 @@ class Engine {
     // Bytes preallocated for recording: record buffers plus the undo arena.
     std::size_t record_memory_bytes() const noexcept { return recorders_.record_memory_bytes(); }
 
+    // MIDI messages read from the input (after the budget), events dropped beyond the per-block
+    // budget, and data bytes dropped for want of a status byte. Any thread; relaxed.
+    std::uint64_t midi_messages() const noexcept {
+        return midi_messages_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t midi_dropped() const noexcept {
+        return midi_dropped_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t midi_stray_bytes() const noexcept {
+        return midi_stray_.load(std::memory_order_relaxed);
+    }
+
     // Scheduled commands whose frame had passed when they reached the audio thread.
     std::uint64_t late_commands() const noexcept {
         return late_commands_.load(std::memory_order_relaxed);
@@ -217,7 +235,8 @@ class Engine {
     void schedule(const Command& c) noexcept;
     void press(std::uint32_t slot, float value, std::uint64_t now) noexcept;
     // Voices (src/engine/voices.cpp).
-    void start_voice(std::uint32_t slot, std::uint64_t now) noexcept;
+    // `velocity`: the press's factor on the slot's gain (1: none).
+    void start_voice(std::uint32_t slot, std::uint64_t now, float velocity = 1.0F) noexcept;
     void stop_slot(std::uint32_t slot) noexcept;
     bool slot_sounding(std::uint32_t slot) const noexcept;
     void release(Voice& v) noexcept;       // start the fade out
@@ -244,6 +263,9 @@ class Engine {
     // Audio thread: the queued commands (a block's worth at most), applied at t0 or scheduled.
     std::size_t take_commands(std::uint64_t t0) noexcept;
     void publish_telemetry(float* const* outputs, std::uint32_t nframes) noexcept;
+    // MIDI input (src/engine/midi_in.cpp): one event's bytes, then each message, at frame `now`.
+    void midi_event(const MidiEvent& e, std::uint64_t now) noexcept;
+    void midi_message(const MidiMessage& m, std::uint64_t now) noexcept;
     std::uint32_t ms_frames(float ms) const noexcept;
 
     EngineConfig config_;
@@ -280,6 +302,14 @@ class Engine {
     std::atomic<std::uint64_t> frame_clock_{0};
     std::atomic<std::uint64_t> late_commands_{0};
     std::atomic<std::uint64_t> refused_scheduled_{0};
+
+    // MIDI input: the parser keeps running status across blocks; the budget is per block.
+    MidiParser midi_parser_;
+    std::uint32_t midi_bytes_left_ = 0;  // of this block's budget
+    VelocityCurve velocity_curve_ = VelocityCurve::linear;
+    std::atomic<std::uint64_t> midi_messages_{0};
+    std::atomic<std::uint64_t> midi_dropped_{0};
+    std::atomic<std::uint64_t> midi_stray_{0};
 
     // Recording: every take's memory and state (the pool), and input monitoring.
     RecorderPool recorders_;

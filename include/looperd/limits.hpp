@@ -28,6 +28,13 @@ inline constexpr std::size_t kMaxScheduledCapacity = 1 << 16;
 // Voices one slot may sound at once.
 inline constexpr std::uint32_t kMaxPoly = 64;
 inline constexpr std::uint32_t kMaxChokeGroup = 64;
+// MIDI input read per block at most (events, and their bytes together): beyond them the block's
+// events are dropped and counted, so that a flood cannot stretch one callback.
+inline constexpr std::uint32_t kMaxMidiEventsPerBlock = 256;
+inline constexpr std::uint32_t kMaxMidiBytesPerBlock = 8192;
+// The default MIDI map: note kFirstSlotNote plays slot 0, the next slot 1, and so on (General
+// MIDI's bass drum, where drum pads start), on any channel.
+inline constexpr std::uint32_t kFirstSlotNote = 36;
 
 // The audio thread renders in chunks of at most this many frames so that per-frame gain
 // ramps fit in a stack array; JACK's nframes may be any size.

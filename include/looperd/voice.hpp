@@ -70,9 +70,10 @@ struct Voice {
     std::uint32_t next_end = 0;    // (0: none)
     std::uint32_t out_first = 0;   // outputs it plays to: [out_first, out_first + out_count)
     std::uint32_t out_count = 0;
-    Ramp gain;      // slot gain, smoothed
-    Ramp envelope;  // fade in to 1, fade out to 0
-    Ramp pan_left;  // balance gains, smoothed
+    float velocity = 1.0F;  // what the press scaled the slot's gain by (a MIDI note's velocity)
+    Ramp gain;              // slot gain × velocity, smoothed
+    Ramp envelope;          // fade in to 1, fade out to 0
+    Ramp pan_left;          // balance gains, smoothed
     Ramp pan_right;
     Ramp rate;  // effective rate (rate × pitch × tempo factor), glides
 };

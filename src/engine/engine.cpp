@@ -288,6 +288,12 @@ std::size_t Engine::apply_commands_while_stopped() noexcept {
 
 void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
                      std::uint32_t nframes, const BlockTiming& timing) noexcept {
+    process(inputs, n_inputs, outputs, nframes, timing, MidiInput{});
+}
+
+void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
+                     std::uint32_t nframes, const BlockTiming& timing,
+                     const MidiInput& midi) noexcept {
     ScopedFlushDenormals ftz;
     inputs_.channels = inputs;
     inputs_.count = inputs ? std::min(n_inputs, config_.inputs) : 0;
@@ -313,13 +319,28 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
 
     for (std::uint32_t o = 0; o < config_.outputs; ++o) std::fill_n(outputs[o], nframes, 0.0F);
 
-    // Render up to each scheduled frame inside the block, then apply what is due there.
+    // The block's MIDI, within the budget: the events beyond it are dropped and counted.
+    if (midi.lost != 0) midi_dropped_.fetch_add(midi.lost, std::memory_order_relaxed);
+    std::uint32_t midi_count = midi.events ? midi.count : 0;
+    if (midi_count > limits::kMaxMidiEventsPerBlock) {
+        midi_dropped_.fetch_add(midi_count - limits::kMaxMidiEventsPerBlock,
+                                std::memory_order_relaxed);
+        midi_count = limits::kMaxMidiEventsPerBlock;
+    }
+    midi_bytes_left_ = limits::kMaxMidiBytesPerBlock;
+    std::uint32_t midi_next = 0;
+    // An event's frame; one past the block (a host's error) counts as its last frame.
+    auto midi_time = [&](std::uint32_t i) { return std::min(midi.events[i].time, nframes - 1); };
+
+    // Render up to each scheduled frame and MIDI event inside the block, then apply what is due
+    // there: scheduled commands first, then MIDI, each in its order.
     std::uint32_t offset = 0;
     const std::uint64_t block_end = t0 + nframes;
     while (offset < nframes) {
         std::uint32_t until = nframes;
         if (scheduled_size_ > 0 && scheduled_[0].frame < block_end)
             until = static_cast<std::uint32_t>(std::max(scheduled_[0].frame, t0 + offset) - t0);
+        if (midi_next < midi_count) until = std::min(until, std::max(midi_time(midi_next), offset));
         // A take reaching the maximum length ends on its exact frame.
         if (recording)
             until = static_cast<std::uint32_t>(
@@ -336,16 +357,22 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
         if (recording) recorders_.due(now, host_);
         std::size_t due = 0;
         while (due < scheduled_size_ && scheduled_[due].frame <= now) ++due;
-        if (due == 0) continue;
-        Command batch[16];
-        const std::size_t take = std::min<std::size_t>(due, 16);
-        std::copy_n(scheduled_.begin(), take, batch);
-        std::copy(scheduled_.begin() + static_cast<std::ptrdiff_t>(take),
-                  scheduled_.begin() + static_cast<std::ptrdiff_t>(scheduled_size_),
-                  scheduled_.begin());
-        scheduled_size_ -= take;
-        for (std::size_t k = 0; k < take; ++k) apply(batch[k], now);
+        if (due > 0) {
+            Command batch[16];
+            const std::size_t take = std::min<std::size_t>(due, 16);
+            std::copy_n(scheduled_.begin(), take, batch);
+            std::copy(scheduled_.begin() + static_cast<std::ptrdiff_t>(take),
+                      scheduled_.begin() + static_cast<std::ptrdiff_t>(scheduled_size_),
+                      scheduled_.begin());
+            scheduled_size_ -= take;
+            for (std::size_t k = 0; k < take; ++k) apply(batch[k], now);
+        }
+        // MIDI at this frame. Every event's frame is inside the block, so the loop reaches it.
+        while (midi_next < midi_count && midi_time(midi_next) <= offset)
+            midi_event(midi.events[midi_next++], now);
     }
+    // A block of no frames (JACK never passes one) still reads its events.
+    while (midi_next < midi_count) midi_event(midi.events[midi_next++], t0);
 
     publish_telemetry(outputs, nframes);
     std::uint32_t active = 0;

@@ -25,6 +25,7 @@ bool is_slot_command(CommandKind k) {
         case CommandKind::clock_sync:
         case CommandKind::set_monitor_all:
         case CommandKind::set_record_offset:
+        case CommandKind::set_velocity_curve:
             return false;
         default:
             return true;
@@ -33,18 +34,20 @@ bool is_slot_command(CommandKind k) {
 
 }  // namespace
 
-// A play message: value != 0 is a press, 0 a release. What they do depends on the slot's mode.
+// A play message: value > 0 is a press (at that velocity factor), 0 a release. What they do
+// depends on the slot's mode.
 void Engine::press(std::uint32_t slot, float value, std::uint64_t now) noexcept {
     const Slot& s = slots_[slot];
-    const bool pressed = value != 0.0F;
+    const bool pressed = value > 0.0F;
+    const float velocity = std::min(value, 1.0F);
     switch (s.mode) {
         case SlotMode::oneshot:
         case SlotMode::loop:
-            if (pressed) start_voice(slot, now);
+            if (pressed) start_voice(slot, now, velocity);
             break;
         case SlotMode::gate:
             if (pressed) {
-                start_voice(slot, now);
+                start_voice(slot, now, velocity);
             } else {
                 stop_slot(slot);
             }
@@ -54,7 +57,7 @@ void Engine::press(std::uint32_t slot, float value, std::uint64_t now) noexcept 
             if (slot_sounding(slot)) {
                 stop_slot(slot);
             } else {
-                start_voice(slot, now);
+                start_voice(slot, now, velocity);
             }
             break;
     }
@@ -135,7 +138,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             break;
         case CommandKind::set_gain:
             s->gain = c.value;
-            each_voice([&](Voice& v) { v.gain.go(c.value, smooth_frames_); });
+            each_voice([&](Voice& v) { v.gain.go(c.value * v.velocity, smooth_frames_); });
             break;
         case CommandKind::set_mode: {
             s->mode = static_cast<SlotMode>(static_cast<std::uint8_t>(c.value));
@@ -240,6 +243,9 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             update_voice_rates();
             break;
         }
+        case CommandKind::set_velocity_curve:
+            velocity_curve_ = static_cast<VelocityCurve>(static_cast<std::uint8_t>(c.value));
+            break;
         case CommandKind::record:
         case CommandKind::overdub:
         case CommandKind::undo:

@@ -108,7 +108,7 @@ void Engine::set_pan(Voice& v, float pan, std::uint32_t frames) noexcept {
     v.pan_right.go(pan_right_gain(pan), frames);
 }
 
-void Engine::start_voice(std::uint32_t slot, std::uint64_t now) noexcept {
+void Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity) noexcept {
     Slot& s = slots_[slot];
     if (!s.buffer || s.buffer->frames() == 0) return;
 
@@ -167,7 +167,8 @@ void Engine::start_voice(std::uint32_t slot, std::uint64_t now) noexcept {
         v->out_first = std::min(2 * (s.output - 1), config_.outputs - 1);
         v->out_count = std::min(2U, config_.outputs - v->out_first);
     }
-    v->gain.jump(s.gain);
+    v->velocity = velocity;
+    v->gain.jump(s.gain * velocity);
     v->pan_left.jump(pan_left_gain(s.pan));
     v->pan_right.jump(pan_right_gain(s.pan));
     v->rate.jump(target_rate(s));

@@ -175,6 +175,20 @@ class EngineHarness {
         drain_events();
     }
 
+    // The same with the block's MIDI input, on the engine's own frame count.
+    void render_midi(std::uint32_t n, const std::vector<MidiEvent>& midi) {
+        ASSERT_LE(n, max_block_);
+        BlockTiming timing;
+        timing.frame = engine_->frames_processed();
+        {
+            rt_guard::Scope audio_thread;
+            engine_->process(nullptr, 0, pointers_.data(), n, timing,
+                             MidiInput{midi.data(), static_cast<std::uint32_t>(midi.size())});
+        }
+        last_block_ = n;
+        drain_events();
+    }
+
     // Output channel o of the last block.
     const float* out(std::uint32_t o) const { return block_[o].data(); }
     std::uint32_t last_block() const { return last_block_; }

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace looperd {
+
+// MidiEvent: one MIDI event of the block being processed, as the host hands it (JACK's
+// jack_midi_event_t has this shape). A view: the host owns the bytes, valid for that block.
+// The bytes are a stream, not necessarily one whole message: MidiParser makes messages of them.
+struct MidiEvent {
+    std::uint32_t time = 0;  // frame within the block
+    std::uint32_t size = 0;
+    const std::uint8_t* data = nullptr;
+};
+
+// The block's MIDI input, sorted by time (JACK's order).
+struct MidiInput {
+    const MidiEvent* events = nullptr;
+    std::uint32_t count = 0;
+    std::uint32_t lost = 0;  // events the host could not pass on (its buffer was full)
+};
+
+// MidiMessage: one complete message. `status` is the status byte (with its channel); data
+// bytes that a message does not have are 0.
+struct MidiMessage {
+    std::uint8_t status = 0;
+    std::uint8_t data1 = 0;
+    std::uint8_t data2 = 0;
+
+    std::uint8_t kind() const noexcept { return status < 0xF0 ? status & 0xF0 : status; }
+    std::uint8_t channel() const noexcept { return status & 0x0F; }  // 0-based
+    bool note_on() const noexcept { return kind() == 0x90 && data2 > 0; }
+    // A note-on with velocity 0 is a note-off (MIDI 1.0, "running status" convention).
+    bool note_off() const noexcept { return kind() == 0x80 || (kind() == 0x90 && data2 == 0); }
+};
+
+// MidiParser: bytes to messages, one byte at a time, keeping its state across events and
+// blocks, so that a message split across events and running status (data bytes reusing the
+// last channel status) both work. Real-time bytes (clock, start, stop...) come out wherever
+// they are, even inside another message. SysEx is skipped, byte by byte, never buffered; any
+// status byte ends it. A data byte with no status to belong to is counted as stray and dropped.
+// A status byte arriving before a message is complete drops the incomplete one. Audio thread;
+// wait-free, does not allocate.
+class MidiParser {
+  public:
+    // True when `byte` completed a message, then in `out`.
+    bool feed(std::uint8_t byte, MidiMessage& out) noexcept {
+        if (byte >= 0xF8) {
+            out = {byte, 0, 0};
+            return byte != 0xF9 && byte != 0xFD;  // undefined real-time bytes are ignored
+        }
+        if ((byte & 0x80) != 0) {
+            have_ = 0;
+            sysex_ = byte == 0xF0;
+            if (byte < 0xF0) {
+                running_ = byte;
+                current_ = byte;
+                return false;
+            }
+            running_ = 0;  // system common cancels running status
+            current_ = 0;
+            const std::uint8_t need = data_bytes(byte);
+            if (byte == 0xF6) {  // tune request: no data
+                out = {byte, 0, 0};
+                return true;
+            }
+            if (need > 0) current_ = byte;
+            return false;  // SysEx start or end, undefined F4/F5
+        }
+        if (sysex_) return false;
+        if (current_ == 0) {
+            ++stray_;
+            return false;
+        }
+        data_[have_++] = byte;
+        const std::uint8_t need = data_bytes(current_);
+        if (have_ < need) return false;
+        out = {current_, data_[0], need > 1 ? data_[1] : std::uint8_t{0}};
+        have_ = 0;
+        current_ = running_;  // a channel message's status carries on; system common's does not
+        return true;
+    }
+
+    // Data bytes dropped for want of a status since construction.
+    std::uint64_t stray() const noexcept { return stray_; }
+    // Forgets a message in progress and running status (the port was reconnected).
+    void reset() noexcept { *this = MidiParser{}; }
+
+  private:
+    static std::uint8_t data_bytes(std::uint8_t status) noexcept {
+        switch (status < 0xF0 ? status & 0xF0 : status) {
+            case 0xC0:  // program change
+            case 0xD0:  // channel pressure
+            case 0xF1:  // MTC quarter frame
+            case 0xF3:  // song select
+                return 1;
+            case 0xF2:  // song position pointer
+                return 2;
+            default:
+                return status < 0xF0 ? 2 : 0;
+        }
+    }
+
+    std::uint8_t running_ = 0;  // the last channel status, for running status
+    std::uint8_t current_ = 0;  // the status whose data bytes are being read (0: none)
+    std::array<std::uint8_t, 2> data_{};
+    std::uint8_t have_ = 0;
+    bool sysex_ = false;
+    std::uint64_t stray_ = 0;
+};
+
+// How a note's velocity scales the slot's gain. Velocity 127 is exactly the slot's gain in
+// every curve; `fixed` ignores velocity.
+enum class VelocityCurve : std::uint8_t { linear = 0, soft = 1, hard = 2, fixed = 3 };
+
+// The curve named "linear", "soft", "hard" or "fixed"; linear for any other name.
+inline VelocityCurve velocity_curve_named(std::string_view name) noexcept {
+    if (name == "soft") return VelocityCurve::soft;
+    if (name == "hard") return VelocityCurve::hard;
+    if (name == "fixed") return VelocityCurve::fixed;
+    return VelocityCurve::linear;
+}
+
+// The gain factor for `velocity` (1..127) on `curve`: linear v/127, soft √(v/127) (light
+// touches louder), hard (v/127)² (light touches quieter), fixed 1.
+float velocity_gain(VelocityCurve curve, std::uint8_t velocity) noexcept;
+
+}  // namespace looperd
