@@ -53,6 +53,10 @@ struct RuntimeStatus {
     // The JACK connection: "connected", "disconnected" or "stalled".
     const char* jack = "connected";
     std::uint32_t recorders_free = 0;  // recorders holding no take (0 with recording off)
+    // MIDI messages read from midi_in, and events dropped (beyond the per-block budget, or
+    // lost by JACK).
+    std::uint64_t midi_events = 0;
+    std::uint64_t midi_dropped = 0;
     // Seconds since the daemon started: a surface that sees it fall knows looperd restarted
     // and subscribes again.
     double uptime_s = 0.0;

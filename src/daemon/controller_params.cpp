@@ -59,6 +59,8 @@ OscMessage Controller::status_message() const {
     add("jack", OscArg::string(s.jack));
     add("recorders_free", i32(s.recorders_free));
     add("uptime", OscArg::float32(static_cast<float>(s.uptime_s)));
+    add("midi_events", i32(s.midi_events));
+    add("midi_dropped", i32(s.midi_dropped));
     return m;
 }
 

@@ -242,7 +242,7 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     // Not joined yet: the engine starts at the assumed rate and follows the server's once
     // JackLink joins it (now, or whenever a server appears).
     JackClient jack(options.client_name, server_name, options.outputs, options.sample_rate,
-                    options.inputs);
+                    options.inputs, options.midi);
 
     EngineConfig engine_config;
     engine_config.outputs = options.outputs;
@@ -259,6 +259,9 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     engine_config.undo_levels = options.undo_levels;
     engine_config.undo_memory_mib = options.undo_memory_mib;
     Engine engine(engine_config);
+    // Taken with the first block, before any note can arrive.
+    engine.try_send(Command{CommandKind::set_velocity_curve, 0,
+                            static_cast<float>(velocity_curve_named(options.velocity_curve))});
     if (engine.record_memory_bytes() > 0)
         spdlog::info("recording: {} inputs, {} recorders of {:.1f} s, {} MiB preallocated",
                      options.inputs, options.recorders, options.max_record_seconds,
@@ -313,6 +316,8 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
             const JackLink* link = jack_link.load(std::memory_order_acquire);
             s.jack = to_string(link ? link->state() : JackState::disconnected);
             s.recorders_free = engine.free_recorders();
+            s.midi_events = engine.midi_messages();
+            s.midi_dropped = engine.midi_dropped();
             s.uptime_s =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             return s;

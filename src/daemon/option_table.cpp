@@ -114,6 +114,13 @@ void set_log_level(Options& o, const OptionValue& v) {
     o.log_level = level;
 }
 
+void set_velocity_curve(Options& o, const OptionValue& v) {
+    const auto& curve = std::get<std::string>(v);
+    if (curve != "linear" && curve != "soft" && curve != "hard" && curve != "fixed")
+        throw OptionsError("expected linear, soft, hard or fixed, got '" + curve + "'");
+    o.velocity_curve = curve;
+}
+
 void set_fade_ms(Options& o, const OptionValue& v) {
     o.fade_ms = static_cast<float>(std::get<double>(v));
 }
@@ -167,11 +174,32 @@ const std::array kSpecs{
                .kind = OptionKind::flag,
                .in_file = true,
                .group = "JACK",
-               .help = "do not connect the outputs to the physical playback ports",
+               .help = "do not connect the outputs to the physical playback ports, nor the MIDI\n"
+                       "ports to the physical MIDI ports",
                .set = [](Options& o, const OptionValue& v) { o.autoconnect = !std::get<bool>(v); },
                .get = [](const Options& o) -> std::optional<OptionValue> {
                    return OptionValue{!o.autoconnect};
                }},
+    OptionSpec{
+        .name = "midi",
+        .kind = OptionKind::flag,
+        .in_file = true,
+        .negatable = true,
+        .group = "JACK",
+        .help = "the MIDI ports midi_in (notes play slots: docs/midi.md) and midi_out\n"
+                "(default: on; with autoconnect, joined to the physical MIDI ports)",
+        .set = [](Options& o, const OptionValue& v) { o.midi = std::get<bool>(v); },
+        .get = [](const Options& o) -> std::optional<OptionValue> { return OptionValue{o.midi}; }},
+    OptionSpec{.name = "velocity-curve",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .metavar = "CURVE",
+               .group = "JACK",
+               .help = "how a MIDI note's velocity scales its slot's gain: linear, soft (light\n"
+                       "touches louder), hard (light touches quieter) or fixed (velocity\n"
+                       "ignored); velocity 127 is the slot's gain on each (default: linear)",
+               .set = set_velocity_curve,
+               .get = get_text<&Options::velocity_curve>},
     OptionSpec{.name = "sample-rate",
                .kind = OptionKind::integer,
                .in_file = true,

@@ -43,6 +43,10 @@ struct Options {
     // --samples-root: further directories that load paths may lie in, besides samples_dir.
     std::vector<std::filesystem::path> samples_roots;
     bool autoconnect = true;
+    // MIDI (docs/midi.md): the midi_in and midi_out ports, and how note velocity scales a slot's
+    // gain ("linear", "soft", "hard" or "fixed").
+    bool midi = true;
+    std::string velocity_curve = "linear";
     // The rate samples are converted to until a JACK server says its own (--sample-rate).
     std::uint32_t sample_rate = 48000;
     std::uint64_t memory_budget = limits::kDefaultMemoryBudgetBytes;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <jack/midiport.h>
 #include <jack/transport.h>
 
 #include <algorithm>
@@ -43,7 +44,7 @@ std::string describe_status(jack_status_t s) {
 }  // namespace
 
 JackClient::JackClient(std::string client_name, std::string server_name, std::uint32_t outputs,
-                       std::uint32_t assumed_rate, std::uint32_t inputs)
+                       std::uint32_t assumed_rate, std::uint32_t inputs, bool midi)
     : client_name_(std::move(client_name)),
       server_name_(std::move(server_name)),
       outputs_(outputs),
@@ -51,7 +52,9 @@ JackClient::JackClient(std::string client_name, std::string server_name, std::ui
       ports_(outputs, nullptr),
       buffers_(outputs, nullptr),
       in_ports_(inputs, nullptr),
-      in_buffers_(inputs, nullptr) {
+      in_buffers_(inputs, nullptr),
+      midi_(midi),
+      midi_events_(midi ? limits::kMaxMidiEventsPerBlock : 0) {
     sample_rate_.store(assumed_rate, std::memory_order_relaxed);
 }
 
@@ -95,6 +98,19 @@ bool JackClient::open(std::string& why) {
         if (!in_ports[i]) {
             jack_client_close(c);
             why = "cannot register JACK port " + port_name;
+            return false;
+        }
+    }
+    jack_port_t* midi_in = nullptr;
+    jack_port_t* midi_out = nullptr;
+    if (midi_) {
+        midi_in = jack_port_register(c, "midi_in", JACK_DEFAULT_MIDI_TYPE,
+                                     JackPortIsInput | JackPortIsTerminal, 0);
+        midi_out = jack_port_register(c, "midi_out", JACK_DEFAULT_MIDI_TYPE,
+                                      JackPortIsOutput | JackPortIsTerminal, 0);
+        if (!midi_in || !midi_out) {
+            jack_client_close(c);
+            why = "cannot register JACK MIDI ports midi_in and midi_out";
             return false;
         }
     }
@@ -165,6 +181,8 @@ bool JackClient::open(std::string& why) {
     client_ = c;
     ports_ = std::move(ports);
     in_ports_ = std::move(in_ports);
+    midi_in_ = midi_in;
+    midi_out_ = midi_out;
     anchor_ntp_ = 0;  // the old anchor tied the wall clock to another server's frames
     return true;
 }
@@ -203,6 +221,27 @@ std::uint32_t JackClient::connect_physical_outputs() {
     return connected;
 }
 
+std::uint32_t JackClient::connect_physical_midi() {
+    if (!client_ || !midi_in_ || !midi_out_) return 0;
+    std::uint32_t connected = 0;
+    auto each_physical = [this](unsigned long direction, auto&& connect) {
+        const char** physical = jack_get_ports(client_, nullptr, JACK_DEFAULT_MIDI_TYPE,
+                                               JackPortIsPhysical | direction);
+        for (const char** p = physical; p && *p; ++p) connect(*p);
+        if (physical) jack_free(static_cast<void*>(physical));
+    };
+    // A capture port is an output of the server's, a source: it feeds midi_in.
+    each_physical(JackPortIsOutput, [&](const char* source) {
+        const int r = jack_connect(client_, source, jack_port_name(midi_in_));
+        if (r == 0 || r == EEXIST) ++connected;
+    });
+    each_physical(JackPortIsInput, [&](const char* destination) {
+        const int r = jack_connect(client_, jack_port_name(midi_out_), destination);
+        if (r == 0 || r == EEXIST) ++connected;
+    });
+    return connected;
+}
+
 std::vector<std::pair<std::string, std::string>> JackClient::connections() const {
     std::vector<std::pair<std::string, std::string>> out;
     if (!client_ || server_gone()) return out;
@@ -219,6 +258,12 @@ std::vector<std::pair<std::string, std::string>> JackClient::connections() const
     };
     add(ports_, "out_");
     add(in_ports_, "in_");
+    for (auto [port, name] : {std::pair{midi_in_, "midi_in"}, std::pair{midi_out_, "midi_out"}}) {
+        if (!port) continue;
+        const char** others = jack_port_get_all_connections(client_, port);
+        for (const char** o = others; o && *o; ++o) out.emplace_back(name, *o);
+        if (others) jack_free(static_cast<void*>(others));
+    }
     return out;
 }
 
@@ -235,7 +280,12 @@ bool JackClient::connect(const std::string& own, const std::string& other) {
         const int r = jack_connect(client_, other.c_str(), jack_port_name(in_ports_[i]));
         return r == 0 || r == EEXIST;
     }
-    return false;
+    int r = -1;
+    if (own == "midi_in" && midi_in_)
+        r = jack_connect(client_, other.c_str(), jack_port_name(midi_in_));
+    if (own == "midi_out" && midi_out_)
+        r = jack_connect(client_, jack_port_name(midi_out_), other.c_str());
+    return r == 0 || r == EEXIST;
 }
 
 void JackClient::close() noexcept {
@@ -260,6 +310,7 @@ void JackClient::close() noexcept {
     engine_ = nullptr;
     std::fill(ports_.begin(), ports_.end(), nullptr);
     std::fill(in_ports_.begin(), in_ports_.end(), nullptr);
+    midi_in_ = midi_out_ = nullptr;
     shutdown_reason_[0] = '\0';
     server_gone_.store(false, std::memory_order_release);
 }
@@ -375,6 +426,22 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
         buffers_[i] = static_cast<float*>(jack_port_get_buffer(ports_[i], nframes));
     for (std::size_t i = 0; i < in_ports_.size(); ++i)
         in_buffers_[i] = static_cast<const float*>(jack_port_get_buffer(in_ports_[i], nframes));
+    MidiInput midi;
+    if (midi_in_) {
+        void* in = jack_port_get_buffer(midi_in_, nframes);
+        const std::uint32_t count = jack_midi_get_event_count(in);
+        const auto held = static_cast<std::uint32_t>(midi_events_.size());
+        for (std::uint32_t i = 0; i < count && i < held; ++i) {
+            jack_midi_event_t e;
+            if (jack_midi_event_get(&e, in, i) != 0) break;
+            midi_events_[midi.count++] = {e.time, static_cast<std::uint32_t>(e.size), e.buffer};
+        }
+        midi.events = midi_events_.data();
+        // Beyond the budget, and what JACK itself could not hold: counted by the engine.
+        midi.lost = (count - midi.count) + jack_midi_get_lost_event_count(in);
+    }
+    // A MIDI output's buffer keeps what it held until cleared: clear it every cycle.
+    if (midi_out_) jack_midi_clear_buffer(jack_port_get_buffer(midi_out_, nframes));
 
     BlockTiming timing;
     const jack_nframes_t low = jack_last_frame_time(client_);
@@ -405,7 +472,7 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
         timespec began{};
         clock_gettime(CLOCK_MONOTONIC, &began);
         engine_->process(in_buffers_.data(), static_cast<std::uint32_t>(in_buffers_.size()),
-                         buffers_.data(), nframes, timing);
+                         buffers_.data(), nframes, timing, midi);
         timespec ended{};
         clock_gettime(CLOCK_MONOTONIC, &ended);
         const auto render_ns =

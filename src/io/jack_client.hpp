@@ -41,8 +41,9 @@ class JackClient {
     // Opens nothing yet. `server_name` empty: JACK_DEFAULT_SERVER or the default server.
     // `assumed_rate`: what sample_rate() says until a server tells.
     // `inputs`: input ports in_1 .. in_M registered beside the outputs, passed to the engine.
+    // `midi`: MIDI ports midi_in (its events go to the engine, each on its frame) and midi_out.
     JackClient(std::string client_name, std::string server_name, std::uint32_t outputs,
-               std::uint32_t assumed_rate, std::uint32_t inputs = 0);
+               std::uint32_t assumed_rate, std::uint32_t inputs = 0, bool midi = false);
     ~JackClient();
     JackClient(const JackClient&) = delete;
     JackClient& operator=(const JackClient&) = delete;
@@ -65,11 +66,16 @@ class JackClient {
     // Main thread, while open. Connects out_i to the i-th physical playback port. Returns how
     // many were connected.
     std::uint32_t connect_physical_outputs();
-    // Main thread, while open: every connection of our ports, outputs and inputs, as (port
-    // short name "out_1" or "in_1", the other port's full name).
+    // Main thread, while open. Connects every physical MIDI capture port (a controller, through
+    // `jackd -X seq`, `-X raw` or a2jmidid) to midi_in, and midi_out to every physical MIDI
+    // playback port. Returns how many connections were made; 0 without MIDI ports.
+    std::uint32_t connect_physical_midi();
+    bool has_midi() const noexcept { return midi_; }
+    // Main thread, while open: every connection of our ports, outputs, inputs and MIDI, as
+    // (port short name "out_1", "in_1", "midi_in" or "midi_out", the other port's full name).
     std::vector<std::pair<std::string, std::string>> connections() const;
-    // Main thread, while open: connects our port `own` ("out_1" to `other`, or `other` to
-    // "in_1"). True if connected now (or already).
+    // Main thread, while open: connects our port `own` ("out_1" or "midi_out" to `other`, or
+    // `other` to "in_1" or "midi_in"). True if connected now (or already).
     bool connect(const std::string& own, const std::string& other);
     // Any thread: whether a port connection changed since the last call (set by JACK's
     // notification thread).
@@ -148,6 +154,12 @@ class JackClient {
     std::vector<float*> buffers_;  // preallocated: process() only fills it
     std::vector<jack_port_t*> in_ports_;
     std::vector<const float*> in_buffers_;  // preallocated, like buffers_
+    const bool midi_;
+    jack_port_t* midi_in_ = nullptr;
+    jack_port_t* midi_out_ = nullptr;
+    // The cycle's MIDI events as the engine reads them: views of JACK's port buffer, at most the
+    // engine's per-block budget (preallocated: process() only fills it).
+    std::vector<MidiEvent> midi_events_;
     Engine* engine_ = nullptr;
 
     // The timeline: frame = timeline_offset_ + frame_wraps_ + JACK's frame (mod 2⁶⁴). Set by

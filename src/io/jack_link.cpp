@@ -218,9 +218,9 @@ void JackLink::watch_cycles(Clock::time_point now) {
 }
 
 namespace {
-// "out_1 → system:playback_1", "system:capture_1 → in_1": in the direction the audio flows.
+// "out_1 → system:playback_1", "system:capture_1 → in_1": in the direction the signal flows.
 std::string connection_text(const std::string& own, const std::string& other) {
-    return own.starts_with("in_") ? other + " → " + own : own + " → " + other;
+    return own.starts_with("in_") || own == "midi_in" ? other + " → " + own : own + " → " + other;
 }
 }  // namespace
 
@@ -263,7 +263,13 @@ void JackLink::track_connections(Clock::time_point now) {
 }
 
 std::uint32_t JackLink::restore_connections() {
-    if (!lost_before_) return config_.autoconnect ? client_.connect_physical_outputs() : 0;
+    if (!lost_before_) {
+        if (!config_.autoconnect) return 0;
+        // MIDI controllers are optional: none found is no warning.
+        if (const std::uint32_t midi = client_.connect_physical_midi(); midi > 0)
+            spdlog::info("connected {} physical MIDI port(s) to midi_in and midi_out", midi);
+        return client_.connect_physical_outputs();
+    }
     std::uint32_t restored = 0;
     for (const auto& r : remembered_) {
         if (client_.connect(r.own, r.other)) {

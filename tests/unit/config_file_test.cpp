@@ -113,6 +113,7 @@ OptionValue non_default_value(const OptionSpec& spec) {
         {"state-dir", std::string("/var/lib/looperd")},
         {"log-level", std::string("debug")},
         {"dns-sd-name", std::string("rig A")},
+        {"velocity-curve", std::string("soft")},
         {"osc-allow", std::vector<std::string>{"192.168.1.0/24", "127.0.0.1/32"}},
         {"samples-root", std::vector<std::string>{"/srv/more", "/media/usb"}},
         {"notify",

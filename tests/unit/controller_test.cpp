@@ -106,6 +106,8 @@ class ControllerTest : public ::testing::Test {
                 s.jack = "stalled";
                 s.recorders_free = 5;
                 s.uptime_s = 3600.5;
+                s.midi_events = 1234;
+                s.midi_dropped = 8;
                 return s;
             },
             [] { return 48000U; },
@@ -1235,10 +1237,14 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_EQ(kv.at("recorders_free").i, 5);
     EXPECT_EQ(kv.at("uptime").type, 'f');
     EXPECT_FLOAT_EQ(kv.at("uptime").f, 3600.5F);
+    EXPECT_EQ(kv.at("midi_events").i, 1234);
+    EXPECT_EQ(kv.at("midi_dropped").i, 8);
     // New keys come last: earlier keys keep their places.
-    EXPECT_EQ(m.args[m.args.size() - 6].s, "jack");
-    EXPECT_EQ(m.args[m.args.size() - 4].s, "recorders_free");
-    EXPECT_EQ(m.args[m.args.size() - 2].s, "uptime");
+    EXPECT_EQ(m.args[m.args.size() - 10].s, "jack");
+    EXPECT_EQ(m.args[m.args.size() - 8].s, "recorders_free");
+    EXPECT_EQ(m.args[m.args.size() - 6].s, "uptime");
+    EXPECT_EQ(m.args[m.args.size() - 4].s, "midi_events");
+    EXPECT_EQ(m.args[m.args.size() - 2].s, "midi_dropped");
     send("/status", {OscArg::string("osc.udp://127.0.0.1:6002/")});
     EXPECT_EQ(replies_.back().to, "127.0.0.1:6002");
     expect_rejected("/status", {OscArg::int32(1)});
