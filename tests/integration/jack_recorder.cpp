@@ -94,10 +94,10 @@ std::size_t JackRecorder::wait_for_frames(std::size_t wanted,
     return frames();
 }
 
-std::vector<std::string> JackRecorder::ports(const std::string& pattern,
-                                             unsigned long flags) const {
+std::vector<std::string> JackRecorder::ports(const std::string& pattern, unsigned long flags,
+                                             const char* type) const {
     std::vector<std::string> names;
-    const char** found = jack_get_ports(client_, pattern.c_str(), JACK_DEFAULT_AUDIO_TYPE, flags);
+    const char** found = jack_get_ports(client_, pattern.c_str(), type, flags);
     for (const char** p = found; p != nullptr && *p != nullptr; ++p) names.emplace_back(*p);
     jack_free(static_cast<void*>(found));
     return names;

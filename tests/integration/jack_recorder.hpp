@@ -54,8 +54,9 @@ class JackRecorder {
     std::uint64_t xruns() const noexcept { return xruns_.load(std::memory_order_relaxed); }
     std::string client_name() const { return jack_get_client_name(client_); }
 
-    // Names of the server's ports matching `pattern` (a regex) with all of `flags`.
-    std::vector<std::string> ports(const std::string& pattern, unsigned long flags) const;
+    // Names of the server's ports of `type` matching `pattern` (a regex) with all of `flags`.
+    std::vector<std::string> ports(const std::string& pattern, unsigned long flags,
+                                   const char* type = JACK_DEFAULT_AUDIO_TYPE) const;
     // The full names of the ports `port` (a full name) is connected to.
     std::vector<std::string> connections(const std::string& port) const;
     // Connects any two ports of the server (full names, source first), as jack_connect does.

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+
+// MIDI into the real daemon under a real jackd (dummy backend, 48 kHz, 128-frame periods): a
+// test client writes notes into looperd:midi_in on chosen JACK frames, another records
+// looperd's out_1, and each onset is found by its content, so a frame off is a failure. The
+// sender, looperd and the recorder run in one JACK cycle, in that order, so an event's frame
+// and its onset's frame are comparable directly.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "jack_midi.hpp"
+#include "jack_recorder.hpp"
+#include "jack_server.hpp"
+#include "osc_client.hpp"
+
+namespace looperd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint32_t kBlock = 128;
+
+class Midi : public IntegrationTest {
+  protected:
+    void SetUp() override { start_jack("looperd-midi-"); }
+
+    void TearDown() override {
+        recorder_.reset();
+        sender_.reset();
+        finish(daemon_, true, [this](std::ostream& out) { report_skipped(out, osc_.get()); });
+    }
+
+    void start_daemon(const std::vector<std::string>& extra = {}) {
+        port_ = pick_free_udp_port();
+        auto args = daemon_args(port_);
+        args.insert(args.end(), extra.begin(), extra.end());
+        ASSERT_NO_FATAL_FAILURE(launch_daemon(daemon_, osc_, port_, args));
+    }
+
+    void send(const std::string& address, const std::vector<OscValue>& args = {}) {
+        osc_->send(port_, address, args);
+    }
+
+    // Sends the messages, then a /ping; fails if an /error came back before the /pong.
+    void configure(const std::vector<OscMsg>& messages) {
+        for (const auto& m : messages) send(m.address, m.args);
+        send("/ping");
+        const auto reply = osc_->wait_for_any({"/pong", "/error"}, kHangBound);
+        ASSERT_TRUE(reply) << "no /pong";
+        ASSERT_EQ(reply->address, "/pong") << "refused: " << reply->to_string();
+    }
+
+    void load_mono(int n, const std::string& name, const std::vector<float>& data) {
+        write_wav(samples_ / name, 1, data);
+        send(slot(n, "load"), {osc_string(name)});
+        const auto reply = osc_->wait_for_any({slot(n, "loaded"), "/error"}, kHangBound);
+        ASSERT_TRUE(reply) << "no reply to " << slot(n, "load");
+        ASSERT_EQ(reply->address, slot(n, "loaded")) << reply->to_string();
+    }
+
+    // The sender on looperd:midi_in, the recorder on looperd:out_1.
+    void connect_clients(std::chrono::seconds capacity) {
+        sender_ = std::make_unique<JackMidiSender>(jack_->name(), 4096);
+        sender_->connect("looperd:midi_in");
+        recorder_ = std::make_unique<JackRecorder>(jack_->name(), 1, capacity);
+        ASSERT_EQ(recorder_->block_size(), kBlock);
+        recorder_->connect("looperd:out_1", 0);
+        recorder_->start();
+    }
+
+    // Sends `events` and records until `frames` past the first of them are recorded. Returns
+    // the recording and the recording index of the sender's frame 0.
+    std::pair<std::vector<float>, std::size_t> play(const std::vector<MidiEvent>& events,
+                                                    std::size_t frames) {
+        sender_->send(events);
+        const auto zero = static_cast<std::size_t>(
+            static_cast<std::uint32_t>(sender_->start_frame() - recorder_->start_frame()));
+        EXPECT_TRUE(sender_->wait_done(kHangBound)) << "the sender did not finish";
+        EXPECT_EQ(sender_->lost(), 0U);
+        EXPECT_EQ(sender_->late(), 0U);
+        recorder_->wait_for_frames(zero + frames, kHangBound);
+        auto rec = recorder_->snapshot()[0];
+        EXPECT_GE(rec.size(), zero + frames) << "the recording stopped growing";
+        return {std::move(rec), zero};
+    }
+
+    std::map<std::string, OscValue> status() {
+        send("/status");
+        const auto reply = osc_->wait_for("/status.reply", kHangBound);
+        if (!reply) throw std::runtime_error("no /status.reply");
+        return status_pairs(*reply);
+    }
+
+    std::unique_ptr<ChildProcess> daemon_;
+    std::unique_ptr<OscClient> osc_;
+    std::unique_ptr<JackMidiSender> sender_;
+    std::unique_ptr<JackRecorder> recorder_;
+    std::uint16_t port_ = 0;
+};
+
+std::vector<float> mono_noise(std::size_t frames, std::uint32_t seed) {
+    return noise(frames, 1, seed);
+}
+
+// 1,000 notes at random frames, each cycle offset equally likely, velocities random: every
+// onset lies at the same distance from its event's frame (0 frames of jitter), and plays the
+// sample scaled by its velocity's gain.
+TEST_F(Midi, NotesPlayTheirSlotOnTheEventsOwnFrameWithNoJitter) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    const auto sample = mono_noise(64, 5);
+    ASSERT_NO_FATAL_FAILURE(load_mono(0, "hit.wav", sample));
+    ASSERT_NO_FATAL_FAILURE(connect_clients(20s));
+
+    // Event k in [k × 600, k × 600 + 472): at least 128 frames apart, so each 64-frame voice
+    // has ended before the next starts.
+    constexpr std::size_t kNotes = 1000;
+    constexpr std::uint64_t kSpacing = 600;
+    std::mt19937 random(1234);
+    std::vector<MidiEvent> events;
+    std::vector<std::uint8_t> velocities;
+    std::set<std::uint64_t> offsets_in_cycle;
+    for (std::size_t k = 0; k < kNotes; ++k) {
+        const std::uint64_t at = k * kSpacing + random() % (kSpacing - kBlock);
+        const auto velocity = static_cast<std::uint8_t>(1 + random() % 127);
+        // On channel 10, as a drum pad sends; a note-off follows 20 frames later (oneshot
+        // slots ignore it).
+        events.push_back({at, {0x99, 36, velocity}});
+        events.push_back({at + 20, {0x89, 36, 0}});
+        velocities.push_back(velocity);
+        offsets_in_cycle.insert(at % kBlock);
+    }
+    const auto [rec, zero] = play(events, kNotes * kSpacing + kBlock);
+    ASSERT_FALSE(HasFailure());
+
+    std::map<std::int64_t, int> distances;  // onset - event frame → how many
+    std::size_t worst_level = 0;
+    double worst_error = 0.0;
+    std::size_t from = zero;
+    for (std::size_t k = 0; k < kNotes; ++k) {
+        const std::size_t event = zero + events[2 * k].frame_offset;
+        std::size_t onset = from;
+        while (onset < rec.size() && rec[onset] == 0.0F) ++onset;
+        ASSERT_LT(onset, rec.size()) << "note " << k << " never sounded";
+        distances[static_cast<std::int64_t>(onset) - static_cast<std::int64_t>(event)]++;
+        // Linear curve: the sample × velocity / 127, within float rounding.
+        const float gain = static_cast<float>(velocities[k]) / 127.0F;
+        for (std::size_t i = 0; i < sample.size(); ++i) {
+            const double error = std::fabs(rec[onset + i] - sample[i] * gain);
+            if (error > worst_error) {
+                worst_error = error;
+                worst_level = k;
+            }
+        }
+        from = onset + sample.size();
+    }
+    std::string seen;
+    for (const auto& [d, n] : distances)
+        seen += std::to_string(d) + " frames: " + std::to_string(n) + " notes; ";
+    EXPECT_EQ(distances.size(), 1U) << "onset − event frame varies: " << seen;
+    EXPECT_EQ(distances.begin()->first, 0) << seen;
+    std::cout << "[   INFO   ] onset − event frame: " << seen << offsets_in_cycle.size()
+              << " distinct offsets in the cycle\n";
+    EXPECT_EQ(offsets_in_cycle.size(), kBlock) << "every offset in the cycle was tried";
+    EXPECT_LE(worst_error, 1e-6) << "note " << worst_level << " (velocity "
+                                 << +velocities[worst_level] << ") at the wrong level";
+
+    const auto s = status();
+    EXPECT_EQ(s.at("midi_events").number(), 2.0 * kNotes);
+    EXPECT_EQ(s.at("midi_dropped").number(), 0.0);
+    EXPECT_EQ(s.at("voices_refused").number(), 0.0);
+}
+
+// In gate mode the note-off releases on its own frame: the sample plays unchanged up to it and
+// fades out from it; a note-on with velocity 0 does the same.
+TEST_F(Midi, NoteOffReleasesAGateSlotOnItsFrame) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--velocity-curve", "fixed"}));
+    const auto sample = mono_noise(48000, 9);
+    ASSERT_NO_FATAL_FAILURE(load_mono(1, "pad.wav", sample));
+    ASSERT_NO_FATAL_FAILURE(configure({{slot(1, "mode"), {osc_string("gate")}}}));
+    ASSERT_NO_FATAL_FAILURE(connect_clients(10s));
+    for (const std::uint8_t off_status : {std::uint8_t{0x80}, std::uint8_t{0x90}}) {
+        SCOPED_TRACE(off_status == 0x80 ? "note-off" : "note-on, velocity 0");
+        // Velocity 30 under --velocity-curve fixed: the slot's gain, the sample bit for bit.
+        const std::vector<MidiEvent> events{{37, {0x90, 37, 30}}, {1000 + 77, {off_status, 37, 0}}};
+        const auto [rec, zero] = play(events, 48000 / 2);
+        ASSERT_FALSE(HasFailure());
+        const std::size_t on = zero + 37;
+        const std::size_t off = zero + 1077;
+        for (std::size_t i = zero; i < on; ++i) ASSERT_EQ(rec[i], 0.0F) << "before the note";
+        for (std::size_t i = on; i < off; ++i)
+            ASSERT_EQ(rec[i], sample[i - on]) << "frame " << i - on << " of the note";
+        EXPECT_LT(std::fabs(rec[off + 1]), std::fabs(sample[off + 1 - on]))
+            << "the fade starts at the note-off's frame";
+        // The default fade is 5 ms (240 frames): silence after it.
+        for (std::size_t i = off + 240; i < off + 2000; ++i)
+            ASSERT_EQ(rec[i], 0.0F) << "sound " << i - off << " frames after the note-off";
+    }
+}
+
+// --no-midi registers no MIDI ports; the MIDI counters stay at 0.
+TEST_F(Midi, NoMidiRegistersNoPorts) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--no-midi"}));
+    JackRecorder probe(jack_->name(), 1, 1s);
+    EXPECT_TRUE(probe.ports("looperd:midi_.*", 0, nullptr).empty());
+    EXPECT_FALSE(probe.ports("looperd:out_1", 0).empty());
+    const auto s = status();
+    EXPECT_EQ(s.at("midi_events").number(), 0.0);
+}
+
+// Notes beyond the slots, controllers, clock, SysEx and stray bytes change nothing, and the
+// daemon answers as before.
+TEST_F(Midi, UnmappedNotesAndOtherMessagesChangeNothing) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--slots", "4"}));
+    ASSERT_NO_FATAL_FAILURE(load_mono(0, "a.wav", mono_noise(4800, 3)));
+    ASSERT_NO_FATAL_FAILURE(connect_clients(10s));
+    std::vector<std::uint8_t> sysex(200, 0x11);
+    sysex.front() = 0xF0;
+    sysex.back() = 0xF7;
+    const std::vector<MidiEvent> events{
+        {0, {0x90, 35, 100}}, {1, {0x90, 40, 100}}, {2, {0xB0, 7, 100}},
+        {3, {0xF8}},          {4, {0x55, 0x66}},    {5, sysex},
+        {6, {0x90, 36}},      {400, {0xC0, 3}},     {500, {0xE0, 0, 64}},
+    };
+    const auto [rec, zero] = play(events, 4800);
+    ASSERT_FALSE(HasFailure());
+    for (std::size_t i = zero; i < zero + 4800; ++i) ASSERT_EQ(rec[i], 0.0F) << "frame " << i;
+    send("/ping");
+    EXPECT_TRUE(osc_->wait_for("/pong", kHangBound));
+    EXPECT_EQ(status().at("voices").number(), 0.0);
+}
+
+}  // namespace
+}  // namespace looperd::test
