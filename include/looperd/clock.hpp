@@ -58,6 +58,11 @@ class Clock {
         return anchor_beat_ + df / frames_per_beat();
     }
 
+    // The frame (fractional) where the grid is at `beat`.
+    double frame_at_beat(double beat) const noexcept {
+        return static_cast<double>(anchor_frame_) + (beat - anchor_beat_) * frames_per_beat();
+    }
+
     // The first grid frame at or after `frame`. `step`: beats between grid lines (> 0), or
     // -1 for a bar. A frame within half a frame of a grid line is on it.
     std::uint64_t next_grid_frame(std::uint64_t frame, double step) const noexcept {

@@ -68,6 +68,7 @@ enum class CommandKind : std::uint8_t {
     overdub_on_grid,
     // Engine-wide (after the rest, so that the numbers above stay as the golden tests wrote them)
     set_velocity_curve,  // value: a VelocityCurve, how MIDI note velocity scales a slot's gain
+    set_midi_clock_out,  // value != 0: MIDI clock (24 ticks a beat) and Start go to the MIDI output
 };
 
 enum class SlotMode : std::uint8_t { oneshot = 0, loop = 1, gate = 2, toggle = 3 };

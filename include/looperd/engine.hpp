@@ -175,6 +175,14 @@ class Engine {
     std::uint64_t midi_stray_bytes() const noexcept {
         return midi_stray_.load(std::memory_order_relaxed);
     }
+    // Audio thread, after process(): the block's MIDI output in time order, for the host to
+    // copy to its port (valid until the next process()).
+    const MidiOutEvent* midi_output() const noexcept { return midi_out_.data(); }
+    std::uint32_t midi_output_count() const noexcept { return midi_out_count_; }
+    // MIDI output dropped beyond the per-block budget. Any thread; relaxed.
+    std::uint64_t midi_out_dropped() const noexcept {
+        return midi_out_dropped_.load(std::memory_order_relaxed);
+    }
 
     // Scheduled commands whose frame had passed when they reached the audio thread.
     std::uint64_t late_commands() const noexcept {
@@ -266,6 +274,11 @@ class Engine {
     // MIDI input (src/engine/midi_in.cpp): one event's bytes, then each message, at frame `now`.
     void midi_event(const MidiEvent& e, std::uint64_t now) noexcept;
     void midi_message(const MidiMessage& m, std::uint64_t now) noexcept;
+    // MIDI output (src/engine/midi_out.cpp): a message at `time` in the block, kept in time
+    // order; the clock ticks of frames [from, to) (24 a beat, each on its frame of the grid).
+    void midi_send(std::uint32_t time, std::uint8_t status, std::uint8_t d1 = 0,
+                   std::uint8_t d2 = 0, std::uint8_t size = 1) noexcept;
+    void midi_clock_ticks(std::uint64_t from, std::uint64_t to) noexcept;
     std::uint32_t ms_frames(float ms) const noexcept;
 
     EngineConfig config_;
@@ -310,6 +323,13 @@ class Engine {
     std::atomic<std::uint64_t> midi_messages_{0};
     std::atomic<std::uint64_t> midi_dropped_{0};
     std::atomic<std::uint64_t> midi_stray_{0};
+    // MIDI output: the block's messages, and the clock's state.
+    std::vector<MidiOutEvent> midi_out_;
+    std::uint32_t midi_out_count_ = 0;
+    std::atomic<std::uint64_t> midi_out_dropped_{0};
+    bool midi_clock_out_ = false;
+    double last_tick_frame_ = 0.0;  // the last clock tick sent (valid when has_last_tick_)
+    bool has_last_tick_ = false;
 
     // Recording: every take's memory and state (the pool), and input monitoring.
     RecorderPool recorders_;

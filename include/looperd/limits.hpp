@@ -35,6 +35,10 @@ inline constexpr std::uint32_t kMaxMidiBytesPerBlock = 8192;
 // The default MIDI map: note kFirstSlotNote plays slot 0, the next slot 1, and so on (General
 // MIDI's bass drum, where drum pads start), on any channel.
 inline constexpr std::uint32_t kFirstSlotNote = 36;
+// MIDI output the engine writes per block at most (clock ticks, transport): beyond it the
+// block's later messages are dropped and counted. A block of 8192 frames at 999 BPM holds 69
+// clock ticks.
+inline constexpr std::uint32_t kMaxMidiOutEventsPerBlock = 256;
 
 // The audio thread renders in chunks of at most this many frames so that per-frame gain
 // ramps fit in a stack array; JACK's nframes may be any size.

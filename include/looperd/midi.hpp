@@ -24,6 +24,14 @@ struct MidiInput {
     std::uint32_t lost = 0;  // events the host could not pass on (its buffer was full)
 };
 
+// MidiOutEvent: one short message the engine writes to the block's MIDI output, at `time`
+// (frame within the block). A value: the host copies it to its port after process().
+struct MidiOutEvent {
+    std::uint32_t time = 0;
+    std::uint8_t size = 0;
+    std::array<std::uint8_t, 3> data{};
+};
+
 // MidiMessage: one complete message. `status` is the status byte (with its channel); data
 // bytes that a message does not have are 0.
 struct MidiMessage {

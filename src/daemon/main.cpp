@@ -262,6 +262,13 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
     // Taken with the first block, before any note can arrive.
     engine.try_send(Command{CommandKind::set_velocity_curve, 0,
                             static_cast<float>(velocity_curve_named(options.velocity_curve))});
+    if (options.midi_clock_out) {
+        if (options.midi) {
+            engine.try_send(Command{CommandKind::set_midi_clock_out, 0, 1.0F});
+        } else {
+            spdlog::warn("--midi-clock-out has no port to go out on with --no-midi");
+        }
+    }
     if (engine.record_memory_bytes() > 0)
         spdlog::info("recording: {} inputs, {} recorders of {:.1f} s, {} MiB preallocated",
                      options.inputs, options.recorders, options.max_record_seconds,

@@ -200,6 +200,17 @@ const std::array kSpecs{
                        "ignored); velocity 127 is the slot's gain on each (default: linear)",
                .set = set_velocity_curve,
                .get = get_text<&Options::velocity_curve>},
+    OptionSpec{
+        .name = "midi-clock-out",
+        .kind = OptionKind::flag,
+        .in_file = true,
+        .group = "JACK",
+        .help = "send MIDI clock on midi_out: 24 ticks a beat on their frames of looperd's\n"
+                "beat grid, and Start when /clock/reset restarts it (default: off)",
+        .set = [](Options& o, const OptionValue& v) { o.midi_clock_out = std::get<bool>(v); },
+        .get = [](const Options& o) -> std::optional<OptionValue> {
+            return OptionValue{o.midi_clock_out};
+        }},
     OptionSpec{.name = "sample-rate",
                .kind = OptionKind::integer,
                .in_file = true,

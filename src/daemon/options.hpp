@@ -47,6 +47,7 @@ struct Options {
     // gain ("linear", "soft", "hard" or "fixed").
     bool midi = true;
     std::string velocity_curve = "linear";
+    bool midi_clock_out = false;  // MIDI clock and Start on midi_out
     // The rate samples are converted to until a JACK server says its own (--sample-rate).
     std::uint32_t sample_rate = 48000;
     std::uint64_t memory_budget = limits::kDefaultMemoryBudgetBytes;

@@ -83,6 +83,7 @@ Engine::Engine(const EngineConfig& config)
       telemetry_count_(config.slots, 0U),
       telemetry_newest_(config.slots, nullptr),
       telemetry_pending_(config.slots, 0U) {
+    midi_out_.resize(limits::kMaxMidiOutEventsPerBlock);
     fade_frames_ = ms_to_frames(config_.fade_ms, config_.sample_rate);
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
@@ -306,6 +307,7 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
     if (resume_pending_.exchange(false, std::memory_order_relaxed)) resume_voices();
     const std::uint64_t t0 = timing.frame;
     now_frame_ = t0;
+    midi_out_count_ = 0;
     recorders_.begin_block(t0, nframes);
     const bool recording = recorders_.enabled();
     clock_.begin_block(timing, config_.sample_rate);
@@ -347,6 +349,7 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
                 std::min<std::uint64_t>(recorders_.deadline(t0 + offset, block_end), t0 + until) -
                 t0);
         if (until > offset) {
+            midi_clock_ticks(t0 + offset, t0 + until);
             monitor_segment(outputs, offset, until - offset);
             render(outputs, offset, until - offset);
             if (recording) recorders_.process_segment(inputs_, offset, until - offset, host_);

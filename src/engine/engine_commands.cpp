@@ -26,6 +26,7 @@ bool is_slot_command(CommandKind k) {
         case CommandKind::set_monitor_all:
         case CommandKind::set_record_offset:
         case CommandKind::set_velocity_curve:
+        case CommandKind::set_midi_clock_out:
             return false;
         default:
             return true;
@@ -217,6 +218,11 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             break;
         case CommandKind::clock_reset:
             clock_.reset(now);
+            // Followers start from the top with us: Start, then the tick on this frame.
+            if (midi_clock_out_ && now >= now_frame_) {
+                midi_send(static_cast<std::uint32_t>(now - now_frame_), 0xFA);
+                has_last_tick_ = false;
+            }
             break;
         case CommandKind::clock_sync:
             clock_.set_source(static_cast<ClockSource>(static_cast<std::uint8_t>(c.value)));
@@ -245,6 +251,10 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         }
         case CommandKind::set_velocity_curve:
             velocity_curve_ = static_cast<VelocityCurve>(static_cast<std::uint8_t>(c.value));
+            break;
+        case CommandKind::set_midi_clock_out:
+            midi_clock_out_ = c.value != 0.0F;
+            has_last_tick_ = false;
             break;
         case CommandKind::record:
         case CommandKind::overdub:

@@ -441,7 +441,8 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
         midi.lost = (count - midi.count) + jack_midi_get_lost_event_count(in);
     }
     // A MIDI output's buffer keeps what it held until cleared: clear it every cycle.
-    if (midi_out_) jack_midi_clear_buffer(jack_port_get_buffer(midi_out_, nframes));
+    void* midi_out = midi_out_ ? jack_port_get_buffer(midi_out_, nframes) : nullptr;
+    if (midi_out) jack_midi_clear_buffer(midi_out);
 
     BlockTiming timing;
     const jack_nframes_t low = jack_last_frame_time(client_);
@@ -473,6 +474,13 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
         clock_gettime(CLOCK_MONOTONIC, &began);
         engine_->process(in_buffers_.data(), static_cast<std::uint32_t>(in_buffers_.size()),
                          buffers_.data(), nframes, timing, midi);
+        // The engine's MIDI, in time order. JACK's buffer holds far more than the engine's
+        // per-block budget of short messages, so a write cannot fail for room.
+        if (midi_out) {
+            const MidiOutEvent* out = engine_->midi_output();
+            for (std::uint32_t i = 0; i < engine_->midi_output_count(); ++i)
+                jack_midi_event_write(midi_out, out[i].time, out[i].data.data(), out[i].size);
+        }
         timespec ended{};
         clock_gettime(CLOCK_MONOTONIC, &ended);
         const auto render_ns =

@@ -210,6 +210,35 @@ TEST_F(Midi, NoteOffReleasesAGateSlotOnItsFrame) {
     }
 }
 
+// --midi-clock-out: ticks on midi_out exactly 1,000 frames apart at 120 BPM and 48 kHz, and
+// Start followed by a tick on the frame /clock/reset restarted the grid.
+TEST_F(Midi, ClockOutTicksEvery1000FramesAt120BpmAndStartsOnReset) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--midi-clock-out"}));
+    ASSERT_NO_FATAL_FAILURE(configure({{"/clock/tempo", {osc_float(120.0F)}}}));
+    JackMidiReceiver receiver(jack_->name(), 4096);
+    receiver.connect("looperd:midi_out");
+    receiver.start();
+    ASSERT_NO_FATAL_FAILURE(configure({{"/clock/reset", {}}}));
+    // Five seconds: 240 ticks.
+    ASSERT_GE(receiver.wait_for_events(260, kHangBound), 260U);
+    const auto got = receiver.snapshot();
+    std::size_t start = got.size();
+    for (std::size_t i = 0; i < got.size(); ++i)
+        if (got[i].bytes == std::vector<std::uint8_t>{0xFA}) start = i;
+    ASSERT_LT(start + 241, got.size()) << "no Start, or too few ticks after it";
+    EXPECT_EQ(got[start + 1].frame, got[start].frame) << "the first tick on Start's frame";
+    for (std::size_t i = start + 1; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].bytes, std::vector<std::uint8_t>{0xF8}) << "event " << i;
+        if (i > start + 1) {
+            ASSERT_EQ(got[i].frame - got[i - 1].frame, 1000U) << "tick " << i;
+        }
+    }
+    // Before the reset the clock ticked on its first grid, also 1,000 frames apart.
+    for (std::size_t i = 1; i < start; ++i) {
+        ASSERT_EQ(got[i].frame - got[i - 1].frame, 1000U) << "tick " << i << ", before Start";
+    }
+}
+
 // --no-midi registers no MIDI ports; the MIDI counters stay at 0.
 TEST_F(Midi, NoMidiRegistersNoPorts) {
     ASSERT_NO_FATAL_FAILURE(start_daemon({"--no-midi"}));

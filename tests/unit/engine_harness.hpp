@@ -189,6 +189,15 @@ class EngineHarness {
         drain_events();
     }
 
+    // The MIDI output of the last block, each event with its engine frame.
+    std::vector<std::pair<std::uint64_t, MidiOutEvent>> midi_output() const {
+        std::vector<std::pair<std::uint64_t, MidiOutEvent>> out;
+        const std::uint64_t start = engine_->frames_processed() - last_block_;
+        for (std::uint32_t i = 0; i < engine_->midi_output_count(); ++i)
+            out.emplace_back(start + engine_->midi_output()[i].time, engine_->midi_output()[i]);
+        return out;
+    }
+
     // Output channel o of the last block.
     const float* out(std::uint32_t o) const { return block_[o].data(); }
     std::uint32_t last_block() const { return last_block_; }

@@ -361,3 +361,118 @@ TEST(EngineMidi, AnEventPastTheBlocksEndActsOnItsLastFrame) {
 }
 
 }  // namespace
+
+// ---- MIDI clock out --------------------------------------------------------------------------
+
+namespace looperd {
+namespace {
+
+// Renders `frames` in blocks of `block` and returns the frames of every clock tick sent, and
+// of every other message with its status.
+struct ClockRun {
+    std::vector<std::uint64_t> ticks;
+    std::vector<std::pair<std::uint64_t, std::uint8_t>> others;
+};
+
+ClockRun run_clock(test::EngineHarness& h, std::uint64_t frames, std::uint32_t block) {
+    ClockRun run;
+    for (std::uint64_t done = 0; done < frames; done += block) {
+        h.render(block);
+        std::uint32_t last_time = 0;
+        for (const auto& [frame, e] : h.midi_output()) {
+            EXPECT_GE(e.time, last_time) << "in time order";
+            EXPECT_LT(e.time, block);
+            last_time = e.time;
+            if (e.data[0] == 0xF8) {
+                run.ticks.push_back(frame);
+            } else {
+                run.others.emplace_back(frame, e.data[0]);
+            }
+        }
+    }
+    return run;
+}
+
+// At 120 BPM and 48 kHz a tick is 1,000 frames: ten minutes of them, every one exactly 1,000
+// frames after the last, the first on the reset's frame right after Start.
+TEST(EngineMidiClock, TenMinutesOfTicksExactly1000FramesApartAt120Bpm) {
+    test::EngineHarness h(config());
+    h.send(CommandKind::set_midi_clock_out, 0, 1.0F);
+    h.send(CommandKind::clock_tempo, 0, 120.0F);
+    h.send_at(1000 + 37, CommandKind::clock_reset);
+    h.render(128);
+    auto run = run_clock(h, 10ULL * 60 * 48000, 128);
+    ASSERT_EQ(run.others.size(), 1U);
+    EXPECT_EQ(run.others[0], (std::pair<std::uint64_t, std::uint8_t>{1037, 0xFA}));
+    // Before the reset the clock ran on its first grid (a tick at 0 and at 1,000).
+    ASSERT_EQ(run.ticks.front(), 1000U);
+    run.ticks.erase(run.ticks.begin());
+    ASSERT_EQ(run.ticks.size(), 10U * 60 * 2 * 24) << "24 ticks a beat, 2 beats a second";
+    EXPECT_EQ(run.ticks.front(), 1037U) << "the first tick on the reset's frame";
+    for (std::size_t k = 1; k < run.ticks.size(); ++k)
+        ASSERT_EQ(run.ticks[k] - run.ticks[k - 1], 1000U) << "tick " << k;
+    EXPECT_EQ(h.engine().midi_out_dropped(), 0U);
+}
+
+// At other tempos a tick is a fraction of frames: each lies on the frame nearest its exact
+// place, counted from the reset, so the fractions never add up to drift.
+TEST(EngineMidiClock, FractionalTicksLieOnTheNearestFrameWithoutDrift) {
+    for (const double bpm : {20.0, 60.0, 97.3, 133.0, 140.0, 174.5, 999.0}) {
+        for (const std::uint32_t block : {64U, 128U, 1000U}) {
+            SCOPED_TRACE(testing::Message() << bpm << " BPM, blocks of " << block);
+            test::EngineHarness h(config());
+            h.send(CommandKind::set_midi_clock_out, 0, 1.0F);
+            h.send(CommandKind::clock_tempo, 0, static_cast<float>(bpm));
+            h.send(CommandKind::clock_reset);  // at frame 0
+            const auto run = run_clock(h, 90 * 48000, block);
+            // The tempo as the engine holds it (a float through the command).
+            const double per_tick =
+                48000.0 * 60.0 / static_cast<double>(static_cast<float>(bpm)) / 24.0;
+            ASSERT_FALSE(run.ticks.empty());
+            const auto expected_count =
+                static_cast<std::size_t>(std::floor((90.0 * 48000 - 0.5) / per_tick)) + 1;
+            EXPECT_NEAR(static_cast<double>(run.ticks.size()), static_cast<double>(expected_count),
+                        1.0);
+            for (std::size_t k = 0; k < run.ticks.size(); ++k) {
+                const double exact = static_cast<double>(k) * per_tick;
+                ASSERT_LE(std::fabs(static_cast<double>(run.ticks[k]) - exact), 0.5 + 1e-6)
+                    << "tick " << k;
+            }
+        }
+    }
+}
+
+// A tempo change moves the ticks from its frame on, with no tick twice and none missing.
+TEST(EngineMidiClock, ATempoChangeNeitherRepeatsNorSkipsATick) {
+    test::EngineHarness h(config());
+    h.send(CommandKind::set_midi_clock_out, 0, 1.0F);
+    h.send(CommandKind::clock_tempo, 0, 120.0F);
+    h.send(CommandKind::clock_reset);
+    h.send_at(48000 + 500, CommandKind::clock_tempo, 0, 150.0F);  // mid-tick, mid-block
+    const auto run = run_clock(h, 2 * 48000, 128);
+    // 120 BPM up to frame 48,500 (ticks every 1,000: 0 … 48,000), then every 800 from the
+    // beat position there: the tick after 48,000 was due at 49,000 at the old tempo, half a
+    // tick later; at the new one half a tick is 400 frames: 48,900.
+    std::size_t k = 0;
+    while (k < run.ticks.size() && run.ticks[k] <= 48000) ++k;
+    ASSERT_EQ(k, 49U);
+    ASSERT_LT(k, run.ticks.size());
+    EXPECT_EQ(run.ticks[k], 48900U);
+    for (++k; k < run.ticks.size(); ++k) ASSERT_EQ(run.ticks[k] - run.ticks[k - 1], 800U);
+}
+
+// Off by default; turned off, nothing more is sent.
+TEST(EngineMidiClock, SendsNothingUnlessAskedTo) {
+    test::EngineHarness h(config());
+    h.send(CommandKind::clock_reset);
+    EXPECT_TRUE(run_clock(h, 48000, 128).ticks.empty());
+    h.send(CommandKind::set_midi_clock_out, 0, 1.0F);
+    EXPECT_EQ(run_clock(h, 48000, 128).ticks.size(), 48U);
+    h.send(CommandKind::set_midi_clock_out, 0, 0.0F);
+    const auto off = run_clock(h, 48000, 128);
+    EXPECT_TRUE(off.ticks.empty());
+    EXPECT_TRUE(off.others.empty());
+}
+
+}  // namespace
+}  // namespace looperd
