@@ -10,6 +10,10 @@
 
 namespace looperd {
 
+namespace {
+constexpr double kTicksPerBeat = 24;  // MIDI clock: 24 pulses a quarter note
+}  // namespace
+
 void Engine::midi_send(std::uint32_t time, std::uint8_t status, std::uint8_t d1, std::uint8_t d2,
                        std::uint8_t size) noexcept {
     if (midi_out_count_ == midi_out_.size()) {
@@ -32,13 +36,13 @@ void Engine::midi_send(std::uint32_t time, std::uint8_t status, std::uint8_t d1,
 // frames long (999 BPM at 8 kHz), so a stretch of at most 8192 frames holds ~410.
 void Engine::midi_clock_ticks(std::uint64_t from, std::uint64_t to) noexcept {
     if (!midi_clock_out_ || to <= from) return;
-    const double per_tick = clock_.frames_per_beat() / 24.0;
+    const double per_tick = clock_.frames_per_beat() / kTicksPerBeat;
     if (!(per_tick > 0.0)) return;
     const auto end = static_cast<double>(to);
-    double k = std::floor(clock_.beat_at(from) * 24.0) - 1.0;  // a tick before `from`
+    double k = std::floor(clock_.beat_at(from) * kTicksPerBeat) - 1.0;  // a tick before `from`
     const auto most = static_cast<int>(static_cast<double>(to - from) / per_tick) + 3;
     for (int n = 0; n < most; ++n, k += 1.0) {
-        const double frame = std::nearbyint(clock_.frame_at_beat(k / 24.0));
+        const double frame = std::nearbyint(clock_.frame_at_beat(k / kTicksPerBeat));
         if (frame >= end) break;
         if (frame < static_cast<double>(from)) continue;
         // A grid that follows JACK's transport is anchored again every block: never a tick
