@@ -152,6 +152,8 @@ class Engine {
     // The clock's beat position at the start of the last block (beats since the grid's zero).
     double clock_beat() const noexcept { return clock_beat_.load(std::memory_order_relaxed); }
     double clock_meter() const noexcept { return clock_meter_.load(std::memory_order_relaxed); }
+    // The tempo the beat grid runs at, whatever its source (internal, JACK), at the last block.
+    double clock_bpm() const noexcept { return clock_bpm_.load(std::memory_order_relaxed); }
     // Recording state of `slot`, published at the end of every block: what the slot is doing.
     using RecordState = RecorderPool::RecordState;
     RecordState slot_record_state(std::uint32_t slot) const noexcept {
@@ -358,6 +360,7 @@ class Engine {
     std::uint32_t peak_epoch_seen_ = 0;  // audio thread
     std::atomic<double> clock_beat_{0.0};
     std::atomic<double> clock_meter_{4.0};
+    std::atomic<double> clock_bpm_{120.0};
     static_assert(std::atomic<float>::is_always_lock_free);
     static_assert(std::atomic<double>::is_always_lock_free);
 };

@@ -57,6 +57,7 @@ struct RuntimeStatus {
     // lost by JACK).
     std::uint64_t midi_events = 0;
     std::uint64_t midi_dropped = 0;
+    double tempo = 0.0;  // the beat grid's tempo, from its source (internal or JACK), in BPM
     // Seconds since the daemon started: a surface that sees it fall knows looperd restarted
     // and subscribes again.
     double uptime_s = 0.0;

@@ -61,6 +61,7 @@ OscMessage Controller::status_message() const {
     add("uptime", OscArg::float32(static_cast<float>(s.uptime_s)));
     add("midi_events", i32(s.midi_events));
     add("midi_dropped", i32(s.midi_dropped));
+    add("tempo", OscArg::float32(static_cast<float>(s.tempo)));
     return m;
 }
 

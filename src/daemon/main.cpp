@@ -325,6 +325,7 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
             s.recorders_free = engine.free_recorders();
             s.midi_events = engine.midi_messages();
             s.midi_dropped = engine.midi_dropped();
+            s.tempo = engine.clock_bpm();
             s.uptime_s =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             return s;

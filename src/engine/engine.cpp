@@ -245,6 +245,7 @@ void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noe
     }
     clock_beat_.store(clock_.beat_at(now_frame_), std::memory_order_relaxed);
     clock_meter_.store(clock_.meter(), std::memory_order_relaxed);
+    clock_bpm_.store(clock_.bpm(), std::memory_order_relaxed);
     recorders_.publish();
 }
 

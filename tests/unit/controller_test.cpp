@@ -108,6 +108,7 @@ class ControllerTest : public ::testing::Test {
                 s.uptime_s = 3600.5;
                 s.midi_events = 1234;
                 s.midi_dropped = 8;
+                s.tempo = 97.25;
                 return s;
             },
             [] { return 48000U; },
@@ -1239,12 +1240,14 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_FLOAT_EQ(kv.at("uptime").f, 3600.5F);
     EXPECT_EQ(kv.at("midi_events").i, 1234);
     EXPECT_EQ(kv.at("midi_dropped").i, 8);
+    EXPECT_FLOAT_EQ(kv.at("tempo").f, 97.25F);
     // New keys come last: earlier keys keep their places.
-    EXPECT_EQ(m.args[m.args.size() - 10].s, "jack");
-    EXPECT_EQ(m.args[m.args.size() - 8].s, "recorders_free");
-    EXPECT_EQ(m.args[m.args.size() - 6].s, "uptime");
-    EXPECT_EQ(m.args[m.args.size() - 4].s, "midi_events");
-    EXPECT_EQ(m.args[m.args.size() - 2].s, "midi_dropped");
+    EXPECT_EQ(m.args[m.args.size() - 12].s, "jack");
+    EXPECT_EQ(m.args[m.args.size() - 10].s, "recorders_free");
+    EXPECT_EQ(m.args[m.args.size() - 8].s, "uptime");
+    EXPECT_EQ(m.args[m.args.size() - 6].s, "midi_events");
+    EXPECT_EQ(m.args[m.args.size() - 4].s, "midi_dropped");
+    EXPECT_EQ(m.args[m.args.size() - 2].s, "tempo");
     send("/status", {OscArg::string("osc.udp://127.0.0.1:6002/")});
     EXPECT_EQ(replies_.back().to, "127.0.0.1:6002");
     expect_rejected("/status", {OscArg::int32(1)});
