@@ -35,6 +35,7 @@ JackMidiSender::JackMidiSender(const std::string& server_name, std::size_t capac
     // vector's zero fill touches every page before the callback can see it.
     slots_.assign(capacity, Slot{});
     bytes_.assign(capacity * kMaxMidiEventBytes, 0);
+    cycles_.assign(capacity, kRefused);
     client_ = open_client("looperd-test-midi-sender", "midi sender", server_name);
     port_ = jack_port_register(client_, "out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
     if (port_ == nullptr) {
@@ -95,6 +96,13 @@ void JackMidiSender::send(const std::vector<MidiEvent>& events) {
     }
 }
 
+std::vector<std::uint32_t> JackMidiSender::written_cycles() const {
+    const State s = state_.load(std::memory_order_acquire);
+    if (s != State::kIdle && s != State::kDone)
+        throw std::runtime_error("midi sender: the list is still being sent");
+    return {cycles_.begin(), cycles_.begin() + static_cast<std::ptrdiff_t>(count_)};
+}
+
 bool JackMidiSender::wait_done(std::chrono::milliseconds timeout) const {
     const auto deadline = Clock::now() + timeout;
     while (state_.load(std::memory_order_acquire) != State::kDone) {
@@ -119,6 +127,7 @@ int JackMidiSender::process(jack_nframes_t nframes) noexcept {
         next_ = 0;
         cycle_frame_ = now;
         cycle_offset_ = 0;
+        cycle_index_ = 0;
         start_frame_.store(now, std::memory_order_release);
         state = State::kSending;
         // The test thread only waits while armed, so nothing else moves the state now.
@@ -128,6 +137,7 @@ int JackMidiSender::process(jack_nframes_t nframes) noexcept {
         // right across the 32-bit frame time's wrap.
         cycle_offset_ += static_cast<std::uint32_t>(now - cycle_frame_);
         cycle_frame_ = now;
+        ++cycle_index_;
     }
     if (state != State::kSending) return 0;
 
@@ -145,6 +155,9 @@ int JackMidiSender::process(jack_nframes_t nframes) noexcept {
         if (jack_midi_event_write(buffer, time, &bytes_[next_ * kMaxMidiEventBytes], slot.size) !=
             0) {
             lost_.fetch_add(1, std::memory_order_relaxed);
+            cycles_[next_] = kRefused;
+        } else {
+            cycles_[next_] = cycle_index_;
         }
     }
     // send() never arms while sending, so only this callback leaves kSending: a store will do.

@@ -36,8 +36,9 @@ struct ReceivedMidiEvent {
 // JackMidiSender: the test's own MIDI source. Registers one MIDI output port `out` and sends a
 // list of events the test hands it, once, each on its exact frame. The events are copied into
 // storage allocated and touched up front, so the process callback never allocates. The test
-// thread owns the object and calls every method; the process callback reads the events only
-// between send() and the last event, while the test thread leaves them alone.
+// thread owns the object and calls every method; the process callback reads the events, and
+// records what became of each, only between send() and the last event, while the test thread
+// leaves them alone.
 class JackMidiSender {
   public:
     // Throws std::runtime_error if the server cannot be reached. Lists of up to `capacity`
@@ -66,6 +67,13 @@ class JackMidiSender {
     }
     // Events of the last list JACK refused (the port's buffer was full).
     std::uint64_t lost() const noexcept { return lost_.load(std::memory_order_relaxed); }
+    // What became of each event of the last list, in the list's order: the cycle it was written
+    // in, counted from the list's first (the one holding offset 0), or kRefused. The events of
+    // one cycle reach the port's destinations together, in that cycle, which is what a
+    // receiver's per-cycle budget is counted on. Throws std::runtime_error while the list is
+    // still being sent (call it once wait_done() returned true).
+    static constexpr std::uint32_t kRefused = 0xFFFFFFFF;
+    std::vector<std::uint32_t> written_cycles() const;
     // Events of the last list written after their frame, at the start of a later cycle,
     // because the cycle that held their frame never ran for this client (JACK skipped it).
     std::uint64_t late() const noexcept { return late_.load(std::memory_order_relaxed); }
@@ -92,11 +100,17 @@ class JackMidiSender {
     std::vector<std::uint8_t> bytes_;
     std::size_t count_ = 0;
 
+    // Written by the callback for each event it handles, read by the test thread once the list
+    // is done (published by the release store of kDone): its cycle, or kRefused.
+    std::vector<std::uint32_t> cycles_;
+
     // Callback only: the next event to write, the frame time of the last cycle and how many
-    // frames after offset 0 it began (64 bits: offsets may pass the 32-bit frame time's wrap).
+    // frames after offset 0 it began (64 bits: offsets may pass the 32-bit frame time's wrap),
+    // and how many cycles came before it since the list's first.
     std::size_t next_ = 0;
     std::uint32_t cycle_frame_ = 0;
     std::uint64_t cycle_offset_ = 0;
+    std::uint32_t cycle_index_ = 0;
 
     std::atomic<State> state_{State::kIdle};
     std::atomic<std::uint32_t> start_frame_{0};
