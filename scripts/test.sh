@@ -78,7 +78,7 @@ nice -n 19 meson compile -C build-tsan -j "$jobs" >build-tsan/compile.log 2>&1 &
 tsan_compile=$!
 run_suite build-test 1 --no-suite load --no-suite surface
 
-stage "load scenarios (looperd-load, one private jackd at a time, about 4 minutes), ASan build beside them"
+stage "load scenarios (looperd-load, one private jackd at a time, about 5 minutes), ASan build beside them"
 # RealtimeSanitizer and ASan both intercept malloc: this build uses looperd's own allocation
 # guard only.
 # GCC 12 reports false -Wmaybe-uninitialized inside libstdc++'s <regex> when ASan

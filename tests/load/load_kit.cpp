@@ -697,15 +697,16 @@ void Report::check(const std::string& what, bool ok, const std::string& measured
     std::fflush(stdout);
 }
 
-void Report::load(const std::string& who, const SendStats& stats, double target) {
+void Report::load(const std::string& who, const SendStats& stats, double target,
+                  const std::string& unit) {
     const double rate = stats.rate();
     const bool below = rate < 0.9 * target;
     if (below) ++load_below_;
     const std::string errors =
         stats.send_errors ? ", " + std::to_string(stats.send_errors) + " send errors" : "";
-    std::printf("  %-26s %llu datagrams in %.2f s = %.0f/s (target %.0f/s)%s%s\n",
-                ("load " + who).c_str(), static_cast<unsigned long long>(stats.sent), stats.seconds,
-                rate, target, errors.c_str(),
+    std::printf("  %-26s %llu %s in %.2f s = %.0f/s (target %.0f/s)%s%s\n", ("load " + who).c_str(),
+                static_cast<unsigned long long>(stats.sent), unit.c_str(), stats.seconds, rate,
+                target, errors.c_str(),
                 below ? "; BELOW the target: this machine was too busy to send faster, and the "
                         "checks hold for the load that was sent"
                       : "");

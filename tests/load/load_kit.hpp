@@ -296,8 +296,10 @@ class Report {
     void check(const std::string& what, bool ok, const std::string& measured,
                const std::string& bound);
     // The load a sender reached, as a figure; below 90% of its target it says so, and the
-    // verdict too. Every check is written to hold for the load actually sent.
-    void load(const std::string& who, const SendStats& stats, double target);
+    // verdict too. Every check is written to hold for the load actually sent. `unit` names what
+    // was sent.
+    void load(const std::string& who, const SendStats& stats, double target,
+              const std::string& unit = "datagrams");
     void note(const std::string& text);
     // Prints the verdict line. Returns 0 (pass) or 1 (a check failed).
     int finish();

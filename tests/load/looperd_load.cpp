@@ -12,7 +12,8 @@
 // address of its own: setup 127.0.0.1, the /ping monitor 127.0.0.2, the /status poller
 // 127.0.0.3, the fairness scenario's slow source 127.0.0.4, load senders 127.0.1.x (one
 // source), 127.0.2.x (garbage, 32 sources), 127.0.3.x (timetags, 16 sources) and 127.0.4.x
-// (surfaces, 12 clients).
+// (surfaces, 12 clients). The midi scenario's load goes through JACK instead: the tool's own
+// MIDI client writes into looperd:midi_in.
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -30,13 +31,17 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "../integration/fixtures.hpp"
+#include "../integration/jack_midi.hpp"
 #include "garbage.hpp"
 #include "load_kit.hpp"
+#include "looperd/limits.hpp"
+#include "midi_flood.hpp"
 
 namespace looperd::load {
 namespace {
@@ -1283,19 +1288,287 @@ int surfaces(const Settings& s) {
     return report.finish();
 }
 
+// ---- midi ------------------------------------------------------------------------------------
+
+// What looperd makes of the events of the lists the MIDI sender wrote, worked out from where
+// each one went: JACK hands looperd each cycle's events in the order written; it reads the
+// first kMaxMidiEventsPerBlock, each as long as the cycle's kMaxMidiBytesPerBlock last (an event
+// too long for what is left is dropped, and a shorter one after it may still fit), and drops
+// and counts the rest (JackClient::process, Engine::process). Every event starts afresh
+// (MidiFlood), so what the events read count does not depend on the ones dropped.
+struct MidiAccount {
+    std::uint64_t written = 0;      // events JACK took
+    std::uint64_t refused = 0;      // events JACK refused: the sender's port buffer was full
+    std::uint64_t bytes = 0;        // of the events written
+    std::uint64_t messages = 0;     // in the events read: midi_events grows by this
+    std::uint64_t over_events = 0;  // events past a cycle's event budget
+    std::uint64_t over_bytes = 0;   // events within it that did not fit its byte budget
+    std::uint64_t cycles = 0;       // cycles with events written
+    std::uint64_t cycles_over_events = 0;
+    std::uint64_t cycles_over_bytes = 0;
+    std::uint32_t most_in_a_cycle = 0;
+    std::uint64_t dropped() const { return over_events + over_bytes; }
+};
+
+void account(MidiAccount& a, const std::vector<test::MidiEvent>& events,
+             const std::vector<std::uint32_t>& messages, const std::vector<std::uint32_t>& cycles) {
+    constexpr std::uint32_t kNone = test::JackMidiSender::kRefused;
+    std::uint32_t cycle = kNone;
+    std::uint32_t in_cycle = 0;
+    std::uint32_t bytes_left = 0;
+    bool short_of_bytes = false;
+    auto close_cycle = [&] {
+        if (cycle == kNone) return;
+        ++a.cycles;
+        a.most_in_a_cycle = std::max(a.most_in_a_cycle, in_cycle);
+        if (in_cycle > limits::kMaxMidiEventsPerBlock) ++a.cycles_over_events;
+        if (short_of_bytes) ++a.cycles_over_bytes;
+    };
+    for (std::size_t k = 0; k < events.size(); ++k) {
+        if (cycles[k] == kNone) {
+            ++a.refused;
+            continue;
+        }
+        const auto size = static_cast<std::uint32_t>(events[k].bytes.size());
+        ++a.written;
+        a.bytes += size;
+        if (cycles[k] != cycle) {
+            close_cycle();
+            cycle = cycles[k];
+            in_cycle = 0;
+            bytes_left = limits::kMaxMidiBytesPerBlock;
+            short_of_bytes = false;
+        }
+        if (++in_cycle > limits::kMaxMidiEventsPerBlock) {
+            ++a.over_events;
+        } else if (size > bytes_left) {
+            ++a.over_bytes;
+            short_of_bytes = true;
+        } else {
+            bytes_left -= size;
+            a.messages += messages[k];
+        }
+    }
+    close_cycle();
+}
+
+// One round of the flood: a second of JACK frames' events, sorted by frame, and the messages
+// each holds.
+struct MidiRound {
+    std::vector<test::MidiEvent> events;
+    std::vector<std::uint32_t> messages;
+};
+
+int midi(const Settings& s) {
+    // The flood goes in rounds of one second of audio (below), so its length is whole seconds.
+    const auto rounds = std::max<long long>(1, std::llround(seconds_of(scaled(60, s.scale))));
+    std::printf(
+        "== midi: 10,000 MIDI events/s of every kind into midi_in, bursts over the cycle's "
+        "budget, for %lld s while a loop plays ==\n",
+        rounds);
+    Report report("midi");
+    constexpr std::uint32_t kSlots = 16;        // notes 36 to 51
+    constexpr std::uint8_t kUnmappedFrom = 64;  // notes from here up play no slot, nor below 36
+    constexpr std::size_t kPerSecond = 10000;
+    constexpr std::size_t kBurst = 400;     // events in one cycle, every third second
+    constexpr std::size_t kByteBurst = 60;  // 200-byte SysEx in one cycle (12,000 bytes), too
+    constexpr std::size_t kLoop = 4800;
+    Rig rig(s.paths, with_extra({"--slots", std::to_string(kSlots)}, s), s.keep, s.realtime);
+    rig_figures(report, rig);
+    const auto loop = test::noise(kLoop, 2, 41);
+    test::write_wav(rig.samples() / "loop.wav", 2, loop);
+    rig.load(0, "loop.wav");
+    rig.send(test::slot(0, "mode"), {osc_string("loop")});
+    test::JackRecorder recorder(rig.jack().name(), 2,
+                                std::chrono::seconds(rounds) + std::chrono::seconds(20));
+    recorder.connect("looperd:out_1", 0);
+    recorder.connect("looperd:out_2", 1);
+    recorder.start();
+    rig.send(test::slot(0, "play"));
+    const auto slots = rig.status().at("slots");
+    report.check("the daemon has 16 slots, so notes from 64 up play none", slots == kSlots,
+                 count(slots), std::to_string(kSlots) + " (--slots)");
+    // Sent in rounds: the sender holds a list of events up front, 256 bytes each, and 600,000
+    // would take 150 MB; a round of one second takes 2.7 MB. Rounds follow each other with a
+    // gap of a cycle or two (printed), each made while the one before is written.
+    test::JackMidiSender sender(rig.jack().name(), kPerSecond + std::max(kBurst, kByteBurst));
+    sender.connect("looperd:midi_in");
+    PingMonitor ping("127.0.0.2", rig.port());
+    StatusPoller poller("127.0.0.3", rig.port());
+    std::this_thread::sleep_for(1000ms);  // a render window for the poller's figures
+    // The loop sounds before the flood begins: the play was read, and blocks rendered since.
+    rig.sync();
+    recorder.wait_for_frames(recorder.frames() + 4 * kBlock, test::kHangBound);
+    const auto before = rig.status();
+    const long rss_before = rig.rss_kib();
+    const auto jack_mark = rig.jackd_log_mark();
+
+    MidiFlood flood(0x4D494449, kUnmappedFrom);  // "MIDI"
+    std::mt19937 random(0x464C4F4F);             // "FLOO"
+    constexpr std::uint32_t kCycles = kRate / kBlock;
+    auto make_round = [&](long long r) {
+        std::vector<std::pair<std::uint64_t, FloodEvent>> timed;
+        timed.reserve(kPerSecond + std::max(kBurst, kByteBurst));
+        // Random frames: some cycles get more than others, some frames several events.
+        for (std::size_t k = 0; k < kPerSecond; ++k)
+            timed.emplace_back(random() % kRate, flood.next());
+        // A burst into one cycle of the round: kBurst events, or kByteBurst long SysEx, or
+        // none, in turn.
+        const std::uint64_t burst_at = random() % kCycles * kBlock;
+        if (r % 3 == 0) {
+            for (std::size_t k = 0; k < kBurst; ++k)
+                timed.emplace_back(burst_at + random() % kBlock, flood.next());
+        } else if (r % 3 == 1) {
+            for (std::size_t k = 0; k < kByteBurst; ++k)
+                timed.emplace_back(burst_at + random() % kBlock, flood.sysex(198));
+        }
+        std::stable_sort(timed.begin(), timed.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        MidiRound round;
+        round.events.reserve(timed.size());
+        round.messages.reserve(timed.size());
+        for (auto& [frame, e] : timed) {
+            round.events.push_back(test::MidiEvent{frame, std::move(e.bytes)});
+            round.messages.push_back(e.messages);
+        }
+        return round;
+    };
+
+    const std::size_t frames_before = recorder.frames();
+    MidiAccount sent;
+    std::uint64_t planned = 0;
+    std::uint64_t late = 0;
+    long long widest_gap = 0;  // frames from the end of a round's second to the next round
+    std::uint32_t last_start = 0;
+    MidiRound round = make_round(0);
+    const auto t0 = Clock::now();
+    for (long long r = 0; r < rounds; ++r) {
+        sender.send(round.events);
+        if (r > 0) {
+            // 32-bit frame time arithmetic, right across its wrap.
+            const auto gap = static_cast<std::int32_t>(sender.start_frame() - last_start - kRate);
+            widest_gap = std::max<long long>(widest_gap, gap);
+        }
+        last_start = sender.start_frame();
+        planned += round.events.size();
+        MidiRound following;
+        if (r + 1 < rounds) following = make_round(r + 1);
+        if (!sender.wait_done(test::kHangBound + 1s))
+            throw std::runtime_error("midi sender: round " + std::to_string(r) +
+                                     " not written within " +
+                                     std::to_string(test::kHangBound.count() + 1) + " s");
+        account(sent, round.events, round.messages, sender.written_cycles());
+        late += sender.late();
+        round = std::move(following);
+    }
+    const auto t1 = Clock::now();
+    // 1 s of audio after the flood, waited for as audio (a busy jackd runs late). The recorder
+    // runs after looperd in every cycle, so looperd has then read the flood's last cycle, and
+    // its counters hold all of it.
+    const std::size_t frames_at_end = recorder.frames();
+    recorder.wait_for_frames(frames_at_end + kRate, test::kHangBound);
+    rig.sync();
+    const auto after = rig.status();
+    const long rss_after = rig.rss_kib();
+    recorder.stop();
+    const auto jack = rig.jackd_xruns(jack_mark);
+
+    SendStats stats;
+    stats.sent = sent.written;
+    stats.seconds = std::chrono::duration<double>(t1 - t0).count();
+    report.load("MIDI sender (JACK)", stats, static_cast<double>(planned) / rounds, "events");
+    std::string mix;
+    for (const auto& [kind, n] : flood.kinds())
+        mix += (mix.empty() ? "" : ", ") + kind + " " + std::to_string(n);
+    report.figure("pieces", mix);
+    report.figure("written", std::to_string(sent.written) + " events, " + kib(sent.bytes / 1024) +
+                                 ", in " + std::to_string(rounds) + " rounds of 1 s");
+    report.figure("gaps between rounds", "at most " + std::to_string(widest_gap) +
+                                             " frames (from a round's 375 cycles to the next "
+                                             "round's first)");
+    report.figure("JACK refused (lost)", std::to_string(sent.refused));
+    report.figure("written after their frame", std::to_string(late) + " (cycles JACK skipped)");
+    report.figure("cycles over the budget",
+                  std::to_string(sent.cycles_over_events) + " over 256 events (at most " +
+                      std::to_string(sent.most_in_a_cycle) + " in one), " +
+                      std::to_string(sent.cycles_over_bytes) + " over 8 KiB, of " +
+                      std::to_string(sent.cycles));
+    const double events_read = delta(after, before, "midi_events");
+    const double dropped = delta(after, before, "midi_dropped");
+    report.figure("midi_events / midi_dropped", count(events_read) + " / " + count(dropped));
+    const auto pings = summarise(ping.pings(t0, t1));
+    report.figure("ping (127.0.0.2)", pings.to_string());
+    const auto rf = render_figures(poller, t0, t1);
+    report.figure("render max / DSP load", fixed(rf.max_render_us) + " us / " +
+                                               fixed(rf.max_dsp_load, 2) + " % (" +
+                                               std::to_string(rf.samples) + " /status answers, " +
+                                               "gaps <= " + fixed(rf.max_gap_s, 2) + " s)");
+    report.figure("RSS before / after", kib(rss_before) + " / " + kib(rss_after));
+    report.figure("xruns",
+                  count(delta(after, before, "xruns")) + " (" + jack_xruns_text(jack) + ")");
+
+    // The counters, exactly: each event JACK took was read (and counts its messages) or
+    // dropped (and counts 1). JACK2 hands a port fed by one client that client's buffer, and
+    // with it the count of events it refused, which looperd adds to midi_dropped: a refused
+    // event may count there (other JACKs may not pass it on). A client jackd reports unfinished
+    // may have run its cycle after another one began: which cycle's events looperd read is then
+    // unknown, and the counters are not compared.
+    if (jack.client_late == 0) {
+        report.check("midi_events: the messages of every event read, as the parser counts them",
+                     events_read == static_cast<double>(sent.messages), count(events_read),
+                     std::to_string(sent.messages));
+        const auto drops = static_cast<double>(sent.dropped());
+        const auto refused = static_cast<double>(sent.refused);
+        report.check("midi_dropped: exactly the events past each cycle's budget",
+                     dropped >= drops && dropped <= drops + refused, count(dropped),
+                     sent.refused == 0
+                         ? std::to_string(sent.dropped()) + " (" +
+                               std::to_string(sent.over_events) + " past 256, " +
+                               std::to_string(sent.over_bytes) + " past 8 KiB)"
+                         : std::to_string(sent.dropped()) + " to " +
+                               std::to_string(sent.dropped() + sent.refused) + " (JACK refused " +
+                               std::to_string(sent.refused) + ")");
+    } else {
+        report.note("midi_events and midi_dropped not compared: jackd reports " +
+                    std::to_string(jack.client_late) + " client(s) unfinished in their cycle");
+    }
+    report.check("the bursts went over the budget and midi_dropped grew",
+                 sent.cycles_over_events > 0 && dropped > 0,
+                 std::to_string(sent.cycles_over_events) + " cycles over 256 events, " +
+                     count(dropped) + " dropped",
+                 "> 0");
+    // Speed is a figure; an unanswered /ping (1 s without a /pong) is looperd not serving.
+    report.check("every /ping answered during the flood", pings.count > 0 && pings.lost == 0,
+                 pings.to_string(), "none lost (1 s each)");
+    report.check("/status answered during the flood", rf.samples > 0,
+                 std::to_string(rf.samples) + " answers", "> 0");
+
+    const auto rec = recorder.snapshot();
+    check_loop_bit_exact(report,
+                         "the loop played unchanged through the flood (every recorded sample)", rec,
+                         loop, kLoop, frames_before, frames_at_end + kRate);
+    report.check("resident memory growth", rss_after - rss_before <= 5 * 1024,
+                 kib(rss_after - rss_before), "<= 5120 KiB");
+    check_clean_exit(report, rig);
+    return report.finish();
+}
+
 const std::map<std::string, std::function<int(const Settings&)>>& scenarios() {
     static const std::map<std::string, std::function<int(const Settings&)>> table = {
         {"faders", faders},     {"flood", flood},       {"garbage", garbage},
-        {"timetags", timetags}, {"fairness", fairness}, {"surfaces", surfaces}};
+        {"timetags", timetags}, {"fairness", fairness}, {"surfaces", surfaces},
+        {"midi", midi}};
     return table;
 }
 
-const char* const kOrder[] = {"faders", "flood", "garbage", "timetags", "fairness", "surfaces"};
+const char* const kOrder[] = {"faders",   "flood",    "garbage", "timetags",
+                              "fairness", "surfaces", "midi"};
 
 void usage(std::FILE* to) {
     std::fprintf(
         to,
-        "usage: looperd-load [--scenario faders|flood|garbage|timetags|fairness|surfaces|all]\n"
+        "usage: looperd-load [--scenario faders|flood|garbage|timetags|fairness|surfaces|\n"
+        "                                midi|all]\n"
         "                    [--duration-scale X] [--daemon PATH] [--jackd PATH] [--keep]\n"
         "                    [--no-realtime] [--daemon-arg ARG]...\n"
         "Runs looperd under load against a private jackd (dummy backend) and checks what\n"
