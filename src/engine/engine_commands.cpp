@@ -33,6 +33,16 @@ bool is_slot_command(CommandKind k) {
     }
 }
 
+// The curve numbered `value`, linear for any other number (as velocity_curve_named gives
+// linear for any other name). Compared, not cast: a cast of NaN, or of a float outside 0..255,
+// to an integer is undefined behaviour.
+VelocityCurve velocity_curve_numbered(float value) noexcept {
+    if (value == 1.0F) return VelocityCurve::soft;
+    if (value == 2.0F) return VelocityCurve::hard;
+    if (value == 3.0F) return VelocityCurve::fixed;
+    return VelocityCurve::linear;
+}
+
 }  // namespace
 
 // A play message: value > 0 is a press (at that velocity factor), 0 a release. What they do
@@ -250,7 +260,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             break;
         }
         case CommandKind::set_velocity_curve:
-            velocity_curve_ = static_cast<VelocityCurve>(static_cast<std::uint8_t>(c.value));
+            velocity_curve_ = velocity_curve_numbered(c.value);
             break;
         case CommandKind::set_midi_clock_out:
             midi_clock_out_ = c.value != 0.0F;

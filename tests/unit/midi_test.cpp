@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <utility>
 #include <vector>
@@ -237,6 +238,30 @@ TEST(EngineMidi, VelocityScalesTheSlotsGainThroughTheCurve) {
     }
     EXPECT_LT(level(VelocityCurve::hard, 40, false), level(VelocityCurve::linear, 40, false));
     EXPECT_GT(level(VelocityCurve::soft, 40, false), level(VelocityCurve::linear, 40, false));
+}
+
+// Regression (fuzz_engine_midi): set_velocity_curve cast its float to a byte, which is undefined
+// for NaN, for -1 and below and for 256 and above (UBSan: "outside the range of representable
+// values"), and kept numbers that name no curve. A number that is not a curve's now means
+// linear, as an unknown curve name does.
+TEST(EngineMidi, AVelocityCurveNumberThatIsNoCurveIsLinear) {
+    auto level = [](float curve) {
+        test::EngineHarness h(config());
+        h.assign(0, h.make_dc(1, 48000, 0.5F));
+        h.send(CommandKind::set_velocity_curve, 0, curve);
+        h.render(64);
+        MidiScript m;
+        m.add(0, {0x90, 36, 40});
+        h.render_midi(64, m.events());
+        return h.out(0)[32];
+    };
+    const float linear = level(0.0F);
+    EXPECT_GT(linear, 0.0F);
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    for (const float v : {std::numeric_limits<float>::quiet_NaN(), kInf, -kInf, -1.0F, 0.5F, 1.5F,
+                          4.0F, 255.0F, 256.0F, 1e30F, -1e30F})
+        EXPECT_EQ(level(v), linear) << "curve number " << v;
+    EXPECT_GT(level(1.0F), linear) << "the curves themselves still apply";
 }
 
 // A gain change on a voice played softly keeps its velocity.
