@@ -5,8 +5,8 @@
 # for a while. Fails on any crash, leak, timeout, out-of-memory or sanitizer report.
 #
 # Usage: scripts/fuzz.sh [seconds per target, default 60] [target...]
-# Targets: fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands fuzz_path_confinement
-# fuzz_config_parsers (default: all).
+# Targets: fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands fuzz_engine_midi
+# fuzz_path_confinement fuzz_config_parsers (default: all).
 # The corpus grows in build-fuzz/fuzz-corpus/<target>/ and is kept between runs; a failing
 # input is written to build-fuzz/fuzz-artifacts/<target>/. docs/fuzzing.md has the rest.
 set -euo pipefail
@@ -16,7 +16,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_osc_datagram fuzz_sample_loader fuzz_engine_commands
-    fuzz_path_confinement fuzz_config_parsers)
+    fuzz_engine_midi fuzz_path_confinement fuzz_config_parsers)
 
 build=build-fuzz
 if [ ! -d "$build" ]; then
@@ -45,7 +45,7 @@ done
 seed_args=()
 if [ -n "${FUZZ_SEED:-}" ]; then seed_args=(-seed="$FUZZ_SEED"); fi
 
-# -timeout catches a hang, not a slow input: five fuzzers share the machine's cores, under
+# -timeout catches a hang, not a slow input: six fuzzers share the machine's cores, under
 # ASan, beside whatever else runs, and an input that takes 50 ms alone can take seconds then.
 # How slow the slowest input was is printed as a figure instead (stat::slowest_unit_time_sec).
 pids=()

@@ -4,6 +4,7 @@
 //   <out>/fuzz_osc_datagram/     one datagram per Controller route, and a few bundles
 //   <out>/fuzz_sample_loader/    tiny WAV, AIFF, FLAC, Ogg/Vorbis and odd-but-valid files
 //   <out>/fuzz_engine_commands/  command and block streams in that target's format
+//   <out>/fuzz_engine_midi/      MIDI event blocks and commands in that target's format
 //   <out>/fuzz_path_confinement/ paths into, out of and around that target's tree
 //   <out>/fuzz_config_parsers/   config files and state files, whole and broken
 // Usage: fuzz_seeds <out>
@@ -248,6 +249,95 @@ void engine_seeds(const fs::path& dir) {
                     cmd(kind(CommandKind::stop_all), 0, 0), block(64)}));
 }
 
+// Streams in fuzz_engine_midi's format (see its header comment).
+void midi_seeds(const fs::path& dir) {
+    using Bytes = std::vector<std::uint8_t>;
+    auto cat = [](std::initializer_list<Bytes> parts) {
+        Bytes out;
+        for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+        return out;
+    };
+    // A command: its index in the target's kind table, slot, frame mode, frame offset, operands.
+    enum : std::uint8_t { assign, unload, mode, quantize, tempo, choke, poly, stop_all, curve };
+    auto cmd = [](std::uint8_t kind, std::uint8_t slot, Bytes operands = {},
+                  std::uint8_t frame_mode = 0, std::uint16_t offset = 0) {
+        Bytes b{0,
+                kind,
+                slot,
+                frame_mode,
+                static_cast<std::uint8_t>(offset),
+                static_cast<std::uint8_t>(offset >> 8U)};
+        b.insert(b.end(), operands.begin(), operands.end());
+        return b;
+    };
+    auto buffer = [&cmd](std::uint8_t slot, std::uint8_t channels, std::uint16_t frames) {
+        return cmd(assign, slot,
+                   {static_cast<std::uint8_t>(channels - 1), static_cast<std::uint8_t>(frames - 1),
+                    static_cast<std::uint8_t>((frames - 1) >> 8U)});
+    };
+    // An event descriptor: time mode and operand, then up to 3 bytes (or 4: a u8-sized event).
+    auto at = [](std::uint8_t delta, Bytes bytes, std::uint8_t repeat_log2 = 0) {
+        const auto size_kind = static_cast<std::uint8_t>(bytes.size() <= 3 ? bytes.size() : 4);
+        Bytes d{static_cast<std::uint8_t>(1U | (size_kind << 2U) | (repeat_log2 << 5U)), delta};
+        if (size_kind == 4) d.push_back(static_cast<std::uint8_t>(bytes.size()));
+        d.insert(d.end(), bytes.begin(), bytes.end());
+        return d;
+    };
+    // A block: size, flags (and lost count), then its descriptors.
+    auto block = [](std::uint16_t frames, std::initializer_list<Bytes> descriptors,
+                    std::uint8_t flags = 0, std::uint8_t lost = 0) {
+        const auto n = static_cast<std::uint16_t>(frames - 1);
+        Bytes b{1, static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8U), flags};
+        if ((flags & 1U) != 0) b.push_back(lost);
+        b.push_back(static_cast<std::uint8_t>(descriptors.size()));
+        for (const auto& d : descriptors) b.insert(b.end(), d.begin(), d.end());
+        return b;
+    };
+    write_file(dir / "notes-on-frames",
+               cat({buffer(0, 1, 300), buffer(1, 2, 40), buffer(2, 1, 2000),
+                    block(256, {at(10, {0x90, 36, 100}), at(90, {0x99, 37, 64}),
+                                at(100, {0x80, 36, 0}), at(20, {0x90, 38, 1})}),
+                    block(256, {}), block(256, {at(0, {0x90, 43, 127})})}));
+    write_file(dir / "running-status-split",
+               cat({buffer(0, 1, 500), buffer(1, 1, 500), cmd(mode, 0, {2}),
+                    block(128, {at(5, {0x90, 36}), at(7, {100, 37}), at(9, {0xF8, 90})}),
+                    block(127, {at(3, {36, 0, 37}), at(0, {0})})}));
+    write_file(dir / "gate-toggle-choke-poly",
+               cat({buffer(0, 2, 1500), buffer(1, 1, 1500), cmd(mode, 0, {2}), cmd(mode, 1, {3}),
+                    cmd(choke, 0, {1}), cmd(choke, 1, {1}), cmd(poly, 1, {3}),
+                    block(512, {at(1, {0x90, 36, 80}), at(50, {0x91, 37, 80}),
+                                at(50, {0x91, 37, 80}), at(200, {0x80, 36, 64})}),
+                    block(512, {at(7, {0x91, 37, 100})})}));
+    // 3 x 128 events in one block, and the host's own lost count.
+    write_file(dir / "flood-past-budget",
+               cat({buffer(0, 1, 64), block(1024,
+                                            {at(1, {0x90, 36, 100}, 7), at(1, {0x80, 36, 0}, 7),
+                                             at(0, {0xB0, 1, 2}, 7)},
+                                            1, 200)}));
+    // SysEx over several events, one past the byte budget, real-time bytes inside messages.
+    Bytes large{1 | (5U << 2U), 3, 0x10, 0x27, 3, 0xF0, 0x7F, 0x01, 0x02};  // 10000 bytes
+    write_file(
+        dir / "sysex-large-realtime",
+        cat({buffer(0, 1, 100), block(333, {at(2, {0xF0, 0x7E, 0x7F}), at(2, {0x09, 0x01, 0xF7}),
+                                            at(4, {0x90, 0xF8, 36}), at(0, {0xFE, 100, 0xF9}),
+                                            large, at(1, {0x90, 36, 50})})}));
+    // Times past the block's end, up to the largest, on odd block sizes.
+    const Bytes far{3 | (3U << 2U), 0xFF, 0xFF, 0xFF, 0xFF, 0x90, 36, 99};
+    write_file(dir / "times-past-block-end",
+               cat({buffer(0, 1, 3), block(7, {at(250, {0x90, 36, 100}), far}), block(1, {far}),
+                    block(1023, {at(255, {0x90, 36, 1}, 3)})}));
+    write_file(
+        dir / "quantized-and-scheduled",
+        cat({buffer(0, 1, 800), cmd(quantize, 0, {1, 0}), cmd(tempo, 0, {0xFF, 0xFF}),
+             cmd(stop_all, 0, {}, 1, 40), block(256, {at(40, {0x90, 36, 100})}),
+             cmd(quantize, 0, {0, 0}), block(256, {at(0, {0x90, 36, 100})}), block(256, {})}));
+    write_file(dir / "velocity-curves",
+               cat({buffer(0, 1, 400), cmd(curve, 0, {2}), block(64, {at(1, {0x90, 36, 30})}),
+                    cmd(curve, 0, {4}), block(64, {at(1, {0x90, 36, 30})}), cmd(curve, 0, {6}),
+                    block(64, {at(1, {0x90, 36, 30})}), cmd(unload, 0),
+                    block(64, {at(1, {0x90, 36, 30})})}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -258,11 +348,12 @@ int main(int argc, char** argv) {
     try {
         const fs::path out = argv[1];
         for (const char* t : {"fuzz_osc_datagram", "fuzz_sample_loader", "fuzz_engine_commands",
-                              "fuzz_path_confinement", "fuzz_config_parsers"})
+                              "fuzz_engine_midi", "fuzz_path_confinement", "fuzz_config_parsers"})
             fs::create_directories(out / t);
         osc_seeds(out / "fuzz_osc_datagram");
         loader_seeds(out / "fuzz_sample_loader");
         engine_seeds(out / "fuzz_engine_commands");
+        midi_seeds(out / "fuzz_engine_midi");
         path_seeds(out / "fuzz_path_confinement");
         config_seeds(out / "fuzz_config_parsers");
     } catch (const std::exception& e) {
