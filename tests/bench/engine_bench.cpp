@@ -10,11 +10,15 @@
 //   ns_per_voice_frame  block time / (voices * 128); one voice-frame is two channels
 //   block_pct           block time / block period (128 / 48000 s = 2.667 ms) * 100
 //
+// The Midi* rows time the same looping voices with 64 MIDI events in every block (see
+// run_midi); their counters are per block and per looping voice, as above.
+//
 // Run through scripts/bench.sh for the published figures (release build, medians of 5).
 
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -24,6 +28,7 @@
 #include <time.h>
 
 #include "looperd/engine.hpp"
+#include "looperd/midi.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace {
@@ -34,6 +39,8 @@ using looperd::Engine;
 using looperd::EngineConfig;
 using looperd::Event;
 using looperd::EventKind;
+using looperd::MidiEvent;
+using looperd::MidiInput;
 using looperd::SampleBuffer;
 
 constexpr std::uint32_t kRate = 48000;
@@ -46,6 +53,9 @@ constexpr std::uint32_t kSetupCommandsPerSlot = 5;
 // About one second, and not a multiple of the block size, so that loop wraps land inside
 // blocks at varying offsets and the wrap path is part of what is timed.
 constexpr std::uint32_t kLoopFrames = 48011;
+// The MIDI rows' one-shots: half a block, so that a voice started in the first half of a
+// block ends in it and one started in the second half ends in the next.
+constexpr std::uint32_t kShortFrames = kBlock / 2;
 
 // Noise in [-0.5, 0.5): a fixed xorshift sequence, so every run renders the same data.
 class Noise {
@@ -90,34 +100,30 @@ struct Playback {
 
 // Rig: one engine with `voices` slots, each holding its own stereo noise loop, plus the
 // output buffers. Plays the role of the control and housekeeping threads between blocks.
+// With `short_slots`, that many one-shot slots of kShortFrames come first (slots 0.. are
+// what MIDI notes 36.. play), each with a voice of its own in the pool.
 class Rig {
   public:
-    Rig(std::uint32_t voices, float fade_ms, Playback playback = {})
-        : voices_(voices), left_(kBlock), right_(kBlock) {
+    Rig(std::uint32_t voices, float fade_ms, Playback playback = {}, std::uint32_t short_slots = 0)
+        : voices_(voices), first_loop_(short_slots), left_(kBlock), right_(kBlock) {
         EngineConfig config;
         config.outputs = kOutputs;
-        config.slots = voices;
-        config.voices = voices;
+        config.slots = short_slots + voices;
+        config.voices = short_slots + voices;
         config.sample_rate = kRate;
         // Room for every setup command at once.
         config.command_capacity =
-            std::max<std::size_t>(1024, std::size_t{kSetupCommandsPerSlot} * voices);
+            std::max<std::size_t>(1024, std::size_t{kSetupCommandsPerSlot} * voices + short_slots);
         config.fade_ms = fade_ms;
         engine_ = std::make_unique<Engine>(config);
         outputs_[0] = left_.data();
         outputs_[1] = right_.data();
 
         Noise noise;
-        for (std::uint32_t s = 0; s < voices; ++s) {
-            auto buffer = std::make_unique<SampleBuffer>(2, kLoopFrames, kRate);
-            for (std::uint32_t c = 0; c < 2; ++c) {
-                float* frames = buffer->mutable_channel(c);
-                for (std::uint32_t i = 0; i < kLoopFrames; ++i) frames[i] = noise.next();
-            }
-            buffer->prefault();
-            // Ownership passes to the engine only when the command is queued.
-            if (!send({CommandKind::assign_buffer, s, 0.0F, buffer.get()})) return;
-            buffer.release();
+        for (std::uint32_t s = 0; s < short_slots; ++s)
+            if (!assign(s, kShortFrames, noise)) return;  // one-shot: the default mode
+        for (std::uint32_t s = first_loop_; s < first_loop_ + voices; ++s) {
+            if (!assign(s, kLoopFrames, noise)) return;
             if (!send({CommandKind::set_mode, s, 1.0F, nullptr})) return;
             // Before the play, so that voices start at this rate and pan instead of gliding
             // to them over the smoothing time.
@@ -134,7 +140,8 @@ class Rig {
     }
 
     void play_all() noexcept {
-        for (std::uint32_t s = 0; s < voices_; ++s) send({CommandKind::play, s, 1.0F, nullptr});
+        for (std::uint32_t s = first_loop_; s < first_loop_ + voices_; ++s)
+            send({CommandKind::play, s, 1.0F, nullptr});
     }
 
     void process() noexcept {
@@ -144,10 +151,21 @@ class Rig {
         benchmark::ClobberMemory();
     }
 
+    // The same block with the host's MIDI input, on the engine's own frame count, as the JACK
+    // client passes it (the overload process() above uses with no events).
+    void process(const MidiInput& midi) noexcept {
+        looperd::BlockTiming timing;
+        timing.frame = engine_->frames_processed();
+        engine_->process(nullptr, 0, outputs_, kBlock, timing, midi);
+        benchmark::DoNotOptimize(left_.data());
+        benchmark::DoNotOptimize(right_.data());
+        benchmark::ClobberMemory();
+    }
+
     // Runs enough blocks to apply everything queued (the engine takes at most 256 commands
     // a block), doing the housekeeping thread's part in between.
     void settle() noexcept {
-        const std::uint32_t blocks = kSetupCommandsPerSlot * voices_ / 256 + 2;
+        const std::uint32_t blocks = (kSetupCommandsPerSlot * voices_ + first_loop_) / 256 + 2;
         for (std::uint32_t i = 0; i < blocks; ++i) {
             process();
             drain_events();
@@ -157,9 +175,12 @@ class Rig {
     // Housekeeping thread's side: retired buffers are ours to free.
     void drain_events() noexcept {
         Event e;
-        while (engine_->try_receive(e))
+        while (engine_->try_receive(e)) {
             if (e.kind == EventKind::buffer_retired) delete e.buffer;
+            if (e.kind == EventKind::voice_ended) ++voices_ended_;
+        }
     }
+    std::uint64_t voices_ended() const noexcept { return voices_ended_; }
 
     bool ok() const noexcept { return ok_; }
     std::uint32_t voices() const noexcept { return voices_; }
@@ -168,8 +189,24 @@ class Rig {
     const std::vector<float>& right() const noexcept { return right_; }
 
   private:
+    // Gives slot `s` a stereo buffer of `frames` of noise. False if the ring was full.
+    bool assign(std::uint32_t s, std::uint32_t frames, Noise& noise) {
+        auto buffer = std::make_unique<SampleBuffer>(2, frames, kRate);
+        for (std::uint32_t c = 0; c < 2; ++c) {
+            float* data = buffer->mutable_channel(c);
+            for (std::uint32_t i = 0; i < frames; ++i) data[i] = noise.next();
+        }
+        buffer->prefault();
+        // Ownership passes to the engine only when the command is queued.
+        if (!send({CommandKind::assign_buffer, s, 0.0F, buffer.get()})) return false;
+        buffer.release();
+        return true;
+    }
+
     std::uint32_t voices_;
-    bool ok_ = true;  // false once any command was dropped
+    std::uint32_t first_loop_;  // slots before it are the short one-shots
+    bool ok_ = true;            // false once any command was dropped
+    std::uint64_t voices_ended_ = 0;
     std::unique_ptr<Engine> engine_;
     std::vector<float> left_;
     std::vector<float> right_;
@@ -331,6 +368,121 @@ void BM_Releasing(benchmark::State& state) {
     set_counters(state, voices, timer.total_ns());
 }
 
+// ---- MIDI ----------------------------------------------------------------------------------
+// The Looping rig at 64 and 256 voices (the rows without MIDI to read them beside) plus 32
+// one-shot slots of 64 frames and 32 more voices for them, with 64 events in every 128-frame
+// block, each 3 bytes, on distinct frames 0, 2, ..., 126:
+//   MidiNotes         a note-on (velocity 100) and its note-off 2 frames later for each of
+//                     the 32 one-shots (notes 36..67): 32 voices start and 32 end per block
+//                     (the note-offs are read and applied; a one-shot ignores them)
+//   MidiCCs           64 control changes (CC 1), which the engine reads and ignores: the parse
+//                     and the block split at each event's frame, with no voice work
+//   MidiCCsOneFrame   the same 64 CCs all on frame 0: the parse without the splits
+//   MidiIdle          no events: the same rig, for the cost of its 32 idle slots and voices
+// The voice_ended events are popped every 16 blocks with the timers stopped (the
+// housekeeping thread's work, on another core in the daemon).
+constexpr std::uint32_t kMidiEvents = 64;
+constexpr std::uint32_t kMidiShortSlots = kMidiEvents / 2;
+constexpr std::uint32_t kMidiDrainBlocks = 16;
+
+enum class MidiLoad : std::uint8_t { idle, notes, ccs, ccs_one_frame };
+
+// One block's MIDI input, the same every block; the bytes live as long as the object.
+class MidiBlock {
+  public:
+    explicit MidiBlock(MidiLoad load) {
+        for (std::uint32_t k = 0; k < kMidiShortSlots; ++k) {
+            const auto note = static_cast<std::uint8_t>(looperd::limits::kFirstSlotNote + k);
+            const bool notes = load == MidiLoad::notes;
+            bytes_[2 * k] = notes ? Message{0x90, note, 100} : Message{0xB0, 1, 64};
+            bytes_[2 * k + 1] = notes ? Message{0x80, note, 0} : Message{0xB0, 1, 64};
+        }
+        for (std::uint32_t i = 0; i < kMidiEvents; ++i) {
+            const std::uint32_t frame = load == MidiLoad::ccs_one_frame ? 0 : 2 * i;
+            events_[i] = {frame, 3, bytes_[i].data()};
+        }
+        input_.events = events_.data();
+        input_.count = load == MidiLoad::idle ? 0 : kMidiEvents;
+    }
+    MidiBlock(const MidiBlock&) = delete;
+    MidiBlock& operator=(const MidiBlock&) = delete;
+
+    const MidiInput& input() const noexcept { return input_; }
+
+  private:
+    using Message = std::array<std::uint8_t, 3>;
+    std::array<Message, kMidiEvents> bytes_{};
+    std::array<MidiEvent, kMidiEvents> events_{};
+    MidiInput input_;
+};
+
+// True if `midi` does on `rig` what the row says: every event read, none dropped, and for
+// notes every one-shot started in the block, some still sounding at its end, all ended by the
+// next block's end; for the others no voice started.
+bool midi_does_what_it_says(Rig& rig, const MidiBlock& midi, MidiLoad load) {
+    rig.drain_events();
+    const std::uint64_t messages = rig.engine().midi_messages();
+    const std::uint64_t ended = rig.voices_ended();
+    rig.process(midi.input());
+    const std::uint32_t at_block_end = rig.engine().active_voices();
+    rig.process(MidiInput{});
+    rig.drain_events();
+    if (rig.engine().midi_messages() - messages != midi.input().count) return false;
+    if (rig.engine().midi_dropped() != 0 || rig.engine().refused_voices() != 0) return false;
+    if (rig.engine().active_voices() != rig.voices()) return false;
+    const bool notes = load == MidiLoad::notes;
+    if (rig.voices_ended() - ended != (notes ? kMidiShortSlots : 0U)) return false;
+    return notes ? at_block_end > rig.voices() : at_block_end == rig.voices();
+}
+
+void run_midi(benchmark::State& state, MidiLoad load) {
+    const auto voices = static_cast<std::uint32_t>(state.range(0));
+    Rig rig(voices, looperd::limits::kDefaultFadeMs, {}, kMidiShortSlots);
+    if (!start_looping(rig, state)) return;
+    const MidiBlock midi(load);
+    if (!midi_does_what_it_says(rig, midi, load)) {
+        state.SkipWithError("the MIDI events did not do what the row says");
+        return;
+    }
+
+    const std::uint64_t messages_before = rig.engine().midi_messages();
+    std::uint32_t until_drain = kMidiDrainBlocks;
+    ThreadCpuTimer timer;
+    timer.start();
+    for (auto _ : state) {
+        rig.process(midi.input());
+        if (--until_drain == 0) {
+            state.PauseTiming();
+            timer.stop();
+            rig.drain_events();
+            until_drain = kMidiDrainBlocks;
+            timer.start();
+            state.ResumeTiming();
+        }
+    }
+    timer.stop();
+
+    const std::uint64_t read = rig.engine().midi_messages() - messages_before;
+    if (read != static_cast<std::uint64_t>(state.iterations()) * midi.input().count ||
+        rig.engine().midi_dropped() != 0 || rig.engine().refused_voices() != 0)
+        state.SkipWithError("MIDI events dropped, or voices refused");
+    set_counters(state, voices, timer.total_ns());
+    state.counters["midi_events"] = midi.input().count;
+}
+
+void BM_MidiIdle(benchmark::State& state) {
+    run_midi(state, MidiLoad::idle);
+}
+void BM_MidiNotes(benchmark::State& state) {
+    run_midi(state, MidiLoad::notes);
+}
+void BM_MidiCCs(benchmark::State& state) {
+    run_midi(state, MidiLoad::ccs);
+}
+void BM_MidiCCsOneFrame(benchmark::State& state) {
+    run_midi(state, MidiLoad::ccs_one_frame);
+}
+
 BENCHMARK(BM_Looping)
     ->ArgName("voices")
     ->Arg(1)
@@ -347,6 +499,10 @@ BENCHMARK(BM_Interpolating)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GainRamps)->ArgName("voices")->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Releasing)->ArgName("voices")->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MidiIdle)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MidiNotes)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MidiCCs)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MidiCCsOneFrame)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
