@@ -273,9 +273,16 @@ class Engine {
     // Audio thread: the queued commands (a block's worth at most), applied at t0 or scheduled.
     std::size_t take_commands(std::uint64_t t0) noexcept;
     void publish_telemetry(float* const* outputs, std::uint32_t nframes) noexcept;
-    // MIDI input (src/engine/midi_in.cpp): one event's bytes, then each message, at frame `now`.
-    void midi_event(const MidiEvent& e, std::uint64_t now) noexcept;
-    void midi_message(const MidiMessage& m, std::uint64_t now) noexcept;
+    // MIDI input (src/engine/midi_in.cpp). The block's events are read before rendering, within
+    // the budget, into the notes that act (a slot's press or release at a frame); the render
+    // splits only at their frames, so messages that change nothing cost no split.
+    struct MidiAction {
+        std::uint32_t time = 0;  // frame in the block
+        std::uint32_t slot = 0;
+        std::uint8_t velocity = 0;  // 0: a release
+    };
+    void read_midi(const MidiInput& midi, std::uint32_t nframes) noexcept;
+    void midi_act(const MidiAction& a, std::uint64_t now) noexcept;
     // MIDI output (src/engine/midi_out.cpp): a message at `time` in the block, kept in time
     // order; the clock ticks of frames [from, to) (24 a beat, each on its frame of the grid).
     void midi_send(std::uint32_t time, std::uint8_t status, std::uint8_t d1 = 0,
@@ -320,7 +327,8 @@ class Engine {
 
     // MIDI input: the parser keeps running status across blocks; the budget is per block.
     MidiParser midi_parser_;
-    std::uint32_t midi_bytes_left_ = 0;  // of this block's budget
+    std::vector<MidiAction> midi_actions_;  // this block's, in time order
+    std::uint32_t midi_action_count_ = 0;
     VelocityCurve velocity_curve_ = VelocityCurve::linear;
     std::atomic<std::uint64_t> midi_messages_{0};
     std::atomic<std::uint64_t> midi_dropped_{0};

@@ -32,6 +32,11 @@ inline constexpr std::uint32_t kMaxChokeGroup = 64;
 // events are dropped and counted, so that a flood cannot stretch one callback.
 inline constexpr std::uint32_t kMaxMidiEventsPerBlock = 256;
 inline constexpr std::uint32_t kMaxMidiBytesPerBlock = 8192;
+// Notes acting per block at most (beyond: dropped and counted), and frames the render is split
+// at for them: a split costs every voice a little, so past the 16th distinct frame in one block
+// (a flood, not playing) the later notes act on the 16th's frame.
+inline constexpr std::uint32_t kMaxMidiActionsPerBlock = 256;
+inline constexpr std::uint32_t kMaxMidiSplitsPerBlock = 16;
 // The default MIDI map: note kFirstSlotNote plays slot 0, the next slot 1, and so on (General
 // MIDI's bass drum, where drum pads start), on any channel.
 inline constexpr std::uint32_t kFirstSlotNote = 36;

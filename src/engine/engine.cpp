@@ -84,6 +84,7 @@ Engine::Engine(const EngineConfig& config)
       telemetry_newest_(config.slots, nullptr),
       telemetry_pending_(config.slots, 0U) {
     midi_out_.resize(limits::kMaxMidiOutEventsPerBlock);
+    midi_actions_.resize(limits::kMaxMidiActionsPerBlock);
     fade_frames_ = ms_to_frames(config_.fade_ms, config_.sample_rate);
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
@@ -322,18 +323,9 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
 
     for (std::uint32_t o = 0; o < config_.outputs; ++o) std::fill_n(outputs[o], nframes, 0.0F);
 
-    // The block's MIDI, within the budget: the events beyond it are dropped and counted.
-    if (midi.lost != 0) midi_dropped_.fetch_add(midi.lost, std::memory_order_relaxed);
-    std::uint32_t midi_count = midi.events ? midi.count : 0;
-    if (midi_count > limits::kMaxMidiEventsPerBlock) {
-        midi_dropped_.fetch_add(midi_count - limits::kMaxMidiEventsPerBlock,
-                                std::memory_order_relaxed);
-        midi_count = limits::kMaxMidiEventsPerBlock;
-    }
-    midi_bytes_left_ = limits::kMaxMidiBytesPerBlock;
+    // The block's MIDI, read ahead into the notes that act, each on its frame.
+    read_midi(midi, nframes);
     std::uint32_t midi_next = 0;
-    // An event's frame; one past the block (a host's error) counts as its last frame.
-    auto midi_time = [&](std::uint32_t i) { return std::min(midi.events[i].time, nframes - 1); };
 
     // Render up to each scheduled frame and MIDI event inside the block, then apply what is due
     // there: scheduled commands first, then MIDI, each in its order.
@@ -343,7 +335,8 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
         std::uint32_t until = nframes;
         if (scheduled_size_ > 0 && scheduled_[0].frame < block_end)
             until = static_cast<std::uint32_t>(std::max(scheduled_[0].frame, t0 + offset) - t0);
-        if (midi_next < midi_count) until = std::min(until, std::max(midi_time(midi_next), offset));
+        if (midi_next < midi_action_count_)
+            until = std::min(until, std::max(midi_actions_[midi_next].time, offset));
         // A take reaching the maximum length ends on its exact frame.
         if (recording)
             until = static_cast<std::uint32_t>(
@@ -371,12 +364,12 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
             scheduled_size_ -= take;
             for (std::size_t k = 0; k < take; ++k) apply(batch[k], now);
         }
-        // MIDI at this frame. Every event's frame is inside the block, so the loop reaches it.
-        while (midi_next < midi_count && midi_time(midi_next) <= offset)
-            midi_event(midi.events[midi_next++], now);
+        // Notes at this frame. Every action's frame is inside the block: the loop reaches it.
+        while (midi_next < midi_action_count_ && midi_actions_[midi_next].time <= offset)
+            midi_act(midi_actions_[midi_next++], now);
     }
-    // A block of no frames (JACK never passes one) still reads its events.
-    while (midi_next < midi_count) midi_event(midi.events[midi_next++], t0);
+    // A block of no frames (JACK never passes one) still plays its notes.
+    while (midi_next < midi_action_count_) midi_act(midi_actions_[midi_next++], t0);
 
     publish_telemetry(outputs, nframes);
     std::uint32_t active = 0;

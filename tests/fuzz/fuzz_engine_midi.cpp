@@ -169,6 +169,9 @@ struct Model {
         }
         std::uint32_t bytes_left = limits::kMaxMidiBytesPerBlock;
         std::uint32_t first_note = nframes;
+        std::uint32_t actions = 0;  // notes for a slot: the budget's, and the splits' (midi.md)
+        std::uint32_t splits = 0;
+        std::uint32_t last_split = 0;
         for (std::uint32_t i = 0; i < count; ++i) {
             const MidiEvent& e = midi.events[i];
             if (i > 0 && e.time < midi.events[i - 1].time) fail("harness made unsorted events");
@@ -181,11 +184,26 @@ struct Model {
             for (std::uint32_t b = 0; b < e.size; ++b) {
                 if (!parser.feed(e.data[b], m)) continue;
                 ++messages;
-                if (!m.note_on() || m.data1 < limits::kFirstSlotNote) continue;
+                if ((!m.note_on() && !m.note_off()) || m.data1 < limits::kFirstSlotNote) continue;
                 const std::uint32_t slot = m.data1 - limits::kFirstSlotNote;
                 if (slot >= kSlots) continue;
+                if (actions == limits::kMaxMidiActionsPerBlock) {
+                    ++dropped;
+                    continue;
+                }
+                ++actions;
+                std::uint32_t time = std::min(e.time, nframes - 1);
+                if (splits == 0 || time != last_split) {
+                    if (splits < limits::kMaxMidiSplitsPerBlock) {
+                        ++splits;
+                        last_split = time;
+                    } else {
+                        time = last_split;  // past the last split: it acts there
+                    }
+                }
+                if (!m.note_on()) continue;
                 noted[slot] = true;
-                first_note = std::min(first_note, std::min(e.time, nframes - 1));
+                first_note = std::min(first_note, time);
             }
         }
         return first_note;

@@ -4,6 +4,7 @@
 // audio-thread guard.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -372,6 +373,34 @@ TEST(EngineMidi, EventsBeyondTheBlocksBudgetAreDroppedAndCounted) {
     h.render_midi(128, big.events());
     EXPECT_EQ(h.engine().midi_dropped(), 45U);
     EXPECT_EQ(first_sound(h.out(0), 128), 1U);
+}
+
+// Messages that change nothing cost no split of the render; notes split it at most 16 times
+// a block, and past the 16th distinct frame (a flood) the later notes act on the 16th's frame.
+TEST(EngineMidi, OnlyNotesSplitTheBlockAndAFloodSharesTheLastSplit) {
+    test::EngineHarness h(config(32));
+    for (std::uint32_t s = 0; s < 32; ++s) h.assign(s, h.make_dc(1, 48000, 0.01F));
+    h.render(256);
+    MidiScript m;
+    for (std::uint32_t i = 0; i < 20; ++i)
+        m.add(10 * i, {0x90, static_cast<std::uint8_t>(36 + i), 127});
+    for (std::uint32_t i = 0; i < 20; ++i) m.add(10 * i + 5, {0xB0, 1, 2});  // no split
+    MidiScript sorted;
+    auto all = m.held;
+    std::stable_sort(all.begin(), all.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    sorted.held = all;
+    h.render_midi(256, sorted.events());
+    // Notes 0..15 start on frames 0, 10, … 150; notes 16..19 all on frame 150.
+    const float step = h.out(0)[0];
+    ASSERT_GT(step, 0.0F);
+    for (std::uint32_t i = 0; i < 15; ++i)
+        EXPECT_FLOAT_EQ(h.out(0)[10 * i + 9], step * static_cast<float>(i + 1)) << "note " << i;
+    EXPECT_FLOAT_EQ(h.out(0)[150], step * 20.0F) << "the flood's last four act with the 16th";
+    EXPECT_FLOAT_EQ(h.out(0)[255], step * 20.0F);
+    EXPECT_EQ(h.engine().slot_sounding_voices(19), 1U);
+    EXPECT_EQ(h.engine().midi_messages(), 40U);
+    EXPECT_EQ(h.engine().midi_dropped(), 0U);
 }
 
 // Events with frames past the block's end (a host's error) act on its last frame.
