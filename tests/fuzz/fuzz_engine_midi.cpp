@@ -52,6 +52,7 @@
 #include <set>
 #include <vector>
 
+#include "fuzz_reader.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/event.hpp"
 #include "looperd/limits.hpp"
@@ -83,25 +84,7 @@ constexpr std::size_t kMaxDescriptors = 255;
     std::abort();
 }
 
-class Reader {
-  public:
-    Reader(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-    bool done() const { return pos_ >= size_; }
-    std::uint8_t u8() { return pos_ < size_ ? data_[pos_++] : 0; }
-    std::uint16_t u16() {
-        const auto lo = u8();
-        return static_cast<std::uint16_t>(lo | (u8() << 8U));
-    }
-    std::uint32_t u32() {
-        const std::uint32_t lo = u16();
-        return lo | (std::uint32_t{u16()} << 16U);
-    }
-
-  private:
-    const std::uint8_t* data_;
-    std::size_t size_;
-    std::size_t pos_ = 0;
-};
+using fuzz::Reader;
 
 // `raw` mapped linearly onto [lo, hi]: 0 gives lo and 65535 gives hi exactly.
 float span(std::uint16_t raw, double lo, double hi) {
