@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: looperd contributors
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -288,6 +289,11 @@ class Engine {
     void midi_send(std::uint32_t time, std::uint8_t status, std::uint8_t d1 = 0,
                    std::uint8_t d2 = 0, std::uint8_t size = 1) noexcept;
     void midi_clock_ticks(std::uint64_t from, std::uint64_t to) noexcept;
+    // Lights and the pad map (src/engine/midi_leds.cpp): midi_send, set_led_*, set_pad_note
+    // and led_refresh; and, at the end of each block, a message for each light that changed.
+    void apply_midi_command(const Command& c, std::uint64_t now) noexcept;
+    LedState led_state(std::uint32_t slot) const noexcept;
+    void update_leds() noexcept;
     std::uint32_t ms_frames(float ms) const noexcept;
 
     EngineConfig config_;
@@ -340,6 +346,26 @@ class Engine {
     bool midi_clock_out_ = false;
     double last_tick_frame_ = 0.0;  // the last clock tick sent (valid when has_last_tick_)
     bool has_last_tick_ = false;
+    std::uint32_t block_frames_ = 0;  // nframes of the block being processed
+    // Lights: per slot the message (status 0: no light) and the state last sent; per state the
+    // data byte and channel. The init message (SysEx) goes first on a refresh.
+    struct LedSlot {
+        std::uint8_t status = 0;  // 0x90 | ch (note) or 0xB0 | ch (CC); 0: none
+        std::uint8_t number = 0;
+    };
+    struct LedValue {
+        std::uint8_t data2 = 0;
+        std::uint8_t channel = kLedSlotChannel;
+    };
+    static constexpr std::uint8_t kLedUnsent = 0xFF;
+    std::vector<LedSlot> led_slots_;
+    std::vector<std::uint8_t> led_sent_;
+    std::array<LedValue, kLedStates> led_values_{};
+    std::vector<std::uint8_t> midi_init_;  // limits::kMaxMidiInitBytes
+    std::uint32_t midi_init_size_ = 0;
+    bool led_refresh_pending_ = false;
+    // The pad map: the slot a note plays, -1 none (default: limits::kFirstSlotNote + n → n).
+    std::array<std::int32_t, 128> pad_slot_{};
 
     // Recording: every take's memory and state (the pool), and input monitoring.
     RecorderPool recorders_;

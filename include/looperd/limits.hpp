@@ -44,6 +44,9 @@ inline constexpr std::uint32_t kFirstSlotNote = 36;
 // block's later messages are dropped and counted. A block of 8192 frames at 999 BPM holds 69
 // clock ticks.
 inline constexpr std::uint32_t kMaxMidiOutEventsPerBlock = 256;
+// The message sent before a refresh of the lights (a controller's programmer-mode SysEx) is at
+// most this long: the longest known is Launchpad's, 9 bytes.
+inline constexpr std::uint32_t kMaxMidiInitBytes = 256;
 
 // The audio thread renders in chunks of at most this many frames so that per-frame gain
 // ramps fit in a stack array; JACK's nframes may be any size.

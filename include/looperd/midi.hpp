@@ -24,13 +24,42 @@ struct MidiInput {
     std::uint32_t lost = 0;  // events the host could not pass on (its buffer was full)
 };
 
-// MidiOutEvent: one short message the engine writes to the block's MIDI output, at `time`
-// (frame within the block). A value: the host copies it to its port after process().
+// MidiOutEvent: one message the engine writes to the block's MIDI output, at `time` (frame
+// within the block). A value: the host copies it to its port after process(). A short message
+// (1..3 bytes) is in `data`; a longer one (SysEx) is `size` bytes at `long_data`, memory the
+// engine owns and does not change before the next process().
 struct MidiOutEvent {
     std::uint32_t time = 0;
-    std::uint8_t size = 0;
+    std::uint32_t size = 0;
     std::array<std::uint8_t, 3> data{};
+    const std::uint8_t* long_data = nullptr;
+
+    const std::uint8_t* bytes() const noexcept { return long_data ? long_data : data.data(); }
 };
+
+// The size of a channel or system message whose status byte is `status` (1..3), 0 for a byte
+// that starts no short message (a data byte, SysEx start or end, undefined F4/F5).
+constexpr std::uint8_t midi_message_size(std::uint8_t status) noexcept {
+    if (status < 0x80) return 0;
+    if (status < 0xF0) {
+        const std::uint8_t kind = status & 0xF0;
+        return kind == 0xC0 || kind == 0xD0 ? 2 : 3;
+    }
+    switch (status) {
+        case 0xF1:
+        case 0xF3:
+            return 2;
+        case 0xF2:
+            return 3;
+        case 0xF0:
+        case 0xF4:
+        case 0xF5:
+        case 0xF7:
+            return 0;
+        default:
+            return 1;  // F6 tune request, real-time F8..FF
+    }
+}
 
 // MidiMessage: one complete message. `status` is the status byte (with its channel); data
 // bytes that a message does not have are 0.

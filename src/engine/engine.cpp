@@ -85,6 +85,14 @@ Engine::Engine(const EngineConfig& config)
       telemetry_pending_(config.slots, 0U) {
     midi_out_.resize(limits::kMaxMidiOutEventsPerBlock);
     midi_actions_.resize(limits::kMaxMidiActionsPerBlock);
+    led_slots_.resize(config_.slots);
+    led_sent_.assign(config_.slots, kLedUnsent);
+    midi_init_.resize(limits::kMaxMidiInitBytes);
+    for (std::uint32_t note = 0; note < pad_slot_.size(); ++note)
+        pad_slot_[note] =
+            note >= limits::kFirstSlotNote && note - limits::kFirstSlotNote < config_.slots
+                ? static_cast<std::int32_t>(note - limits::kFirstSlotNote)
+                : -1;
     fade_frames_ = ms_to_frames(config_.fade_ms, config_.sample_rate);
     smooth_frames_ = ms_to_frames(config_.gain_smooth_ms, config_.sample_rate);
     for (auto& s : slots_) s.fade_out_ms = config_.fade_ms;
@@ -248,6 +256,7 @@ void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noe
     clock_meter_.store(clock_.meter(), std::memory_order_relaxed);
     clock_bpm_.store(clock_.bpm(), std::memory_order_relaxed);
     recorders_.publish();
+    update_leds();
 }
 
 void Engine::process(float* const* outputs, std::uint32_t nframes) noexcept {
@@ -310,6 +319,7 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
     const std::uint64_t t0 = timing.frame;
     now_frame_ = t0;
     midi_out_count_ = 0;
+    block_frames_ = nframes;
     recorders_.begin_block(t0, nframes);
     const bool recording = recorders_.enabled();
     clock_.begin_block(timing, config_.sample_rate);

@@ -27,6 +27,11 @@ bool is_slot_command(CommandKind k) {
         case CommandKind::set_record_offset:
         case CommandKind::set_velocity_curve:
         case CommandKind::set_midi_clock_out:
+        case CommandKind::midi_send:
+        case CommandKind::set_led_state:
+        case CommandKind::set_pad_note:
+        case CommandKind::set_led_init:
+        case CommandKind::led_refresh:
             return false;
         default:
             return true;
@@ -265,6 +270,14 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::set_midi_clock_out:
             midi_clock_out_ = c.value != 0.0F;
             has_last_tick_ = false;
+            break;
+        case CommandKind::midi_send:
+        case CommandKind::set_led_slot:
+        case CommandKind::set_led_state:
+        case CommandKind::set_pad_note:
+        case CommandKind::set_led_init:
+        case CommandKind::led_refresh:
+            apply_midi_command(c, now);
             break;
         case CommandKind::record:
         case CommandKind::overdub:

@@ -55,9 +55,11 @@ void Engine::read_midi(const MidiInput& midi, std::uint32_t nframes) noexcept {
         for (std::uint32_t b = 0; b < e.size; ++b) {
             if (!midi_parser_.feed(e.data[b], m)) continue;
             ++messages;
-            if ((!m.note_on() && !m.note_off()) || m.data1 < limits::kFirstSlotNote) continue;
-            const std::uint32_t slot = m.data1 - limits::kFirstSlotNote;
-            if (slot >= slots_.size()) continue;  // a note beyond the slots: nothing to play
+            if (!m.note_on() && !m.note_off()) continue;
+            // The pad map (default: note 36 + n plays slot n); a note with no slot plays nothing.
+            const std::int32_t mapped = pad_slot_[m.data1 & 0x7F];
+            if (mapped < 0) continue;
+            const auto slot = static_cast<std::uint32_t>(mapped);
             if (midi_action_count_ == midi_actions_.size()) {
                 ++dropped;
                 continue;

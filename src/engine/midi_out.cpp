@@ -26,7 +26,7 @@ void Engine::midi_send(std::uint32_t time, std::uint8_t status, std::uint8_t d1,
         midi_out_[i] = midi_out_[i - 1];
         --i;
     }
-    midi_out_[i] = {time, size, {status, d1, d2}};
+    midi_out_[i] = {time, size, {status, d1, d2}, nullptr};
 }
 
 // Ticks in [from, to), a stretch of the block with one beat grid (commands that move the grid

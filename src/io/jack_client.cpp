@@ -475,11 +475,12 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
         engine_->process(in_buffers_.data(), static_cast<std::uint32_t>(in_buffers_.size()),
                          buffers_.data(), nframes, timing, midi);
         // The engine's MIDI, in time order. JACK's buffer holds far more than the engine's
-        // per-block budget of short messages, so a write cannot fail for room.
+        // per-block budget of short messages and one init SysEx, so a write cannot fail for
+        // room.
         if (midi_out) {
             const MidiOutEvent* out = engine_->midi_output();
             for (std::uint32_t i = 0; i < engine_->midi_output_count(); ++i)
-                jack_midi_event_write(midi_out, out[i].time, out[i].data.data(), out[i].size);
+                jack_midi_event_write(midi_out, out[i].time, out[i].bytes(), out[i].size);
         }
         timespec ended{};
         clock_gettime(CLOCK_MONOTONIC, &ended);
