@@ -91,6 +91,11 @@ inline constexpr Row kGlobalRows[] = {
      .command = C::clock_reset,
      .handler = H::clock_reset,
      .doc = "the beat grid restarts at this message's frame"},
+    {.address = "/midi/leds/refresh",
+     .command = C::led_refresh,
+     .handler = H::midi_leds_refresh,
+     .doc = "sends the MIDI profile's init message (a controller's programmer mode), then every "
+            "slot's light on midi_out: for a controller plugged in or switched on later"},
     {.address = "/clock/sync",
      .value = Value::choice,
      .args = "s:source",

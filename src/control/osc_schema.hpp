@@ -89,6 +89,7 @@ enum class Handler : std::uint8_t {
     session_load,
     session_list,
     samples_list,
+    midi_leds_refresh,
 };
 
 // Addresses the code sends, besides echoes (which take a row's `echo`). Rows below use them.

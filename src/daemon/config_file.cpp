@@ -218,6 +218,18 @@ std::string read_config_file(const std::filesystem::path& file) {
 
 }  // namespace
 
+std::string toml_position(const std::string& source_name, const toml::source_position& at) {
+    return position(source_name, at);
+}
+
+std::string describe_toml_node(const toml::node& node) {
+    return describe(node);
+}
+
+std::string read_text_file(const std::filesystem::path& file) {
+    return read_config_file(file);
+}
+
 ConfigError::ConfigError(std::vector<std::string> errors)
     : std::runtime_error(errors.empty() ? std::string("bad configuration") : errors.front()),
       errors_(std::move(errors)) {}

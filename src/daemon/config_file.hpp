@@ -49,6 +49,13 @@ class ConfigError : public std::runtime_error {
     std::vector<std::string> errors_;
 };
 
+// "<file>:<line>:<column>", where errors in TOML files point.
+std::string toml_position(const std::string& source_name, const toml::source_position& at);
+// What a node is, for "got ..." in errors: "a string (\"x\")", "a whole number (3)"...
+std::string describe_toml_node(const toml::node& node);
+// A TOML file's text, at most kMaxConfigFileBytes. Throws ConfigError naming the file.
+std::string read_text_file(const std::filesystem::path& file);
+
 // The configuration looperd starts with. Main thread.
 struct LoadedConfig {
     Options options;

@@ -155,6 +155,8 @@ Controller::Handler Controller::handler_for(osc::Handler h) {
             return &Controller::osc_clock_meter;
         case H::clock_reset:
             return &Controller::osc_clock_reset;
+        case H::midi_leds_refresh:
+            return &Controller::osc_midi_leds_refresh;
         case H::clock_sync:
             return &Controller::osc_clock_sync;
         case H::clock_from_slot:

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -156,6 +157,11 @@ class Controller {
     // --record-offset; docs/recording.md). False: the command ring was full.
     bool set_record_offset(std::int64_t frames);
 
+    // Any thread: commands of looperd's own, not from OSC (the MIDI profile's lights and pad
+    // map, a refresh of the lights), in order through the one command port, all or none.
+    // False: the ring had no room for them all.
+    bool send_internal(std::span<const Command> commands);
+
     // Housekeeping thread: an event of the engine's about takes (started, finished, layered,
     // undone, loaded, snapshots): the mirror follows, finished takes are kept.
     void engine_event(const Event& e);
@@ -272,6 +278,7 @@ class Controller {
     void osc_clock_tempo(const Request& r);
     void osc_clock_meter(const Request& r);
     void osc_clock_reset(const Request& r);
+    void osc_midi_leds_refresh(const Request& r);
     void osc_clock_sync(const Request& r);
     void osc_notify(const Request& r);
     void osc_refresh(const Request& r);

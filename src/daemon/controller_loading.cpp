@@ -98,6 +98,10 @@ bool Controller::set_record_offset(std::int64_t frames) {
     return port_.send(c);
 }
 
+bool Controller::send_internal(std::span<const Command> commands) {
+    return port_.send_all(commands) == commands.size();
+}
+
 // Queues a reload of every loaded slot at the engine's current rate.
 std::uint32_t Controller::reload_all() {
     return loading_.reload_all();

@@ -260,6 +260,10 @@ void Controller::osc_clock_reset(const Request& r) {
     if (check_arity(r, 0, 0)) send(Command{*r.row.command}, r);
 }
 
+void Controller::osc_midi_leds_refresh(const Request& r) {
+    if (check_arity(r, 0, 0)) send(Command{*r.row.command}, r);
+}
+
 // The index of a name among the row's choices is its ClockSource.
 void Controller::osc_clock_sync(const Request& r) {
     if (!check_arity(r, 1, 1)) return;

@@ -35,6 +35,7 @@
 #include "daemon/feedback.hpp"
 #include "daemon/housekeeping.hpp"
 #include "daemon/logging.hpp"
+#include "daemon/midi_profile.hpp"
 #include "daemon/options.hpp"
 #include "daemon/persistence.hpp"
 #include "daemon/rig_state.hpp"
@@ -48,6 +49,7 @@
 #include "io/rate_limiter.hpp"
 #include "io/udp_links.hpp"
 #include "looperd/engine.hpp"
+#include "looperd/midi_commands.hpp"
 #include "looperd/rt_guard.hpp"
 #include "looperd/sample_buffer.hpp"
 
@@ -217,7 +219,8 @@ void start_dns_sd(const Options& options, std::uint16_t osc_port,
     }
 }
 
-int run(const Options& options, const std::optional<RigState>& preset, ServiceNotifier& service) {
+int run(const Options& options, const std::optional<RigState>& preset,
+        const std::optional<MidiProfile>& midi_profile, ServiceNotifier& service) {
     // Signals are taken synchronously by the main thread only: block them before any thread
     // (JACK's included) starts, so that every thread inherits the mask.
     sigset_t signals;
@@ -383,6 +386,21 @@ int run(const Options& options, const std::optional<RigState>& preset, ServiceNo
                      round_trip, options.record_offset);
         controller.set_record_offset(offset);
     });
+    // The controller profile (docs/midi.md#lights): its lights and pad map go to the engine
+    // before the first block; its init and every light go out each time a controller may have
+    // come to midi_out (joining a server, a new connection) and on /midi/leds/refresh.
+    if (midi_profile && options.midi) {
+        const auto commands = midi_profile_commands(*midi_profile, options.slots);
+        if (!controller.send_internal(commands))
+            throw std::runtime_error("the command ring cannot hold the MIDI profile's " +
+                                     std::to_string(commands.size()) + " commands");
+        spdlog::info("MIDI profile: {} ({})", midi_profile->source, midi_profile->description);
+        link.set_on_midi_out([&controller] {
+            const Command refresh = led_refresh_command();
+            if (!controller.send_internal({&refresh, 1}))
+                spdlog::warn("MIDI lights not refreshed: the command ring is full");
+        });
+    }
     jack_link.store(&link, std::memory_order_release);
     link.poll();  // joins the server now if it runs
     feedback.start();
@@ -540,6 +558,14 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    // The controller profile is checked before anything starts, like the config file.
+    std::optional<MidiProfile> midi_profile;
+    try {
+        midi_profile = load_midi_profile(options.midi_profile);
+    } catch (const ConfigError& e) {
+        for (const auto& error : e.errors()) std::fprintf(stderr, "looperd: %s\n", error.c_str());
+        return 2;
+    }
     if (options.check_config) {
         std::printf("%s\n", check_config_report(config).c_str());
         return 0;
@@ -551,7 +577,7 @@ int main(int argc, char** argv) {
     logging::setup(options.log_level);
     ServiceNotifier service = ServiceNotifier::from_environment();
     try {
-        return run(options, preset, service);
+        return run(options, preset, midi_profile, service);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         // `systemctl status` shows why it failed, not only that it did.

@@ -121,6 +121,12 @@ void set_velocity_curve(Options& o, const OptionValue& v) {
     o.velocity_curve = curve;
 }
 
+void set_midi_profile(Options& o, const OptionValue& v) {
+    const auto& profile = std::get<std::string>(v);
+    if (profile.empty()) throw OptionsError("expected a profile name, a path or none");
+    o.midi_profile = profile;
+}
+
 void set_fade_ms(Options& o, const OptionValue& v) {
     o.fade_ms = static_cast<float>(std::get<double>(v));
 }
@@ -211,6 +217,16 @@ const std::array kSpecs{
         .get = [](const Options& o) -> std::optional<OptionValue> {
             return OptionValue{o.midi_clock_out};
         }},
+    OptionSpec{.name = "midi-profile",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .metavar = "NAME|PATH",
+               .group = "JACK",
+               .help = "the controller profile for pad lights and pad notes: generic,\n"
+                       "apc-mini-mk2, launchpad-mini-mk3, nanokontrol2, a profile file's path,\n"
+                       "or none for no lights (default: generic; docs/midi.md#lights)",
+               .set = set_midi_profile,
+               .get = get_text<&Options::midi_profile>},
     OptionSpec{.name = "sample-rate",
                .kind = OptionKind::integer,
                .in_file = true,

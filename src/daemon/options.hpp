@@ -48,6 +48,9 @@ struct Options {
     bool midi = true;
     std::string velocity_curve = "linear";
     bool midi_clock_out = false;  // MIDI clock and Start on midi_out
+    // The controller profile for lights and pads (docs/midi.md#lights): a shipped profile's name,
+    // a file's path, or "none".
+    std::string midi_profile = "generic";
     // The rate samples are converted to until a JACK server says its own (--sample-rate).
     std::uint32_t sample_rate = 48000;
     std::uint64_t memory_budget = limits::kDefaultMemoryBudgetBytes;

@@ -143,6 +143,8 @@ void JackLink::try_connect(Clock::time_point now) {
     // Connected once the ports are plugged in again, so /status never says so before.
     const std::uint32_t connected = restore_connections();
     state_.store(JackState::connected, std::memory_order_relaxed);
+    // A controller on midi_out lost its lights with the server (or never had them).
+    if (on_midi_out_) on_midi_out_();
     if (first) {
         spdlog::info("JACK: joined {} as '{}' at {} Hz, {} frames", server_text(), client_.name(),
                      client_.sample_rate(), client_.block_size());
@@ -230,6 +232,7 @@ void JackLink::track_connections(Clock::time_point now) {
     last_query_ = now;
     const auto current = client_.connections();
     if (client_.server_gone()) return;  // the unplugging of a server going down
+    bool midi_out_reached = false;
     for (const auto& connection : current) {
         // Named, not structured bindings: clang before 16 cannot capture those in a lambda.
         const std::string& own = connection.first;
@@ -240,8 +243,12 @@ void JackLink::track_connections(Clock::time_point now) {
         if (!known) {
             spdlog::debug("JACK: remembering {}", connection_text(own, other));
             remembered_.push_back({own, other, std::nullopt});
+            midi_out_reached = midi_out_reached || own == "midi_out";
         }
     }
+    // A controller just connected to midi_out (plugged in, or patched): it needs its init and
+    // every light, once for however many connections came.
+    if (midi_out_reached && on_midi_out_) on_midi_out_();
     // A connection is forgotten only when it stayed away for 300 ms with the server up.
     constexpr auto kForgetAfter = milliseconds(300);
     std::erase_if(remembered_, [&](Remembered& r) {

@@ -68,6 +68,12 @@ class JackLink {
     using LatencyChanged = std::function<void(std::uint32_t round_trip)>;
     void set_on_latency(LatencyChanged on_latency) { on_latency_ = std::move(on_latency); }
 
+    // Main thread, before the first poll(): called from poll() (main thread) when looperd has
+    // joined a server (the first time and after each restart) and when midi_out gains a
+    // connection: a controller there may need its init message and every light again.
+    using MidiOutReached = std::function<void()>;
+    void set_on_midi_out(MidiOutReached on_midi_out) { on_midi_out_ = std::move(on_midi_out); }
+
     // Main thread: one step of the life cycle. Bounded: at most one open attempt.
     void poll();
     // Main thread: closes the connection for good (the audio thread has stopped after it).
@@ -98,6 +104,7 @@ class JackLink {
     JackLinkConfig config_;
     RateChanged on_rate_changed_;
     LatencyChanged on_latency_;
+    MidiOutReached on_midi_out_;
 
     std::atomic<JackState> state_{JackState::disconnected};
     std::atomic<std::uint64_t> connects_{0};

@@ -213,7 +213,8 @@ TEST_F(Midi, NoteOffReleasesAGateSlotOnItsFrame) {
 // --midi-clock-out: ticks on midi_out exactly 1,000 frames apart at 120 BPM and 48 kHz, and
 // Start followed by a tick on the frame /clock/reset restarted the grid.
 TEST_F(Midi, ClockOutTicksEvery1000FramesAt120BpmAndStartsOnReset) {
-    ASSERT_NO_FATAL_FAILURE(start_daemon({"--midi-clock-out"}));
+    // No lights: this test reads midi_out for the clock alone.
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--midi-clock-out", "--midi-profile", "none"}));
     ASSERT_NO_FATAL_FAILURE(configure({{"/clock/tempo", {osc_float(120.0F)}}}));
     JackMidiReceiver receiver(jack_->name(), 4096);
     receiver.connect("looperd:midi_out");
@@ -237,6 +238,120 @@ TEST_F(Midi, ClockOutTicksEvery1000FramesAt120BpmAndStartsOnReset) {
     for (std::size_t i = 1; i < start; ++i) {
         ASSERT_EQ(got[i].frame - got[i - 1].frame, 1000U) << "tick " << i << ", before Start";
     }
+}
+
+// The cycle of JACK frame `frame`, counted from the cycle that began at `start` (a cycle's
+// first frame): looperd and the test's clients run in one JACK cycle, so equal cycles are the
+// same process callback.
+std::uint64_t cycle_of(std::uint64_t frame, std::uint64_t start) {
+    return static_cast<std::uint32_t>(frame - start) / kBlock;
+}
+
+// The generic profile (the default): slot 0's light is note 36 on channel 1. Played over OSC,
+// its note-on (velocity 127, playing) reaches midi_out in the JACK cycle of the voice's first
+// audio, on that cycle's last frame; stopped, the light goes back to loaded (velocity 8) in the
+// cycle the fade out begins.
+TEST_F(Midi, LightsChangeInTheCycleTheSlotStartsAndStops) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--slots", "4"}));
+    ASSERT_NO_FATAL_FAILURE(
+        load_mono(0, "long.wav", std::vector<float>(static_cast<std::size_t>(48000 * 4), 0.25F)));
+    recorder_ = std::make_unique<JackRecorder>(jack_->name(), 1, 20s);
+    recorder_->connect("looperd:out_1", 0);
+    JackMidiReceiver lights(jack_->name(), 4096);
+    lights.start();
+    recorder_->start();
+    // A new connection to midi_out refreshes every light: slot 0 loaded, 1..3 empty.
+    lights.connect("looperd:midi_out");
+    ASSERT_GE(lights.wait_for_events(4, kHangBound), 4U) << "no refresh after connecting";
+    auto got = lights.snapshot();
+    EXPECT_EQ(got[0].bytes, (std::vector<std::uint8_t>{0x90, 36, 8}));
+    EXPECT_EQ(got[1].bytes, (std::vector<std::uint8_t>{0x90, 37, 0}));
+    EXPECT_EQ(got[3].bytes, (std::vector<std::uint8_t>{0x90, 39, 0}));
+    std::size_t seen = lights.events();
+
+    // Waits for the next light with `bytes`, past those already seen.
+    auto wait_for_light = [&](const std::vector<std::uint8_t>& bytes) -> ReceivedMidiEvent {
+        for (std::size_t want = seen + 1; want < 4096; ++want) {
+            if (lights.wait_for_events(want, kHangBound) < want) break;
+            const auto events = lights.snapshot();
+            for (; seen < events.size(); ++seen)
+                if (events[seen].bytes == bytes) return events[seen++];
+        }
+        ADD_FAILURE() << "no light " << int(bytes[1]) << " at " << int(bytes[2]);
+        return {};
+    };
+
+    send(slot(0, "play"));
+    const ReceivedMidiEvent playing = wait_for_light({0x90, 36, 127});
+    ASSERT_FALSE(HasFailure());
+    recorder_->wait_for_frames(
+        static_cast<std::uint32_t>(playing.frame + kBlock - recorder_->start_frame()), kHangBound);
+    auto rec = recorder_->snapshot()[0];
+    const auto onset = static_cast<std::size_t>(
+        std::find_if(rec.begin(), rec.end(), [](float x) { return x != 0.0F; }) - rec.begin());
+    ASSERT_LT(onset, rec.size()) << "no sound";
+    const std::uint64_t start = recorder_->start_frame();
+    EXPECT_EQ(cycle_of(playing.frame, start), cycle_of(start + onset, start))
+        << "the light and the first audio in one JACK cycle";
+    EXPECT_EQ((playing.frame - start) % kBlock, kBlock - 1) << "on the cycle's last frame";
+
+    const float steady = rec[onset + kBlock];
+    send(slot(0, "stop"));
+    const ReceivedMidiEvent loaded = wait_for_light({0x90, 36, 8});
+    ASSERT_FALSE(HasFailure());
+    recorder_->wait_for_frames(static_cast<std::uint32_t>(loaded.frame + kBlock - start),
+                               kHangBound);
+    rec = recorder_->snapshot()[0];
+    std::size_t fade = onset + kBlock;
+    while (fade < rec.size() && rec[fade] == steady) ++fade;
+    ASSERT_LT(fade, rec.size()) << "no fade out";
+    EXPECT_EQ(cycle_of(loaded.frame, start), cycle_of(start + fade, start))
+        << "the loaded light in the cycle the fade out begins";
+}
+
+// The Launchpad Mini [MK3] profile: connecting to midi_out brings its Programmer-mode SysEx
+// first, then all 64 lights in slot order, in one cycle; its pads (notes 11..88) play the slots
+// they light; /midi/leds/refresh sends it all again.
+TEST_F(Midi, LaunchpadProfileSendsItsSysexFirstThenEveryLight) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--midi-profile", "launchpad-mini-mk3"}));
+    const std::vector<std::uint8_t> programmer{0xF0, 0x00, 0x20, 0x29, 0x02,
+                                               0x0D, 0x0E, 0x01, 0xF7};
+    JackMidiReceiver lights(jack_->name(), 4096);
+    lights.start();
+    lights.connect("looperd:midi_out");
+    auto check_refresh = [&](std::size_t from) {
+        ASSERT_GE(lights.wait_for_events(from + 65, kHangBound), from + 65);
+        const auto got = lights.snapshot();
+        EXPECT_EQ(got[from].bytes, programmer) << "the SysEx first";
+        for (std::size_t n = 0; n < 64; ++n) {
+            const auto note = static_cast<std::uint8_t>((8 - n / 8) * 10 + 1 + n % 8);
+            EXPECT_EQ(got[from + 1 + n].bytes, (std::vector<std::uint8_t>{0x90, note, 0}))
+                << "slot " << n << ": empty, off";
+            EXPECT_EQ(got[from + 1 + n].frame, got[from].frame) << "one cycle";
+        }
+    };
+    ASSERT_NO_FATAL_FAILURE(check_refresh(0));
+
+    // Ten seconds: still playing when the refresh below comes.
+    ASSERT_NO_FATAL_FAILURE(load_mono(0, "a.wav", std::vector<float>(48000 * 10, 0.25F)));
+    ASSERT_GE(lights.wait_for_events(66, kHangBound), 66U);
+    EXPECT_EQ(lights.snapshot()[65].bytes, (std::vector<std::uint8_t>{0x90, 81, 1}))
+        << "slot 0 loaded: dim white";
+    sender_ = std::make_unique<JackMidiSender>(jack_->name(), 16);
+    sender_->connect("looperd:midi_in");
+    sender_->send({{0, {0x90, 81, 127}}});  // the top left pad
+    ASSERT_TRUE(sender_->wait_done(kHangBound));
+    ASSERT_GE(lights.wait_for_events(67, kHangBound), 67U);
+    const auto played = lights.snapshot()[66];
+    EXPECT_EQ(played.bytes, (std::vector<std::uint8_t>{0x90, 81, 21})) << "playing: green";
+    EXPECT_EQ(cycle_of(played.frame, sender_->start_frame()), 0U)
+        << "in the cycle of the pad's note";
+
+    ASSERT_NO_FATAL_FAILURE(configure({{"/midi/leds/refresh", {}}}));
+    ASSERT_GE(lights.wait_for_events(67 + 65, kHangBound), 67U + 65U);
+    const auto again = lights.snapshot();
+    EXPECT_EQ(again[67].bytes, programmer);
+    EXPECT_EQ(again[68].bytes, (std::vector<std::uint8_t>{0x90, 81, 21})) << "slot 0 plays";
 }
 
 // --no-midi registers no MIDI ports; the MIDI counters stay at 0.

@@ -114,6 +114,7 @@ OptionValue non_default_value(const OptionSpec& spec) {
         {"log-level", std::string("debug")},
         {"dns-sd-name", std::string("rig A")},
         {"velocity-curve", std::string("soft")},
+        {"midi-profile", std::string("launchpad-mini-mk3")},
         {"osc-allow", std::vector<std::string>{"192.168.1.0/24", "127.0.0.1/32"}},
         {"samples-root", std::vector<std::string>{"/srv/more", "/media/usb"}},
         {"notify",
@@ -722,6 +723,26 @@ TEST_F(LooperdBinary, CheckConfigRefusesABadFileWithExitStatusTwo) {
     const RunResult missing =
         run_looperd({"--check-config", "--config", (home_.path() / "none.toml").string()}, home_);
     EXPECT_TRUE(exited_with(missing.status, 2)) << missing.output;
+}
+
+// A broken controller profile stops looperd before anything starts, naming its file and line.
+TEST_F(LooperdBinary, ABrokenMidiProfileIsRefusedWithItsFileAndLine) {
+    const fs::path good = home_.write("good.toml", "osc-port = 9000\n");
+    const fs::path profile = home_.write("pads.toml", "[lights]\nmessage = \"light\"\n");
+    const RunResult run = run_looperd(
+        {"--check-config", "--config", good.string(), "--midi-profile", profile.string()}, home_);
+    EXPECT_TRUE(exited_with(run.status, 2)) << run.output;
+    EXPECT_NE(run.output.find("looperd: " + profile.string() +
+                              ":2:11: lights.message: expected \"note\" or \"cc\""),
+              std::string::npos)
+        << run.output;
+    const RunResult unknown = run_looperd(
+        {"--check-config", "--config", good.string(), "--midi-profile", "launchpad"}, home_);
+    EXPECT_TRUE(exited_with(unknown.status, 2)) << unknown.output;
+    const RunResult shipped = run_looperd(
+        {"--check-config", "--config", good.string(), "--midi-profile", "launchpad-mini-mk3"},
+        home_);
+    EXPECT_TRUE(exited_with(shipped.status, 0)) << shipped.output;
 }
 
 TEST_F(LooperdBinary, CheckConfigReadsTheRigsInputAndMonitorKeys) {

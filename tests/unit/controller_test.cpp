@@ -533,6 +533,11 @@ TEST_F(ControllerTest, ClockResetTakesNoArguments) {
     expect_rejected("/clock/reset", {OscArg::int32(0)});
 }
 
+TEST_F(ControllerTest, MidiLedsRefreshTakesNoArguments) {
+    EXPECT_EQ(expect_command("/midi/leds/refresh", {}).kind, CommandKind::led_refresh);
+    expect_rejected("/midi/leds/refresh", {OscArg::int32(1)});
+}
+
 TEST_F(ControllerTest, RegionFractionsKeepStartBeforeEnd) {
     Command c = expect_command("/slot/5/start", {OscArg::float32(0.25F)});
     EXPECT_EQ(c.kind, CommandKind::set_start);

@@ -76,7 +76,7 @@ TEST(OscSchema, EveryControlRowHasAHandlerAndEveryHandlerARow) {
         }
     }
     for (auto h = static_cast<int>(osc::Handler::param);
-         h <= static_cast<int>(osc::Handler::samples_list); ++h)
+         h <= static_cast<int>(osc::Handler::midi_leds_refresh); ++h)
         EXPECT_TRUE(handled.count(static_cast<osc::Handler>(h)))
             << "handler " << h << " has no row";
 }
