@@ -386,15 +386,11 @@ int run(const Options& options, const std::optional<RigState>& preset,
                      round_trip, options.record_offset);
         controller.set_record_offset(offset);
     });
-    // The controller profile (docs/midi.md#lights): its lights and pad map go to the engine
-    // before the first block; its init and every light go out each time a controller may have
-    // come to midi_out (joining a server, a new connection) and on /midi/leds/refresh.
-    if (midi_profile && options.midi) {
-        const auto commands = midi_profile_commands(*midi_profile, options.slots);
-        if (!controller.send_internal(commands))
-            throw std::runtime_error("the command ring cannot hold the MIDI profile's " +
-                                     std::to_string(commands.size()) + " commands");
-        spdlog::info("MIDI profile: {} ({})", midi_profile->source, midi_profile->description);
+    // The controller profile (docs/midi.md#lights): its init and every light go out each time
+    // a controller may have come to midi_out (joining a server, a new connection) and on
+    // /midi/leds/refresh.
+    const bool lights = midi_profile && options.midi;
+    if (lights) {
         link.set_on_midi_out([&controller] {
             const Command refresh = led_refresh_command();
             if (!controller.send_internal({&refresh, 1}))
@@ -403,6 +399,26 @@ int run(const Options& options, const std::optional<RigState>& preset,
     }
     jack_link.store(&link, std::memory_order_release);
     link.poll();  // joins the server now if it runs
+    if (lights) {
+        // The profile's lights and pad map, then a refresh that shows them. A ring smaller than
+        // the profile (--command-capacity goes down to 16) takes it in pieces, each once the
+        // audio thread (or, with no server, link.poll in its place) took the one before.
+        auto commands = midi_profile_commands(*midi_profile, options.slots);
+        commands.push_back(led_refresh_command());
+        const std::size_t piece = std::max<std::size_t>(1, engine.config().command_capacity / 2);
+        for (std::size_t at = 0; at < commands.size(); at += piece) {
+            const std::span<const Command> part(commands.data() + at,
+                                                std::min(piece, commands.size() - at));
+            bool sent = controller.send_internal(part);
+            for (int k = 0; k < 1000 && !sent; ++k) {
+                link.poll();
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                sent = controller.send_internal(part);
+            }
+            if (!sent) throw std::runtime_error("the command ring did not take the MIDI profile");
+        }
+        spdlog::info("MIDI profile: {} ({})", midi_profile->source, midi_profile->description);
+    }
     feedback.start();
 
     // Persistence (docs/persistence.md): the saved rig is restored through the controller's
