@@ -29,6 +29,7 @@
 
 #include "looperd/engine.hpp"
 #include "looperd/midi.hpp"
+#include "looperd/midi_commands.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace {
@@ -379,6 +380,12 @@ void BM_Releasing(benchmark::State& state) {
 //                     and the block split at each event's frame, with no voice work
 //   MidiCCsOneFrame   the same 64 CCs all on frame 0: the parse without the splits
 //   MidiIdle          no events: the same rig, for the cost of its 32 idle slots and voices
+//   MidiNotesLit      MidiNotes with every slot's light mapped (docs/midi.md#lights): the
+//                     lights are compared every block; the one-shots end each block in the
+//                     state they began it, so none is sent: the steady cost
+//   MidiNotesRefresh  the same with a led_refresh before every block: every light is sent
+//                     every block (up to the output's 256 a block), the worst case; `lights`
+//                     counts the messages per block
 // The voice_ended events are popped every 16 blocks with the timers stopped (the
 // housekeeping thread's work, on another core in the daemon).
 constexpr std::uint32_t kMidiEvents = 64;
@@ -436,10 +443,27 @@ bool midi_does_what_it_says(Rig& rig, const MidiBlock& midi, MidiLoad load) {
     return notes || at_block_end == rig.voices();
 }
 
-void run_midi(benchmark::State& state, MidiLoad load) {
+enum class Lights : std::uint8_t { off, steady, refresh };
+
+void run_midi(benchmark::State& state, MidiLoad load, Lights lights = Lights::off) {
+    const bool lit = lights != Lights::off;
     const auto voices = static_cast<std::uint32_t>(state.range(0));
     Rig rig(voices, looperd::limits::kDefaultFadeMs, {}, kMidiShortSlots);
     if (!start_looping(rig, state)) return;
+    if (lit) {
+        // After the setup: the ring holds the setup's commands and no more.
+        const std::uint32_t slots = kMidiShortSlots + voices;
+        for (std::uint32_t s = 0; s < slots; ++s)
+            rig.send(looperd::led_slot_command(s, 0x90, static_cast<std::uint8_t>(s % 128)));
+        for (std::uint32_t st = 0; st < looperd::kLedStates; ++st)
+            rig.send(looperd::led_state_command(static_cast<looperd::LedState>(st),
+                                                static_cast<std::uint8_t>(st * 20)));
+        for (int i = 0; i < 4; ++i) rig.process();
+        if (!rig.ok()) {
+            state.SkipWithError("command ring full mapping the lights");
+            return;
+        }
+    }
     const MidiBlock midi(load);
     if (!midi_does_what_it_says(rig, midi, load)) {
         state.SkipWithError("the MIDI events did not do what the row says");
@@ -448,10 +472,13 @@ void run_midi(benchmark::State& state, MidiLoad load) {
 
     const std::uint64_t messages_before = rig.engine().midi_messages();
     std::uint32_t until_drain = kMidiDrainBlocks;
+    std::uint64_t sent = 0;
     ThreadCpuTimer timer;
     timer.start();
     for (auto _ : state) {
+        if (lights == Lights::refresh) rig.send(looperd::led_refresh_command());
         rig.process(midi.input());
+        sent += rig.engine().midi_output_count();
         if (--until_drain == 0) {
             state.PauseTiming();
             timer.stop();
@@ -469,6 +496,11 @@ void run_midi(benchmark::State& state, MidiLoad load) {
         state.SkipWithError("MIDI events dropped, or voices refused");
     set_counters(state, voices, timer.total_ns());
     state.counters["midi_events"] = midi.input().count;
+    if (lit) {
+        state.counters["lights"] =
+            static_cast<double>(sent) / static_cast<double>(state.iterations());
+        if ((sent == 0) != (lights == Lights::steady)) state.SkipWithError("lights not as said");
+    }
 }
 
 void BM_MidiIdle(benchmark::State& state) {
@@ -476,6 +508,12 @@ void BM_MidiIdle(benchmark::State& state) {
 }
 void BM_MidiNotes(benchmark::State& state) {
     run_midi(state, MidiLoad::notes);
+}
+void BM_MidiNotesLit(benchmark::State& state) {
+    run_midi(state, MidiLoad::notes, Lights::steady);
+}
+void BM_MidiNotesRefresh(benchmark::State& state) {
+    run_midi(state, MidiLoad::notes, Lights::refresh);
 }
 void BM_MidiCCs(benchmark::State& state) {
     run_midi(state, MidiLoad::ccs);
@@ -502,6 +540,8 @@ BENCHMARK(BM_GainRamps)->ArgName("voices")->Arg(64)->Unit(benchmark::kMicrosecon
 BENCHMARK(BM_Releasing)->ArgName("voices")->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MidiIdle)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MidiNotes)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MidiNotesLit)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MidiNotesRefresh)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MidiCCs)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MidiCCsOneFrame)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
 
