@@ -94,8 +94,9 @@ class Engine {
     void process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
                  std::uint32_t nframes) noexcept;
     // The same with the block's MIDI input: each event acts on its own frame, as a command
-    // scheduled for that frame would (docs/midi.md). Notes play slots by the default map
-    // (limits::kFirstSlotNote up); events beyond the per-block budget are dropped and counted.
+    // scheduled for that frame would (docs/midi.md). Notes play slots by the pad map (default:
+    // limits::kFirstSlotNote up; set_pad_note changes it); events beyond the per-block budget
+    // are dropped and counted.
     void process(const float* const* inputs, std::uint32_t n_inputs, float* const* outputs,
                  std::uint32_t nframes, const BlockTiming& timing, const MidiInput& midi) noexcept;
 
