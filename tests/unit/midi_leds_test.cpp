@@ -4,8 +4,10 @@
 // audio-thread guard; the pad map; the init SysEx; midi_send.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "engine_harness.hpp"
@@ -274,6 +276,61 @@ TEST(EngineLeds, MidiSendPutsOneShortMessageOnItsFrame) {
         sent(h),
         (std::vector<Sent>{
             {117, {0xB2, 7, 99}}, {120, {0xC1, 5}}, {130, {0xFA}}, {140, {0x90, 0x7F, 0x7F}}}));
+}
+
+// Any bits in any of the new commands, between blocks with notes and playing slots: the output
+// stays well formed (in time order, inside the block, a status byte first, data bytes below
+// 0x80, a SysEx framed by F0 and F7), and nothing breaks the audio-thread guard.
+TEST(EngineLeds, RandomLightCommandsAlwaysGiveWellFormedOutput) {
+    test::EngineHarness h(config(4));
+    for (std::uint32_t s = 0; s < 4; ++s) h.assign(s, h.make_dc(1, 4800, 0.25F));
+    h.send(CommandKind::set_mode, 1, 1.0F);  // a loop: stays playing
+    std::mt19937 rng(11);
+    const CommandKind kinds[] = {CommandKind::midi_send,     CommandKind::set_led_slot,
+                                 CommandKind::set_led_state, CommandKind::set_pad_note,
+                                 CommandKind::set_led_init,  CommandKind::led_refresh};
+    const Bytes init{0xF0, 0x01, 0x02, 0x03, 0xF7};
+    led_init_commands(init, [&](const Command& c) { send_all(h, c); });
+    std::size_t inits = 0;
+    std::size_t shorts = 0;
+    for (int block = 0; block < 2000; ++block) {
+        for (int k = 0; k < 4; ++k) {
+            Command c{kinds[rng() % 6], static_cast<std::uint32_t>(rng())};
+            // Whole numbers in range half the time, any bits (NaN, infinities) the rest.
+            c.value = rng() % 2 == 0 ? static_cast<float>(static_cast<int>(rng() % 70000) - 2)
+                                     : std::bit_cast<float>(static_cast<std::uint32_t>(rng()));
+            if (c.kind == CommandKind::set_led_init) continue;  // keeps the known init
+            if (c.kind == CommandKind::set_led_slot && rng() % 2 == 0) c.slot %= 4;
+            if (c.kind == CommandKind::set_pad_note && rng() % 2 == 0) c.slot %= 128;
+            send_all(h, c);
+        }
+        if (rng() % 8 == 0) h.play(rng() % 4);
+        if (rng() % 8 == 0) h.stop(rng() % 4);
+        const Bytes note{0x90, static_cast<std::uint8_t>(rng() % 128), 100};
+        const std::uint32_t n = 16 + rng() % 256;
+        h.render_midi(n, {MidiEvent{static_cast<std::uint32_t>(rng() % n), 3, note.data()}});
+        std::uint32_t last = 0;
+        for (const auto& [frame, e] : h.midi_output()) {
+            ASSERT_GE(e.time, last);
+            ASSERT_LT(e.time, n);
+            last = e.time;
+            const Bytes b(e.bytes(), e.bytes() + e.size);
+            ASSERT_FALSE(b.empty());
+            if (e.long_data) {
+                ASSERT_EQ(b, init);
+                ++inits;
+                continue;
+            }
+            ++shorts;
+            ASSERT_LE(b.size(), 3U);
+            ASSERT_GE(b[0], 0x80);
+            ASSERT_NE(b[0], 0xF0);
+            ASSERT_EQ(b.size(), midi_message_size(b[0]));
+            for (std::size_t i = 1; i < b.size(); ++i) ASSERT_LT(b[i], 0x80);
+        }
+    }
+    EXPECT_GT(inits, 100U) << "refreshes sent the init";
+    EXPECT_GT(shorts, 1000U) << "lights and midi_send went out";
 }
 
 }  // namespace
