@@ -14,6 +14,7 @@
 #include "looperd/input_block.hpp"
 #include "looperd/limits.hpp"
 #include "looperd/midi.hpp"
+#include "looperd/midi_clock_in.hpp"
 #include "looperd/recorder_pool.hpp"
 #include "looperd/spsc_ring.hpp"
 #include "looperd/timing.hpp"
@@ -284,6 +285,8 @@ class Engine {
         std::uint8_t velocity = 0;  // 0: a release
     };
     void read_midi(const MidiInput& midi, std::uint32_t nframes) noexcept;
+    // A system message (clock, transport) read at host frame `frame`: MIDI clock in.
+    void midi_clock_message(const MidiMessage& m, std::uint64_t frame) noexcept;
     void midi_act(const MidiAction& a, std::uint64_t now) noexcept;
     // MIDI output (src/engine/midi_out.cpp): a message at `time` in the block, kept in time
     // order; the clock ticks of frames [from, to) (24 a beat, each on its frame of the grid).
@@ -367,6 +370,10 @@ class Engine {
     bool led_refresh_pending_ = false;
     // The pad map: the slot a note plays, -1 none (default: limits::kFirstSlotNote + n → n).
     std::array<std::int32_t, 128> pad_slot_{};
+    // MIDI clock in: the loop that follows an external clock's ticks.
+    MidiClockIn clock_in_;
+    double clock_in_beat_ = 0.0;      // the grid's beat at the last tick followed
+    bool clock_in_counting_ = false;  // the next tick is one after clock_in_beat_
 
     // Recording: every take's memory and state (the pool), and input monitoring.
     RecorderPool recorders_;

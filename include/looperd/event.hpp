@@ -26,11 +26,14 @@ enum class EventKind : std::uint8_t {
     redo_done,          // the last undone pass on `slot` was re-applied
     undo_refused,       // an undo or redo on `slot` had nothing to undo or redo
     // Keeping takes. `buffer`: the buffer the snapshot command lent, handed back.
-    snapshot_done,     // `buffer` holds the take of `slot`, `frames` long
-    snapshot_refused,  // `slot` held no take (or lost it while copying): `buffer` is unchanged
-    take_loaded,       // the take given to `slot` by load_take is in a recorder (`frames` long)
+    snapshot_done,      // `buffer` holds the take of `slot`, `frames` long
+    snapshot_refused,   // `slot` held no take (or lost it while copying): `buffer` is unchanged
+    take_loaded,        // the take given to `slot` by load_take is in a recorder (`frames` long)
     take_load_refused,  // no free recorder, or too long: `slot` plays it as a sample instead
     tempo_refused,      // clock_from_slot: `slot` holds no take, nothing changed
+    // MIDI clock in (/clock/sync midi)
+    midi_clock_found,  // a tick came after none (or after a loss): the grid follows it
+    midi_clock_lost,   // no tick for MidiClockIn::kLossSeconds: the grid runs on at the last tempo
 };
 
 // Event: one audio → housekeeping message. Trivially copyable, like Command.

@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "looperd/midi_clock_in.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace looperd {
@@ -108,6 +109,14 @@ void Housekeeping::poll() {
                 break;
             case EventKind::tempo_refused:
                 spdlog::warn("slot {}: no take to set the tempo from", e.slot);
+                break;
+            case EventKind::midi_clock_found:
+                spdlog::info("MIDI clock: ticks coming in, the beat grid follows them");
+                break;
+            case EventKind::midi_clock_lost:
+                spdlog::warn(
+                    "MIDI clock lost (no tick for {} s): the beat grid runs on at the last tempo",
+                    MidiClockIn::kLossSeconds);
                 break;
         }
     }

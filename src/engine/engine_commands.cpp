@@ -233,6 +233,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             break;
         case CommandKind::clock_reset:
             clock_.reset(now);
+            clock_in_counting_ = false;  // MIDI clock in: beat 0 goes to the tick nearest
             // Followers start from the top with us: Start, then the tick on this frame.
             if (midi_clock_out_ && now >= now_frame_) {
                 midi_send(static_cast<std::uint32_t>(now - now_frame_), 0xFA);
@@ -241,6 +242,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             break;
         case CommandKind::clock_sync:
             clock_.set_source(static_cast<ClockSource>(static_cast<std::uint8_t>(c.value)));
+            clock_in_counting_ = false;
             break;
         case CommandKind::set_monitor_all:
             monitor_all_ = c.value != 0.0F;
@@ -261,6 +263,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             // passes from the past on.
             clock_.set_tempo(static_cast<double>(c.value), now);
             clock_.reset(std::min(origin, now));
+            clock_in_counting_ = false;
             update_voice_rates();
             break;
         }

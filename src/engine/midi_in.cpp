@@ -42,6 +42,9 @@ void Engine::read_midi(const MidiInput& midi, std::uint32_t nframes) noexcept {
     std::uint64_t messages = 0;
     std::uint64_t dropped = 0;
     const std::uint64_t stray_before = midi_parser_.stray();
+    if (clock_in_.check_loss(now_frame_, static_cast<double>(config_.sample_rate)) &&
+        clock_.source() == ClockSource::midi)
+        post({EventKind::midi_clock_lost, 0, nullptr});
     for (std::uint32_t i = 0; i < count; ++i) {
         const MidiEvent& e = midi.events[i];
         if (e.data == nullptr || e.size > bytes_left) {
@@ -55,6 +58,10 @@ void Engine::read_midi(const MidiInput& midi, std::uint32_t nframes) noexcept {
         for (std::uint32_t b = 0; b < e.size; ++b) {
             if (!midi_parser_.feed(e.data[b], m)) continue;
             ++messages;
+            if (m.status >= 0xF0) {
+                midi_clock_message(m, now_frame_ + time);
+                continue;
+            }
             if (!m.note_on() && !m.note_off()) continue;
             // The pad map (default: note 36 + n plays slot n); a note with no slot plays nothing.
             const std::int32_t mapped = pad_slot_[m.data1 & 0x7F];
@@ -80,6 +87,55 @@ void Engine::read_midi(const MidiInput& midi, std::uint32_t nframes) noexcept {
     if (dropped != 0) midi_dropped_.fetch_add(dropped, std::memory_order_relaxed);
     if (const std::uint64_t stray = midi_parser_.stray() - stray_before; stray != 0)
         midi_stray_.fetch_add(stray, std::memory_order_relaxed);
+}
+
+// Clock and transport go to the loop (MidiClockIn), which runs whatever the clock source, so
+// that switching to /clock/sync midi finds it locked. Only with the source midi does a tick
+// move the grid: to the tick's filtered time, on song position after Start, Continue or a
+// Song Position Pointer; else one tick (1/24 beat) after the last, counted, never measured:
+// a tempo far from the grid's would round to the wrong tick. With nothing to count from (the
+// first tick, after a loss, /clock/reset), the grid's own nearest tick, so /clock/reset moves
+// beat 0 to the tick nearest it.
+void Engine::midi_clock_message(const MidiMessage& m, std::uint64_t frame) noexcept {
+    const auto rate = static_cast<double>(config_.sample_rate);
+    constexpr double kTick = 1.0 / MidiClockIn::kTicksPerBeat;  // in beats
+    switch (m.status) {
+        case 0xF8: {
+            const bool was_locked = clock_in_.locked();
+            const MidiClockIn::Tick t =
+                clock_in_.tick(frame, clock_.frames_per_beat() / MidiClockIn::kTicksPerBeat, rate);
+            if (clock_.source() != ClockSource::midi) return;
+            if (!was_locked) post({EventKind::midi_clock_found, 0, nullptr});
+            double beat = 0.0;
+            if (t.relabel) {
+                beat = static_cast<double>(t.song_tick) * kTick;
+            } else if (was_locked && clock_in_counting_) {
+                beat = clock_in_beat_ + kTick;
+            } else {
+                beat = std::nearbyint(clock_.beat_at_exact(t.frame) * MidiClockIn::kTicksPerBeat) *
+                       kTick;
+            }
+            clock_in_beat_ = beat;
+            clock_in_counting_ = true;
+            clock_.follow(t.frame, beat,
+                          rate * 60.0 / (t.frames_per_tick * MidiClockIn::kTicksPerBeat));
+            return;
+        }
+        case 0xFA:
+            clock_in_.start();
+            return;
+        case 0xFB:
+            clock_in_.resume();
+            return;
+        case 0xFC:
+            clock_in_.stop();
+            return;
+        case 0xF2:  // 14 bits, least significant 7 first
+            clock_in_.song_position(static_cast<std::uint16_t>(m.data1 | (m.data2 << 7)));
+            return;
+        default:
+            return;
+    }
 }
 
 // A note: a press or release of its slot, applied as a play command on its frame would be. The

@@ -514,15 +514,19 @@ TEST_F(ControllerTest, QuantizeTakesNamesOrBeats) {
     expect_rejected("/slot/1/quantize", {OscArg::string("bar"), OscArg::int32(1)});
 }
 
-TEST_F(ControllerTest, ClockSyncTakesInternalOrJack) {
+TEST_F(ControllerTest, ClockSyncTakesInternalJackOrMidi) {
     Command c = expect_command("/clock/sync", {OscArg::string("jack")});
     EXPECT_EQ(c.kind, CommandKind::clock_sync);
     EXPECT_EQ(c.value, static_cast<float>(ClockSource::jack));
     c = expect_command("/clock/sync", {OscArg::string("internal")});
     EXPECT_EQ(c.kind, CommandKind::clock_sync);
     EXPECT_EQ(c.value, static_cast<float>(ClockSource::internal));
+    c = expect_command("/clock/sync", {OscArg::string("midi")});
+    EXPECT_EQ(c.kind, CommandKind::clock_sync);
+    EXPECT_EQ(c.value, static_cast<float>(ClockSource::midi));
     expect_rejected("/clock/sync", {OscArg::string("JACK")});
-    expect_rejected("/clock/sync", {OscArg::string("midi")});
+    expect_rejected("/clock/sync", {OscArg::string("MIDI")});
+    expect_rejected("/clock/sync", {OscArg::string("mtc")});
     expect_rejected("/clock/sync", {OscArg::int32(1)});
     expect_rejected("/clock/sync", {});
     expect_rejected("/clock/sync", {OscArg::string("jack"), OscArg::string("jack")});

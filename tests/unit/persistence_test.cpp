@@ -358,7 +358,7 @@ TEST_F(Persist, ParseErrorsNameTheLineColumnAndKey) {
     const std::vector<Case> cases = {
         {"[master]\ngain = 5.0\n", "rig.toml:2:8: master.gain: must be a number from 0 to 4"},
         {"[clock]\ntempo = 120\nmeter = 2.5\n", "rig.toml:3:9: clock.meter: must be a whole"},
-        {"[clock]\nsync = \"midi\"\n", "rig.toml:2:8: clock.sync"},
+        {"[clock]\nsync = \"mtc\"\n", "rig.toml:2:8: clock.sync"},
         {"[[slot]]\nindex = 1\n\ngain = \"loud\"\n", "rig.toml:4:8: slot.gain"},
         {"[[slot]]\nindex = 1\npann = 0.5\n", "rig.toml:3:8: slot.pann: unknown key"},
         {"[[slot]]\nindex = 1\nmode = \"loops\"\n", "rig.toml:3:8: slot.mode"},
@@ -462,10 +462,16 @@ TEST_F(Persist, RigRangesAreTheHandlersRanges) {
         EXPECT_EQ(toml_ok, osc_ok);
     }
     const std::vector<std::tuple<std::string, std::string, OscArg>> clock = {
-        {"tempo", "20", OscArg::int32(20)},   {"tempo", "19.9", OscArg::float32(19.9F)},
-        {"tempo", "300", OscArg::int32(300)}, {"tempo", "301", OscArg::int32(301)},
-        {"meter", "32", OscArg::int32(32)},   {"meter", "33", OscArg::int32(33)},
-        {"meter", "0", OscArg::int32(0)},     {"sync", "\"jack\"", OscArg::string("jack")},
+        {"tempo", "20", OscArg::int32(20)},
+        {"tempo", "19.9", OscArg::float32(19.9F)},
+        {"tempo", "300", OscArg::int32(300)},
+        {"tempo", "301", OscArg::int32(301)},
+        {"meter", "32", OscArg::int32(32)},
+        {"meter", "33", OscArg::int32(33)},
+        {"meter", "0", OscArg::int32(0)},
+        {"sync", "\"jack\"", OscArg::string("jack")},
+        {"sync", "\"midi\"", OscArg::string("midi")},
+        {"sync", "\"mtc\"", OscArg::string("mtc")},
     };
     for (const auto& [key, value, arg] : clock) {
         SCOPED_TRACE(key + " = " + value);

@@ -443,6 +443,16 @@ TEST_F(ControllerTakesTest, ClockFromSlotSetsTheTempoFromTheTake) {
     send("/clock/from_slot", {OscArg::int32(2), OscArg::int32(4)});
     ASSERT_TRUE(reply("/error").has_value());
     EXPECT_EQ(commands(CommandKind::clock_from_slot).size(), 1U);
+    send("/clock/sync", {OscArg::string("midi")});
+    {
+        std::lock_guard lock(mutex_);
+        replies_.clear();
+    }
+    send("/clock/from_slot", {OscArg::int32(2), OscArg::int32(4)});
+    const auto midi = reply("/error");
+    ASSERT_TRUE(midi.has_value());
+    EXPECT_EQ(midi->args[1].s, "the clock follows MIDI clock: /clock/sync internal first");
+    EXPECT_EQ(commands(CommandKind::clock_from_slot).size(), 1U);
 }
 
 TEST(RigTakes, TakeKeyRoundTripsAndNeedsAFile) {
