@@ -298,6 +298,8 @@ class Engine {
     void apply_midi_command(const Command& c, std::uint64_t now) noexcept;
     LedState led_state(std::uint32_t slot) const noexcept;
     void update_leds() noexcept;
+    // Start, Stop, Continue and Song Position Pointer as JACK's transport moves (block start).
+    void midi_transport(const BlockTiming& t, std::uint32_t nframes) noexcept;
     std::uint32_t ms_frames(float ms) const noexcept;
 
     EngineConfig config_;
@@ -370,6 +372,13 @@ class Engine {
     bool led_refresh_pending_ = false;
     // The pad map: the slot a note plays, -1 none (default: limits::kFirstSlotNote + n → n).
     std::array<std::int32_t, 128> pad_slot_{};
+    // Transport out, following JACK: what the followers were last told, where the transport
+    // would be at the next block if it rolled on, and the first tick to send after a Continue
+    // (the Song Position Pointer's 16th; ticks before it are held back).
+    bool out_rolling_ = true;
+    double out_next_beat_ = 0.0;
+    double out_stopped_beat_ = -1.0;
+    double hold_tick_ = -1.0;
     // MIDI clock in: the loop that follows an external clock's ticks.
     MidiClockIn clock_in_;
     double clock_in_beat_ = 0.0;      // the grid's beat at the last tick followed

@@ -212,7 +212,9 @@ const std::array kSpecs{
         .in_file = true,
         .group = "JACK",
         .help = "send MIDI clock on midi_out: 24 ticks a beat on their frames of looperd's\n"
-                "beat grid, and Start when /clock/reset restarts it (default: off)",
+                "beat grid, Start when /clock/reset restarts it, and Start, Stop, Continue\n"
+                "and Song Position Pointer as JACK's transport moves (/clock/sync jack)\n"
+                "(default: off)",
         .set = [](Options& o, const OptionValue& v) { o.midi_clock_out = std::get<bool>(v); },
         .get = [](const Options& o) -> std::optional<OptionValue> {
             return OptionValue{o.midi_clock_out};

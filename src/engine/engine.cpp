@@ -323,6 +323,7 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
     recorders_.begin_block(t0, nframes);
     const bool recording = recorders_.enabled();
     clock_.begin_block(timing, config_.sample_rate);
+    midi_transport(timing, nframes);
     if (clock_.bpm() != last_bpm_) {
         last_bpm_ = clock_.bpm();
         update_voice_rates();  // tempo-following slots keep in time with a tempo that moved

@@ -238,6 +238,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             if (midi_clock_out_ && now >= now_frame_) {
                 midi_send(static_cast<std::uint32_t>(now - now_frame_), 0xFA);
                 has_last_tick_ = false;
+                hold_tick_ = -1.0;
             }
             break;
         case CommandKind::clock_sync:

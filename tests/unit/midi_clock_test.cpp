@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
-// MIDI clock in: the delay-locked loop alone, then the engine's grid following it, frame by
-// frame under the audio-thread guard.
+// MIDI clock in (the delay-locked loop alone, then the engine's grid following it, frame by
+// frame under the audio-thread guard) and the transport messages looperd sends with its clock.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -382,6 +382,126 @@ TEST(EngineMidiClockIn, TicksMoveTheGridOnlyWithSyncMidi) {
     feed.run_until(210000);
     EXPECT_NEAR(h.engine().clock_bpm(), kBpm, 0.1) << "locked already";
     EXPECT_EQ(h.count(EventKind::midi_clock_lost), 0U);
+}
+
+// ---- transport out -------------------------------------------------------------------------
+
+struct Out {
+    std::uint64_t frame;
+    std::uint8_t status;
+    std::uint8_t d1;
+    std::uint8_t d2;
+};
+
+// Renders one block of 128 with the given transport and returns what went out, ticks aside
+// (their count in `ticks`).
+std::vector<Out> block(test::EngineHarness& h, bool rolling, double beat, int* ticks = nullptr,
+                       double bpm = 120.0) {
+    BlockTiming t;
+    t.frame = h.engine().frames_processed();
+    t.transport.valid = true;
+    t.transport.rolling = rolling;
+    t.transport.bpm = bpm;
+    t.transport.beat = beat;
+    h.render_timed(128, t);
+    std::vector<Out> out;
+    for (const auto& [f, e] : h.midi_output()) {
+        if (e.data[0] == 0xF8) {
+            if (ticks) ++*ticks;
+            continue;
+        }
+        out.push_back({f, e.data[0], e.data[1], e.data[2]});
+    }
+    return out;
+}
+
+// 120 BPM at 48 kHz: 128 frames are 128/24000 of a beat.
+constexpr double kBlockBeats = 128.0 / 24000.0;
+
+TEST(EngineMidiClockOut, FollowsJacksTransportWithStartStopContinueAndSongPosition) {
+    test::EngineHarness h(config());
+    h.send(CommandKind::set_midi_clock_out, 0, 1.0F);
+    h.send(CommandKind::clock_sync, 0, static_cast<float>(ClockSource::jack));
+    h.render(128);  // the commands apply after the block's transport is read
+    // Stopped at first: Stop (ticks had been flowing with the internal clock), then silence.
+    auto out = block(h, false, 0.0);
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].status, 0xFC);
+    int ticks = 0;
+    for (int i = 0; i < 200; ++i) EXPECT_TRUE(block(h, false, 0.0, &ticks).empty());
+    EXPECT_EQ(ticks, 0) << "no ticks while stopped";
+
+    // Rolls from 0: Start on the block's first frame, then the tick on it.
+    const std::uint64_t start = h.engine().frames_processed();
+    out = block(h, true, 0.0, &ticks);
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].status, 0xFA);
+    EXPECT_EQ(out[0].frame, start);
+    EXPECT_EQ(h.midi_output().at(1).second.data[0], 0xF8) << "the first tick after Start";
+    EXPECT_EQ(h.midi_output().at(1).first, start);
+    double beat = kBlockBeats;
+    for (int i = 1; i < 375; ++i, beat += kBlockBeats)
+        EXPECT_TRUE(block(h, true, beat, &ticks).empty());
+    EXPECT_EQ(ticks, 48) << "two beats of ticks";
+
+    // Stops: Stop, and ticks stop.
+    out = block(h, false, beat, &ticks);
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].status, 0xFC);
+    // Relocated while stopped, to beat 5.1: the pointer says the next 16th, 21 (beat 5.25).
+    out = block(h, false, 5.1, &ticks);
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].status, 0xF2);
+    EXPECT_EQ(out[0].d1 | (out[0].d2 << 7), 21);
+    EXPECT_TRUE(block(h, false, 5.1, &ticks).empty()) << "said once";
+    EXPECT_EQ(ticks, 48);
+
+    // Rolls from 5.1: pointer, Continue, and the first tick on beat 5.25 (tick 126).
+    out = block(h, true, 5.1, &ticks);
+    ASSERT_EQ(out.size(), 2U);
+    EXPECT_EQ(out[0].status, 0xF2);
+    EXPECT_EQ(out[1].status, 0xFB);
+    beat = 5.1 + kBlockBeats;
+    for (int i = 0; i < 200; ++i, beat += kBlockBeats) block(h, true, beat, &ticks);
+    // Ticks 126 (beat 5.25) up to the last before the end of the last block.
+    const int last_tick = static_cast<int>(std::ceil(beat * 24.0)) - 1;
+    EXPECT_EQ(ticks - 48, last_tick - 126 + 1);
+
+    // Jumps while rolling, back to beat 1: Stop, pointer 4, Continue.
+    out = block(h, true, 1.0, &ticks);
+    ASSERT_EQ(out.size(), 3U);
+    EXPECT_EQ(out[0].status, 0xFC);
+    EXPECT_EQ(out[1].status, 0xF2);
+    EXPECT_EQ(out[1].d1, 4);
+    EXPECT_EQ(out[2].status, 0xFB);
+}
+
+// The first tick after a Continue is on the pointer's 16th: the frame where the grid reaches it.
+TEST(EngineMidiClockOut, TheFirstTickAfterContinueIsOnTheSongPositionsSixteenth) {
+    test::EngineHarness h(config());
+    h.send(CommandKind::set_midi_clock_out, 0, 1.0F);
+    h.send(CommandKind::clock_sync, 0, static_cast<float>(ClockSource::jack));
+    h.render(128);
+    block(h, false, 2.9);
+    const std::uint64_t t0 = h.engine().frames_processed();
+    block(h, true, 2.9);  // pointer 12 (beat 3): 0.1 beat = 2,400 frames on
+    std::uint64_t first = 0;
+    double beat = 2.9 + kBlockBeats;
+    for (int i = 0; i < 40 && first == 0; ++i, beat += kBlockBeats) {
+        block(h, true, beat);
+        for (const auto& [f, e] : h.midi_output())
+            if (e.data[0] == 0xF8 && first == 0) first = f;
+    }
+    EXPECT_EQ(first, t0 + 2400);
+}
+
+// With the internal clock nothing but Start on /clock/reset goes out, transport or not.
+TEST(EngineMidiClockOut, TheInternalClockIgnoresJacksTransport) {
+    test::EngineHarness h(config());
+    h.send(CommandKind::set_midi_clock_out, 0, 1.0F);
+    int ticks = 0;
+    for (int i = 0; i < 100; ++i) EXPECT_TRUE(block(h, i > 50, 0.0, &ticks).empty());
+    EXPECT_GT(ticks, 0);
 }
 
 }  // namespace
