@@ -354,6 +354,57 @@ TEST_F(Midi, LaunchpadProfileSendsItsSysexFirstThenEveryLight) {
     EXPECT_EQ(again[68].bytes, (std::vector<std::uint8_t>{0x90, 81, 21})) << "slot 0 plays";
 }
 
+// /clock/sync midi: 20 s of 97.3 BPM clock with ±1 ms (±48 frames) of pseudo-random jitter,
+// Start before the first tick. Once a bar has passed, /status's tempo reads 97.3 ± 0.1, and a
+// press of a looping slot quantized to the beat sounds within 48 frames of the true beat (the
+// unjittered tick's frame, every 24th from the one after Start).
+TEST_F(Midi, ClockInFollowsAJitteredClockAndLaunchesOnItsBeat) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    ASSERT_NO_FATAL_FAILURE(load_mono(0, "loop.wav", std::vector<float>(4800, 0.5F)));
+    ASSERT_NO_FATAL_FAILURE(configure({{"/clock/sync", {osc_string("midi")}},
+                                       {slot(0, "mode"), {osc_string("loop")}},
+                                       {slot(0, "quantize"), {osc_string("beat")}}}));
+    ASSERT_NO_FATAL_FAILURE(connect_clients(40s));
+
+    constexpr double kBpm = 97.3;
+    const double per_tick = 48000.0 * 60.0 / kBpm / 24.0;
+    constexpr double kFirst = 1000.0;  // the true frame of tick 0, after Start
+    const auto ticks = static_cast<std::size_t>(20.0 * kBpm / 60.0 * 24.0);
+    std::mt19937 random(97);
+    std::vector<MidiEvent> events{{500, {0xFA}}};
+    for (std::size_t k = 0; k < ticks; ++k) {
+        const auto jitter = static_cast<std::int64_t>(random() % 97) - 48;
+        const auto exact = std::llround(kFirst + static_cast<double>(k) * per_tick);
+        events.push_back({static_cast<std::uint64_t>(exact + jitter), {0xF8}});
+    }
+    sender_->send(events);
+    const auto zero = static_cast<std::size_t>(
+        static_cast<std::uint32_t>(sender_->start_frame() - recorder_->start_frame()));
+    // Two bars (about 5 s) of ticks, then the tempo and a press while the clock runs on.
+    recorder_->wait_for_frames(zero + static_cast<std::size_t>(kFirst + 2 * 96 * per_tick),
+                               kHangBound);
+    const double tempo = status().at("tempo").number();
+    EXPECT_NEAR(tempo, kBpm, 0.1);
+    send(slot(0, "play"));
+    ASSERT_TRUE(sender_->wait_done(kHangBound)) << "the sender did not finish";
+    EXPECT_EQ(sender_->lost(), 0U);
+    EXPECT_EQ(sender_->late(), 0U);
+    const std::size_t end = zero + static_cast<std::size_t>(kFirst + ticks * per_tick);
+    recorder_->wait_for_frames(end, kHangBound);
+    const auto rec = recorder_->snapshot()[0];
+    ASSERT_GE(rec.size(), end);
+    std::size_t onset = zero;
+    while (onset < end && rec[onset] == 0.0F) ++onset;
+    ASSERT_LT(onset, end) << "the slot never sounded while the clock ran";
+    const double beats = (static_cast<double>(onset - zero) - kFirst) / (per_tick * 24.0);
+    const double off = (beats - std::nearbyint(beats)) * per_tick * 24.0;
+    std::cout << "[   INFO   ] tempo " << tempo << " BPM; onset " << off
+              << " frames from the true beat " << std::nearbyint(beats) << "\n";
+    EXPECT_LE(std::fabs(off), 48.0);
+    EXPECT_GE(beats, 8.0) << "launched after two bars, on a later beat";
+    EXPECT_EQ(status().at("midi_dropped").number(), 0.0);
+}
+
 // --no-midi registers no MIDI ports; the MIDI counters stay at 0.
 TEST_F(Midi, NoMidiRegistersNoPorts) {
     ASSERT_NO_FATAL_FAILURE(start_daemon({"--no-midi"}));
