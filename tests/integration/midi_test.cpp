@@ -18,6 +18,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fixtures.hpp"
@@ -25,6 +26,7 @@
 #include "jack_recorder.hpp"
 #include "jack_server.hpp"
 #include "osc_client.hpp"
+#include "timebase_master.hpp"
 
 namespace looperd::test {
 namespace {
@@ -403,6 +405,66 @@ TEST_F(Midi, ClockInFollowsAJitteredClockAndLaunchesOnItsBeat) {
     EXPECT_LE(std::fabs(off), 48.0);
     EXPECT_GE(beats, 8.0) << "launched after two bars, on a later beat";
     EXPECT_EQ(status().at("midi_dropped").number(), 0.0);
+}
+
+// --midi-clock-out with /clock/sync jack and a timebase master at 120 BPM (1,000 frames a
+// tick): the transport rolls from 0 (Start, then a tick on its frame, 1,000 frames apart),
+// stops (Stop, no tick after it), is moved to beat 5.5 and rolls again (Song Position Pointer
+// 22 before Continue, and the first tick on Continue's frame: the 16th it named).
+TEST_F(Midi, ClockOutFollowsJacksTransportWithStartStopAndSongPosition) {
+    // No lights: this test reads midi_out for the clock alone.
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--midi-clock-out", "--midi-profile", "none"}));
+    TimebaseMaster master(jack_->name());
+    master.become_master(120, 4);
+    master.locate(0);
+    ASSERT_NO_FATAL_FAILURE(configure({{"/clock/sync", {osc_string("jack")}}}));
+    JackMidiReceiver receiver(jack_->name(), 8192);
+    receiver.connect("looperd:midi_out");
+    receiver.start();
+    using Bytes = std::vector<std::uint8_t>;
+    // Waits until `bytes` was received (after event `after`); its index.
+    auto wait_for = [&](const Bytes& bytes, std::size_t after) -> std::size_t {
+        const auto deadline = std::chrono::steady_clock::now() + kHangBound;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const auto got = receiver.snapshot();
+            for (std::size_t i = after; i < got.size(); ++i)
+                if (got[i].bytes == bytes) return i;
+            std::this_thread::sleep_for(10ms);
+        }
+        ADD_FAILURE() << "no " << std::hex << +bytes[0] << " on midi_out";
+        return 0;
+    };
+    master.start_transport();
+    const std::size_t start = wait_for({0xFA}, 0);
+    ASSERT_FALSE(HasFailure());
+    receiver.wait_for_events(start + 100, kHangBound);
+    master.stop_transport();
+    const std::size_t stop = wait_for({0xFC}, start);
+    ASSERT_FALSE(HasFailure());
+    master.locate(24000 * 5 + 12000);
+    master.start_transport();
+    const std::size_t resume = wait_for({0xFB}, stop);
+    ASSERT_FALSE(HasFailure());
+    receiver.wait_for_events(resume + 50, kHangBound);
+    const auto got = receiver.snapshot();
+    ASSERT_GT(got.size(), resume + 49);
+
+    ASSERT_EQ(got[start + 1].bytes, Bytes{0xF8}) << "a tick right after Start";
+    EXPECT_EQ(got[start + 1].frame, got[start].frame) << "on Start's frame";
+    for (std::size_t i = start + 2; i < stop; ++i) {
+        ASSERT_EQ(got[i].bytes, Bytes{0xF8}) << "event " << i;
+        ASSERT_EQ(got[i].frame - got[i - 1].frame, 1000U) << "tick " << i;
+    }
+    for (std::size_t i = stop + 1; i < resume; ++i)
+        ASSERT_EQ(got[i].bytes[0], 0xF2) << "only the pointer while stopped, event " << i;
+    ASSERT_GT(resume, stop + 1);
+    EXPECT_EQ(got[resume - 1].bytes, (Bytes{0xF2, 22, 0})) << "beat 5.5 is 16th 22";
+    ASSERT_EQ(got[resume + 1].bytes, Bytes{0xF8});
+    EXPECT_EQ(got[resume + 1].frame, got[resume].frame) << "the first tick on the 16th";
+    for (std::size_t i = resume + 2; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].bytes, Bytes{0xF8}) << "event " << i;
+        ASSERT_EQ(got[i].frame - got[i - 1].frame, 1000U) << "tick " << i;
+    }
 }
 
 // --no-midi registers no MIDI ports; the MIDI counters stay at 0.
