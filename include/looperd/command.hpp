@@ -82,6 +82,10 @@ enum class CommandKind : std::uint8_t {
                     // programmer mode SysEx): slot = b0 | b1 << 8 | b2 << 16 | count << 24,
                     // value = the bytes' offset (an integer; offset 0 starts the message anew)
     led_refresh,    // send the init message, then every light's current state
+    set_midi_watch,      // slot: a midi_control_key; value: the channels (a 16-bit mask) on which
+                         // such messages go to the control side (bindings), not to the default map
+    set_midi_learn,      // value != 0: every bindable message goes to the control side, and
+                         // notes play nothing (the next message is being learned)
 };
 
 // What a slot's light shows, one state at a time (docs/midi.md#lights has the precedence).

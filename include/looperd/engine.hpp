@@ -180,6 +180,9 @@ class Engine {
     std::uint64_t midi_stray_bytes() const noexcept {
         return midi_stray_.load(std::memory_order_relaxed);
     }
+    // The control thread that applies bindings: the next bound message (set_midi_watch,
+    // set_midi_learn) the audio thread passed on. One consumer thread. Wait-free.
+    bool try_receive_midi(MidiMessage& out) noexcept { return midi_control_.try_pop(out); }
     // Audio thread, after process(): the block's MIDI output in time order, for the host to
     // copy to its port (valid until the next process()).
     const MidiOutEvent* midi_output() const noexcept { return midi_out_.data(); }
@@ -288,6 +291,7 @@ class Engine {
     // A system message (clock, transport) read at host frame `frame`: MIDI clock in.
     void midi_clock_message(const MidiMessage& m, std::uint64_t frame) noexcept;
     void midi_act(const MidiAction& a, std::uint64_t now) noexcept;
+    bool pass_on(const MidiMessage& m) noexcept;
     // MIDI output (src/engine/midi_out.cpp): a message at `time` in the block, kept in time
     // order; the clock ticks of frames [from, to) (24 a beat, each on its frame of the grid).
     void midi_send(std::uint32_t time, std::uint8_t status, std::uint8_t d1 = 0,
@@ -342,6 +346,12 @@ class Engine {
     std::vector<MidiAction> midi_actions_;  // this block's, in time order
     std::uint32_t midi_action_count_ = 0;
     VelocityCurve velocity_curve_ = VelocityCurve::linear;
+    // Bound messages: per midi_control_key the channels passed on (set_midi_watch); while
+    // learning, every bindable message is. Passed on through midi_control_.
+    std::array<std::uint16_t, kMidiControlKeys> midi_watch_{};
+    bool midi_learn_ = false;
+    SpscRing<MidiMessage> midi_control_;
+    std::uint64_t midi_control_full_ = 0;  // this block's, counted in midi_dropped_
     std::atomic<std::uint64_t> midi_messages_{0};
     std::atomic<std::uint64_t> midi_dropped_{0};
     std::atomic<std::uint64_t> midi_stray_{0};

@@ -40,6 +40,9 @@ inline constexpr std::uint32_t kMaxMidiSplitsPerBlock = 16;
 // The default MIDI map: note kFirstSlotNote plays slot 0, the next slot 1, and so on (General
 // MIDI's bass drum, where drum pads start), on any channel.
 inline constexpr std::uint32_t kFirstSlotNote = 36;
+// Bound MIDI messages (docs/midi.md, "Bindings") waiting for the control side, which takes
+// them every few milliseconds: beyond this many, later ones are dropped and counted.
+inline constexpr std::size_t kMidiControlCapacity = 1024;
 // MIDI output the engine writes per block at most (clock ticks, transport): beyond it the
 // block's later messages are dropped and counted. A block of 8192 frames at 999 BPM holds 69
 // clock ticks.

@@ -150,6 +150,43 @@ class MidiParser {
     std::uint64_t stray_ = 0;
 };
 
+// What a binding listens to (docs/midi.md, "Bindings"): a note, a control change, a program
+// change or the pitch bend of a channel. The engine passes such messages to the control side
+// when one is bound (or while learning); the key of a message is its kind and number (a note's
+// or controller's; 0 for program change and pitch bend), its channel a bit of a 16-bit mask.
+enum class MidiControlKind : std::uint8_t { note = 0, cc = 1, program = 2, bend = 3 };
+inline constexpr std::uint32_t kMidiControlKeys = 4 * 128;
+inline constexpr std::uint32_t midi_control_key(MidiControlKind kind,
+                                                std::uint32_t number) noexcept {
+    return static_cast<std::uint32_t>(kind) * 128 + (number & 0x7F);
+}
+// The kind of a channel message a binding can take; false for the others (aftertouch,
+// system messages).
+inline bool midi_control_kind(const MidiMessage& m, MidiControlKind& kind) noexcept {
+    switch (m.kind()) {
+        case 0x80:
+        case 0x90:
+            kind = MidiControlKind::note;
+            return true;
+        case 0xB0:
+            kind = MidiControlKind::cc;
+            return true;
+        case 0xC0:
+            kind = MidiControlKind::program;
+            return true;
+        case 0xE0:
+            kind = MidiControlKind::bend;
+            return true;
+        default:
+            return false;
+    }
+}
+// A bindable message's key (see kMidiControlKeys).
+inline std::uint32_t midi_control_key(const MidiMessage& m, MidiControlKind kind) noexcept {
+    const bool numbered = kind == MidiControlKind::note || kind == MidiControlKind::cc;
+    return midi_control_key(kind, numbered ? m.data1 : 0U);
+}
+
 // How a note's velocity scales the slot's gain. Velocity 127 is exactly the slot's gain in
 // every curve; `fixed` ignores velocity.
 enum class VelocityCurve : std::uint8_t { linear = 0, soft = 1, hard = 2, fixed = 3 };

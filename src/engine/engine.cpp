@@ -76,6 +76,7 @@ Engine::Engine(const EngineConfig& config)
       scheduled_(config.scheduled_capacity),
 
       scratch_(std::size_t{limits::kMaxSampleChannels} * limits::kRenderChunkFrames),
+      midi_control_(limits::kMidiControlCapacity),
       recorders_(pool_config(config_)),
       slot_telemetry_(config.slots),
       output_peak_(config.outputs),

@@ -32,6 +32,8 @@ bool is_slot_command(CommandKind k) {
         case CommandKind::set_pad_note:
         case CommandKind::set_led_init:
         case CommandKind::led_refresh:
+        case CommandKind::set_midi_watch:
+        case CommandKind::set_midi_learn:
             return false;
         default:
             return true;
@@ -282,6 +284,14 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::set_led_init:
         case CommandKind::led_refresh:
             apply_midi_command(c, now);
+            break;
+        case CommandKind::set_midi_watch:
+            // Compared, not cast (see velocity_curve_numbered): a mask is a whole 0..65535.
+            if (c.slot < kMidiControlKeys && c.value >= 0.0F && c.value <= 65535.0F)
+                midi_watch_[c.slot] = static_cast<std::uint16_t>(c.value);
+            break;
+        case CommandKind::set_midi_learn:
+            midi_learn_ = c.value != 0.0F;
             break;
         case CommandKind::record:
         case CommandKind::overdub:

@@ -62,6 +62,7 @@ void Engine::read_midi(const MidiInput& midi, std::uint32_t nframes) noexcept {
                 midi_clock_message(m, now_frame_ + time);
                 continue;
             }
+            if (pass_on(m)) continue;
             if (!m.note_on() && !m.note_off()) continue;
             // The pad map (default: note 36 + n plays slot n); a note with no slot plays nothing.
             const std::int32_t mapped = pad_slot_[m.data1 & 0x7F];
@@ -84,6 +85,8 @@ void Engine::read_midi(const MidiInput& midi, std::uint32_t nframes) noexcept {
         }
     }
     midi_messages_.fetch_add(messages, std::memory_order_relaxed);
+    dropped += midi_control_full_;
+    midi_control_full_ = 0;
     if (dropped != 0) midi_dropped_.fetch_add(dropped, std::memory_order_relaxed);
     if (const std::uint64_t stray = midi_parser_.stray() - stray_before; stray != 0)
         midi_stray_.fetch_add(stray, std::memory_order_relaxed);
@@ -136,6 +139,22 @@ void Engine::midi_clock_message(const MidiMessage& m, std::uint64_t frame) noexc
         default:
             return;
     }
+}
+
+// A bound message (or, while learning, any bindable one) goes to the control side instead of
+// the default map: true when it is taken (or dropped, the control side being behind).
+bool Engine::pass_on(const MidiMessage& m) noexcept {
+    MidiControlKind kind{};
+    if (!midi_control_kind(m, kind)) return false;
+    if (midi_learn_) {
+        // Learning binds the next press: a release (of a key held when learning began) is not one.
+        if (!m.note_off() && !midi_control_.try_push(m)) ++midi_control_full_;
+        return true;
+    }
+    const std::uint32_t channels = midi_watch_[midi_control_key(m, kind)];
+    if ((channels & (1U << m.channel())) == 0) return false;
+    if (!midi_control_.try_push(m)) ++midi_control_full_;
+    return true;
 }
 
 // A note: a press or release of its slot, applied as a play command on its frame would be. The

@@ -212,6 +212,101 @@ TEST(EngineMidi, SeveralNotesInOneBlockEachStartOnTheirFrame) {
     }
 }
 
+// Bound messages go to the control side (Engine::try_receive_midi) instead of the default map:
+// a bound note plays nothing; other channels of it, and unbound messages, are untouched.
+TEST(EngineMidi, BoundMessagesArePassedOnNotPlayed) {
+    test::EngineHarness h(config());
+    h.assign(0, h.make_dc(1, 48000, 0.5F));
+    h.assign(4, h.make_dc(1, 48000, 0.5F));
+    h.send(CommandKind::set_midi_watch, midi_control_key(MidiControlKind::note, 36), 1 << 9);
+    h.send(CommandKind::set_midi_watch, midi_control_key(MidiControlKind::cc, 7), 0xFFFF);
+    h.render(64);
+    MidiScript m;
+    m.add(3, {0x99, 36, 100});  // note 36 on channel 10: bound
+    m.add(5, {0xB3, 7, 99});    // CC 7 on any channel: bound
+    m.add(6, {0xB3, 8, 99});    // CC 8: not bound
+    m.add(7, {0xE0, 1, 64});    // pitch bend: not bound
+    h.render_midi(64, m.events());
+    EXPECT_EQ(h.engine().slot_sounding_voices(0), 0U) << "a bound note plays nothing";
+    MidiMessage got;
+    ASSERT_TRUE(h.engine().try_receive_midi(got));
+    EXPECT_TRUE(got.status == 0x99 && got.data1 == 36 && got.data2 == 100);
+    ASSERT_TRUE(h.engine().try_receive_midi(got));
+    EXPECT_TRUE(got.status == 0xB3 && got.data1 == 7 && got.data2 == 99);
+    EXPECT_FALSE(h.engine().try_receive_midi(got));
+    // The same note on channel 1 is not bound: it plays slot 0, on its frame.
+    MidiScript other;
+    other.add(9, {0x90, 40, 127});
+    other.add(9, {0x90, 36, 127});
+    h.render_midi(64, other.events());
+    EXPECT_EQ(first_sound(h.out(0), 64), 9U);
+    EXPECT_EQ(h.engine().slot_sounding_voices(0), 1U);
+    EXPECT_EQ(h.engine().slot_sounding_voices(4), 1U);
+    EXPECT_FALSE(h.engine().try_receive_midi(got));
+    EXPECT_EQ(h.engine().midi_dropped(), 0U);
+    // Unwatched again: the note plays again.
+    h.stop_all();
+    ASSERT_TRUE(h.render_until_silent(64, 48000));
+    h.send(CommandKind::set_midi_watch, midi_control_key(MidiControlKind::note, 36), 0);
+    h.render(64);
+    MidiScript again;
+    again.add(0, {0x99, 36, 127});
+    h.render_midi(64, again.events());
+    EXPECT_EQ(h.engine().slot_sounding_voices(0), 1U);
+}
+
+// Learning: every bindable press is passed on (not a release: a key held when learning began is
+// not what is learned) and notes play nothing; realtime messages are not bindable.
+TEST(EngineMidi, LearningPassesOnEveryPressAndPlaysNothing) {
+    test::EngineHarness h(config());
+    h.assign(0, h.make_dc(1, 48000, 0.5F));
+    h.send(CommandKind::set_midi_learn, 0, 1.0F);
+    h.render(64);
+    MidiScript m;
+    m.add(0, {0x80, 50, 0});
+    m.add(1, {0xF8});
+    m.add(2, {0xA0, 36, 5});  // poly aftertouch: not bindable
+    m.add(3, {0x90, 36, 100});
+    m.add(4, {0xC1, 7});
+    h.render_midi(64, m.events());
+    EXPECT_EQ(h.engine().slot_sounding_voices(0), 0U);
+    MidiMessage got;
+    ASSERT_TRUE(h.engine().try_receive_midi(got));
+    EXPECT_EQ(got.status, 0x90);
+    ASSERT_TRUE(h.engine().try_receive_midi(got));
+    EXPECT_EQ(got.status, 0xC1);
+    EXPECT_FALSE(h.engine().try_receive_midi(got));
+    h.send(CommandKind::set_midi_learn, 0, 0.0F);
+    h.render(64);
+    h.render_midi(64, m.events());
+    EXPECT_EQ(h.engine().slot_sounding_voices(0), 1U);
+    EXPECT_FALSE(h.engine().try_receive_midi(got));
+}
+
+// The control side is behind (nobody takes them): the ring's capacity is kept, the rest dropped
+// and counted in midi_dropped; nothing blocks, nothing allocates (the guard watches).
+TEST(EngineMidi, PassedOnMessagesBeyondTheRingAreDroppedAndCounted) {
+    test::EngineHarness h(config());
+    h.send(CommandKind::set_midi_watch, midi_control_key(MidiControlKind::cc, 1), 0xFFFF);
+    h.render(64);
+    Bytes ccs;
+    for (int i = 0; i < 200; ++i)
+        ccs.insert(ccs.end(), {0xB0, 1, static_cast<std::uint8_t>(i & 0x7F)});
+    std::uint64_t sent = 0;
+    for (int block = 0; block < 10; ++block) {
+        MidiScript m;
+        m.add(0, ccs);
+        h.render_midi(64, m.events());
+        sent += 200;
+    }
+    std::uint64_t taken = 0;
+    MidiMessage got;
+    while (h.engine().try_receive_midi(got)) ++taken;
+    EXPECT_GE(taken, limits::kMidiControlCapacity);
+    EXPECT_EQ(taken + h.engine().midi_dropped(), sent);
+    EXPECT_EQ(h.engine().midi_messages(), sent);
+}
+
 // Velocity 127 is exactly an OSC press; lower velocities scale the gain by the curve.
 TEST(EngineMidi, VelocityScalesTheSlotsGainThroughTheCurve) {
     auto level = [](VelocityCurve curve, std::uint8_t velocity, bool osc) {
