@@ -32,6 +32,7 @@ MirrorState Mirror::snapshot(std::uint64_t* changes) const {
     m.meter = globals_.meter;
     m.sync = globals_.sync;
     m.monitor = globals_.monitor;
+    m.midi_bindings = globals_.midi_bindings;
     return m;
 }
 

@@ -53,7 +53,8 @@ class Mirror {
         float tempo = 120.0F;
         std::int32_t meter = 4;
         ClockSource sync = ClockSource::internal;
-        std::int32_t monitor = 0;  // /monitor
+        std::int32_t monitor = 0;                // /monitor
+        std::vector<std::string> midi_bindings;  // /midi/bind, as text
     };
 
     // `fade_ms`: every slot's first fade_out (the engine's fade).

@@ -185,6 +185,10 @@ struct MirrorState {
     std::int32_t meter = 4;
     ClockSource sync = ClockSource::internal;
     std::int32_t monitor = 0;  // /monitor
+    // MIDI bindings, as /midi/bind takes them (docs/midi.md, "Bindings"), in the order made.
+    std::vector<std::string> midi_bindings;
+    // The address /midi/learn waits to bind, "" when not learning (not saved).
+    std::string midi_learning;
 };
 
 // The names the schema gives a mode and a clock source (/slot/<n>/mode, /clock/sync).

@@ -170,6 +170,32 @@ inline constexpr Row kGlobalRows[] = {
      .reply = "`/samples/list.reply s:path…`, sorted, at most 256, or `/error`",
      .doc = "lists the sound files under `--samples-dir` (4 levels deep at most), as paths "
             "`/slot/<n>/load` takes"},
+    {.address = "/midi/bind",
+     .value = Value::special,
+     .args = "s:source s:address [s:option…]",
+     .handler = H::midi_bind,
+     .doc = "binds a MIDI note, CC, program change or pitch bend (`cc:7@1`, `note:40`, "
+            "`program`, `bend`; `@channel` or any) to a control address; options "
+            "`range=LOW:HIGH`, `absolute`, `relative=twos`, `relative=offset`, `toggle`, "
+            "`momentary` (see [midi.md](midi.md#bindings)). Replaces the source's binding"},
+    {.address = "/midi/forget",
+     .value = Value::special,
+     .args = "[s:address]",
+     .handler = H::midi_forget,
+     .doc = "removes every binding to the address; with no address, every binding"},
+    {.address = "/midi/learn",
+     .value = Value::special,
+     .args = "s:address [s:option…]",
+     .handler = H::midi_learn,
+     .reply = "`/midi/learned s:binding` to the sender when a MIDI message binds, or `/error`",
+     .doc = "the next MIDI note, CC, program change or pitch bend that arrives binds to the "
+            "address (its options as `/midi/bind`'s); meanwhile MIDI plays nothing"},
+    {.address = "/midi/learn_cancel", .handler = H::midi_learn_cancel, .doc = "stops learning"},
+    {.address = "/midi/bindings",
+     .args = "[s:url]",
+     .handler = H::midi_bindings,
+     .reply = "`/midi/bindings.reply s:binding…`",
+     .doc = "lists the MIDI bindings, as `/midi/bind` takes them"},
     // Replies: looperd's answers to one peer.
     {.address = kPong, .role = Role::reply, .doc = "answers `/ping`"},
     {.address = kError,
@@ -212,6 +238,14 @@ inline constexpr Row kGlobalRows[] = {
      .role = Role::reply,
      .args = "s:path …",
      .doc = "answers `/samples/list`"},
+    {.address = kMidiBindingsReply,
+     .role = Role::reply,
+     .args = "s:binding …",
+     .doc = "answers `/midi/bindings`: each binding as one string, `source address [option…]`"},
+    {.address = kMidiLearned,
+     .role = Role::reply,
+     .args = "s:binding",
+     .doc = "a `/midi/learn` done: the binding made"},
     // Feedback: sent to subscribers only.
     {.address = kSlotState,
      .role = Role::feedback,
@@ -237,6 +271,10 @@ inline constexpr Row kGlobalRows[] = {
      .role = Role::feedback,
      .args = "i:bar i:beat",
      .doc = "each beat of the clock, 1-based"},
+    {.address = kMidiLearning,
+     .role = Role::feedback,
+     .args = "s:address",
+     .doc = "the address `/midi/learn` waits to bind, or \"\" when not learning"},
 };
 
 template <std::size_t... N>

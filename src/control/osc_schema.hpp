@@ -90,6 +90,11 @@ enum class Handler : std::uint8_t {
     session_list,
     samples_list,
     midi_leds_refresh,
+    midi_bind,
+    midi_forget,
+    midi_learn,
+    midi_learn_cancel,
+    midi_bindings,
 };
 
 // Addresses the code sends, besides echoes (which take a row's `echo`). Rows below use them.
@@ -109,6 +114,9 @@ inline constexpr std::string_view kSlotPlaying = "/slot/<n>/playing";
 inline constexpr std::string_view kSlotPosition = "/slot/<n>/position";
 inline constexpr std::string_view kMeterOut = "/meter/out";
 inline constexpr std::string_view kClockBeat = "/clock/beat";
+inline constexpr std::string_view kMidiBindingsReply = "/midi/bindings.reply";
+inline constexpr std::string_view kMidiLearned = "/midi/learned";
+inline constexpr std::string_view kMidiLearning = "/midi/learning";
 // A bundle refused whole is reported under this name instead of an address.
 inline constexpr std::string_view kBundle = "#bundle";
 

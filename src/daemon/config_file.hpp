@@ -20,7 +20,7 @@ inline constexpr std::uintmax_t kMaxConfigFileBytes = 1U << 20;
 inline constexpr std::string_view kSystemConfigFile = "/etc/looperd/looperd.toml";
 
 // The top-level tables that describe the rig (what to preload). They are kept, not read, here.
-inline constexpr std::string_view kRigKeys[] = {"master", "clock", "slot"};
+inline constexpr std::string_view kRigKeys[] = {"master", "clock", "midi-map", "slot"};
 
 // Where a config file is looked for. from_environment() fills it from the process's
 // environment; tests fill it by hand.

@@ -87,7 +87,9 @@ std::uint64_t Controller::changes() const {
 }
 
 MirrorState Controller::snapshot(std::uint64_t* changes) const {
-    return mirror_.snapshot(changes);
+    MirrorState m = mirror_.snapshot(changes);
+    m.midi_learning = midi_learning();
+    return m;
 }
 
 bool Controller::is_feedback_address(std::string_view a) {
@@ -159,6 +161,16 @@ Controller::Handler Controller::handler_for(osc::Handler h) {
             return &Controller::osc_midi_leds_refresh;
         case H::clock_sync:
             return &Controller::osc_clock_sync;
+        case H::midi_bind:
+            return &Controller::osc_midi_bind;
+        case H::midi_forget:
+            return &Controller::osc_midi_forget;
+        case H::midi_learn:
+            return &Controller::osc_midi_learn;
+        case H::midi_learn_cancel:
+            return &Controller::osc_midi_learn_cancel;
+        case H::midi_bindings:
+            return &Controller::osc_midi_bindings;
         case H::clock_from_slot:
             return &Controller::osc_clock_from_slot;
         case H::notify:
@@ -189,6 +201,7 @@ std::vector<std::string> Controller::addresses() {
 }
 
 void Controller::handle(const OscMessage& message, const OscEndpoint& from) {
+    std::lock_guard one_at_a_time(dispatch_);
     if (feedback_) feedback_->touch(from);
     run(message, from, 0);
 }
@@ -200,6 +213,7 @@ void Controller::run(const OscMessage& message, const OscEndpoint& from, std::ui
 }
 
 void Controller::handle_packet(const std::vector<OscMessage>& messages, const OscEndpoint& from) {
+    std::lock_guard one_at_a_time(dispatch_);
     if (feedback_) feedback_->touch(from);
     // Each distinct timetag is read against the clocks once per datagram, so the messages of
     // one bundle share one frame exactly, whatever the time spent between them.

@@ -2,12 +2,14 @@
 // SPDX-FileCopyrightText: looperd contributors
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -16,6 +18,7 @@
 
 #include "control/command_port.hpp"
 #include "control/error_limits.hpp"
+#include "control/midi_binding.hpp"
 #include "control/mirror.hpp"
 #include "control/osc_schema.hpp"
 #include "control/schedule_bound.hpp"
@@ -165,6 +168,11 @@ class Controller {
     // Housekeeping thread: an event of the engine's about takes (started, finished, layered,
     // undone, loaded, snapshots): the mirror follows, finished takes are kept.
     void engine_event(const Event& e);
+    // MIDI control thread: a bound MIDI message the engine passed on (or, while learning, the
+    // message to learn): handled as the OSC message of its binding's address would be.
+    void midi_message(const MidiMessage& m);
+    // Any thread: the address /midi/learn waits to bind, "" when not learning.
+    std::string midi_learning() const;
     // Blocks until the takes asked to be written so far are written. For tests.
     void wait_for_takes();
 
@@ -288,6 +296,23 @@ class Controller {
     void osc_session_load(const Request& r);
     void osc_session_list(const Request& r);
     void osc_samples_list(const Request& r);
+    // MIDI bindings (controller_midi.cpp).
+    void osc_midi_bind(const Request& r);
+    void osc_midi_forget(const Request& r);
+    void osc_midi_learn(const Request& r);
+    void osc_midi_learn_cancel(const Request& r);
+    void osc_midi_bindings(const Request& r);
+    double binding_row_max(std::string_view address) const;
+    std::vector<MidiBinding> parse_bindings(const std::vector<std::string>& texts) const;
+    std::optional<MidiBinding> binding_argument(const Request& r,
+                                                const std::vector<std::string_view>& words,
+                                                bool* mode_given = nullptr);
+    // The bindings become `bindings`: the mirror's text, the engine's watch list (what it
+    // passes on), the live list once r's transaction commits. False after /error.
+    bool set_bindings(const Request& r, std::vector<MidiBinding> bindings);
+    bool send_watch(const Request& r, const std::vector<MidiBinding>& bindings);
+    void publish_learning(const std::string& address);
+    std::optional<double> current_value(const osc::Row& row, std::string_view address);
     bool require_persistence(const Request& r);
     struct SessionRequest {
         std::string name;
@@ -357,6 +382,20 @@ class Controller {
     std::function<void()> pace_;
     // Network thread (or main before it starts): a rig is being applied.
     bool applying_rig_ = false;
+    // One message handled at a time, whichever thread brings it (the network thread, main
+    // applying a rig, the MIDI control thread). Recursive: a session load applies a rig.
+    std::recursive_mutex dispatch_;
+    // MIDI bindings, live (controller_midi.cpp): what the engine was told to pass on, the
+    // bindings those messages go through, and the learning under way.
+    struct Learn {
+        std::string address;
+        std::vector<std::string> options;
+        OscEndpoint from;  // who asked: /midi/learned and errors go there
+    };
+    mutable std::mutex midi_mutex_;
+    std::array<std::uint16_t, kMidiControlKeys> midi_watch_{};
+    std::vector<MidiBinding> midi_bindings_;
+    std::optional<Learn> learn_;
     // Last, after the mirror and the port: their threads call back into both.
     TakeTracker takes_;
     SampleLoading loading_;

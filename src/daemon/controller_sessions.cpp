@@ -14,6 +14,7 @@
 namespace looperd {
 
 void Controller::apply_rig(const std::vector<OscMessage>& messages, const OscEndpoint& from) {
+    std::lock_guard one_at_a_time(dispatch_);
     // Pacing: a rig may hold thousands of messages, more than the command ring takes at once.
     constexpr std::size_t kPaceEvery = 32;
     applying_rig_ = true;

@@ -338,7 +338,7 @@ std::vector<OscMessage> Feedback::state_messages() const {
 
 std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) const {
     std::vector<OscMessage> out;
-    out.reserve(5 + mirror.slots.size() * (2 + slot_rows().size()));
+    out.reserve(6 + mirror.slots.size() * (2 + slot_rows().size()));
     using osc::Handler;
     auto at = [](Handler h) { return std::string(osc::row(h).echo); };
     out.push_back({at(Handler::master_gain), {OscArg::float32(mirror.master_gain)}});
@@ -346,6 +346,7 @@ std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) cons
     out.push_back({at(Handler::clock_meter), {OscArg::int32(mirror.meter)}});
     out.push_back({at(Handler::clock_sync), {OscArg::string(std::string(sync_name(mirror.sync)))}});
     out.push_back({at(Handler::monitor), {OscArg::int32(mirror.monitor)}});
+    out.push_back({std::string(osc::kMidiLearning), {OscArg::string(mirror.midi_learning)}});
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
         const SlotMirror& s = mirror.slots[n];
         const SlotParams& p = s.params;

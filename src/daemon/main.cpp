@@ -41,6 +41,7 @@
 #include "daemon/rig_state.hpp"
 #include "daemon/service_notify.hpp"
 #include "daemon/session_store.hpp"
+#include "daemon/worker_thread.hpp"
 #include "io/jack_client.hpp"
 #include "io/jack_link.hpp"
 #include "io/memory_lock.hpp"
@@ -58,6 +59,9 @@ namespace {
 using namespace looperd;
 
 constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
+// How often the MIDI control thread takes bound messages: a CC moves its address at most this
+// much later than the audio thread read it.
+constexpr auto kMidiControlPeriod = std::chrono::milliseconds(5);
 
 // <state directory>/takes, made (mode 0700, like the state directory) and canonical: where
 // finished takes are kept (docs/recording.md). Empty, with a log line, when it cannot be made;
@@ -342,6 +346,18 @@ int run(const Options& options, const std::optional<RigState>& preset,
     housekeeping.set_event_sink([&controller](const Event& e) { controller.engine_event(e); });
     housekeeping.start();
 
+    // The MIDI control thread: bound MIDI messages (docs/midi.md, "Bindings") from the engine to
+    // the controller, which handles each as the OSC message of its binding's address. A poll:
+    // the audio thread never wakes anyone.
+    WorkerThread midi_control;
+    if (options.midi)
+        midi_control.start({.round =
+                                [&engine, &controller] {
+                                    MidiMessage m;
+                                    while (engine.try_receive_midi(m)) controller.midi_message(m);
+                                },
+                            .period = kMidiControlPeriod});
+
     FeedbackConfig feedback_config;
     for (const auto& url : options.notify) {
         std::string why;
@@ -525,6 +541,7 @@ int run(const Options& options, const std::optional<RigState>& preset,
 
     stopping = true;
     network.join();
+    midi_control.stop();
     controller.stop();                     // the loader thread reports nothing more
     if (persistence) persistence->stop();  // the last changes are saved
     feedback.stop();

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string_view>
 
+#include "control/midi_binding.hpp"
 #include "looperd/limits.hpp"
 
 namespace looperd {
@@ -258,6 +259,15 @@ void add_globals(std::vector<OscMessage>& out, const RigState& rig) {
     out.push_back({at(Handler::clock_meter), {OscArg::int32(rig.meter)}});
     out.push_back({at(Handler::clock_sync), {OscArg::string(std::string(sync_name(rig.sync)))}});
     out.push_back({at(Handler::monitor), {OscArg::int32(rig.monitor)}});
+    if (rig.midi_bindings) {
+        out.push_back({at(Handler::midi_forget), {}});
+        for (const auto& b : *rig.midi_bindings) {
+            OscMessage m{at(Handler::midi_bind), {}, 0};
+            for (const auto word : midi_binding_words(b))
+                m.args.push_back(OscArg::string(std::string(word)));
+            out.push_back(std::move(m));
+        }
+    }
 }
 
 }  // namespace
@@ -273,6 +283,8 @@ RigState rig_from_mirror(const MirrorState& mirror, const SlotParams& defaults) 
     rig.meter = mirror.meter;
     rig.sync = mirror.sync;
     rig.monitor = mirror.monitor;
+    // Written only when there are some: a rig without bindings saves as it always did.
+    if (!mirror.midi_bindings.empty()) rig.midi_bindings = mirror.midi_bindings;
     for (std::size_t n = 0; n < mirror.slots.size(); ++n) {
         const SlotMirror& s = mirror.slots[n];
         // A slot that is loading keeps the path it asked for; a restore whose file was missing
@@ -296,6 +308,11 @@ std::string rig_to_toml(const RigState& rig, bool state_header) {
                        rig.monitor);
     out += fmt::format("[clock]\ntempo = {}\nmeter = {}\nsync = {}\n", float_text(rig.tempo),
                        rig.meter, quoted(sync_name(rig.sync)));
+    if (rig.midi_bindings) {
+        out += "\n[midi-map]\nbindings = [";
+        for (const auto& b : *rig.midi_bindings) out += fmt::format("\n    {},", quoted(b));
+        out += rig.midi_bindings->empty() ? "]\n" : "\n]\n";
+    }
     for (const auto& slot : rig.slots) {
         out += fmt::format("\n[[slot]]\nindex = {}\n", slot.index);
         if (!slot.file.empty()) {
@@ -351,6 +368,26 @@ RigState parse_rig(const toml::table& table, const std::string& source) {
             }
         }
     }
+    if (const auto* midi = table_at(table, "midi-map", source)) {
+        for (const auto& [k, node] : *midi) {
+            const std::string key = "midi-map." + std::string(k.str());
+            if (k.str() != "bindings") fail(source, &node, key, "unknown key");
+            const auto* list = node.as_array();
+            if (list == nullptr) fail(source, &node, key, "must be an array of strings");
+            rig.midi_bindings.emplace();
+            for (const auto& element : *list) {
+                const std::string text =
+                    string_of(source, element, key, "must be an array of strings");
+                std::string error;
+                const auto words = midi_binding_words(text);
+                const osc::Row* row = words.size() > 1 ? osc::match(words[1]) : nullptr;
+                // The slot's own range is checked when the rig is applied, as for [[slot]].
+                if (!parse_midi_binding(text, row != nullptr ? row->max : 0.0, error))
+                    fail(source, &element, key, error);
+                rig.midi_bindings->push_back(text);
+            }
+        }
+    }
     if (const toml::node* slots = table.get("slot")) {
         const auto* array = slots->as_array();
         if (array == nullptr) fail(source, slots, "slot", "must be an array of tables ([[slot]])");
@@ -392,7 +429,7 @@ RigState parse_state(std::string_view text, const std::string& source) {
                          version->as_integer()->get(), kStateVersion));
     for (const auto& [k, node] : table) {
         if (k.str() != "format" && k.str() != "version" && k.str() != "master" &&
-            k.str() != "clock" && k.str() != "slot")
+            k.str() != "clock" && k.str() != "slot" && k.str() != "midi-map")
             fail(source, &node, k.str(), "unknown key");
     }
     return parse_rig(table, source);

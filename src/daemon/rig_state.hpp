@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,8 +24,9 @@ struct RigSlot {
 };
 
 // RigState: what a config file preloads and what the state file saves, in one schema:
-// [master] gain, monitor; [clock] tempo, meter, sync; [[slot]] index, file and every slot
-// parameter under its OSC verb. A plain value: built and read by whichever thread holds it.
+// [master] gain, monitor; [clock] tempo, meter, sync; [midi-map] bindings; [[slot]] index, file and
+// every slot parameter under its OSC verb. A plain value: built and read by whichever thread holds
+// it.
 struct RigState {
     float master_gain = 1.0F;
     std::int32_t monitor = 0;  // /monitor: every input to the output of its number
@@ -32,6 +34,10 @@ struct RigState {
     std::int32_t meter = 4;
     ClockSource sync = ClockSource::internal;
     std::vector<RigSlot> slots;  // ascending index, each index once
+    // [midi-map] bindings: MIDI bindings as /midi/bind takes them. nullopt: the rig has no
+    // [midi-map] table, and applying it leaves the bindings as they are (a session saved before any
+    // was made keeps the controller's); a list, even empty, replaces them.
+    std::optional<std::vector<std::string>> midi_bindings;
 };
 
 // A rig that cannot be read: the text names the source, line, column and key.

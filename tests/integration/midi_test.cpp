@@ -13,10 +13,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,6 +115,13 @@ class Midi : public IntegrationTest {
     std::unique_ptr<JackRecorder> recorder_;
     std::uint16_t port_ = 0;
 };
+
+std::string read_text(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
 
 std::vector<float> mono_noise(std::size_t frames, std::uint32_t seed) {
     return noise(frames, 1, seed);
@@ -497,6 +507,68 @@ TEST_F(Midi, UnmappedNotesAndOtherMessagesChangeNothing) {
     send("/ping");
     EXPECT_TRUE(osc_->wait_for("/pong", kHangBound));
     EXPECT_EQ(status().at("voices").number(), 0.0);
+}
+
+// MIDI learn end to end: /midi/learn, a CC moved on a real controller port, the slot's gain
+// following it, the binding listed, saved, and moving the gain again after the daemon restarts
+// with the same state directory.
+TEST_F(Midi, ALearnedCcMovesItsAddressAndSurvivesARestart) {
+    const auto state = dir_ / "state";
+    const std::vector<std::string> extra{"--state-dir", state.string(), "--slots", "4"};
+    ASSERT_NO_FATAL_FAILURE(start_daemon(extra));
+    sender_ = std::make_unique<JackMidiSender>(jack_->name(), 4096);
+    sender_->connect("looperd:midi_in");
+    configure({{"/midi/learn", {osc_string("/slot/2/gain")}}});
+
+    // A fader on channel 5: the first move is learned, the next ones move the gain.
+    sender_->send({{0, {0xB4, 21, 10}}});
+    ASSERT_TRUE(sender_->wait_done(kHangBound));
+    const auto learned = osc_->wait_for("/midi/learned", kHangBound);
+    ASSERT_TRUE(learned) << "no /midi/learned";
+    EXPECT_EQ(learned->args.at(0).s, "cc:21@5 /slot/2/gain");
+
+    // The slot's gain, asked until it is `expected` (the CC acts within a few ms).
+    auto gain_reaches = [this](std::uint8_t value, float expected) {
+        sender_->send({{0, {0xB4, 21, value}}});
+        EXPECT_TRUE(sender_->wait_done(kHangBound));
+        const auto deadline = std::chrono::steady_clock::now() + kHangBound;
+        double gain = -1.0;
+        while (std::chrono::steady_clock::now() < deadline) {
+            send(slot(2, "info"));
+            const auto info = osc_->wait_for(slot(2, "info.reply"), kHangBound);
+            if (!info) break;
+            gain = status_pairs(*info).at("gain").number();
+            if (static_cast<float>(gain) == expected) return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        ADD_FAILURE() << "gain " << gain << ", not " << expected << " after CC value " << +value;
+        return false;
+    };
+    EXPECT_TRUE(gain_reaches(127, 4.0F));
+    EXPECT_TRUE(gain_reaches(32, 4.0F * 32 / 127));
+
+    send("/midi/bindings");
+    const auto listed = osc_->wait_for("/midi/bindings.reply", kHangBound);
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->args.size(), 1U);
+    EXPECT_EQ(listed->args[0].s, "cc:21@5 /slot/2/gain");
+
+    // Saved: the state file names it once the change is written.
+    const auto deadline = std::chrono::steady_clock::now() + kHangBound;
+    bool saved = false;
+    while (!saved && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+        saved = read_text(state / "state.toml").find("cc:21@5 /slot/2/gain") != std::string::npos;
+    }
+    ASSERT_TRUE(saved) << "the binding was not saved";
+    sender_.reset();
+    const auto stopped = daemon_->terminate(kHangBound);
+    ASSERT_TRUE(exited_with(stopped, 0)) << describe(stopped);
+
+    ASSERT_NO_FATAL_FAILURE(start_daemon(extra));
+    sender_ = std::make_unique<JackMidiSender>(jack_->name(), 4096);
+    sender_->connect("looperd:midi_in");
+    EXPECT_TRUE(gain_reaches(64, 4.0F * 64 / 127));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "daemon/feedback.hpp"
 #include "daemon/load_worker.hpp"
 #include "daemon/options.hpp"
+#include "daemon/rig_state.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/sample_buffer.hpp"
 #include "test_wav.hpp"
@@ -1052,8 +1053,9 @@ class ControllerFeedbackTest : public ControllerTest {
         engine_ = std::make_unique<Engine>(ec);
         feedback_ = std::make_unique<Feedback>(
             FeedbackConfig{}, *engine_, [this] { return controller_->snapshot(); },
-            [this](const OscEndpoint& to, const std::vector<std::uint8_t>&) {
+            [this](const OscEndpoint& to, const std::vector<std::uint8_t>& bytes) {
                 datagrams_to_.push_back(to.to_string());
+                datagrams_.push_back(bytes);
                 return Feedback::SendResult::sent;
             });
         controller_->set_feedback(feedback_.get());
@@ -1067,7 +1069,32 @@ class ControllerFeedbackTest : public ControllerTest {
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Feedback> feedback_;
     std::vector<std::string> datagrams_to_;
+    std::vector<std::vector<std::uint8_t>> datagrams_;
 };
+
+// Surfaces see the learning: /midi/learning with the address when it starts, "" when it ends,
+// and in the whole state a subscriber is sent.
+TEST_F(ControllerFeedbackTest, SubscribersSeeWhatMidiLearnWaitsFor) {
+    send("/notify", {OscArg::int32(1), OscArg::string("osc.udp://127.0.0.1:6400/")});
+    auto learning = [this] {
+        std::vector<std::string> seen;
+        for (const auto& d : datagrams_)
+            for (const auto& m : decode_osc_packet(d.data(), d.size()))
+                if (m.address == "/midi/learning") seen.push_back(m.args.at(0).s);
+        datagrams_.clear();
+        return seen;
+    };
+    feedback_->tick(std::chrono::steady_clock::now());
+    EXPECT_EQ(learning(), (std::vector<std::string>{""}));  // the whole state: not learning
+    send("/midi/learn", {OscArg::string("/slot/4/pan")});
+    feedback_->tick(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    EXPECT_EQ(learning(), (std::vector<std::string>{"/slot/4/pan"}));
+    controller_->midi_message({0xB0, 3, 64});
+    feedback_->tick(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    EXPECT_EQ(learning(), (std::vector<std::string>{""}));
+    EXPECT_EQ(controller_->snapshot().midi_bindings,
+              (std::vector<std::string>{"cc:3@1 /slot/4/pan"}));
+}
 
 TEST_F(ControllerFeedbackTest, NotifyTakesAModeAndAnOptionalUrl) {
     send("/notify", {OscArg::int32(1)});
@@ -1674,6 +1701,235 @@ TEST_F(ControllerTest, RecordingAddressesSayRecordingIsOffWithoutInputs) {
     expect_rejected("/slot/0/monitor", {OscArg::int32(1)});
     expect_rejected("/monitor", {OscArg::int32(1)});
     EXPECT_EQ(expect_command("/slot/0/clear", {}).kind, CommandKind::clear);  // as an unload
+}
+
+// MIDI bindings (docs/midi.md, "Bindings"): made, listed, forgotten and learned over OSC; the
+// engine told which messages to pass on; a passed-on message handled as its address's OSC.
+class MidiBindings : public ControllerTest {
+  protected:
+    static std::vector<OscArg> strings(std::initializer_list<const char*> words) {
+        std::vector<OscArg> out;
+        for (const char* w : words) out.push_back(OscArg::string(w));
+        return out;
+    }
+    std::vector<std::string> listed() {
+        replies_.clear();
+        send("/midi/bindings");
+        EXPECT_EQ(replies_.size(), 1U);
+        std::vector<std::string> out;
+        if (replies_.empty()) return out;
+        EXPECT_EQ(replies_[0].message.address, "/midi/bindings.reply");
+        for (const auto& a : replies_[0].message.args) out.push_back(a.s);
+        return out;
+    }
+    std::vector<Command> of_kind(CommandKind k) {
+        std::vector<Command> out;
+        for (const auto& c : commands_)
+            if (c.kind == k) out.push_back(c);
+        return out;
+    }
+    static constexpr std::uint32_t kCc7 = midi_control_key(MidiControlKind::cc, 7);
+};
+
+TEST_F(MidiBindings, BindTellsTheEngineWhatToPassOnAndListsIt) {
+    Command c = expect_command("/midi/bind", strings({"cc:7@2", "/master/gain"}));
+    EXPECT_EQ(c.kind, CommandKind::set_midi_watch);
+    EXPECT_EQ(c.slot, kCc7);
+    EXPECT_EQ(c.value, 2.0F);  // channel 2's bit
+    EXPECT_EQ(listed(), (std::vector<std::string>{"cc:7@2 /master/gain"}));
+    // Another channel of the same controller: both channels pass.
+    c = expect_command("/midi/bind", strings({"cc:7@3", "/clock/tempo", "range=60:180"}));
+    EXPECT_EQ(c.value, 6.0F);
+    // The same source again replaces its binding; the engine already passes it on.
+    commands_.clear();
+    send("/midi/bind", strings({"cc:7@2", "/slot/0/gain"}));
+    EXPECT_TRUE(errors().empty());
+    EXPECT_TRUE(commands_.empty());
+    EXPECT_EQ(listed(), (std::vector<std::string>{"cc:7@3 /clock/tempo range=60:180",
+                                                  "cc:7@2 /slot/0/gain"}));
+    // The reply goes where it is asked to.
+    replies_.clear();
+    send("/midi/bindings", {OscArg::string("osc.udp://127.0.0.1:7001/")});
+    ASSERT_EQ(replies_.size(), 1U);
+    EXPECT_EQ(replies_[0].to, "127.0.0.1:7001");
+}
+
+TEST_F(MidiBindings, BadBindingsAreRefusedAndChangeNothing) {
+    send("/midi/bind", strings({"cc:7", "/master/gain"}));
+    expect_rejected("/midi/bind", strings({"cc:7"}));
+    expect_rejected("/midi/bind", strings({"knob:7", "/master/gain"}));
+    expect_rejected("/midi/bind", strings({"cc:8", "/nope"}));
+    expect_rejected("/midi/bind", strings({"cc:8", "/slot/8/gain"}));  // 8 slots: 0..7
+    expect_rejected("/midi/bind", strings({"cc:8", "/slot/0/load"}));
+    expect_rejected("/midi/bind", strings({"cc:8", "/slot/0/output", "range=0:3"}));  // 2 pairs
+    expect_rejected("/midi/bind", {OscArg::string("cc:8"), OscArg::int32(1)});
+    expect_rejected("/midi/bind", strings({"cc:8", "/master/gain", "range=0:5"}));
+    EXPECT_NE(errors()[0].message.args[1].s.find("within /master/gain's 0 to 4"),
+              std::string::npos);
+    expect_rejected("/midi/forget", strings({"/nope"}));
+    expect_rejected("/midi/forget", {OscArg::int32(3)});
+    expect_rejected("/midi/bindings", {OscArg::int32(3)});
+    EXPECT_EQ(listed(), (std::vector<std::string>{"cc:7 /master/gain"}));
+}
+
+TEST_F(MidiBindings, ForgetRemovesAnAddresssBindingsOrAll) {
+    send("/midi/bind", strings({"cc:7", "/master/gain"}));
+    send("/midi/bind", strings({"cc:8", "/master/gain"}));
+    send("/midi/bind", strings({"note:40@10", "/slot/3/record"}));
+    commands_.clear();
+    send("/midi/forget", strings({"/master/gain"}));
+    EXPECT_TRUE(errors().empty());
+    ASSERT_EQ(of_kind(CommandKind::set_midi_watch).size(), 2U);
+    EXPECT_EQ(of_kind(CommandKind::set_midi_watch)[0].value, 0.0F);
+    EXPECT_EQ(listed(), (std::vector<std::string>{"note:40@10 /slot/3/record"}));
+    // An address with no binding: nothing to do, no error.
+    commands_.clear();
+    send("/midi/forget", strings({"/slot/5/gain"}));
+    EXPECT_TRUE(errors().empty());
+    EXPECT_TRUE(commands_.empty());
+    Command c = expect_command("/midi/forget", {});
+    EXPECT_EQ(c.slot, midi_control_key(MidiControlKind::note, 40));
+    EXPECT_EQ(c.value, 0.0F);
+    EXPECT_TRUE(listed().empty());
+}
+
+TEST_F(MidiBindings, APassedOnMessageDrivesItsAddress) {
+    send("/midi/bind", strings({"cc:7", "/master/gain"}));
+    send("/midi/bind", strings({"note:40", "/slot/3/play"}));
+    send("/midi/bind", strings({"cc:16", "/slot/2/pan", "relative=twos"}));
+    commands_.clear();
+    controller_->midi_message({0xB5, 7, 127});
+    ASSERT_EQ(commands_.size(), 1U);
+    EXPECT_EQ(commands_[0].kind, CommandKind::set_master_gain);
+    EXPECT_EQ(commands_[0].value, 4.0F);
+    EXPECT_EQ(controller_->snapshot().master_gain, 4.0F);
+    commands_.clear();
+    controller_->midi_message({0x90, 40, 100});
+    controller_->midi_message({0x80, 40, 0});
+    ASSERT_EQ(commands_.size(), 2U);
+    EXPECT_EQ(commands_[0].kind, CommandKind::play);
+    EXPECT_EQ(commands_[0].slot, 3U);
+    EXPECT_GT(commands_[0].value, 0.0F);
+    EXPECT_EQ(commands_[1].value, 0.0F);  // the release
+    // An encoder steps from the mirror's value: pan 0, three detents right, one left.
+    commands_.clear();
+    controller_->midi_message({0xB0, 16, 3});
+    controller_->midi_message({0xB0, 16, 127});
+    ASSERT_EQ(commands_.size(), 2U);
+    EXPECT_FLOAT_EQ(commands_[0].value, 3 * 2.0F / 127);
+    EXPECT_FLOAT_EQ(commands_[1].value, 2 * 2.0F / 127);
+    // Unbound: nothing.
+    commands_.clear();
+    controller_->midi_message({0xB0, 9, 1});
+    EXPECT_TRUE(commands_.empty());
+    EXPECT_TRUE(replies_.empty() || errors().empty());
+}
+
+TEST_F(MidiBindings, LearnBindsTheNextMessageOnItsChannel) {
+    Command c = expect_command("/midi/learn", strings({"/slot/1/gain"}));
+    EXPECT_EQ(c.kind, CommandKind::set_midi_learn);
+    EXPECT_EQ(c.value, 1.0F);
+    EXPECT_EQ(controller_->snapshot().midi_learning, "/slot/1/gain");
+    commands_.clear();
+    controller_->midi_message({0xB2, 21, 90});  // CC 21 on channel 3
+    ASSERT_EQ(commands_.size(), 2U);
+    EXPECT_EQ(commands_[0].kind, CommandKind::set_midi_watch);
+    EXPECT_EQ(commands_[0].slot, midi_control_key(MidiControlKind::cc, 21));
+    EXPECT_EQ(commands_[0].value, 4.0F);
+    EXPECT_EQ(commands_[1].kind, CommandKind::set_midi_learn);
+    EXPECT_EQ(commands_[1].value, 0.0F);
+    ASSERT_EQ(replies_.size(), 1U);
+    EXPECT_EQ(replies_[0].message.address, "/midi/learned");
+    EXPECT_EQ(replies_[0].message.args[0].s, "cc:21@3 /slot/1/gain");
+    EXPECT_EQ(replies_[0].to, "127.0.0.1:5555");
+    EXPECT_EQ(controller_->snapshot().midi_learning, "");
+    // The learned control now moves the slot's gain.
+    commands_.clear();
+    controller_->midi_message({0xB2, 21, 127});
+    ASSERT_EQ(commands_.size(), 1U);
+    EXPECT_EQ(commands_[0].kind, CommandKind::set_gain);
+    EXPECT_EQ(commands_[0].slot, 1U);
+    EXPECT_EQ(commands_[0].value, 4.0F);
+    EXPECT_EQ(controller_->snapshot().midi_bindings,
+              (std::vector<std::string>{"cc:21@3 /slot/1/gain"}));
+}
+
+TEST_F(MidiBindings, LearnTakesOptionsAndCanBeCancelled) {
+    expect_rejected("/midi/learn", {});
+    expect_rejected("/midi/learn", strings({"/nope"}));
+    expect_rejected("/midi/learn", strings({"/slot/0/load"}));
+    expect_rejected("/midi/learn", strings({"/slot/0/gain", "sideways"}));
+    expect_rejected("/midi/learn_cancel", strings({"x"}));
+    // An encoder learned relative.
+    send("/midi/learn", strings({"/slot/0/pan", "relative=offset"}));
+    controller_->midi_message({0xB0, 30, 65});
+    EXPECT_EQ(listed(), (std::vector<std::string>{"cc:30@1 /slot/0/pan relative=offset"}));
+    // A note cannot be relative: the learner is told, and learning ends.
+    send("/midi/learn", strings({"/slot/0/pitch", "relative=twos"}));
+    replies_.clear();
+    controller_->midi_message({0x90, 50, 100});
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_NE(errors()[0].message.args[1].s.find("only a CC"), std::string::npos);
+    EXPECT_EQ(controller_->snapshot().midi_learning, "");
+    // Cancelled: the next message binds nothing.
+    send("/midi/learn", strings({"/slot/0/gain"}));
+    Command c = expect_command("/midi/learn_cancel", {});
+    EXPECT_EQ(c.kind, CommandKind::set_midi_learn);
+    EXPECT_EQ(c.value, 0.0F);
+    EXPECT_EQ(controller_->snapshot().midi_learning, "");
+    controller_->midi_message({0xB0, 31, 65});
+    EXPECT_EQ(listed().size(), 1U);
+}
+
+TEST_F(MidiBindings, BindingsAreSavedInTheRigAndComeBack) {
+    send("/midi/bind", strings({"cc:7@2", "/master/gain", "range=0:2"}));
+    send("/midi/bind", strings({"note:40", "/slot/3/record"}));
+    const RigState rig = rig_from_mirror(controller_->snapshot(), SlotParams{});
+    const std::string text = rig_to_toml(rig, true);
+    EXPECT_NE(text.find("[midi-map]\nbindings = [\n    \"cc:7@2 /master/gain range=0:2\",\n    "
+                        "\"note:40 /slot/3/record\",\n]\n"),
+              std::string::npos)
+        << text;
+    const RigState back = parse_state(text, "state.toml");
+    ASSERT_TRUE(back.midi_bindings);
+    EXPECT_EQ(*back.midi_bindings, controller_->snapshot().midi_bindings);
+    // A new controller given the rig has the same bindings, and tells its engine.
+    make(std::make_unique<MemoryBudget>(1ULL << 30), true);
+    commands_.clear();
+    controller_->apply_rig(rig_messages(back), Controller::internal_endpoint());
+    EXPECT_EQ(controller_->snapshot().midi_bindings, *back.midi_bindings);
+    EXPECT_EQ(of_kind(CommandKind::set_midi_watch).size(), 2U);
+    // A rig without [midi-map] leaves the bindings as they are; an empty list clears them.
+    RigState none;
+    controller_->apply_rig(rig_messages(none), Controller::internal_endpoint());
+    EXPECT_EQ(controller_->snapshot().midi_bindings.size(), 2U);
+    none.midi_bindings.emplace();
+    controller_->apply_rig(rig_messages(none), Controller::internal_endpoint());
+    EXPECT_TRUE(controller_->snapshot().midi_bindings.empty());
+    // A rig without bindings writes no [midi-map] table: it saves as it always did.
+    EXPECT_EQ(rig_to_toml(rig_from_mirror(controller_->snapshot(), SlotParams{}), true)
+                  .find("[midi-map]"),
+              std::string::npos);
+}
+
+TEST_F(MidiBindings, ABadBindingInARigFileIsNamedWithItsLine) {
+    const std::string text =
+        "format = \"looperd-state\"\nversion = 1\n[midi-map]\nbindings = [\"cc:7 /master/gain\", "
+        "\"cc:300 /master/gain\"]\n";
+    try {
+        parse_state(text, "state.toml");
+        FAIL() << "parsed";
+    } catch (const RigError& e) {
+        EXPECT_NE(std::string(e.what()).find("state.toml:4:"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("midi-map.bindings"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("from 0 to 127"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(
+        parse_state("format = \"looperd-state\"\nversion = 1\n[midi-map]\nkeys = 1\n", "s"),
+        RigError);
+    EXPECT_THROW(
+        parse_state("format = \"looperd-state\"\nversion = 1\n[midi-map]\nbindings = 1\n", "s"),
+        RigError);
 }
 
 }  // namespace

@@ -214,6 +214,8 @@ class FeedbackTest : public ::testing::Test {
 
 // What the whole state says of each slot: its state, playing, and every saved parameter.
 const std::size_t kPerSlot = 2 + saved_slot_rows().size();
+// And of the rig: master gain, tempo, meter, sync, monitor, and the MIDI learning.
+constexpr std::size_t kGlobal = 6;
 
 TEST_F(FeedbackTest, NotifySubscribesSendsTheWholeStateAndUnsubscribes) {
     send("/notify", {OscArg::int32(1)}, kA);
@@ -221,7 +223,7 @@ TEST_F(FeedbackTest, NotifySubscribesSendsTheWholeStateAndUnsubscribes) {
     tick();
     const auto first = received("127.0.0.1:7000");
     // The whole state, plus the first clock beat and meter reading of the tick.
-    ASSERT_EQ(first.size(), 5U + 4U * kPerSlot + 2U);
+    ASSERT_EQ(first.size(), kGlobal + 4U * kPerSlot + 2U);
     EXPECT_EQ(only(first, "/clock/beat").size(), 1U);
     EXPECT_EQ(only(first, "/meter/out").size(), 1U);
     EXPECT_EQ(only(first, "/slot/3/state").at(0).args.at(0).s, "empty");
@@ -703,7 +705,7 @@ TEST_F(FeedbackTest, RefreshSendsTheWholeStateToTheSenderOrUrl) {
     send("/clock/sync", {OscArg::string("jack")});
     send("/refresh", {}, kB);
     const auto got = received("127.0.0.1:7001");
-    ASSERT_EQ(got.size(), 5U + 4U * kPerSlot);
+    ASSERT_EQ(got.size(), kGlobal + 4U * kPerSlot);
     EXPECT_FLOAT_EQ(only(got, "/slot/1/gain").at(0).args[0].f, 0.25F);
     EXPECT_EQ(only(got, "/slot/1/quantize").at(0).args[0].s, "bar");
     EXPECT_EQ(only(got, "/slot/2/quantize").at(0).args[0].type, 'f');
@@ -726,7 +728,7 @@ TEST_F(FeedbackTest, LargeStateIsSplitIntoDatagramsOfAtMost8KiB) {
     const auto got = received("127.0.0.1:7001");  // checks each datagram's size
     const auto expected = feedback_->state_messages();
     ASSERT_EQ(got.size(), expected.size());
-    ASSERT_EQ(got.size(), 5U + 128U * kPerSlot);
+    ASSERT_EQ(got.size(), kGlobal + 128U * kPerSlot);
     for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].address, expected[i].address);
 }
 
