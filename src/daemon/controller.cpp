@@ -441,6 +441,7 @@ std::optional<double> Controller::value_argument(const Request& r) {
 }
 
 void Controller::echo(const Request& r, std::string_view pattern, OscArg value) {
+    echo_to_midi(r, osc::slot_address(pattern, r.slot), value);
     if (feedback_ == nullptr) return;
     later(r, [this, from = r.from,
               m = OscMessage{osc::slot_address(pattern, r.slot), {std::move(value)}}] {

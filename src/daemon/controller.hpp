@@ -312,6 +312,9 @@ class Controller {
     bool set_bindings(const Request& r, std::vector<MidiBinding> bindings);
     bool send_watch(const Request& r, const std::vector<MidiBinding>& bindings);
     void publish_learning(const std::string& address);
+    // A change of `address` to `value` goes out on midi_out as every CC bound to the address
+    // (motorised faders and LED rings follow), with r's transaction.
+    void echo_to_midi(const Request& r, const std::string& address, const OscArg& value);
     std::optional<double> current_value(const osc::Row& row, std::string_view address);
     bool require_persistence(const Request& r);
     struct SessionRequest {

@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "daemon/controller.hpp"
+#include "looperd/midi_commands.hpp"
 
 namespace looperd {
 
@@ -171,6 +172,22 @@ void Controller::osc_midi_bindings(const Request& r) {
         for (const auto& b : mirror_.snapshot().midi_bindings) m.args.push_back(OscArg::string(b));
         return m;
     });
+}
+
+void Controller::echo_to_midi(const Request& r, const std::string& address, const OscArg& value) {
+    std::vector<MidiMessage> out;
+    {
+        std::lock_guard lock(midi_mutex_);
+        if (midi_bindings_.empty()) return;
+        const osc::Row* row = osc::match(address);
+        if (row == nullptr) return;
+        for (const auto& b : midi_bindings_) {
+            if (b.address != address) continue;
+            if (const auto m = midi_echo_message(b, *row, row_max(*row), value)) out.push_back(*m);
+        }
+    }
+    // At the change's own frame. Not sent is not an error: the change itself stands.
+    for (const auto& m : out) send(midi_send_command(m.status, m.data1, m.data2), r);
 }
 
 void Controller::publish_learning(const std::string& address) {

@@ -1799,9 +1799,10 @@ TEST_F(MidiBindings, APassedOnMessageDrivesItsAddress) {
     send("/midi/bind", strings({"cc:16", "/slot/2/pan", "relative=twos"}));
     commands_.clear();
     controller_->midi_message({0xB5, 7, 127});
-    ASSERT_EQ(commands_.size(), 1U);
+    ASSERT_EQ(commands_.size(), 2U);  // the change, and its echo to the controller
     EXPECT_EQ(commands_[0].kind, CommandKind::set_master_gain);
     EXPECT_EQ(commands_[0].value, 4.0F);
+    EXPECT_EQ(commands_[1].kind, CommandKind::midi_send);
     EXPECT_EQ(controller_->snapshot().master_gain, 4.0F);
     commands_.clear();
     controller_->midi_message({0x90, 40, 100});
@@ -1815,14 +1816,43 @@ TEST_F(MidiBindings, APassedOnMessageDrivesItsAddress) {
     commands_.clear();
     controller_->midi_message({0xB0, 16, 3});
     controller_->midi_message({0xB0, 16, 127});
-    ASSERT_EQ(commands_.size(), 2U);
-    EXPECT_FLOAT_EQ(commands_[0].value, 3 * 2.0F / 127);
-    EXPECT_FLOAT_EQ(commands_[1].value, 2 * 2.0F / 127);
+    const auto pans = of_kind(CommandKind::set_pan);
+    ASSERT_EQ(pans.size(), 2U);
+    EXPECT_FLOAT_EQ(pans[0].value, 3 * 2.0F / 127);
+    EXPECT_FLOAT_EQ(pans[1].value, 2 * 2.0F / 127);
     // Unbound: nothing.
     commands_.clear();
     controller_->midi_message({0xB0, 9, 1});
     EXPECT_TRUE(commands_.empty());
     EXPECT_TRUE(replies_.empty() || errors().empty());
+}
+
+// A change of a CC-bound address, from anywhere, goes back out as that CC (motorised faders and
+// LED rings follow), on the binding's channel, with the change's frame; notes are not echoed.
+TEST_F(MidiBindings, BoundCcsAreEchoedWithEveryChange) {
+    send("/midi/bind", strings({"cc:7@2", "/master/gain"}));
+    send("/midi/bind", strings({"cc:8", "/slot/1/mode"}));
+    send("/midi/bind", strings({"note:9", "/master/gain"}));
+    commands_.clear();
+    send("/master/gain", {OscArg::float32(2.0F)});
+    ASSERT_EQ(commands_.size(), 2U);
+    EXPECT_EQ(commands_[0].kind, CommandKind::set_master_gain);
+    EXPECT_EQ(commands_[1].kind, CommandKind::midi_send);
+    EXPECT_EQ(commands_[1].slot, 0xB1U | 7U << 8U | 64U << 16U);
+    commands_.clear();
+    send("/slot/1/mode", {OscArg::string("toggle")});
+    ASSERT_EQ(of_kind(CommandKind::midi_send).size(), 1U);
+    EXPECT_EQ(of_kind(CommandKind::midi_send)[0].slot, 0xB0U | 8U << 8U | 127U << 16U);
+    // In a bundle: on the change's frame.
+    commands_.clear();
+    send_packet({OscMessage{"/master/gain", {OscArg::float32(4.0F)}, 5}});
+    ASSERT_EQ(commands_.size(), 2U);
+    EXPECT_EQ(commands_[1].frame, commands_[0].frame);
+    EXPECT_NE(commands_[1].frame, 0U);
+    // Unbound addresses send nothing to MIDI.
+    commands_.clear();
+    send("/slot/2/gain", {OscArg::float32(1.0F)});
+    EXPECT_TRUE(of_kind(CommandKind::midi_send).empty());
 }
 
 TEST_F(MidiBindings, LearnBindsTheNextMessageOnItsChannel) {
@@ -1843,10 +1873,10 @@ TEST_F(MidiBindings, LearnBindsTheNextMessageOnItsChannel) {
     EXPECT_EQ(replies_[0].message.args[0].s, "cc:21@3 /slot/1/gain");
     EXPECT_EQ(replies_[0].to, "127.0.0.1:5555");
     EXPECT_EQ(controller_->snapshot().midi_learning, "");
-    // The learned control now moves the slot's gain.
+    // The learned control now moves the slot's gain (and is echoed back).
     commands_.clear();
     controller_->midi_message({0xB2, 21, 127});
-    ASSERT_EQ(commands_.size(), 1U);
+    ASSERT_EQ(commands_.size(), 2U);
     EXPECT_EQ(commands_[0].kind, CommandKind::set_gain);
     EXPECT_EQ(commands_[0].slot, 1U);
     EXPECT_EQ(commands_[0].value, 4.0F);
