@@ -94,6 +94,13 @@ double fraction_of(const MidiMessage& m) {
     }
 }
 
+// An endless encoder's move, in detents (0: none): two's complement (1..63 up, 127..64 down)
+// or binary offset (64 is no move).
+int detents(MidiBindMode mode, std::uint8_t value) {
+    if (mode == MidiBindMode::relative_twos) return value < kTwosNegative ? value : value - 128;
+    return value - kOffsetZero;
+}
+
 }  // namespace
 
 bool MidiSource::matches(const MidiMessage& m) const noexcept {
@@ -335,9 +342,7 @@ std::optional<OscMessage> midi_binding_message(const MidiBinding& b, const osc::
                 break;
             case MidiBindMode::relative_twos:
             case MidiBindMode::relative_offset: {
-                const int step = b.mode == MidiBindMode::relative_twos
-                                     ? (m.data2 < kTwosNegative ? m.data2 : m.data2 - 128)
-                                     : m.data2 - kOffsetZero;
+                const int step = detents(b.mode, m.data2);
                 if (step == 0) return std::nullopt;
                 index = std::clamp(index + (step > 0 ? 1.0 : -1.0), 0.0, n - 1.0);
                 break;
@@ -361,9 +366,7 @@ std::optional<OscMessage> midi_binding_message(const MidiBinding& b, const osc::
             break;
         case MidiBindMode::relative_twos:
         case MidiBindMode::relative_offset: {
-            const int step = b.mode == MidiBindMode::relative_twos
-                                 ? (m.data2 < kTwosNegative ? m.data2 : m.data2 - 128)
-                                 : m.data2 - kOffsetZero;
+            const int step = detents(b.mode, m.data2);
             if (step == 0) return std::nullopt;
             // One detent: a whole number's unit, or 1/127 of the range (a CC's resolution).
             const double unit = whole ? 1.0 : (hi - lo) / kDataMax;
