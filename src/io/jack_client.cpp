@@ -156,6 +156,14 @@ bool JackClient::open(std::string& why) {
                                                                        std::memory_order_release);
         },
         this);
+    // A port that comes back (a controller's, a recorder's) may be waiting for a connection.
+    jack_set_port_registration_callback(
+        c,
+        [](jack_port_id_t, int, void* self) {
+            static_cast<JackClient*>(self)->connections_changed_.store(true,
+                                                                       std::memory_order_release);
+        },
+        this);
     // Notification thread: the ports' latencies changed (a connection, a new server setting).
     jack_set_latency_callback(
         c,
@@ -286,6 +294,11 @@ bool JackClient::connect(const std::string& own, const std::string& other) {
     if (own == "midi_out" && midi_out_)
         r = jack_connect(client_, jack_port_name(midi_out_), other.c_str());
     return r == 0 || r == EEXIST;
+}
+
+bool JackClient::port_exists(const std::string& full_name) const {
+    if (!client_ || server_gone()) return false;
+    return jack_port_by_name(client_, full_name.c_str()) != nullptr;
 }
 
 void JackClient::close() noexcept {

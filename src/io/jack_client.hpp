@@ -77,8 +77,10 @@ class JackClient {
     // Main thread, while open: connects our port `own` ("out_1" or "midi_out" to `other`, or
     // `other` to "in_1" or "midi_in"). True if connected now (or already).
     bool connect(const std::string& own, const std::string& other);
-    // Any thread: whether a port connection changed since the last call (set by JACK's
-    // notification thread).
+    // Main thread, while open: whether a port of that full name is registered now.
+    bool port_exists(const std::string& full_name) const;
+    // Any thread: whether a port connection changed, or a port came or went, since the last
+    // call (set by JACK's notification thread).
     bool take_connections_changed() noexcept {
         return connections_changed_.exchange(false, std::memory_order_acq_rel);
     }

@@ -242,14 +242,13 @@ void JackLink::track_connections(Clock::time_point now) {
         });
         if (!known) {
             spdlog::debug("JACK: remembering {}", connection_text(own, other));
-            remembered_.push_back({own, other, std::nullopt});
+            remembered_.push_back({own, other, std::nullopt, false});
             midi_out_reached = midi_out_reached || own == "midi_out";
         }
     }
-    // A controller just connected to midi_out (plugged in, or patched): it needs its init and
-    // every light, once for however many connections came.
-    if (midi_out_reached && on_midi_out_) on_midi_out_();
-    // A connection is forgotten only when it stayed away for 300 ms with the server up.
+    // A connection is forgotten only when it stayed away for 300 ms with both ports there: it
+    // was removed on purpose. One whose other port is gone (a controller unplugged, its bridge
+    // or a client restarting) waits for that port and is made again when it registers.
     constexpr auto kForgetAfter = milliseconds(300);
     std::erase_if(remembered_, [&](Remembered& r) {
         const bool present = std::any_of(current.begin(), current.end(), [&](const auto& c) {
@@ -257,7 +256,25 @@ void JackLink::track_connections(Clock::time_point now) {
         });
         if (present) {
             r.missing_since.reset();
+            r.awaiting = false;
             return false;
+        }
+        if (!client_.port_exists(r.other)) {
+            if (!r.awaiting)
+                spdlog::info("JACK: {} is gone; {} is made again when it returns", r.other,
+                             connection_text(r.own, r.other));
+            r.awaiting = true;
+            r.missing_since.reset();
+            return false;
+        }
+        if (r.awaiting) {
+            r.awaiting = false;
+            if (client_.connect(r.own, r.other)) {
+                spdlog::info("JACK: restored {} ({} is back)", connection_text(r.own, r.other),
+                             r.other);
+                midi_out_reached = midi_out_reached || r.own == "midi_out";
+                return false;
+            }
         }
         if (!r.missing_since) {
             r.missing_since = now;
@@ -267,6 +284,19 @@ void JackLink::track_connections(Clock::time_point now) {
         spdlog::debug("JACK: forgetting {}", connection_text(r.own, r.other));
         return true;
     });
+    // Bounded: ports that never come back must not grow the list without end. The oldest of
+    // those waiting go first.
+    while (remembered_.size() > kMaxRemembered) {
+        auto oldest = std::find_if(remembered_.begin(), remembered_.end(),
+                                   [](const Remembered& r) { return r.awaiting; });
+        if (oldest == remembered_.end()) oldest = remembered_.begin();
+        spdlog::debug("JACK: forgetting {} (too many remembered)",
+                      connection_text(oldest->own, oldest->other));
+        remembered_.erase(oldest);
+    }
+    // A controller just reached midi_out (plugged in, patched, or back): it needs its init and
+    // every light, once for however many connections came.
+    if (midi_out_reached && on_midi_out_) on_midi_out_();
 }
 
 std::uint32_t JackLink::restore_connections() {
@@ -278,11 +308,15 @@ std::uint32_t JackLink::restore_connections() {
         return client_.connect_physical_outputs();
     }
     std::uint32_t restored = 0;
-    for (const auto& r : remembered_) {
+    for (auto& r : remembered_) {
         if (client_.connect(r.own, r.other)) {
+            r.awaiting = false;
             ++restored;
         } else {
-            spdlog::info("JACK: cannot restore {} (no such port now)",
+            // Often a bridge (a2jmidid) or a client that registers its ports after the server
+            // is up: the connection is made when the port appears.
+            r.awaiting = true;
+            spdlog::info("JACK: cannot restore {} yet (no such port now); made when it appears",
                          connection_text(r.own, r.other));
         }
     }

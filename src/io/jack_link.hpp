@@ -89,7 +89,9 @@ class JackLink {
         std::string own;    // "out_1"
         std::string other;  // "system:playback_1"
         std::optional<Clock::time_point> missing_since;
+        bool awaiting = false;  // the other port is gone: connect when it registers again
     };
+    static constexpr std::size_t kMaxRemembered = 256;
 
     void try_connect(Clock::time_point now);
     void lose(Clock::time_point now);

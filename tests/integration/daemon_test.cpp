@@ -519,7 +519,7 @@ class DaemonWithOptions : public Daemon {
 };
 
 TEST_F(DaemonWithOptions, RegistersNamedClientWithRequestedOutputsOnTheServerGivenByFlag) {
-    JackRecorder probe(jack_->name(), 1, 1s);
+    JackRecorder probe(jack_->name(), 1, 1s, "looperd-test-probe");
     const auto outputs = probe.ports("^stage-looper:", JackPortIsOutput);
     EXPECT_EQ(outputs, (std::vector<std::string>{"stage-looper:out_1", "stage-looper:out_2",
                                                  "stage-looper:out_3", "stage-looper:out_4"}));

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "jack_midi.hpp"
 #include "jack_recorder.hpp"
 #include "jack_server.hpp"
 #include "osc_client.hpp"
@@ -122,11 +123,12 @@ class JackLoss : public IntegrationTest {
     }
 
     // Starts the daemon on `server` (autoconnect on) and waits for /pong.
-    void start_daemon(const std::string& server) {
+    void start_daemon(const std::string& server, const std::vector<std::string>& extra = {}) {
         osc_port_ = pick_free_udp_port();
         // Autoconnected: out_1 and out_2 go to the playback ports.
         std::vector<std::string> args = daemon_args(osc_port_, true);
         args.insert(args.end(), {"--jack-server", server});
+        args.insert(args.end(), extra.begin(), extra.end());
         // --jack-server names the server: no environment for it.
         ASSERT_NO_FATAL_FAILURE(
             launch_daemon(daemon_, osc_, osc_port_, args, std::vector<std::string>{}));
@@ -197,7 +199,7 @@ class JackLoss : public IntegrationTest {
     }
 
     void expect_connected_to_playback() {
-        JackRecorder probe(jack_->name(), 1, 1s);
+        JackRecorder probe(jack_->name(), 1, 1s, "looperd-test-probe");
         EXPECT_EQ(probe.ports("^looperd:out_", JackPortIsOutput),
                   (std::vector<std::string>{"looperd:out_1", "looperd:out_2"}));
         EXPECT_EQ(probe.connections("looperd:out_1"),
@@ -282,7 +284,7 @@ TEST_F(JackLoss, ConnectionsToTheInputsComeBackAfterTheServerReturns) {
     if (IsSkipped()) return;
     ASSERT_NO_FATAL_FAILURE(start_daemon(jack_->name()));
     {
-        JackRecorder probe(jack_->name(), 1, 1s);
+        JackRecorder probe(jack_->name(), 1, 1s, "looperd-test-probe");
         ASSERT_EQ(probe.connect_ports("system:capture_1", "looperd:in_1"), 0);
         ASSERT_EQ(probe.connect_ports("system:capture_2", "looperd:in_2"), 0);
     }
@@ -305,13 +307,82 @@ TEST_F(JackLoss, ConnectionsToTheInputsComeBackAfterTheServerReturns) {
         ASSERT_NO_THROW(jack_->restart());
         ASSERT_TRUE(wait_jack("connected", kHangBound, SteadyClock::now(), 10ms))
             << "not rejoined within " << kHangBound.count() << " s of jackd's return";
-        JackRecorder probe(jack_->name(), 1, 1s);
+        JackRecorder probe(jack_->name(), 1, 1s, "looperd-test-probe");
         EXPECT_EQ(probe.connections("looperd:in_1"), std::vector<std::string>{"system:capture_1"});
         EXPECT_EQ(probe.connections("looperd:in_2"), std::vector<std::string>{"system:capture_2"});
         ASSERT_NO_FATAL_FAILURE(expect_connected_to_playback());
         // Let looperd read the restored connections back before the next loss.
         std::this_thread::sleep_for(700ms);
     }
+}
+
+// A controller behind a2jmidid or a restarted client registers its ports only after the
+// server is back, when looperd has already rejoined: its connections are made when its ports
+// appear, and the controller gets its init SysEx and every light again. The test's MIDI
+// clients stand for the controller: they die with the server and come back a little later.
+TEST_F(JackLoss, AMidiControllerBackAfterTheServerIsReconnectedAndLitAgain) {
+    ASSERT_NO_FATAL_FAILURE(start_jack("looperd-midictl-"));
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(jack_->name(), {"--midi-profile", "launchpad-mini-mk3"}));
+    const std::vector<std::uint8_t> programmer{0xF0, 0x00, 0x20, 0x29, 0x02,
+                                               0x0D, 0x0E, 0x01, 0xF7};
+    // Every light after the SysEx, in one cycle: 64 pads.
+    auto expect_init_and_lights = [&](const JackMidiReceiver& lights, std::uint8_t top_left) {
+        ASSERT_GE(lights.wait_for_events(65, kHangBound), 65U) << "no init and lights";
+        const auto got = lights.snapshot();
+        EXPECT_EQ(got[0].bytes, programmer) << "the SysEx first";
+        EXPECT_EQ(got[1].bytes, (std::vector<std::uint8_t>{0x90, 81, top_left})) << "slot 0";
+    };
+    auto wait_log = [&](const std::string& text) {
+        const auto deadline = SteadyClock::now() + kHangBound;
+        while (daemon_->read_log().find(text) == std::string::npos && SteadyClock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
+        return daemon_->read_log().find(text) != std::string::npos;
+    };
+
+    auto pad = std::make_unique<JackMidiSender>(jack_->name(), 16);
+    auto lights = std::make_unique<JackMidiReceiver>(jack_->name(), 4096);
+    const std::string pad_port = pad->client_name() + ":out";
+    const std::string lights_port = lights->client_name() + ":in";
+    lights->start();
+    pad->connect("looperd:midi_in");
+    lights->connect("looperd:midi_out");
+    ASSERT_NO_FATAL_FAILURE(expect_init_and_lights(*lights, 0));
+    ASSERT_TRUE(wait_log("remembering " + pad_port + " → midi_in"));
+    ASSERT_TRUE(wait_log("remembering midi_out → " + lights_port));
+    // A slot to light: loaded is dim white (1), playing green (21).
+    write_wav(samples_ / "long.wav", 1, std::vector<float>(48000 * 10, 0.25F));
+    send(slot(0, "load"), {osc_string("long.wav")});
+    ASSERT_TRUE(osc_->wait_for(slot(0, "loaded"), kHangBound));
+
+    const auto killed = SteadyClock::now();
+    jack_->process().send_signal(SIGKILL);
+    ASSERT_TRUE(wait_jack("disconnected", kHangBound, killed));
+    ASSERT_TRUE(jack_->process().wait_exit(kHangBound)) << "jackd did not exit";
+    pad.reset();
+    lights.reset();
+    ASSERT_NO_THROW(jack_->restart());
+    ASSERT_TRUE(wait_jack("connected", kHangBound, SteadyClock::now(), 10ms))
+        << "not rejoined within " << kHangBound.count() << " s of jackd's return";
+    ASSERT_TRUE(wait_log("cannot restore " + pad_port + " → midi_in yet"))
+        << "looperd rejoined after the controller came back: the test proves nothing";
+
+    // The controller comes back after looperd: nothing but looperd connects it.
+    lights = std::make_unique<JackMidiReceiver>(jack_->name(), 4096);
+    ASSERT_EQ(lights->client_name() + ":in", lights_port);
+    lights->start();
+    ASSERT_NO_FATAL_FAILURE(expect_init_and_lights(*lights, 1));
+    pad = std::make_unique<JackMidiSender>(jack_->name(), 16);
+    ASSERT_EQ(pad->client_name() + ":out", pad_port);
+    ASSERT_TRUE(wait_log("restored " + pad_port + " → midi_in"));
+    JackRecorder probe(jack_->name(), 1, 1s, "looperd-test-probe");
+    EXPECT_EQ(probe.connections("looperd:midi_in"), std::vector<std::string>{pad_port});
+    EXPECT_EQ(probe.connections("looperd:midi_out"), std::vector<std::string>{lights_port});
+    // The top left pad plays slot 0, and its light turns green in the same cycle.
+    pad->send({{0, {0x90, 81, 127}}});
+    ASSERT_TRUE(pad->wait_done(kHangBound));
+    ASSERT_GE(lights->wait_for_events(66, kHangBound), 66U);
+    EXPECT_EQ(lights->snapshot()[65].bytes, (std::vector<std::uint8_t>{0x90, 81, 21}));
 }
 
 TEST_F(JackLoss, StartsWithoutAServerWaitsAndJoinsItWhenItAppears) {

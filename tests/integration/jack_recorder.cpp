@@ -14,9 +14,9 @@ namespace looperd::test {
 using Clock = std::chrono::steady_clock;
 
 JackRecorder::JackRecorder(const std::string& server_name, std::size_t channels,
-                           std::chrono::seconds capacity) {
+                           std::chrono::seconds capacity, const std::string& client_name) {
     jack_status_t status{};
-    client_ = jack_client_open("looperd-test-recorder",
+    client_ = jack_client_open(client_name.c_str(),
                                static_cast<jack_options_t>(JackNoStartServer | JackServerName),
                                &status, server_name.c_str());
     if (client_ == nullptr) {

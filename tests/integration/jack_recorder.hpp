@@ -19,9 +19,12 @@ namespace looperd::test {
 // the process callback only writes samples past the published write index.
 class JackRecorder {
   public:
-    // Throws std::runtime_error if the server cannot be reached.
+    // Throws std::runtime_error if the server cannot be reached. A client that only looks at
+    // the graph takes another name than the recorders': looperd connects its ports again to a
+    // port of a name it was connected to, when that port comes back.
     JackRecorder(const std::string& server_name, std::size_t channels,
-                 std::chrono::seconds capacity);
+                 std::chrono::seconds capacity,
+                 const std::string& client_name = "looperd-test-recorder");
     ~JackRecorder();
     JackRecorder(const JackRecorder&) = delete;
     JackRecorder& operator=(const JackRecorder&) = delete;

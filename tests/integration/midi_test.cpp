@@ -480,7 +480,7 @@ TEST_F(Midi, ClockOutFollowsJacksTransportWithStartStopAndSongPosition) {
 // --no-midi registers no MIDI ports; the MIDI counters stay at 0.
 TEST_F(Midi, NoMidiRegistersNoPorts) {
     ASSERT_NO_FATAL_FAILURE(start_daemon({"--no-midi"}));
-    JackRecorder probe(jack_->name(), 1, 1s);
+    JackRecorder probe(jack_->name(), 1, 1s, "looperd-test-probe");
     EXPECT_TRUE(probe.ports("looperd:midi_.*", 0, nullptr).empty());
     EXPECT_FALSE(probe.ports("looperd:out_1", 0).empty());
     const auto s = status();
