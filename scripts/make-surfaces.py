@@ -413,6 +413,11 @@ def header(schema, slots):
                  comments="/status.reply jack, every 2 s"),
             text("xruns", LOCAL + "xruns", "xruns ?", expand=True,
                  comments="/status.reply xruns: xruns since looperd started"),
+            # What MIDI learn waits for, so that a player sees why a pad plays nothing.
+            text("midi_learn", LOCAL + "midi_learn", MIDI_LEARN_OFF, expand=True,
+                 css="#{String(@{this}) === '" + MIDI_LEARN_OFF + "' ? 'opacity: 0.5;'"
+                     " : 'background: #e0b020; color: #000; font-weight: bold;'}",
+                 comments="/midi/learning: the address the next MIDI press or move binds to"),
         ], padding=1),
         gain_fader("master_gain", "/master/gain", master, True, "master"),
         panel("clock_panel", "vertical", [
@@ -443,6 +448,7 @@ def header(schema, slots):
 def hidden_receivers(schema, slots):
     """Variables that take looperd's replies for the scripts."""
     schema.row("/pong", "reply")
+    schema.row("/midi/learning", "feedback")
     schema.row("/slots.reply", "reply")
     slots_in = (
         "var g = globals.looperd; if (!g) return;"
@@ -473,6 +479,9 @@ def hidden_receivers(schema, slots):
                  " if (s.jack !== undefined) set('jack_state', 'JACK ' + s.jack, {send: false});"
                  " if (s.xruns !== undefined) set('xruns', 'xruns ' + s.xruns, {send: false});"),
         variable("slots_reply", "/slots.reply", slots_in),
+        variable("midi_learning", "/midi/learning",
+                 "set('midi_learn', value ? 'MIDI learn → ' + value : '" + MIDI_LEARN_OFF + "',"
+                 " {send: false});"),
         variable("meter_out_peaks", "/meter/out",
                  "if (!globals.looperd) return;"
                  " globals.looperd.peaks = Array.isArray(value) ? value : value === null ? [] : [value];"
@@ -489,6 +498,9 @@ def hidden_receivers(schema, slots):
             " }, 100);"))
     return receivers
 
+
+# The MIDI learn line while looperd is not learning.
+MIDI_LEARN_OFF = "MIDI learn off"
 
 # A /pong later than this after the previous one means looperd was away (a ping goes every
 # second), as long as the connection shows red: the session subscribes again. A restart is

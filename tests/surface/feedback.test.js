@@ -103,3 +103,16 @@ test('each slot state shows its own colour in state_0', { skip }, async (t) => {
   }
   assert.deepEqual(rig.oscErrors(), []);
 });
+
+test('the MIDI learn line shows what looperd waits for, and clears when learning ends',
+  { skip }, async () => {
+    const rig = await get();
+    await rig.waitWidget('midi_learn', (v) => v === 'MIDI learn off', 'MIDI learn off at first');
+    await rig.send('/midi/learn', '/slot/0/gain');
+    await rig.waitWidget('midi_learn', (v) => v === 'MIDI learn → /slot/0/gain',
+      'the learn line naming /slot/0/gain');
+    await rig.screenshot('midi-learn');
+    await rig.send('/midi/learn_cancel');
+    await rig.waitWidget('midi_learn', (v) => v === 'MIDI learn off', 'MIDI learn off again');
+    assert.deepEqual(rig.oscErrors(), []);
+  });
