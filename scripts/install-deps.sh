@@ -23,6 +23,8 @@ if [ "${1:-}" = "--test" ]; then
   packages+=(clang-19 libclang-rt-19-dev)
   # llvm-symbolizer, so that a sanitizer's report names functions, files and lines.
   packages+=(llvm-19)
+  # The sources' formatting is checked against .clang-format (Debian's clang-format, 14).
+  packages+=(clang-format)
   # systemd-analyze checks the units (verify, security exposure); util-linux's prlimit and
   # setpriv (Essential, so always there) run the daemon under a small RLIMIT_MEMLOCK.
   packages+=(systemd util-linux)

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # SPDX-FileCopyrightText: looperd contributors
 # Builds looperd and runs every test, as CI does:
+#  0. formatting of every C++ file (clang-format, .clang-format);
 #  1. unit, audio-thread guard and integration tests (a real jackd with the dummy backend),
 #     warnings as errors; then the load scenarios (docs/load-testing.md), one at a time;
 #  2. unit and guard tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
@@ -53,6 +54,13 @@ scripts/install-deps.sh --test
 jobs=$(nproc)
 status=0
 junit_files=()
+
+stage "formatting (clang-format --dry-run against .clang-format)"
+# Seconds, and a failure names the file and line; the build goes on, so that one run reports all.
+if ! clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp'); then
+  echo "formatting differs from .clang-format: run clang-format -i on the files above"
+  status=1
+fi
 
 # run_suite BUILD_DIR TIMEOUT_MULTIPLIER [meson test args...]: runs and remembers the JUnit
 # log for the summary. meson's per-test timeouts (tests/meson.build) only catch hangs, with

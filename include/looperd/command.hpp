@@ -71,21 +71,21 @@ enum class CommandKind : std::uint8_t {
     set_midi_clock_out,  // value != 0: MIDI clock (24 ticks a beat) and Start go to the MIDI output
     // MIDI lights and the pad map (docs/midi.md#lights). Integers ride in `slot`, which is
     // exact (a float's 24 bits would do too, but a cast of a bad float is undefined).
-    midi_send,      // one short message on the MIDI output at the command's frame:
-                    // slot = status | d1 << 8 | d2 << 16 (size from the status byte)
-    set_led_slot,   // the light of slot `slot`: value = status | number << 8, status 0x90 | ch
-                    // (note) or 0xB0 | ch (CC); value 0: the slot has no light
-    set_led_state,  // every light's message for a LedState: slot = state | data2 << 8 |
-                    // channel << 16; channel 0..15 replaces the slot's, kLedSlotChannel keeps it
-    set_pad_note,   // note `slot` (0..127) plays slot `value` (an integer; -1: no slot)
-    set_led_init,   // up to 3 bytes of the message sent before a refresh (a controller's
-                    // programmer mode SysEx): slot = b0 | b1 << 8 | b2 << 16 | count << 24,
-                    // value = the bytes' offset (an integer; offset 0 starts the message anew)
-    led_refresh,    // send the init message, then every light's current state
-    set_midi_watch,      // slot: a midi_control_key; value: the channels (a 16-bit mask) on which
-                         // such messages go to the control side (bindings), not to the default map
-    set_midi_learn,      // value != 0: every bindable message goes to the control side, and
-                         // notes play nothing (the next message is being learned)
+    midi_send,       // one short message on the MIDI output at the command's frame:
+                     // slot = status | d1 << 8 | d2 << 16 (size from the status byte)
+    set_led_slot,    // the light of slot `slot`: value = status | number << 8, status 0x90 | ch
+                     // (note) or 0xB0 | ch (CC); value 0: the slot has no light
+    set_led_state,   // every light's message for a LedState: slot = state | data2 << 8 |
+                     // channel << 16; channel 0..15 replaces the slot's, kLedSlotChannel keeps it
+    set_pad_note,    // note `slot` (0..127) plays slot `value` (an integer; -1: no slot)
+    set_led_init,    // up to 3 bytes of the message sent before a refresh (a controller's
+                     // programmer mode SysEx): slot = b0 | b1 << 8 | b2 << 16 | count << 24,
+                     // value = the bytes' offset (an integer; offset 0 starts the message anew)
+    led_refresh,     // send the init message, then every light's current state
+    set_midi_watch,  // slot: a midi_control_key; value: the channels (a 16-bit mask) on which
+                     // such messages go to the control side (bindings), not to the default map
+    set_midi_learn,  // value != 0: every bindable message goes to the control side, and
+                     // notes play nothing (the next message is being learned)
 };
 
 // What a slot's light shows, one state at a time (docs/midi.md#lights has the precedence).

@@ -153,8 +153,10 @@ TEST(MidiBinding, AbsoluteSpreadsTheValueOverTheRange) {
 
 TEST(MidiBinding, RelativeEncodersStepFromTheCurrentValue) {
     // Two's complement: 1 is one step up, 127 one down, 64 the most down (-64).
-    EXPECT_NEAR(value(drive("cc:16 /master/gain relative=twos", cc(16, 1), 1.0)), 1.0 + 4.0 / 127, 1e-6);
-    EXPECT_NEAR(value(drive("cc:16 /master/gain relative=twos", cc(16, 127), 1.0)), 1.0 - 4.0 / 127, 1e-6);
+    EXPECT_NEAR(value(drive("cc:16 /master/gain relative=twos", cc(16, 1), 1.0)), 1.0 + 4.0 / 127,
+                1e-6);
+    EXPECT_NEAR(value(drive("cc:16 /master/gain relative=twos", cc(16, 127), 1.0)), 1.0 - 4.0 / 127,
+                1e-6);
     EXPECT_NEAR(value(drive("cc:16 /master/gain relative=twos", cc(16, 3), 1.0)),
                 1.0 + 3 * 4.0 / 127, 1e-6);
     // Binary offset: 64 is no move, 65 up, 63 down.
