@@ -185,10 +185,12 @@ for arch in "${archs[@]}"; do
 
   # No integration tests (they need a JACK server of the same architecture), no benchmark, and
   # no RealtimeSanitizer (its runtime is x86_64 only): the guard's own operator new/delete
-  # check stays on.
+  # check stays on. No debug information either: the code is the same -O2 code and the
+  # assertions stay on, and the build takes about 30 % less time (189 s instead of 266 s for
+  # i386 on 2 cores); the native builds keep it for the sanitizers' reports.
   if [ ! -d "$dir" ] && ! meson setup "$dir" --cross-file "meson/cross/$t.ini" "${extra_cross[@]}" \
     -Dwerror=true -Dintegration_tests=false -Dbenchmarks=false -Drtsan=disabled \
-    -Dpkg_config_path="$pc_dir"; then
+    -Ddebug=false -Doptimization=2 -Dpkg_config_path="$pc_dir"; then
     status=1
     continue
   fi
