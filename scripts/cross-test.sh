@@ -46,9 +46,9 @@ apt_get() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
 # liblo-dev is not Multi-Arch: same (its .so link and .pc are per architecture in one path), so
 # installing liblo-dev:arm64 would remove the build machine's own liblo-dev. The library itself
 # (liblo7, Multi-Arch: same) is installed; the -dev package is unpacked into build-cross-deps/
-# below instead. Every other -dev package here is Multi-Arch: same (libreaderwriterqueue-dev is
-# header-only, Architecture: all, and comes with the native build's packages).
-packages=(qemu-user libreaderwriterqueue-dev)
+# below instead. Every other -dev package here is Multi-Arch: same (libreaderwriterqueue-dev,
+# ableton-link-dev and libasio-dev are header-only, Architecture: all).
+packages=(qemu-user libreaderwriterqueue-dev ableton-link-dev libasio-dev)
 for arch in "${archs[@]}"; do
   t=$(triplet_of "$arch")
   packages+=("g++-$t" "pkgconf:$arch"

@@ -15,6 +15,9 @@ packages=(
   # DNS-SD: announces the OSC service through avahi-daemon (optional at build time: meson's
   # avahi feature).
   libavahi-client-dev
+  # Ableton Link, header-only, and the asio it is written on (optional at build time: meson's
+  # link feature; GPLv2+, see README.md).
+  ableton-link-dev libasio-dev
 )
 if [ "${1:-}" = "--test" ]; then
   # clang 19 builds the ThreadSanitizer pass: moodycamel's queue annotates its fences for

@@ -16,9 +16,18 @@ struct TransportInfo {
     double beat = 0.0;  // beats since the transport's zero, at the block's first frame
 };
 
+// An Ableton Link session as the block's first frame will sound (docs/link.md).
+struct LinkInfo {
+    bool valid = false;    // looperd is in a Link session
+    double bpm = 120.0;    // the session's tempo
+    double beat = 0.0;     // the session's beat at the block's first frame, phase-aligned
+    bool playing = false;  // the session's start/stop state (Link's isPlaying)
+};
+
 struct BlockTiming {
     std::uint64_t frame = 0;  // the host's frame time of the block's first frame
     TransportInfo transport;
+    LinkInfo link;
 };
 
 }  // namespace looperd

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+
+// LinkSession against a real Ableton Link peer in the same process (Link finds it over the
+// machine's own network, as it finds a phone or a laptop on the stage's): tempo both ways,
+// phase, start/stop, the beat kept when no one else is there, and the audio thread's capture
+// under the guard, which fails the test on any allocation or lock.
+
+#include "io/link_session.hpp"
+
+#include <gtest/gtest.h>
+#include <ableton/Link.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <thread>
+
+#include "looperd/rt_guard.hpp"
+
+namespace looperd {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kBound = 15s;  // Link announces itself every second or so; room for a busy machine
+// Each peer sees the session through its own estimate of the others' clocks (Link's "ghost
+// time"), so a tempo arrives as 140.00014 for 140, and a phase a few microseconds off.
+constexpr double kBpmTolerance = 1e-3;
+constexpr double kPhaseTolerance = 1e-3;  // beats: 0.7 ms at 88 BPM
+
+// Polls `done` every 10 ms until it holds or kBound passes.
+bool eventually(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + kBound;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+// Under qemu-user (the cross builds' tests, scripts/cross-test.sh) Link's peers never find each
+// other: its interface scan and multicast do not get through the emulator. A real ARM board
+// runs these natively.
+bool emulated() {
+    return std::getenv("LOOPERD_TEST_EXEC_WRAPPER") != nullptr;
+}
+
+double phase(double beat, double quantum) {
+    const double p = std::fmod(beat, quantum);
+    return p < 0.0 ? p + quantum : p;
+}
+
+TEST(LinkSession, IsAvailableInThisBuild) {
+    EXPECT_TRUE(LinkSession::available());
+    LinkSession session(120.0, 4.0);
+    EXPECT_FALSE(session.capture(session.now_micros()).valid) << "not enabled yet";
+}
+
+// Alone, enabling Link and asking for looperd's beat keeps it exactly: no jump (Ableton's
+// BEATTIME-1), and the beat runs on at looperd's tempo.
+TEST(LinkSession, AloneItTakesLooperdsBeatAndTempo) {
+    LinkSession session(120.0, 4.0);
+    ASSERT_TRUE(session.enable(true));
+    session.set_tempo(90.0);
+    const double now = session.now_micros();
+    session.request_beat(37.25, now);
+    // What the control thread commits reaches the audio thread's capture a moment later.
+    ASSERT_TRUE(eventually([&] {
+        const LinkInfo at = session.capture(now);
+        return at.valid && std::abs(at.bpm - 90.0) < 1e-9 && std::abs(at.beat - 37.25) < 1e-6;
+    })) << "the audio thread did not get looperd's tempo and beat";
+    // Two seconds on at 90 BPM: three beats.
+    EXPECT_NEAR(session.capture(now + 2e6).beat, 40.25, 1e-6);
+    EXPECT_EQ(session.peers(), 0U);
+}
+
+TEST(LinkSession, APeersTempoPhaseAndStartReachTheAudioThreadAndOursReachThePeer) {
+    if (emulated()) GTEST_SKIP() << "Link finds no peer under qemu-user";
+    ableton::Link peer(97.0);
+    peer.enableStartStopSync(true);
+    peer.enable(true);
+    LinkSession session(120.0, 4.0);
+    ASSERT_TRUE(session.enable(true));
+    ASSERT_TRUE(eventually([&] { return session.peers() == 1 && peer.numPeers() == 1; }))
+        << "the peer and looperd did not find each other";
+
+    // The peer changes the tempo: looperd's audio thread reads it.
+    {
+        auto state = peer.captureAppSessionState();
+        state.setTempo(140.0, peer.clock().micros());
+        peer.commitAppSessionState(state);
+    }
+    ASSERT_TRUE(eventually([&] {
+        return std::abs(session.capture(session.now_micros()).bpm - 140.0) < kBpmTolerance;
+    })) << "looperd did not follow the peer's tempo";
+
+    // looperd changes it (OSC, MIDI): the peer follows.
+    session.set_tempo(88.0);
+    ASSERT_TRUE(eventually([&] {
+        return std::abs(peer.captureAppSessionState().tempo() - 88.0) < kBpmTolerance;
+    })) << "the peer did not follow looperd's tempo";
+
+    // One grid: at any moment both are at the same place in the bar.
+    ASSERT_TRUE(eventually([&] {
+        const auto t = peer.clock().micros();
+        const double ours = session.capture(static_cast<double>(t.count())).beat;
+        const double theirs = peer.captureAppSessionState().beatAtTime(t, 4.0);
+        return std::abs(phase(ours, 4.0) - phase(theirs, 4.0)) < kPhaseTolerance;
+    })) << "looperd and the peer are not in phase";
+
+    // The peer starts its transport: with start/stop sync on (the default) looperd sees it.
+    {
+        auto state = peer.captureAppSessionState();
+        state.setIsPlaying(true, peer.clock().micros());
+        peer.commitAppSessionState(state);
+    }
+    ASSERT_TRUE(eventually([&] { return session.capture(session.now_micros()).playing; }))
+        << "looperd did not see the peer start";
+    // And looperd stops it for everyone.
+    session.set_playing(false, session.now_micros());
+    ASSERT_TRUE(eventually([&] { return !peer.captureAppSessionState().isPlaying(); }))
+        << "the peer did not see looperd stop";
+
+    session.enable(false);
+    EXPECT_EQ(session.peers(), 0U);
+    EXPECT_FALSE(session.capture(session.now_micros()).valid);
+}
+
+// What the audio thread does with the session, 20,000 times under the guard while the peer
+// changes tempo and transport from its own thread: no allocation, no lock (the guard aborts the
+// test on either).
+TEST(LinkSession, CaptureNeitherAllocatesNorLocks) {
+    ableton::Link peer(100.0);
+    peer.enableStartStopSync(true);
+    peer.enable(true);
+    LinkSession session(120.0, 4.0);
+    ASSERT_TRUE(session.enable(true));
+    // Alone under the emulator: the guard's part still holds.
+    if (!emulated()) {
+        ASSERT_TRUE(eventually([&] { return session.peers() == 1; }));
+    }
+    std::atomic<bool> stop{false};
+    std::thread changer([&] {
+        double bpm = 100.0;
+        while (!stop.load()) {
+            auto state = peer.captureAppSessionState();
+            bpm = bpm > 150.0 ? 100.0 : bpm + 1.0;
+            state.setTempo(bpm, peer.clock().micros());
+            state.setIsPlaying(!state.isPlaying(), peer.clock().micros());
+            peer.commitAppSessionState(state);
+            std::this_thread::sleep_for(1ms);
+        }
+    });
+    double sum = 0.0;
+    {
+        rt_guard::Scope realtime;
+        for (int i = 0; i < 20000; ++i) {
+            const LinkInfo info = session.capture(session.now_micros());
+            sum += info.bpm + info.beat;
+        }
+    }
+    stop.store(true);
+    changer.join();
+    EXPECT_TRUE(std::isfinite(sum));
+}
+
+}  // namespace
+}  // namespace looperd
