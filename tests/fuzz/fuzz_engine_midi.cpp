@@ -7,8 +7,10 @@
 //
 // Input: a sequence of operations, each an opcode byte followed by its operands. Missing bytes
 // read as zero.
-//   opcode % 4 == 0   send one command: kind % 9, slot (one past the table too), frame mode,
-//                     16-bit frame offset, then the kind's value operands (see send())
+//   opcode % 4 == 0   send one command: kind % 14, then for the note commands slot (one past
+//                     the table too), frame mode, 16-bit frame offset and the kind's value
+//                     operands; for the lights' three bytes and an init message's bytes (see
+//                     send() and send_light())
 //   opcode % 4 in 1..3  render one block:
 //     16-bit size (1..1024), flags (bit 0: a `lost` count byte follows; bit 1: an xrun before
 //     the block; bit 2: events pointer null), descriptor count (0..255), then each descriptor:
@@ -26,11 +28,14 @@
 // Commands are those that change what a note does: assign_buffer (1..2 channels, 1..2048 frames,
 // so voices end), unload, set_mode, set_quantize, clock_tempo, set_choke, set_poly, stop_all with
 // the Controller's values, and set_velocity_curve with any float at all (NaN, infinities,
-// negatives, huge), since a curve is a number the engine must take from any sender.
+// negatives, huge), since a curve is a number the engine must take from any sender; and the
+// lights' (midi_send, set_led_slot, set_led_state, set_led_init with 0..300 bytes, led_refresh),
+// as the Controller makes them from a profile, with fuzzed notes, channels, states and bytes.
 //
 // Checked after each block, against a model that reads the same events through its own
 // MidiParser with the documented budget:
 //   - outputs finite and within 1e6; active voices within the pool;
+//   - MIDI output events inside the block, in time order, of a possible size;
 //   - midi_messages, midi_dropped and midi_stray_bytes equal the model's (so never decrease);
 //   - a slot sounds only if it was given a buffer and a note-on for it got through the budget,
 //     and never with more voices than the most polyphony it was given;
@@ -57,6 +62,7 @@
 #include "looperd/event.hpp"
 #include "looperd/limits.hpp"
 #include "looperd/midi.hpp"
+#include "looperd/midi_commands.hpp"
 #include "looperd/rt_guard.hpp"
 #include "looperd/sample_buffer.hpp"
 
@@ -249,11 +255,15 @@ struct Harness {
 
     void send(Reader& in) {
         static constexpr CommandKind kKinds[] = {
-            CommandKind::assign_buffer, CommandKind::unload,      CommandKind::set_mode,
-            CommandKind::set_quantize,  CommandKind::clock_tempo, CommandKind::set_choke,
-            CommandKind::set_poly,      CommandKind::stop_all,    CommandKind::set_velocity_curve};
+            CommandKind::assign_buffer, CommandKind::unload,       CommandKind::set_mode,
+            CommandKind::set_quantize,  CommandKind::clock_tempo,  CommandKind::set_choke,
+            CommandKind::set_poly,      CommandKind::stop_all,     CommandKind::set_velocity_curve,
+            CommandKind::midi_send,     CommandKind::set_led_slot, CommandKind::set_led_state,
+            CommandKind::set_led_init,  CommandKind::led_refresh};
+        const CommandKind kind = kKinds[in.u8() % std::size(kKinds)];
+        if (send_light(kind, in)) return;
         Command c;
-        c.kind = kKinds[in.u8() % std::size(kKinds)];
+        c.kind = kind;
         c.slot = in.u8() % (kSlots + 1);  // kSlots: outside the table
         const std::uint8_t frame_mode = in.u8();
         const std::uint16_t offset = in.u16();
@@ -304,6 +314,47 @@ struct Harness {
         if (c.kind == CommandKind::set_quantize && c.value != 0.0F) ever_quantized = true;
         if (c.kind == CommandKind::set_poly)
             max_poly[c.slot] = std::max(max_poly[c.slot], static_cast<std::uint32_t>(c.value));
+    }
+
+    // The lights' commands, as the Controller makes them from a profile (midi_commands.hpp),
+    // with fuzzed notes, channels, states and init bytes: they change only what goes out on
+    // midi_out, never what a note plays, so the model needs nothing of them. False for the
+    // other kinds.
+    bool send_light(CommandKind kind, Reader& in) {
+        const std::uint8_t a = in.u8();
+        const std::uint8_t b = in.u8();
+        const std::uint8_t d = in.u8();
+        // A full ring refuses a command, as it would the Controller's: the light stays unset.
+        auto send_one = [this](const Command& c) { return engine.try_send(c); };
+        switch (kind) {
+            case CommandKind::midi_send:
+                send_one(midi_send_command(static_cast<std::uint8_t>(a | 0x80U), b & 0x7FU,
+                                           d & 0x7FU, next_frame + d % (2 * kMaxBlock)));
+                return true;
+            case CommandKind::set_led_slot: {
+                const auto status =
+                    static_cast<std::uint8_t>((b % 2 == 0 ? 0x90U : 0xB0U) | (b >> 4U));
+                send_one(led_slot_command(a % (kSlots + 1), status, d & 0x7FU));
+                return true;
+            }
+            case CommandKind::set_led_state:
+                send_one(led_state_command(static_cast<LedState>(a % kLedStates), b & 0x7FU,
+                                           d % 17 == 16 ? kLedSlotChannel : d % 16));
+                return true;
+            case CommandKind::set_led_init: {
+                // An init message of 0..300 bytes: a SysEx, or anything a profile file holds.
+                const std::size_t size = std::size_t{a} + (b % 2 == 0 ? 0 : 45);
+                std::vector<std::uint8_t> bytes(size);
+                for (std::size_t i = 0; i < size; ++i) bytes[i] = in.u8();
+                led_init_commands(bytes, send_one);
+                return true;
+            }
+            case CommandKind::led_refresh:
+                send_one(led_refresh_command());
+                return true;
+            default:
+                return false;
+        }
     }
 
     // One descriptor's events into the arena (see the header comment).
@@ -429,6 +480,20 @@ struct Harness {
         }
         if (sounding > active) fail("more sounding voices than active ones");
         last_block_silent = active == 0;
+
+        // What goes out on midi_out: inside the block, each event 1..3 bytes or the init
+        // message the engine holds, in time order (JACK refuses events out of order).
+        std::uint32_t last_time = 0;
+        for (std::uint32_t i = 0; i < engine.midi_output_count(); ++i) {
+            const MidiOutEvent& e = engine.midi_output()[i];
+            if (e.time >= n) fail("a MIDI output event past the block's end");
+            if (e.time < last_time) fail("MIDI output events out of time order");
+            last_time = e.time;
+            if (e.size == 0 || (e.long_data == nullptr && e.size > 3))
+                fail("a MIDI output event of impossible size");
+            if (e.long_data != nullptr && e.size > limits::kMaxMidiInitBytes)
+                fail("a long MIDI output event longer than the init message's room");
+        }
 
         if (engine.midi_messages() != model.messages) fail("midi_messages differs from the model");
         if (engine.midi_dropped() != model.dropped) fail("midi_dropped differs from the model");
