@@ -16,7 +16,9 @@ namespace looperd {
 // tempo change keeps the beats continuous. Following JACK: while the transport rolls with
 // BBT, each block re-anchors at the transport's beat position and tempo; otherwise the
 // internal clock runs on at the last tempo seen. Following MIDI clock: each tick re-anchors
-// the grid at the tick's filtered time (MidiClockIn), a fractional frame.
+// the grid at the tick's filtered time (MidiClockIn), a fractional frame. Following Ableton
+// Link: each block re-anchors at the session's beat and tempo (LinkInfo); without a session
+// the grid runs on at the last tempo seen.
 class Clock {
   public:
     // Audio thread. Called at the start of every block.
@@ -33,6 +35,14 @@ class Clock {
             if (tr.beats_per_bar >= 1.0) meter_ = tr.beats_per_bar;
             anchor_frame_ = static_cast<double>(t.frame);
             anchor_beat_ = tr.beat;
+        }
+        // An Ableton Link session: its tempo, and its beat where the block's first frame will
+        // sound; the meter stays looperd's (it is the session's quantum).
+        const LinkInfo& link = t.link;
+        if (source_ == ClockSource::link && link.valid && link.bpm > 0.0) {
+            bpm_ = link.bpm;
+            anchor_frame_ = static_cast<double>(t.frame);
+            anchor_beat_ = link.beat;
         }
     }
 

@@ -102,7 +102,7 @@ inline constexpr std::uint32_t kLedStates = 6;
 inline constexpr std::uint32_t kLedSlotChannel = 0xFF;
 
 enum class SlotMode : std::uint8_t { oneshot = 0, loop = 1, gate = 2, toggle = 3 };
-enum class ClockSource : std::uint8_t { internal = 0, jack = 1, midi = 2 };
+enum class ClockSource : std::uint8_t { internal = 0, jack = 1, midi = 2, link = 3 };
 
 // Command: one network/loader → audio message. A value: slot index and numbers; the only
 // pointer that crosses is to an immutable, prefaulted SampleBuffer whose ownership passes

@@ -210,6 +210,7 @@ void JackClient::activate(Engine& engine) {
         last_cycle_low_ = now;
         cycle_frame_.store(kNoCycle, std::memory_order_release);
         ever_activated_ = true;
+        link_time_.reset();
     }
     if (jack_activate(client_) != 0) throw std::runtime_error("cannot activate the JACK client");
 }
@@ -482,6 +483,15 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
 
     {
         rt_guard::Scope realtime;
+        // Link's clock is read through the vDSO like CLOCK_MONOTONIC below; the session is only
+        // read (LinkSession::capture), under the guard like the engine.
+        if (link_ && link_->enabled()) {
+            const std::uint32_t rate = sample_rate_.load(std::memory_order_relaxed);
+            const double latency_micros =
+                rate > 0 ? 1e6 * playback_latency_.load(std::memory_order_relaxed) / rate : 0.0;
+            timing.link = link_->capture(link_time_.host_time(timing.frame, link_->now_micros()) +
+                                         latency_micros);
+        }
         // CLOCK_MONOTONIC is read through the vDSO: no system call on the audio thread.
         timespec began{};
         clock_gettime(CLOCK_MONOTONIC, &began);

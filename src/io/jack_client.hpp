@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/host_time_filter.hpp"
+#include "io/link_session.hpp"
 #include "io/render_meter.hpp"
 #include "looperd/engine.hpp"
 
@@ -54,6 +56,11 @@ class JackClient {
     // Main thread, after open(). Starts processing into `engine`, which must outlive close().
     // Throws std::runtime_error.
     void activate(Engine& engine);
+    // Main thread, before the first activate(). While `link` is enabled, each cycle hands the
+    // engine the Link session's beat and tempo where the cycle's first frame will sound (the
+    // frame's system-clock time, filtered, plus our ports' playback latency). `link` must
+    // outlive the client.
+    void set_link(const LinkSession* link) noexcept { link_ = link; }
     // Main thread. Lets the connection go (also after the server died: closing is what frees
     // our side). The audio thread has stopped when it returns.
     void close() noexcept;
@@ -198,6 +205,10 @@ class JackClient {
     std::atomic<std::uint32_t> round_trip_{0};
     std::atomic<bool> latency_changed_{false};
     RenderMeter render_meter_;
+    // Ableton Link (may be null). The filter is the audio thread's while it runs; activate()
+    // resets it before, since a new server may run on another clock's frames.
+    const LinkSession* link_ = nullptr;
+    HostTimeFilter link_time_;
     std::atomic<bool> server_gone_{false};
     std::atomic<bool> abandoned_{false};
     char shutdown_reason_[256] = {};

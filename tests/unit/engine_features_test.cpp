@@ -95,6 +95,17 @@ class Timeline {
         roll_beat_ = beat;
         tr.beat = beat;
     }
+    // An Ableton Link session at `bpm` with `beat` at the next block's first frame; each block
+    // is then given the session's beat at its own first frame.
+    void link(double bpm, double beat) {
+        timing_.link.valid = true;
+        timing_.link.bpm = bpm;
+        link_frame_ = now();
+        link_beat_ = beat;
+        timing_.link.beat = beat;
+    }
+    // The session is left (or never joined): blocks carry no Link time.
+    void leave_link() { timing_.link.valid = false; }
     // The transport stops where it is (BBT stays valid, the beat stands still).
     void stop_transport() { timing_.transport.rolling = false; }
     void set_transport(const looperd::TransportInfo& tr) { timing_.transport = tr; }
@@ -110,6 +121,10 @@ class Timeline {
         auto& tr = timing_.transport;
         if (tr.valid && tr.rolling)
             tr.beat = roll_beat_ + static_cast<double>(now() - roll_frame_) * tr.bpm / 60.0 / kRate;
+        auto& link = timing_.link;
+        if (link.valid)
+            link.beat =
+                link_beat_ + static_cast<double>(now() - link_frame_) * link.bpm / 60.0 / kRate;
         h_.render_timed(block_, timing_);
         for (std::uint32_t o = 0; o < rec_.size(); ++o)
             rec_[o].insert(rec_[o].end(), h_.out(o), h_.out(o) + block_);
@@ -123,6 +138,8 @@ class Timeline {
     std::vector<std::vector<float>> rec_;
     std::uint64_t roll_frame_ = 0;
     double roll_beat_ = 0.0;
+    std::uint64_t link_frame_ = 0;
+    double link_beat_ = 0.0;
 };
 
 // x[at + k] == want(k) for k in [0, n): bit for bit, or within `tolerance`. Reports the first
@@ -568,6 +585,81 @@ TEST(EngineJackSync, WhenTheTransportStopsTheGridRunsOnAtTheLastTempo) {
     tl.roll(100.0, 4.0, 1.0);  // 28800 frames a beat: beat 4 at start + 86400
     tl.run(50 * kBlock);
     tl.stop_transport();
+    ASSERT_TRUE(tl.send(kStart + 20000, CommandKind::play, 0, 1.0F));
+    const std::uint64_t bar = kStart + 3 * 28800;
+    tl.run_to(bar + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(bar)));
+    EXPECT_TRUE(
+        frames_equal(tl.out(0), tl.at(bar), 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quantize following an Ableton Link session (the JACK layer hands each block its LinkInfo)
+
+float link_source() {
+    return static_cast<float>(static_cast<std::uint8_t>(looperd::ClockSource::link));
+}
+
+// At 90 BPM (32,000 frames a beat) with the session's beat 7.5 at the start, a beat-quantized
+// press lands where the session's beat is 9, a bar-quantized one where it is 12 (the meter is
+// looperd's, the session's quantum).
+TEST(EngineLinkSync, QuantizedPressesLandOnTheSessionsBeatsAndBars) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 21);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.send(0, CommandKind::set_quantize, 0, 1.0F);
+    tl.send(0, CommandKind::set_quantize, 1, -1.0F);
+    tl.link(90.0, 7.5);
+    tl.run(4 * kBlock);
+    ASSERT_TRUE(tl.send(kStart + 20000, CommandKind::play, 0, 1.0F));
+    ASSERT_TRUE(tl.send(kStart + 20000, CommandKind::play, 1, 1.0F));
+    const std::uint64_t beat9 = kStart + 16000 + 32000;
+    const std::uint64_t beat12 = beat9 + 3 * 32000;
+    tl.run_to(beat12 + 2000);
+    const auto& x = tl.out(0);
+    EXPECT_TRUE(silent(x, 0, tl.at(beat9)));
+    EXPECT_TRUE(frames_equal(x, tl.at(beat9), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(silent(x, tl.at(beat9) + 1000, tl.at(beat12) - tl.at(beat9) - 1000));
+    EXPECT_TRUE(frames_equal(x, tl.at(beat12), 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+// A peer changes the session's tempo: the grid follows from the next block on.
+TEST(EngineLinkSync, ThePeersTempoChangeMovesTheGrid) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 22);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.send(0, CommandKind::set_quantize, 0, 1.0F);
+    tl.link(120.0, 0.0);  // 24,000 frames a beat
+    tl.run(100 * kBlock);
+    // Now 60 BPM (48,000 frames a beat), on beat 20 at this block.
+    const std::uint64_t change = tl.now();
+    tl.link(60.0, 20.0);
+    ASSERT_TRUE(tl.send(change + 1000, CommandKind::play, 0, 1.0F));
+    const std::uint64_t beat21 = change + 48000;
+    tl.run_to(beat21 + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(beat21)));
+    EXPECT_TRUE(
+        frames_equal(tl.out(0), tl.at(beat21), 1000, [&](auto k) { return b->channel(0)[k]; }));
+}
+
+// Without a session (Link not joined yet, or left) the grid runs on at the last tempo seen;
+// and the Link source ignores a rolling JACK transport.
+TEST(EngineLinkSync, WithoutASessionTheGridRunsOnAtTheLastTempo) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 23);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    tl.link(100.0, 1.0);  // 28,800 frames a beat: beat 4 at start + 86,400
+    tl.roll(150.0, 3.0, 0.5);
+    tl.run(50 * kBlock);
+    tl.leave_link();
     ASSERT_TRUE(tl.send(kStart + 20000, CommandKind::play, 0, 1.0F));
     const std::uint64_t bar = kStart + 3 * 28800;
     tl.run_to(bar + 2000);
