@@ -307,8 +307,8 @@ class LiveLooping : public IntegrationTest {
         // The take lasts `ms` plus however late the second press is (a busy machine): the loop
         // is looked for up to half a second longer than asked, so that a 1,000 ms take that
         // came out 48,128 frames long is still found.
-        const auto longest = static_cast<std::size_t>(kRate) *
-                             static_cast<std::size_t>(ms.count() + 500) / 1000;
+        const auto longest =
+            static_cast<std::size_t>(kRate) * static_cast<std::size_t>(ms.count() + 500) / 1000;
         return find_loop(played, before, longest);
     }
 
