@@ -169,6 +169,13 @@ class Timeline {
     return frames_equal(x, at, n, [](std::size_t) { return 0.0F; });
 }
 
+// x[at + k] is the first channel of `buffer` at frame k for k in [0, n): a one-shot heard from
+// its first frame on, bit for bit.
+::testing::AssertionResult plays(const std::vector<float>& x, std::size_t at,
+                                 const SampleBuffer& buffer, std::size_t n) {
+    return frames_equal(x, at, n, [&](std::size_t k) { return buffer.channel(0)[k]; });
+}
+
 // Noise quantised to multiples of 2^-10 and small: gains of 0.5 and sums of a few are exact
 // in float in any order, so mixes can be compared bit for bit.
 SampleBuffer* quantised_noise(EngineHarness& h, std::uint32_t channels, std::uint32_t frames,
@@ -305,7 +312,7 @@ TEST(EngineSchedule, ALateCommandAppliesAtTheBlockStartAndIsCounted) {
     tl.run(400);
     EXPECT_EQ(h.engine().late_commands(), 1U);
     EXPECT_TRUE(silent(tl.out(0), 0, tl.at(t0)));
-    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(t0), 300, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(t0), *b, 300));
 }
 
 TEST(EngineSchedule, FrameZeroAndTheBlockStartApplyAtTheBlockStartAndAreNotLate) {
@@ -324,7 +331,7 @@ TEST(EngineSchedule, FrameZeroAndTheBlockStartApplyAtTheBlockStartAndAreNotLate)
     tl.run(400);
     EXPECT_EQ(h.engine().late_commands(), 0U);
     EXPECT_TRUE(silent(tl.out(0), 0, tl.at(t0)));
-    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(t0), 300, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(t0), *b, 300));
     EXPECT_TRUE(silent(tl.out(0), tl.at(t0 + 300), tl.at(t1) - tl.at(t0 + 300)));
     EXPECT_TRUE(frames_equal(tl.out(0), tl.at(t1), 300, [&](auto k) { return b2->channel(0)[k]; }))
         << "a command on the block's first frame plays on it";
@@ -357,7 +364,7 @@ TEST(EngineSchedule, CapacityRefusesBeyondItAndHandsARefusedBufferBack) {
     tl.run(400);
     EXPECT_EQ(h.engine().refused_scheduled(), 2U);
     EXPECT_TRUE(silent(tl.out(0), tl.at(far), tl.at(p) - tl.at(far)));
-    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(p), 200, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(p), *b, 200));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,7 +454,7 @@ TEST(EngineQuantizeOrigin, WithoutAResetTheGridStartsAtTheFirstBlock) {
     ASSERT_TRUE(tl.send(777'777 + 5000, CommandKind::play, 0, 1.0F));
     tl.run(kBeat + 2000);
     EXPECT_TRUE(silent(tl.out(0), 0, kBeat));
-    EXPECT_TRUE(frames_equal(tl.out(0), kBeat, 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), kBeat, *b, 1000));
 }
 
 TEST_F(EngineQuantize, AQuantizedStopFadesFromTheNextBeat) {
@@ -535,9 +542,9 @@ TEST(EngineJackSync, ABarQuantizedPlayLandsWhereTheTransportBeatIsAMultipleOfThe
     tl.run_to(bar2 + 2000);
     const auto& x = tl.out(0);
     EXPECT_TRUE(silent(x, 0, tl.at(bar1)));
-    EXPECT_TRUE(frames_equal(x, tl.at(bar1), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(x, tl.at(bar1), *b, 1000));
     EXPECT_TRUE(silent(x, tl.at(bar1) + 1000, tl.at(bar2) - tl.at(bar1) - 1000));
-    EXPECT_TRUE(frames_equal(x, tl.at(bar2), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(x, tl.at(bar2), *b, 1000));
 }
 
 TEST(EngineJackSync, TheTransportTempoSetsTheGrid) {
@@ -553,8 +560,7 @@ TEST(EngineJackSync, TheTransportTempoSetsTheGrid) {
     const std::uint64_t beat9 = kStart + 16000 + 32000;
     tl.run_to(beat9 + 2000);
     EXPECT_TRUE(silent(tl.out(0), 0, tl.at(beat9)));
-    EXPECT_TRUE(
-        frames_equal(tl.out(0), tl.at(beat9), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(beat9), *b, 1000));
 }
 
 TEST(EngineJackSync, WithTheTransportStoppedTheInternalClockIsUsed) {
@@ -572,7 +578,7 @@ TEST(EngineJackSync, WithTheTransportStoppedTheInternalClockIsUsed) {
     ASSERT_TRUE(tl.send(kStart + 10013, CommandKind::play, 0, 1.0F));
     tl.run(kBar + 2000);
     EXPECT_TRUE(silent(tl.out(0), 0, kBar));
-    EXPECT_TRUE(frames_equal(tl.out(0), kBar, 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), kBar, *b, 1000));
 }
 
 TEST(EngineJackSync, WhenTheTransportStopsTheGridRunsOnAtTheLastTempo) {
@@ -589,8 +595,7 @@ TEST(EngineJackSync, WhenTheTransportStopsTheGridRunsOnAtTheLastTempo) {
     const std::uint64_t bar = kStart + 3 * 28800;
     tl.run_to(bar + 2000);
     EXPECT_TRUE(silent(tl.out(0), 0, tl.at(bar)));
-    EXPECT_TRUE(
-        frames_equal(tl.out(0), tl.at(bar), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(bar), *b, 1000));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,9 +626,9 @@ TEST(EngineLinkSync, QuantizedPressesLandOnTheSessionsBeatsAndBars) {
     tl.run_to(beat12 + 2000);
     const auto& x = tl.out(0);
     EXPECT_TRUE(silent(x, 0, tl.at(beat9)));
-    EXPECT_TRUE(frames_equal(x, tl.at(beat9), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(x, tl.at(beat9), *b, 1000));
     EXPECT_TRUE(silent(x, tl.at(beat9) + 1000, tl.at(beat12) - tl.at(beat9) - 1000));
-    EXPECT_TRUE(frames_equal(x, tl.at(beat12), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(x, tl.at(beat12), *b, 1000));
 }
 
 // A peer changes the session's tempo: the grid follows from the next block on.
@@ -643,8 +648,7 @@ TEST(EngineLinkSync, ThePeersTempoChangeMovesTheGrid) {
     const std::uint64_t beat21 = change + 48000;
     tl.run_to(beat21 + 2000);
     EXPECT_TRUE(silent(tl.out(0), 0, tl.at(beat21)));
-    EXPECT_TRUE(
-        frames_equal(tl.out(0), tl.at(beat21), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(beat21), *b, 1000));
 }
 
 // Without a session (Link not joined yet, or left) the grid runs on at the last tempo seen;
@@ -664,8 +668,7 @@ TEST(EngineLinkSync, WithoutASessionTheGridRunsOnAtTheLastTempo) {
     const std::uint64_t bar = kStart + 3 * 28800;
     tl.run_to(bar + 2000);
     EXPECT_TRUE(silent(tl.out(0), 0, tl.at(bar)));
-    EXPECT_TRUE(
-        frames_equal(tl.out(0), tl.at(bar), 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(bar), *b, 1000));
 }
 
 TEST(EngineJackSync, TheInternalSourceIgnoresARollingTransport) {
@@ -678,7 +681,7 @@ TEST(EngineJackSync, TheInternalSourceIgnoresARollingTransport) {
     ASSERT_TRUE(tl.send(kStart + 10013, CommandKind::play, 0, 1.0F));
     tl.run(kBar + 2000);
     EXPECT_TRUE(silent(tl.out(0), 0, kBar));
-    EXPECT_TRUE(frames_equal(tl.out(0), kBar, 1000, [&](auto k) { return b->channel(0)[k]; }));
+    EXPECT_TRUE(plays(tl.out(0), kBar, *b, 1000));
 }
 
 // ---------------------------------------------------------------------------------------------
