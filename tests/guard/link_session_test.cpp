@@ -14,10 +14,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <thread>
 
+#include "io/host_time_filter.hpp"
 #include "looperd/rt_guard.hpp"
 
 namespace looperd {
@@ -129,9 +131,9 @@ TEST(LinkSession, APeersTempoPhaseAndStartReachTheAudioThreadAndOursReachThePeer
     EXPECT_FALSE(session.capture(session.now_micros()).valid);
 }
 
-// What the audio thread does with the session, 20,000 times under the guard while the peer
-// changes tempo and transport from its own thread: no allocation, no lock (the guard aborts the
-// test on either).
+// What the audio thread does with the session (the host-time filter, then the capture), 20,000
+// times under the guard while the peer changes tempo and transport from its own thread: no
+// allocation, no lock (the guard aborts the test on either).
 TEST(LinkSession, CaptureNeitherAllocatesNorLocks) {
     ableton::Link peer(100.0);
     peer.enableStartStopSync(true);
@@ -155,10 +157,13 @@ TEST(LinkSession, CaptureNeitherAllocatesNorLocks) {
         }
     });
     double sum = 0.0;
+    // As JackClient::process does each cycle: the cycle's filtered time, then the capture.
+    HostTimeFilter filter;
     {
         rt_guard::Scope realtime;
-        for (int i = 0; i < 20000; ++i) {
-            const LinkInfo info = session.capture(session.now_micros());
+        for (std::uint64_t i = 0; i < 20000; ++i) {
+            const double host = filter.host_time(i * 128, session.now_micros());
+            const LinkInfo info = session.capture(host);
             sum += info.bpm + info.beat;
         }
     }
