@@ -114,6 +114,7 @@ inline constexpr std::string_view kSlotPlaying = "/slot/<n>/playing";
 inline constexpr std::string_view kSlotPosition = "/slot/<n>/position";
 inline constexpr std::string_view kMeterOut = "/meter/out";
 inline constexpr std::string_view kClockBeat = "/clock/beat";
+inline constexpr std::string_view kClockLinkPeers = "/clock/link_peers";
 inline constexpr std::string_view kMidiBindingsReply = "/midi/bindings.reply";
 inline constexpr std::string_view kMidiLearned = "/midi/learned";
 inline constexpr std::string_view kMidiLearning = "/midi/learning";

@@ -294,6 +294,7 @@ void Controller::dispatch(Transaction& tx, const OscMessage& message, const OscE
 }
 
 bool Controller::commit(Transaction& tx, const OscEndpoint& from) {
+    for (auto& effect : tx.before) effect();
     if (!tx.commands.empty()) {
         const std::size_t sent = port_.send_all(tx.commands);
         if (sent < tx.commands.size()) {
@@ -313,6 +314,10 @@ bool Controller::commit(Transaction& tx, const OscEndpoint& from) {
 
 void Controller::later(const Request& r, std::function<void()> effect) {
     r.tx.effects.push_back(std::move(effect));
+}
+
+void Controller::first(const Request& r, std::function<void()> effect) {
+    r.tx.before.push_back(std::move(effect));
 }
 
 void Controller::reject_packet(const std::string& reason, const OscEndpoint& from) {

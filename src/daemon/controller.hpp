@@ -26,6 +26,7 @@
 #include "daemon/path_confinement.hpp"
 #include "daemon/sample_loading.hpp"
 #include "daemon/take_tracker.hpp"
+#include "io/link_session.hpp"
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
 #include "looperd/command.hpp"
@@ -62,9 +63,17 @@ struct RuntimeStatus {
     std::uint64_t midi_events = 0;
     std::uint64_t midi_dropped = 0;
     double tempo = 0.0;  // the beat grid's tempo, from its source (internal or JACK), in BPM
+    std::uint32_t link_peers = 0;  // other Link apps in the session (0 while Link is off)
     // Seconds since the daemon started: a surface that sees it fall knows looperd restarted
     // and subscribes again.
     double uptime_s = 0.0;
+};
+
+// Ableton Link (docs/link.md): the session, and looperd's beat at a time of Link's clock (the
+// audio thread's last cycle, JackClient::beat_at_host).
+struct LinkControl {
+    LinkSession* session = nullptr;
+    std::function<std::optional<double>(double host_micros)> beat_at_host;
 };
 
 struct ControllerConfig {
@@ -196,6 +205,12 @@ class Controller {
     // Before any message is handled: where accepted changes and senders are reported, and what
     // /notify, /refresh, /slot/<n>/info and /slots use. Null: those answer /error.
     void set_feedback(Feedback* feedback) { feedback_ = feedback; }
+    // Before any message is handled: the Link session `/clock/sync link` joins. Without one (or
+    // in a looperd built without Link), `/clock/sync link` answers /error.
+    void set_link(LinkControl link) { link_ = std::move(link); }
+    // A thread of its own, a few times a second, while Link may be on: the session's tempo,
+    // changed by a peer, becomes looperd's (mirrored, echoed to surfaces as /clock/tempo).
+    void follow_link();
     // Any thread: a copy of the mirror (every slot's parameters, loads in flight, the clock).
     // `changes`, when given, receives the change count the copy includes.
     MirrorState snapshot(std::uint64_t* changes = nullptr) const;
@@ -236,6 +251,7 @@ class Controller {
         std::vector<Command> commands;
         std::vector<std::string> command_addresses;  // the message each command came from
         std::vector<std::function<void()>> effects;  // after the commands, in order
+        std::vector<std::function<void()>> before;   // before the commands are sent
         std::size_t scheduled = 0;                   // future frames among `commands`
         std::size_t loads = 0;                       // loads it queues
         bool refused = false;                        // the message being handled was refused
@@ -288,6 +304,10 @@ class Controller {
     void osc_clock_reset(const Request& r);
     void osc_midi_leds_refresh(const Request& r);
     void osc_clock_sync(const Request& r);
+    // Ableton Link (controller_link.cpp).
+    bool link_available() const;
+    void join_link(double bpm, double meter);
+    void leave_link();
     void osc_notify(const Request& r);
     void osc_refresh(const Request& r);
     void osc_slot_info(const Request& r);
@@ -339,6 +359,8 @@ class Controller {
     bool send(Command c, const Request& r);
     // Holds `effect` back until r's transaction commits.
     static void later(const Request& r, std::function<void()> effect);
+    // `effect` runs when r's transaction commits, before its commands reach the engine.
+    static void first(const Request& r, std::function<void()> effect);
     bool check_arity(const Request& r, std::size_t min, std::size_t max);
     std::optional<bool> button(const Request& r);
     // The one argument of a number or whole row, checked against the row's range (its upper
@@ -381,6 +403,7 @@ class Controller {
     template <typename T>
     void set_global(const Request& r, T Mirror::Globals::*field);
     Feedback* feedback_ = nullptr;
+    LinkControl link_;
     Persistence* persistence_ = nullptr;
     std::function<void()> pace_;
     // Network thread (or main before it starts): a rig is being applied.

@@ -62,6 +62,7 @@ OscMessage Controller::status_message() const {
     add("midi_events", i32(s.midi_events));
     add("midi_dropped", i32(s.midi_dropped));
     add("tempo", OscArg::float32(static_cast<float>(s.tempo)));
+    add("link_peers", i32(s.link_peers));
     return m;
 }
 
@@ -248,12 +249,21 @@ void Controller::osc_slot_quantize(const Request& r) {
     echo(r, r.row.echo, given);
 }
 
+// Following Link, the tempo is the session's: every peer follows it (and looperd, through
+// the session).
 void Controller::osc_clock_tempo(const Request& r) {
     set_global(r, &Mirror::Globals::tempo);
+    if (r.tx.refused || r.tx.mirror.globals().sync != ClockSource::link) return;
+    const double bpm = r.tx.mirror.globals().tempo;
+    later(r, [this, bpm] { link_.session->set_tempo(bpm); });
 }
 
+// The meter is Link's quantum: the beats over which looperd's phase matches the session's.
 void Controller::osc_clock_meter(const Request& r) {
     set_global(r, &Mirror::Globals::meter);
+    if (r.tx.refused || link_.session == nullptr) return;
+    const double meter = r.tx.mirror.globals().meter;
+    later(r, [this, meter] { link_.session->set_quantum(meter); });
 }
 
 void Controller::osc_clock_reset(const Request& r) {
@@ -273,8 +283,22 @@ void Controller::osc_clock_sync(const Request& r) {
         refuse(r, fmt::format("{} must be {}", r.row.what, osc::quoted_choices(r.row)));
         return;
     }
+    const auto source = static_cast<ClockSource>(*index);
+    if (source == ClockSource::link && !link_available()) {
+        refuse(r, "this looperd was built without Ableton Link (meson's `link` feature)");
+        return;
+    }
     if (!send(Command{*r.row.command, 0, static_cast<float>(*index)}, r)) return;
-    r.tx.mirror.edit_globals().sync = static_cast<ClockSource>(*index);
+    const ClockSource was = r.tx.mirror.globals().sync;
+    r.tx.mirror.edit_globals().sync = source;
+    // Link is joined before the engine follows it, so that the session already holds
+    // looperd's beat when it does: the beat never jumps.
+    if (source == ClockSource::link && was != ClockSource::link) {
+        const double bpm = r.tx.mirror.globals().tempo;
+        const double meter = r.tx.mirror.globals().meter;
+        first(r, [this, bpm, meter] { join_link(bpm, meter); });
+    }
+    if (source != ClockSource::link && was == ClockSource::link) later(r, [this] { leave_link(); });
     echo(r, r.row.echo, OscArg::string(a.s));
 }
 

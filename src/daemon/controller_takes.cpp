@@ -126,6 +126,10 @@ void Controller::osc_clock_from_slot(const Request& r) {
         refuse(r, "the clock follows MIDI clock: /clock/sync internal first");
         return;
     }
+    if (r.tx.mirror.globals().sync == ClockSource::link) {
+        refuse(r, "the clock follows Ableton Link: /clock/sync internal first");
+        return;
+    }
     const Mirror::Slot& s = r.tx.mirror.slot(n);
     if (!s.take || s.take_frames == 0) {
         refuse(r, fmt::format("slot {} holds no take", n));

@@ -347,6 +347,7 @@ std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) cons
     out.push_back({at(Handler::clock_sync), {OscArg::string(std::string(sync_name(mirror.sync)))}});
     out.push_back({at(Handler::monitor), {OscArg::int32(mirror.monitor)}});
     out.push_back({std::string(osc::kMidiLearning), {OscArg::string(mirror.midi_learning)}});
+    out.push_back({std::string(osc::kClockLinkPeers), {OscArg::int32(link_peers())}});
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
         const SlotMirror& s = mirror.slots[n];
         const SlotParams& p = s.params;
@@ -453,6 +454,12 @@ void Feedback::tick(TimePoint now) {
                                {OscArg::int32(static_cast<std::int32_t>(bar + 1)),
                                 OscArg::int32(static_cast<std::int32_t>(in_bar + 1))}});
         }
+    }
+
+    // Link's peers: each change (Link's thread counts them).
+    if (const std::uint32_t peers = link_peers(); peers != last_link_peers_) {
+        last_link_peers_ = peers;
+        changed.push_back({std::string(osc::kClockLinkPeers), {OscArg::int32(peers)}});
     }
 
     // Position and meter, at the position rate.

@@ -59,6 +59,9 @@ class Feedback {
              Now now = std::chrono::steady_clock::now);
     ~Feedback();
     Feedback(const Feedback&) = delete;
+    // Before start(): how many peers looperd's Ableton Link session has (any thread), which
+    // surfaces are told of (/clock/link_peers). Unset: 0.
+    void set_link_peers(std::function<std::uint32_t()> peers) { link_peers_ = std::move(peers); }
     Feedback& operator=(const Feedback&) = delete;
 
     // Before start(): called (under the subscriber table's lock) for every subscriber that goes,
@@ -132,6 +135,7 @@ class Feedback {
 
     // Slot `n`'s state_name, from the mirror and the engine's telemetry.
     const char* slot_state(const SlotMirror& slot, std::uint32_t n) const;
+    std::uint32_t link_peers() const { return link_peers_ ? link_peers_() : 0; }
     std::vector<OscMessage> state_messages(const MirrorState& mirror) const;
     void add_subscriber(const OscEndpoint& to, const OscEndpoint& owner, bool is_static,
                         bool zero_config, int mode, TimePoint now);
@@ -169,6 +173,8 @@ class Feedback {
     // Feedback thread only: what was last told, to send changes only.
     std::vector<std::string> last_state_;
     std::optional<std::int64_t> last_beat_;
+    std::function<std::uint32_t()> link_peers_;
+    std::uint32_t last_link_peers_ = 0;
     TimePoint next_position_{};
     bool meter_was_silent_ = false;
 

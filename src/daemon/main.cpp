@@ -44,6 +44,7 @@
 #include "daemon/worker_thread.hpp"
 #include "io/jack_client.hpp"
 #include "io/jack_link.hpp"
+#include "io/link_session.hpp"
 #include "io/memory_lock.hpp"
 #include "io/net_allowlist.hpp"
 #include "io/osc_server.hpp"
@@ -62,6 +63,9 @@ constexpr auto kExpiryInterval = std::chrono::milliseconds(100);
 // How often the MIDI control thread takes bound messages: a CC moves its address at most this
 // much later than the audio thread read it.
 constexpr auto kMidiControlPeriod = std::chrono::milliseconds(5);
+// How often a Link peer's tempo change is looked for: surfaces see it this much later (the
+// grid itself follows the session every cycle).
+constexpr auto kLinkFollowPeriod = std::chrono::milliseconds(50);
 
 // <state directory>/takes, made (mode 0700, like the state directory) and canonical: where
 // finished takes are kept (docs/recording.md). Empty, with a log line, when it cannot be made;
@@ -250,6 +254,11 @@ int run(const Options& options, const std::optional<RigState>& preset,
     // JackLink joins it (now, or whenever a server appears).
     JackClient jack(options.client_name, server_name, options.outputs, options.sample_rate,
                     options.inputs, options.midi);
+    // Ableton Link (docs/link.md): made now, joined only by /clock/sync link. It starts at the
+    // schema's defaults: joining gives it looperd's tempo and meter.
+    LinkSession ableton_link(osc::row(osc::Handler::clock_tempo).def,
+                             osc::row(osc::Handler::clock_meter).def);
+    if (LinkSession::available()) jack.set_link(&ableton_link);
 
     EngineConfig engine_config;
     engine_config.outputs = options.outputs;
@@ -310,7 +319,7 @@ int run(const Options& options, const std::optional<RigState>& preset,
         [&osc](const OscEndpoint& to, const OscMessage& m) {
             if (!osc.send(to, m)) spdlog::warn("cannot send {} to {}", m.address, to.to_string());
         },
-        [&engine, &jack, &gate_counters, &persistence, &jack_link,
+        [&engine, &jack, &gate_counters, &persistence, &jack_link, &ableton_link,
          started = std::chrono::steady_clock::now()] {
             RuntimeStatus s;
             s.voices = engine.active_voices();
@@ -333,6 +342,7 @@ int run(const Options& options, const std::optional<RigState>& preset,
             s.midi_events = engine.midi_messages();
             s.midi_dropped = engine.midi_dropped();
             s.tempo = engine.clock_bpm();
+            s.link_peers = static_cast<std::uint32_t>(ableton_link.peers());
             s.uptime_s =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             return s;
@@ -388,6 +398,16 @@ int run(const Options& options, const std::optional<RigState>& preset,
         });
     feedback.on_forget([&feedback_links](const OscEndpoint& to) { feedback_links.close(to); });
     controller.set_feedback(&feedback);
+    feedback.set_link_peers(
+        [&ableton_link] { return static_cast<std::uint32_t>(ableton_link.peers()); });
+    controller.set_link(
+        {&ableton_link, [&jack](double host_micros) { return jack.beat_at_host(host_micros); }});
+    // A peer's tempo becomes looperd's (mirrored, saved, echoed): Link is asked a few times a
+    // second, from a thread of its own, never the audio thread.
+    WorkerThread link_follow;
+    if (LinkSession::available())
+        link_follow.start(
+            {.round = [&controller] { controller.follow_link(); }, .period = kLinkFollowPeriod});
 
     JackLinkConfig link_config;
     link_config.autoconnect = options.autoconnect;
@@ -542,6 +562,7 @@ int run(const Options& options, const std::optional<RigState>& preset,
     stopping = true;
     network.join();
     midi_control.stop();
+    link_follow.stop();
     controller.stop();                     // the loader thread reports nothing more
     if (persistence) persistence->stop();  // the last changes are saved
     feedback.stop();

@@ -485,12 +485,15 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
         rt_guard::Scope realtime;
         // Link's clock is read through the vDSO like CLOCK_MONOTONIC below; the session is only
         // read (LinkSession::capture), under the guard like the engine.
-        if (link_ && link_->enabled()) {
+        // The host time is fitted every cycle, Link on or off, so that the grid's place on the
+        // system clock (beat_stamp_) is known when Link is enabled.
+        double sounds_at = 0.0;
+        if (link_) {
             const std::uint32_t rate = sample_rate_.load(std::memory_order_relaxed);
             const double latency_micros =
                 rate > 0 ? 1e6 * playback_latency_.load(std::memory_order_relaxed) / rate : 0.0;
-            timing.link = link_->capture(link_time_.host_time(timing.frame, link_->now_micros()) +
-                                         latency_micros);
+            sounds_at = link_time_.host_time(timing.frame, link_->now_micros()) + latency_micros;
+            if (link_->enabled()) timing.link = link_->capture(sounds_at);
         }
         // CLOCK_MONOTONIC is read through the vDSO: no system call on the audio thread.
         timespec began{};
@@ -505,6 +508,10 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
             for (std::uint32_t i = 0; i < engine_->midi_output_count(); ++i)
                 jack_midi_event_write(midi_out, out[i].time, out[i].bytes(), out[i].size);
         }
+        if (link_)
+            beat_stamp_.write({.host_micros = sounds_at,
+                               .beat = engine_->clock_beat(),
+                               .bpm = engine_->clock_bpm()});
         timespec ended{};
         clock_gettime(CLOCK_MONOTONIC, &ended);
         const auto render_ns =

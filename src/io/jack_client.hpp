@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "io/beat_stamp.hpp"
 #include "io/host_time_filter.hpp"
 #include "io/link_session.hpp"
 #include "io/render_meter.hpp"
@@ -61,6 +63,11 @@ class JackClient {
     // frame's system-clock time, filtered, plus our ports' playback latency). `link` must
     // outlive the client.
     void set_link(const LinkSession* link) noexcept { link_ = link; }
+    // Any thread, with set_link() given: looperd's beat at `host_micros` (Link's clock), from
+    // the last cycle's grid. Nothing before the first cycle.
+    std::optional<double> beat_at_host(double host_micros) const noexcept {
+        return beat_stamp_.beat_at(host_micros);
+    }
     // Main thread. Lets the connection go (also after the server died: closing is what frees
     // our side). The audio thread has stopped when it returns.
     void close() noexcept;
@@ -209,6 +216,7 @@ class JackClient {
     // resets it before, since a new server may run on another clock's frames.
     const LinkSession* link_ = nullptr;
     HostTimeFilter link_time_;
+    BeatStamp beat_stamp_;  // the audio thread writes it after each cycle's render
     std::atomic<bool> server_gone_{false};
     std::atomic<bool> abandoned_{false};
     char shutdown_reason_[256] = {};

@@ -47,6 +47,8 @@ class LinkSession {
     void request_beat(double beat, double host_micros);
     // Control thread. Starts or stops the session's transport (with start/stop sync on).
     void set_playing(bool playing, double host_micros);
+    // Control thread. The session's tempo now (looperd's own while not enabled).
+    double tempo() const;
 
     // Any thread.
     bool enabled() const noexcept { return enabled_.load(std::memory_order_relaxed); }

@@ -68,6 +68,10 @@ void LinkSession::set_playing(bool playing, double host_micros) {
     impl_->link.commitAppSessionState(state);
 }
 
+double LinkSession::tempo() const {
+    return impl_->link.captureAppSessionState().tempo();
+}
+
 double LinkSession::now_micros() const noexcept {
     return static_cast<double>(impl_->link.clock().micros().count());
 }

@@ -7,9 +7,12 @@
 
 namespace looperd {
 
-struct LinkSession::Impl {};
+struct LinkSession::Impl {
+    double bpm;
+};
 
-LinkSession::LinkSession(double /*bpm*/, double quantum) : quantum_(quantum) {}
+LinkSession::LinkSession(double bpm, double quantum)
+    : impl_(std::make_unique<Impl>(Impl{bpm})), quantum_(quantum) {}
 
 LinkSession::~LinkSession() = default;
 
@@ -23,11 +26,17 @@ bool LinkSession::enable(bool on) {
 
 void LinkSession::set_start_stop_sync(bool /*on*/) {}
 
-void LinkSession::set_tempo(double /*bpm*/) {}
+void LinkSession::set_tempo(double bpm) {
+    impl_->bpm = bpm;
+}
 
 void LinkSession::request_beat(double /*beat*/, double /*host_micros*/) {}
 
 void LinkSession::set_playing(bool /*playing*/, double /*host_micros*/) {}
+
+double LinkSession::tempo() const {
+    return impl_->bpm;
+}
 
 double LinkSession::now_micros() const noexcept {
     const auto now = std::chrono::steady_clock::now().time_since_epoch();

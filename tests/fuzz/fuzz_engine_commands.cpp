@@ -78,7 +78,7 @@ float value_for(CommandKind kind, std::uint16_t raw) {
         case CommandKind::set_record_offset:
             return static_cast<float>(raw % 9600);
         case CommandKind::clock_from_slot:
-            return span(raw, 20.0, 300.0);
+            return span(raw, 20.0, 999.0);
         case CommandKind::set_gain:
             return span(raw, 0.0, static_cast<double>(limits::kMaxSlotGain));
         case CommandKind::set_master_gain:
@@ -114,7 +114,7 @@ float value_for(CommandKind kind, std::uint16_t raw) {
         case CommandKind::set_beats:
             return span(raw, 0.0, 1024.0);
         case CommandKind::clock_tempo:
-            return span(raw, 20.0, 300.0);
+            return span(raw, 20.0, 999.0);
         case CommandKind::clock_meter:
             return static_cast<float>(1 + raw % 32);
         default:

@@ -286,7 +286,7 @@ struct Harness {
                 break;
             }
             case CommandKind::clock_tempo:
-                c.value = span(in.u16(), 20.0, 300.0);
+                c.value = span(in.u16(), 20.0, 999.0);
                 break;
             case CommandKind::set_choke:
                 c.value = static_cast<float>(in.u8() % (limits::kMaxChokeGroup + 1));

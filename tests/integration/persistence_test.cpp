@@ -280,7 +280,7 @@ class PersistentDaemon : public IntegrationTest {
                 osc_->send(port_, slot(n, "fade_out"), {osc_float(real(0.1, 100))});
                 break;
             case 10:
-                osc_->send(port_, "/clock/tempo", {osc_float(real(20, 300))});
+                osc_->send(port_, "/clock/tempo", {osc_float(real(20, 999))});
                 break;
             case 11:
                 osc_->send(port_, "/clock/meter", {osc_int(1 + pick(32))});

@@ -110,6 +110,7 @@ class ControllerTest : public ::testing::Test {
                 s.midi_events = 1234;
                 s.midi_dropped = 8;
                 s.tempo = 97.25;
+                s.link_peers = 3;
                 return s;
             },
             [] { return 48000U; },
@@ -386,7 +387,7 @@ const std::vector<RangeCase>& range_cases() {
         {"/slot/5/choke", CommandKind::set_choke, 5, 0.0, 64.0, true},
         // 3 outputs: pair 1 (out_1, out_2) and pair 2 (out_3): ceil(3 / 2) = 2.
         {"/slot/5/output", CommandKind::set_output, 5, 0.0, 2.0, true},
-        {"/clock/tempo", CommandKind::clock_tempo, 0, 20.0, 300.0, false},
+        {"/clock/tempo", CommandKind::clock_tempo, 0, 20.0, 999.0, false},
         {"/clock/meter", CommandKind::clock_meter, 0, 1.0, 32.0, true},
     };
     return cases;
@@ -531,6 +532,57 @@ TEST_F(ControllerTest, ClockSyncTakesInternalJackOrMidi) {
     expect_rejected("/clock/sync", {OscArg::int32(1)});
     expect_rejected("/clock/sync", {});
     expect_rejected("/clock/sync", {OscArg::string("jack"), OscArg::string("jack")});
+}
+
+TEST_F(ControllerTest, ClockSyncLinkIsRefusedWithoutALinkSession) {
+    expect_rejected("/clock/sync", {OscArg::string("link")});
+    ASSERT_EQ(errors().size(), 1U);
+    EXPECT_NE(errors()[0].message.args[1].s.find("Ableton Link"), std::string::npos);
+    EXPECT_EQ(controller_->snapshot().sync, ClockSource::internal);
+}
+
+// Joining Link keeps looperd's tempo and beat (BEATTIME-1: no peer on this test's network);
+// looperd's tempo and meter changes reach the session, and a peer's tempo reaches the mirror.
+TEST_F(ControllerTest, ClockSyncLinkJoinsTheSessionWithoutMovingTheBeat) {
+    if (!LinkSession::available()) GTEST_SKIP() << "built without Ableton Link";
+    LinkSession session(120.0, 4.0);
+    const double t0 = session.now_micros();
+    constexpr double kBpm = 97.0;
+    // looperd's grid, as the audio thread would publish it: beat 5.25 at t0, at 97 BPM.
+    auto looperd_beat = [t0](double host) { return 5.25 + (host - t0) * kBpm / 60e6; };
+    controller_->set_link({&session, [&](double host) { return looperd_beat(host); }});
+    expect_command("/clock/tempo", {OscArg::float32(static_cast<float>(kBpm))});
+    expect_command("/clock/meter", {OscArg::int32(3)});
+    EXPECT_FALSE(session.enabled()) << "Link waits for /clock/sync link";
+
+    const Command c = expect_command("/clock/sync", {OscArg::string("link")});
+    EXPECT_EQ(c.value, static_cast<float>(ClockSource::link));
+    ASSERT_TRUE(session.enabled());
+    EXPECT_EQ(session.quantum(), 3.0);
+    const double later = session.now_micros() + 2e6;
+    const LinkInfo info = session.capture(later);
+    ASSERT_TRUE(info.valid);
+    EXPECT_NEAR(info.bpm, kBpm, 1e-9);
+    // Link keeps times in whole microseconds: within 3 µs (a seventh of a frame at 48 kHz).
+    if (session.peers() == 0) {
+        EXPECT_NEAR(info.beat, looperd_beat(later), 3.0 * kBpm / 60e6);
+    }
+
+    expect_command("/clock/tempo", {OscArg::float32(140.0F)});
+    EXPECT_NEAR(session.tempo(), 140.0, 1e-9) << "looperd's tempo is the session's";
+    expect_command("/clock/meter", {OscArg::int32(4)});
+    EXPECT_EQ(session.quantum(), 4.0);
+
+    session.set_tempo(133.5);  // as a peer would
+    controller_->follow_link();
+    EXPECT_FLOAT_EQ(controller_->snapshot().tempo, 133.5F);
+
+    expect_command("/clock/sync", {OscArg::string("internal")});
+    EXPECT_FALSE(session.enabled());
+    // Not following Link, a change of the session's is not looperd's.
+    session.set_tempo(90.0);
+    controller_->follow_link();
+    EXPECT_FLOAT_EQ(controller_->snapshot().tempo, 133.5F);
 }
 
 TEST_F(ControllerTest, ClockResetTakesNoArguments) {
@@ -1277,13 +1329,15 @@ TEST_F(ControllerTest, StatusReportsEveryKey) {
     EXPECT_EQ(kv.at("midi_events").i, 1234);
     EXPECT_EQ(kv.at("midi_dropped").i, 8);
     EXPECT_FLOAT_EQ(kv.at("tempo").f, 97.25F);
+    EXPECT_EQ(kv.at("link_peers").i, 3);
     // New keys come last: earlier keys keep their places.
-    EXPECT_EQ(m.args[m.args.size() - 12].s, "jack");
-    EXPECT_EQ(m.args[m.args.size() - 10].s, "recorders_free");
-    EXPECT_EQ(m.args[m.args.size() - 8].s, "uptime");
-    EXPECT_EQ(m.args[m.args.size() - 6].s, "midi_events");
-    EXPECT_EQ(m.args[m.args.size() - 4].s, "midi_dropped");
-    EXPECT_EQ(m.args[m.args.size() - 2].s, "tempo");
+    EXPECT_EQ(m.args[m.args.size() - 14].s, "jack");
+    EXPECT_EQ(m.args[m.args.size() - 12].s, "recorders_free");
+    EXPECT_EQ(m.args[m.args.size() - 10].s, "uptime");
+    EXPECT_EQ(m.args[m.args.size() - 8].s, "midi_events");
+    EXPECT_EQ(m.args[m.args.size() - 6].s, "midi_dropped");
+    EXPECT_EQ(m.args[m.args.size() - 4].s, "tempo");
+    EXPECT_EQ(m.args[m.args.size() - 2].s, "link_peers");
     send("/status", {OscArg::string("osc.udp://127.0.0.1:6002/")});
     EXPECT_EQ(replies_.back().to, "127.0.0.1:6002");
     expect_rejected("/status", {OscArg::int32(1)});

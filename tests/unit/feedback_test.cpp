@@ -110,6 +110,7 @@ class FeedbackTest : public ::testing::Test {
         feedback_->on_forget(
             [this](const OscEndpoint& to) { forgotten_.push_back(to.to_string()); });
         controller_->set_feedback(feedback_.get());
+        feedback_->set_link_peers([this] { return link_peers_.load(); });
     }
 
     void send(const std::string& address, std::vector<OscArg> args = {},
@@ -210,12 +211,13 @@ class FeedbackTest : public ::testing::Test {
     std::mutex gate_mutex_;
     std::condition_variable gate_cv_;
     bool gate_open_ = true;
+    std::atomic<std::uint32_t> link_peers_{0};
 };
 
 // What the whole state says of each slot: its state, playing, and every saved parameter.
 const std::size_t kPerSlot = 2 + saved_slot_rows().size();
-// And of the rig: master gain, tempo, meter, sync, monitor, and the MIDI learning.
-constexpr std::size_t kGlobal = 6;
+// And of the rig: master gain, tempo, meter, sync, monitor, the MIDI learning and Link's peers.
+constexpr std::size_t kGlobal = 7;
 
 TEST_F(FeedbackTest, NotifySubscribesSendsTheWholeStateAndUnsubscribes) {
     send("/notify", {OscArg::int32(1)}, kA);
@@ -694,6 +696,24 @@ TEST_F(FeedbackTest, ClockBeatsAreSentOncePerBeatOneBased) {
     const std::vector<std::pair<int, int>> expected = {{1, 1}, {1, 2}, {1, 3}, {2, 1},
                                                        {2, 2}, {2, 3}, {3, 1}};
     EXPECT_EQ(beats, expected);
+}
+
+// Link's peers, each time their number changes (Link's own thread counts them).
+TEST_F(FeedbackTest, LinkPeersAreSentWhenTheirNumberChanges) {
+    send("/notify", {OscArg::int32(1)}, kA);
+    tick();
+    auto peers = only(received("127.0.0.1:7000"), "/clock/link_peers");
+    ASSERT_EQ(peers.size(), 1U) << "the whole state says how many";
+    EXPECT_EQ(peers[0].args[0].i, 0);
+    for (const std::uint32_t n : {2U, 2U, 3U, 0U}) {
+        link_peers_ = n;
+        now_ += 100ms;
+        tick();
+    }
+    peers = only(received("127.0.0.1:7000"), "/clock/link_peers");
+    std::vector<std::int32_t> told;
+    for (const auto& m : peers) told.push_back(m.args[0].i);
+    EXPECT_EQ(told, (std::vector<std::int32_t>{0, 2, 3, 0}));
 }
 
 TEST_F(FeedbackTest, RefreshSendsTheWholeStateToTheSenderOrUrl) {

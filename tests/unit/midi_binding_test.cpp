@@ -226,8 +226,9 @@ TEST(MidiBinding, ChoicesSpreadOrStep) {
     // An encoder steps one choice a detent, stopping at the ends.
     EXPECT_EQ(choice(drive("cc:7 /slot/0/quantize relative=twos", cc(7, 1), 0.0)), "beat");
     EXPECT_EQ(choice(drive("cc:7 /slot/0/quantize relative=twos", cc(7, 127), 0.0)), "none");
-    EXPECT_EQ(choice(drive("cc:7 /clock/sync", cc(7, 127))), "midi");
-    EXPECT_EQ(choice(drive("cc:7 /clock/sync", cc(7, 64))), "jack");
+    EXPECT_EQ(choice(drive("cc:7 /clock/sync", cc(7, 127))), "link");
+    EXPECT_EQ(choice(drive("cc:7 /clock/sync", cc(7, 64))), "midi");
+    EXPECT_EQ(choice(drive("cc:7 /clock/sync", cc(7, 42))), "jack");
 }
 
 TEST(MidiBinding, BoundCcsEchoTheValueBack) {

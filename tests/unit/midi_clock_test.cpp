@@ -174,8 +174,8 @@ TEST(MidiClockIn, LosesTheClockAfterTwoSecondsWithoutATick) {
     EXPECT_NEAR(bpm_of(t.frames_per_tick), kBpm, 0.01) << "at the last tempo";
 }
 
-// An external clock outside /clock/tempo's 20..300 is followed as it is (the grid must stay on
-// the master's beats); only beyond 10..999 BPM, no clock at all, is the period held.
+// An external clock below /clock/tempo's 20..999 is followed as it is (the grid must stay on the
+// master's beats); only beyond 10..999 BPM, no clock at all, is the period held.
 TEST(MidiClockIn, FollowsTemposOutsideTheInternalRangeWithinSanityBounds) {
     for (const auto& [sent, held] : {std::pair{15.0, 15.0}, std::pair{400.0, 400.0},
                                      std::pair{5.0, 10.0}, std::pair{2000.0, 999.0}}) {

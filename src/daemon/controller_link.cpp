@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+// Controller: Ableton Link (docs/link.md). Joining and leaving the session, and the session's
+// tempo followed into the mirror and the surfaces.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "daemon/controller.hpp"
+
+namespace looperd {
+
+namespace {
+
+// A tempo change smaller than this is Link's rounding, not a peer's: surfaces are not told.
+constexpr double kTempoEpsilonBpm = 0.005;
+
+}  // namespace
+
+bool Controller::link_available() const {
+    return link_.session != nullptr && LinkSession::available();
+}
+
+// Enabling Link must not move the beat (Ableton's TEST-PLAN, BEATTIME-1): alone, the new
+// session runs at looperd's tempo with looperd's beat now; with peers already there, Link keeps
+// the session's tempo and phase, and looperd's beat moves onto the session's grid (to the
+// nearest beat with the session's phase over the meter).
+void Controller::join_link(double bpm, double meter) {
+    LinkSession& session = *link_.session;
+    session.set_quantum(meter);
+    session.enable(true);
+    session.set_tempo(bpm);
+    const double now = session.now_micros();
+    const std::optional<double> beat = link_.beat_at_host ? link_.beat_at_host(now) : std::nullopt;
+    // Before JACK's first cycle (a rig restored at start) there is no beat to keep yet.
+    if (beat) session.request_beat(*beat, now);
+    spdlog::info("Ableton Link on (quantum {}): the beat grid follows the session", meter);
+}
+
+void Controller::leave_link() {
+    link_.session->enable(false);
+    spdlog::info("Ableton Link off: the beat grid runs on at the session's last tempo");
+}
+
+void Controller::follow_link() {
+    if (!link_available() || !link_.session->enabled()) return;
+    const osc::Row& row = osc::row(osc::Handler::clock_tempo);
+    const auto bpm = static_cast<float>(std::clamp(link_.session->tempo(), row.min, row.max));
+    {
+        std::lock_guard one_at_a_time(dispatch_);
+        Transaction tx(mirror_);
+        if (tx.mirror.globals().sync != ClockSource::link ||
+            std::fabs(static_cast<double>(tx.mirror.globals().tempo - bpm)) < kTempoEpsilonBpm)
+            return;
+        tx.mirror.edit_globals().tempo = bpm;
+        commit(tx, {});
+    }
+    if (feedback_)
+        feedback_->publish({std::string(row.echo), {OscArg::float32(bpm)}, 0}, std::nullopt);
+}
+
+}  // namespace looperd
