@@ -37,6 +37,12 @@
 #include "osc_client.hpp"
 #include "timebase_master.hpp"
 
+#ifdef LOOPERD_HAVE_LINK
+#include <ableton/Link.hpp>
+
+#include "io/host_time_filter.hpp"
+#endif
+
 namespace looperd::test {
 namespace {
 
@@ -668,6 +674,145 @@ TEST_F(Timing, ReleaseIsIgnoredByAOneShot) {
     EXPECT_EQ(bit_difference(rec[0], at, data), "") << "the release changed the one-shot";
     EXPECT_EQ(silence_difference(rec[0], at + data.size(), rec[0].size()), "");
 }
+
+#ifdef LOOPERD_HAVE_LINK
+// The test's own Ableton Link peer, in this process: a Link session and a JACK client that
+// clicks (a single sample of 1.0) on each of the session's bar lines, placed the way Link's own
+// JACK example places audio (the cycle's time from the system clock through a fitted line, as
+// looperd does). Recorded beside looperd's output, a launch quantized to the bar is compared
+// with the peer's bar line frame by frame, as two apps' outputs on one sound card would be.
+class LinkClicker {
+  public:
+    LinkClicker(const std::string& server_name, double bpm, double quantum)
+        : link_(bpm), quantum_(quantum) {
+        jack_status_t status{};
+        client_ = jack_client_open("looperd-test-link-peer",
+                                   static_cast<jack_options_t>(JackNoStartServer | JackServerName),
+                                   &status, server_name.c_str());
+        if (client_ == nullptr) throw std::runtime_error("cannot open the Link peer's client");
+        port_ = jack_port_register(client_, "out", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+        rate_ = jack_get_sample_rate(client_);
+        jack_set_process_callback(client_, &LinkClicker::process_trampoline, this);
+        link_.enable(true);
+        if (port_ == nullptr || jack_activate(client_) != 0)
+            throw std::runtime_error("cannot start the Link peer's client");
+    }
+    ~LinkClicker() {
+        jack_deactivate(client_);
+        jack_client_close(client_);
+        link_.enable(false);
+    }
+    LinkClicker(const LinkClicker&) = delete;
+    LinkClicker& operator=(const LinkClicker&) = delete;
+
+    std::string port() const { return std::string(jack_get_client_name(client_)) + ":out"; }
+    void set_tempo(double bpm) {
+        auto state = link_.captureAppSessionState();
+        state.setTempo(bpm, link_.clock().micros());
+        link_.commitAppSessionState(state);
+    }
+    double tempo() const { return link_.captureAppSessionState().tempo(); }
+
+  private:
+    static int process_trampoline(jack_nframes_t n, void* self) {
+        return static_cast<LinkClicker*>(self)->process(n);
+    }
+    int process(jack_nframes_t n) {
+        auto* out = static_cast<float*>(jack_port_get_buffer(port_, n));
+        std::fill_n(out, n, 0.0F);
+        const double begins = filter_.host_time(
+            jack_last_frame_time(client_), static_cast<double>(link_.clock().micros().count()));
+        const auto state = link_.captureAudioSessionState();
+        const auto at = [](double micros) {
+            return std::chrono::microseconds(std::llround(micros));
+        };
+        const double first = state.beatAtTime(at(begins), quantum_);
+        const double last = state.beatAtTime(at(begins + 1e6 * n / rate_), quantum_);
+        const double bar = quantum_ * std::ceil(first / quantum_);
+        if (bar >= first && bar < last) {
+            const auto k =
+                static_cast<jack_nframes_t>(std::llround((bar - first) / (last - first) * n));
+            if (k < n) out[k] = 1.0F;
+        }
+        return 0;
+    }
+
+    ableton::Link link_;
+    double quantum_;
+    jack_client_t* client_ = nullptr;
+    jack_port_t* port_ = nullptr;
+    double rate_ = 48000.0;
+    HostTimeFilter filter_;
+};
+
+// looperd joins the peer's session (the older one) and takes its tempo; tempos go both ways; a
+// launch quantized to the bar sounds on the peer's bar line (Link's AUDIOENGINE-1 asks for less
+// than 3 ms). The figures are printed.
+TEST_F(Timing, LinkTempoGoesBothWaysAndABarLaunchSoundsOnTheSessionsBar) {
+    constexpr double kQuantum = 4.0;
+    LinkClicker peer(jack_->name(), 128.0, kQuantum);
+    const auto peer_began = Clock::now();
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    // Link sessions founded less than 0.5 s apart are told apart by their random ids: 1.5 s
+    // makes the peer's the older, which every newcomer joins.
+    std::this_thread::sleep_until(peer_began + 1500ms);
+    ASSERT_NO_FATAL_FAILURE(
+        configure({{"/clock/meter", {osc_int(4)}}, {"/clock/sync", {osc_string("link")}}}));
+    EXPECT_GE(wait_status(
+                  "link_peers", [](double v) { return v >= 1.0; }, 20s),
+              1.0)
+        << "looperd never saw the test's Link peer";
+    // The peer's session began first: looperd, enabled later, joins it and takes its tempo.
+    EXPECT_NEAR(wait_status(
+                    "tempo", [](double v) { return std::abs(v - 128.0) < 0.01; }, 10s),
+                128.0, 0.01);
+
+    // A tempo set on the peer: looperd's grid follows.
+    auto began = Clock::now();
+    peer.set_tempo(133.5);
+    EXPECT_NEAR(wait_status(
+                    "tempo", [](double v) { return std::abs(v - 133.5) < 0.01; }, 10s),
+                133.5, 0.01);
+    const auto to_looperd = Clock::now() - began;
+
+    // A tempo set on looperd: the session, and so the peer, follows.
+    began = Clock::now();
+    ASSERT_NO_FATAL_FAILURE(configure({{"/clock/tempo", {osc_float(240.0F)}}}));
+    const auto deadline = Clock::now() + 10s;
+    while (std::abs(peer.tempo() - 240.0) >= 0.01 && Clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+    EXPECT_NEAR(peer.tempo(), 240.0, 0.01);
+    const auto to_peer = Clock::now() - began;
+    std::cout << "Link tempo: peer to looperd's /status in "
+              << std::chrono::duration<double, std::milli>(to_looperd).count()
+              << " ms, looperd to peer in "
+              << std::chrono::duration<double, std::milli>(to_peer).count() << " ms\n";
+
+    // A launch on the next bar, at 240 BPM (a bar a second), recorded beside the peer's clicks.
+    ASSERT_NO_FATAL_FAILURE(load_mono(0, "click.wav", noise(4800, 17)));
+    ASSERT_NO_FATAL_FAILURE(configure({{slot(0, "quantize"), {osc_string("bar")}}}));
+    recorder_ = std::make_unique<JackRecorder>(jack_->name(), 2, 20s);
+    recorder_->connect("looperd:out_1", 0);
+    recorder_->connect(peer.port(), 1);
+    recorder_->start();
+    send(slot(0, "play"));
+    const auto [rec, onset] = wait_signal(0, 0, kRate, kHangBound);
+    // The peer's click nearest to the onset (one a second).
+    std::optional<std::size_t> click;
+    for (std::size_t k = 0; k < rec[1].size(); ++k) {
+        if (rec[1][k] == 0.0F) continue;
+        const auto distance = [onset](std::size_t f) { return f > onset ? f - onset : onset - f; };
+        if (!click || distance(k) < distance(*click)) click = k;
+    }
+    ASSERT_TRUE(click) << "the Link peer never clicked";
+    const double off_ms = (static_cast<double>(onset) - static_cast<double>(*click)) * 1000.0 /
+                          static_cast<double>(kRate);
+    std::cout << "Link bar launch: looperd's onset " << off_ms
+              << " ms from the peer's bar line click\n";
+    RecordProperty("link_bar_launch_ms", std::to_string(off_ms));
+    EXPECT_LT(std::abs(off_ms), 3.0) << "the launch is off the session's bar line";
+}
+#endif  // LOOPERD_HAVE_LINK
 
 }  // namespace
 }  // namespace looperd::test
