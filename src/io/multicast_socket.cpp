@@ -20,6 +20,16 @@ namespace {
     throw std::runtime_error(what + ": " + std::generic_category().message(err));
 }
 
+// A join the kernel had to route itself fails with ENODEV when no route leads to the group:
+// the usual case on a stage LAN with no default route, which naming the interface solves.
+[[noreturn]] void fail(const std::string& what, int err, unsigned ifindex) {
+    if (err == ENODEV && ifindex == 0) {
+        throw std::runtime_error(what + ": no route to the group (a network with no default " +
+                                 "route?): name the interface with --osc-multicast-interface");
+    }
+    fail(what, err);
+}
+
 }  // namespace
 
 unsigned interface_index(const std::string& name) {
@@ -40,7 +50,7 @@ void join_multicast_group(int fd, const MulticastGroup& group, unsigned ifindex)
         request.imr_address.s_addr = htonl(INADDR_ANY);
         request.imr_ifindex = static_cast<int>(ifindex);
         if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &request, sizeof(request)) != 0)
-            fail(where, errno);
+            fail(where, errno, ifindex);
         // Only this group's datagrams: by default Linux also delivers, to a socket bound to the
         // wildcard address, the groups other programs on the machine joined.
         const int off = 0;
@@ -51,7 +61,7 @@ void join_multicast_group(int fd, const MulticastGroup& group, unsigned ifindex)
     std::memcpy(&request.ipv6mr_multiaddr, group.address.bytes.data(), 16);
     request.ipv6mr_interface = ifindex;
     if (::setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &request, sizeof(request)) != 0)
-        fail(where, errno);
+        fail(where, errno, ifindex);
 }
 
 int open_multicast_socket(const MulticastGroup& group, std::uint16_t port, unsigned ifindex) {
