@@ -102,6 +102,7 @@ std::string service_status_line(const std::string& jack_state, const JackClient&
                                  " Hz/" + std::to_string(jack.block_size());
     line += "; " + std::to_string(slots_loaded) + " slot" + (slots_loaded == 1 ? "" : "s") +
             " loaded; OSC udp " + options.osc_bind + ":" + std::to_string(osc_port);
+    if (options.osc_multicast) line += " and group " + options.osc_multicast->to_string();
     if (const auto unlocked = SampleBuffer::unlocked_bytes(); unlocked > 0)
         line += "; " + format_bytes(unlocked) + " of samples not locked in RAM (LimitMEMLOCK)";
     return line;
@@ -203,6 +204,34 @@ void serve_osc(OscServer& server, Controller& controller, SourceGate& gate,
     }
 }
 
+// --osc-multicast (docs/multi-rig.md): the group is joined with the unicast socket, so that a
+// missing interface fails the start as a port clash does.
+void join_osc_multicast(const Options& options, OscServer& osc) {
+    if (!options.osc_multicast) {
+        if (!options.osc_multicast_interface.empty())
+            spdlog::warn("--osc-multicast-interface {} does nothing without --osc-multicast",
+                         options.osc_multicast_interface);
+        return;
+    }
+    osc.join(*options.osc_multicast, options.osc_multicast_interface);
+    spdlog::info("OSC multicast group {} joined on udp port {} through {}",
+                 options.osc_multicast->to_string(), osc.port(),
+                 options.osc_multicast_interface.empty() ? std::string("the kernel's choice")
+                                                         : options.osc_multicast_interface);
+    // Replies leave from the unicast socket: bound to loopback, it cannot reach another host.
+    const auto bind = IpAddress::parse(options.osc_bind);
+    const bool loopback =
+        options.osc_bind == "localhost" ||
+        (bind && bind->family == IpAddress::Family::v4 && bind->bytes[0] == 127) ||
+        (bind && *bind == IpAddress::parse("::1"));
+    if (loopback && options.osc_multicast_interface != "lo")
+        spdlog::warn(
+            "--osc-bind {} is loopback: messages from other hosts arrive through the "
+            "group, but their replies and /error cannot reach them (--osc-bind 0.0.0.0 "
+            "or this machine's LAN address)",
+            options.osc_bind);
+}
+
 // DNS-SD (docs/control-surfaces.md): OSC browsers are told the port actually bound. Never
 // fatal: looperd plays whether or not it is announced.
 void start_dns_sd(const Options& options, std::uint16_t osc_port,
@@ -243,6 +272,7 @@ int run(const Options& options, const std::optional<RigState>& preset,
 
     // Bind first: a port clash is the most common start-up mistake and should fail fast.
     OscServer osc(options.osc_bind, options.osc_port);
+    join_osc_multicast(options, osc);
 
     const std::string server_name =
         !options.jack_server.empty()

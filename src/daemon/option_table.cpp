@@ -73,6 +73,18 @@ std::optional<OptionValue> get_osc_allow(const Options& o) {
     return OptionValue{std::move(out)};
 }
 
+void set_osc_multicast(Options& o, const OptionValue& v) {
+    std::string why;
+    auto group = MulticastGroup::parse(std::get<std::string>(v), why);
+    if (!group) throw OptionsError(why);
+    o.osc_multicast = *group;
+}
+
+std::optional<OptionValue> get_osc_multicast(const Options& o) {
+    if (!o.osc_multicast) return std::nullopt;
+    return OptionValue{o.osc_multicast->to_string()};
+}
+
 void set_samples_roots(Options& o, const OptionValue& v) {
     std::vector<std::filesystem::path> roots;
     for (const auto& text : std::get<std::vector<std::string>>(v)) {
@@ -270,6 +282,26 @@ const std::array kSpecs{
                        "bound address",
                .set = set_osc_allow,
                .get = get_osc_allow},
+    OptionSpec{.name = "osc-multicast",
+               .kind = OptionKind::text,
+               .in_file = true,
+               .metavar = "GROUP",
+               .group = "OSC and network",
+               .help = "also receive OSC sent to this multicast group on the OSC port, e.g.\n"
+                       "239.1.2.3 or ff15::1234, so that one message reaches every rig;\n"
+                       "--osc-allow and the rate limits apply to its senders (default: off)",
+               .set = set_osc_multicast,
+               .get = get_osc_multicast},
+    OptionSpec{
+        .name = "osc-multicast-interface",
+        .kind = OptionKind::text,
+        .in_file = true,
+        .metavar = "NAME",
+        .group = "OSC and network",
+        .help = "the network interface that joins the group, e.g. eth0 (default: the\n"
+                "kernel's choice by its routes; needed on a LAN with no default route)",
+        .set = [](Options& o, const OptionValue& v) { o.osc_multicast_interface = non_empty(v); },
+        .get = get_text_or_unset<&Options::osc_multicast_interface>},
     OptionSpec{.name = "osc-rate",
                .kind = OptionKind::integer,
                .in_file = true,

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "io/multicast_group.hpp"
 #include "io/net_allowlist.hpp"
 #include "looperd/limits.hpp"
 
@@ -36,6 +37,10 @@ struct Options {
     std::vector<IpNetwork> osc_allow;
     std::uint32_t osc_rate = kDefaultOscRate;  // 0: no per-source limit
     std::uint32_t osc_burst = kDefaultOscBurst;
+    // --osc-multicast: also receive OSC sent to this group on osc_port (docs/multi-rig.md);
+    // joined through the named interface, or the kernel's choice when empty.
+    std::optional<MulticastGroup> osc_multicast;
+    std::string osc_multicast_interface;
     // DNS-SD: announce the OSC service on the network (through avahi-daemon, when built with it).
     bool dns_sd = true;
     std::string dns_sd_name;            // empty: "looperd on <host name>"

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "io/multicast_socket.hpp"
+
 namespace looperd {
 
 namespace {
@@ -108,25 +110,79 @@ OscServer::OscServer(const std::string& bind_host, std::uint16_t port) {
 
 OscServer::~OscServer() {
     if (fd_ >= 0) ::close(fd_);
+    if (group_fd_ >= 0) ::close(group_fd_);
+}
+
+namespace {
+
+// Whether `fd` is bound to 0.0.0.0 or ::, where a multicast datagram to its port arrives too.
+bool bound_to_wildcard(int fd) {
+    sockaddr_storage bound{};
+    socklen_t len = sizeof(bound);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) return false;
+    if (bound.ss_family == AF_INET) {
+        return reinterpret_cast<const sockaddr_in*>(&bound)->sin_addr.s_addr == htonl(INADDR_ANY);
+    }
+    if (bound.ss_family == AF_INET6) {
+        const auto& in6 = reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_addr;
+        return IN6_IS_ADDR_UNSPECIFIED(&in6);
+    }
+    return false;
+}
+
+int socket_family(int fd) {
+    sockaddr_storage bound{};
+    socklen_t len = sizeof(bound);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) return AF_UNSPEC;
+    return bound.ss_family;
+}
+
+}  // namespace
+
+void OscServer::join(const MulticastGroup& group, const std::string& interface) {
+    const unsigned ifindex = interface.empty() ? 0 : interface_index(interface);
+    if (ifindex == 0 && group.needs_interface()) {
+        throw std::runtime_error("--osc-multicast " + group.to_string() +
+                                 " is a link-local IPv6 group: name the interface it is on "
+                                 "with --osc-multicast-interface");
+    }
+    // A wildcard-bound socket of the group's family (or a dual-stack one, for IPv4) already
+    // hears the port's multicast; a second socket on the same port would need SO_REUSEADDR on
+    // both, which would let a second daemon share the unicast port too.
+    const int family = socket_family(fd_);
+    const bool same_family =
+        family == AF_INET6 || (family == AF_INET && group.address.family == IpAddress::Family::v4);
+    if (bound_to_wildcard(fd_) && same_family) {
+        join_multicast_group(fd_, group, ifindex);
+        return;
+    }
+    group_fd_ = open_multicast_socket(group, port_, ifindex);
 }
 
 bool OscServer::receive(std::vector<std::uint8_t>& packet, OscEndpoint& from, bool& truncated,
                         int timeout_ms) {
     truncated = false;
-    pollfd pfd{fd_, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, timeout_ms);
+    pollfd pfds[2] = {{fd_, POLLIN, 0}, {group_fd_, POLLIN, 0}};
+    const nfds_t count = group_fd_ >= 0 ? 2 : 1;
+    const int ready = ::poll(pfds, count, timeout_ms);
     if (ready < 0) {
         if (errno == EINTR) return false;
         throw std::runtime_error("poll on OSC socket: " + errno_text(errno));
     }
     if (ready == 0) return false;
+    // Both sockets ready: take turns, so that a flood on one never starves the other.
+    int fd = fd_;
+    if (count == 2 && pfds[1].revents != 0 && (pfds[0].revents == 0 || group_first_)) {
+        fd = group_fd_;
+    }
+    group_first_ = fd == fd_;
 
     // One byte more than the limit, and MSG_TRUNC for the real size: an oversized datagram is
     // flagged, never mistaken for a complete one. Resizing a reused vector does not allocate.
     packet.resize(kMaxOscPacketBytes + 1);
     from = OscEndpoint{};
     from.len = sizeof(from.addr);
-    const ssize_t got = ::recvfrom(fd_, packet.data(), packet.size(), MSG_TRUNC | MSG_DONTWAIT,
+    const ssize_t got = ::recvfrom(fd, packet.data(), packet.size(), MSG_TRUNC | MSG_DONTWAIT,
                                    reinterpret_cast<sockaddr*>(&from.addr), &from.len);
     if (got < 0) {
         const int err = errno;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/multicast_group.hpp"
 #include "io/osc_codec.hpp"
 
 namespace looperd {
@@ -22,8 +23,10 @@ struct OscEndpoint {
 };
 
 // OscServer: looperd's own UDP socket, bound to one address (liblo 0.31 can only bind to all
-// interfaces). Owned by the network thread, which calls receive(); send() may be called from
-// any thread: each sendto() of one datagram is atomic on a UDP socket.
+// interfaces), and with --osc-multicast a second one that receives a group on the same port.
+// Owned by the network thread, which calls receive(); send() may be called from any thread:
+// each sendto() of one datagram is atomic on a UDP socket. Replies always leave from the first
+// socket, so a datagram that came through the group is answered to its sender alone.
 class OscServer {
   public:
     // Binds `bind_host` (numeric IPv4 or IPv6, or "localhost") on `port` (0: any free port).
@@ -36,9 +39,16 @@ class OscServer {
 
     std::uint16_t port() const noexcept { return port_; }
 
-    // Network thread. Waits up to timeout_ms for one datagram. Returns false on timeout.
-    // `packet` is resized to what arrived (datagrams over kMaxOscPacketBytes arrive truncated
-    // and are flagged by `truncated`).
+    // Main thread, once, before the network thread starts. Also receives what is sent to `group` on
+    // port(), joined through interface `interface` (empty: the kernel's choice). A socket bound
+    // to the wildcard address joins itself (a second one could not share its port); any other
+    // gets a second socket bound to the group. Throws std::runtime_error with a clear reason
+    // (no such interface, a link-local IPv6 group without one, the join refused).
+    void join(const MulticastGroup& group, const std::string& interface);
+
+    // Network thread. Waits up to timeout_ms for one datagram, on either socket. Returns false on
+    // timeout. `packet` is resized to what arrived (datagrams over kMaxOscPacketBytes arrive
+    // truncated and are flagged by `truncated`).
     bool receive(std::vector<std::uint8_t>& packet, OscEndpoint& from, bool& truncated,
                  int timeout_ms);
 
@@ -58,6 +68,8 @@ class OscServer {
 
   private:
     int fd_ = -1;
+    int group_fd_ = -1;         // -1: no group, or the group is joined on fd_
+    bool group_first_ = false;  // which socket is read first when both have a datagram
     std::uint16_t port_ = 0;
 };
 

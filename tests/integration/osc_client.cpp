@@ -184,6 +184,15 @@ OscClient::OscClient(const std::string& bind_ip) {
         throw std::runtime_error("cannot bind the test's OSC socket: " + error);
     }
     port_ = ntohs(addr.sin_port);
+    // What send_to() sends to a group leaves through this address's interface and comes back
+    // to this machine's own members: multicast on loopback, with no route or network needed.
+    const unsigned char loop = 1;
+    if (::setsockopt(fd_, IPPROTO_IP, IP_MULTICAST_IF, &addr.sin_addr, sizeof addr.sin_addr) != 0 ||
+        ::setsockopt(fd_, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) != 0) {
+        const std::string error = std::strerror(errno);
+        ::close(fd_);
+        throw std::runtime_error("cannot set the test's multicast options: " + error);
+    }
 }
 
 OscClient::~OscClient() {
@@ -237,8 +246,25 @@ void OscClient::send(std::uint16_t to_port, const std::string& address,
     send_datagram(to_port, packet, address);
 }
 
+void OscClient::send_to(const std::string& ip, std::uint16_t to_port, const std::string& address,
+                        const std::vector<OscValue>& args) {
+    LoMessage m = encode(address, args);
+    std::size_t size = lo_message_length(m.get(), address.c_str());
+    std::vector<std::uint8_t> packet(size);
+    if (lo_message_serialise(m.get(), address.c_str(), packet.data(), &size) == nullptr) {
+        throw std::runtime_error("cannot encode " + address);
+    }
+    packet.resize(size);
+    send_datagram(to_port, packet, address, ip);
+}
+
 void OscClient::send_bundle(std::uint16_t to_port, std::uint64_t timetag,
                             const std::vector<OscMsg>& messages) {
+    send_bundle_to("127.0.0.1", to_port, timetag, messages);
+}
+
+void OscClient::send_bundle_to(const std::string& ip, std::uint16_t to_port, std::uint64_t timetag,
+                               const std::vector<OscMsg>& messages) {
     const lo_timetag tt{static_cast<std::uint32_t>(timetag >> 32),
                         static_cast<std::uint32_t>(timetag & 0xFFFFFFFFU)};
     struct LoBundleDeleter {
@@ -258,14 +284,16 @@ void OscClient::send_bundle(std::uint16_t to_port, std::uint64_t timetag,
         throw std::runtime_error("cannot encode a bundle");
     }
     packet.resize(size);
-    send_datagram(to_port, packet, "a bundle");
+    send_datagram(to_port, packet, "a bundle", ip);
 }
 
 void OscClient::send_datagram(std::uint16_t to_port, const std::vector<std::uint8_t>& packet,
-                              const std::string& what) {
+                              const std::string& what, const std::string& to_ip) {
     sockaddr_in to{};
     to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::inet_pton(AF_INET, to_ip.c_str(), &to.sin_addr) != 1) {
+        throw std::runtime_error("cannot send " + what + ": not an IPv4 address: " + to_ip);
+    }
     to.sin_port = htons(to_port);
     const ssize_t sent =
         ::sendto(fd_, packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);

@@ -56,6 +56,15 @@ class OscClient {
     void send(std::uint16_t to_port, const std::string& address,
               const std::vector<OscValue>& args = {});
 
+    // Sends one message to `ip`:`to_port`, an IPv4 address: another loopback address (a second
+    // rig on this machine) or a multicast group, which the message leaves for through the
+    // interface of the address this client is bound to (lo), looped back to this machine.
+    // Throws std::runtime_error on failure.
+    void send_to(const std::string& ip, std::uint16_t to_port, const std::string& address,
+                 const std::vector<OscValue>& args = {});
+    void send_bundle_to(const std::string& ip, std::uint16_t to_port, std::uint64_t timetag,
+                        const std::vector<OscMsg>& messages);
+
     // Sends one bundle holding `messages` in one datagram. `timetag` is NTP 32.32 (1 means
     // "immediately"). Throws std::runtime_error on failure.
     void send_bundle(std::uint16_t to_port, std::uint64_t timetag,
@@ -75,7 +84,7 @@ class OscClient {
 
   private:
     void send_datagram(std::uint16_t to_port, const std::vector<std::uint8_t>& packet,
-                       const std::string& what);
+                       const std::string& what, const std::string& to_ip = "127.0.0.1");
     std::optional<OscMsg> receive(std::chrono::milliseconds timeout);
 
     int fd_ = -1;

@@ -116,6 +116,8 @@ OptionValue non_default_value(const OptionSpec& spec) {
         {"velocity-curve", std::string("soft")},
         {"midi-profile", std::string("launchpad-mini-mk3")},
         {"osc-allow", std::vector<std::string>{"192.168.1.0/24", "127.0.0.1/32"}},
+        {"osc-multicast", std::string("239.1.2.3")},
+        {"osc-multicast-interface", std::string("eth0")},
         {"samples-root", std::vector<std::string>{"/srv/more", "/media/usb"}},
         {"notify",
          std::vector<std::string>{"osc.udp://127.0.0.1:9000/", "osc.udp://127.0.0.1:9001/"}},
