@@ -27,6 +27,24 @@ class HostTimeFilter {
     // returns the fitted time of `frame`, in microseconds. Until two points are known, the
     // reading itself.
     double host_time(std::uint64_t frame, double micros) noexcept {
+        // A reading off the line by more than kJumpMicros is left out of the fit (one very
+        // late wake-up would otherwise move every time for a whole window), unless kJumpCycles
+        // in a row are off the same way: then the timeline has left the line for good (an
+        // xrun: frames skipped on a sound card, a timed driver's schedule restarted late) and
+        // a new line starts, where a fit across the jump would be off by part of it.
+        if (fitted_) {
+            const double predicted =
+                mean_micros_ + slope_ * (static_cast<double>(frame) - mean_frame_);
+            const double off = micros - predicted;
+            const int side = off > kJumpMicros ? 1 : (off < -kJumpMicros ? -1 : 0);
+            off_line_ = side != 0 && side == off_side_ ? off_line_ + 1 : (side != 0 ? 1 : 0);
+            off_side_ = side;
+            if (off_line_ >= kJumpCycles) {
+                reset();
+            } else if (side != 0) {
+                return predicted;
+            }
+        }
         frames_[next_] = static_cast<double>(frame);
         micros_[next_] = micros;
         next_ = (next_ + 1) % kPoints;
@@ -51,6 +69,10 @@ class HostTimeFilter {
         // Every point on one frame (a timeline that stood still): no slope to fit.
         if (variance <= 0.0) return micros;
         const double slope = covariance / variance;  // microseconds per frame
+        mean_frame_ = mean_frame;
+        mean_micros_ = mean_micros;
+        slope_ = slope;
+        fitted_ = true;
         return mean_micros + slope * (static_cast<double>(frame) - mean_frame);
     }
 
@@ -59,13 +81,29 @@ class HostTimeFilter {
     void reset() noexcept {
         count_ = 0;
         next_ = 0;
+        fitted_ = false;
+        off_line_ = 0;
+        off_side_ = 0;
     }
+
+    // A jump: this far off the line, this many cycles in a row. Far beyond a fitted time's own
+    // scatter (tens of microseconds); a busy machine's late wake-ups are rarely this late
+    // several cycles running, and a new line after one costs only a little jitter.
+    static constexpr double kJumpMicros = 1000.0;
+    static constexpr int kJumpCycles = 3;
 
   private:
     std::array<double, kPoints> frames_{};
     std::array<double, kPoints> micros_{};
     std::size_t count_ = 0;
     std::size_t next_ = 0;
+    // The last line fitted, against which the next reading is judged.
+    bool fitted_ = false;
+    double mean_frame_ = 0.0;
+    double mean_micros_ = 0.0;
+    double slope_ = 0.0;
+    int off_line_ = 0;  // readings in a row off the line, on side off_side_ (1 late, -1 early)
+    int off_side_ = 0;
 };
 
 }  // namespace looperd

@@ -74,6 +74,31 @@ TEST(HostTimeFilter, TheLineHasTheSampleClocksOwnSlope) {
     EXPECT_NEAR(fitted, last * micros_per_frame, 1.0);
 }
 
+// An xrun: the timeline leaves the line for good (here 4 ms later, as JACK's dummy driver
+// restarts its schedule after a late cycle). Within a few cycles the times are the new line's,
+// where a fit across the jump would stay up to 2 ms off for a whole window. A single late
+// wake-up, however late, does not start a new line.
+TEST(HostTimeFilter, AJumpStartsANewLineAndALateWakeUpDoesNot) {
+    HostTimeFilter filter;
+    const double micros_per_frame = 1e6 / kRate;
+    auto truth = [&](std::uint64_t cycle, double shift) {
+        return static_cast<double>(cycle * kBlock) * micros_per_frame + shift;
+    };
+    std::uint64_t cycle = 0;
+    for (; cycle < HostTimeFilter::kPoints; ++cycle)
+        filter.host_time(cycle * kBlock, truth(cycle, 0.0));
+    // 20 ms late, once: the line stays.
+    filter.host_time(cycle * kBlock, truth(cycle, 20'000.0));
+    ++cycle;
+    EXPECT_NEAR(filter.host_time(cycle * kBlock, truth(cycle, 0.0)), truth(cycle, 0.0), 50.0);
+    ++cycle;
+    // Then 4 ms later for good.
+    double fitted = 0.0;
+    for (int k = 0; k < 10; ++k, ++cycle)
+        fitted = filter.host_time(cycle * kBlock, truth(cycle, 4000.0));
+    EXPECT_NEAR(fitted, truth(cycle - 1, 4000.0), 1.0);
+}
+
 TEST(HostTimeFilter, ResetForgetsTheOldTimeline) {
     HostTimeFilter filter;
     for (std::uint64_t cycle = 0; cycle < 100; ++cycle)

@@ -519,6 +519,10 @@ TEST(OscSchema, NoRangeIsSpelledOutsideTheSchema) {
         {"src/io/sample_loader.cpp", {{"1024.0", "bytes in a KiB, for MiB in a log line"}}},
         {"src/io/memory_lock.cpp", {{"1024.0", "bytes in a KiB, for MiB in a log line"}}},
         {"src/io/jack_client.hpp", {{"1000.0", "nanoseconds in a microsecond"}}},
+        {"src/io/host_time_filter.hpp",
+         {{"1000.0",
+           "a millisecond in microseconds: how far off the line a clock reading is "
+           "left out"}}},
         {"src/engine/engine.cpp",
          {{"1000.0", "milliseconds in a second; EngineConfig's fade bounds (--fade-ms)"},
           {"0.1", "EngineConfig's gain smoothing bounds, checked when the engine is made"}}},
