@@ -367,10 +367,10 @@ TEST_F(JackLoss, AMidiControllerBackAfterTheServerIsReconnectedAndLitAgain) {
     ASSERT_TRUE(wait_log("cannot restore " + pad_port + " → midi_in yet"))
         << "looperd rejoined after the controller came back: the test proves nothing";
 
-    // The controller comes back after looperd: nothing but looperd connects it.
-    lights = std::make_unique<JackMidiReceiver>(jack_->name(), 4096);
+    // The controller comes back after looperd: nothing but looperd connects it, maybe as soon
+    // as its port registers, so it records from its first cycle.
+    lights = std::make_unique<JackMidiReceiver>(jack_->name(), 4096, true);
     ASSERT_EQ(lights->client_name() + ":in", lights_port);
-    lights->start();
     ASSERT_NO_FATAL_FAILURE(expect_init_and_lights(*lights, 1));
     pad = std::make_unique<JackMidiSender>(jack_->name(), 16);
     ASSERT_EQ(pad->client_name() + ":out", pad_port);

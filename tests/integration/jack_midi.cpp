@@ -165,7 +165,9 @@ int JackMidiSender::process(jack_nframes_t nframes) noexcept {
     return 0;
 }
 
-JackMidiReceiver::JackMidiReceiver(const std::string& server_name, std::size_t capacity) {
+JackMidiReceiver::JackMidiReceiver(const std::string& server_name, std::size_t capacity,
+                                   bool from_the_start) {
+    if (from_the_start) state_.store(State::kArmed, std::memory_order_relaxed);
     // vector's value-initialisation zero fills, touching every page before the callback can see
     // it.
     slots_.assign(capacity, Slot{});

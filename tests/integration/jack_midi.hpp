@@ -125,8 +125,11 @@ class JackMidiSender {
 class JackMidiReceiver {
   public:
     // Throws std::runtime_error if the server cannot be reached. Records up to `capacity`
-    // events; later ones are dropped and overflowed() says so.
-    JackMidiReceiver(const std::string& server_name, std::size_t capacity);
+    // events; later ones are dropped and overflowed() says so. `from_the_start`: records from
+    // its first cycle on, without start(), for a port looperd may connect and send to as soon
+    // as it is registered.
+    JackMidiReceiver(const std::string& server_name, std::size_t capacity,
+                     bool from_the_start = false);
     ~JackMidiReceiver();
     JackMidiReceiver(const JackMidiReceiver&) = delete;
     JackMidiReceiver& operator=(const JackMidiReceiver&) = delete;
