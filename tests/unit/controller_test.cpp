@@ -559,10 +559,13 @@ TEST_F(ControllerTest, ClockSyncLinkJoinsTheSessionWithoutMovingTheBeat) {
     EXPECT_EQ(c.value, static_cast<float>(ClockSource::link));
     ASSERT_TRUE(session.enabled());
     EXPECT_EQ(session.quantum(), 3.0);
+    // What the control thread commits reaches the audio thread's capture a moment later.
     const double later = session.now_micros() + 2e6;
-    const LinkInfo info = session.capture(later);
-    ASSERT_TRUE(info.valid);
-    EXPECT_NEAR(info.bpm, kBpm, 1e-9);
+    LinkInfo info;
+    EXPECT_TRUE(test::wait_until([&] {
+        info = session.capture(later);
+        return info.valid && std::abs(info.bpm - kBpm) < 1e-9;
+    })) << "the audio thread never saw looperd's tempo";
     // Link keeps times in whole microseconds: within 3 µs (a seventh of a frame at 48 kHz).
     if (session.peers() == 0) {
         EXPECT_NEAR(info.beat, looperd_beat(later), 3.0 * kBpm / 60e6);
