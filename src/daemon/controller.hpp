@@ -26,6 +26,7 @@
 #include "daemon/path_confinement.hpp"
 #include "daemon/sample_loading.hpp"
 #include "daemon/take_tracker.hpp"
+#include "io/beat_stamp.hpp"
 #include "io/link_session.hpp"
 #include "io/memory_budget.hpp"
 #include "io/osc_server.hpp"
@@ -74,6 +75,9 @@ struct RuntimeStatus {
 struct LinkControl {
     LinkSession* session = nullptr;
     std::function<std::optional<double>(double host_micros)> beat_at_host;
+    // The session as the audio thread last read it (JackClient::link_view): joining waits
+    // until it shows what the control thread committed.
+    std::function<std::optional<BeatStamp::Point>()> audio_view;
 };
 
 struct ControllerConfig {

@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "daemon/controller.hpp"
 
@@ -15,6 +17,13 @@ namespace {
 
 // A tempo change smaller than this is Link's rounding, not a peer's: surfaces are not told.
 constexpr double kTempoEpsilonBpm = 0.005;
+// The audio thread's view of the session agrees with the control thread's commit when their
+// beats at one time differ by less than this (Link keeps times in whole microseconds).
+constexpr double kSameBeat = 1e-6;
+// How long joining waits for the audio thread to see the commit: a few cycles at most when a
+// server runs; without one nothing would wait anyway.
+constexpr auto kAudioViewWait = std::chrono::milliseconds(250);
+constexpr auto kAudioViewPoll = std::chrono::milliseconds(1);
 
 }  // namespace
 
@@ -34,7 +43,29 @@ void Controller::join_link(double bpm, double meter) {
     const double now = session.now_micros();
     const std::optional<double> beat = link_.beat_at_host ? link_.beat_at_host(now) : std::nullopt;
     // Before JACK's first cycle (a rig restored at start) there is no beat to keep yet.
-    if (beat) session.request_beat(*beat, now);
+    if (!beat) {
+        spdlog::info("Ableton Link on (quantum {}): the beat grid follows the session", meter);
+        return;
+    }
+    session.request_beat(*beat, now);
+    // Link hands a commit to the audio thread a moment later: until then the audio thread
+    // still reads the session as it was, a fresh one at an unrelated beat. The engine is told
+    // to follow only once the audio thread reads what was committed.
+    const auto deadline = std::chrono::steady_clock::now() + kAudioViewWait;
+    for (;;) {
+        const auto seen = link_.audio_view ? link_.audio_view() : std::nullopt;
+        if (seen && std::fabs(seen->bpm - session.tempo()) < kSameBeat &&
+            std::fabs(seen->beat - session.beat_at(seen->host_micros)) < kSameBeat)
+            break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            spdlog::warn(
+                "Ableton Link on, but the audio thread did not see the session within "
+                "{} ms: the beat may move once",
+                kAudioViewWait.count());
+            return;
+        }
+        std::this_thread::sleep_for(kAudioViewPoll);
+    }
     spdlog::info("Ableton Link on (quantum {}): the beat grid follows the session", meter);
 }
 

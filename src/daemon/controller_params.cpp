@@ -254,7 +254,7 @@ void Controller::osc_slot_quantize(const Request& r) {
 void Controller::osc_clock_tempo(const Request& r) {
     set_global(r, &Mirror::Globals::tempo);
     if (r.tx.refused || r.tx.mirror.globals().sync != ClockSource::link) return;
-    const double bpm = r.tx.mirror.globals().tempo;
+    const auto bpm = static_cast<double>(r.tx.mirror.globals().tempo);
     later(r, [this, bpm] { link_.session->set_tempo(bpm); });
 }
 
@@ -294,7 +294,7 @@ void Controller::osc_clock_sync(const Request& r) {
     // Link is joined before the engine follows it, so that the session already holds
     // looperd's beat when it does: the beat never jumps.
     if (source == ClockSource::link && was != ClockSource::link) {
-        const double bpm = r.tx.mirror.globals().tempo;
+        const auto bpm = static_cast<double>(r.tx.mirror.globals().tempo);
         const double meter = r.tx.mirror.globals().meter;
         first(r, [this, bpm, meter] { join_link(bpm, meter); });
     }

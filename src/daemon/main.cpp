@@ -430,8 +430,9 @@ int run(const Options& options, const std::optional<RigState>& preset,
     controller.set_feedback(&feedback);
     feedback.set_link_peers(
         [&ableton_link] { return static_cast<std::uint32_t>(ableton_link.peers()); });
-    controller.set_link(
-        {&ableton_link, [&jack](double host_micros) { return jack.beat_at_host(host_micros); }});
+    controller.set_link({&ableton_link,
+                         [&jack](double host_micros) { return jack.beat_at_host(host_micros); },
+                         [&jack] { return jack.link_view(); }});
     // A peer's tempo becomes looperd's (mirrored, saved, echoed): Link is asked a few times a
     // second, from a thread of its own, never the audio thread.
     WorkerThread link_follow;

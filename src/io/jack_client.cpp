@@ -493,7 +493,13 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
             const double latency_micros =
                 rate > 0 ? 1e6 * playback_latency_.load(std::memory_order_relaxed) / rate : 0.0;
             sounds_at = link_time_.host_time(timing.frame, link_->now_micros()) + latency_micros;
-            if (link_->enabled()) timing.link = link_->capture(sounds_at);
+            if (link_->enabled()) {
+                timing.link = link_->capture(sounds_at);
+                if (timing.link.valid)
+                    link_stamp_.write({.host_micros = sounds_at,
+                                       .beat = timing.link.beat,
+                                       .bpm = timing.link.bpm});
+            }
         }
         // CLOCK_MONOTONIC is read through the vDSO: no system call on the audio thread.
         timespec began{};

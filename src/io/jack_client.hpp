@@ -68,6 +68,9 @@ class JackClient {
     std::optional<double> beat_at_host(double host_micros) const noexcept {
         return beat_stamp_.beat_at(host_micros);
     }
+    // Any thread: the Link session as the audio thread last read it (the beat and tempo at the
+    // time its cycle sounds). Nothing until Link is enabled.
+    std::optional<BeatStamp::Point> link_view() const noexcept { return link_stamp_.read(); }
     // Main thread. Lets the connection go (also after the server died: closing is what frees
     // our side). The audio thread has stopped when it returns.
     void close() noexcept;
@@ -217,6 +220,7 @@ class JackClient {
     const LinkSession* link_ = nullptr;
     HostTimeFilter link_time_;
     BeatStamp beat_stamp_;  // the audio thread writes it after each cycle's render
+    BeatStamp link_stamp_;  // and this after each capture of the Link session
     std::atomic<bool> server_gone_{false};
     std::atomic<bool> abandoned_{false};
     char shutdown_reason_[256] = {};

@@ -49,6 +49,9 @@ class LinkSession {
     void set_playing(bool playing, double host_micros);
     // Control thread. The session's tempo now (looperd's own while not enabled).
     double tempo() const;
+    // Control thread. The session's beat at `host_micros`, over quantum(), as the control
+    // thread's last commit left it (the audio thread sees a commit a moment later).
+    double beat_at(double host_micros) const;
 
     // Any thread.
     bool enabled() const noexcept { return enabled_.load(std::memory_order_relaxed); }

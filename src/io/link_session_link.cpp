@@ -72,6 +72,10 @@ double LinkSession::tempo() const {
     return impl_->link.captureAppSessionState().tempo();
 }
 
+double LinkSession::beat_at(double host_micros) const {
+    return impl_->link.captureAppSessionState().beatAtTime(micros(host_micros), quantum());
+}
+
 double LinkSession::now_micros() const noexcept {
     return static_cast<double>(impl_->link.clock().micros().count());
 }

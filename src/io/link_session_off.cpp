@@ -38,6 +38,10 @@ double LinkSession::tempo() const {
     return impl_->bpm;
 }
 
+double LinkSession::beat_at(double /*host_micros*/) const {
+    return 0.0;
+}
+
 double LinkSession::now_micros() const noexcept {
     const auto now = std::chrono::steady_clock::now().time_since_epoch();
     return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(now).count());

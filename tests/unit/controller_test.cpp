@@ -550,7 +550,14 @@ TEST_F(ControllerTest, ClockSyncLinkJoinsTheSessionWithoutMovingTheBeat) {
     constexpr double kBpm = 97.0;
     // looperd's grid, as the audio thread would publish it: beat 5.25 at t0, at 97 BPM.
     auto looperd_beat = [t0](double host) { return 5.25 + (host - t0) * kBpm / 60e6; };
-    controller_->set_link({&session, [&](double host) { return looperd_beat(host); }});
+    // The audio thread's view, read here on the test's thread (the only one capturing).
+    auto audio_view = [&]() -> std::optional<BeatStamp::Point> {
+        const double now = session.now_micros();
+        const LinkInfo info = session.capture(now);
+        if (!info.valid) return std::nullopt;
+        return BeatStamp::Point{.host_micros = now, .beat = info.beat, .bpm = info.bpm};
+    };
+    controller_->set_link({&session, [&](double host) { return looperd_beat(host); }, audio_view});
     expect_command("/clock/tempo", {OscArg::float32(static_cast<float>(kBpm))});
     expect_command("/clock/meter", {OscArg::int32(3)});
     EXPECT_FALSE(session.enabled()) << "Link waits for /clock/sync link";
@@ -559,13 +566,11 @@ TEST_F(ControllerTest, ClockSyncLinkJoinsTheSessionWithoutMovingTheBeat) {
     EXPECT_EQ(c.value, static_cast<float>(ClockSource::link));
     ASSERT_TRUE(session.enabled());
     EXPECT_EQ(session.quantum(), 3.0);
-    // What the control thread commits reaches the audio thread's capture a moment later.
+    // Joining waited until the audio thread saw looperd's tempo and beat.
     const double later = session.now_micros() + 2e6;
-    LinkInfo info;
-    EXPECT_TRUE(test::wait_until([&] {
-        info = session.capture(later);
-        return info.valid && std::abs(info.bpm - kBpm) < 1e-9;
-    })) << "the audio thread never saw looperd's tempo";
+    const LinkInfo info = session.capture(later);
+    ASSERT_TRUE(info.valid);
+    EXPECT_NEAR(info.bpm, kBpm, 1e-9);
     // Link keeps times in whole microseconds: within 3 µs (a seventh of a frame at 48 kHz).
     if (session.peers() == 0) {
         EXPECT_NEAR(info.beat, looperd_beat(later), 3.0 * kBpm / 60e6);
