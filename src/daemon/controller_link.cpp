@@ -38,16 +38,20 @@ bool Controller::link_available() const {
 void Controller::join_link(double bpm, double meter) {
     LinkSession& session = *link_.session;
     session.set_quantum(meter);
-    session.enable(true);
+    // looperd's tempo and beat go to the session before it is enabled: Link applies commits
+    // and the enabling in order on its own thread, and the enabling starts the new session
+    // from the timeline it had (committed the other way round, the enabling could start from
+    // the old one after looperd's commit, and the beat would jump).
     session.set_tempo(bpm);
     const double now = session.now_micros();
     const std::optional<double> beat = link_.beat_at_host ? link_.beat_at_host(now) : std::nullopt;
+    if (beat) session.request_beat(*beat, now);
+    session.enable(true);
     // Before JACK's first cycle (a rig restored at start) there is no beat to keep yet.
     if (!beat) {
         spdlog::info("Ableton Link on (quantum {}): the beat grid follows the session", meter);
         return;
     }
-    session.request_beat(*beat, now);
     // Link hands a commit to the audio thread a moment later: until then the audio thread
     // still reads the session as it was, a fresh one at an unrelated beat. The engine is told
     // to follow only once the audio thread reads what was committed.
