@@ -232,30 +232,28 @@ LoMessage encode(const std::string& address, const std::vector<OscValue>& args) 
     return m;
 }
 
+// One message as the bytes of a datagram.
+std::vector<std::uint8_t> serialise(const std::string& address, const std::vector<OscValue>& args) {
+    LoMessage m = encode(address, args);
+    std::size_t size = lo_message_length(m.get(), address.c_str());
+    std::vector<std::uint8_t> packet(size);
+    if (lo_message_serialise(m.get(), address.c_str(), packet.data(), &size) == nullptr) {
+        throw std::runtime_error("cannot encode " + address);
+    }
+    packet.resize(size);
+    return packet;
+}
+
 }  // namespace
 
 void OscClient::send(std::uint16_t to_port, const std::string& address,
                      const std::vector<OscValue>& args) {
-    LoMessage m = encode(address, args);
-    std::size_t size = lo_message_length(m.get(), address.c_str());
-    std::vector<std::uint8_t> packet(size);
-    if (lo_message_serialise(m.get(), address.c_str(), packet.data(), &size) == nullptr) {
-        throw std::runtime_error("cannot encode " + address);
-    }
-    packet.resize(size);
-    send_datagram(to_port, packet, address);
+    send_datagram(to_port, serialise(address, args), address);
 }
 
 void OscClient::send_to(const std::string& ip, std::uint16_t to_port, const std::string& address,
                         const std::vector<OscValue>& args) {
-    LoMessage m = encode(address, args);
-    std::size_t size = lo_message_length(m.get(), address.c_str());
-    std::vector<std::uint8_t> packet(size);
-    if (lo_message_serialise(m.get(), address.c_str(), packet.data(), &size) == nullptr) {
-        throw std::runtime_error("cannot encode " + address);
-    }
-    packet.resize(size);
-    send_datagram(to_port, packet, address, ip);
+    send_datagram(to_port, serialise(address, args), address, ip);
 }
 
 void OscClient::send_bundle(std::uint16_t to_port, std::uint64_t timetag,
