@@ -8,7 +8,9 @@
 
 namespace looperd {
 
-// HostTimeFilter: the system clock's time of a frame of the JACK timeline.
+// HostTimeFilter: the system clock's time of a frame of the JACK timeline, from this client's
+// own wake-ups: what JackClient falls back on where the server gives no cycle times
+// (jack_get_cycle_times, JACK's own estimate, comes first: see JackClient::cycle_host_micros).
 //
 // Ableton Link runs on the system clock (CLOCK_MONOTONIC_RAW, in microseconds) and looperd on
 // the sound card's sample clock; the two drift apart by a few parts per million, and a clock
@@ -17,6 +19,12 @@ namespace looperd {
 // that follows the drift and not the jitter, as Link's own HostTimeFilter does; this one keeps
 // its points in a fixed array (nothing allocates) and centres the sums on their means, so that
 // frame counts of hours and clock readings of days keep their precision in doubles.
+//
+// The slope (the sample clock's rate against the system clock's) is only fitted once a line has
+// kMinSlopePoints points: a line through a handful of readings, each late by the scheduler's
+// whim, could point anywhere. Until then the slope is the last line's (a jump moves the
+// timeline, not the clocks' rates), else the nominal rate given by expect_rate(), and only
+// the offset is fitted.
 //
 // Threads: the audio thread only (one cycle, one add). Bounded: kPoints steps per call.
 class HostTimeFilter {
@@ -40,7 +48,7 @@ class HostTimeFilter {
             off_line_ = side != 0 && side == off_side_ ? off_line_ + 1 : (side != 0 ? 1 : 0);
             off_side_ = side;
             if (off_line_ >= kJumpCycles) {
-                reset();
+                relocate();
             } else if (side != 0) {
                 return predicted;
             }
@@ -59,26 +67,52 @@ class HostTimeFilter {
         }
         mean_frame /= static_cast<double>(count_);
         mean_micros /= static_cast<double>(count_);
-        double covariance = 0.0;
-        double variance = 0.0;
-        for (std::size_t i = 0; i < count_; ++i) {
-            const double dx = frames_[i] - mean_frame;
-            covariance += dx * (micros_[i] - mean_micros);
-            variance += dx * dx;
+        if (count_ >= kMinSlopePoints || !slope_known_) {
+            double covariance = 0.0;
+            double variance = 0.0;
+            for (std::size_t i = 0; i < count_; ++i) {
+                const double dx = frames_[i] - mean_frame;
+                covariance += dx * (micros_[i] - mean_micros);
+                variance += dx * dx;
+            }
+            // Every point on one frame (a timeline that stood still): no slope to fit.
+            if (variance <= 0.0) return micros;
+            slope_ = covariance / variance;  // microseconds per frame
+            if (count_ >= kMinSlopePoints) slope_known_ = true;
         }
-        // Every point on one frame (a timeline that stood still): no slope to fit.
-        if (variance <= 0.0) return micros;
-        const double slope = covariance / variance;  // microseconds per frame
         mean_frame_ = mean_frame;
         mean_micros_ = mean_micros;
-        slope_ = slope;
         fitted_ = true;
-        return mean_micros + slope * (static_cast<double>(frame) - mean_frame);
+        return mean_micros + slope_ * (static_cast<double>(frame) - mean_frame);
     }
 
-    // Audio thread, or any thread while no audio thread runs: forget every point (a new server,
-    // a new sample rate, a timeline that jumped).
+    // Audio thread, or any thread while no audio thread runs: forget every point and the slope
+    // (a new server, a new sample rate).
     void reset() noexcept {
+        relocate();
+        slope_known_ = false;
+    }
+
+    // Audio thread: the sample clock's nominal rate, the slope until one is fitted (no effect
+    // once a slope is known).
+    void expect_rate(double frames_per_second) noexcept {
+        if (slope_known_ || !(frames_per_second > 0.0)) return;
+        slope_ = 1e6 / frames_per_second;
+        slope_known_ = true;
+    }
+
+    // A jump: this far off the line, this many cycles in a row. Far beyond a fitted time's own
+    // scatter (tens of microseconds); a busy machine that stalls a process for tens of
+    // milliseconds wakes it late for a few cycles while it catches up, never for 16 (43 ms at
+    // 128 frames and 48 kHz); a timeline that jumped stays off for good.
+    static constexpr double kJumpMicros = 1000.0;
+    static constexpr int kJumpCycles = 16;
+    // Points a line needs before its own slope is fitted.
+    static constexpr std::size_t kMinSlopePoints = 64;
+
+  private:
+    // A jump: a new line, with the clocks' rates as they were.
+    void relocate() noexcept {
         count_ = 0;
         next_ = 0;
         fitted_ = false;
@@ -86,13 +120,6 @@ class HostTimeFilter {
         off_side_ = 0;
     }
 
-    // A jump: this far off the line, this many cycles in a row. Far beyond a fitted time's own
-    // scatter (tens of microseconds); a busy machine's late wake-ups are rarely this late
-    // several cycles running, and a new line after one costs only a little jitter.
-    static constexpr double kJumpMicros = 1000.0;
-    static constexpr int kJumpCycles = 3;
-
-  private:
     std::array<double, kPoints> frames_{};
     std::array<double, kPoints> micros_{};
     std::size_t count_ = 0;
@@ -102,6 +129,7 @@ class HostTimeFilter {
     double mean_frame_ = 0.0;
     double mean_micros_ = 0.0;
     double slope_ = 0.0;
+    bool slope_known_ = false;  // slope_ is a fit of kMinSlopePoints or more, or the nominal
     int off_line_ = 0;  // readings in a row off the line, on side off_side_ (1 late, -1 early)
     int off_side_ = 0;
 };

@@ -215,6 +215,27 @@ void JackClient::activate(Engine& engine) {
     if (jack_activate(client_) != 0) throw std::runtime_error("cannot activate the JACK client");
 }
 
+// Audio thread. The time on Link's clock (microseconds) of the cycle's first frame: JACK's own
+// estimate (jack_get_cycle_times: its delay-locked loop over the driver's wake-ups, the same
+// for every client of the cycle, so that a busy machine's late wake-up of this process moves
+// nothing), put on Link's clock by the two clocks' difference now (JACK2 and Link both read
+// CLOCK_MONOTONIC_RAW on Linux: the difference is then 0). Where the server cannot tell, a
+// line fitted through this client's own wake-ups, as Link's JACK example does.
+double JackClient::cycle_host_micros(std::uint64_t frame, std::uint32_t rate) noexcept {
+    const double link_now = link_->now_micros();
+    jack_nframes_t current_frames = 0;
+    jack_time_t current_usecs = 0;
+    jack_time_t next_usecs = 0;
+    float period_usecs = 0.0F;
+    if (jack_get_cycle_times(client_, &current_frames, &current_usecs, &next_usecs,
+                             &period_usecs) == 0 &&
+        current_usecs != 0)
+        return static_cast<double>(current_usecs) +
+               (link_now - static_cast<double>(jack_get_time()));
+    link_time_.expect_rate(static_cast<double>(rate));
+    return link_time_.host_time(frame, link_now);
+}
+
 std::uint32_t JackClient::connect_physical_outputs() {
     if (!client_) return 0;
     const char** physical = jack_get_ports(client_, nullptr, JACK_DEFAULT_AUDIO_TYPE,
@@ -485,14 +506,14 @@ int JackClient::process(jack_nframes_t nframes) noexcept {
         rt_guard::Scope realtime;
         // Link's clock is read through the vDSO like CLOCK_MONOTONIC below; the session is only
         // read (LinkSession::capture), under the guard like the engine.
-        // The host time is fitted every cycle, Link on or off, so that the grid's place on the
+        // The host time is taken every cycle, Link on or off, so that the grid's place on the
         // system clock (beat_stamp_) is known when Link is enabled.
         double sounds_at = 0.0;
         if (link_) {
             const std::uint32_t rate = sample_rate_.load(std::memory_order_relaxed);
             const double latency_micros =
                 rate > 0 ? 1e6 * playback_latency_.load(std::memory_order_relaxed) / rate : 0.0;
-            sounds_at = link_time_.host_time(timing.frame, link_->now_micros()) + latency_micros;
+            sounds_at = cycle_host_micros(timing.frame, rate) + latency_micros;
             if (link_->enabled()) {
                 timing.link = link_->capture(sounds_at);
                 if (timing.link.valid)

@@ -218,7 +218,8 @@ class JackClient {
     // Ableton Link (may be null). The filter is the audio thread's while it runs; activate()
     // resets it before, since a new server may run on another clock's frames.
     const LinkSession* link_ = nullptr;
-    HostTimeFilter link_time_;
+    HostTimeFilter link_time_;  // where jack_get_cycle_times cannot tell (cycle_host_micros)
+    double cycle_host_micros(std::uint64_t frame, std::uint32_t rate) noexcept;
     BeatStamp beat_stamp_;  // the audio thread writes it after each cycle's render
     BeatStamp link_stamp_;  // and this after each capture of the Link session
     std::atomic<bool> server_gone_{false};

@@ -75,9 +75,9 @@ TEST(HostTimeFilter, TheLineHasTheSampleClocksOwnSlope) {
 }
 
 // An xrun: the timeline leaves the line for good (here 4 ms later, as JACK's dummy driver
-// restarts its schedule after a late cycle). Within a few cycles the times are the new line's,
-// where a fit across the jump would stay up to 2 ms off for a whole window. A single late
-// wake-up, however late, does not start a new line.
+// restarts its schedule after a late cycle). Once it has stayed off for kJumpCycles the times
+// are the new line's, where a fit across the jump would stay up to 2 ms off for a whole window.
+// A single late wake-up, however late, does not start a new line.
 TEST(HostTimeFilter, AJumpStartsANewLineAndALateWakeUpDoesNot) {
     HostTimeFilter filter;
     const double micros_per_frame = 1e6 / kRate;
@@ -94,9 +94,62 @@ TEST(HostTimeFilter, AJumpStartsANewLineAndALateWakeUpDoesNot) {
     ++cycle;
     // Then 4 ms later for good.
     double fitted = 0.0;
-    for (int k = 0; k < 10; ++k, ++cycle)
+    for (int k = 0; k < HostTimeFilter::kJumpCycles + 10; ++k, ++cycle)
         fitted = filter.host_time(cycle * kBlock, truth(cycle, 4000.0));
     EXPECT_NEAR(fitted, truth(cycle - 1, 4000.0), 1.0);
+}
+
+// A process stalled for 20 ms by a busy machine wakes late for the cycles it catches up on
+// (20, 17.3, 14.7 ... ms late): the line stays where it was.
+TEST(HostTimeFilter, AStallCaughtUpOnDoesNotMoveTheLine) {
+    HostTimeFilter filter;
+    const double micros_per_frame = 1e6 / kRate;
+    const double period = static_cast<double>(kBlock) * micros_per_frame;
+    std::uint64_t cycle = 0;
+    for (; cycle < HostTimeFilter::kPoints; ++cycle)
+        filter.host_time(cycle * kBlock, static_cast<double>(cycle) * period);
+    for (double late = 20'000.0; late > 0.0; late -= period, ++cycle)
+        EXPECT_NEAR(filter.host_time(cycle * kBlock, static_cast<double>(cycle) * period + late),
+                    static_cast<double>(cycle) * period, 1.0);
+    EXPECT_NEAR(filter.host_time(cycle * kBlock, static_cast<double>(cycle) * period),
+                static_cast<double>(cycle) * period, 1.0);
+}
+
+// After a jump, a new line through a few late-woken readings keeps the clocks' rate: its
+// times stay within the readings' own scatter, where a slope fitted through five points of
+// up to 1 ms of jitter could be off by a third and put a frame 50 ms away a few cycles on.
+TEST(HostTimeFilter, ANewLineKeepsTheOldSlopeUntilItHasPointsEnough) {
+    HostTimeFilter filter;
+    filter.expect_rate(kRate);
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<double> delay(0.0, 900.0);
+    const double micros_per_frame = 1e6 / kRate;
+    auto truth = [&](std::uint64_t cycle, double shift) {
+        return static_cast<double>(cycle * kBlock) * micros_per_frame + shift;
+    };
+    std::uint64_t cycle = 0;
+    for (; cycle < HostTimeFilter::kPoints; ++cycle)
+        filter.host_time(cycle * kBlock, truth(cycle, delay(rng)));
+    double worst = 0.0;
+    for (int k = 0; k < 200; ++k, ++cycle) {
+        const double fitted = filter.host_time(cycle * kBlock, truth(cycle, 6000.0 + delay(rng)));
+        if (k >= HostTimeFilter::kJumpCycles)
+            worst = std::max(worst, std::abs(fitted - truth(cycle, 6450.0)));
+    }
+    EXPECT_LT(worst, 900.0);
+}
+
+// From the first reading of a new server, the nominal rate is the slope: two readings, one
+// late, do not make a line that runs away.
+TEST(HostTimeFilter, TheNominalRateIsTheSlopeUntilOneIsFitted) {
+    HostTimeFilter filter;
+    filter.expect_rate(kRate);
+    const double period = static_cast<double>(kBlock) * 1e6 / kRate;
+    filter.host_time(0, 0.0);
+    filter.host_time(kBlock, period + 900.0);
+    // The slope stays the nominal one: 100 cycles on, the offset is the two readings' mean.
+    EXPECT_NEAR(filter.host_time(100 * kBlock, 100.0 * period + 450.0), 100.0 * period + 450.0,
+                1.0);
 }
 
 TEST(HostTimeFilter, ResetForgetsTheOldTimeline) {
