@@ -336,6 +336,7 @@ def header(schema, slots):
     master = schema.control("/master/gain", "min", "max", "default")
     tempo = schema.control("/clock/tempo", "min", "max", "default", "unit")
     meter = schema.control("/clock/meter", "min", "max", "default")
+    playing = schema.control("/clock/playing", "min", "max")
     beat = schema.row("/clock/beat", "feedback")
     if not beat["args"].startswith("i:bar i:beat"):
         raise SchemaError("/clock/beat no longer carries i:bar i:beat")
@@ -433,6 +434,10 @@ def header(schema, slots):
                 widget("dropdown", "meter", address="/clock/meter",
                        values=list(range(int(meter["min"]), int(meter["max"]) + 1)),
                        default=number(meter["default"]), expand=True),
+                button("playing", "/clock/playing", "^play", "toggle",
+                       on=number(playing["max"]), off=number(playing["min"]), width=40,
+                       comments="/clock/playing 1|0: the transport; off stops every loop, on "
+                                "starts them again on the next bar (with Link, the session's)"),
             ], expand=True, padding=1),
         ], padding=1),
         widget("canvas", "beat", address="/clock/beat", valueLength=2, bypass=True,
@@ -617,6 +622,7 @@ TOUCHOSC_ROWS = [
     ("/master/gain", "Fader", None),
     ("/clock/tempo", "Fader", None),
     ("/clock/meter", "Fader with one step per value", None),
+    ("/clock/playing", "Button, type Toggle", ": 0 stops the loops, 1 starts them on the bar"),
     ("/clock/beat", "Label", None),
     ("/meter/out", "Fader per output, Interactive off", None),
     ("/stop_all", "Button, no argument", None),

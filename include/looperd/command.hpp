@@ -86,6 +86,10 @@ enum class CommandKind : std::uint8_t {
                      // such messages go to the control side (bindings), not to the default map
     set_midi_learn,  // value != 0: every bindable message goes to the control side, and
                      // notes play nothing (the next message is being learned)
+    // The transport (docs/link.md#start-and-stop): engine-wide
+    transport_stop,       // every sounding loop or toggle slot not recording stops and is held
+    transport_start,      // the held slots start again on the next bar line
+    set_start_stop_sync,  // value != 0: a Link session's start and stop (isPlaying) do the same
 };
 
 // What a slot's light shows, one state at a time (docs/midi.md#lights has the precedence).

@@ -249,7 +249,14 @@ class Engine {
     // Command application (src/engine/engine_commands.cpp).
     void apply(const Command& c, std::uint64_t now) noexcept;
     void schedule(const Command& c) noexcept;
+    // Following Link, the grid may move under a pending quantized play or stop (a peer's tempo,
+    // or JACK's clock re-estimated after an xrun): each keeps its beat, not its frame.
+    void follow_grid(const Clock& before, std::uint64_t now) noexcept;
     void press(std::uint32_t slot, float value, std::uint64_t now) noexcept;
+    // The transport (src/engine/transport.cpp).
+    void transport_stop() noexcept;
+    void transport_start(std::uint64_t now) noexcept;
+    void follow_link_playing(const LinkInfo& link, std::uint64_t now) noexcept;
     // Voices (src/engine/voices.cpp).
     // `velocity`: the press's factor on the slot's gain (1: none).
     void start_voice(std::uint32_t slot, std::uint64_t now, float velocity = 1.0F) noexcept;
@@ -389,6 +396,14 @@ class Engine {
     double out_next_beat_ = 0.0;
     double out_stopped_beat_ = -1.0;
     double hold_tick_ = -1.0;
+    // The transport: slots a stop held for the next start (1: held), and Link's start/stop as
+    // last seen (link_seen_: while following a session with start/stop sync on).
+    std::vector<std::uint8_t> held_;
+    bool start_stop_sync_ = true;
+    bool link_seen_ = false;
+    bool link_known_ = false;
+    bool link_playing_ = false;
+    double link_start_stop_beat_ = 0.0;
     // MIDI clock in: the loop that follows an external clock's ticks.
     MidiClockIn clock_in_;
     double clock_in_beat_ = 0.0;      // the grid's beat at the last tick followed

@@ -22,6 +22,12 @@ struct LinkInfo {
     double bpm = 120.0;    // the session's tempo
     double beat = 0.0;     // the session's beat at the block's first frame, phase-aligned
     bool playing = false;  // the session's start/stop state (Link's isPlaying)
+    // The last start or stop this session has told looperd of: known once a peer (or looperd)
+    // started or stopped it since looperd joined (Link tells a newcomer only of changes), and
+    // the session's beat (over a quantum of 1) where it took effect, which names it: a start
+    // or stop that repeats the state (a stop heard by a rig that joined late) is still new.
+    bool start_stop_known = false;
+    double start_stop_beat = 0.0;
 };
 
 struct BlockTiming {

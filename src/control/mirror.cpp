@@ -31,6 +31,7 @@ MirrorState Mirror::snapshot(std::uint64_t* changes) const {
     m.tempo = globals_.tempo;
     m.meter = globals_.meter;
     m.sync = globals_.sync;
+    m.playing = globals_.playing;
     m.monitor = globals_.monitor;
     m.midi_bindings = globals_.midi_bindings;
     return m;

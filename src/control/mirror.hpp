@@ -53,6 +53,7 @@ class Mirror {
         float tempo = 120.0F;
         std::int32_t meter = 4;
         ClockSource sync = ClockSource::internal;
+        std::int32_t playing = 1;                // /clock/playing (not saved)
         std::int32_t monitor = 0;                // /monitor
         std::vector<std::string> midi_bindings;  // /midi/bind, as text
     };

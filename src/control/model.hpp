@@ -184,6 +184,7 @@ struct MirrorState {
     float tempo = 120.0F;
     std::int32_t meter = 4;
     ClockSource sync = ClockSource::internal;
+    std::int32_t playing = 1;  // /clock/playing: the transport (not saved)
     std::int32_t monitor = 0;  // /monitor
     // MIDI bindings, as /midi/bind takes them (docs/midi.md, "Bindings"), in the order made.
     std::vector<std::string> midi_bindings;

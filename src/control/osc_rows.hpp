@@ -108,6 +108,17 @@ inline constexpr Row kGlobalRows[] = {
      .handler = H::clock_sync,
      .doc = "where the grid and tempo come from: looperd's own tempo, JACK's transport, the "
             "MIDI clock on midi_in (docs/midi.md), or an Ableton Link session (docs/link.md)"},
+    {.address = "/clock/playing",
+     .value = Value::whole,
+     .args = "number",
+     .max = 1.0,
+     .def = 1.0,
+     .what = "playing",
+     .echo = "/clock/playing",
+     .handler = H::clock_playing,
+     .doc = "the transport: 0 stops every sounding loop and toggle slot (not one recording) and "
+            "remembers them; 1 starts the remembered ones again on the next bar line. Following "
+            "Link, the session's start and stop, both ways (docs/link.md)"},
     {.address = "/clock/from_slot",
      .value = Value::special,
      .args = "i:slot i:beats",

@@ -161,6 +161,8 @@ Controller::Handler Controller::handler_for(osc::Handler h) {
             return &Controller::osc_midi_leds_refresh;
         case H::clock_sync:
             return &Controller::osc_clock_sync;
+        case H::clock_playing:
+            return &Controller::osc_clock_playing;
         case H::midi_bind:
             return &Controller::osc_midi_bind;
         case H::midi_forget:

@@ -78,6 +78,8 @@ struct LinkControl {
     // The session as the audio thread last read it (JackClient::link_view): joining waits
     // until it shows what the control thread committed.
     std::function<std::optional<BeatStamp::Point>()> audio_view;
+    // Start/stop sync (--link-start-stop): /clock/playing is the session's start and stop.
+    bool start_stop_sync = true;
 };
 
 struct ControllerConfig {
@@ -308,6 +310,7 @@ class Controller {
     void osc_clock_reset(const Request& r);
     void osc_midi_leds_refresh(const Request& r);
     void osc_clock_sync(const Request& r);
+    void osc_clock_playing(const Request& r);
     // Ableton Link (controller_link.cpp).
     bool link_available() const;
     void join_link(double bpm, double meter);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <thread>
+#include <vector>
 
 #include "daemon/controller.hpp"
 
@@ -78,21 +79,38 @@ void Controller::leave_link() {
     spdlog::info("Ableton Link off: the beat grid runs on at the session's last tempo");
 }
 
+// A peer's tempo, and with start/stop sync the session's start and stop, reach the mirror and
+// the surfaces (the engine hears both from the session itself).
 void Controller::follow_link() {
     if (!link_available() || !link_.session->enabled()) return;
-    const osc::Row& row = osc::row(osc::Handler::clock_tempo);
-    const auto bpm = static_cast<float>(std::clamp(link_.session->tempo(), row.min, row.max));
+    const osc::Row& tempo_row = osc::row(osc::Handler::clock_tempo);
+    const osc::Row& playing_row = osc::row(osc::Handler::clock_playing);
+    std::vector<OscMessage> changed;
     {
         std::lock_guard one_at_a_time(dispatch_);
         Transaction tx(mirror_);
-        if (tx.mirror.globals().sync != ClockSource::link ||
-            std::fabs(static_cast<double>(tx.mirror.globals().tempo - bpm)) < kTempoEpsilonBpm)
-            return;
-        tx.mirror.edit_globals().tempo = bpm;
+        if (tx.mirror.globals().sync != ClockSource::link) return;
+        // Read under the lock: a /clock/playing or /clock/tempo being handled has committed
+        // to the session before this reads it, so the mirror never flickers back.
+        const auto bpm =
+            static_cast<float>(std::clamp(link_.session->tempo(), tempo_row.min, tempo_row.max));
+        if (std::fabs(static_cast<double>(tx.mirror.globals().tempo - bpm)) >= kTempoEpsilonBpm) {
+            tx.mirror.edit_globals().tempo = bpm;
+            changed.push_back({std::string(tempo_row.echo), {OscArg::float32(bpm)}, 0});
+        }
+        // Before any start or stop since joining, the session's state is unknown: the mirror
+        // keeps looperd's.
+        const std::optional<bool> session_playing = link_.session->playing();
+        const std::int32_t playing = session_playing.value_or(false) ? 1 : 0;
+        if (link_.start_stop_sync && session_playing && tx.mirror.globals().playing != playing) {
+            tx.mirror.edit_globals().playing = playing;
+            changed.push_back({std::string(playing_row.echo), {OscArg::int32(playing)}, 0});
+        }
+        if (changed.empty()) return;
         commit(tx, {});
     }
     if (feedback_)
-        feedback_->publish({std::string(row.echo), {OscArg::float32(bpm)}, 0}, std::nullopt);
+        for (auto& m : changed) feedback_->publish(std::move(m), std::nullopt);
 }
 
 }  // namespace looperd

@@ -220,6 +220,8 @@ std::optional<double> Controller::current_value(const osc::Row& row, std::string
                 return m.monitor;
             case osc::Handler::clock_sync:
                 return static_cast<double>(m.sync);
+            case osc::Handler::clock_playing:
+                return m.playing;
             default:
                 return std::nullopt;
         }

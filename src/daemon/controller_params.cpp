@@ -302,6 +302,24 @@ void Controller::osc_clock_sync(const Request& r) {
     echo(r, r.row.echo, OscArg::string(a.s));
 }
 
+// The transport. Following Link with start/stop sync, the session's: every peer starts and
+// stops with it, and the engine also hears it from the session (the two are one: a stop holds
+// only what still sounds, a start plays only what is held).
+void Controller::osc_clock_playing(const Request& r) {
+    const auto v = value_argument(r);
+    if (!v) return;
+    const bool playing = *v != 0.0;
+    const CommandKind kind = playing ? CommandKind::transport_start : CommandKind::transport_stop;
+    if (!send(Command{kind}, r)) return;
+    r.tx.mirror.edit_globals().playing = playing ? 1 : 0;
+    if (r.tx.mirror.globals().sync == ClockSource::link && link_.start_stop_sync &&
+        link_.session != nullptr)
+        later(r, [this, playing] {
+            link_.session->set_playing(playing, link_.session->now_micros());
+        });
+    echo(r, r.row.echo, OscArg::int32(playing ? 1 : 0));
+}
+
 bool Controller::require_feedback(const Request& r) {
     if (feedback_) return true;
     refuse(r, "feedback is not available");

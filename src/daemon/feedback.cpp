@@ -345,6 +345,7 @@ std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) cons
     out.push_back({at(Handler::clock_tempo), {OscArg::float32(mirror.tempo)}});
     out.push_back({at(Handler::clock_meter), {OscArg::int32(mirror.meter)}});
     out.push_back({at(Handler::clock_sync), {OscArg::string(std::string(sync_name(mirror.sync)))}});
+    out.push_back({at(Handler::clock_playing), {OscArg::int32(mirror.playing)}});
     out.push_back({at(Handler::monitor), {OscArg::int32(mirror.monitor)}});
     out.push_back({std::string(osc::kMidiLearning), {OscArg::string(mirror.midi_learning)}});
     out.push_back({std::string(osc::kClockLinkPeers), {OscArg::int32(link_peers())}});

@@ -289,6 +289,7 @@ int run(const Options& options, const std::optional<RigState>& preset,
     LinkSession ableton_link(osc::row(osc::Handler::clock_tempo).def,
                              osc::row(osc::Handler::clock_meter).def);
     if (LinkSession::available()) jack.set_link(&ableton_link);
+    ableton_link.set_start_stop_sync(options.link_start_stop);
 
     EngineConfig engine_config;
     engine_config.outputs = options.outputs;
@@ -308,6 +309,8 @@ int run(const Options& options, const std::optional<RigState>& preset,
     // Taken with the first block, before any note can arrive.
     engine.try_send(Command{CommandKind::set_velocity_curve, 0,
                             static_cast<float>(velocity_curve_named(options.velocity_curve))});
+    if (!options.link_start_stop)
+        engine.try_send(Command{CommandKind::set_start_stop_sync, 0, 0.0F});
     if (options.midi_clock_out) {
         if (options.midi) {
             engine.try_send(Command{CommandKind::set_midi_clock_out, 0, 1.0F});
@@ -432,7 +435,7 @@ int run(const Options& options, const std::optional<RigState>& preset,
         [&ableton_link] { return static_cast<std::uint32_t>(ableton_link.peers()); });
     controller.set_link({&ableton_link,
                          [&jack](double host_micros) { return jack.beat_at_host(host_micros); },
-                         [&jack] { return jack.link_view(); }});
+                         [&jack] { return jack.link_view(); }, options.link_start_stop});
     // A peer's tempo becomes looperd's (mirrored, saved, echoed): Link is asked a few times a
     // second, from a thread of its own, never the audio thread.
     WorkerThread link_follow;

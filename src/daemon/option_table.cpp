@@ -253,6 +253,20 @@ const std::array kSpecs{
                .set = set_whole<&Options::sample_rate>,
                .get = get_whole<&Options::sample_rate>},
     // OSC and network
+    OptionSpec{
+        .name = "link-start-stop",
+        .kind = OptionKind::flag,
+        .in_file = true,
+        .negatable = true,
+        .group = "Ableton Link (see docs/link.md)",
+        .help = "following Ableton Link (/clock/sync link), share start and stop with the\n"
+                "session: a peer's stop stops looperd's loops and its start starts them\n"
+                "again on the bar, and /clock/playing starts and stops every peer\n"
+                "(default: on)",
+        .set = [](Options& o, const OptionValue& v) { o.link_start_stop = std::get<bool>(v); },
+        .get = [](const Options& o) -> std::optional<OptionValue> {
+            return OptionValue{o.link_start_stop};
+        }},
     OptionSpec{.name = "osc-port",
                .kind = OptionKind::integer,
                .in_file = true,

@@ -53,6 +53,7 @@ struct Options {
     bool midi = true;
     std::string velocity_curve = "linear";
     bool midi_clock_out = false;  // MIDI clock and Start on midi_out
+    bool link_start_stop = true;  // Link's start/stop sync is /clock/playing (docs/link.md)
     // The controller profile for lights and pads (docs/midi.md#lights): a shipped profile's name,
     // a file's path, or "none".
     std::string midi_profile = "generic";

@@ -77,6 +77,7 @@ Engine::Engine(const EngineConfig& config)
 
       scratch_(std::size_t{limits::kMaxSampleChannels} * limits::kRenderChunkFrames),
       midi_control_(limits::kMidiControlCapacity),
+      held_(config.slots, 0U),
       recorders_(pool_config(config_)),
       slot_telemetry_(config.slots),
       output_peak_(config.outputs),
@@ -323,7 +324,10 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
     block_frames_ = nframes;
     recorders_.begin_block(t0, nframes);
     const bool recording = recorders_.enabled();
+    const Clock before = clock_;
     clock_.begin_block(timing, config_.sample_rate);
+    if (clock_.source() == ClockSource::link) follow_grid(before, t0);
+    follow_link_playing(timing.link, t0);
     midi_transport(timing, nframes);
     if (clock_.bpm() != last_bpm_) {
         last_bpm_ = clock_.bpm();

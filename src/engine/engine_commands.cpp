@@ -34,9 +34,26 @@ bool is_slot_command(CommandKind k) {
         case CommandKind::led_refresh:
         case CommandKind::set_midi_watch:
         case CommandKind::set_midi_learn:
+        case CommandKind::transport_stop:
+        case CommandKind::transport_start:
+        case CommandKind::set_start_stop_sync:
             return false;
         default:
             return true;
+    }
+}
+
+bool releases_hold(CommandKind k) {
+    switch (k) {
+        case CommandKind::assign_buffer:
+        case CommandKind::unload:
+        case CommandKind::stop:
+        case CommandKind::record:
+        case CommandKind::clear:
+        case CommandKind::load_take:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -56,6 +73,7 @@ VelocityCurve velocity_curve_numbered(float value) noexcept {
 // depends on the slot's mode.
 void Engine::press(std::uint32_t slot, float value, std::uint64_t now) noexcept {
     const Slot& s = slots_[slot];
+    held_[slot] = 0;  // played by hand: the transport's next start leaves it be
     const bool pressed = value > 0.0F;
     const float velocity = std::min(value, 1.0F);
     switch (s.mode) {
@@ -99,6 +117,32 @@ void Engine::schedule(const Command& c) noexcept {
     ++scheduled_size_;
 }
 
+// A quantized play or stop was put on the frame where the grid then had its beat. When the grid
+// moves (a tempo that changed, or the frames' times re-estimated: a Link session's beat lands on
+// another frame), it goes to where that beat is now, so that it sounds on the same bar line as
+// every peer. Bounded by the scheduled list's capacity; the list is sorted again (insertion:
+// it is nearly sorted, and only a moved grid pays for it).
+void Engine::follow_grid(const Clock& before, std::uint64_t now) noexcept {
+    const double moved = (clock_.beat_at(now) - before.beat_at(now)) * clock_.frames_per_beat();
+    if (std::fabs(moved) < 0.5 && clock_.bpm() == before.bpm()) return;
+    bool any = false;
+    for (std::size_t i = 0; i < scheduled_size_; ++i) {
+        Command& c = scheduled_[i];
+        if (c.kind != CommandKind::play_on_grid && c.kind != CommandKind::stop_on_grid) continue;
+        const double frame = std::nearbyint(clock_.frame_at_beat(before.beat_at(c.frame)));
+        // A beat the grid has passed already plays at once (now), as a late command does.
+        c.frame = frame > static_cast<double>(now) ? static_cast<std::uint64_t>(frame) : now;
+        any = true;
+    }
+    if (!any) return;
+    for (std::size_t i = 1; i < scheduled_size_; ++i) {
+        const Command c = scheduled_[i];
+        std::size_t j = i;
+        for (; j > 0 && scheduled_[j - 1].frame > c.frame; --j) scheduled_[j] = scheduled_[j - 1];
+        scheduled_[j] = c;
+    }
+}
+
 void Engine::apply(const Command& c, std::uint64_t now) noexcept {
     if (is_slot_command(c.kind) && c.slot >= slots_.size()) {
         post({EventKind::bad_command, c.slot, nullptr});
@@ -110,6 +154,8 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         return;
     }
     Slot* s = is_slot_command(c.kind) ? &slots_[c.slot] : nullptr;
+    // A slot stopped, emptied or recorded by hand is no longer the transport's to start again.
+    if (releases_hold(c.kind)) held_[c.slot] = 0;
     auto each_voice = [this, &c](auto&& f) {
         for (auto& v : voices_)
             if (v.active && v.slot == c.slot) f(v);
@@ -292,6 +338,15 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             break;
         case CommandKind::set_midi_learn:
             midi_learn_ = c.value != 0.0F;
+            break;
+        case CommandKind::transport_stop:
+            transport_stop();
+            break;
+        case CommandKind::transport_start:
+            transport_start(now);
+            break;
+        case CommandKind::set_start_stop_sync:
+            start_stop_sync_ = c.value != 0.0F;
             break;
         case CommandKind::record:
         case CommandKind::overdub:

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <optional>
 
 #include "looperd/timing.hpp"
 
@@ -49,6 +50,9 @@ class LinkSession {
     void set_playing(bool playing, double host_micros);
     // Control thread. The session's tempo now (looperd's own while not enabled).
     double tempo() const;
+    // Control thread. Whether the session plays (Link's isPlaying), as last committed or heard;
+    // nullopt before any start or stop since joining (Link tells a newcomer only of changes).
+    std::optional<bool> playing() const;
     // Control thread. The session's beat at `host_micros`, over quantum(), as the control
     // thread's last commit left it (the audio thread sees a commit a moment later).
     double beat_at(double host_micros) const;

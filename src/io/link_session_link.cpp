@@ -19,8 +19,13 @@ std::chrono::microseconds micros(double host_micros) {
 }  // namespace
 
 struct LinkSession::Impl {
-    explicit Impl(double bpm) : link(bpm) {}
+    explicit Impl(double bpm) : link(bpm), created(link.clock().micros()) {}
     ableton::Link link;
+    // Link's start/stop state before any start or stop is "stopped at the moment Link was
+    // made": a start or stop looperd hears of is always later.
+    std::chrono::microseconds created;
+
+    bool heard_start_stop(std::chrono::microseconds since) const { return since > created; }
 };
 
 LinkSession::LinkSession(double bpm, double quantum)
@@ -72,6 +77,12 @@ double LinkSession::tempo() const {
     return impl_->link.captureAppSessionState().tempo();
 }
 
+std::optional<bool> LinkSession::playing() const {
+    const auto state = impl_->link.captureAppSessionState();
+    if (!impl_->heard_start_stop(state.timeForIsPlaying())) return std::nullopt;
+    return state.isPlaying();
+}
+
 double LinkSession::beat_at(double host_micros) const {
     return impl_->link.captureAppSessionState().beatAtTime(micros(host_micros), quantum());
 }
@@ -89,6 +100,9 @@ LinkInfo LinkSession::capture(double host_micros) const noexcept {
     info.bpm = state.tempo();
     info.beat = state.beatAtTime(at, quantum());
     info.playing = state.isPlaying();
+    const auto since = state.timeForIsPlaying();
+    info.start_stop_known = impl_->heard_start_stop(since);
+    if (info.start_stop_known) info.start_stop_beat = state.beatAtTime(since, 1.0);
     return info;
 }
 

@@ -38,6 +38,10 @@ double LinkSession::tempo() const {
     return impl_->bpm;
 }
 
+std::optional<bool> LinkSession::playing() const {
+    return std::nullopt;
+}
+
 double LinkSession::beat_at(double /*host_micros*/) const {
     return 0.0;
 }

@@ -11,7 +11,8 @@
 //
 // Input: a sequence of operations, each an opcode byte followed by its operands.
 //   opcode % 8 in 0..4  send one command: kind, slot, a 16-bit value, a frame mode, 16-bit offset
-//   opcode % 8 in 5..6  render one block: 16-bit size (1..1024), xrun skip, transport
+//   opcode % 8 in 5..6  render one block: 16-bit size (1..1024), xrun skip, transport (JACK
+//                       and a Link session that starts and stops with it)
 //   opcode % 8 == 7     change the sample rate (as a JACK sample rate callback would)
 // Missing bytes read as zero. Recording is on (two inputs of noise, two short recorders, a small
 // undo arena), and snapshots borrow the harness's one export buffer, as the take thread lends
@@ -45,8 +46,17 @@ constexpr std::uint32_t kMaxBlock = 1024;
 constexpr std::size_t kMaxBuffersPerInput = 16;
 constexpr std::size_t kMaxOpsPerInput = 4096;
 constexpr float kMaxAbsSample = 1e6F;
-// The kinds the Controller (or the take thread) sends: everything before the *_on_grid kinds.
+// The kinds the Controller (or the take thread) sends: everything before the *_on_grid kinds,
+// and the transport's three after the MIDI ones.
 constexpr std::uint8_t kSendableKinds = static_cast<std::uint8_t>(CommandKind::clock_from_slot) + 1;
+constexpr std::uint8_t kTransportKinds = 3;  // transport_stop, transport_start, set_start_stop_sync
+
+CommandKind sendable_kind(std::uint8_t pick) {
+    const auto i = static_cast<std::uint8_t>(pick % (kSendableKinds + kTransportKinds));
+    if (i < kSendableKinds) return static_cast<CommandKind>(i);
+    return static_cast<CommandKind>(static_cast<std::uint8_t>(CommandKind::transport_stop) + i -
+                                    kSendableKinds);
+}
 constexpr float kMaxRecordSeconds = 0.1F;  // 4800 frames at 48 kHz: two undo chunks
 
 [[noreturn]] void fail(const char* what) {
@@ -64,9 +74,11 @@ float span(std::uint16_t raw, double lo, double hi) {
 // The value the Controller would send for `kind` (see the osc_* handlers and docs/osc.md).
 float value_for(CommandKind kind, std::uint16_t raw) {
     switch (kind) {
+        case CommandKind::clock_sync:
+            return static_cast<float>(raw % 4);  // internal, jack, midi, link
         case CommandKind::play:
         case CommandKind::set_reverse:
-        case CommandKind::clock_sync:
+        case CommandKind::set_start_stop_sync:
         case CommandKind::set_monitor:
         case CommandKind::set_monitor_all:
             return static_cast<float>(raw & 1U);
@@ -118,7 +130,7 @@ float value_for(CommandKind kind, std::uint16_t raw) {
         case CommandKind::clock_meter:
             return static_cast<float>(1 + raw % 32);
         default:
-            return 0.0F;  // assign_buffer, unload, stop, stop_all, clock_reset
+            return 0.0F;  // assign_buffer, unload, stop, stop_all, clock_reset, transport_*
     }
 }
 
@@ -196,7 +208,7 @@ struct Harness {
     }
 
     void send(Reader& in) {
-        const auto kind = static_cast<CommandKind>(in.u8() % kSendableKinds);
+        const auto kind = sendable_kind(in.u8());
         const std::uint32_t slot = in.u8() % (kSlots + 1);  // kSlots: outside the table
         const std::uint16_t raw = in.u16();
         const std::uint8_t frame_mode = in.u8();
@@ -257,6 +269,13 @@ struct Harness {
         t.transport.bpm = 20.0 + (transport >> 2U) * 4.0;
         t.transport.beats_per_bar = 1.0 + (transport >> 5U);
         t.transport.beat = beat;
+        // A Link session, from the same byte: it starts and stops as the transport rolls.
+        t.link.valid = t.transport.valid;
+        t.link.playing = t.transport.rolling;
+        t.link.bpm = t.transport.bpm;
+        t.link.beat = beat;
+        t.link.start_stop_known = t.transport.rolling;
+        t.link.start_stop_beat = static_cast<double>(transport >> 2U);
         float* ports[kOutputs];
         for (std::uint32_t o = 0; o < kOutputs; ++o) ports[o] = out.data() + std::size_t{o} * n;
         for (std::size_t i = 0; i < std::size_t{2} * n; ++i) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "io/host_time_filter.hpp"
@@ -65,10 +66,14 @@ TEST(LinkSession, IsAvailableInThisBuild) {
 // BEATTIME-1), and the beat runs on at looperd's tempo.
 TEST(LinkSession, AloneItTakesLooperdsBeatAndTempo) {
     LinkSession session(120.0, 4.0);
-    ASSERT_TRUE(session.enable(true));
+    // Committed before enabling, as the controller joins: Link applies commits and the
+    // enabling in order on its own thread, and the enabling starts the session from the
+    // timeline it has then (committed after it, a slow machine could see the enabling's fresh
+    // session overwrite them: seen under qemu-user).
     session.set_tempo(90.0);
     const double now = session.now_micros();
     session.request_beat(37.25, now);
+    ASSERT_TRUE(session.enable(true));
     // What the control thread commits reaches the audio thread's capture a moment later.
     ASSERT_TRUE(eventually([&] {
         const LinkInfo at = session.capture(now);
@@ -77,6 +82,22 @@ TEST(LinkSession, AloneItTakesLooperdsBeatAndTempo) {
     // Two seconds on at 90 BPM: three beats.
     EXPECT_NEAR(session.capture(now + 2e6).beat, 40.25, 1e-6);
     EXPECT_EQ(session.peers(), 0U);
+}
+
+// Link tells a newcomer only of starts and stops made after it joined: until one is made the
+// session's state is unknown (Link's own default reads "stopped"), to the control thread and
+// to the audio thread alike.
+TEST(LinkSession, ItsStartAndStopAreUnknownUntilOneIsMade) {
+    LinkSession session(120.0, 4.0);
+    ASSERT_TRUE(session.enable(true));
+    EXPECT_FALSE(session.playing().has_value());
+    EXPECT_FALSE(session.capture(session.now_micros()).start_stop_known);
+    session.set_playing(true, session.now_micros());
+    EXPECT_EQ(session.playing(), std::optional<bool>(true));
+    ASSERT_TRUE(eventually([&] {
+        const LinkInfo info = session.capture(session.now_micros());
+        return info.start_stop_known && info.playing;
+    })) << "the audio thread did not hear the start";
 }
 
 TEST(LinkSession, APeersTempoPhaseAndStartReachTheAudioThreadAndOursReachThePeer) {

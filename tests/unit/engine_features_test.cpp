@@ -106,6 +106,14 @@ class Timeline {
     }
     // The session is left (or never joined): blocks carry no Link time.
     void leave_link() { timing_.link.valid = false; }
+    // A start or stop of the session (Link's isPlaying), heard from the next block on; each
+    // call is a new one, named by the session's beat now.
+    void link_playing(bool playing) {
+        timing_.link.playing = playing;
+        timing_.link.start_stop_known = true;
+        timing_.link.start_stop_beat =
+            link_beat_ + static_cast<double>(now() - link_frame_) * timing_.link.bpm / 60.0 / kRate;
+    }
     // The transport stops where it is (BBT stays valid, the beat stands still).
     void stop_transport() { timing_.transport.rolling = false; }
     void set_transport(const looperd::TransportInfo& tr) { timing_.transport = tr; }
@@ -669,6 +677,196 @@ TEST(EngineLinkSync, WithoutASessionTheGridRunsOnAtTheLastTempo) {
     tl.run_to(bar + 2000);
     EXPECT_TRUE(silent(tl.out(0), 0, tl.at(bar)));
     EXPECT_TRUE(plays(tl.out(0), tl.at(bar), *b, 1000));
+}
+
+// A bar-quantized press waits for the session's beat 4; meanwhile JACK's clock is re-estimated
+// after an xrun and the session's beat at each frame jumps a quarter beat on (6,000 frames at
+// 120 BPM): the launch goes where beat 4 now is, on the peers' bar line, not where it was.
+TEST(EngineLinkSync, APendingLaunchFollowsTheSessionsBeatWhenTheGridJumps) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 24);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    tl.link(120.0, 0.0);
+    tl.run(10 * kBlock);
+    ASSERT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
+    tl.run(100 * kBlock);
+    const double beat_now = static_cast<double>(tl.now() - kStart) / static_cast<double>(kBeat);
+    tl.link(120.0, beat_now + 0.25);
+    const std::uint64_t bar = kStart + kBar - kBeat / 4;
+    tl.run_to(bar + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(bar)));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(bar), *b, 1000));
+}
+
+// A peer halves the tempo while a bar launch waits: the launch lands on the session's beat 4
+// at the new tempo.
+TEST(EngineLinkSync, APendingLaunchFollowsAPeersTempoChange) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 25);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    tl.link(120.0, 0.0);
+    tl.run(10 * kBlock);
+    ASSERT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
+    tl.run(100 * kBlock);
+    const std::uint64_t change = tl.now();
+    const double beat_now = static_cast<double>(change - kStart) / static_cast<double>(kBeat);
+    tl.link(60.0, beat_now);  // 48,000 frames a beat from here
+    const std::uint64_t bar =
+        change + static_cast<std::uint64_t>(std::llround((4.0 - beat_now) * 48000.0));
+    tl.run_to(bar + 2000);
+    EXPECT_TRUE(silent(tl.out(0), 0, tl.at(bar)));
+    EXPECT_TRUE(plays(tl.out(0), tl.at(bar), *b, 1000));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transport (/clock/playing, and a Link session's start and stop)
+
+float transport_kind_value(bool on) {
+    return on ? 1.0F : 0.0F;
+}
+
+// Slot 0 (a loop, on outputs 1-2) and slot 1 (a long one-shot, on outputs 3-4) sound; slot 2 is
+// a loop loaded but silent. A stop holds slot 0 only: it fades out, the one-shot rings on. A
+// start in the middle of a bar plays slot 0 again from its first frame on the next bar line,
+// and slot 2 stays silent.
+TEST(EngineTransport, AStopHoldsTheLoopsAndAStartPlaysThemOnTheNextBar) {
+    EngineHarness h(config(4));
+    Timeline tl(h);
+    auto* loop = quantised_noise(h, 1, 1000, 31);
+    auto* shot = quantised_noise(h, 1, 200000, 32);
+    auto* idle = quantised_noise(h, 1, 1000, 33);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, loop);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, shot);
+    tl.send(0, CommandKind::assign_buffer, 2, 0.0F, idle);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_mode, 2, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_output, 0, 1.0F);
+    tl.send(0, CommandKind::set_output, 1, 2.0F);
+    tl.send(0, CommandKind::set_output, 2, 1.0F);
+    tl.send(0, CommandKind::play, 0, 1.0F);
+    tl.send(0, CommandKind::play, 1, 1.0F);
+    const std::uint64_t stop = kStart + 10000;
+    const std::uint64_t start = kStart + kBar + 5000;  // mid-bar: the loop waits for 2 bars in
+    ASSERT_TRUE(tl.send(stop, CommandKind::transport_stop));
+    ASSERT_TRUE(tl.send(start, CommandKind::transport_start));
+    tl.run_to(kStart + 2 * kBar + 3000);
+    const auto& loop_out = tl.out(0);
+    EXPECT_TRUE(
+        frames_equal(loop_out, 0, 10000, [&](auto k) { return loop->channel(0)[k % 1000]; }));
+    EXPECT_TRUE(silent(loop_out, tl.at(stop) + kFadeFrames, 2 * kBar - 10000 - kFadeFrames));
+    EXPECT_TRUE(frames_equal(loop_out, tl.at(kStart + 2 * kBar), 3000,
+                             [&](auto k) { return loop->channel(0)[k % 1000]; }));
+    // The one-shot was never the transport's.
+    EXPECT_TRUE(plays(tl.out(2), 0, *shot, tl.at(kStart + 2 * kBar + 3000)));
+}
+
+// A held slot stopped by hand stays stopped at the next start; one played by hand meanwhile
+// is not started again (its voice goes on where it is).
+TEST(EngineTransport, ASlotPlayedOrStoppedByHandIsNoLongerHeld) {
+    EngineHarness h(config(4));
+    Timeline tl(h);
+    auto* a = quantised_noise(h, 1, 1000, 34);
+    auto* b = quantised_noise(h, 1, 1000, 35);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, a);
+    tl.send(0, CommandKind::assign_buffer, 1, 0.0F, b);
+    for (std::uint32_t slot : {0U, 1U}) {
+        tl.send(0, CommandKind::set_mode, slot, mode(SlotMode::loop));
+        tl.send(0, CommandKind::set_output, slot, static_cast<float>(slot + 1));
+        tl.send(0, CommandKind::play, slot, 1.0F);
+    }
+    ASSERT_TRUE(tl.send(kStart + 5000, CommandKind::transport_stop));
+    ASSERT_TRUE(tl.send(kStart + 20000, CommandKind::stop, 1));
+    const std::uint64_t by_hand = kStart + 30000;
+    ASSERT_TRUE(tl.send(by_hand, CommandKind::play, 0, 1.0F));
+    ASSERT_TRUE(tl.send(kStart + 40000, CommandKind::transport_start));
+    tl.run_to(kStart + kBar + 2000);
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(kBar + kStart), 2000, [&](auto k) {
+        return a->channel(0)[(kBar - (by_hand - kStart) + k) % 1000];
+    }));
+    EXPECT_TRUE(
+        silent(tl.out(2), tl.at(kStart + 5000) + kFadeFrames, kBar - 5000 - kFadeFrames + 2000));
+}
+
+// Following a Link session: joining one stops nothing (Link's state before any start or stop
+// is "stopped"); its stop holds the loops, its start plays them again on the session's next
+// bar line.
+TEST(EngineLinkSync, TheSessionsStopAndStartStopAndRestartTheLoops) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 36);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::play, 0, 1.0F);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.link(120.0, 1.0);  // beat 4 (a bar line) at kStart + 72,000
+    tl.run_to(kStart + 20 * kBlock);
+    tl.link_playing(true);  // nothing is held: a start plays nothing again
+    tl.run(10 * kBlock);
+    const std::uint64_t stopped = tl.now();
+    tl.link_playing(false);
+    tl.run_to(kStart + 80000);  // past the session's beat 4
+    const std::uint64_t started = tl.now();
+    tl.link_playing(true);
+    const std::uint64_t bar = kStart + 3 * kBeat + kBar;  // the session's beat 8
+    ASSERT_GT(bar, started);
+    tl.run_to(bar + 3000);
+    const auto& x = tl.out(0);
+    EXPECT_TRUE(
+        frames_equal(x, 0, tl.at(stopped), [&](auto k) { return b->channel(0)[k % 1000]; }));
+    EXPECT_TRUE(silent(x, tl.at(stopped) + kFadeFrames, tl.at(bar) - tl.at(stopped) - kFadeFrames));
+    EXPECT_TRUE(frames_equal(x, tl.at(bar), 3000, [&](auto k) { return b->channel(0)[k % 1000]; }));
+}
+
+// Link tells a rig that joins only of the starts and stops after it joined: a stop that finds
+// the session "stopped" already (its state before any) still stops the loops; a tempo change
+// is no new start or stop.
+TEST(EngineLinkSync, AStopHeardAfterJoiningStopsTheLoopsAndATempoChangeDoesNot) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 38);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::play, 0, 1.0F);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.link(120.0, 0.0);
+    tl.run(20 * kBlock);
+    const std::uint64_t stopped = tl.now();
+    tl.link_playing(false);
+    tl.run(40 * kBlock);
+    EXPECT_TRUE(silent(tl.out(0), tl.at(stopped) + kFadeFrames, 40 * kBlock - kFadeFrames));
+    // Played by hand while the session is stopped, the loop goes on through a tempo change.
+    const std::uint64_t by_hand = tl.now();
+    ASSERT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
+    tl.run(10 * kBlock);
+    tl.link(90.0, 30.0);
+    tl.run(50 * kBlock);
+    EXPECT_TRUE(frames_equal(tl.out(0), tl.at(by_hand), 60 * kBlock,
+                             [&](auto k) { return b->channel(0)[k % 1000]; }));
+}
+
+// --no-link-start-stop: the session's stop is not looperd's.
+TEST(EngineLinkSync, WithStartStopSyncOffTheSessionsStopIsIgnored) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = quantised_noise(h, 1, 1000, 37);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_start_stop_sync, 0, transport_kind_value(false));
+    tl.send(0, CommandKind::play, 0, 1.0F);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.link(120.0, 0.0);
+    tl.link_playing(true);
+    tl.run(10 * kBlock);
+    tl.link_playing(false);
+    tl.run(100 * kBlock);
+    EXPECT_TRUE(
+        frames_equal(tl.out(0), 0, 110 * kBlock, [&](auto k) { return b->channel(0)[k % 1000]; }));
 }
 
 TEST(EngineJackSync, TheInternalSourceIgnoresARollingTransport) {

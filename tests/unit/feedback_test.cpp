@@ -216,8 +216,9 @@ class FeedbackTest : public ::testing::Test {
 
 // What the whole state says of each slot: its state, playing, and every saved parameter.
 const std::size_t kPerSlot = 2 + saved_slot_rows().size();
-// And of the rig: master gain, tempo, meter, sync, monitor, the MIDI learning and Link's peers.
-constexpr std::size_t kGlobal = 7;
+// And of the rig: master gain, tempo, meter, sync, the transport (/clock/playing), monitor, the
+// MIDI learning and Link's peers.
+constexpr std::size_t kGlobal = 8;
 
 TEST_F(FeedbackTest, NotifySubscribesSendsTheWholeStateAndUnsubscribes) {
     send("/notify", {OscArg::int32(1)}, kA);
