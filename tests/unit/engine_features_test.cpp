@@ -679,20 +679,28 @@ TEST(EngineLinkSync, WithoutASessionTheGridRunsOnAtTheLastTempo) {
     EXPECT_TRUE(plays(tl.out(0), tl.at(bar), *b, 1000));
 }
 
+// Following a session at 120 BPM, a bar-quantized press of slot 0 waits for the session's
+// beat 4 (kStart + kBar); 110 blocks have run. Returns the slot's sample.
+SampleBuffer* bar_launch_waiting(EngineHarness& h, Timeline& tl, std::uint32_t seed) {
+    auto* b = quantised_noise(h, 1, 1000, seed);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    tl.link(120.0, 0.0);
+    tl.run(10 * kBlock);
+    EXPECT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
+    tl.run(100 * kBlock);
+    return b;
+}
+
 // A bar-quantized press waits for the session's beat 4; meanwhile JACK's clock is re-estimated
 // after an xrun and the session's beat at each frame jumps a quarter beat on (6,000 frames at
 // 120 BPM): the launch goes where beat 4 now is, on the peers' bar line, not where it was.
 TEST(EngineLinkSync, APendingLaunchFollowsTheSessionsBeatWhenTheGridJumps) {
     EngineHarness h(config());
     Timeline tl(h);
-    auto* b = quantised_noise(h, 1, 1000, 24);
-    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
-    tl.send(0, CommandKind::clock_sync, 0, link_source());
-    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
-    tl.link(120.0, 0.0);
-    tl.run(10 * kBlock);
-    ASSERT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
-    tl.run(100 * kBlock);
+    SampleBuffer* b = nullptr;
+    ASSERT_NO_FATAL_FAILURE(b = bar_launch_waiting(h, tl, 24));
     const double beat_now = static_cast<double>(tl.now() - kStart) / static_cast<double>(kBeat);
     tl.link(120.0, beat_now + 0.25);
     const std::uint64_t bar = kStart + kBar - kBeat / 4;
@@ -706,14 +714,8 @@ TEST(EngineLinkSync, APendingLaunchFollowsTheSessionsBeatWhenTheGridJumps) {
 TEST(EngineLinkSync, APendingLaunchFollowsAPeersTempoChange) {
     EngineHarness h(config());
     Timeline tl(h);
-    auto* b = quantised_noise(h, 1, 1000, 25);
-    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
-    tl.send(0, CommandKind::clock_sync, 0, link_source());
-    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
-    tl.link(120.0, 0.0);
-    tl.run(10 * kBlock);
-    ASSERT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
-    tl.run(100 * kBlock);
+    SampleBuffer* b = nullptr;
+    ASSERT_NO_FATAL_FAILURE(b = bar_launch_waiting(h, tl, 25));
     const std::uint64_t change = tl.now();
     const double beat_now = static_cast<double>(change - kStart) / static_cast<double>(kBeat);
     tl.link(60.0, beat_now);  // 48,000 frames a beat from here
