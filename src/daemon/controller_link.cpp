@@ -21,6 +21,9 @@ constexpr double kTempoEpsilonBpm = 0.005;
 // The audio thread's view of the session agrees with the control thread's commit when their
 // beats at one time differ by less than this (Link keeps times in whole microseconds).
 constexpr double kSameBeat = 1e-6;
+// looperd's own beat (extrapolated from the audio thread's last stamp) and the session's, when
+// they are one: Link's whole microseconds, and the stamp's rounding (60 µs at 97 BPM).
+constexpr double kOwnBeat = 1e-4;
 // How long joining waits for the audio thread to see the commit: a few cycles at most when a
 // server runs; without one nothing would wait anyway.
 constexpr auto kAudioViewWait = std::chrono::milliseconds(250);
@@ -55,13 +58,24 @@ void Controller::join_link(double bpm, double meter) {
     }
     // Link hands a commit to the audio thread a moment later: until then the audio thread
     // still reads the session as it was, a fresh one at an unrelated beat. The engine is told
-    // to follow only once the audio thread reads what was committed.
+    // to follow only once the audio thread reads what was committed. Alone, that must also be
+    // looperd's own beat: Link's thread, applying the commits in turn, can let an earlier one
+    // overwrite a later (seen under ASan), and then both views agree on the wrong beat; the
+    // tempo and beat are asked for again.
     const auto deadline = std::chrono::steady_clock::now() + kAudioViewWait;
     for (;;) {
         const auto seen = link_.audio_view ? link_.audio_view() : std::nullopt;
         if (seen && std::fabs(seen->bpm - session.tempo()) < kSameBeat &&
-            std::fabs(seen->beat - session.beat_at(seen->host_micros)) < kSameBeat)
-            break;
+            std::fabs(seen->beat - session.beat_at(seen->host_micros)) < kSameBeat) {
+            const std::optional<double> ours = link_.beat_at_host(seen->host_micros);
+            if (session.peers() > 0 || !ours ||
+                (std::fabs(seen->bpm - bpm) < kSameBeat &&
+                 std::fabs(seen->beat - *ours) < kOwnBeat))
+                break;
+            const double again = session.now_micros();
+            session.set_tempo(bpm);
+            if (const auto b = link_.beat_at_host(again)) session.request_beat(*b, again);
+        }
         if (std::chrono::steady_clock::now() >= deadline) {
             spdlog::warn(
                 "Ableton Link on, but the audio thread did not see the session within "
