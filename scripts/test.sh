@@ -178,5 +178,21 @@ done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a crash may leave no test case
 trap - EXIT
 print_stage_times
+# The failed cases by name, last, where a log's tail still shows them.
+if [ "$failed" -ne 0 ]; then
+  python3 - "${junit_files[@]}" <<'PY' || true
+import sys, xml.etree.ElementTree as ET
+for path in sys.argv[1:]:
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        continue
+    for suite in root.iter("testsuite"):
+        for case in suite.iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
+                print(f"failed: {suite.get('name')}: {case.get('classname')}.{case.get('name')}"
+                      f" ({path.split('/')[0]})")
+PY
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
