@@ -28,6 +28,8 @@ constexpr double kOwnBeat = 1e-4;
 // server runs; without one nothing would wait anyway.
 constexpr auto kAudioViewWait = std::chrono::milliseconds(250);
 constexpr auto kAudioViewPoll = std::chrono::milliseconds(1);
+// How long the views must hold looperd's beat, alone, before the join is done.
+constexpr auto kAudioViewSettle = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -59,22 +61,33 @@ void Controller::join_link(double bpm, double meter) {
     // Link hands a commit to the audio thread a moment later: until then the audio thread
     // still reads the session as it was, a fresh one at an unrelated beat. The engine is told
     // to follow only once the audio thread reads what was committed. Alone, that must also be
-    // looperd's own beat: Link's thread, applying the commits in turn, can let an earlier one
-    // overwrite a later (seen under ASan), and then both views agree on the wrong beat; the
-    // tempo and beat are asked for again.
+    // looperd's own beat: Link's thread, applying the commits and the enabling in turn, can
+    // let an earlier state overwrite a later one (seen under ASan, also after both views first
+    // agreed on looperd's beat), and then both views agree on the wrong beat; the tempo and
+    // beat are asked for again, until the views have held looperd's for kAudioViewSettle.
     const auto deadline = std::chrono::steady_clock::now() + kAudioViewWait;
+    bool held = false;  // since holding
+    std::chrono::steady_clock::time_point holding;
     for (;;) {
         const auto seen = link_.audio_view ? link_.audio_view() : std::nullopt;
+        const auto now_steady = std::chrono::steady_clock::now();
         if (seen && std::fabs(seen->bpm - session.tempo()) < kSameBeat &&
             std::fabs(seen->beat - session.beat_at(seen->host_micros)) < kSameBeat) {
             const std::optional<double> ours = link_.beat_at_host(seen->host_micros);
             if (session.peers() > 0 || !ours ||
                 (std::fabs(seen->bpm - bpm) < kSameBeat &&
-                 std::fabs(seen->beat - *ours) < kOwnBeat))
-                break;
-            const double again = session.now_micros();
-            session.set_tempo(bpm);
-            if (const auto b = link_.beat_at_host(again)) session.request_beat(*b, again);
+                 std::fabs(seen->beat - *ours) < kOwnBeat)) {
+                if (!held) holding = now_steady;
+                held = true;
+                if (session.peers() > 0 || !ours || now_steady - holding >= kAudioViewSettle) break;
+            } else {
+                held = false;
+                const double again = session.now_micros();
+                session.set_tempo(bpm);
+                if (const auto b = link_.beat_at_host(again)) session.request_beat(*b, again);
+            }
+        } else {
+            held = false;
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             spdlog::warn(
