@@ -257,9 +257,13 @@ class Engine {
     void transport_stop() noexcept;
     void transport_start(std::uint64_t now) noexcept;
     void follow_link_playing(const LinkInfo& link, std::uint64_t now) noexcept;
+    // Following Link, looping voices of slots with `beats` stay on the session's beat grid
+    // (src/engine/loop_lock.cpp).
+    void lock_loops(std::uint64_t now) noexcept;
     // Voices (src/engine/voices.cpp).
-    // `velocity`: the press's factor on the slot's gain (1: none).
-    void start_voice(std::uint32_t slot, std::uint64_t now, float velocity = 1.0F) noexcept;
+    // `velocity`: the press's factor on the slot's gain (1: none). Returns the voice started
+    // (nullptr: none).
+    Voice* start_voice(std::uint32_t slot, std::uint64_t now, float velocity = 1.0F) noexcept;
     void stop_slot(std::uint32_t slot) noexcept;
     bool slot_sounding(std::uint32_t slot) const noexcept;
     void release(Voice& v) noexcept;       // start the fade out

@@ -76,6 +76,12 @@ struct Voice {
     Ramp pan_left;          // balance gains, smoothed
     Ramp pan_right;
     Ramp rate;  // effective rate (rate × pitch × tempo factor), glides
+    // Kept on an external beat grid (Engine::lock_loops): the grid's beat where the region's
+    // first frame played, the region's length in beats, and whether the rate is nudged now.
+    bool grid_locked = false;
+    bool nudged = false;
+    double grid_beat = 0.0;
+    double grid_length = 0.0;
 };
 
 }  // namespace looperd

@@ -333,6 +333,7 @@ void Engine::process(const float* const* inputs, std::uint32_t n_inputs, float* 
         last_bpm_ = clock_.bpm();
         update_voice_rates();  // tempo-following slots keep in time with a tempo that moved
     }
+    lock_loops(t0);
 
     take_commands(t0);
     if (recording) recorders_.advance(host_);

@@ -108,9 +108,9 @@ void Engine::set_pan(Voice& v, float pan, std::uint32_t frames) noexcept {
     v.pan_right.go(pan_right_gain(pan), frames);
 }
 
-void Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity) noexcept {
+Voice* Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity) noexcept {
     Slot& s = slots_[slot];
-    if (!s.buffer || s.buffer->frames() == 0) return;
+    if (!s.buffer || s.buffer->frames() == 0) return nullptr;
 
     // Choke group: starting this slot fades out the others of its group.
     if (s.choke != 0)
@@ -135,7 +135,7 @@ void Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity) 
         // Policy: nothing that plays is cut to make room; the new start is refused.
         refused_voices_.fetch_add(1, std::memory_order_relaxed);
         post({EventKind::voice_refused, slot, nullptr});
-        return;
+        return nullptr;
     }
     const std::uint32_t frames = s.buffer->frames();
     auto at = [frames](float fraction) {
@@ -178,6 +178,22 @@ void Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity) 
     } else {
         v->envelope.jump(1.0F);  // the first frame plays unchanged: attacks stay sharp
     }
+    // Following Link, a loop that lasts `beats` keeps the phase it starts with on the grid
+    // (a take's loop follows its recording instead: docs/recording.md).
+    v->grid_locked = clock_.source() == ClockSource::link && v->loop && s.beats > 0.0F &&
+                     !recorders_.holds_take(slot);
+    v->grid_beat = clock_.beat_at(now);
+    v->grid_length = s.beats;
+    if (s.quantize != 0.0F) {
+        // A quantized launch's phase is its grid line, even where the launch's frame, fixed
+        // when it was pressed, is a little off it now (a sound card's clock off the session's).
+        const double step = s.quantize < 0.0F ? clock_.meter() : static_cast<double>(s.quantize);
+        const double line = step * std::round(v->grid_beat / step);
+        if (std::abs(v->grid_beat - line) * clock_.frames_per_beat() <
+            static_cast<double>(ms_frames(10.0F)))
+            v->grid_beat = line;
+    }
+    return v;
 }
 
 // Audio thread, first block after a gap. Bounded by the voice count.

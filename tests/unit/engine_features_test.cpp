@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <functional>
 #include <iomanip>
+#include <iostream>
 #include <numbers>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -104,6 +106,14 @@ class Timeline {
         link_beat_ = beat;
         timing_.link.beat = beat;
     }
+    // The session's beats run `ratio` times as fast as the frames say (a sound card's clock
+    // off the system clock), from the next block on.
+    void link_clock_ratio(double ratio) {
+        link_beat_ += static_cast<double>(now() - link_frame_) * link_ratio_ * timing_.link.bpm /
+                      60.0 / kRate;
+        link_frame_ = now();
+        link_ratio_ = ratio;
+    }
     // The session is left (or never joined): blocks carry no Link time.
     void leave_link() { timing_.link.valid = false; }
     // A start or stop of the session (Link's isPlaying), heard from the next block on; each
@@ -131,8 +141,8 @@ class Timeline {
             tr.beat = roll_beat_ + static_cast<double>(now() - roll_frame_) * tr.bpm / 60.0 / kRate;
         auto& link = timing_.link;
         if (link.valid)
-            link.beat =
-                link_beat_ + static_cast<double>(now() - link_frame_) * link.bpm / 60.0 / kRate;
+            link.beat = link_beat_ + static_cast<double>(now() - link_frame_) * link_ratio_ *
+                                         link.bpm / 60.0 / kRate;
         h_.render_timed(block_, timing_);
         for (std::uint32_t o = 0; o < rec_.size(); ++o)
             rec_[o].insert(rec_[o].end(), h_.out(o), h_.out(o) + block_);
@@ -148,6 +158,7 @@ class Timeline {
     double roll_beat_ = 0.0;
     std::uint64_t link_frame_ = 0;
     double link_beat_ = 0.0;
+    double link_ratio_ = 1.0;
 };
 
 // x[at + k] == want(k) for k in [0, n): bit for bit, or within `tolerance`. Reports the first
@@ -171,6 +182,13 @@ class Timeline {
            << std::setprecision(9) << bad << " of " << n << " frames differ; the first at +"
            << first << " (index " << at + first << "): got " << x[at + first] << ", want "
            << want(first);
+}
+
+// The first frame at or after `from` that is not 0.
+std::optional<std::size_t> first_nonzero(const std::vector<float>& x, std::size_t from) {
+    for (std::size_t k = from; k < x.size(); ++k)
+        if (x[k] != 0.0F) return k;
+    return std::nullopt;
 }
 
 ::testing::AssertionResult silent(const std::vector<float>& x, std::size_t at, std::size_t n) {
@@ -691,6 +709,95 @@ SampleBuffer* bar_launch_waiting(EngineHarness& h, Timeline& tl, std::uint32_t s
     EXPECT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
     tl.run(100 * kBlock);
     return b;
+}
+
+// A loop of one bar (`beats` 4) at 120 BPM, following a session, launched on the session's beat
+// 4 (kStart + kBar). `fill` gives its frames.
+template <typename Fill>
+SampleBuffer* bar_loop_playing(EngineHarness& h, Timeline& tl, Fill fill) {
+    auto* b = h.make_buffer(1, static_cast<std::uint32_t>(kBar), fill);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);
+    tl.send(0, CommandKind::clock_sync, 0, link_source());
+    tl.send(0, CommandKind::set_quantize, 0, -1.0F);
+    tl.link(120.0, 0.0);
+    tl.run(10 * kBlock);
+    EXPECT_TRUE(tl.send(0, CommandKind::play, 0, 1.0F));
+    return b;
+}
+
+// On the session's clock, the loop plays its frames bit for bit, pass after pass.
+TEST(EngineLinkLoops, ALoopOnTheSessionsGridPlaysBitForBit) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    std::mt19937 rng(41);
+    std::uniform_real_distribution<float> u(-0.5F, 0.5F);
+    SampleBuffer* b = nullptr;
+    ASSERT_NO_FATAL_FAILURE(b = bar_loop_playing(h, tl, [&](auto, auto) { return u(rng); }));
+    tl.run_to(kStart + 6 * kBar);
+    const auto& x = tl.out(0);
+    EXPECT_TRUE(silent(x, 0, tl.at(kStart + kBar)));
+    EXPECT_TRUE(frames_equal(x, tl.at(kStart + kBar), 5 * kBar,
+                             [&](auto k) { return b->channel(0)[k % kBar]; }));
+}
+
+// The sound card's clock runs 500 ppm slow against the session's (20 ms a minute): each pass
+// still begins on the session's bar line, within half a millisecond (24 frames), where the
+// frames alone would drift 38 ms in 38 bars.
+TEST(EngineLinkLoops, ALoopStaysOnTheSessionsBarsWhenTheSoundCardsClockIsOff) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    // A 1000-frame mark at the top of the bar, then silence.
+    ASSERT_NO_FATAL_FAILURE(
+        bar_loop_playing(h, tl, [](auto, std::uint32_t f) { return f < 1000 ? 0.5F : 0.0F; }));
+    constexpr double kRatio = 1.0005;
+    tl.link_clock_ratio(kRatio);
+    const std::uint64_t from = tl.now();
+    const double beat_from = static_cast<double>(from - kStart) / static_cast<double>(kBeat);
+    tl.run_to(kStart + 40 * kBar);
+    const auto& x = tl.out(0);
+    double worst = 0.0;
+    for (int bar = 2; bar < 39; ++bar) {
+        // Where the session's beat is 4 × bar.
+        const double at = static_cast<double>(from) +
+                          (4.0 * bar - beat_from) * static_cast<double>(kBeat) / kRatio;
+        const auto onset = first_nonzero(x, tl.at(static_cast<std::uint64_t>(at) - 2000));
+        ASSERT_TRUE(onset) << "bar " << bar;
+        const double off = static_cast<double>(*onset) - (at - static_cast<double>(kStart));
+        worst = std::max(worst, std::abs(off));
+        EXPECT_LT(std::abs(off), 26.0) << "bar " << bar << ": the pass is off the session's bar";
+    }
+    std::cout << "worst pass " << worst << " frames off the session's bar\n";
+}
+
+// The session's beat jumps half a beat on (JACK's clock re-estimated after a stall): the loop
+// crosses over to its place on the grid within the fade, with no step in the sound, and plays
+// on from there.
+TEST(EngineLinkLoops, ALoopFarOffTheGridCrossesOverToItsPlace) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    // 50 Hz (100 periods a bar): half a beat is 12.5 periods, so a cut would step by up to 1.
+    const auto sine = [](auto, std::uint32_t f) {
+        return 0.5F * static_cast<float>(std::sin(2.0 * std::numbers::pi * 50.0 * f / kRate));
+    };
+    SampleBuffer* b = nullptr;
+    ASSERT_NO_FATAL_FAILURE(b = bar_loop_playing(h, tl, sine));
+    tl.run_to(kStart + 3 * kBar + 5000);
+    const std::uint64_t jump = tl.now();
+    const double beat = static_cast<double>(jump - kStart) / static_cast<double>(kBeat);
+    tl.link(120.0, beat + 0.5);
+    tl.run_to(kStart + 6 * kBar);
+    const auto& x = tl.out(0);
+    float step = 0.0F;
+    for (std::size_t k = tl.at(kStart + kBar) + 1; k < x.size(); ++k)
+        step = std::max(step, std::abs(x[k] - x[k - 1]));
+    EXPECT_LT(step, 0.02F) << "the crossing clicks";
+    // From a bar after the jump the loop is where the new grid puts it: the grid's bar lines
+    // are half a beat earlier now.
+    const std::uint64_t bar = kStart + 5 * kBar - kBeat / 2;
+    EXPECT_TRUE(frames_equal(
+        x, tl.at(bar), kBar / 2, [&](auto k) { return b->channel(0)[k % kBar]; }, 1e-4F));
 }
 
 // A bar-quantized press waits for the session's beat 4; meanwhile JACK's clock is re-estimated
