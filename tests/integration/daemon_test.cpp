@@ -51,13 +51,6 @@ std::vector<float> channel_of(const std::vector<float>& interleaved, std::size_t
     return out;
 }
 
-std::optional<std::size_t> first_nonzero(const std::vector<float>& v, std::size_t from = 0) {
-    for (std::size_t k = from; k < v.size(); ++k) {
-        if (v[k] != 0.0F) return k;
-    }
-    return std::nullopt;
-}
-
 // "0.42279458 (0x3ed87896)": enough digits and the bits, since a one-ulp error must show.
 std::string float_text(float v) {
     char text[64];

@@ -9,6 +9,7 @@
 #include <sndfile.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdint>
@@ -59,6 +60,28 @@ inline void write_wav(const std::filesystem::path& path, int channels,
     const sf_count_t written = sf_writef_float(file, interleaved.data(), frames);
     sf_close(file);
     if (written != frames) throw std::runtime_error("short write to " + path.string());
+}
+
+// The first frame of `v` at or after `from` that is not zero.
+inline std::optional<std::size_t> first_nonzero(const std::vector<float>& v, std::size_t from = 0) {
+    for (std::size_t k = from; k < v.size(); ++k) {
+        if (v[k] != 0.0F) return k;
+    }
+    return std::nullopt;
+}
+
+// The wall clock plus `offset` as an OSC timetag (NTP 32.32, seconds since 1900).
+inline std::uint64_t ntp_from_now(std::chrono::nanoseconds offset) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    constexpr std::int64_t kNs = 1'000'000'000;
+    constexpr std::int64_t kUnixToNtp = 2'208'988'800;
+    const std::int64_t ns = static_cast<std::int64_t>(ts.tv_sec) * kNs + ts.tv_nsec +
+                            static_cast<std::int64_t>(offset.count());
+    const auto seconds = static_cast<std::uint64_t>(ns / kNs + kUnixToNtp);
+    // Below 2^30 × 2^32: no overflow.
+    const auto fraction = (static_cast<std::uint64_t>(ns % kNs) << 32) / kNs;
+    return (seconds << 32) | fraction;
 }
 
 // "/slot/3/play"

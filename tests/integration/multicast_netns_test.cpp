@@ -1,21 +1,19 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: looperd contributors
 
-// --osc-multicast across real network interfaces: three network namespaces made with `ip netns`,
-// a sender's and two rigs', joined by a bridge (in the sender's namespace) over veth pairs,
-// with addresses that exist only inside them (10.78.0.0/24, fd78::/64) and no default route, as
-// on a stage LAN. The rigs run in their namespaces (`ip netns exec`) on the test's JACK server
-// (its sockets are files, which every network namespace sees); the test sends from the
-// sender's namespace through sockets a helper thread opens there. Needs root and `ip`; skips
-// with the reason otherwise. Everything made is removed by name at the end, also on failure.
+// --osc-multicast across real network interfaces: three network namespaces (NetnsLab), a
+// sender's (the hub, with the bridge) and two rigs', joined over veth pairs, with addresses that
+// exist only inside them (10.78.0.0/24, fd78::/64) and no default route, as on a stage LAN. The
+// rigs run in their namespaces (`ip netns exec`) on the test's JACK server (its sockets are
+// files, which every network namespace sees); the test sends from the sender's namespace
+// through sockets a helper thread opens there. Needs root and `ip`; skips with the reason
+// otherwise. Everything made is removed by name at the end, also on failure.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +28,7 @@
 
 #include "fixtures.hpp"
 #include "jack_server.hpp"
+#include "netns_lab.hpp"
 #include "osc_client.hpp"
 
 namespace looperd::test {
@@ -44,45 +43,22 @@ const std::vector<std::uint8_t> kPing = {'/', 'p', 'i', 'n', 'g', 0, 0, 0, ',', 
 class MulticastAcrossNamespaces : public IntegrationTest {
   protected:
     void SetUp() override {
-        if (::geteuid() != 0) GTEST_SKIP() << "needs root to make network namespaces";
-        const char* ip = std::getenv("IP");
-        if (ip == nullptr || *ip == '\0')
-            GTEST_SKIP() << "IP is not set: meson did not find `ip` (Debian: iproute2)";
-        ip_ = ip;
-        // Names of this process's own (two runs at once never meet), short enough for an
-        // interface name (15 bytes).
-        const std::string tag = "lm" + std::to_string(::getpid());
-        sender_ = tag + "s";
-        rigs_ns_ = {tag + "a", tag + "b"};
-        bridge_ = tag + "br";
         start_jack("looperd-mcns-");
         if (IsSkipped() || HasFatalFailure()) return;
-
-        // A namespace that cannot be made (a container without CAP_SYS_ADMIN, no /run/netns)
-        // is a skip, not a failure: nothing of the machine is wrong.
-        std::string why;
-        if (!run(ip_, {"netns", "add", sender_}, why))
-            GTEST_SKIP() << "`ip netns add` is not available here: " << why;
-        for (const auto& ns : rigs_ns_) {
-            ASSERT_TRUE(run(ip_, {"netns", "add", ns}, why)) << why;
-        }
-        // Snooping off: with no querier on this little network the bridge floods every group.
-        ip_ok({"-n", sender_, "link", "add", bridge_, "type", "bridge", "mcast_snooping", "0"});
-        ip_ok({"-n", sender_, "link", "set", "lo", "up"});
-        ip_ok({"-n", sender_, "link", "set", bridge_, "up"});
-        ip_ok({"-n", sender_, "addr", "add", "10.78.0.20/24", "dev", bridge_});
-        ip_ok({"-n", sender_, "addr", "add", "fd78::20/64", "dev", bridge_, "nodad"});
-        for (std::size_t k = 0; k < rigs_ns_.size(); ++k) {
-            const std::string& ns = rigs_ns_[k];
-            const std::string host = std::to_string(11 + k);  // rigs at .11 and .12
-            ip_ok({"link", "add", ns, "netns", ns, "type", "veth", "peer", "name", ns + "h",
-                   "netns", sender_});
-            ip_ok({"-n", sender_, "link", "set", ns + "h", "master", bridge_});
-            ip_ok({"-n", sender_, "link", "set", ns + "h", "up"});
-            ip_ok({"-n", ns, "link", "set", "lo", "up"});
-            ip_ok({"-n", ns, "link", "set", ns, "up"});
-            ip_ok({"-n", ns, "addr", "add", "10.78.0." + host + "/24", "dev", ns});
-            ip_ok({"-n", ns, "addr", "add", "fd78::" + host + "/64", "dev", ns, "nodad"});
+        NetnsLab::Options options;
+        // Names of this process's own (two runs at once never meet).
+        options.tag = "lm" + std::to_string(::getpid());
+        options.members = 2;  // rigs at .11 and .12; the sender is the hub, at .20
+        options.net = 78;
+        options.hub_host = 20;
+        options.ipv6 = true;
+        options.log_dir = dir_;
+        try {
+            lab_ = std::make_unique<NetnsLab>(options);
+        } catch (const NetnsUnavailable& e) {
+            GTEST_SKIP() << e.what();
+        } catch (const std::exception& e) {
+            FAIL() << e.what();
         }
         port_ = pick_free_udp_port();
     }
@@ -97,34 +73,9 @@ class MulticastAcrossNamespaces : public IntegrationTest {
         rigs_.clear();
         if (fd_ >= 0) ::close(fd_);
         sender_client_.reset();
-        remove_namespaces();
+        lab_.reset();
         std::unique_ptr<ChildProcess> none;
         finish(none, false);
-    }
-
-    // Runs `program` to its end; false, with its output in `why`, unless it exits 0.
-    bool run(const std::string& program, const std::vector<std::string>& args, std::string& why) {
-        ChildProcess child(program, args, {}, (dir_ / "ip.log").string());
-        const auto status = child.wait_exit(kHangBound);
-        why = describe(status) + ": " + child.read_log();
-        return exited_with(status, 0);
-    }
-
-    void ip_ok(const std::vector<std::string>& args) {
-        std::string why;
-        ASSERT_TRUE(run(ip_, args, why)) << "ip " << args[0] << " " << args[1] << " ...: " << why;
-    }
-
-    // Deleting a namespace deletes the interfaces in it; the other end of a veth pair goes with
-    // its peer, and the bridge with the sender's namespace.
-    void remove_namespaces() {
-        if (ip_.empty()) return;
-        for (const auto& ns : std::vector<std::string>{sender_, rigs_ns_[0], rigs_ns_[1]}) {
-            if (!std::filesystem::exists("/run/netns/" + ns)) continue;
-            std::string why;
-            EXPECT_TRUE(run(ip_, {"netns", "del", ns}, why))
-                << "ip netns del " << ns << ": " << why;
-        }
     }
 
     // Starts rig `k` in its namespace, bound to `bind`, joined to `group` (through its veth when
@@ -132,39 +83,30 @@ class MulticastAcrossNamespaces : public IntegrationTest {
     ChildProcess& start_rig(std::size_t k, const std::string& bind, const std::string& group,
                             bool name_interface = true, std::uint16_t port = 0) {
         const std::string name = "rig-" + std::to_string(rigs_.size());
-        std::vector<std::string> args = {"netns", "exec", rigs_ns_[k], binary_};
+        std::vector<std::string> args = {"netns", "exec", lab_->member(k), binary_};
         const auto common = daemon_args(port != 0 ? port : port_);
         args.insert(args.end(), common.begin(), common.end());
         args.insert(args.end(),
                     {"--osc-bind", bind, "--osc-multicast", group, "--client-name", name,
                      "--state-dir", (dir_ / name).string(), "--inputs", "0", "--no-dns-sd"});
-        if (name_interface) args.insert(args.end(), {"--osc-multicast-interface", rigs_ns_[k]});
+        if (name_interface)
+            args.insert(args.end(), {"--osc-multicast-interface", lab_->interface(k)});
         rigs_.push_back(std::make_unique<ChildProcess>(
-            ip_, args, std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()},
+            NetnsLab::ip_program(), args,
+            std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name()},
             (dir_ / (name + ".log")).string()));
         return *rigs_.back();
     }
 
-    // Runs `open` on a thread that has entered the sender's namespace, so that the sockets it
-    // opens belong there for good.
+    // Runs `open` on a thread that has entered the sender's namespace (the hub), so that the
+    // sockets it opens belong there for good.
     template <typename Open>
     void in_sender_namespace(Open open) {
-        std::string error;
-        std::thread t([&] {
-            const int ns = ::open(("/run/netns/" + sender_).c_str(), O_RDONLY | O_CLOEXEC);
-            if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) {
-                error = std::string("cannot enter the sender's namespace: ") + std::strerror(errno);
-            } else {
-                try {
-                    open();
-                } catch (const std::exception& e) {
-                    error = e.what();
-                }
-            }
-            if (ns >= 0) ::close(ns);
-        });
-        t.join();
-        ASSERT_TRUE(error.empty()) << error;
+        try {
+            NetnsLab::run_in(lab_->hub(), open);
+        } catch (const std::exception& e) {
+            FAIL() << e.what();
+        }
     }
 
     // Sends /ping to the IPv6 `group` from the sender's bridge address until every one of
@@ -194,10 +136,7 @@ class MulticastAcrossNamespaces : public IntegrationTest {
         return answered;
     }
 
-    std::string ip_;
-    std::string sender_;
-    std::vector<std::string> rigs_ns_;
-    std::string bridge_;
+    std::unique_ptr<NetnsLab> lab_;
     std::uint16_t port_ = 0;
     std::vector<std::unique_ptr<ChildProcess>> rigs_;
     std::unique_ptr<OscClient> sender_client_;
@@ -251,7 +190,7 @@ TEST_F(MulticastAcrossNamespaces, IPv6RigsAnswerAPingToTheirGroupEachFromItsOwnA
         sockaddr_in6 self{};
         self.sin6_family = AF_INET6;
         ::inet_pton(AF_INET6, "fd78::20", &self.sin6_addr);
-        const unsigned bridge = ::if_nametoindex(bridge_.c_str());
+        const unsigned bridge = ::if_nametoindex(lab_->bridge().c_str());
         if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&self), sizeof self) != 0 ||
             ::setsockopt(fd_, IPPROTO_IPV6, IPV6_MULTICAST_IF, &bridge, sizeof bridge) != 0)
             throw std::runtime_error(std::string("the IPv6 sender: ") + std::strerror(errno));

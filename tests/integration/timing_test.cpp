@@ -73,13 +73,6 @@ std::vector<float> noise(std::size_t frames, std::uint32_t seed) {
     return out;
 }
 
-std::optional<std::size_t> first_nonzero(const std::vector<float>& v, std::size_t from = 0) {
-    for (std::size_t k = from; k < v.size(); ++k) {
-        if (v[k] != 0.0F) return k;
-    }
-    return std::nullopt;
-}
-
 std::string float_text(float v) {
     char text[64];
     std::snprintf(text, sizeof text, "%.9g (0x%08x)", static_cast<double>(v),
@@ -111,20 +104,6 @@ std::string silence_difference(const std::vector<float>& v, std::size_t from, st
         }
     }
     return "";
-}
-
-// The wall clock plus `offset` as an OSC timetag (NTP 32.32, seconds since 1900).
-std::uint64_t ntp_from_now(std::chrono::nanoseconds offset) {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    constexpr std::int64_t kNs = 1'000'000'000;
-    constexpr std::int64_t kUnixToNtp = 2'208'988'800;
-    const std::int64_t ns = static_cast<std::int64_t>(ts.tv_sec) * kNs + ts.tv_nsec +
-                            static_cast<std::int64_t>(offset.count());
-    const auto seconds = static_cast<std::uint64_t>(ns / kNs + kUnixToNtp);
-    // Below 2^30 × 2^32: no overflow.
-    const auto fraction = (static_cast<std::uint64_t>(ns % kNs) << 32) / kNs;
-    return (seconds << 32) | fraction;
 }
 
 OscMsg msg(std::string address, std::vector<OscValue> args = {}) {
