@@ -9,7 +9,8 @@
 #  3. the threaded unit tests (controller + loader thread, rings) under ThreadSanitizer;
 #  4. every libFuzzer target for 60 s (in parallel), after replaying its regression inputs;
 #  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64, armhf and i386,
-#     natively where the kernel runs them, else under qemu-user;
+#     natively where the kernel runs them, else under qemu-user; beside them the long tests
+#     (ten minutes of Link rigs looping);
 #  6. the Open Stage Control session end to end in headless Chromium (tests/surface).
 # The sanitizer builds compile beside the integration tests and load scenarios, which mostly
 # wait, at the lowest CPU priority.
@@ -84,7 +85,7 @@ meson compile -C build-test -j "$jobs"
   -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
 nice -n 19 meson compile -C build-tsan -j "$jobs" >build-tsan/compile.log 2>&1 &
 tsan_compile=$!
-run_suite build-test 1 --no-suite load --no-suite surface
+run_suite build-test 1 --no-suite load --no-suite surface --no-suite long
 
 stage "load scenarios (looperd-load, one private jackd at a time, about 5 minutes), ASan build beside them"
 # RealtimeSanitizer and ASan both intercept malloc: this build uses looperd's own allocation
@@ -136,10 +137,19 @@ else
     status=1
 fi
 
-stage "cross builds: arm64, armhf and i386 (natively where the kernel can, else qemu-user)"
+stage "cross builds: arm64, armhf and i386 (natively where the kernel can, else qemu-user); ten minutes of Link rigs looping beside them"
+# The long tests (suite long: three rigs looping in one Link session for ten minutes) mostly
+# wait: they run beside the cross builds, which take the idle CPU at the lowest priority.
+meson test -C build-test --no-rebuild --print-errorlogs --suite long --logbase long \
+  >build-test/long.log 2>&1 &
+long_tests=$!
 # scripts/cross-test.sh adds the foreign architectures and installs their packages itself.
-if ! scripts/cross-test.sh arm64 armhf i386; then status=1; fi
+if ! nice -n 19 scripts/cross-test.sh arm64 armhf i386; then status=1; fi
 for arch in arm64 armhf i386; do junit_files+=("build-$arch/meson-logs/testlog.junit.xml"); done
+if ! wait "$long_tests"; then status=1; fi
+echo "-- the long tests (build-test/long.log) --"
+grep -E '^minute |^ *[0-9]+/[0-9]+ |FAIL' build-test/long.log || tail -n 40 build-test/long.log
+junit_files+=("build-test/meson-logs/long.junit.xml")
 
 stage "Open Stage Control session in headless Chromium (tests/surface, about 3 minutes)"
 # Chromium comes with install-deps.sh --test; Node and npm only where there is no node, then
