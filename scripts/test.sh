@@ -148,7 +148,8 @@ if ! nice -n 19 scripts/cross-test.sh arm64 armhf i386; then status=1; fi
 for arch in arm64 armhf i386; do junit_files+=("build-$arch/meson-logs/testlog.junit.xml"); done
 if ! wait "$long_tests"; then status=1; fi
 echo "-- the long tests (build-test/long.log) --"
-grep -E '^minute |^ *[0-9]+/[0-9]+ |FAIL' build-test/long.log || tail -n 40 build-test/long.log
+grep -hE '^minute |drifted|^ *[0-9]+/[0-9]+ |FAIL' build-test/long.log \
+  build-test/meson-logs/long.txt || tail -n 40 build-test/long.log
 junit_files+=("build-test/meson-logs/long.junit.xml")
 
 stage "Open Stage Control session in headless Chromium (tests/surface, about 3 minutes)"
