@@ -292,6 +292,16 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::clock_sync:
             clock_.set_source(static_cast<ClockSource>(static_cast<std::uint8_t>(c.value)));
             clock_in_counting_ = false;
+            if (clock_.source() == ClockSource::link) {
+                // Loops already playing are held from where they are: lock_loops takes their
+                // place in the pass as their phase (a length of 0 is no slot's `beats`).
+                for (auto& v : voices_)
+                    if (v.active && v.loop && slots_[v.slot].beats > 0.0F &&
+                        !recorders_.holds_take(v.slot) && !v.grid_locked) {
+                        v.grid_locked = true;
+                        v.grid_length = 0.0;
+                    }
+            }
             break;
         case CommandKind::set_monitor_all:
             monitor_all_ = c.value != 0.0F;

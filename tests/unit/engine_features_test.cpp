@@ -771,6 +771,37 @@ TEST(EngineLinkLoops, ALoopStaysOnTheSessionsBarsWhenTheSoundCardsClockIsOff) {
     std::cout << "worst pass " << worst << " frames off the session's bar\n";
 }
 
+// A loop already playing when Link is turned on is held from where it is: no jump, then the
+// session's clock (500 ppm fast) does not pull it away.
+TEST(EngineLinkLoops, ALoopPlayingBeforeLinkIsHeldFromWhereItIs) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* b = h.make_buffer(1, static_cast<std::uint32_t>(kBar),
+                            [](auto, std::uint32_t f) { return f < 1000 ? 0.5F : 0.0F; });
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, b);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);
+    tl.send(0, CommandKind::play, 0, 1.0F);  // at kStart, on looperd's own clock
+    tl.run(kBar + 5000);
+    // Link keeps looperd's beat when it joins (BEATTIME-1); its clock runs 500 ppm fast.
+    const double beat = static_cast<double>(tl.now() - kStart) / static_cast<double>(kBeat);
+    tl.send(tl.now(), CommandKind::clock_sync, 0, link_source());
+    tl.link(120.0, beat);
+    constexpr double kRatio = 1.0005;
+    tl.link_clock_ratio(kRatio);
+    const std::uint64_t from = tl.now();
+    tl.run_to(kStart + 30 * kBar);
+    const auto& x = tl.out(0);
+    for (int bar = 2; bar < 29; ++bar) {
+        const double at =
+            static_cast<double>(from) + (4.0 * bar - beat) * static_cast<double>(kBeat) / kRatio;
+        const auto onset = first_nonzero(x, tl.at(static_cast<std::uint64_t>(at) - 2000));
+        ASSERT_TRUE(onset) << "bar " << bar;
+        EXPECT_LT(std::abs(static_cast<double>(*onset) - (at - static_cast<double>(kStart))), 26.0)
+            << "bar " << bar << ": the pass is off the session's bar";
+    }
+}
+
 // The session's beat jumps half a beat on (JACK's clock re-estimated after a stall): the loop
 // crosses over to its place on the grid within the fade, with no step in the sound, and plays
 // on from there.
