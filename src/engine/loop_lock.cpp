@@ -41,7 +41,7 @@ void Engine::lock_loops(std::uint64_t now) noexcept {
             v.grid_locked = false;  // no longer tempo-following: it plays on its own
             continue;
         }
-        const double length = s.beats;
+        const double length = static_cast<double>(s.beats);
         const double per_beat = static_cast<double>(v.end - v.begin) / length;  // source frames
         const double done = v.reverse ? static_cast<double>(v.end - 1) - v.position
                                       : v.position - static_cast<double>(v.begin);

@@ -183,7 +183,7 @@ Voice* Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity
     v->grid_locked = clock_.source() == ClockSource::link && v->loop && s.beats > 0.0F &&
                      !recorders_.holds_take(slot);
     v->grid_beat = clock_.beat_at(now);
-    v->grid_length = s.beats;
+    v->grid_length = static_cast<double>(s.beats);
     if (s.quantize != 0.0F) {
         // A quantized launch's phase is its grid line, even where the launch's frame, fixed
         // when it was pressed, is a little off it now (a sound card's clock off the session's).
