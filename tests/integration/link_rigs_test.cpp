@@ -217,12 +217,30 @@ class LinkRigs : public IntegrationTest {
         return sum;
     }
 
-    // Rig `k` follows Link with a 4/4 bar and slot 0 launching on the bar, and has found
-    // `peers` other Link peers and taken `bpm`.
-    void join(std::size_t k, std::size_t peers, double bpm) {
+    // Rig `k` follows Link with a 4/4 bar, and slot 0 launches on the bar.
+    void follow_link(std::size_t k) {
         ASSERT_NO_FATAL_FAILURE(configure(k, {{"/clock/meter", {osc_int(4)}},
                                               {"/clock/sync", {osc_string("link")}},
                                               {slot(0, "quantize"), {osc_string("bar")}}}));
+    }
+
+    // Each rig from `first` on shows `bpm` in its /status, within a second of `since` (when
+    // `from` set it). Prints how long each took.
+    void expect_tempo_at_rigs(std::size_t first, double bpm, Clock::time_point since,
+                              const std::string& from) {
+        for (std::size_t k = first; k < kRigs; ++k) {
+            EXPECT_NEAR(wait_status(
+                            k, "tempo", [bpm](double v) { return std::abs(v - bpm) < 0.01; }, 10s),
+                        bpm, 0.01);
+            const auto took = std::chrono::duration<double, std::milli>(Clock::now() - since);
+            std::cout << from << "'s tempo at rig-" << k << " after " << took.count() << " ms\n";
+            EXPECT_LT(took, 1s) << "rig-" << k;
+        }
+    }
+
+    // Rig `k` follows Link, has found `peers` other Link peers and taken `bpm`.
+    void join(std::size_t k, std::size_t peers, double bpm) {
+        ASSERT_NO_FATAL_FAILURE(follow_link(k));
         ASSERT_NO_FATAL_FAILURE(wait_peers(k, peers));
         EXPECT_NEAR(wait_status(
                         k, "tempo", [bpm](double v) { return std::abs(v - bpm) < 0.01; }, 10s),
@@ -246,11 +264,7 @@ class LinkRigs : public IntegrationTest {
         const auto peer_began = Clock::now();
         for (std::size_t k = 0; k < rigs; ++k) ASSERT_NO_FATAL_FAILURE(start_rig(k));
         std::this_thread::sleep_until(peer_began + 1500ms);
-        for (std::size_t k = 0; k < rigs; ++k) {
-            ASSERT_NO_FATAL_FAILURE(configure(k, {{"/clock/meter", {osc_int(4)}},
-                                                  {"/clock/sync", {osc_string("link")}},
-                                                  {slot(0, "quantize"), {osc_string("bar")}}}));
-        }
+        for (std::size_t k = 0; k < rigs; ++k) ASSERT_NO_FATAL_FAILURE(follow_link(k));
         for (std::size_t k = 0; k < rigs; ++k) {
             ASSERT_NO_FATAL_FAILURE(wait_peers(k, rigs));  // the peer and the other rigs
             EXPECT_NEAR(wait_status(
@@ -427,25 +441,11 @@ TEST_F(LinkRigs, ATempoSetOnThePeerOrOnARigReachesEveryOne) {
     auto state = peer_->captureAppSessionState();
     state.setTempo(133.5, peer_->clock().micros());
     peer_->commitAppSessionState(state);
-    for (std::size_t k = 0; k < kRigs; ++k) {
-        EXPECT_NEAR(wait_status(
-                        k, "tempo", [](double v) { return std::abs(v - 133.5) < 0.01; }, 10s),
-                    133.5, 0.01);
-        const auto took = std::chrono::duration<double, std::milli>(Clock::now() - began);
-        std::cout << "peer's tempo at rig-" << k << " after " << took.count() << " ms\n";
-        EXPECT_LT(took, 1s) << "rig-" << k;
-    }
+    expect_tempo_at_rigs(0, 133.5, began, "the peer");
 
     const auto again = Clock::now();
     ASSERT_NO_FATAL_FAILURE(configure(0, {{"/clock/tempo", {osc_float(97.25F)}}}));
-    for (std::size_t k = 1; k < kRigs; ++k) {
-        EXPECT_NEAR(wait_status(
-                        k, "tempo", [](double v) { return std::abs(v - 97.25) < 0.01; }, 10s),
-                    97.25, 0.01);
-        const auto took = std::chrono::duration<double, std::milli>(Clock::now() - again);
-        std::cout << "rig-0's tempo at rig-" << k << " after " << took.count() << " ms\n";
-        EXPECT_LT(took, 1s) << "rig-" << k;
-    }
+    expect_tempo_at_rigs(1, 97.25, again, "rig-0");
     const auto deadline = Clock::now() + 10s;
     while (std::abs(peer_->captureAppSessionState().tempo() - 97.25) >= 0.01 &&
            Clock::now() < deadline)
@@ -605,10 +605,8 @@ TEST_F(LinkRigs, ThirtyPeersJoiningAtOnceAreCountedFollowedAndForgotten) {
 TEST_F(LinkRigs, TenMinutesOfLoopingStayOnTheSessionsBars) {
     ASSERT_NO_FATAL_FAILURE(start_session());
     for (std::size_t k = 0; k < kRigs; ++k) {
-        ASSERT_NO_FATAL_FAILURE(load(k, "loop.wav"));
-        ASSERT_NO_FATAL_FAILURE(configure(
-            k, {{slot(0, "mode"), {osc_string("loop")}}, {slot(0, "beats"), {osc_float(4.0F)}}}));
-        send(k, slot(0, "play"));
+        ASSERT_NO_FATAL_FAILURE(start_loop(k));
+        rigs_[k].capture.reset();  // read a window each minute instead
     }
     const auto began = Clock::now();
     // Every pass read: (minutes since the start, ms off the peer's bar), per rig.
