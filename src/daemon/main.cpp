@@ -67,23 +67,18 @@ constexpr auto kMidiControlPeriod = std::chrono::milliseconds(5);
 // grid itself follows the session every cycle).
 constexpr auto kLinkFollowPeriod = std::chrono::milliseconds(50);
 
-// <state directory>/takes, made (mode 0700, like the state directory) and canonical: where
-// finished takes are kept (docs/recording.md). Empty, with a log line, when it cannot be made;
-// a state directory that cannot be found is reported by the session store just after.
+// <state directory>/takes, made with its parents (mode 0700, like the state directory) and
+// canonical: where finished takes are kept (docs/recording.md). Empty, with a log line, when it
+// cannot be made; a state directory that cannot be found is reported by the session store just
+// after.
 std::filesystem::path takes_directory(const std::filesystem::path& flag) {
-    std::filesystem::path dir;
+    std::filesystem::path takes;
     try {
-        dir = SessionStore::resolve_dir(flag);
-    } catch (const std::exception&) {
+        takes = SessionStore::resolve_dir(flag) / "takes";
+        make_private_directories(takes);
+    } catch (const StoreError& e) {
+        if (!takes.empty()) spdlog::error("{}: takes are not kept on disk", e.what());
         return {};
-    }
-    const std::filesystem::path takes = dir / "takes";
-    for (const auto& d : {dir, takes}) {
-        if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
-            spdlog::error("cannot create {}: {}: takes are not kept on disk", d.string(),
-                          std::strerror(errno));
-            return {};
-        }
     }
     std::error_code ec;
     auto canonical = std::filesystem::canonical(takes, ec);

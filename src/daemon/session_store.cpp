@@ -83,9 +83,25 @@ void make_dir(const fs::path& dir) {
         return;
     }
     if (errno == EEXIST && fs::is_directory(dir)) return;
-    throw StoreError("cannot create the state directory " + dir.string() + ": " +
+    throw StoreError("cannot create the directory " + dir.string() + ": " +
                      errno_text(errno, dir.parent_path()));
 }
+
+}  // namespace
+
+void make_private_directories(const fs::path& dir) {
+    const fs::path full = fs::absolute(dir).lexically_normal();
+    fs::path at;
+    for (const auto& part : full) {
+        at /= part;
+        if (part.empty() || at == at.root_path()) continue;
+        std::error_code ec;
+        if (fs::is_directory(at, ec)) continue;
+        make_dir(at);
+    }
+}
+
+namespace {
 
 void remove_stale_temps(const fs::path& dir) {
     std::error_code ec;
@@ -107,11 +123,7 @@ SessionStore::SessionStore(fs::path dir, std::size_t max_bytes)
     if (!dir_.has_filename()) dir_ = dir_.parent_path();
     std::error_code ec;
     if (!fs::exists(dir_, ec)) {
-        // Parents as the user's umask says; the state directory itself private.
-        fs::create_directories(dir_.parent_path(), ec);
-        if (ec)
-            throw StoreError("cannot create " + dir_.parent_path().string() + ": " + ec.message());
-        make_dir(dir_);
+        make_private_directories(dir_);
     } else if (!fs::is_directory(dir_)) {
         throw StoreError("the state directory " + dir_.string() + " is not a directory");
     }

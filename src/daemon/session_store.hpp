@@ -27,6 +27,12 @@ std::string errno_text(int err, const std::filesystem::path& dir);
 // fsync of a directory, so that a rename inside it survives a power cut. Throws StoreError.
 void fsync_dir(const std::filesystem::path& dir);
 
+// Makes `dir` and every missing parent, each with mode 0700 (as the XDG base directory spec
+// asks of ~/.local/state and what lies under it) and its parent synced, so that a first run on
+// a fresh account finds its directories whole. Existing directories are left as they are.
+// Throws StoreError naming the directory that could not be made, and why.
+void make_private_directories(const std::filesystem::path& dir);
+
 // SessionStore: looperd's state directory. state.toml is the rig as last saved; named sessions
 // are sessions/<name>.toml. Every file is written whole and atomically (a temporary file in
 // the same directory, written, fsynced, renamed over the old one, the directory fsynced), so

@@ -15,6 +15,7 @@
 #include <lo/lo.h>
 #include <signal.h>
 #include <sndfile.h>
+#include <sys/stat.h>
 
 #include <bit>
 #include <chrono>
@@ -25,6 +26,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -164,16 +166,18 @@ class LiveLooping : public IntegrationTest {
     }
 
     // Starts looperd with little recording memory (2 recorders of `max_seconds`, 4 MiB of
-    // undo) and `extra` flags, the player on its inputs and the recorder on its outputs.
+    // undo) and `extra` flags (and `env`, see launch_daemon), the player on its inputs and the
+    // recorder on its outputs.
     void start_daemon(const std::vector<std::string>& extra = {},
-                      const std::string& max_seconds = "2") {
+                      const std::string& max_seconds = "2",
+                      std::optional<std::vector<std::string>> env = std::nullopt) {
         if (IsSkipped() || HasFatalFailure()) return;
         osc_port_ = pick_free_udp_port();
         std::vector<std::string> args = daemon_args(osc_port_);
         args.insert(args.end(), {"--recorders", "2", "--max-record-seconds", max_seconds,
                                  "--undo-memory-mib", "4"});
         args.insert(args.end(), extra.begin(), extra.end());
-        ASSERT_NO_FATAL_FAILURE(launch_daemon(daemon_, osc_, osc_port_, args));
+        ASSERT_NO_FATAL_FAILURE(launch_daemon(daemon_, osc_, osc_port_, args, std::move(env)));
         try {
             player_ = std::make_unique<JackPlayer>(jack_->name(), 2, 8s);
             player_->connect(0, "looperd:in_1");
@@ -681,6 +685,42 @@ TEST_F(LiveLooping, AKeptTakeComesBackAfterKill9AndOverdubsAgain) {
     while (!log_has("slot 0: overdub ended") && Clock::now() < until)
         std::this_thread::sleep_for(20ms);
     EXPECT_TRUE(log_has("slot 0: overdubbing")) << "the restored take does not overdub";
+}
+
+// A fresh account: HOME is an empty directory (no .local at all) and neither STATE_DIRECTORY
+// nor XDG_STATE_HOME is set. The very first run makes ~/.local/state/looperd/takes with its
+// parents, each private, logs no error, and keeps the first take on disk.
+TEST_F(LiveLooping, AFirstRunOnAFreshAccountMakesItsDirectoriesAndKeepsTheTake) {
+    if (IsSkipped() || HasFatalFailure()) return;
+    const fs::path home = dir_ / "home";
+    ASSERT_TRUE(fs::create_directory(home));
+    ASSERT_NO_FATAL_FAILURE(start_daemon({}, "2",
+                                         std::vector<std::string>{
+                                             "JACK_DEFAULT_SERVER=" + jack_->name(),
+                                             "HOME=" + home.string(),
+                                             "STATE_DIRECTORY=",
+                                             "XDG_STATE_HOME=",
+                                         }));
+    const Signal played = stereo_noise(4 * kRate, 24);
+    player_->play(played);
+    recorder_->start();
+    const Loop loop = record_take(played, 300ms);
+    ASSERT_GT(loop.length, 0U);
+
+    const fs::path state = home / ".local" / "state" / "looperd";
+    ASSERT_TRUE(wait_file_has(state / "state.toml", "take = true", kHangBound))
+        << "the first run's rig does not name its take";
+    expect_take_file(state / "takes" / "slot-0.wav", played, loop);
+    for (const fs::path& d : {home / ".local", home / ".local" / "state", state, state / "takes"}) {
+        struct stat st {};
+        ASSERT_EQ(::stat(d.c_str(), &st), 0) << d << " was not made";
+        EXPECT_EQ(st.st_mode & 0777U, 0700U) << d << " is not private";
+    }
+    // No error or critical line: the takes directory was there before anything needed it.
+    const std::regex error_line(R"((^|\n)\S+ \S+ (error|critical) [^\n]*)");
+    std::smatch m;
+    const std::string log = daemon_->read_log();
+    EXPECT_FALSE(std::regex_search(log, m, error_line)) << "the first run logged: " << m.str();
 }
 
 TEST_F(LiveLooping, ClockFromSlotPutsBarLinesOnTheLoopsPasses) {
