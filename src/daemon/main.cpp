@@ -41,6 +41,7 @@
 #include "daemon/rig_state.hpp"
 #include "daemon/service_notify.hpp"
 #include "daemon/session_store.hpp"
+#include "daemon/version_report.hpp"
 #include "daemon/worker_thread.hpp"
 #include "io/jack_client.hpp"
 #include "io/jack_link.hpp"
@@ -621,7 +622,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (options.version) {
-        std::printf("looperd %s\n", LOOPERD_VERSION);
+        std::fputs(version_report().c_str(), stdout);
         return 0;
     }
     if (!options.print_osc.empty()) {

@@ -658,7 +658,8 @@ const std::array kSpecs{
                .short_name = 'V',
                .kind = OptionKind::action,
                .group = "General",
-               .help = "print the version and exit",
+               .help = "print the version, the git revision it was built from and the optional\n"
+                       "parts built in (MIDI, DNS-SD, Ableton Link, audio-thread guard), and exit",
                .set = [](Options& o, const OptionValue&) { o.version = true; },
                .get = no_value},
 };

@@ -21,14 +21,17 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "daemon/dns_sd_publisher.hpp"
 #include "daemon/options.hpp"
 #include "integration/jack_server.hpp"
+#include "io/link_session.hpp"
 #include "wait_until.hpp"
 
 namespace looperd {
@@ -872,6 +875,42 @@ TEST_F(LooperdBinary, PrintOscPrintsTheSchemaAsMarkdownOrJson) {
     const RunResult switch_value = run_looperd({"--no-state=1"}, home_);
     EXPECT_TRUE(exited_with(switch_value.status, 2)) << switch_value.output;
     EXPECT_EQ(switch_value.output, "looperd: --no-state: takes no value\n");
+}
+
+// `looperd --version`: the version, the revision it was built from (what scripts/revision.sh
+// says of this tree) and the optional parts built in; looperd-guarded says its guard is on.
+TEST_F(LooperdBinary, VersionNamesTheRevisionAndThePartsBuiltIn) {
+    const RunResult run = run_looperd({"--version"}, home_);
+    ASSERT_TRUE(exited_with(run.status, 0)) << run.output;
+    std::string revision;
+    {
+        const std::string command =
+            std::string(LOOPERD_SOURCE_DIR) + "/scripts/revision.sh " + LOOPERD_SOURCE_DIR;
+        std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), &::pclose);
+        ASSERT_TRUE(pipe);
+        std::array<char, 128> line{};
+        if (std::fgets(line.data(), line.size(), pipe.get()) != nullptr) revision = line.data();
+    }
+    ASSERT_FALSE(revision.empty());
+    const std::string expected =
+        std::string("looperd ") + LOOPERD_VERSION + "\n" + "revision:           " + revision +
+        "MIDI:               yes (JACK MIDI: notes, CCs, clock in and out, pad lights)\n" +
+        "DNS-SD:             " +
+        (DnsSdPublisher::built_in() ? "yes (Avahi)" : "no (built without libavahi-client)") +
+        "\nAbleton Link:       " +
+        (LinkSession::available() ? "yes (this binary is distributed under the GPL)"
+                                  : "no (built without ableton-link-dev)") +
+        "\naudio-thread guard: ";
+    EXPECT_EQ(run.output, expected + "off\n");
+
+    const char* guarded = std::getenv("LOOPERD_GUARDED_BINARY");
+    if (guarded == nullptr || *guarded == '\0') return;
+    test::ChildProcess child(guarded, {"-V"}, {}, (home_.path() / "guarded.log").string());
+    ASSERT_TRUE(exited_with(child.wait_exit(test::kHangBound), 0));
+    const char* rtsan = std::getenv("LOOPERD_GUARDED_RTSAN");
+    EXPECT_EQ(child.read_log(), expected + (rtsan != nullptr && std::string(rtsan) == "1"
+                                                ? "on (allocations, locks and system calls)\n"
+                                                : "on (allocations)\n"));
 }
 
 }  // namespace
