@@ -23,6 +23,8 @@ std::string number_text(double v) {
     return fmt::format("{}", v);
 }
 
+}  // namespace
+
 std::string range_text(const Row& r) {
     switch (r.value) {
         case Value::number:
@@ -65,6 +67,8 @@ std::string default_text(const Row& r) {
     if (r.value == Value::text) return r.def_text.empty() ? "empty" : std::string(r.def_text);
     return "";
 }
+
+namespace {
 
 // Markdown escapes for a table cell.
 std::string cell(std::string_view text) {

@@ -207,6 +207,11 @@ bool valid_utf8(std::string_view s);
 bool fits_text(const Row& r, std::string_view s);
 std::string text_rule(const Row& r);
 
+// A row's range and default as docs/osc.md writes them ("0 … 4", "`loop`", "⌈outputs/2⌉"),
+// code in backticks; "" when the row has none.
+std::string range_text(const Row& r);
+std::string default_text(const Row& r);
+
 // The row a handler answers (the first, for handlers that answer several). `h` must answer
 // one: asking for Handler::none or Handler::param is a bug.
 const Row& row(Handler h);

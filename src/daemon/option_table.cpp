@@ -168,6 +168,7 @@ const std::array kSpecs{
         .metavar = "NAME",
         .group = "JACK",
         .help = "JACK server to join (default: $JACK_DEFAULT_SERVER, else JACK's default)",
+        .example = "\"default\"",
         .set = [](Options& o, const OptionValue& v) { o.jack_server = std::get<std::string>(v); },
         .get = get_text_or_unset<&Options::jack_server>},
     OptionSpec{.name = "client-name",
@@ -304,6 +305,7 @@ const std::array kSpecs{
                .help = "also receive OSC sent to this multicast group on the OSC port, e.g.\n"
                        "239.1.2.3 or ff15::1234, so that one message reaches every rig;\n"
                        "--osc-allow and the rate limits apply to its senders (default: off)",
+               .example = "\"239.1.2.3\"",
                .set = set_osc_multicast,
                .get = get_osc_multicast},
     OptionSpec{
@@ -314,6 +316,7 @@ const std::array kSpecs{
         .group = "OSC and network",
         .help = "the network interface that joins the group, e.g. eth0 (default: the\n"
                 "kernel's choice by its routes; needed on a LAN with no default route)",
+        .example = "\"eth0\"",
         .set = [](Options& o, const OptionValue& v) { o.osc_multicast_interface = non_empty(v); },
         .get = get_text_or_unset<&Options::osc_multicast_interface>},
     OptionSpec{.name = "osc-rate",
@@ -355,6 +358,7 @@ const std::array kSpecs{
                .group = "OSC and network",
                .help = "the name OSC browsers show, at most 63 bytes (default: \"looperd on\n"
                        "<host name>\"); taken on the network, it becomes \"NAME #2\"",
+               .example = "\"stage left\"",
                .set = set_dns_sd_name,
                .get = get_text_or_unset<&Options::dns_sd_name>},
     // Engine
@@ -489,6 +493,7 @@ const std::array kSpecs{
                .metavar = "DIR",
                .group = "Samples and memory",
                .help = "where relative load paths resolve (default: the current directory)",
+               .example = "\"/srv/samples\"",
                .set = [](Options& o, const OptionValue& v) { o.samples_dir = non_empty(v); },
                .get = [](const Options& o) -> std::optional<OptionValue> {
                    if (o.samples_dir.empty()) return std::nullopt;
@@ -533,6 +538,7 @@ const std::array kSpecs{
                .group = "Feedback (control surfaces that stay in sync; see docs/osc.md)",
                .help = "subscribe every client that sends a message, at its IP and this port\n"
                        "(default: off)",
+               .example = "9000",
                .min = 1,
                .max = 65535,
                .set = set_whole<&Options::feedback_port>,
@@ -588,6 +594,7 @@ const std::array kSpecs{
                .help = "where the rig is saved and restored, and sessions live (default:\n"
                        "$STATE_DIRECTORY, else $XDG_STATE_HOME/looperd, else\n"
                        "~/.local/state/looperd)",
+               .example = "\"/var/lib/looperd\"",
                .set = [](Options& o, const OptionValue& v) { o.state_dir = non_empty(v); },
                .get = [](const Options& o) -> std::optional<OptionValue> {
                    if (o.state_dir.empty()) return std::nullopt;

@@ -127,7 +127,10 @@ struct OptionSpec {
     std::string_view metavar;
     std::string_view group;  // --help section
     std::string_view help;   // lines separated by '\n'
-    double min;              // integer and number kinds
+    // A value to show for an option that has no default value (only a default behaviour), as
+    // TOML: the commented config file and the man pages show it as an example.
+    std::string_view example;
+    double min;  // integer and number kinds
     double max;
     // Stores a value of the kind's type (already range-checked by apply_option). Throws
     // OptionsError saying what is wrong, without naming the option.

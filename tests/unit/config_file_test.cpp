@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "daemon/dns_sd_publisher.hpp"
+#include "daemon/manual.hpp"
 #include "daemon/options.hpp"
 #include "integration/jack_server.hpp"
 #include "io/link_session.hpp"
@@ -655,6 +656,56 @@ TEST(ExampleConfig, ShowsEveryKeyWithItsDefault) {
     EXPECT_TRUE(rig["clock"].is_table());
     ASSERT_TRUE(rig["slot"].is_array_of_tables());
     EXPECT_GE(rig["slot"].as_array()->size(), 2U);
+}
+
+// ---- the texts made from the option table and the schema ----
+
+// docs/man/looperd.1, docs/man/looperd.toml.5 and examples/looperd.toml (installed as
+// /etc/looperd/looperd.toml) are what manual.cpp writes from the option table and the OSC
+// schema: an option or an address changed without `meson compile generate-docs` fails here.
+TEST(GeneratedDocs, TheCommittedManPagesAndConfigFileAreUpToDate) {
+    const fs::path root = LOOPERD_SOURCE_DIR;
+    const std::pair<fs::path, std::string> files[] = {
+        {root / "docs/man/looperd.1", man_page_looperd(LOOPERD_VERSION)},
+        {root / "docs/man/looperd.toml.5", man_page_config(LOOPERD_VERSION)},
+        {root / "examples/looperd.toml", config_template()},
+    };
+    for (const auto& [path, text] : files) {
+        EXPECT_TRUE(read_text(path) == text)
+            << path << " differs from what the option table and the OSC schema say: run "
+            << "`meson compile -C <build> generate-docs` and commit the result";
+    }
+}
+
+// Every option is in looperd(1), every config key and every saved slot parameter in
+// looperd.toml(5), every accepted address in looperd(1), each as a heading of its own.
+TEST(GeneratedDocs, ManPagesNameEveryOptionKeyAndAddress) {
+    const std::string looperd = man_page_looperd(LOOPERD_VERSION);
+    const std::string config = man_page_config(LOOPERD_VERSION);
+    auto dashes = [](std::string_view s) {
+        std::string out;
+        for (const char c : s) out += c == '-' ? std::string("\\-") : std::string(1, c);
+        return out;
+    };
+    for (const auto& spec : option_specs()) {
+        std::string heading = ".TP\n";
+        if (spec.short_name != '\0') heading += std::string("\\fB\\-") + spec.short_name + "\\fR, ";
+        heading += "\\fB" + dashes("--" + std::string(spec.name)) + "\\fR";
+        EXPECT_NE(looperd.find(heading), std::string::npos) << spec.name;
+        const std::string key = ".TP\n\\fB" + dashes(spec.name) + "\\fR\n";
+        EXPECT_EQ(config.find(key) != std::string::npos, spec.in_file) << spec.name;
+    }
+    for (const auto& r : osc::rows()) {
+        if (r.role != osc::Role::control) continue;
+        EXPECT_NE(looperd.find(".TP\n\\fB" + dashes(r.address) + "\\fR"), std::string::npos)
+            << r.address;
+        if (const auto verb = osc::slot_verb(r.address); r.saved && !verb.empty()) {
+            const std::string key(verb);
+            EXPECT_NE(config.find(".TP\n\\fB" + dashes(key) + "\\fR\n"), std::string::npos) << key;
+        }
+    }
+    for (const auto* section : {".SH SIGNALS", ".SH FILES", ".SH ENVIRONMENT", ".SH EXIT STATUS"})
+        EXPECT_NE(looperd.find(section), std::string::npos) << section;
 }
 
 // ---- the looperd binary ----
