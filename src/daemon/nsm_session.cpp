@@ -41,6 +41,8 @@ Options session_options(const Options& base, const Open& open, const fs::path& d
     Options o = base;
     o.client_name = open.client_id;
     o.state_dir = dir;
+    // The session's directory is the state: --no-state would leave NSM nothing to save.
+    o.no_state = false;
     o.samples_roots.push_back(dir / "samples");
     return o;
 }

@@ -21,7 +21,7 @@ std::filesystem::path prepare_directory(const std::string& path);
 
 // The options of one session: JACK client `open.client_id`, the rig and takes in `dir`, and
 // `dir`/samples as one more sample root (a session archived with its links followed holds
-// the samples themselves there). Persistence is on whatever `base` says.
+// the samples themselves there). Persistence is on, whatever `base` says.
 Options session_options(const Options& base, const Open& open, const std::filesystem::path& dir);
 
 // The rig as written into `dir`: every file inside `dir` relative to it (the session may be

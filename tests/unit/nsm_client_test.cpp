@@ -119,6 +119,21 @@ TEST(NsmMessages, TheAnnouncesAnswerIsWelcomeOrRefused) {
     EXPECT_NE(std::get_if<nsm::Ignored>(&other), nullptr);
 }
 
+TEST(NsmSessionOptions, ClientIdNamesTheJackClientAndTheSessionHoldsTheState) {
+    Options base;
+    base.no_state = true;
+    base.osc_port = 9951;
+    base.samples_roots = {"/srv/more"};
+    const Options o =
+        nsm::session_options(base, {"/s/looperd.nX", "song", "looperd.nX"}, "/s/looperd.nX");
+    EXPECT_EQ(o.client_name, "looperd.nX");
+    EXPECT_EQ(o.state_dir, fs::path("/s/looperd.nX"));
+    EXPECT_FALSE(o.no_state);
+    EXPECT_EQ(o.osc_port, 9951);
+    EXPECT_EQ(o.samples_roots,
+              (std::vector<fs::path>{"/srv/more", fs::path("/s/looperd.nX") / "samples"}));
+}
+
 class NsmSessionDir : public ::testing::Test {
   protected:
     void SetUp() override {
