@@ -431,6 +431,36 @@ TEST_F(NsmSession, ServerGoneLooperdPlaysAndAnswersOn) {
     EXPECT_DOUBLE_EQ(s0.at("gain").number(), 0.5);
 }
 
+// Two looperds in one session start with one configuration, so with one OSC port: the second
+// takes a free port and its open's reply names it.
+TEST_F(NsmSession, SecondLooperdInASessionTakesAFreeOscPort) {
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    ASSERT_NO_FATAL_FAILURE(open(sessions_ / "looperd.nGGGG", "looperd.nGGGG"));
+    std::unique_ptr<ChildProcess> second = std::make_unique<ChildProcess>(
+        binary_, daemon_args(port_),
+        std::vector<std::string>{"JACK_DEFAULT_SERVER=" + jack_->name(), "NSM_URL=" + nsm_->url()},
+        (dir_ / "looperd-2.log").string());
+    const auto announce = nsm_->wait_for("/nsm/server/announce");
+    ASSERT_TRUE(announce);
+    EXPECT_NE(announce->from_port, announce_.from_port);
+    nsm_->set_client_port(announce->from_port);
+    nsm_->open(sessions_ / "looperd.nHHHH", "song", "looperd.nHHHH");
+    const auto reply = nsm_->wait_for("/reply", "/nsm/client/open");
+    ASSERT_TRUE(reply);
+    const std::string text = reply->args.at(1).s;
+    const auto at = text.find("udp port ");
+    ASSERT_NE(at, std::string::npos) << text;
+    const int second_port = std::stoi(text.substr(at + 9));
+    EXPECT_NE(second_port, port_);
+    EXPECT_TRUE(graph_->wait_client("looperd.nHHHH", true));
+    ASSERT_NO_FATAL_FAILURE(wait_for_pong(*second, *osc_, static_cast<std::uint16_t>(second_port)));
+    ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, port_));
+    const auto status = second->terminate(kHangBound);
+    EXPECT_TRUE(exited_with(status, 0)) << describe(status);
+    if (HasFailure()) std::cerr << "---- second looperd log ----\n" << second->read_log();
+}
+
 TEST_F(NsmSession, SigtermWhileWaitingForOpenExitsCleanly) {
     if (IsSkipped() || HasFatalFailure()) return;
     ASSERT_NO_FATAL_FAILURE(start_daemon());
