@@ -786,23 +786,27 @@ int run_nsm_sessions(const Options& base, const std::optional<RigState>& preset,
                      const std::optional<MidiProfile>& midi_profile, ServiceNotifier& service,
                      nsm::Client& client, std::pair<nsm::Open, std::filesystem::path> open) {
     std::optional<std::pair<nsm::Open, std::filesystem::path>> previous;
+    bool back = false;  // the previous session again: its open was answered long ago
     for (;;) {
         spdlog::info("NSM: session '{}' in {} as JACK client '{}'", open.first.display_name,
                      open.second.string(), open.first.client_id);
-        NsmRun session{client, open.second, false, std::nullopt};
+        NsmRun session{client, open.second, back, std::nullopt};
         try {
             const int code = run(nsm::session_options(base, open.first, open.second), preset,
                                  midi_profile, service, &session);
             if (!session.next) return code;
             previous = open;
             open = std::move(*session.next);
+            back = false;
         } catch (const std::exception& e) {
             spdlog::critical("{}", e.what());
             if (!session.opened) client.error(nsm::kOpen, nsm::Error::general, e.what());
-            if (!previous) return 1;
+            // A session that ran and then failed is not swapped for another behind NSM's back.
+            if (session.opened || !previous) return 1;
             spdlog::info("NSM: back to {}", previous->second.string());
             open = std::move(*previous);
             previous.reset();
+            back = true;
         }
     }
 }
