@@ -7,10 +7,13 @@
 // sends bad messages and goes away; the test checks the daemon's replies, its JACK client, its
 // files and its OSC.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <jack/jack.h>
 #include <lo/lo.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -429,6 +432,51 @@ TEST_F(NsmSession, ServerGoneLooperdPlaysAndAnswersOn) {
     const auto s0 = info(0);
     EXPECT_EQ(s0.at("state").s, "playing");
     EXPECT_DOUBLE_EQ(s0.at("gain").number(), 0.5);
+}
+
+// A damaged rig is ERR_BAD_PROJECT (set aside, the session opens empty); a session that cannot
+// start after a switch (its directory locked by another looperd) is refused and the previous
+// one comes back as saved.
+TEST_F(NsmSession, DamagedRigAndLockedSessionAreRefused) {
+    if (IsSkipped() || HasFatalFailure()) return;
+    const fs::path bad = sessions_ / "looperd.nIIII";
+    fs::create_directories(bad);
+    std::ofstream(bad / "state.toml") << "format = \"looperd-state\"\nversion = [\n";
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    nsm_->open(bad, "song", "looperd.nIIII");
+    const auto error = nsm_->wait_for("/error", "/nsm/client/open");
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->args[1].i, -9);  // ERR_BAD_PROJECT
+    ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, port_));
+    EXPECT_TRUE(graph_->wait_client("looperd.nIIII", true));
+    EXPECT_FALSE(fs::exists(bad / "state.toml"));
+    bool set_aside = false;
+    for (const auto& e : fs::directory_iterator(bad))
+        set_aside = set_aside || e.path().filename().string().starts_with("state.toml.bad-");
+    EXPECT_TRUE(set_aside);
+
+    const fs::path a = sessions_ / "looperd.nJJJJ";
+    ASSERT_NO_FATAL_FAILURE(open(a, "looperd.nJJJJ"));
+    ASSERT_NO_FATAL_FAILURE(load(0, "a.wav"));
+    ASSERT_NO_FATAL_FAILURE(save());
+
+    // Another looperd's lock on the next session's directory, played by the test.
+    const fs::path locked = sessions_ / "looperd.nKKKK";
+    fs::create_directories(locked);
+    const int fd = ::open((locked / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    nsm_->open(locked, "song", "looperd.nKKKK");
+    const auto refused = nsm_->wait_for("/error", "/nsm/client/open");
+    ::close(fd);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->args[1].i, -1);
+    ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, port_));
+    EXPECT_TRUE(graph_->wait_client("looperd.nJJJJ", true));
+    EXPECT_EQ(settled(0).at("state").s, "stopped");
+    // The way back answers nothing: NSM's open was answered with the /error.
+    EXPECT_FALSE(nsm_->arrives("/reply", 500ms));
+    EXPECT_TRUE(daemon_->running());
 }
 
 // Two looperds in one session start with one configuration, so with one OSC port: the second
