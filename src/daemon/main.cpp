@@ -636,16 +636,17 @@ int run(const Options& options, const std::optional<RigState>& preset,
     // NSM's save: the rig with its samples linked into the session, written on this thread
     // (the persister writes only /session/save under NSM). Returns an error text or "".
     auto nsm_save = [&]() -> std::string {
-        const std::string text = rig_text();
+        // One copy of the mirror: what is written and what later changes compare with.
+        const RigState rig = rig_from_mirror(controller.snapshot(), rig_defaults);
+        std::string text = rig_to_toml(rig, true);
         try {
-            const RigState rig =
-                nsm::linked_rig(rig_from_mirror(controller.snapshot(), rig_defaults), nsm_run->dir,
-                                controller.sample_roots().front());
-            store->write(store->state_file(), rig_to_toml(rig, true));
+            const RigState linked =
+                nsm::linked_rig(rig, nsm_run->dir, controller.sample_roots().front());
+            store->write(store->state_file(), rig_to_toml(linked, true));
         } catch (const std::exception& e) {
             return e.what();
         }
-        clean_text = text;
+        clean_text = std::move(text);
         return "";
     };
     // NSM's messages, between ticks. Returns false when the run must end (a switch).
