@@ -10,9 +10,14 @@
 //   housekeeping     frees retired buffers, logs audio-thread events
 //   feedback         tells control surfaces what changed, on a timer (Feedback)
 //   DNS-SD           Avahi's thread: announces the OSC service through avahi-daemon
+//
+// Under NSM (docs/nsm.md) main() owns the session manager's socket: it announces, waits for
+// the first open, and runs the daemon once per session; the main thread answers NSM between
+// its JACK ticks, and a later open (a switch) ends the run so that main() starts the next.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -23,9 +28,12 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <variant>
 
 #include "control/osc_schema.hpp"
 #include "daemon/config_file.hpp"
@@ -36,6 +44,8 @@
 #include "daemon/housekeeping.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/midi_profile.hpp"
+#include "daemon/nsm_client.hpp"
+#include "daemon/nsm_session.hpp"
 #include "daemon/options.hpp"
 #include "daemon/persistence.hpp"
 #include "daemon/rig_state.hpp"
@@ -252,22 +262,54 @@ void start_dns_sd(const Options& options, std::uint16_t osc_port,
     }
 }
 
-int run(const Options& options, const std::optional<RigState>& preset,
-        const std::optional<MidiProfile>& midi_profile, ServiceNotifier& service) {
-    // Signals are taken synchronously by the main thread only: block them before any thread
-    // (JACK's included) starts, so that every thread inherits the mask.
+// SIGINT and SIGTERM, blocked: the main thread takes them synchronously (sigtimedwait).
+sigset_t stop_signals() {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    return signals;
+}
+
+// The dirty check reads the whole rig: a fader moved 100 times a second is looked at this often.
+constexpr auto kDirtyCheckInterval = std::chrono::milliseconds(100);
+
+// One run of the daemon in an NSM session (docs/nsm.md). main() makes it; run() answers the
+// open once the session's rig is restored, then every save; an open arriving meanwhile is left
+// in `next` and ends the run.
+struct NsmRun {
+    nsm::Client& client;
+    std::filesystem::path dir;  // the session's directory, canonical
+    bool opened = false;        // the open was answered
+    std::optional<std::pair<nsm::Open, std::filesystem::path>> next;
+};
+
+int run(const Options& options, const std::optional<RigState>& preset,
+        const std::optional<MidiProfile>& midi_profile, ServiceNotifier& service,
+        NsmRun* nsm_run = nullptr) {
+    // Signals are taken synchronously by the main thread only: block them before any thread
+    // (JACK's included) starts, so that every thread inherits the mask.
+    sigset_t signals = stop_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
     // Before any other thread: mlockall covers what exists and what comes, when allowed.
     spdlog::info("{}", lock_process_memory());
 
-    // Bind first: a port clash is the most common start-up mistake and should fail fast.
-    OscServer osc(options.osc_bind, options.osc_port);
+    // Bind first: a port clash is the most common start-up mistake and should fail fast. In an
+    // NSM session, where several looperds may start with one config, the clash is not fatal:
+    // the kernel picks a free port and the log and the open's reply name it.
+    auto bind_osc = [&options, nsm_run] {
+        try {
+            return std::make_unique<OscServer>(options.osc_bind, options.osc_port);
+        } catch (const std::exception& e) {
+            if (nsm_run == nullptr) throw;
+            spdlog::warn("{}: OSC takes any free port in this NSM session", e.what());
+            return std::make_unique<OscServer>(options.osc_bind, 0);
+        }
+    };
+    const auto osc_socket = bind_osc();
+    OscServer& osc = *osc_socket;
     join_osc_multicast(options, osc);
 
     const std::string server_name =
@@ -494,9 +536,10 @@ int run(const Options& options, const std::optional<RigState>& preset,
         store = std::make_unique<SessionStore>(SessionStore::resolve_dir(options.state_dir));
         SlotParams defaults;
         defaults.set_number("fade_out", options.fade_ms);
+        // Under NSM the session is what was last saved: no autosave (docs/nsm.md).
         persistence = std::make_unique<Persistence>(
             *store, [&controller](std::uint64_t& changes) { return controller.snapshot(&changes); },
-            defaults);
+            defaults, std::chrono::milliseconds(250), nsm_run == nullptr);
         // A rig may hold more commands than the ring: wait (bounded) for the audio thread. On
         // the main thread (the restore just below) nobody else polls the link, so the wait does:
         // without a server, that is what applies the commands.
@@ -510,8 +553,15 @@ int run(const Options& options, const std::optional<RigState>& preset,
         });
         controller.set_persistence(persistence.get());
         spdlog::info("state directory: {}", store->dir().string());
-        if (const auto rig = persistence->restore()) {
+        std::string damaged;
+        if (auto rig = persistence->restore(&damaged)) {
+            // A session's files are relative to its directory, wherever it was moved.
+            if (nsm_run) rig = nsm::opened_rig(std::move(*rig), nsm_run->dir);
             controller.apply_rig(rig_messages(*rig), Controller::internal_endpoint());
+        } else if (nsm_run && !damaged.empty()) {
+            // Answered now: the session runs on, empty, with the damaged file set aside.
+            nsm_run->client.error(nsm::kOpen, nsm::Error::bad_project, damaged);
+            nsm_run->opened = true;
         } else if (preset) {
             // No saved rig yet (a first start, or one set aside): the config file's.
             spdlog::info("no saved rig: preloading the config file's ({} slot{})",
@@ -559,6 +609,83 @@ int run(const Options& options, const std::optional<RigState>& preset,
                      interval->count() / 1000, watchdog->feed_interval().count() / 1000);
     }
 
+    // NSM: the rig as last saved (or opened), against which the session is dirty or clean.
+    // Compared as text, so that changes that cancel out leave the session clean.
+    const SlotParams rig_defaults = persistence ? persistence->defaults() : SlotParams{};
+    auto rig_text = [&controller, &rig_defaults] {
+        return rig_to_toml(rig_from_mirror(controller.snapshot(), rig_defaults), true);
+    };
+    std::string clean_text;
+    std::uint64_t checked_changes = 0;
+    auto last_dirty_check = std::chrono::steady_clock::now();
+    if (nsm_run) {
+        clean_text = rig_text();
+        checked_changes = controller.changes();
+        if (!nsm_run->opened)
+            nsm_run->client.reply(nsm::kOpen, "looperd " + nsm_run->dir.string() +
+                                                  ", OSC on udp port " +
+                                                  std::to_string(osc.port()));
+        nsm_run->opened = true;
+        nsm_run->client.reset_dirty(true);
+        nsm_run->client.set_dirty(false);
+    }
+    // NSM's save: the rig with its samples linked into the session, written on this thread
+    // (the persister writes only /session/save under NSM). Returns an error text or "".
+    auto nsm_save = [&]() -> std::string {
+        // One copy of the mirror: what is written and what later changes compare with.
+        const RigState rig = rig_from_mirror(controller.snapshot(), rig_defaults);
+        std::string text = rig_to_toml(rig, true);
+        try {
+            const RigState linked =
+                nsm::linked_rig(rig, nsm_run->dir, controller.sample_roots().front());
+            store->write(store->state_file(), rig_to_toml(linked, true));
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+        clean_text = std::move(text);
+        return "";
+    };
+    // NSM's messages, between ticks. Returns false when the run must end (a switch).
+    auto serve_nsm = [&]() -> bool {
+        while (auto request = nsm_run->client.receive(0)) {
+            if (auto* open = std::get_if<nsm::Open>(&*request)) {
+                try {
+                    const auto dir = nsm::prepare_directory(open->path);
+                    spdlog::info("NSM: switching to {} as '{}'", dir.string(), open->client_id);
+                    nsm_run->next.emplace(*open, dir);
+                    return false;
+                } catch (const nsm::NsmError& e) {
+                    nsm_run->client.error(nsm::kOpen, nsm::Error::create_failed, e.what());
+                }
+            } else if (std::holds_alternative<nsm::Save>(*request)) {
+                if (!store) {
+                    nsm_run->client.error(nsm::kSave, nsm::Error::general,
+                                          "no state directory: nothing can be saved");
+                } else if (const auto error = nsm_save(); !error.empty()) {
+                    nsm_run->client.error(nsm::kSave, nsm::Error::general, error);
+                } else {
+                    spdlog::info("NSM: session saved to {}", store->state_file().string());
+                    nsm_run->client.reply(nsm::kSave, "saved");
+                    nsm_run->client.set_dirty(false);
+                }
+            } else if (const auto* bad = std::get_if<nsm::Malformed>(&*request)) {
+                nsm_run->client.error(bad->address, bad->code, bad->why);
+            } else if (const auto* ignored = std::get_if<nsm::Ignored>(&*request)) {
+                spdlog::debug("NSM: {} ignored", ignored->address);
+            }
+        }
+        // Dirty while the rig differs from what was last saved or opened.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_dirty_check >= kDirtyCheckInterval) {
+            last_dirty_check = now;
+            if (const auto changes = controller.changes(); changes != checked_changes) {
+                checked_changes = changes;
+                nsm_run->client.set_dirty(rig_text() != clean_text);
+            }
+        }
+        return true;
+    };
+
     std::string stop_reason;
     // 10 ms: a lost server is noticed (and closed, off JACK's callback) that soon.
     const timespec tick{0, 10'000'000};
@@ -567,6 +694,10 @@ int run(const Options& options, const std::optional<RigState>& preset,
         if (sig == SIGINT || sig == SIGTERM) {
             spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
             stop_reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
+            break;
+        }
+        if (nsm_run && !serve_nsm()) {
+            stop_reason = "switching NSM session";
             break;
         }
         link.poll();
@@ -600,6 +731,81 @@ int run(const Options& options, const std::optional<RigState>& preset,
     housekeeping.stop();
     spdlog::info("stopped");
     return 0;
+}
+
+// What the wait for NSM's first open ended with.
+enum class NsmStart : std::uint8_t { opened, unmanaged, stopped };
+
+// Announces looperd to the NSM server and waits for the first open, whose directory is made
+// before it is accepted (an unusable one is answered /error and waited past). SIGINT or SIGTERM
+// end the wait; a server that refuses looperd or is not there leaves it unmanaged.
+NsmStart wait_for_nsm_open(nsm::Client& client, const char* argv0,
+                           std::optional<std::pair<nsm::Open, std::filesystem::path>>& open) {
+    const sigset_t signals = stop_signals();
+    client.announce(std::filesystem::path(argv0).filename().string(), ::getpid());
+    const timespec tick{0, 10'000'000};
+    for (;;) {
+        const int sig = sigtimedwait(&signals, nullptr, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            spdlog::info("{} while waiting for NSM's open: stopped",
+                         sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return NsmStart::stopped;
+        }
+        while (auto request = client.receive(0)) {
+            if (const auto* welcome = std::get_if<nsm::Welcome>(&*request)) {
+                spdlog::info("NSM: {} ({}): {}", welcome->manager, welcome->capabilities,
+                             welcome->message);
+            } else if (const auto* refused = std::get_if<nsm::Refused>(&*request)) {
+                spdlog::warn("NSM refused looperd ({}): {}: running unmanaged", refused->code,
+                             refused->message);
+                return NsmStart::unmanaged;
+            } else if (const auto* o = std::get_if<nsm::Open>(&*request)) {
+                try {
+                    open.emplace(*o, nsm::prepare_directory(o->path));
+                    return NsmStart::opened;
+                } catch (const nsm::NsmError& e) {
+                    client.error(nsm::kOpen, nsm::Error::create_failed, e.what());
+                }
+            } else if (std::holds_alternative<nsm::Save>(*request)) {
+                client.error(nsm::kSave, nsm::Error::not_now, "no session is open yet");
+            } else if (const auto* bad = std::get_if<nsm::Malformed>(&*request)) {
+                client.error(bad->address, bad->code, bad->why);
+            }
+        }
+        if (client.gone()) return NsmStart::unmanaged;
+    }
+}
+
+// The daemon under NSM: one run per session, the next when NSM opens another. A session whose
+// run fails to start is answered /error, and the session before it comes back from its last
+// save, so that looperd stays in the session manager's hands.
+int run_nsm_sessions(const Options& base, const std::optional<RigState>& preset,
+                     const std::optional<MidiProfile>& midi_profile, ServiceNotifier& service,
+                     nsm::Client& client, std::pair<nsm::Open, std::filesystem::path> open) {
+    std::optional<std::pair<nsm::Open, std::filesystem::path>> previous;
+    bool back = false;  // the previous session again: its open was answered long ago
+    for (;;) {
+        spdlog::info("NSM: session '{}' in {} as JACK client '{}'", open.first.display_name,
+                     open.second.string(), open.first.client_id);
+        NsmRun session{client, open.second, back, std::nullopt};
+        try {
+            const int code = run(nsm::session_options(base, open.first, open.second), preset,
+                                 midi_profile, service, &session);
+            if (!session.next) return code;
+            previous = open;
+            open = std::move(*session.next);
+            back = false;
+        } catch (const std::exception& e) {
+            spdlog::critical("{}", e.what());
+            if (!session.opened) client.error(nsm::kOpen, nsm::Error::general, e.what());
+            // A session that ran and then failed is not swapped for another behind NSM's back.
+            if (session.opened || !previous) return 1;
+            spdlog::info("NSM: back to {}", previous->second.string());
+            open = std::move(*previous);
+            previous.reset();
+            back = true;
+        }
+    }
 }
 
 }  // namespace
@@ -660,7 +866,31 @@ int main(int argc, char** argv) {
     }
     logging::setup(options.log_level);
     ServiceNotifier service = ServiceNotifier::from_environment();
+    // Blocked before anything waits: a SIGTERM while NSM's open is awaited ends looperd too.
+    const sigset_t signals = stop_signals();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     try {
+        // Under NSM (docs/nsm.md) when NSM_URL names a server that can be reached.
+        std::unique_ptr<nsm::Client> nsm_client;
+        if (const char* url = std::getenv("NSM_URL"); url != nullptr && *url != '\0') {
+            try {
+                nsm_client = std::make_unique<nsm::Client>(url);
+            } catch (const nsm::NsmError& e) {
+                spdlog::warn("{}: running unmanaged", e.what());
+            }
+        }
+        if (nsm_client) {
+            std::optional<std::pair<nsm::Open, std::filesystem::path>> open;
+            switch (wait_for_nsm_open(*nsm_client, argv[0], open)) {
+                case NsmStart::stopped:
+                    return 0;
+                case NsmStart::opened:
+                    return run_nsm_sessions(options, preset, midi_profile, service, *nsm_client,
+                                            std::move(*open));
+                case NsmStart::unmanaged:
+                    break;
+            }
+        }
         return run(options, preset, midi_profile, service);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());

@@ -17,17 +17,18 @@ constexpr auto kRelog = std::chrono::seconds(30);
 }  // namespace
 
 Persistence::Persistence(SessionStore& store, MirrorSource mirror, SlotParams defaults,
-                         std::chrono::milliseconds interval)
+                         std::chrono::milliseconds interval, bool autosave)
     : store_(store),
       mirror_(std::move(mirror)),
       defaults_(std::move(defaults)),
-      interval_(interval) {}
+      interval_(interval),
+      autosave_(autosave) {}
 
 Persistence::~Persistence() {
     stop();
 }
 
-std::optional<RigState> Persistence::restore() {
+std::optional<RigState> Persistence::restore(std::string* damaged) {
     const auto file = store_.state_file();
     try {
         auto rig = store_.load_rig(file);
@@ -39,6 +40,7 @@ std::optional<RigState> Persistence::restore() {
         return rig;
     } catch (const StoreError& e) {
         spdlog::error("saved state not restored: {}; starting empty", e.what());
+        if (damaged) *damaged = e.what();
         return std::nullopt;
     }
 }
@@ -50,7 +52,7 @@ void Persistence::start() {
                    .last =
                        [this] {
                            write_sessions();
-                           save_now();
+                           if (autosave_) save_now();
                        }});
 }
 
@@ -142,6 +144,7 @@ void Persistence::write_sessions() {
 
 void Persistence::round() {
     write_sessions();
+    if (!autosave_) return;
     const auto since = std::chrono::steady_clock::now() - last_attempt_;
     const auto wait =
         failed_.load(std::memory_order_relaxed)

@@ -28,6 +28,8 @@ namespace looperd {
 // for. fsync may take long on an SD card: it never runs on the network or audio thread.
 // restore() runs on the main thread before the network thread starts; save_session(),
 // load_session(), list_sessions() and state_name() may be called from any thread.
+// Without autosave (an NSM session, docs/nsm.md) the thread writes sessions only: the rig is
+// written by whoever owns the session, when it says so.
 class Persistence {
   public:
     // A copy of the controller's mirror and its change count, taken together.
@@ -38,14 +40,15 @@ class Persistence {
     static constexpr std::size_t kMaxPendingSaves = 8;
 
     Persistence(SessionStore& store, MirrorSource mirror, SlotParams defaults,
-                std::chrono::milliseconds interval = std::chrono::milliseconds(250));
+                std::chrono::milliseconds interval = std::chrono::milliseconds(250),
+                bool autosave = true);
     ~Persistence();
     Persistence(const Persistence&) = delete;
     Persistence& operator=(const Persistence&) = delete;
 
     // The saved rig, or nullopt when there is none or it was damaged (then it was set aside
-    // and the log says why and where).
-    std::optional<RigState> restore();
+    // and the log says why and where, and so does `damaged` when given).
+    std::optional<RigState> restore(std::string* damaged = nullptr);
 
     void start();
     // Writes what is not saved yet, then joins. Pending session saves are written first.
@@ -86,6 +89,7 @@ class Persistence {
     MirrorSource mirror_;
     SlotParams defaults_;
     std::chrono::milliseconds interval_;
+    bool autosave_;
 
     // Persister thread (or the caller of save_now while it is not running).
     std::optional<std::uint64_t> saved_changes_;

@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -801,6 +802,30 @@ TEST_F(Persist, AcceptedChangesAreCountedAndSaved) {
     EXPECT_NE(saved().find("gain = 0.25"), std::string::npos) << saved();
     const RigState rig = parse_state(saved(), "state.toml");
     EXPECT_EQ(rig.slots.size(), 1U);  // slot 0: gain 0.5, no sample
+}
+
+// Under NSM (docs/nsm.md) the session manager says when the rig is written: the persister
+// writes named sessions only, while running and at stop; a damaged rig says why.
+TEST_F(Persist, WithoutAutosaveOnlyNamedSessionsAreWritten) {
+    Harness h(samples_);
+    SessionStore store(dir_ / "state");
+    Persistence p(
+        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, SlotParams{},
+        std::chrono::milliseconds(20), false);
+    p.start();
+    h.send("/clock/tempo", {OscArg::float32(133.0F)});
+    std::atomic<bool> done{false};
+    EXPECT_EQ(p.save_session("take-one", [&done](const std::string&) { done = true; }), "");
+    EXPECT_TRUE(wait_until([&] { return done.load(); })) << hung("the session save");
+    EXPECT_TRUE(fs::exists(store.session_file("take-one")));
+    h.send("/master/gain", {OscArg::float32(0.25F)});
+    p.stop();
+    EXPECT_FALSE(fs::exists(store.state_file()));
+
+    write_file(store.state_file(), "garbage = [");
+    std::string why;
+    EXPECT_FALSE(p.restore(&why).has_value());
+    EXPECT_NE(why.find("set aside as"), std::string::npos) << why;
 }
 
 // A restore whose file is missing keeps the slot (path and parameters) in the saved rig until
