@@ -456,6 +456,11 @@ std::string man_page_looperd(std::string_view version) {
         {"XDG_CONFIG_HOME, HOME", "Where the user's configuration file is looked for."},
         {"STATE_DIRECTORY, XDG_STATE_HOME",
          "Where the rig is saved, when `--state-dir` is not given (see FILES)."},
+        {"NSM_URL",
+         "Set by the New Session Manager: looperd announces itself there, waits for the "
+         "session to open, joins JACK under the client id NSM gives and keeps its rig, takes "
+         "and links to its samples in the session's directory, saved when NSM says (no "
+         "autosave). Unset: no session management."},
         {"NOTIFY_SOCKET, WATCHDOG_USEC",
          "Set by systemd: looperd reports readiness and status there and feeds the watchdog."},
         {"JOURNAL_STREAM",
