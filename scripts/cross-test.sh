@@ -9,7 +9,9 @@
 # Each architecture's tests run natively where this machine's kernel runs its programs (an
 # arm64 Raspberry Pi runs arm64 and armhf; most x86_64 kernels run i386, some small VM kernels
 # do not), and under qemu-user where it does not: the script tries, and says which it used.
-# Usage: scripts/cross-test.sh [ARCH...]   (default: arm64 armhf i386)
+# Usage: scripts/cross-test.sh [--deps-only] [ARCH...]   (default: arm64 armhf i386)
+#   --deps-only: install the packages and unpack liblo-dev (below), build nothing; for
+#   scripts/build-deb.sh's cross package builds, which need the same host libraries.
 # Adds the foreign architectures to dpkg and installs Debian's cross toolchains, qemu-user and the
 # multiarch -dev packages (as root, or with sudo). Builds build-<arch>/ with meson/cross/<triplet>.ini,
 # warnings as errors; leaves build-<arch>/meson-logs/testlog.junit.xml for scripts/test.sh's summary.
@@ -17,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+deps_only=0
+if [ "${1:-}" = "--deps-only" ]; then deps_only=1; shift; fi
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(arm64 armhf i386)
 
@@ -126,6 +130,11 @@ unpack_liblo_dev() {
   fi
   echo "$dir/root/$libdir/pkgconfig"
 }
+
+if [ "$deps_only" -eq 1 ]; then
+  for arch in "${archs[@]}"; do unpack_liblo_dev "$arch" "$(triplet_of "$arch")" >/dev/null; done
+  exit 0
+fi
 
 # --- build and test ------------------------------------------------------------------------
 jobs=$(nproc)
