@@ -36,6 +36,9 @@ if [ "${1:-}" = "--test" ]; then
   # The DNS-SD integration test runs its own D-Bus system bus and avahi-daemon in a network
   # namespace of its own (veth pair set up with ip) and browses with avahi-browse.
   packages+=(dbus avahi-daemon avahi-utils iproute2)
+  # The Debian package (scripts/build-deb.sh) is built and linted, and its install test reads
+  # man pages (tests/package/install_test.sh).
+  packages+=(debhelper dpkg-dev lintian man-db)
 fi
 
 missing=()

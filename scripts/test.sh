@@ -11,7 +11,11 @@
 #  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64, armhf and i386,
 #     natively where the kernel runs them, else under qemu-user; beside them the long tests
 #     (ten minutes of Link rigs looping);
-#  6. the Open Stage Control session end to end in headless Chromium (tests/surface).
+#     After cross-test.sh, beside the same long tests, the Debian package (scripts/build-deb.sh)
+#     is built and checked by lintian for amd64, arm64 and armhf;
+#  6. the amd64 package installed, played through a private jackd, removed and purged
+#     (tests/package/install_test.sh);
+#  7. the Open Stage Control session end to end in headless Chromium (tests/surface).
 # The sanitizer builds compile beside the integration tests and load scenarios, which mostly
 # wait, at the lowest CPU priority.
 # Prints one closing line: "tests: N passed, N failed, N skipped" (Google Test cases).
@@ -146,11 +150,47 @@ long_tests=$!
 # scripts/cross-test.sh adds the foreign architectures and installs their packages itself.
 if ! nice -n 19 scripts/cross-test.sh arm64 armhf i386; then status=1; fi
 for arch in arm64 armhf i386; do junit_files+=("build-$arch/meson-logs/testlog.junit.xml"); done
+# The Debian package for each architecture, built from a copy of the tree and checked by lintian
+# (errors and warnings fail). Each build's log is build-deb/<arch>.log; lintian's part and the
+# time are printed, the whole log only when it fails. One test case each in the summary.
+mkdir -p build-deb
+package_cases=()
+for arch in amd64 arm64 armhf; do
+  start=$SECONDS
+  if nice -n 19 scripts/build-deb.sh "$arch" build-deb >"build-deb/$arch.log" 2>&1; then
+    package_cases+=("<testcase classname=\"package\" name=\"build-deb.sh $arch and lintian\"/>")
+    sed -n '/^== lintian/,$p' "build-deb/$arch.log"
+  else
+    tail -n 80 "build-deb/$arch.log"
+    echo "the $arch package failed to build or lintian found an error or warning (build-deb/$arch.log)"
+    package_cases+=("<testcase classname=\"package\" name=\"build-deb.sh $arch and lintian\"><failure/></testcase>")
+    status=1
+  fi
+  echo "$arch package: $((SECONDS - start)) s"
+done
+printf '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="package-builds">\n%s\n</testsuite></testsuites>\n' \
+  "$(printf '%s\n' "${package_cases[@]}")" >build-deb/builds.junit.xml
+junit_files+=("build-deb/builds.junit.xml")
 if ! wait "$long_tests"; then status=1; fi
 echo "-- the long tests (build-test/long.log) --"
 grep -hE '^minute |drifted|^ *[0-9]+/[0-9]+ |FAIL' build-test/long.log \
   build-test/meson-logs/long.txt || tail -n 40 build-test/long.log
 junit_files+=("build-test/meson-logs/long.junit.xml")
+
+stage "the amd64 package: install, play through a private jackd, remove, purge (under a minute)"
+# After the long tests: it runs a jackd and the daemon of its own, and apt-get, which should not
+# share the machine with the Link rigs' timing.
+deb=$(ls build-deb/looperd_*_amd64.deb 2>/dev/null | head -n 1 || true)
+if [ -z "$deb" ]; then
+  echo "no amd64 package was built: the install test cannot run"
+  status=1
+else
+  rc=0
+  tests/package/install_test.sh "$deb" build-deb/install.junit.xml || rc=$?
+  # 77: skipped, and it said why (no root, no passwordless sudo).
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then status=1; fi
+  junit_files+=("build-deb/install.junit.xml")
+fi
 
 stage "Open Stage Control session in headless Chromium (tests/surface, about 3 minutes)"
 # Chromium comes with install-deps.sh --test; Node and npm only where there is no node, then
