@@ -65,6 +65,9 @@ else
   printf "\n[built-in options]\npkg_config_path = '%s'\n" \
     "$PWD/build-cross-deps/$arch/root/usr/lib/$triplet/pkgconfig" >>"$cross_file"
   export DH_MESON_CROSS_FILE=$cross_file
+  # The package is built without tests anyway; nocheck tells dh so, instead of its warning that
+  # cross-built tests cannot run.
+  export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }nocheck"
   cross_args=(-a "$arch" -d)
 fi
 
