@@ -39,6 +39,12 @@ version=$(dpkg-parsechangelog -l debian/changelog -S Version)
 src="$tmp/looperd-${version%-*}"
 mkdir -p "$src"
 git ls-files -z --cached --others --exclude-standard | tar -c --null -T - | tar -x -C "$src"
+# The copy has no .git: `looperd --version` reads the revision from meson/revision.txt, as in a
+# tree from `git archive` (scripts/revision.sh). Uncommitted changes are said here, not there.
+git rev-parse HEAD >"$src/meson/revision.txt"
+if [ -n "$(git status --porcelain)" ]; then
+  echo "note: the tree has uncommitted changes; the package says it is $(git rev-parse --short=12 HEAD)"
+fi
 
 cross_args=()
 if [ "$arch" = "$build_arch" ]; then

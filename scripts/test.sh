@@ -157,7 +157,11 @@ mkdir -p build-deb
 package_cases=()
 for arch in amd64 arm64 armhf; do
   start=$SECONDS
-  if nice -n 19 scripts/build-deb.sh "$arch" build-deb >"build-deb/$arch.log" 2>&1; then
+  # Without debug information (-g0, no -dbgsym package): the same code, packaged and linted the
+  # same way, in about 30 % less compile time; scripts/build-deb.sh run by hand keeps Debian's
+  # flags as they are.
+  if DEB_BUILD_OPTIONS=noautodbgsym DEB_CXXFLAGS_APPEND=-g0 \
+    nice -n 19 scripts/build-deb.sh "$arch" build-deb >"build-deb/$arch.log" 2>&1; then
     package_cases+=("<testcase classname=\"package\" name=\"build-deb.sh $arch and lintian\"/>")
     sed -n '/^== lintian/,$p' "build-deb/$arch.log"
   else
