@@ -216,6 +216,15 @@ unset JACK_DEFAULT_SERVER JACK_NO_START_SERVER
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' looperd | awk 'NF { print $1 }')
 echo "conffiles: $(tr '\n' ' ' <<<"$conffiles")"
 check "/etc/default/looperd is a conffile" grep -qx /etc/default/looperd <<<"$conffiles"
+check "/etc/looperd/looperd.toml is a conffile" grep -qx /etc/looperd/looperd.toml <<<"$conffiles"
+# The state directory systemd makes at the service's first start (StateDirectory=), made here
+# as it would be, so that purge is seen removing it; not when this machine already has one.
+made_state=0
+if [ ! -e /var/lib/looperd ]; then
+  mkdir -p /var/lib/looperd/samples
+  touch /var/lib/looperd/rig.toml
+  made_state=1
+fi
 
 echo "== apt-get remove looperd =="
 check "apt-get remove" apt_get remove -y -qq looperd
@@ -243,9 +252,10 @@ for f in "${files[@]}"; do
   fi
 done
 while read -r f; do [ -n "$f" ] && [ -e "$f" ] && left+=("$f"); done <<<"$conffiles"
-for f in /etc/looperd /etc/default/looperd /var/lib/looperd; do [ -e "$f" ] && left+=("$f"); done
+for f in /etc/looperd /etc/default/looperd; do [ -e "$f" ] && left+=("$f"); done
+if [ "$made_state" -eq 1 ] && [ -e /var/lib/looperd ]; then left+=(/var/lib/looperd); fi
 if [ ${#left[@]} -eq 0 ]; then
-  pass "nothing of the package's ${#files[@]} paths, its conffiles or /var/lib/looperd is left"
+  pass "nothing of the package's ${#files[@]} paths, its conffiles or its state is left"
 else
   fail "paths left after purge" "${left[*]}"
 fi
