@@ -17,7 +17,7 @@ std::string version_report() {
     std::string out = "looperd " LOOPERD_VERSION "\n";
     out += "revision:           " LOOPERD_REVISION "\n";
     // MIDI is JACK MIDI, always built in: the ports can be turned off with --no-midi.
-    out += "MIDI:               yes (JACK MIDI: notes, CCs, clock in and out, pad lights)\n";
+    out += "MIDI:               yes (JACK MIDI: notes, CCs, clock sync, pad lights)\n";
     out += std::string("DNS-SD:             ") +
            (DnsSdPublisher::built_in() ? "yes (Avahi)" : "no (built without libavahi-client)") +
            "\n";

@@ -945,7 +945,7 @@ TEST_F(LooperdBinary, VersionNamesTheRevisionAndThePartsBuiltIn) {
     ASSERT_FALSE(revision.empty());
     const std::string expected =
         std::string("looperd ") + LOOPERD_VERSION + "\n" + "revision:           " + revision +
-        "MIDI:               yes (JACK MIDI: notes, CCs, clock in and out, pad lights)\n" +
+        "MIDI:               yes (JACK MIDI: notes, CCs, clock sync, pad lights)\n" +
         "DNS-SD:             " +
         (DnsSdPublisher::built_in() ? "yes (Avahi)" : "no (built without libavahi-client)") +
         "\nAbleton Link:       " +
