@@ -372,8 +372,29 @@ LoadedConfig load_config(int argc, const char* const* argv, const ConfigLookup& 
     return config;
 }
 
-std::string format_config(const LoadedConfig& config) {
+std::string option_line(const OptionSpec& spec, const OptionValue& value) {
     // Strings in double quotes, as examples/looperd.toml writes them.
+    constexpr auto kFlags =
+        toml::format_flags::allow_multi_line_strings | toml::format_flags::allow_unicode_strings;
+    toml::table line;
+    std::visit(
+        [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                toml::array array;
+                for (const auto& s : v) array.push_back(s);
+                line.insert(spec.name, std::move(array));
+            } else {
+                line.insert(spec.name, v);
+            }
+        },
+        value);
+    std::ostringstream out;
+    out << toml::toml_formatter(line, kFlags);
+    return out.str();
+}
+
+std::string format_config(const LoadedConfig& config) {
     constexpr auto kFlags =
         toml::format_flags::allow_multi_line_strings | toml::format_flags::allow_unicode_strings;
     std::ostringstream out;
@@ -393,20 +414,7 @@ std::string format_config(const LoadedConfig& config) {
             out << "# " << spec.name << " is not set\n";
             continue;
         }
-        toml::table line;
-        std::visit(
-            [&](const auto& v) {
-                using T = std::decay_t<decltype(v)>;
-                if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-                    toml::array array;
-                    for (const auto& s : v) array.push_back(s);
-                    line.insert(spec.name, std::move(array));
-                } else {
-                    line.insert(spec.name, v);
-                }
-            },
-            *value);
-        out << toml::toml_formatter(line, kFlags) << "\n";
+        out << option_line(spec, *value) << "\n";
     }
     if (!config.rig.empty()) out << "\n" << toml::toml_formatter(config.rig, kFlags) << "\n";
     return out.str();

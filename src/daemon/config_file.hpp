@@ -83,6 +83,10 @@ LoadedConfig load_config(int argc, const char* const* argv, const ConfigLookup& 
 // tables. Loading it back gives the same Options.
 std::string format_config(const LoadedConfig& config);
 
+// One option as a config-file line, `name = value` as TOML writes it (`osc-port = 9950`,
+// `osc-allow = []`): what --print-config and the commented config file show.
+std::string option_line(const OptionSpec& spec, const OptionValue& value);
+
 // --check-config's line for a valid configuration.
 std::string check_config_report(const LoadedConfig& config);
 

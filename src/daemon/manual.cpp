@@ -3,19 +3,16 @@
 #include "daemon/manual.hpp"
 
 #include <spdlog/fmt/fmt.h>
-#include <toml++/toml.h>
 
 #include <cctype>
 #include <cstdint>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
-#include <variant>
 #include <vector>
 
 #include "control/osc_schema.hpp"
+#include "daemon/config_file.hpp"
 #include "daemon/options.hpp"
 
 namespace looperd {
@@ -26,32 +23,10 @@ constexpr std::size_t kFileWidth = 96;  // the config file's section rules
 
 // ---- values ----
 
-// `name = value` as TOML writes it, e.g. `osc-port = 9950`, `osc-allow = []`.
-std::string key_line(const OptionSpec& spec, const OptionValue& value) {
-    constexpr auto kFlags =
-        toml::format_flags::allow_multi_line_strings | toml::format_flags::allow_unicode_strings;
-    toml::table line;
-    std::visit(
-        [&](const auto& v) {
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-                toml::array array;
-                for (const auto& s : v) array.push_back(s);
-                line.insert(spec.name, std::move(array));
-            } else {
-                line.insert(spec.name, v);
-            }
-        },
-        value);
-    std::ostringstream out;
-    out << toml::toml_formatter(line, kFlags);
-    return out.str();
-}
-
 // The line the file and the pages show for a key: its default, or its example when the default
 // is a behaviour ("JACK's default server"). An option with neither is a bug in the table.
 std::string shown_line(const OptionSpec& spec) {
-    if (const auto value = spec.get(Options{})) return key_line(spec, *value);
+    if (const auto value = spec.get(Options{})) return option_line(spec, *value);
     if (spec.example.empty())
         throw std::logic_error("option " + std::string(spec.name) +
                                " has neither a default value nor an example");
