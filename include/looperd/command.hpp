@@ -90,6 +90,14 @@ enum class CommandKind : std::uint8_t {
     transport_stop,       // every sounding loop or toggle slot not recording stops and is held
     transport_start,      // the held slots start again on the next bar line
     set_start_stop_sync,  // value != 0: a Link session's start and stop (isPlaying) do the same
+    // Time-stretching (docs/stretch.md)
+    set_stretch,       // value: a StretchMode, how `beats` makes the slot follow the tempo
+    assign_stretched,  // `buffer` (owned by the engine from then, like assign_buffer): the
+                       // slot's region rendered to its `beats` at some tempo and its pitch;
+                       // nullptr drops the rendering. Playing voices move to it at their next
+                       // loop seam. Only for a slot whose sample has not changed since the
+                       // render began (the sender checks; a later assign_buffer or unload
+                       // drops the rendering)
 };
 
 // What a slot's light shows, one state at a time (docs/midi.md#lights has the precedence).
@@ -107,6 +115,9 @@ inline constexpr std::uint32_t kLedSlotChannel = 0xFF;
 
 enum class SlotMode : std::uint8_t { oneshot = 0, loop = 1, gate = 2, toggle = 3 };
 enum class ClockSource : std::uint8_t { internal = 0, jack = 1, midi = 2, link = 3 };
+// How a slot with `beats` follows the tempo: by its playback rate (pitch follows tempo), by a
+// rendering stretched off the audio thread (pitch stays), or not at all.
+enum class StretchMode : std::uint8_t { rate = 0, pitch = 1, off = 2 };
 
 // Command: one network/loader → audio message. A value: slot index and numbers; the only
 // pointer that crosses is to an immutable, prefaulted SampleBuffer whose ownership passes

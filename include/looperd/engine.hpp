@@ -222,6 +222,10 @@ class Engine {
         float fade_out_ms = 0.0F;  // set from the config
         float quantize = 0.0F;     // 0 none, -1 bar, > 0 beats
         float beats = 0.0F;        // 0 off
+        StretchMode stretch = StretchMode::rate;
+        // stretch pitch: the region rendered to `beats` (one rt reference while set; nullptr:
+        // none yet, and the slot follows the tempo by its rate meanwhile).
+        SampleBuffer* stretched = nullptr;
         bool monitor = false;  // the slot's input pair (RecorderPool::slot_input) to its outputs
     };
 
@@ -273,7 +277,17 @@ class Engine {
     void unref(SampleBuffer* b) noexcept;
     // The slot holds `b` (one reference; nullptr: nothing); the old buffer loses the slot's.
     void set_slot_buffer(std::uint32_t slot, SampleBuffer* b) noexcept;
-    float target_rate(const Slot& s) const noexcept;
+    // The rate a voice of `s` plays at: its rate and pitch, and the tempo through `beats` as its
+    // stretch mode says. A voice on a rendering plays the whole rendering in `beats` beats.
+    float target_rate(const Slot& s, const Voice& v) const noexcept;
+    double stretched_rate(const Slot& s, const Voice& v) const noexcept;  // v.stretched
+    // Time-stretching (src/engine/stretch.cpp): whether new voices of the slot play its
+    // rendering; the slot's rendering replaced (nullptr: dropped); and a voice that reached its
+    // loop seam while the slot plays something else now crossfaded onto it. `now`: the frame.
+    bool plays_rendering(std::uint32_t slot) const noexcept;
+    void set_slot_stretched(std::uint32_t slot, SampleBuffer* b) noexcept;
+    bool wants_swap(const Voice& v) const noexcept;
+    void swap_at_seam(Voice& v, std::uint64_t now) noexcept;
     void update_voice_rates() noexcept;
     void set_pan(Voice& v, float pan, std::uint32_t frames) noexcept;
     Voice* free_voice() noexcept;

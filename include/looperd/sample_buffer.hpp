@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: looperd contributors
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -64,12 +65,20 @@ class SampleBuffer {
     // Audio thread only (Engine). Wait-free.
     std::uint32_t& rt_refs() noexcept { return rt_refs_; }
 
+    // Holders off the audio thread. A buffer starts with one: the engine's, once it is sent.
+    // Another thread that must read the frames after the engine may have retired it (the
+    // stretch renderer reading a slot's sample) holds it too; whoever lets go last deletes it.
+    // Any thread; lock-free. let_go() returns true for the last holder, who must delete.
+    void hold() noexcept { holders_.fetch_add(1, std::memory_order_relaxed); }
+    bool let_go() noexcept { return holders_.fetch_sub(1, std::memory_order_acq_rel) == 1; }
+
   private:
     std::uint32_t channels_;
     std::uint32_t frames_;
     std::uint32_t capacity_;  // frames allocated per channel (the channel stride)
     std::uint32_t sample_rate_;
     std::uint32_t rt_refs_ = 0;
+    std::atomic<std::uint32_t> holders_{1};
     bool locked_ = false;
     bool pooled_ = false;            // a record buffer: never retired, never leaves its pool
     bool counted_unlocked_ = false;  // added to unlocked_bytes() by prefault()

@@ -62,6 +62,10 @@ struct Voice {
     bool loop = false;
     bool releasing = false;  // fading out; ends when the envelope reaches 0
     bool reverse = false;
+    // Plays its slot's rendering (stretch pitch): the whole buffer is the region, and the pitch
+    // is in the frames. swap_due: it passed its seam while the slot plays something else now.
+    bool stretched = false;
+    bool swap_due = false;
     double position = 0.0;    // next frame to read (fractional when the rate is not 1)
     std::uint32_t begin = 0;  // region [begin, end) in frames
     std::uint32_t end = 0;

@@ -39,6 +39,8 @@ void Housekeeping::poll() {
         if (sink_ && e.kind != EventKind::buffer_retired) sink_(e);
         switch (e.kind) {
             case EventKind::buffer_retired: {
+                // Another holder (the stretch renderer reading it) frees it when done.
+                if (!e.buffer->let_go()) break;
                 const auto bytes = e.buffer->bytes();
                 delete e.buffer;
                 budget_.release(bytes);

@@ -105,15 +105,18 @@ Engine::~Engine() {
     // Not concurrent with process(): collect every buffer still held or in flight, once each.
     std::vector<SampleBuffer*> owned;
     // Record buffers are the pool's, deleted with it.
-    for (auto& s : slots_)
+    for (auto& s : slots_) {
         if (s.buffer && !s.buffer->pooled()) owned.push_back(s.buffer);
+        if (s.stretched) owned.push_back(s.stretched);
+    }
     for (auto& v : voices_)
         if (v.active && v.buffer && !v.buffer->pooled()) owned.push_back(v.buffer);
     for (std::size_t i = 0; i < backlog_size_; ++i)
         if (backlog_[i].kind == EventKind::buffer_retired) owned.push_back(backlog_[i].buffer);
     for (std::size_t i = 0; i < scheduled_size_; ++i)
         if ((scheduled_[i].kind == CommandKind::assign_buffer ||
-             scheduled_[i].kind == CommandKind::load_take) &&
+             scheduled_[i].kind == CommandKind::load_take ||
+             scheduled_[i].kind == CommandKind::assign_stretched) &&
             scheduled_[i].buffer)
             owned.push_back(scheduled_[i].buffer);
     Event e;
@@ -121,11 +124,15 @@ Engine::~Engine() {
         if (e.kind == EventKind::buffer_retired) owned.push_back(e.buffer);
     Command c;
     while (commands_.try_pop(c))
-        if ((c.kind == CommandKind::assign_buffer || c.kind == CommandKind::load_take) && c.buffer)
+        if ((c.kind == CommandKind::assign_buffer || c.kind == CommandKind::load_take ||
+             c.kind == CommandKind::assign_stretched) &&
+            c.buffer)
             owned.push_back(c.buffer);
     std::sort(owned.begin(), owned.end());
     owned.erase(std::unique(owned.begin(), owned.end()), owned.end());
-    for (auto* b : owned) delete b;
+    // Another thread may still hold one (SampleBuffer::hold): the last to let go deletes.
+    for (auto* b : owned)
+        if (b->let_go()) delete b;
 }
 
 bool Engine::try_send(const Command& command) noexcept {

@@ -57,6 +57,12 @@ bool releases_hold(CommandKind k) {
     }
 }
 
+// Commands whose buffer the engine owns once sent: refused ones hand it straight back.
+bool gives_buffer(CommandKind k) {
+    return k == CommandKind::assign_buffer || k == CommandKind::load_take ||
+           k == CommandKind::assign_stretched;
+}
+
 // The curve numbered `value`, linear for any other number (as velocity_curve_named gives
 // linear for any other name). Compared, not cast: a cast of NaN, or of a float outside 0..255,
 // to an integer is undefined behaviour.
@@ -104,8 +110,7 @@ void Engine::schedule(const Command& c) noexcept {
     if (scheduled_size_ == scheduled_.size()) {
         refused_scheduled_.fetch_add(1, std::memory_order_relaxed);
         // A buffer's ownership must still be honoured: hand it straight back.
-        if (c.kind == CommandKind::assign_buffer && c.buffer)
-            post({EventKind::buffer_retired, 0, c.buffer});
+        if (gives_buffer(c.kind) && c.buffer) post({EventKind::buffer_retired, 0, c.buffer});
         return;
     }
     std::size_t i = scheduled_size_;
@@ -147,8 +152,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
     if (is_slot_command(c.kind) && c.slot >= slots_.size()) {
         post({EventKind::bad_command, c.slot, nullptr});
         // An assign to a slot that does not exist hands its buffer straight back.
-        if ((c.kind == CommandKind::assign_buffer || c.kind == CommandKind::load_take) && c.buffer)
-            post({EventKind::buffer_retired, 0, c.buffer});
+        if (gives_buffer(c.kind) && c.buffer) post({EventKind::buffer_retired, 0, c.buffer});
         if (c.kind == CommandKind::snapshot && c.buffer)
             post({EventKind::snapshot_refused, c.slot, c.buffer});
         return;
@@ -180,6 +184,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
                                  s->mode != SlotMode::oneshot && slot_sounding(c.slot);
             stop_slot(c.slot);
             recorders_.drop_take(c.slot, host_);
+            set_slot_stretched(c.slot, nullptr);  // a rendering of the sample that went
             set_slot_buffer(c.slot, c.kind == CommandKind::assign_buffer ? c.buffer : nullptr);
             if (restart) start_voice(c.slot, now);
             break;
@@ -220,7 +225,25 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             (c.kind == CommandKind::set_rate    ? s->rate
              : c.kind == CommandKind::set_pitch ? s->pitch
                                                 : s->beats) = c.value;
-            each_voice([&](Voice& v) { v.rate.go(target_rate(*s), smooth_frames_); });
+            each_voice([&](Voice& v) { v.rate.go(target_rate(*s, v), smooth_frames_); });
+            break;
+        case CommandKind::set_stretch: {
+            const auto mode = c.value == 1.0F   ? StretchMode::pitch
+                              : c.value == 2.0F ? StretchMode::off
+                                                : StretchMode::rate;
+            s->stretch = mode;
+            // Another mode has no use for the rendering; voices on it leave at their seam.
+            if (mode != StretchMode::pitch) set_slot_stretched(c.slot, nullptr);
+            each_voice([&](Voice& v) { v.rate.go(target_rate(*s, v), smooth_frames_); });
+            break;
+        }
+        case CommandKind::assign_stretched:
+            if (s->buffer == nullptr || s->stretch != StretchMode::pitch) {
+                // The sample went (or the mode changed) since the render began: nothing plays it.
+                if (c.buffer) post({EventKind::buffer_retired, 0, c.buffer});
+                break;
+            }
+            set_slot_stretched(c.slot, c.buffer);
             break;
         case CommandKind::set_reverse:
             s->reverse = c.value != 0.0F;
@@ -245,7 +268,7 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
                 v.next_end = end;
             });
             // The region's length changes a tempo-following rate.
-            each_voice([&](Voice& v) { v.rate.go(target_rate(*s), smooth_frames_); });
+            each_voice([&](Voice& v) { v.rate.go(target_rate(*s, v), smooth_frames_); });
             break;
         }
         case CommandKind::set_xfade:

@@ -58,7 +58,7 @@ void Engine::lock_loops(std::uint64_t now) noexcept {
         if (off > 0.5 * length) off -= length;
         if (off < -0.5 * length) off += length;
         const double off_frames = off * frames_per_beat;
-        const float target = target_rate(s);
+        const float target = target_rate(s, v);
 
         if (std::abs(off_frames) > kJumpMs * ms) {
             // A new voice at the grid's place fades in as this one fades out.

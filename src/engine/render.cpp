@@ -45,15 +45,17 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
         v.xfade = std::min(v.xfade, (v.end - v.begin) / 2);
         v.next_end = 0;
     };
-    auto wrapped = [&v, &adopt_region]() noexcept {
+    auto wrapped = [this, &v, &adopt_region]() noexcept {
         if (!v.reverse && v.position >= static_cast<double>(v.end)) {
             if (!v.loop) return false;
+            if (wants_swap(v)) v.swap_due = true;
             const double over = v.position - static_cast<double>(v.end);
             adopt_region();
             const double period = static_cast<double>(v.end - v.begin - v.xfade);
             v.position = v.begin + static_cast<double>(v.xfade) + std::fmod(over, period);
         } else if (v.reverse && v.position < static_cast<double>(v.begin)) {
             if (!v.loop) return false;
+            if (wants_swap(v)) v.swap_due = true;
             const double below = static_cast<double>(v.begin) - v.position;
             adopt_region();
             const double period = static_cast<double>(v.end - v.begin - v.xfade);
@@ -96,7 +98,13 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
         // and the buffer's ends, so no index needs clamping and no per-frame edge test is
         // needed. Positions accumulate exactly as in the general path below (bit-identical).
         if (!v.rate.moving()) {
-            const double r = static_cast<double>(v.rate.value);
+            double r = static_cast<double>(v.rate.value);
+            // A rendering's rate in full: a float's rounding would add up to a frame of drift
+            // every few hundred passes. Not while a Link nudge holds another rate.
+            if (v.stretched) {
+                const double exact = stretched_rate(slots_[v.slot], v);
+                if (static_cast<float>(exact) == v.rate.value) r = exact;
+            }
             const double xf = v.loop ? static_cast<double>(v.xfade) : 0.0;
             // Every tap (i − 1 … i + 2) must be a frame the per-frame path would read unwrapped:
             // inside the buffer, and for a loop inside its region. One frame of margin on each
@@ -271,6 +279,10 @@ void Engine::render(float* const* out, std::uint32_t offset, std::uint32_t n) no
         const std::uint32_t m = std::min(limits::kRenderChunkFrames, n - done);
         for (auto& v : voices_)
             if (v.active) render_voice(v, out, offset + done, m);
+        // Voices that passed their seam onto a newer rendering: the new voice starts with the
+        // next chunk, at the frame after this one.
+        for (auto& v : voices_)
+            if (v.active && v.swap_due) swap_at_seam(v, now_frame_ + offset + done + m);
         if (master_.moving()) {
             float g[limits::kRenderChunkFrames];
             master_.fill(g, m);

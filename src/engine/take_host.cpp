@@ -44,6 +44,8 @@ void Engine::PoolHost::cut_voices(std::uint32_t slot, const SampleBuffer* b) noe
 }
 
 void Engine::PoolHost::set_buffer(std::uint32_t slot, SampleBuffer* b) noexcept {
+    // A take (or nothing) in place of the sample: a rendering of the sample has no use now.
+    engine_.set_slot_stretched(slot, nullptr);
     engine_.set_slot_buffer(slot, b);
 }
 

@@ -83,13 +83,26 @@ void Engine::stop_slot(std::uint32_t slot) noexcept {
         if (v.active && v.slot == slot) release(v);
 }
 
-float Engine::target_rate(const Slot& s) const noexcept {
+double Engine::stretched_rate(const Slot& s, const Voice& v) const noexcept {
+    // A rendering holds the pitch, and lasts `beats` at the tempo it was made for: played at
+    // frames / wanted it lasts `beats` at this tempo too (a rendering still to come keeps the
+    // loop in time meanwhile; a current one differs by under a frame, the rounding of its
+    // length). In double: read_voice keeps a pass's length exact with it (docs/stretch.md).
+    const double wanted_frames = static_cast<double>(s.beats) * clock_.frames_per_beat();
+    double rate = static_cast<double>(s.rate);
+    if (s.beats > 0.0F && wanted_frames > 0.0)
+        rate *= static_cast<double>(v.buffer->frames()) / wanted_frames;
+    return std::clamp(rate, 1.0 / 64.0, 64.0);
+}
+
+float Engine::target_rate(const Slot& s, const Voice& v) const noexcept {
+    if (v.stretched) return static_cast<float>(stretched_rate(s, v));
+    const double wanted_frames = static_cast<double>(s.beats) * clock_.frames_per_beat();
     float rate = s.rate * std::exp2(s.pitch / 12.0F);
-    if (s.beats > 0.0F && s.buffer) {
+    if (s.beats > 0.0F && s.buffer && s.stretch != StretchMode::off) {
         // The region lasts `beats` beats at the clock's tempo: stretch (speed and pitch) to fit.
         const double region_frames =
             static_cast<double>(s.end - s.start) * static_cast<double>(s.buffer->frames());
-        const double wanted_frames = static_cast<double>(s.beats) * clock_.frames_per_beat();
         if (wanted_frames > 0.0) rate *= static_cast<float>(region_frames / wanted_frames);
     }
     return std::clamp(rate, 1.0F / 64.0F, 64.0F);
@@ -98,7 +111,7 @@ float Engine::target_rate(const Slot& s) const noexcept {
 void Engine::update_voice_rates() noexcept {
     for (auto& v : voices_)
         if (v.active) {
-            const float r = target_rate(slots_[v.slot]);
+            const float r = target_rate(slots_[v.slot], v);
             if (r != v.rate.target) v.rate.go(r, smooth_frames_);
         }
 }
@@ -137,16 +150,21 @@ Voice* Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity
         post({EventKind::voice_refused, slot, nullptr});
         return nullptr;
     }
-    const std::uint32_t frames = s.buffer->frames();
+    // Stretch pitch: the slot's rendering, whole, when it has one.
+    const bool rendering = plays_rendering(slot);
+    SampleBuffer* const buffer = rendering ? s.stretched : s.buffer;
+    const std::uint32_t frames = buffer->frames();
     auto at = [frames](float fraction) {
         return static_cast<std::uint32_t>(
             std::lround(static_cast<double>(fraction) * static_cast<double>(frames)));
     };
-    std::uint32_t begin = std::min(at(s.start), frames - 1);
-    std::uint32_t end = std::clamp(at(s.end), begin + 1, frames);
+    std::uint32_t begin = rendering ? 0 : std::min(at(s.start), frames - 1);
+    std::uint32_t end = rendering ? frames : std::clamp(at(s.end), begin + 1, frames);
 
-    acquire(s.buffer);
-    v->buffer = s.buffer;
+    acquire(buffer);
+    v->buffer = buffer;
+    v->stretched = rendering;
+    v->swap_due = false;
     v->slot = slot;
     v->started = now;
     v->active = true;
@@ -158,7 +176,11 @@ Voice* Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity
     v->reverse = s.reverse;
     v->begin = begin;
     v->end = end;
-    v->xfade = std::min(s.xfade_ms > 0.0F ? ms_frames(s.xfade_ms) : 0U, (end - begin) / 2);
+    // A rendering is seamless as made (rendered with the loop around it), and a crossfade
+    // would shorten its pass.
+    v->xfade = rendering
+                   ? 0U
+                   : std::min(s.xfade_ms > 0.0F ? ms_frames(s.xfade_ms) : 0U, (end - begin) / 2);
     v->position = s.reverse ? static_cast<double>(end - 1) : static_cast<double>(begin);
     if (s.output == 0 || config_.outputs <= 2) {
         v->out_first = 0;
@@ -171,7 +193,7 @@ Voice* Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity
     v->gain.jump(s.gain * velocity);
     v->pan_left.jump(pan_left_gain(s.pan));
     v->pan_right.jump(pan_right_gain(s.pan));
-    v->rate.jump(target_rate(s));
+    v->rate.jump(target_rate(s, *v));
     if (s.fade_in_ms > 0.0F) {
         v->envelope.jump(0.0F);
         v->envelope.go(1.0F, ms_frames(s.fade_in_ms));

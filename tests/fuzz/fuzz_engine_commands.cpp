@@ -46,10 +46,11 @@ constexpr std::uint32_t kMaxBlock = 1024;
 constexpr std::size_t kMaxBuffersPerInput = 16;
 constexpr std::size_t kMaxOpsPerInput = 4096;
 constexpr float kMaxAbsSample = 1e6F;
-// The kinds the Controller (or the take thread) sends: everything before the *_on_grid kinds,
-// and the transport's three after the MIDI ones.
+// The kinds the Controller (or the take or stretch thread) sends: everything before the
+// *_on_grid kinds, and after the MIDI ones the transport's three and time-stretching's two.
 constexpr std::uint8_t kSendableKinds = static_cast<std::uint8_t>(CommandKind::clock_from_slot) + 1;
-constexpr std::uint8_t kTransportKinds = 3;  // transport_stop, transport_start, set_start_stop_sync
+// transport_stop, transport_start, set_start_stop_sync, set_stretch, assign_stretched
+constexpr std::uint8_t kTransportKinds = 5;
 
 CommandKind sendable_kind(std::uint8_t pick) {
     const auto i = static_cast<std::uint8_t>(pick % (kSendableKinds + kTransportKinds));
@@ -76,6 +77,8 @@ float value_for(CommandKind kind, std::uint16_t raw) {
     switch (kind) {
         case CommandKind::clock_sync:
             return static_cast<float>(raw % 4);  // internal, jack, midi, link
+        case CommandKind::set_stretch:
+            return static_cast<float>(raw % 3);  // rate, pitch, off
         case CommandKind::play:
         case CommandKind::set_reverse:
         case CommandKind::set_start_stop_sync:
@@ -237,6 +240,11 @@ struct Harness {
             const bool is_start = kind == CommandKind::set_start;
             if (is_start ? c.value >= region_end[slot] : c.value <= region_start[slot]) return;
             (is_start ? region_start[slot] : region_end[slot]) = c.value;
+        }
+        if (kind == CommandKind::assign_stretched && (raw & 1U) != 0) {
+            // A rendering (the stretch thread's), or none: nullptr drops the slot's.
+            if (buffers_made >= kMaxBuffersPerInput) return;
+            c.buffer = make_buffer(in, 8192);
         }
         if (kind == CommandKind::assign_buffer || kind == CommandKind::load_take) {
             if (buffers_made >= kMaxBuffersPerInput) return;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -35,6 +36,8 @@ using looperd::EngineConfig;
 using looperd::EventKind;
 using looperd::SampleBuffer;
 using looperd::SlotMode;
+using looperd::StretchMode;
+using looperd::limits::kRenderChunkFrames;
 using looperd::test::EngineHarness;
 using looperd::test::max_step;
 using looperd::test::silent_from;
@@ -1969,6 +1972,230 @@ TEST_F(EngineNoStep, Unload) {
 
 TEST_F(EngineNoStep, MasterGain) {
     EXPECT_LE(change(CommandKind::set_master_gain, 0.0F), gain_move(0.75F, kSmoothFrames));
+}
+
+// Time-stretching (docs/stretch.md): a slot in `stretch pitch` plays the rendering the stretch
+// thread gives it (assign_stretched), whole, at the rate that makes it last its beats.
+
+float stretch(StretchMode m) {
+    return static_cast<float>(static_cast<std::uint8_t>(m));
+}
+
+// A rising ramp, 0 at frame 0 up to almost 1 at the last: where a pass wraps, the output drops.
+SampleBuffer* make_saw(EngineHarness& h, std::uint32_t frames) {
+    return h.make_buffer(1, frames, [frames](std::uint32_t, std::uint32_t i) {
+        return static_cast<float>(i) / static_cast<float>(frames);
+    });
+}
+
+// Where each pass of a sawtooth in `out` begins, from `from` on: the frame, with a fraction,
+// at which the output falls through 0.5 from a value above it (linear between the two frames).
+std::vector<double> pass_starts(const std::vector<float>& out, std::size_t from) {
+    std::vector<double> starts;
+    for (std::size_t i = from + 1; i < out.size(); ++i) {
+        if (!(out[i - 1] > 0.5F && out[i] <= 0.5F)) continue;
+        const double t =
+            static_cast<double>(out[i - 1] - 0.5F) / static_cast<double>(out[i - 1] - out[i]);
+        starts.push_back(static_cast<double>(i - 1) + t);
+        i += 1000;  // the interpolation's ripple around the drop is one pass start
+    }
+    return starts;
+}
+
+TEST(EngineStretch, ASlotPlaysItsRenderingWholeBitForBitWhenItFitsTheTempo) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* source = h.make_noise(1, 48000, 3);  // 1 s: 4 beats would play it at rate 0.5
+    auto* rendering = h.make_noise(1, 4 * kBeat, 4);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);
+    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
+    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+    tl.send(kStart + kBlock, CommandKind::play, 0, 1.0F);
+    tl.run(2 * kBar + 2 * kBlock);
+    const float* x = rendering->channel(0);
+    EXPECT_TRUE(frames_equal(tl.out(0), kBlock, 2 * kBar, [&](std::size_t k) {
+        return x[k % kBar];
+    })) << "the rendering, whole, at rate 1, pass after pass";
+}
+
+// The figure: a pass lasts exactly beats × 60 / BPM × the sample rate, with no drift
+// over 100 passes, also where that length is not a whole number of frames (137 BPM: 84,087.59).
+TEST(EngineStretch, APassLastsItsBeatsWithoutDriftOverAHundredPasses) {
+    for (const double bpm : {90.0, 137.0, 160.0}) {
+        EngineHarness h(config());
+        Timeline tl(h);
+        const double wanted = 4.0 * 60.0 / bpm * kRate;
+        auto* source = h.make_noise(1, 4 * kBeat, 5);
+        auto* rendering = make_saw(h, static_cast<std::uint32_t>(std::llround(wanted)));
+        tl.send(0, CommandKind::clock_tempo, 0, static_cast<float>(bpm));
+        tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
+        tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+        tl.send(0, CommandKind::set_beats, 0, 4.0F);
+        tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
+        tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+        const std::uint64_t play = kStart + kBlock;
+        tl.send(play, CommandKind::play, 0, 1.0F);
+        tl.run(static_cast<std::uint64_t>(101.5 * wanted) + 2 * kBlock);
+        const auto starts = pass_starts(tl.out(0), tl.at(play) + 10);
+        ASSERT_GE(starts.size(), 101U) << bpm;
+        // The first pass ends a bar after the play (the crossing sits half a frame before the
+        // frame where the ramp starts again); every later one exactly `wanted` after it.
+        EXPECT_NEAR(starts[0], static_cast<double>(tl.at(play)) + wanted - 0.5, 1.0) << bpm;
+        double worst = 0.0;
+        for (std::size_t p = 1; p <= 100 && p < starts.size(); ++p)
+            worst =
+                std::max(worst, std::abs(starts[p] - starts[0] - static_cast<double>(p) * wanted));
+        EXPECT_LE(worst, 0.5) << bpm << " BPM: a pass starts " << worst << " frames off its beats";
+        std::printf("%.0f BPM: 100 passes of %.2f frames, drift at most %.3f frames\n", bpm, wanted,
+                    worst);
+    }
+}
+
+// A newer rendering takes over at the loop's next seam: the old one plays to its end, the new
+// one crossfades in over the engine's fade, and no step shows; the old one is then retired.
+TEST(EngineStretch, ANewRenderingTakesOverAtTheNextSeamWithoutAStep) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto sine = [](double amplitude) {
+        return [amplitude](std::uint32_t, std::uint32_t i) {
+            return static_cast<float>(amplitude *
+                                      std::sin(2.0 * std::numbers::pi * 1000.0 * i / kRate));
+        };
+    };
+    auto* source = h.make_noise(1, 48000, 6);
+    auto* first = h.make_buffer(1, 4 * kBeat, sine(0.8));  // 2,000 whole cycles
+    auto* second = h.make_buffer(1, 4 * kBeat, sine(0.4));
+    // Copies: the harness poisons a buffer once the engine retires it.
+    const std::vector<float> a(first->channel(0), first->channel(0) + 4 * kBeat);
+    const std::vector<float> b(second->channel(0), second->channel(0) + 4 * kBeat);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);
+    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
+    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, first);
+    const std::uint64_t play = kStart + kBlock;
+    tl.send(play, CommandKind::play, 0, 1.0F);
+    tl.send(play + kBar / 3, CommandKind::assign_stretched, 0, 0.0F, second);
+    tl.run(2 * kBar + 4 * kBlock);
+    const auto& out = tl.out(0);
+    const std::size_t seam = tl.at(play) + kBar;
+    EXPECT_TRUE(frames_equal(out, tl.at(play), kBar, [&](std::size_t k) { return a[k]; }))
+        << "the first pass plays the first rendering to its end";
+    const std::size_t settled = seam + kRenderChunkFrames + kFadeFrames;
+    EXPECT_TRUE(frames_equal(
+        out, settled, kBar / 2, [&](std::size_t k) { return b[settled - seam + k]; }, 1e-6F))
+        << "then the second, in its place";
+    float steepest = 0.0F;
+    for (std::size_t i = tl.at(play) + 1; i < out.size(); ++i)
+        steepest = std::max(steepest, std::abs(out[i] - out[i - 1]));
+    const float sine_step = 0.8F * 2.0F * std::numbers::pi_v<float> * 1000.0F / kRate;
+    EXPECT_LE(steepest, sine_step * 1.01F) << "no step anywhere";
+    bool retired = false;
+    for (const auto& r : h.retirements()) retired = retired || r.buffer == first;
+    EXPECT_TRUE(retired) << "the first rendering goes back once nothing plays it";
+}
+
+// While the stretch thread renders for a new tempo, the slot's rendering keeps time: played at
+// its length over the new length (its pitch moves meanwhile, as `stretch rate` would).
+TEST(EngineStretch, WhileARenderIsPendingThePreviousRenderingKeepsTime) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* source = h.make_noise(1, 48000, 7);
+    auto* rendering = make_saw(h, 4 * kBeat);  // 4 beats at 120
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);
+    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
+    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+    tl.send(0, CommandKind::clock_tempo, 0, 90.0F);  // 4 beats: 128,000 frames
+    const std::uint64_t play = kStart + kBlock;
+    tl.send(play, CommandKind::play, 0, 1.0F);
+    tl.run(3 * 128000 + 2 * kBlock);
+    const auto starts = pass_starts(tl.out(0), tl.at(play) + 10);
+    ASSERT_GE(starts.size(), 3U);
+    for (std::size_t p = 0; p < 3; ++p)
+        EXPECT_NEAR(starts[p], static_cast<double>(tl.at(play)) + (p + 1) * 128000.0, 1.0);
+}
+
+// Before its first rendering a slot in `stretch pitch` follows the tempo by its rate, exactly as
+// `stretch rate` does; `stretch off` does not follow it at all.
+TEST(EngineStretch, WithoutARenderingTheSlotFollowsByItsRateAndOffIgnoresTheTempo) {
+    auto run = [](StretchMode m) {
+        EngineHarness h(config());
+        Timeline tl(h);
+        auto* source = h.make_noise(1, 48000, 8);
+        tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
+        tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+        tl.send(0, CommandKind::set_beats, 0, 4.0F);
+        tl.send(0, CommandKind::set_stretch, 0, stretch(m));
+        tl.send(kStart + kBlock, CommandKind::play, 0, 1.0F);
+        tl.run(kBar + 2 * kBlock);
+        return std::make_pair(tl.out(0),
+                              std::vector<float>(source->channel(0), source->channel(0) + 48000));
+    };
+    const auto [by_rate, x] = run(StretchMode::rate);
+    const auto [pending, x2] = run(StretchMode::pitch);
+    EXPECT_TRUE(
+        frames_equal(pending, 0, by_rate.size(), [&](std::size_t k) { return by_rate[k]; }));
+    const auto [off, x3] = run(StretchMode::off);
+    EXPECT_TRUE(frames_equal(off, kBlock, 48000, [&](std::size_t k) { return x3[k]; }))
+        << "stretch off plays the sample at its own rate";
+}
+
+// A rendering belongs to the sample it was made from: a new sample or an unload drops it, and
+// one that arrives after the sample went is handed straight back.
+TEST(EngineStretch, ARenderingGoesWithItsSample) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* source = h.make_noise(1, 48000, 9);
+    auto* rendering = h.make_noise(1, 4 * kBeat, 10);
+    auto* other = h.make_noise(1, 48000, 11);
+    auto* late = h.make_noise(1, 4 * kBeat, 12);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);
+    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
+    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+    tl.run(kBlock);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, other);
+    tl.run(kBlock);
+    auto retired = [&h](const SampleBuffer* b) {
+        for (const auto& r : h.retirements())
+            if (r.buffer == b) return true;
+        return false;
+    };
+    EXPECT_TRUE(retired(rendering)) << "a new sample drops the old one's rendering";
+    tl.send(0, CommandKind::unload, 0);
+    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, late);
+    tl.run(kBlock);
+    EXPECT_TRUE(retired(late)) << "a rendering for a slot that holds no sample goes back";
+}
+
+// Leaving `stretch pitch` for `rate`: the voice on the rendering moves back to the sample at its
+// seam, with the same crossfade, and the rendering is retired.
+TEST(EngineStretch, AnotherModeMovesBackToTheSampleAtTheSeam) {
+    EngineHarness h(config());
+    Timeline tl(h);
+    auto* source = h.make_dc(1, 4 * kBeat, 0.25F);
+    auto* rendering = h.make_dc(1, 4 * kBeat, 0.5F);
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);
+    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
+    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+    const std::uint64_t play = kStart + kBlock;
+    tl.send(play, CommandKind::play, 0, 1.0F);
+    tl.send(play + 1000, CommandKind::set_stretch, 0, stretch(StretchMode::rate));
+    tl.run(kBar + 2000);
+    const auto& out = tl.out(0);
+    EXPECT_EQ(out[tl.at(play) + kBar - 10], 0.5F) << "the rendering plays out its pass";
+    EXPECT_EQ(out[tl.at(play) + kBar + kRenderChunkFrames + kFadeFrames + 10], 0.25F)
+        << "then the sample";
+    bool retired = false;
+    for (const auto& r : h.retirements()) retired = retired || r.buffer == rendering;
+    EXPECT_TRUE(retired);
 }
 
 }  // namespace
