@@ -18,6 +18,9 @@ packages=(
   # Ableton Link, header-only, and the asio it is written on (optional at build time: meson's
   # link feature; GPLv2+, see README.md).
   ableton-link-dev libasio-dev
+  # Rubber Band: loops stretched to the tempo with their pitch kept (optional at build time:
+  # meson's rubberband feature; GPLv2+, see README.md).
+  librubberband-dev
 )
 if [ "${1:-}" = "--test" ]; then
   # clang 19 builds the ThreadSanitizer pass: moodycamel's queue annotates its fences for

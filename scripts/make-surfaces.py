@@ -43,6 +43,7 @@ STATE_COLOURS = {
     "stopping": ("#e8590c", "#ffffff"),
     "recording": ("#d62828", "#ffffff"),
     "overdubbing": ("#ae3ec9", "#ffffff"),
+    "stretching": ("#1098ad", "#ffffff"),  # a teal between loading and playing
 }
 UNKNOWN_STATE_COLOURS = ("#ffffff", "#d62828")  # a state this session was not made for
 

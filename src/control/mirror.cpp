@@ -8,6 +8,11 @@ Mirror::Mirror(std::uint32_t slots, float fade_ms) : slots_(slots) {
     for (auto& s : slots_) s.params.set_number("fade_out", fade_ms);
 }
 
+std::pair<float, ClockSource> Mirror::tempo_and_sync() const {
+    std::lock_guard lock(mutex_);
+    return {globals_.tempo, globals_.sync};
+}
+
 MirrorState Mirror::snapshot(std::uint64_t* changes) const {
     MirrorState m;
     std::lock_guard lock(mutex_);
@@ -25,6 +30,7 @@ MirrorState Mirror::snapshot(std::uint64_t* changes) const {
         out.rig_path = s.loading ? s.loading_path : s.restore_path;
         out.take = s.take;
         out.rig_take = s.rig_take;
+        out.generation = s.generation;
         m.slots.push_back(std::move(out));
     }
     m.master_gain = globals_.master_gain;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "control/model.hpp"
@@ -69,6 +70,8 @@ class Mirror {
     // Committed transactions that changed something (what persistence watches).
     std::uint64_t changes() const;
     std::uint32_t slots_loaded() const;
+    // The tempo and where the grid comes from, without copying the rest.
+    std::pair<float, ClockSource> tempo_and_sync() const;
 
     // A change to the mirror, made on a copy and committed whole, or not at all. Reads see the
     // transaction's own writes. Holds the mirror's lock until commit() or destruction (which

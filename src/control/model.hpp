@@ -175,6 +175,7 @@ struct SlotMirror {
     std::string rig_path;
     bool take = false;      // the sample is a take (recorded or load_take): `path` is its kept file
     bool rig_take = false;  // rig_path names a take
+    std::uint64_t generation = 0;  // bumped by every load request and unload (Mirror::Slot)
 };
 
 // A copy of everything the controller knows, taken under its lock.

@@ -96,6 +96,7 @@ enum class Handler : std::uint8_t {
     midi_learn_cancel,
     midi_bindings,
     clock_playing,
+    stretch,
 };
 
 // Addresses the code sends, besides echoes (which take a row's `echo`). Rows below use them.

@@ -55,7 +55,21 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
           [this](const OscEndpoint& to, const OscMessage& m) { reply_(to, m); },
           [this](const OscEndpoint& to, const std::string& address, const std::string& reason) {
               report_error(to, address, reason);
-          }) {
+          },
+          [this](std::uint32_t slot, SampleBuffer* b, std::uint64_t generation) {
+              stretch_.source_loaded(slot, b, generation);
+          }),
+      stretch_(
+          config.slots, budget_,
+          {.mirror = [this] { return mirror_.snapshot(); },
+           .changes = [this] { return mirror_.changes(); },
+           .tempo = [this] { return stretch_tempo(); },
+           .sample_rate = [this] { return sample_rate_(); },
+           .install = [this](std::uint32_t slot, std::uint64_t generation,
+                             SampleBuffer* b) { return install_stretched(slot, generation, b); },
+           .refused = [this](std::uint32_t slot,
+                             const std::string& why) { stretch_refused(slot, why); }}) {
+    stretch_askers_.resize(config.slots);
     if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
     // spdlog makes its default logger on first use, inside its library. Made here, before the
     // first job reaches the loader thread (through its mutex), the order is one that
@@ -70,6 +84,7 @@ Controller::~Controller() {
 
 void Controller::stop() {
     loading_.cancel();  // a long file in progress stops at its next chunk
+    stretch_.stop();    // a render in progress stops at its next block
     takes_.stop();
     loading_.stop();
 }
@@ -161,6 +176,8 @@ Controller::Handler Controller::handler_for(osc::Handler h) {
             return &Controller::osc_midi_leds_refresh;
         case H::clock_sync:
             return &Controller::osc_clock_sync;
+        case H::stretch:
+            return &Controller::osc_slot_stretch;
         case H::clock_playing:
             return &Controller::osc_clock_playing;
         case H::midi_bind:

@@ -25,6 +25,7 @@
 #include "daemon/feedback.hpp"
 #include "daemon/path_confinement.hpp"
 #include "daemon/sample_loading.hpp"
+#include "daemon/stretch_worker.hpp"
 #include "daemon/take_tracker.hpp"
 #include "io/beat_stamp.hpp"
 #include "io/link_session.hpp"
@@ -217,6 +218,16 @@ class Controller {
     // A thread of its own, a few times a second, while Link may be on: the session's tempo,
     // changed by a peer, becomes looperd's (mirrored, echoed to surfaces as /clock/tempo).
     void follow_link();
+    // Before any message is handled: starts the stretch thread (docs/stretch.md), which renders
+    // the slots in `stretch pitch` to the tempo: the mirror's under the internal clock (it
+    // reaches the engine at its next block), else what `grid_tempo` gives (the engine's grid,
+    // following JACK, MIDI clock or Link). Without it, `stretch pitch` is accepted and slots
+    // follow the tempo by their rate.
+    void start_stretching(std::function<double()> grid_tempo);
+    // Any thread: whether slot n's rendering is being made (its state says `stretching`).
+    bool stretching(std::uint32_t slot) const { return stretch_.stretching(slot); }
+    // Renders installed so far. For tests.
+    std::uint64_t stretch_renders() const { return stretch_.renders_done(); }
     // Any thread: a copy of the mirror (every slot's parameters, loads in flight, the clock).
     // `changes`, when given, receives the change count the copy includes.
     MirrorState snapshot(std::uint64_t* changes = nullptr) const;
@@ -310,6 +321,14 @@ class Controller {
     void osc_clock_reset(const Request& r);
     void osc_midi_leds_refresh(const Request& r);
     void osc_clock_sync(const Request& r);
+    // Time-stretching (controller_stretch.cpp).
+    void osc_slot_stretch(const Request& r);
+    // A message that may change what a slot's rendering is for: its sender hears of a render
+    // the budget refuses, and the stretch thread looks at once.
+    void stretch_asked(const Request& r, std::optional<std::uint32_t> slot);
+    bool install_stretched(std::uint32_t slot, std::uint64_t generation, SampleBuffer* rendering);
+    void stretch_refused(std::uint32_t slot, const std::string& why);
+    double stretch_tempo() const;
     void osc_clock_playing(const Request& r);
     // Ableton Link (controller_link.cpp).
     bool link_available() const;
@@ -429,9 +448,15 @@ class Controller {
     std::array<std::uint16_t, kMidiControlKeys> midi_watch_{};
     std::vector<MidiBinding> midi_bindings_;
     std::optional<Learn> learn_;
+    // Who last asked something of each slot's rendering, and of the tempo (stretch_mutex_).
+    mutable std::mutex stretch_mutex_;
+    std::vector<std::optional<OscEndpoint>> stretch_askers_;
+    std::optional<OscEndpoint> tempo_asker_;
+    std::function<double()> stretch_tempo_;
     // Last, after the mirror and the port: their threads call back into both.
     TakeTracker takes_;
     SampleLoading loading_;
+    StretchWorker stretch_;
 };
 
 }  // namespace looperd

@@ -120,6 +120,7 @@ void Controller::empty_slot(const Request& r, CommandKind kind) {
     // The slot's parameters (its region among them) stay: the engine keeps them too.
     s.restore_path.clear();
     if (auto file = takes_.kept_file(s)) later(r, [this, f = *file] { takes_.forget(f); });
+    later(r, [this, slot = r.slot] { stretch_.source_gone(slot); });
     s.take = false;
     s.take_frames = 0;
     s.loaded = false;

@@ -135,6 +135,9 @@ void Controller::osc_param(const Request& r) {
     if (r.row.command && !send(Command{*r.row.command, r.slot, carried}, r)) return;
     r.tx.mirror.edit(r.slot).params.set(r.row, value);
     echo(r, r.row.echo, std::move(value));
+    // A rendering is made to the slot's beats and pitch (docs/stretch.md).
+    if (r.row.command == CommandKind::set_beats || r.row.command == CommandKind::set_pitch)
+        stretch_asked(r, r.slot);
 }
 
 // The mode named by the choice at `index` of /slot/<n>/mode's row: into the engine, the
@@ -191,6 +194,7 @@ void Controller::send_region(const Request& r, CommandKind kind, double fraction
     }
     // start_seconds and end_seconds echo as fractions, on the addresses of start and end.
     echo(r, r.row.echo, OscArg::float32(value));
+    stretch_asked(r, r.slot);  // a rendering covers the region
 }
 
 void Controller::osc_slot_region(const Request& r) {
@@ -253,6 +257,7 @@ void Controller::osc_slot_quantize(const Request& r) {
 // the session).
 void Controller::osc_clock_tempo(const Request& r) {
     set_global(r, &Mirror::Globals::tempo);
+    stretch_asked(r, std::nullopt);
     if (r.tx.refused || r.tx.mirror.globals().sync != ClockSource::link) return;
     const auto bpm = static_cast<double>(r.tx.mirror.globals().tempo);
     later(r, [this, bpm] { link_.session->set_tempo(bpm); });

@@ -155,6 +155,9 @@ void Controller::wait_for_takes() {
 
 void Controller::engine_event(const Event& e) {
     takes_.engine_event(e);
+    // A take in place of the sample: the stretch thread has nothing of the sample to render.
+    if (e.kind == EventKind::take_started || e.kind == EventKind::take_loaded)
+        stretch_.source_gone(e.slot);
 }
 
 }  // namespace looperd

@@ -314,11 +314,13 @@ void Feedback::coalesce(std::vector<OscMessage>& pending, const OscMessage& m) {
 }
 
 const char* Feedback::state_name(const SlotMirror& slot, bool sounding, Engine::RecordState record,
-                                 Engine::SlotPending pending) {
+                                 Engine::SlotPending pending, bool stretching) {
     // What the slot does now comes first: a take being recorded or layered.
     if (record == Engine::RecordState::recording) return "recording";
     if (record == Engine::RecordState::overdubbing) return "overdubbing";
     if (slot.loading) return "loading";
+    // A rendering on its way: the slot plays its previous one (or follows by its rate).
+    if (stretching && slot.loaded) return "stretching";
     // A take loops in a slot that holds no file: it plays all the same.
     if (sounding) return pending.stop ? "stopping" : "playing";
     if (pending.fading) return "stopping";
@@ -327,9 +329,11 @@ const char* Feedback::state_name(const SlotMirror& slot, bool sounding, Engine::
     return slot.loaded ? "stopped" : "empty";
 }
 
-const char* Feedback::slot_state(const SlotMirror& slot, std::uint32_t n) const {
-    return state_name(slot, engine_.slot_sounding_voices(n) > 0, engine_.slot_record_state(n),
-                      engine_.slot_pending(n));
+Feedback::Shown Feedback::slot_state(const SlotMirror& slot, std::uint32_t n) const {
+    const bool sounding = engine_.slot_sounding_voices(n) > 0;
+    const char* state = state_name(slot, sounding, engine_.slot_record_state(n),
+                                   engine_.slot_pending(n), stretching_ && stretching_(n));
+    return {state, is_playing(state) || (sounding && std::string_view(state) == "stretching")};
 }
 
 std::vector<OscMessage> Feedback::state_messages() const {
@@ -352,12 +356,12 @@ std::vector<OscMessage> Feedback::state_messages(const MirrorState& mirror) cons
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
         const SlotMirror& s = mirror.slots[n];
         const SlotParams& p = s.params;
-        const char* state = slot_state(s, n);
+        const Shown shown = slot_state(s, n);
         auto add = [&out, n](std::string_view verb, OscArg v) {
             out.push_back({osc::slot_verb_address(n, verb), {std::move(v)}});
         };
-        add(osc::slot_verb(osc::kSlotState), OscArg::string(state));
-        add(osc::slot_verb(osc::kSlotPlaying), OscArg::float32(is_playing(state) ? 1.0F : 0.0F));
+        add(osc::slot_verb(osc::kSlotState), OscArg::string(shown.state));
+        add(osc::slot_verb(osc::kSlotPlaying), OscArg::float32(shown.playing ? 1.0F : 0.0F));
         each_param(p, add);
     }
     return out;
@@ -385,14 +389,14 @@ OscMessage Feedback::info_message(std::uint32_t slot) const {
     if (slot >= mirror.slots.size()) return m;
     const SlotMirror& s = mirror.slots[slot];
     const SlotParams& p = s.params;
-    const char* state = slot_state(s, slot);
+    const Shown shown = slot_state(s, slot);
     auto add = [&m](std::string_view key, OscArg v) {
         m.args.push_back(OscArg::string(std::string(key)));
         m.args.push_back(std::move(v));
     };
     const float seconds =
         s.sample_rate > 0 ? static_cast<float>(s.frames) / static_cast<float>(s.sample_rate) : 0.0F;
-    add("state", OscArg::string(state));
+    add("state", OscArg::string(shown.state));
     add("path", OscArg::string(s.path));
     add("frames", OscArg::int32(static_cast<std::int32_t>(s.frames)));
     add("channels", OscArg::int32(static_cast<std::int32_t>(s.channels)));
@@ -400,7 +404,11 @@ OscMessage Feedback::info_message(std::uint32_t slot) const {
     // The first format's parameters, then `playing`, then those added since: each keeps its
     // place for a reader that goes by position.
     each_param(p, add, true);
-    add("playing", OscArg::int32(std::string_view(state) == "playing" ? 1 : 0));
+    add("playing",
+        OscArg::int32(std::string_view(shown.state) == "playing" ||
+                              (shown.playing && std::string_view(shown.state) == "stretching")
+                          ? 1
+                          : 0));
     each_param(p, add, false);
     return m;
 }
@@ -426,14 +434,21 @@ void Feedback::tick(TimePoint now) {
 
     // Slot state, from the mirror (empty, loading) and the engine (playing or not, recording
     // or overdubbing).
-    if (last_state_.size() != mirror.slots.size()) last_state_.assign(mirror.slots.size(), "");
+    if (last_state_.size() != mirror.slots.size()) {
+        last_state_.assign(mirror.slots.size(), "");
+        last_playing_.assign(mirror.slots.size(), 0);
+    }
     for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
-        const char* state = slot_state(mirror.slots[n], n);
-        if (last_state_[n] == state) continue;
-        const bool was_playing = is_playing(last_state_[n]);
-        last_state_[n] = state;
-        changed.push_back({osc::slot_address(osc::kSlotState, n), {OscArg::string(state)}});
-        const bool playing = is_playing(state);
+        const Shown shown = slot_state(mirror.slots[n], n);
+        const bool playing = shown.playing;
+        const bool was_playing = last_playing_[n] != 0;
+        if (last_state_[n] == shown.state && was_playing == playing) continue;
+        if (last_state_[n] != shown.state) {
+            last_state_[n] = shown.state;
+            changed.push_back(
+                {osc::slot_address(osc::kSlotState, n), {OscArg::string(shown.state)}});
+        }
+        last_playing_[n] = playing ? 1 : 0;
         changed.push_back(
             {osc::slot_address(osc::kSlotPlaying, n), {OscArg::float32(playing ? 1.0F : 0.0F)}});
         // A slot that stops shows its position back at the start, not where it was.
@@ -468,7 +483,7 @@ void Feedback::tick(TimePoint now) {
         next_position_ += position_interval_;
         if (next_position_ <= now) next_position_ = now + position_interval_;  // fell behind
         for (std::uint32_t n = 0; n < mirror.slots.size(); ++n) {
-            if (!is_playing(last_state_[n])) continue;
+            if (last_playing_[n] == 0) continue;
             changed.push_back({osc::slot_address(osc::kSlotPosition, n),
                                {OscArg::float32(engine_.slot_position(n))}});
         }

@@ -104,12 +104,17 @@ class Feedback {
     bool is_subscribed(const OscEndpoint& to) const;
 
     // "recording" or "overdubbing" (a take, whatever else the slot holds), else "loading",
-    // "playing" (a sample or a take sounds), "stopping" (sounding until a quantized stop, or
-    // fading out), "queued" (a start waits for its grid frame), "stopped" (a sample loaded)
-    // or "empty".
+    // "stretching" (a rendering of the slot is being made: docs/stretch.md, whether the slot
+    // sounds or not), "playing" (a sample or a take sounds), "stopping" (sounding until a quantized
+    // stop, or fading out), "queued" (a start waits for its grid frame), "stopped" (a sample
+    // loaded) or "empty".
     static const char* state_name(const SlotMirror& slot, bool sounding,
                                   Engine::RecordState record = Engine::RecordState::none,
-                                  Engine::SlotPending pending = {});
+                                  Engine::SlotPending pending = {}, bool stretching = false);
+    // Before start(): whether a slot's rendering is being made (StretchWorker::stretching).
+    void set_stretching(std::function<bool(std::uint32_t)> stretching) {
+        stretching_ = std::move(stretching);
+    }
 
   private:
     struct Pending {
@@ -133,8 +138,13 @@ class Feedback {
         std::optional<OscEndpoint> origin;
     };
 
-    // Slot `n`'s state_name, from the mirror and the engine's telemetry.
-    const char* slot_state(const SlotMirror& slot, std::uint32_t n) const;
+    // Slot `n`'s state_name, from the mirror and the engine's telemetry, and whether it sounds
+    // as /slot/<n>/playing says it (playing, overdubbing, stopping, or stretching and sounding).
+    struct Shown {
+        const char* state;
+        bool playing;
+    };
+    Shown slot_state(const SlotMirror& slot, std::uint32_t n) const;
     std::uint32_t link_peers() const { return link_peers_ ? link_peers_() : 0; }
     std::vector<OscMessage> state_messages(const MirrorState& mirror) const;
     void add_subscriber(const OscEndpoint& to, const OscEndpoint& owner, bool is_static,
@@ -172,6 +182,8 @@ class Feedback {
 
     // Feedback thread only: what was last told, to send changes only.
     std::vector<std::string> last_state_;
+    std::vector<char> last_playing_;
+    std::function<bool(std::uint32_t)> stretching_;
     std::optional<std::int64_t> last_beat_;
     std::function<std::uint32_t()> link_peers_;
     std::uint32_t last_link_peers_ = 0;

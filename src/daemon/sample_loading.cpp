@@ -20,14 +20,15 @@ constexpr std::string_view kSuperseded = "superseded by a later load or unload o
 
 SampleLoading::SampleLoading(Mirror& mirror, CommandPort& port, MemoryBudget& budget,
                              std::function<std::uint32_t()> sample_rate, TakeTracker& takes,
-                             Reply reply, ReportError report_error)
+                             Reply reply, ReportError report_error, SourceLoaded source_loaded)
     : mirror_(mirror),
       port_(port),
       budget_(budget),
       sample_rate_(std::move(sample_rate)),
       takes_(takes),
       reply_(std::move(reply)),
-      report_error_(std::move(report_error)) {}
+      report_error_(std::move(report_error)),
+      source_loaded_(std::move(source_loaded)) {}
 
 SampleLoading::~SampleLoading() {
     stop();
@@ -145,11 +146,17 @@ std::string SampleLoading::install(const LoadJob& job, LoadedSample& loaded, con
                          job.reply_to ? 0.0F : 1.0F, loaded.buffer.get()};
     Mirror::Slot& s = tx.edit(job.slot);
     s.loading = false;  // done, whichever way
+    // The stretch thread's hold, taken before the engine can let the buffer go.
+    const bool held = !job.take && source_loaded_;
+    if (held) loaded.buffer->hold();
     if (!port_.send(assign)) {
+        if (held) (void)loaded.buffer->let_go();  // back to the one holder that deletes it
         tx.commit();
         return "command queue full: load dropped";
     }
-    (void)loaded.buffer.release();  // the engine owns it now
+    SampleBuffer* const sent = loaded.buffer.release();  // the engine owns it now
+    if (held) source_loaded_(job.slot, sent, job.generation);
+    if (job.take && source_loaded_) source_loaded_(job.slot, nullptr, job.generation);
     // The kept take goes when another file replaces it (not when it is reloaded).
     if (s.path != job.path) {
         if (auto file = takes_.kept_file(s)) takes_.forget(*file);

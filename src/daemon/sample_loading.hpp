@@ -19,6 +19,8 @@
 
 namespace looperd {
 
+class SampleBuffer;
+
 struct LoadedSample;
 
 // One load request, as the network thread made it (stage 1, the controller's request_load).
@@ -45,10 +47,14 @@ class SampleLoading {
     using Reply = std::function<void(const OscEndpoint&, const OscMessage&)>;
     using ReportError = std::function<void(const OscEndpoint& to, const std::string& address,
                                            const std::string& reason)>;
+    // A sample installed in a slot, with a hold (SampleBuffer::hold) for the receiver to keep
+    // or let go: the stretch thread reads it later. nullptr: a take was installed instead.
+    using SourceLoaded =
+        std::function<void(std::uint32_t slot, SampleBuffer* buffer, std::uint64_t generation)>;
 
     SampleLoading(Mirror& mirror, CommandPort& port, MemoryBudget& budget,
                   std::function<std::uint32_t()> sample_rate, TakeTracker& takes, Reply reply,
-                  ReportError report_error);
+                  ReportError report_error, SourceLoaded source_loaded = {});
     ~SampleLoading();
     SampleLoading(const SampleLoading&) = delete;
     SampleLoading& operator=(const SampleLoading&) = delete;
@@ -93,6 +99,7 @@ class SampleLoading {
     TakeTracker& takes_;
     Reply reply_;
     ReportError report_error_;
+    SourceLoaded source_loaded_;
     std::atomic<bool> cancel_{false};
     std::atomic<std::uint32_t> rig_loads_{0};
     LoadWorker worker_;  // last: its thread runs the stages above

@@ -5,6 +5,7 @@
 #include "build_revision.hpp"
 #include "daemon/dns_sd_publisher.hpp"
 #include "io/link_session.hpp"
+#include "io/stretch_render.hpp"
 #include "looperd/rt_guard.hpp"
 
 namespace looperd {
@@ -24,6 +25,10 @@ std::string version_report() {
     out += std::string("Ableton Link:       ") +
            (LinkSession::available() ? "yes (this binary is distributed under the GPL)"
                                      : "no (built without ableton-link-dev)") +
+           "\n";
+    out += std::string("Rubber Band:        ") +
+           (stretch_available() ? "yes (stretch pitch; this binary is distributed under the GPL)"
+                                : "no (built without librubberband-dev)") +
            "\n";
     out += "audio-thread guard: " + guard + "\n";
     return out;

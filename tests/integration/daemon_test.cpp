@@ -31,6 +31,7 @@
 #include "jack_recorder.hpp"
 #include "jack_server.hpp"
 #include "osc_client.hpp"
+#include "unit/signal_measure.hpp"
 
 namespace looperd::test {
 namespace {
@@ -619,6 +620,171 @@ TEST(Cli, ABadSampleRateExitsNonZero) {
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << describe(status);
     EXPECT_NE(output.find("--sample-rate"), std::string::npos) << output;
 }
+
+// Time-stretching (docs/stretch.md): `stretch pitch` through OSC, the real renderer, a real
+// JACK server, the output recorded.
+#ifdef LOOPERD_HAVE_RUBBERBAND
+class Stretch : public Daemon {
+  protected:
+    // Slot 0: a stereo 1 kHz sine of 4 beats at 120 BPM (2,000 whole cycles), looping, in
+    // `stretch pitch`, subscribed to feedback.
+    void load_sine_loop() {
+        std::vector<float> data(4 * 24000 * 2);
+        for (std::size_t i = 0; i < data.size() / 2; ++i)
+            data[2 * i] = data[2 * i + 1] =
+                static_cast<float>(0.5 * std::sin(2.0 * M_PI * 1000.0 * i / kRate));
+        write_wav(samples_ / "sine.wav", 2, data);
+        ASSERT_NO_FATAL_FAILURE(load(0, "sine.wav", 96000, 2));
+        send(slot(0, "mode"), {osc_string("loop")});
+        send(slot(0, "beats"), {osc_float(4.0F)});
+        send(slot(0, "stretch"), {osc_string("pitch")});
+        ASSERT_EQ(info_value("stretch"), "pitch");
+    }
+    // The value of `key` in slot 0's /info.reply, as text.
+    std::string info_value(const std::string& key) {
+        send(slot(0, "info"));
+        const auto info = osc_->wait_for(slot(0, "info.reply"), kHangBound);
+        if (!info) return "(no /info.reply)";
+        for (std::size_t k = 0; k + 1 < info->args.size(); k += 2)
+            if (info->args[k].s == key) return info->args[k + 1].s;
+        return "(no " + key + ")";
+    }
+    // Polls slot 0's state (/slot/0/info) every 20 ms until it is `state`.
+    bool wait_state(const std::string& state, std::chrono::milliseconds timeout = kHangBound) {
+        const auto deadline = Clock::now() + timeout;
+        while (Clock::now() < deadline) {
+            if (info_value("state") == state) return true;
+            std::this_thread::sleep_for(20ms);
+        }
+        return false;
+    }
+    // The tone's frequency on out_1 over the last `seconds` recorded, in cents from 1 kHz.
+    double cents_now(double seconds) {
+        const std::size_t frames = static_cast<std::size_t>(seconds * kRate);
+        const std::size_t wanted = recorder_->frames() + frames;
+        EXPECT_GE(recorder_->wait_for_frames(wanted, kHangBound), wanted);
+        const auto rec = recorder_->snapshot();
+        const double f =
+            tone_frequency(rec[0].data(), rec[0].size() - frames, rec[0].size(), kRate);
+        return cents(f, 1000.0);
+    }
+};
+
+// The figure through the whole daemon: a 1 kHz loop of 4 beats at 120 BPM, the tempo
+// changed to 90, 100, 137 and 160: each time the slot says `stretching`, then `playing` once the
+// rendering is in, and the tone stays at 1 kHz within ±3 cents, with no step in the output.
+TEST_F(Stretch, ASineLoopKeepsItsPitchAsTheTempoChanges) {
+    ASSERT_NO_FATAL_FAILURE(load_sine_loop());
+    ASSERT_NO_FATAL_FAILURE(record_outputs());
+    recorder_->start();
+    send(slot(0, "play"));
+    ASSERT_TRUE(wait_state("playing")) << "the slot never played";
+    for (const float bpm : {90.0F, 100.0F, 137.0F, 160.0F}) {
+        SCOPED_TRACE(std::to_string(bpm) + " BPM");
+        send("/clock/tempo", {osc_float(bpm)});
+        EXPECT_TRUE(wait_state("stretching")) << "no stretching state";
+        ASSERT_TRUE(wait_state("playing")) << "the rendering never came in";
+        // One whole pass (the swap waits for the seam), then a second to measure.
+        const double pass = 4.0 * 60.0 / static_cast<double>(bpm);
+        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(pass * 1000)));
+        const double off = cents_now(1.0);
+        EXPECT_NEAR(off, 0.0, 3.0) << "the tone moved";
+        std::cout << "[   INFO   ] " << bpm << " BPM: " << off << " cents from 1 kHz\n";
+    }
+    send(slot(0, "info"));
+    const auto info = osc_->wait_for(slot(0, "info.reply"), kHangBound);
+    ASSERT_TRUE(info);
+    bool pitch = false;
+    for (std::size_t k = 0; k + 1 < info->args.size(); k += 2)
+        pitch = pitch || (info->args[k].s == "stretch" && info->args[k + 1].s == "pitch");
+    EXPECT_TRUE(pitch) << info->to_string();
+    const auto rec = recorder_->snapshot();
+    const auto start = first_nonzero(rec[0]);
+    ASSERT_TRUE(start);
+    // No click: no frame-to-frame step beyond 1.5 times the steepest of the 2 ms around it (a
+    // sine's slope is smooth; while a rendering is on its way the loop keeps time by its rate,
+    // so the tone, and its slope, move until the seam).
+    std::size_t clicks = 0;
+    const std::size_t near = kRate / 500;
+    std::vector<float> step(rec[0].size(), 0.0F);
+    for (std::size_t i = *start + 1; i < rec[0].size(); ++i)
+        step[i] = std::abs(rec[0][i] - rec[0][i - 1]);
+    for (std::size_t i = *start + near + 1; i + near < rec[0].size(); ++i) {
+        float around = 0.0F;
+        for (std::size_t j = i - near; j <= i + near; ++j)
+            if (j + 1 < i || j > i + 1) around = std::max(around, step[j]);
+        if (step[i] > 1.5F * around) ++clicks;
+    }
+    EXPECT_EQ(clicks, 0U) << "steps in the output";
+}
+
+// Bad input: a mode that does not exist, a fader moving the tempo 100 times a second, the slot
+// unloaded while it renders. Each answered or survived; the loop ends up right.
+TEST_F(Stretch, AFaderFloodAndAnUnloadMidRenderLoseNothing) {
+    ASSERT_NO_FATAL_FAILURE(load_sine_loop());
+    ASSERT_NO_FATAL_FAILURE(expect_error(slot(0, "stretch"), {osc_string("elastic")}));
+    ASSERT_NO_FATAL_FAILURE(record_outputs());
+    recorder_->start();
+    send(slot(0, "play"));
+    ASSERT_TRUE(wait_state("playing"));
+    // A fader from 80 to 140 BPM over a second, 100 messages.
+    for (int k = 0; k < 100; ++k) {
+        send("/clock/tempo", {osc_float(80.0F + 0.6F * static_cast<float>(k))});
+        std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(wait_state("playing")) << "the last tempo's rendering never came in";
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(static_cast<int>(4.0 * 60.0 / 139.4 * 1000)));
+    EXPECT_NEAR(cents_now(1.0), 0.0, 3.0);
+    // Unloaded while a render for a new tempo runs, then loaded again.
+    send("/clock/tempo", {osc_float(70.0F)});
+    ASSERT_TRUE(wait_state("stretching"));
+    send(slot(0, "unload"));
+    ASSERT_TRUE(wait_state("empty"));
+    ASSERT_NO_FATAL_FAILURE(load(0, "sine.wav", 96000, 2));
+    send(slot(0, "play"));
+    ASSERT_TRUE(wait_state("playing"));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(static_cast<int>(4.0 * 60.0 / 70.0 * 1000)));
+    EXPECT_NEAR(cents_now(1.0), 0.0, 3.0);
+    EXPECT_EQ(status().at("slots_loaded").number(), 1.0);
+}
+
+class StretchBudget : public Stretch {
+  protected:
+    void SetUp() override {
+        extra_args_ = {"--memory-budget", "4M"};
+        Stretch::SetUp();
+    }
+};
+
+// A rendering beyond the memory budget is refused with /error, at once when the mode is asked
+// for, or later when a tempo makes it too long; the slot keeps what it has and plays on.
+TEST_F(StretchBudget, ARenderingBeyondTheBudgetIsRefusedAndThePreviousOneStays) {
+    ASSERT_NO_FATAL_FAILURE(load_sine_loop());  // 768 KiB, and its 768 KiB rendering
+    send(slot(0, "play"));
+    ASSERT_TRUE(wait_state("playing"));
+    ASSERT_NO_FATAL_FAILURE(record_outputs());
+    recorder_->start();
+    // 4 beats at 20 BPM: 12 s of stereo, 4.4 MiB: over the budget. The asker hears why.
+    send("/clock/tempo", {osc_float(20.0F)});
+    const auto error = osc_->wait_for("/error", kHangBound);
+    ASSERT_TRUE(error) << "no /error for a rendering over the budget";
+    EXPECT_EQ(error->args[0].s, slot(0, "stretch")) << error->to_string();
+    EXPECT_NE(error->args[1].s.find("budget"), std::string::npos) << error->to_string();
+    // The slot plays on: its rendering for 120 BPM, slowed to keep time.
+    const std::size_t wanted = recorder_->frames() + kRate;
+    ASSERT_GE(recorder_->wait_for_frames(wanted, kHangBound), wanted);
+    const auto rec = recorder_->snapshot();
+    EXPECT_TRUE(first_nonzero(rec[0], rec[0].size() - kRate / 2)) << "silence";
+    // A mode asked for while the tempo makes it too long is refused at once.
+    send(slot(1, "load"), {osc_string("sine.wav")});
+    ASSERT_TRUE(osc_->wait_for(slot(1, "loaded"), kHangBound));
+    send(slot(1, "beats"), {osc_float(16.0F)});
+    ASSERT_NO_FATAL_FAILURE(expect_error(slot(1, "stretch"), {osc_string("pitch")}));
+    EXPECT_EQ(status().at("slots_loaded").number(), 2.0);
+}
+#endif
 
 }  // namespace
 }  // namespace looperd::test

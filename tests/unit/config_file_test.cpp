@@ -33,6 +33,7 @@
 #include "daemon/options.hpp"
 #include "integration/jack_server.hpp"
 #include "io/link_session.hpp"
+#include "io/stretch_render.hpp"
 #include "wait_until.hpp"
 
 namespace looperd {
@@ -951,6 +952,9 @@ TEST_F(LooperdBinary, VersionNamesTheRevisionAndThePartsBuiltIn) {
         "\nAbleton Link:       " +
         (LinkSession::available() ? "yes (this binary is distributed under the GPL)"
                                   : "no (built without ableton-link-dev)") +
+        "\nRubber Band:        " +
+        (stretch_available() ? "yes (stretch pitch; this binary is distributed under the GPL)"
+                             : "no (built without librubberband-dev)") +
         "\naudio-thread guard: ";
     EXPECT_EQ(run.output, expected + "off\n");
 

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: looperd contributors
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/model.hpp"
+#include "daemon/worker_thread.hpp"
+#include "io/memory_budget.hpp"
+
+namespace looperd {
+
+class SampleBuffer;
+
+// StretchWorker: the stretch thread. Keeps every slot in `stretch pitch` supplied with a
+// rendering of its region at its `beats` and the tempo (io/stretch_render.hpp), one render at a
+// time, and hands each to the engine through the controller (install). A render goes stale,
+// and stops, as soon as what it was for changes (a tempo, `beats`, the pitch, the region, the
+// sample); the slot keeps its previous rendering, played at the rate that keeps it in time,
+// until the new one is in.
+//
+// Memory: each slot's sample is held (SampleBuffer::hold) from its load until it is replaced,
+// so that a render can read it whatever the engine has let go meanwhile. A rendering's bytes
+// are reserved in the budget before it is made; housekeeping releases them when the engine
+// retires it.
+//
+// Threads: source_loaded() and source_gone() from whoever changes a slot's sample (the loader
+// thread inside its install transaction, the network thread); wake(), stretching() and
+// idle() from any thread; the rest on the stretch thread.
+class StretchWorker {
+  public:
+    struct Hooks {
+        std::function<MirrorState()> mirror;     // a copy of the rig
+        std::function<std::uint64_t()> changes;  // the mirror's change count
+        std::function<double()> tempo;           // BPM, as the engine's grid has it now
+        std::function<std::uint32_t()> sample_rate;
+        // Sends `rendering` to `slot` if the slot still holds the sample of `generation` in
+        // `stretch pitch`. False: not sent (the caller frees it).
+        std::function<bool(std::uint32_t slot, std::uint64_t generation, SampleBuffer* rendering)>
+            install;
+        // A render that cannot be made (memory budget, Rubber Band): `why` for the log and for
+        // whoever last asked something of the slot.
+        std::function<void(std::uint32_t slot, const std::string& why)> refused;
+    };
+
+    StretchWorker(std::uint32_t slots, MemoryBudget& budget, Hooks hooks);
+    ~StretchWorker();
+    StretchWorker(const StretchWorker&) = delete;
+    StretchWorker& operator=(const StretchWorker&) = delete;
+
+    void start();
+    // A render under way stops at its next block; the held samples are let go.
+    void stop();
+
+    // The slot's sample is now `buffer`, for load `generation`: the worker takes over a hold
+    // the caller took (SampleBuffer::hold), and lets go of it when the slot's sample changes.
+    // nullptr: the slot holds something not to render (a take).
+    void source_loaded(std::uint32_t slot, SampleBuffer* buffer, std::uint64_t generation);
+    // The slot holds no sample any more.
+    void source_gone(std::uint32_t slot);
+    // Something a rendering depends on may have changed: look now rather than at the next poll.
+    void wake();
+    // The engine was told to drop the slot's rendering (another stretch mode): a later return
+    // to `pitch` renders again.
+    void dropped(std::uint32_t slot);
+    // A render is wanted for the slot and not in the engine yet (its state says `stretching`).
+    bool stretching(std::uint32_t slot) const;
+    // Renders done (installed) so far, and refused; for tests and the status.
+    std::uint64_t renders_done() const { return done_.load(); }
+    std::uint64_t renders_refused() const { return refused_count_.load(); }
+
+    // How often the tempo is looked at while no one wakes the thread (a tempo from JACK, MIDI
+    // clock or Link changes without a message).
+    static constexpr auto kPoll = std::chrono::milliseconds(50);
+    // A rendering within this fraction of the wanted length is kept (played at the rate that
+    // makes up the difference, under 1 cent): a tempo that wobbles in its last digits (Link,
+    // JACK) does not start renders.
+    static constexpr double kLengthTolerance = 0.0005;
+
+  private:
+    // What a rendering is for: the sample (by load generation), its region, the length and
+    // the pitch. frames == 0: no rendering wanted.
+    struct Key {
+        std::uint64_t generation = 0;
+        std::uint32_t begin = 0;
+        std::uint32_t end = 0;
+        std::uint32_t frames = 0;
+        float pitch = 0.0F;
+        bool close_to(const Key& o) const;
+    };
+    struct Source {
+        SampleBuffer* buffer = nullptr;
+        std::uint64_t generation = 0;
+    };
+
+    void round();
+    std::vector<Key> wanted() const;
+    // Renders the slot's rendering for `key`; false if it went stale or was refused.
+    void render(std::uint32_t slot, const Key& key);
+    void let_go(SampleBuffer* b);
+
+    MemoryBudget& budget_;
+    Hooks hooks_;
+    mutable std::mutex mutex_;  // sources_
+    std::vector<Source> sources_;
+    // Stretch thread only: per slot the rendering the engine has (frames 0: none) and the
+    // last one refused (not tried again until what it is for changes).
+    std::vector<Key> installed_;
+    std::vector<Key> refused_;
+    std::uint32_t next_ = 0;  // where the search for the next render starts (fairness)
+    std::unique_ptr<std::atomic<bool>[]> stretching_;
+    std::unique_ptr<std::atomic<bool>[]> dropped_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::uint64_t> done_{0};
+    std::atomic<std::uint64_t> refused_count_{0};
+    WorkerThread thread_;
+};
+
+}  // namespace looperd
