@@ -275,6 +275,8 @@ class Engine {
     void acquire(SampleBuffer* b) noexcept;
     // Last reference: post buffer_retired (a record buffer goes back to the pool instead).
     void unref(SampleBuffer* b) noexcept;
+    // `held` (a slot's reference) becomes `b` (nullptr: nothing); the old buffer loses it.
+    void replace_held(SampleBuffer*& held, SampleBuffer* b) noexcept;
     // The slot holds `b` (one reference; nullptr: nothing); the old buffer loses the slot's.
     void set_slot_buffer(std::uint32_t slot, SampleBuffer* b) noexcept;
     // The rate a voice of `s` plays at: its rate and pitch, and the tempo through `beats` as its

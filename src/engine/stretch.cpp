@@ -20,11 +20,7 @@ bool Engine::plays_rendering(std::uint32_t slot) const noexcept {
 }
 
 void Engine::set_slot_stretched(std::uint32_t slot, SampleBuffer* b) noexcept {
-    Slot& s = slots_[slot];
-    SampleBuffer* old = s.stretched;
-    s.stretched = b;
-    if (b) acquire(b);
-    if (old) unref(old);
+    replace_held(slots_[slot].stretched, b);
 }
 
 // A looping voice plays what its slot would start now, or is due to move at its next seam: a

@@ -45,12 +45,15 @@ void Engine::unref(SampleBuffer* b) noexcept {
     }
 }
 
-void Engine::set_slot_buffer(std::uint32_t slot, SampleBuffer* b) noexcept {
-    Slot& s = slots_[slot];
-    SampleBuffer* old = s.buffer;
-    s.buffer = b;
+void Engine::replace_held(SampleBuffer*& held, SampleBuffer* b) noexcept {
+    SampleBuffer* old = held;
+    held = b;
     if (b) acquire(b);
     if (old) unref(old);
+}
+
+void Engine::set_slot_buffer(std::uint32_t slot, SampleBuffer* b) noexcept {
+    replace_held(slots_[slot].buffer, b);
 }
 
 Voice* Engine::free_voice() noexcept {

@@ -9,7 +9,6 @@
 // Reported: the seconds per change (manual time; mean, median and spread of 3 repetitions of a
 // change to 90 and one to 100) and, as counters, a bar at the new tempo and the time over that
 // bar (under 1: ready within a bar of the change; the swap then waits for the loop's seam).
-#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <sndfile.h>
 
@@ -25,6 +24,7 @@
 #include "daemon/controller.hpp"
 #include "io/stretch_render.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "unit/test_endpoint.hpp"
 
 namespace {
 
@@ -56,13 +56,7 @@ void write_loop(const fs::path& path) {
 }
 
 OscEndpoint surface() {
-    OscEndpoint e;
-    auto* in = reinterpret_cast<sockaddr_in*>(&e.addr);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(9000);
-    inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
-    e.len = sizeof(sockaddr_in);
-    return e;
+    return test::endpoint("127.0.0.1", 9000);
 }
 
 void BM_TempoChangeToRenderingsSent(benchmark::State& state) {

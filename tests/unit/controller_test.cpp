@@ -26,6 +26,7 @@
 #include "daemon/rig_state.hpp"
 #include "looperd/engine.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "test_endpoint.hpp"
 #include "test_wav.hpp"
 #include "wait_until.hpp"
 
@@ -34,15 +35,7 @@ namespace {
 using namespace looperd;
 namespace fs = std::filesystem;
 
-OscEndpoint endpoint(const char* ip, std::uint16_t port) {
-    OscEndpoint e;
-    auto* in = reinterpret_cast<sockaddr_in*>(&e.addr);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    inet_pton(AF_INET, ip, &in->sin_addr);
-    e.len = sizeof(sockaddr_in);
-    return e;
-}
+using test::endpoint;
 
 struct Reply {
     std::string to;

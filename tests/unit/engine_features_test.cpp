@@ -1981,6 +1981,16 @@ float stretch(StretchMode m) {
     return static_cast<float>(static_cast<std::uint8_t>(m));
 }
 
+// Slot 0 as the stretch thread leaves it: `source` loaded, looping, 4 beats, `stretch pitch`, and
+// `rendering` (nullptr: none yet) given to it.
+void stretched_slot(Timeline& tl, SampleBuffer* source, SampleBuffer* rendering) {
+    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
+    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
+    tl.send(0, CommandKind::set_beats, 0, 4.0F);
+    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
+    if (rendering) tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+}
+
 // A rising ramp, 0 at frame 0 up to almost 1 at the last: where a pass wraps, the output drops.
 SampleBuffer* make_saw(EngineHarness& h, std::uint32_t frames) {
     return h.make_buffer(1, frames, [frames](std::uint32_t, std::uint32_t i) {
@@ -2007,11 +2017,7 @@ TEST(EngineStretch, ASlotPlaysItsRenderingWholeBitForBitWhenItFitsTheTempo) {
     Timeline tl(h);
     auto* source = h.make_noise(1, 48000, 3);  // 1 s: 4 beats would play it at rate 0.5
     auto* rendering = h.make_noise(1, 4 * kBeat, 4);
-    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
-    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-    tl.send(0, CommandKind::set_beats, 0, 4.0F);
-    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
-    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+    stretched_slot(tl, source, rendering);
     tl.send(kStart + kBlock, CommandKind::play, 0, 1.0F);
     tl.run(2 * kBar + 2 * kBlock);
     const float* x = rendering->channel(0);
@@ -2030,11 +2036,7 @@ TEST(EngineStretch, APassLastsItsBeatsWithoutDriftOverAHundredPasses) {
         auto* source = h.make_noise(1, 4 * kBeat, 5);
         auto* rendering = make_saw(h, static_cast<std::uint32_t>(std::llround(wanted)));
         tl.send(0, CommandKind::clock_tempo, 0, static_cast<float>(bpm));
-        tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
-        tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-        tl.send(0, CommandKind::set_beats, 0, 4.0F);
-        tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
-        tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+        stretched_slot(tl, source, rendering);
         const std::uint64_t play = kStart + kBlock;
         tl.send(play, CommandKind::play, 0, 1.0F);
         tl.run(static_cast<std::uint64_t>(101.5 * wanted) + 2 * kBlock);
@@ -2070,11 +2072,7 @@ TEST(EngineStretch, ANewRenderingTakesOverAtTheNextSeamWithoutAStep) {
     // Copies: the harness poisons a buffer once the engine retires it.
     const std::vector<float> a(first->channel(0), first->channel(0) + 4 * kBeat);
     const std::vector<float> b(second->channel(0), second->channel(0) + 4 * kBeat);
-    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
-    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-    tl.send(0, CommandKind::set_beats, 0, 4.0F);
-    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
-    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, first);
+    stretched_slot(tl, source, first);
     const std::uint64_t play = kStart + kBlock;
     tl.send(play, CommandKind::play, 0, 1.0F);
     tl.send(play + kBar / 3, CommandKind::assign_stretched, 0, 0.0F, second);
@@ -2104,11 +2102,7 @@ TEST(EngineStretch, WhileARenderIsPendingThePreviousRenderingKeepsTime) {
     Timeline tl(h);
     auto* source = h.make_noise(1, 48000, 7);
     auto* rendering = make_saw(h, 4 * kBeat);  // 4 beats at 120
-    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
-    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-    tl.send(0, CommandKind::set_beats, 0, 4.0F);
-    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
-    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+    stretched_slot(tl, source, rendering);
     tl.send(0, CommandKind::clock_tempo, 0, 90.0F);  // 4 beats: 128,000 frames
     const std::uint64_t play = kStart + kBlock;
     tl.send(play, CommandKind::play, 0, 1.0F);
@@ -2153,11 +2147,7 @@ TEST(EngineStretch, ARenderingGoesWithItsSample) {
     auto* rendering = h.make_noise(1, 4 * kBeat, 10);
     auto* other = h.make_noise(1, 48000, 11);
     auto* late = h.make_noise(1, 4 * kBeat, 12);
-    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
-    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-    tl.send(0, CommandKind::set_beats, 0, 4.0F);
-    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
-    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+    stretched_slot(tl, source, rendering);
     tl.run(kBlock);
     tl.send(0, CommandKind::assign_buffer, 0, 0.0F, other);
     tl.run(kBlock);
@@ -2180,11 +2170,7 @@ TEST(EngineStretch, AnotherModeMovesBackToTheSampleAtTheSeam) {
     Timeline tl(h);
     auto* source = h.make_dc(1, 4 * kBeat, 0.25F);
     auto* rendering = h.make_dc(1, 4 * kBeat, 0.5F);
-    tl.send(0, CommandKind::assign_buffer, 0, 0.0F, source);
-    tl.send(0, CommandKind::set_mode, 0, mode(SlotMode::loop));
-    tl.send(0, CommandKind::set_beats, 0, 4.0F);
-    tl.send(0, CommandKind::set_stretch, 0, stretch(StretchMode::pitch));
-    tl.send(0, CommandKind::assign_stretched, 0, 0.0F, rendering);
+    stretched_slot(tl, source, rendering);
     const std::uint64_t play = kStart + kBlock;
     tl.send(play, CommandKind::play, 0, 1.0F);
     tl.send(play + 1000, CommandKind::set_stretch, 0, stretch(StretchMode::rate));

@@ -16,6 +16,7 @@
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
 #include "looperd/engine.hpp"
+#include "test_endpoint.hpp"
 #include "test_wav.hpp"
 #include "wait_until.hpp"
 
@@ -28,15 +29,7 @@ using looperd::test::wait_until;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-OscEndpoint endpoint(const char* ip, std::uint16_t port) {
-    OscEndpoint e;
-    auto* in = reinterpret_cast<sockaddr_in*>(&e.addr);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    inet_pton(AF_INET, ip, &in->sin_addr);
-    e.len = sizeof(sockaddr_in);
-    return e;
-}
+using test::endpoint;
 
 // Two surfaces.
 const OscEndpoint kA = endpoint("127.0.0.1", 7000);

@@ -24,6 +24,7 @@
 #include "daemon/rig_state.hpp"
 #include "daemon/session_store.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "test_endpoint.hpp"
 #include "test_wav.hpp"
 #include "wait_until.hpp"
 
@@ -35,15 +36,7 @@ using looperd::test::wait_until;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-OscEndpoint endpoint(const char* ip, std::uint16_t port) {
-    OscEndpoint e;
-    auto* in = reinterpret_cast<sockaddr_in*>(&e.addr);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    inet_pton(AF_INET, ip, &in->sin_addr);
-    e.len = sizeof(sockaddr_in);
-    return e;
-}
+using test::endpoint;
 
 toml::table toml_of(const std::string& text, const char* source = "t") {
     return toml::parse(std::string_view(text), std::string_view(source));

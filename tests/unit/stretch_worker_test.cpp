@@ -5,7 +5,6 @@
 // slots reach the engine's ring for the tempo of the moment, go stale with a newer one, never
 // outlive their sample, and stay within the memory budget. The engine is a ring that keeps
 // what it is sent; the real renderer runs.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "daemon/controller.hpp"
 #include "io/stretch_render.hpp"
 #include "looperd/sample_buffer.hpp"
+#include "test_endpoint.hpp"
 #include "test_wav.hpp"
 #include "wait_until.hpp"
 
@@ -33,13 +33,7 @@ OscArg str(const char* s) {
 
 // Where the test's messages come from: a surface, so that refusals are answered.
 OscEndpoint surface() {
-    OscEndpoint e;
-    auto* in = reinterpret_cast<sockaddr_in*>(&e.addr);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(9000);
-    inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
-    e.len = sizeof(sockaddr_in);
-    return e;
+    return test::endpoint("127.0.0.1", 9000);
 }
 
 class StretchWorkerTest : public ::testing::Test {
