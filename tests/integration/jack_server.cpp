@@ -271,12 +271,20 @@ JackServer::~JackServer() {
 void JackServer::kill_hard() {
     process_->send_signal(SIGKILL);
     process_->wait_exit(kHangBound);
+    forget_jack_metadata_locks();
+}
+
+void forget_jack_metadata_locks() noexcept {
+    const std::string dir = "/dev/shm/jack_db-" + std::to_string(::getuid());
+    for (const char* region : {"/__db.001", "/__db.002", "/__db.003"})
+        ::unlink((dir + region).c_str());
 }
 
 void JackServer::reclaim() noexcept {
     // libjack's shared registry holds a few server entries per machine, and one that was
     // killed stays taken until a server of the same name starts: so start one and stop it
-    // cleanly. Its client's semaphore is left behind too.
+    // cleanly. Its client's semaphore is left behind too, and maybe a metadata lock.
+    forget_jack_metadata_locks();
     try {
         start(process_->log_path() + ".reclaim")->terminate(std::chrono::seconds(5));
     } catch (const std::exception& e) {

@@ -118,6 +118,14 @@ class JackServer {
     std::unique_ptr<ChildProcess> process_;
 };
 
+// After a JACK client or server was killed with SIGKILL: libjack keeps its metadata database
+// (Berkeley DB) under /dev/shm/jack_db-<uid>, shared by every JACK process of the user, and a
+// process killed while it held one of the database's locks (opening it, as every client does
+// at jack_client_open) leaves that lock taken for good: every later client and server then
+// hangs at its start. The lock regions (__db.00N) are removed, so that the next process makes
+// new ones; processes already attached keep theirs. looperd's tests never read metadata.
+void forget_jack_metadata_locks() noexcept;
+
 // A UDP port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed).
 std::uint16_t pick_free_udp_port();
 

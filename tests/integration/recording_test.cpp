@@ -657,6 +657,7 @@ TEST_F(LiveLooping, AKeptTakeComesBackAfterKill9AndOverdubsAgain) {
     ASSERT_NO_THROW(jack_->kill_hard());
     daemon_->send_signal(SIGKILL);
     ASSERT_TRUE(daemon_->wait_exit(kHangBound).has_value());
+    forget_jack_metadata_locks();
     daemon_.reset();
     ASSERT_NO_THROW(jack_->restart());
     ASSERT_NO_FATAL_FAILURE(start_daemon());
