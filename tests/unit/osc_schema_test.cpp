@@ -23,6 +23,7 @@
 #include "daemon/controller.hpp"
 #include "daemon/rig_state.hpp"
 #include "io/memory_budget.hpp"
+#include "io/stretch_render.hpp"
 
 namespace {
 
@@ -294,6 +295,9 @@ TEST_F(SchemaRows, ChoiceRowsAcceptEachNameInOrderAndRefuseOthers) {
             // These rows' controller has no Link session to join (ControllerLink tests it).
             if (row.handler == osc::Handler::clock_sync && name == "link") {
                 expect_refused(row, {OscArg::string(name)}, "link, with no Link session");
+            } else if (row.handler == osc::Handler::stretch && name == "pitch" &&
+                       !stretch_available()) {
+                expect_refused(row, {OscArg::string(name)}, "pitch, built without Rubber Band");
             } else {
                 expect_accepted(row, OscArg::string(name), index);
             }
