@@ -97,7 +97,9 @@ enum class CommandKind : std::uint8_t {
                        // nullptr drops the rendering. Playing voices move to it at their next
                        // loop seam. Only for a slot whose sample has not changed since the
                        // render began (the sender checks; a later assign_buffer or unload
-                       // drops the rendering)
+                       // drops the rendering). `content`: for a take, the take's content it
+                       // was rendered from (snapshot_done's); the engine drops a rendering
+                       // whose take has changed since. 0: rendered from a sample
 };
 
 // What a slot's light shows, one state at a time (docs/midi.md#lights has the precedence).
@@ -130,6 +132,8 @@ struct Command {
     CommandKind kind = CommandKind::stop_all;
     std::uint32_t slot = 0;
     float value = 0.0F;
+    // assign_stretched: the take content the rendering was made from (0: a sample).
+    std::uint32_t content = 0;
     SampleBuffer* buffer = nullptr;
     std::uint64_t frame = 0;
 };

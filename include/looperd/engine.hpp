@@ -162,6 +162,11 @@ class Engine {
     RecordState slot_record_state(std::uint32_t slot) const noexcept {
         return recorders_.slot_record_state(slot);
     }
+    // Which frames `slot`'s take holds (RecorderPool::take_content), as of the end of the last
+    // block; 0: no settled take. Any thread; relaxed.
+    std::uint32_t take_content(std::uint32_t slot) const noexcept {
+        return recorders_.published_take_content(slot);
+    }
     // Recorders not holding a take (any thread; relaxed).
     std::uint32_t free_recorders() const noexcept { return recorders_.free_recorders(); }
     // Frames of one record buffer (the maximum take length), 0 when recording is off.
@@ -226,6 +231,9 @@ class Engine {
         // stretch pitch: the region rendered to `beats` (one rt reference while set; nullptr:
         // none yet, and the slot follows the tempo by its rate meanwhile).
         SampleBuffer* stretched = nullptr;
+        // The take content `stretched` was made from (RecorderPool::take_content; 0: the
+        // sample): played only while the slot's take is still that.
+        std::uint32_t stretched_content = 0;
         bool monitor = false;  // the slot's input pair (RecorderPool::slot_input) to its outputs
     };
 
@@ -287,7 +295,9 @@ class Engine {
     // rendering; the slot's rendering replaced (nullptr: dropped); and a voice that reached its
     // loop seam while the slot plays something else now crossfaded onto it. `now`: the frame.
     bool plays_rendering(std::uint32_t slot) const noexcept;
-    void set_slot_stretched(std::uint32_t slot, SampleBuffer* b) noexcept;
+    bool rendering_fits(std::uint32_t slot, std::uint32_t content) const noexcept;
+    void set_slot_stretched(std::uint32_t slot, SampleBuffer* b,
+                            std::uint32_t content = 0) noexcept;
     bool wants_swap(const Voice& v) const noexcept;
     void swap_at_seam(Voice& v, std::uint64_t now) noexcept;
     void update_voice_rates() noexcept;

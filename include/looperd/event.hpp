@@ -26,7 +26,8 @@ enum class EventKind : std::uint8_t {
     redo_done,          // the last undone pass on `slot` was re-applied
     undo_refused,       // an undo or redo on `slot` had nothing to undo or redo
     // Keeping takes. `buffer`: the buffer the snapshot command lent, handed back.
-    snapshot_done,      // `buffer` holds the take of `slot`, `frames` long
+    snapshot_done,      // `buffer` holds the take of `slot`, `frames` long; `content`: the
+                        // take's content it was copied from (0: changing as it was copied)
     snapshot_refused,   // `slot` held no take (or lost it while copying): `buffer` is unchanged
     take_loaded,        // the take given to `slot` by load_take is in a recorder (`frames` long)
     take_load_refused,  // no free recorder, or too long: `slot` plays it as a sample instead
@@ -42,6 +43,7 @@ struct Event {
     std::uint32_t slot = 0;
     SampleBuffer* buffer = nullptr;
     std::uint32_t frames = 0;
+    std::uint32_t content = 0;  // snapshot_done: RecorderPool::take_content as it was copied
 };
 
 static_assert(std::is_trivially_copyable_v<Event>);

@@ -17,8 +17,11 @@ namespace looperd {
 inline Command midi_send_command(std::uint8_t status, std::uint8_t d1 = 0, std::uint8_t d2 = 0,
                                  std::uint64_t frame = 0) noexcept {
     return Command{CommandKind::midi_send,
-                   std::uint32_t{status} | std::uint32_t{d1} << 8U | std::uint32_t{d2} << 16U, 0.0F,
-                   nullptr, frame};
+                   std::uint32_t{status} | std::uint32_t{d1} << 8U | std::uint32_t{d2} << 16U,
+                   0.0F,
+                   0,
+                   nullptr,
+                   frame};
 }
 
 // Slot `slot`'s light: `status` 0x90 | channel (note `number`) or 0xB0 | channel (CC

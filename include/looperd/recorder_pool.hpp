@@ -168,6 +168,14 @@ class RecorderPool {
     bool take_origin(std::uint32_t slot, std::uint64_t& origin) const noexcept;
     // Audio thread. Wait-free; does not allocate. The input pair `slot` records (1..).
     std::uint32_t slot_input(std::uint32_t slot) const noexcept { return slot_takes_[slot].input; }
+    // Audio thread. Wait-free; does not allocate. Which frames `slot`'s take holds: a number
+    // that changes whenever they change (a new take, a take loaded, an overdub pass, an undo or
+    // a redo) and is never used twice; 0 while no take is settled (none, still being recorded
+    // or written, overdubbed, undone or redone). A rendering of the take (stretch pitch) is
+    // played only while this is the number it was made from.
+    std::uint32_t take_content(std::uint32_t slot) const noexcept;
+    // Any thread: take_content as of the last publish() (relaxed).
+    std::uint32_t published_take_content(std::uint32_t slot) const noexcept;
 
   private:
     // Undo: each overdub pass is a layer. Before the pass first writes to a chunk of the
@@ -192,6 +200,7 @@ class RecorderPool {
         std::uint64_t write_end = 0;    // first pass written until here (write_begin + length)
         std::uint64_t origin = 0;       // output frame at which take frame 0 last played
         std::uint32_t length = 0;
+        std::uint32_t content = 0;  // take_content's number while settled
         bool overdub = false;
         // Layers: order[0..undo) undo layers, oldest first; order[undo..undo + redo) redo
         // layers, the next to redo first.
@@ -214,8 +223,9 @@ class RecorderPool {
         SampleBuffer* dest = nullptr;  // lent by the command; none: no snapshot
         std::uint32_t slot = 0;
         std::size_t recorder = 0;
-        std::uint32_t next = 0;  // the next chunk the sweep copies
-        bool copying = false;    // false: waiting for the take to be whole
+        std::uint32_t next = 0;     // the next chunk the sweep copies
+        std::uint32_t content = 0;  // take_content when copying began
+        bool copying = false;       // false: waiting for the take to be whole
     };
     // Per slot of the table.
     struct SlotTake {
@@ -241,6 +251,8 @@ class RecorderPool {
     void advance_swaps(TakeHost& host) noexcept;
     void clear_slot(std::uint32_t slot, TakeHost& host) noexcept;
     void release_recorder(Recorder& r, TakeHost& host) noexcept;
+    // The take's frames are now other frames: a new take_content number.
+    void changed(Recorder& r) noexcept;
     // Keeping takes (src/engine/take_copy.cpp).
     void start_snapshot(const Command& c, TakeHost& host) noexcept;
     void load_take(std::uint32_t slot, SampleBuffer* source, bool reload, std::uint64_t now,
@@ -271,6 +283,8 @@ class RecorderPool {
     std::vector<std::uint8_t> snapshot_copied_;  // per take chunk: copied by this snapshot
     // Published at the end of every block: the audio thread stores, any thread loads.
     std::vector<std::atomic<std::uint8_t>> record_state_;
+    std::vector<std::atomic<std::uint32_t>> take_content_;
+    std::uint32_t content_count_ = 0;  // the last take_content number given
     std::atomic<std::uint32_t> free_recorders_{0};
 };
 

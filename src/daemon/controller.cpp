@@ -65,8 +65,21 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
            .changes = [this] { return mirror_.changes(); },
            .tempo = [this] { return stretch_tempo(); },
            .sample_rate = [this] { return sample_rate_(); },
-           .install = [this](std::uint32_t slot, std::uint64_t generation,
-                             SampleBuffer* b) { return install_stretched(slot, generation, b); },
+           .install =
+               [this](std::uint32_t slot, std::uint64_t generation, std::uint32_t content,
+                      SampleBuffer* b) { return install_stretched(slot, generation, content, b); },
+           .take_content =
+               [this](std::uint32_t slot) { return take_content_ ? take_content_(slot) : 0U; },
+           .copy_take =
+               [this](std::uint32_t slot, std::uint64_t generation) {
+                   if (!takes_.can_save()) return;
+                   takes_.copy(
+                       slot, generation,
+                       [this, slot, generation](const SampleBuffer& take, std::uint32_t frames,
+                                                std::uint32_t content) {
+                           stretch_.take_copied(slot, generation, take, frames, content);
+                       });
+               },
            .refused = [this](std::uint32_t slot,
                              const std::string& why) { stretch_refused(slot, why); }}) {
     stretch_askers_.resize(config.slots);

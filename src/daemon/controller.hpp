@@ -221,9 +221,11 @@ class Controller {
     // Before any message is handled: starts the stretch thread (docs/stretch.md), which renders
     // the slots in `stretch pitch` to the tempo: the mirror's under the internal clock (it
     // reaches the engine at its next block), else what `grid_tempo` gives (the engine's grid,
-    // following JACK, MIDI clock or Link). Without it, `stretch pitch` is accepted and slots
+    // following JACK, MIDI clock or Link). `take_content`: the engine's take_content, for
+    // takes to be rendered once settled. Without it, `stretch pitch` is accepted and slots
     // follow the tempo by their rate.
-    void start_stretching(std::function<double()> grid_tempo);
+    void start_stretching(std::function<double()> grid_tempo,
+                          std::function<std::uint32_t(std::uint32_t)> take_content);
     // Any thread: whether slot n's rendering is being made (its state says `stretching`).
     bool stretching(std::uint32_t slot) const { return stretch_.stretching(slot); }
     // Renders installed so far. For tests.
@@ -326,7 +328,8 @@ class Controller {
     // A message that may change what a slot's rendering is for: its sender hears of a render
     // the budget refuses, and the stretch thread looks at once.
     void stretch_asked(const Request& r, std::optional<std::uint32_t> slot);
-    bool install_stretched(std::uint32_t slot, std::uint64_t generation, SampleBuffer* rendering);
+    bool install_stretched(std::uint32_t slot, std::uint64_t generation, std::uint32_t content,
+                           SampleBuffer* rendering);
     void stretch_refused(std::uint32_t slot, const std::string& why);
     double stretch_tempo() const;
     void osc_clock_playing(const Request& r);
@@ -453,6 +456,7 @@ class Controller {
     std::vector<std::optional<OscEndpoint>> stretch_askers_;
     std::optional<OscEndpoint> tempo_asker_;
     std::function<double()> stretch_tempo_;
+    std::function<std::uint32_t(std::uint32_t)> take_content_;
     // Last, after the mirror and the port: their threads call back into both.
     TakeTracker takes_;
     SampleLoading loading_;

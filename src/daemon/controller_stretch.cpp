@@ -12,8 +12,10 @@
 
 namespace looperd {
 
-void Controller::start_stretching(std::function<double()> grid_tempo) {
+void Controller::start_stretching(std::function<double()> grid_tempo,
+                                  std::function<std::uint32_t(std::uint32_t)> take_content) {
     stretch_tempo_ = std::move(grid_tempo);
+    take_content_ = std::move(take_content);
     stretch_.start();
 }
 
@@ -41,9 +43,11 @@ void Controller::osc_slot_stretch(const Request& r) {
         const double bpm = r.tx.mirror.globals().sync == ClockSource::internal || !stretch_tempo_
                                ? static_cast<double>(r.tx.mirror.globals().tempo)
                                : stretch_tempo_();
-        if (s.loaded && !s.take && beats > 0.0 && bpm > 0.0) {
-            const double bytes = std::round(beats * 60.0 / bpm * sample_rate_()) * s.channels *
-                                 static_cast<double>(sizeof(float));
+        if (s.loaded && beats > 0.0 && bpm > 0.0) {
+            // A take is rendered from a copy of it, made first.
+            const double copy = s.take ? static_cast<double>(s.frames) : 0.0;
+            const double bytes = (std::round(beats * 60.0 / bpm * sample_rate_()) + copy) *
+                                 s.channels * static_cast<double>(sizeof(float));
             const double free = static_cast<double>(budget_.limit() - budget_.used());
             if (bytes > free) {
                 refuse(r, fmt::format("stretching needs {:.1f} MiB; the memory budget has {:.1f} "
@@ -80,15 +84,18 @@ void Controller::stretch_asked(const Request& r, std::optional<std::uint32_t> sl
 // it was made from, in `stretch pitch`: checked and sent under the mirror's lock, so that a
 // load, unload or mode change is either before both (and the rendering is dropped here) or
 // after both (and the engine drops it then).
+// The engine checks a take's content itself (a take changes on the audio thread); this checks
+// what the mirror knows: the same load or take, still in `stretch pitch`.
 bool Controller::install_stretched(std::uint32_t slot, std::uint64_t generation,
-                                   SampleBuffer* rendering) {
+                                   std::uint32_t content, SampleBuffer* rendering) {
     Mirror::Transaction tx(mirror_);
     if (slot >= tx.size()) return false;
     const Mirror::Slot& s = tx.slot(slot);
-    if (s.generation != generation || !s.loaded || s.take ||
-        static_cast<StretchMode>(s.params.whole("stretch")) != StretchMode::pitch)
+    if (rendering != nullptr &&
+        (s.generation != generation || !s.loaded || s.take != (content != 0) ||
+         static_cast<StretchMode>(s.params.whole("stretch")) != StretchMode::pitch))
         return false;
-    return port_.send(Command{CommandKind::assign_stretched, slot, 0.0F, rendering});
+    return port_.send(Command{CommandKind::assign_stretched, slot, 0.0F, content, rendering});
 }
 
 // Logged, and answered to whoever last asked something of the slot's rendering (or of the

@@ -156,8 +156,22 @@ void Controller::wait_for_takes() {
 void Controller::engine_event(const Event& e) {
     takes_.engine_event(e);
     // A take in place of the sample: the stretch thread has nothing of the sample to render.
-    if (e.kind == EventKind::take_started || e.kind == EventKind::take_loaded)
-        stretch_.source_gone(e.slot);
+    switch (e.kind) {
+        case EventKind::take_started:
+        case EventKind::take_loaded:
+            stretch_.source_gone(e.slot);
+            break;
+        // The take's frames settle: a slot in `stretch pitch` renders them again.
+        case EventKind::take_finished:
+        case EventKind::take_max_reached:
+        case EventKind::overdub_ended:
+        case EventKind::undo_done:
+        case EventKind::redo_done:
+            stretch_.wake();
+            break;
+        default:
+            break;
+    }
 }
 
 }  // namespace looperd

@@ -471,7 +471,9 @@ int run(const Options& options, const std::optional<RigState>& preset,
     controller.set_feedback(&feedback);
     feedback.set_stretching(
         [&controller](std::uint32_t slot) { return controller.stretching(slot); });
-    controller.start_stretching([&engine] { return engine.clock_bpm(); });
+    controller.start_stretching(
+        [&engine] { return engine.clock_bpm(); },
+        [&engine](std::uint32_t slot) { return engine.take_content(slot); });
     feedback.set_link_peers(
         [&ableton_link] { return static_cast<std::uint32_t>(ableton_link.peers()); });
     controller.set_link({&ableton_link,

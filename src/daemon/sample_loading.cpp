@@ -143,7 +143,7 @@ std::string SampleLoading::install(const LoadJob& job, LoadedSample& loaded, con
     if (tx.slot(job.slot).generation != job.generation) return std::string(kSuperseded);
     // A reload keeps a sounding loop going (value 1); a load replaces what plays.
     const Command assign{job.take ? CommandKind::load_take : CommandKind::assign_buffer, job.slot,
-                         job.reply_to ? 0.0F : 1.0F, loaded.buffer.get()};
+                         job.reply_to ? 0.0F : 1.0F, 0, loaded.buffer.get()};
     Mirror::Slot& s = tx.edit(job.slot);
     s.loading = false;  // done, whichever way
     // The stretch thread's hold, taken before the engine can let the buffer go.

@@ -22,13 +22,19 @@ namespace looperd {
 
 class SampleBuffer;
 
-// A take to write: slot `slot`'s take, as it is when the engine copies it, to `path`.
+// A take to write: slot `slot`'s take, as it is when the engine copies it, to `path` (or to
+// `copied`).
 struct TakeJob {
     std::uint32_t slot = 0;
     std::uint64_t generation = 0;  // the slot's, when asked (the controller compares it)
     std::filesystem::path path;
     bool autosave = false;  // into the state directory (else /slot/<n>/save)
     std::function<void(const std::string& error, std::uint32_t frames)> done;  // "" = written
+    // Set: the take is not written but handed to this, on the take thread, with its length and
+    // its content number (Event::content); `path` is unused. The frames are valid only during
+    // the call.
+    std::function<void(const SampleBuffer& take, std::uint32_t frames, std::uint32_t content)>
+        copied;
 };
 
 // TakeKeeper: writes takes to disk as 32-bit float WAV files, off the audio thread.

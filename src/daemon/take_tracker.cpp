@@ -39,6 +39,17 @@ std::optional<std::filesystem::path> TakeTracker::kept_file(const Mirror::Slot& 
     return s.resolved;
 }
 
+void TakeTracker::copy(
+    std::uint32_t slot, std::uint64_t generation,
+    std::function<void(const SampleBuffer&, std::uint32_t, std::uint32_t)> copied) {
+    if (!keeper_) return;
+    TakeJob job{slot, generation, {}, false, [slot](const std::string& why, std::uint32_t) {
+                    if (!why.empty()) spdlog::debug("slot {}: take not copied: {}", slot, why);
+                }};
+    job.copied = std::move(copied);
+    keeper_->save(std::move(job));
+}
+
 void TakeTracker::forget(const std::filesystem::path& file) {
     if (keeper_) keeper_->forget(file);
 }

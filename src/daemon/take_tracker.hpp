@@ -46,6 +46,10 @@ class TakeTracker {
     // The file looperd kept for the take `s` holds, if any: a file the musician saved or
     // loaded is not looperd's to delete.
     std::optional<std::filesystem::path> kept_file(const Mirror::Slot& s) const;
+    // A copy of the slot's take as it is now, for the stretch thread: `copied` is called on the
+    // take thread (TakeJob::copied), nothing if the slot holds no take. Needs can_save().
+    void copy(std::uint32_t slot, std::uint64_t generation,
+              std::function<void(const SampleBuffer&, std::uint32_t, std::uint32_t)> copied);
     // Deletes a kept file, in order with the saves asked before.
     void forget(const std::filesystem::path& file);
     // Housekeeping thread: an engine event about takes or snapshots.

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "looperd/engine.hpp"
+#include "looperd/region.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace looperd {
@@ -237,14 +238,17 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             each_voice([&](Voice& v) { v.rate.go(target_rate(*s, v), smooth_frames_); });
             break;
         }
-        case CommandKind::assign_stretched:
-            if (s->buffer == nullptr || s->stretch != StretchMode::pitch) {
-                // The sample went (or the mode changed) since the render began: nothing plays it.
-                if (c.buffer) post({EventKind::buffer_retired, 0, c.buffer});
+        case CommandKind::assign_stretched: {
+            // Made from the sample, or from the take as it is now: else the sample went, the
+            // take changed or the mode did since the render began, and nothing plays it.
+            if (c.buffer != nullptr && (s->buffer == nullptr || s->stretch != StretchMode::pitch ||
+                                        !rendering_fits(c.slot, c.content))) {
+                post({EventKind::buffer_retired, 0, c.buffer});
                 break;
             }
-            set_slot_stretched(c.slot, c.buffer);
+            set_slot_stretched(c.slot, c.buffer, c.content);
             break;
+        }
         case CommandKind::set_reverse:
             s->reverse = c.value != 0.0F;
             break;
@@ -255,17 +259,11 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
             // Playing voices finish their pass and loop within the new bounds from the next
             // seam: moving the position now would jump.
             if (!s->buffer) break;
-            const std::uint32_t frames = s->buffer->frames();
-            const auto begin = std::min(
-                static_cast<std::uint32_t>(std::lround(static_cast<double>(s->start) * frames)),
-                frames - 1);
-            const auto end = std::clamp(
-                static_cast<std::uint32_t>(std::lround(static_cast<double>(s->end) * frames)),
-                begin + 1, frames);
+            const Region region = region_frames(s->start, s->end, s->buffer->frames());
             each_voice([&](Voice& v) {
-                if (v.buffer != s->buffer) return;
-                v.next_begin = begin;
-                v.next_end = end;
+                if (v.buffer != s->buffer || region.end == 0) return;
+                v.next_begin = region.begin;
+                v.next_end = region.end;
             });
             // The region's length changes a tempo-following rate.
             each_voice([&](Voice& v) { v.rate.go(target_rate(*s, v), smooth_frames_); });

@@ -42,7 +42,10 @@ void RecorderPool::check(const RecorderPoolConfig& c) {
 }
 
 RecorderPool::RecorderPool(const RecorderPoolConfig& config)
-    : config_((check(config), config)), slot_takes_(config.slots), record_state_(config.slots) {
+    : config_((check(config), config)),
+      slot_takes_(config.slots),
+      record_state_(config.slots),
+      take_content_(config.slots) {
     if (config_.inputs > 0 && config_.recorders > 0) allocate();
 }
 
@@ -267,6 +270,7 @@ void RecorderPool::start_take(std::uint32_t slot, std::uint64_t now, TakeHost& h
     r.undo = r.redo = 0;
     r.swapping = false;
     r.buffer->set_frames(0);  // nothing plays the slot while it records
+    changed(r);
     host.post({EventKind::take_started, slot, nullptr});
 }
 
@@ -311,6 +315,7 @@ void RecorderPool::begin_pass(Recorder& r, TakeHost& host) noexcept {
 
 void RecorderPool::end_pass(Recorder& r, TakeHost& host) noexcept {
     r.overdub = false;
+    changed(r);
     // A pass that wrote nothing leaves no layer to undo.
     if (config_.undo_levels > 0 && r.undo > 0 && r.layers[r.order[r.undo - 1]].saved == 0) --r.undo;
     host.post({EventKind::overdub_ended, r.slot, nullptr});
@@ -395,6 +400,7 @@ void RecorderPool::advance_swaps(TakeHost& host) noexcept {
         }
         if (r.swap_next < l.saved) break;  // budget spent
         r.swapping = false;
+        changed(r);
         host.post({r.swap_undo ? EventKind::undo_done : EventKind::redo_done, r.slot, nullptr});
     }
 }
@@ -520,11 +526,34 @@ void RecorderPool::publish() noexcept {
         record_state_[r.slot].store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
     }
     // Slots whose take is gone read none again.
-    for (std::uint32_t slot = 0; slot < slot_takes_.size(); ++slot)
+    for (std::uint32_t slot = 0; slot < slot_takes_.size(); ++slot) {
         if (slot_takes_[slot].recorder < 0 &&
             record_state_[slot].load(std::memory_order_relaxed) != 0)
             record_state_[slot].store(0, std::memory_order_relaxed);
+        take_content_[slot].store(take_content(slot), std::memory_order_relaxed);
+    }
     free_recorders_.store(free, std::memory_order_relaxed);
+}
+
+std::uint32_t RecorderPool::take_content(std::uint32_t slot) const noexcept {
+    const std::int32_t i = slot_takes_[slot].recorder;
+    if (i < 0) return 0;
+    const Recorder& r = recorders_[static_cast<std::size_t>(i)];
+    // Settled: looping, its first pass written to the end (the record offset's last frames
+    // arrive after the take ended), no overdub pass, no undo or redo half way.
+    const bool settled = r.state == Recorder::State::looping && now_frame_ >= r.write_end &&
+                         !r.overdub && !r.swapping;
+    return settled ? r.content : 0;
+}
+
+std::uint32_t RecorderPool::published_take_content(std::uint32_t slot) const noexcept {
+    if (slot >= take_content_.size()) return 0;
+    return take_content_[slot].load(std::memory_order_relaxed);
+}
+
+void RecorderPool::changed(Recorder& r) noexcept {
+    if (++content_count_ == 0) content_count_ = 1;  // 0 means none
+    r.content = content_count_;
 }
 
 RecorderPool::RecordState RecorderPool::slot_record_state(std::uint32_t slot) const noexcept {

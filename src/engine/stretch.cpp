@@ -9,18 +9,29 @@
 #include <algorithm>
 
 #include "looperd/engine.hpp"
+#include "looperd/region.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace looperd {
 
+// A take's rendering only while the take holds the frames it was made from: not while it is
+// overdubbed, undone or redone, nor after (the take plays, by its rate, until a new one comes).
 bool Engine::plays_rendering(std::uint32_t slot) const noexcept {
     const Slot& s = slots_[slot];
     return s.stretch == StretchMode::pitch && s.beats > 0.0F && s.stretched != nullptr &&
-           s.buffer != nullptr && !recorders_.holds_take(slot);
+           s.buffer != nullptr && rendering_fits(slot, s.stretched_content);
 }
 
-void Engine::set_slot_stretched(std::uint32_t slot, SampleBuffer* b) noexcept {
+// A rendering made from `content` (0: the sample) is of what the slot holds now.
+bool Engine::rendering_fits(std::uint32_t slot, std::uint32_t content) const noexcept {
+    if (!recorders_.holds_take(slot)) return content == 0;
+    return content != 0 && content == recorders_.take_content(slot);
+}
+
+void Engine::set_slot_stretched(std::uint32_t slot, SampleBuffer* b,
+                                std::uint32_t content) noexcept {
     replace_held(slots_[slot].stretched, b);
+    slots_[slot].stretched_content = b != nullptr ? content : 0;
 }
 
 // A looping voice plays what its slot would start now, or is due to move at its next seam: a
@@ -63,14 +74,9 @@ void Engine::swap_at_seam(Voice& v, std::uint64_t now) noexcept {
         unref(old);
         v.stretched = rendering;
         const std::uint32_t frames = v.buffer->frames();
-        v.begin = 0;
-        v.end = frames;
-        if (!rendering) {
-            v.begin = std::min(static_cast<std::uint32_t>(static_cast<double>(s.start) * frames),
-                               frames - 1);
-            v.end = std::clamp(static_cast<std::uint32_t>(static_cast<double>(s.end) * frames),
-                               v.begin + 1, frames);
-        }
+        const Region region = rendering ? Region{0, frames} : region_frames(s.start, s.end, frames);
+        v.begin = region.begin;
+        v.end = region.end;
         v.next_end = 0;
         v.xfade = 0;
         place(v);

@@ -63,6 +63,7 @@ void RecorderPool::load_take(std::uint32_t slot, SampleBuffer* source, bool relo
     r.slot = slot;
     r.source = source;
     r.copy_next = 0;
+    changed(r);
     r.length = frames;
     r.buffer->set_frames(frames);
     r.start = r.write_begin = r.write_end = 0;  // nothing left of a first pass to write
@@ -113,6 +114,7 @@ void RecorderPool::advance_snapshot(std::uint32_t& budget, TakeHost& host) noexc
         if (r.state != Recorder::State::looping || now_frame_ < r.write_end || r.swapping) return;
         snapshot_.copying = true;
         snapshot_.next = 0;
+        snapshot_.content = take_content(snapshot_.slot);
         std::fill_n(snapshot_copied_.begin(), chunks_of(r.length), std::uint8_t{0});
     }
     const std::uint32_t chunks = chunks_of(r.length);
@@ -120,7 +122,8 @@ void RecorderPool::advance_snapshot(std::uint32_t& budget, TakeHost& host) noexc
         if (snapshot_copied_[snapshot_.next] == 0) copy_snapshot_chunk(r, snapshot_.next);
     if (snapshot_.next < chunks) return;
     snapshot_.dest->set_frames(r.length);
-    host.post({EventKind::snapshot_done, snapshot_.slot, snapshot_.dest, r.length});
+    host.post(
+        {EventKind::snapshot_done, snapshot_.slot, snapshot_.dest, r.length, snapshot_.content});
     snapshot_ = Snapshot{};
 }
 

@@ -36,7 +36,7 @@ void Engine::transport_start(std::uint64_t now) noexcept {
         if (bar <= now) {
             press(slot, 1.0F, now);
         } else {
-            schedule(Command{CommandKind::play_on_grid, slot, 1.0F, nullptr, bar});
+            schedule(Command{CommandKind::play_on_grid, slot, 1.0F, 0, nullptr, bar});
         }
     }
 }

@@ -10,6 +10,7 @@
 #include <numbers>
 
 #include "looperd/engine.hpp"
+#include "looperd/region.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace looperd {
@@ -157,12 +158,9 @@ Voice* Engine::start_voice(std::uint32_t slot, std::uint64_t now, float velocity
     const bool rendering = plays_rendering(slot);
     SampleBuffer* const buffer = rendering ? s.stretched : s.buffer;
     const std::uint32_t frames = buffer->frames();
-    auto at = [frames](float fraction) {
-        return static_cast<std::uint32_t>(
-            std::lround(static_cast<double>(fraction) * static_cast<double>(frames)));
-    };
-    std::uint32_t begin = rendering ? 0 : std::min(at(s.start), frames - 1);
-    std::uint32_t end = rendering ? frames : std::clamp(at(s.end), begin + 1, frames);
+    const Region region = rendering ? Region{0, frames} : region_frames(s.start, s.end, frames);
+    const std::uint32_t begin = region.begin;
+    const std::uint32_t end = region.end;
 
     acquire(buffer);
     v->buffer = buffer;

@@ -125,11 +125,11 @@ class Rig {
             if (!assign(s, kShortFrames, noise)) return;  // one-shot: the default mode
         for (std::uint32_t s = first_loop_; s < first_loop_ + voices; ++s) {
             if (!assign(s, kLoopFrames, noise)) return;
-            if (!send({CommandKind::set_mode, s, 1.0F, nullptr})) return;
+            if (!send({CommandKind::set_mode, s, 1.0F, 0, nullptr})) return;
             // Before the play, so that voices start at this rate and pan instead of gliding
             // to them over the smoothing time.
-            if (!send({CommandKind::set_rate, s, playback.rate, nullptr})) return;
-            if (!send({CommandKind::set_pan, s, playback.pan, nullptr})) return;
+            if (!send({CommandKind::set_rate, s, playback.rate, 0, nullptr})) return;
+            if (!send({CommandKind::set_pan, s, playback.pan, 0, nullptr})) return;
         }
     }
 
@@ -142,7 +142,7 @@ class Rig {
 
     void play_all() noexcept {
         for (std::uint32_t s = first_loop_; s < first_loop_ + voices_; ++s)
-            send({CommandKind::play, s, 1.0F, nullptr});
+            send({CommandKind::play, s, 1.0F, 0, nullptr});
     }
 
     void process() noexcept {
@@ -199,7 +199,7 @@ class Rig {
         }
         buffer->prefault();
         // Ownership passes to the engine only when the command is queued.
-        if (!send({CommandKind::assign_buffer, s, 0.0F, buffer.get()})) return false;
+        if (!send({CommandKind::assign_buffer, s, 0.0F, 0, buffer.get()})) return false;
         buffer.release();
         return true;
     }
@@ -320,7 +320,7 @@ void BM_GainRamps(benchmark::State& state) {
     for (auto _ : state) {
         high = !high;
         for (std::uint32_t s = 0; s < voices; ++s)
-            rig.send({CommandKind::set_gain, s, high ? 1.0F : 0.5F, nullptr});
+            rig.send({CommandKind::set_gain, s, high ? 1.0F : 0.5F, 0, nullptr});
         rig.process();
     }
     timer.stop();
@@ -339,7 +339,7 @@ void BM_Releasing(benchmark::State& state) {
     Rig rig(voices, kFadeMs);
     if (!start_looping(rig, state)) return;
 
-    rig.send({CommandKind::stop_all, 0, 0.0F, nullptr});
+    rig.send({CommandKind::stop_all, 0, 0.0F, 0, nullptr});
     rig.process();
 
     std::int64_t fades_completed = 0;
@@ -352,7 +352,7 @@ void BM_Releasing(benchmark::State& state) {
             ++fades_completed;
             rig.drain_events();
             rig.play_all();
-            rig.send({CommandKind::stop_all, 0, 0.0F, nullptr});
+            rig.send({CommandKind::stop_all, 0, 0.0F, 0, nullptr});
             rig.process();  // applies the plays and the stop: every voice is fading again
             timer.start();
             state.ResumeTiming();

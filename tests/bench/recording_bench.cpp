@@ -68,7 +68,7 @@ class TakeRig {
         }
     }
     bool send(CommandKind kind, SampleBuffer* b = nullptr) {
-        return engine_.try_send(Command{kind, 0, 1.0F, b});
+        return engine_.try_send(Command{kind, 0, 1.0F, 0, b});
     }
     // Records a take of kTakeSeconds from the inputs; it loops from the next block.
     bool record() {

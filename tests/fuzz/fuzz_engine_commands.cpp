@@ -245,6 +245,9 @@ struct Harness {
             // A rendering (the stretch thread's), or none: nullptr drops the slot's.
             if (buffers_made >= kMaxBuffersPerInput) return;
             c.buffer = make_buffer(in, 8192);
+            // Made from the sample, from the take as it is now, or from a take that changed.
+            const std::uint32_t now = engine.take_content(slot);
+            c.content = (raw & 6U) == 0 ? 0 : (raw & 6U) == 2 ? now : now + (raw >> 3U) % 3;
         }
         if (kind == CommandKind::assign_buffer || kind == CommandKind::load_take) {
             if (buffers_made >= kMaxBuffersPerInput) return;
@@ -253,7 +256,7 @@ struct Harness {
         }
         if (kind == CommandKind::snapshot) {
             if (lent) return;  // the take thread has one buffer, and waits for it
-            if (engine.try_send(Command{kind, slot, 0.0F, export_buffer.get(), c.frame}))
+            if (engine.try_send(Command{kind, slot, 0.0F, 0, export_buffer.get(), c.frame}))
                 lent = true;
             return;
         }

@@ -120,20 +120,20 @@ TEST_F(Guard, EngineProcessIsCleanUnderTheGuard) {
     auto* a = new SampleBuffer(2, 300, 48000);
     auto* b = new SampleBuffer(1, 200, 48000);
     for (std::uint32_t i = 0; i < 300; ++i) a->mutable_channel(0)[i] = 0.1F;
-    ASSERT_TRUE(engine.try_send({CommandKind::assign_buffer, 0, 0.0F, a}));
-    ASSERT_TRUE(engine.try_send({CommandKind::assign_buffer, 1, 0.0F, b}));
-    ASSERT_TRUE(engine.try_send({CommandKind::set_mode, 0, 1.0F, nullptr}));
-    ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 1.0F, nullptr}));
-    ASSERT_TRUE(engine.try_send({CommandKind::play, 1, 1.0F, nullptr}));
-    ASSERT_TRUE(engine.try_send({CommandKind::set_gain, 0, 0.5F, nullptr}));
-    ASSERT_TRUE(engine.try_send({CommandKind::set_master_gain, 0, 0.7F, nullptr}));
+    ASSERT_TRUE(engine.try_send({CommandKind::assign_buffer, 0, 0.0F, 0, a}));
+    ASSERT_TRUE(engine.try_send({CommandKind::assign_buffer, 1, 0.0F, 0, b}));
+    ASSERT_TRUE(engine.try_send({CommandKind::set_mode, 0, 1.0F, 0, nullptr}));
+    ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 1.0F, 0, nullptr}));
+    ASSERT_TRUE(engine.try_send({CommandKind::play, 1, 1.0F, 0, nullptr}));
+    ASSERT_TRUE(engine.try_send({CommandKind::set_gain, 0, 0.5F, 0, nullptr}));
+    ASSERT_TRUE(engine.try_send({CommandKind::set_master_gain, 0, 0.7F, 0, nullptr}));
     for (int block = 0; block < 20; ++block) {
         if (block == 5) {
-            ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 1.0F, nullptr}));  // retrigger
-            ASSERT_TRUE(engine.try_send({CommandKind::unload, 1, 0.0F, nullptr}));
+            ASSERT_TRUE(engine.try_send({CommandKind::play, 0, 1.0F, 0, nullptr}));  // retrigger
+            ASSERT_TRUE(engine.try_send({CommandKind::unload, 1, 0.0F, 0, nullptr}));
         }
         if (block == 10) {
-            ASSERT_TRUE(engine.try_send({CommandKind::stop_all, 0, 0.0F, nullptr}));
+            ASSERT_TRUE(engine.try_send({CommandKind::stop_all, 0, 0.0F, 0, nullptr}));
         }
         rt_guard::Scope realtime;
         engine.process(outs, 512);

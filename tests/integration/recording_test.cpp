@@ -37,6 +37,7 @@
 #include "jack_recorder.hpp"
 #include "jack_server.hpp"
 #include "osc_client.hpp"
+#include "unit/signal_measure.hpp"
 
 namespace looperd::test {
 namespace {
@@ -764,6 +765,77 @@ TEST_F(LiveLooping, ClockFromSlotPutsBarLinesOnTheLoopsPasses) {
         << bpm << " BPM)";
     EXPECT_LE(click, taken_by + 2 * loop.length) << "the click waited more than a bar";
 }
+
+#ifdef LOOPERD_HAVE_RUBBERBAND
+// A take in `stretch pitch` (docs/stretch.md#takes): at the tempo it was recorded at it plays as
+// it is; at another tempo it is rendered from a copy of it and keeps its pitch; after an overdub
+// pass it is copied and rendered again. A 375 Hz sine, 128 frames a cycle, so that a take of
+// whole blocks is whole cycles and loops without a step.
+TEST_F(LiveLooping, AStretchedTakeKeepsItsPitchAtAnotherTempoAndAfterAnOverdub) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
+    const auto listener = subscribe();
+    constexpr double kHz = 375.0;
+    Signal played(2, std::vector<float>(6 * kRate));
+    for (std::size_t i = 0; i < played[0].size(); ++i)
+        played[0][i] = played[1][i] =
+            static_cast<float>(0.25 * std::sin(2.0 * M_PI * kHz * static_cast<double>(i) / kRate));
+    player_->play(played);
+    recorder_->start();
+    send(slot(0, "record"));
+    ASSERT_TRUE(listener->wait_state(slot(0, "state"), "recording", kHangBound));
+    std::this_thread::sleep_for(1000ms);
+    send(slot(0, "record"));
+    ASSERT_TRUE(listener->wait_state(slot(0, "state"), "playing", kHangBound));
+    // Two beats over the take: its own tempo, near 120 BPM.
+    send("/clock/from_slot", {osc_int(0), osc_int(2)});
+    send(slot(0, "beats"), {osc_float(2.0F)});
+    send(slot(0, "stretch"), {osc_string("pitch")});
+    send("/ping");
+    ASSERT_TRUE(osc_->wait_for("/pong", kHangBound));
+    // The tone on out_1 over the last second, in cents from 375 Hz.
+    auto cents_now = [&]() {
+        const std::size_t wanted = recorder_->frames() + kRate;
+        const Signal rec = recorded(wanted);
+        return cents(tone_frequency(rec[0].data(), rec[0].size() - kRate, rec[0].size(), kRate),
+                     kHz);
+    };
+    std::this_thread::sleep_for(500ms);
+    EXPECT_FALSE(log_has("stretched to")) << "rendered at its own tempo";
+    EXPECT_NEAR(cents_now(), 0.0, 3.0) << "the take at its own tempo";
+
+    player_->stop();  // the overdub below layers silence: a new content all the same
+    const std::string state = slot(0, "state");
+    for (const char* step : {"a new tempo", "an overdub pass"}) {
+        SCOPED_TRACE(step);
+        if (std::string(step) == "a new tempo") {
+            send("/clock/tempo", {osc_float(90.0F)});
+        } else {
+            send(slot(0, "overdub"), {osc_int(1)});
+            ASSERT_TRUE(listener->wait_state(state, "overdubbing", kHangBound))
+                << listener->history(state);
+            std::this_thread::sleep_for(300ms);
+            send(slot(0, "overdub"), {osc_int(1)});
+        }
+        EXPECT_TRUE(listener->wait_state(state, "stretching", kHangBound))
+            << listener->history(state);
+        ASSERT_TRUE(listener->wait_state(state, "playing", 4 * kHangBound))
+            << listener->history(state);
+        // The swap waits for the seam: a pass of 2 beats at 90 BPM, then a second to measure.
+        std::this_thread::sleep_for(1400ms);
+        const double off = cents_now();
+        EXPECT_NEAR(off, 0.0, 3.0) << "the take's tone moved";
+        std::cout << "[   INFO   ] after " << step << ": " << off << " cents from " << kHz
+                  << " Hz\n";
+    }
+    // One rendering per step, each from its own copy of the take.
+    const std::string log = daemon_->read_log();
+    std::size_t renders = 0;
+    for (auto at = log.find("stretched to"); at != std::string::npos;
+         at = log.find("stretched to", at + 1))
+        ++renders;
+    EXPECT_GE(renders, 2U) << log;
+}
+#endif
 
 }  // namespace
 }  // namespace looperd::test

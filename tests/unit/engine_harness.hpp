@@ -110,7 +110,12 @@ class EngineHarness {
     // Control thread.
     bool send(CommandKind kind, std::uint32_t slot = 0, float value = 0.0F,
               SampleBuffer* buffer = nullptr) {
-        return engine_->try_send(Command{kind, slot, value, buffer});
+        return engine_->try_send(Command{kind, slot, value, 0, buffer});
+    }
+    // A rendering for a slot in `stretch pitch`, made from take content `content` (0: the
+    // sample).
+    bool stretched(std::uint32_t slot, SampleBuffer* b, std::uint32_t content) {
+        return engine_->try_send(Command{CommandKind::assign_stretched, slot, 0.0F, content, b});
     }
     bool assign(std::uint32_t slot, SampleBuffer* b) {
         return send(CommandKind::assign_buffer, slot, 0.0F, b);
@@ -126,7 +131,7 @@ class EngineHarness {
     // A command that takes effect on host frame `frame` (0: at the next block's start).
     bool send_at(std::uint64_t frame, CommandKind kind, std::uint32_t slot = 0, float value = 0.0F,
                  SampleBuffer* buffer = nullptr) {
-        return engine_->try_send(Command{kind, slot, value, buffer, frame});
+        return engine_->try_send(Command{kind, slot, value, 0, buffer, frame});
     }
     bool set_master_gain(float g) { return send(CommandKind::set_master_gain, 0, g); }
 

@@ -26,6 +26,7 @@
 #include "looperd/engine.hpp"
 #include "looperd/event.hpp"
 #include "looperd/limits.hpp"
+#include "looperd/region.hpp"
 #include "looperd/sample_buffer.hpp"
 
 // Commands and events are values copied through wait-free rings.
@@ -585,19 +586,19 @@ TEST(Engine, DestructorFreesBuffersItStillHolds) {
         };
         auto make = [] { return new SampleBuffer(2, kFrames, 48000); };
         // Held by a slot.
-        engine->try_send({CommandKind::assign_buffer, 0, 0.0F, make()});
+        engine->try_send({CommandKind::assign_buffer, 0, 0.0F, 0, make()});
         // Held only by a fading voice: its slot let it go.
-        engine->try_send({CommandKind::assign_buffer, 1, 0.0F, make()});
-        engine->try_send({CommandKind::play, 1, 1.0F, nullptr});
+        engine->try_send({CommandKind::assign_buffer, 1, 0.0F, 0, make()});
+        engine->try_send({CommandKind::play, 1, 1.0F, 0, nullptr});
         process();
-        engine->try_send({CommandKind::unload, 1, 0.0F, nullptr});
+        engine->try_send({CommandKind::unload, 1, 0.0F, 0, nullptr});
         // Retired, its event never popped.
-        engine->try_send({CommandKind::assign_buffer, 2, 0.0F, make()});
-        engine->try_send({CommandKind::unload, 2, 0.0F, nullptr});
+        engine->try_send({CommandKind::assign_buffer, 2, 0.0F, 0, make()});
+        engine->try_send({CommandKind::unload, 2, 0.0F, 0, nullptr});
         process();
         EXPECT_EQ(engine->active_voices(), 1U);
         // Still in the command ring.
-        engine->try_send({CommandKind::assign_buffer, 3, 0.0F, make()});
+        engine->try_send({CommandKind::assign_buffer, 3, 0.0F, 0, make()});
         EXPECT_GE(heap_in_use(), baseline + 4 * kBytes);
         engine.reset();
     }
@@ -735,7 +736,7 @@ TEST(Engine, BuffersHandedBackWhileHousekeepingLagsAreNeverLost) {
     // Housekeeping stalls: 508 informational events fill the ring, none reaches the backlog.
     for (int block = 0; block < 2; ++block) {
         for (int i = 0; i < 254; ++i)
-            ASSERT_TRUE(engine->try_send({CommandKind::play, kBad, 1.0F, nullptr}));
+            ASSERT_TRUE(engine->try_send({CommandKind::play, kBad, 1.0F, 0, nullptr}));
         process();
     }
     // One block of assigns to a bad slot: every buffer must come back.
@@ -743,7 +744,7 @@ TEST(Engine, BuffersHandedBackWhileHousekeepingLagsAreNeverLost) {
     for (int i = 0; i < 256; ++i) {
         auto* b = new SampleBuffer(1, 16, 48000);
         outstanding.insert(b);
-        ASSERT_TRUE(engine->try_send({CommandKind::assign_buffer, kBad, 0.0F, b}));
+        ASSERT_TRUE(engine->try_send({CommandKind::assign_buffer, kBad, 0.0F, 0, b}));
     }
     process();
 
@@ -982,6 +983,24 @@ TEST(EngineTelemetry, PublishesSoundingVoicesPositionPeaksAndBeat) {
     EXPECT_EQ(e.take_output_peak(0), 0.0F);  // silence since the last read
     EXPECT_GT(e.clock_beat(), 0.0);
     EXPECT_EQ(e.clock_meter(), 4.0);
+}
+
+// A region in frames: one rule for voices and the stretch thread (looperd/region.hpp).
+TEST(Region, FractionsRoundToTheNearestFrameAndTheRegionKeepsAFrame) {
+    using looperd::region_frames;
+    EXPECT_EQ(region_frames(0.0F, 1.0F, 1000).begin, 0U);
+    EXPECT_EQ(region_frames(0.0F, 1.0F, 1000).end, 1000U);
+    // 250.6 frames: the nearest frame, 251, where truncating would give 250.
+    EXPECT_EQ(region_frames(0.2506F, 0.7494F, 1000).begin, 251U);
+    EXPECT_EQ(region_frames(0.2506F, 0.7494F, 1000).end, 749U);
+    // An end at or before the start still plays one frame; a start at the end, the last.
+    EXPECT_EQ(region_frames(0.5F, 0.2F, 1000).end, 501U);
+    EXPECT_EQ(region_frames(1.0F, 1.0F, 1000).begin, 999U);
+    EXPECT_EQ(region_frames(1.0F, 1.0F, 1000).end, 1000U);
+    // Out of range is clamped; nothing in a buffer of no frames (a take being recorded).
+    EXPECT_EQ(region_frames(-1.0F, 2.0F, 1000).begin, 0U);
+    EXPECT_EQ(region_frames(-1.0F, 2.0F, 1000).end, 1000U);
+    EXPECT_EQ(region_frames(0.0F, 1.0F, 0).end, 0U);
 }
 
 }  // namespace

@@ -119,7 +119,7 @@ class PoolRig final : public TakeHost {
     void send(CommandKind kind, std::uint32_t slot = 0, float value = 0.0F,
               SampleBuffer* buffer = nullptr, std::uint64_t frame = 0) {
         ASSERT_LT(sent_.size(), sent_.capacity());
-        sent_.push_back(Command{kind, slot, value, buffer, frame});
+        sent_.push_back(Command{kind, slot, value, 0, buffer, frame});
     }
 
     // Audio thread: one block of n frames, as Engine::process drives the pool.

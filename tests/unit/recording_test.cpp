@@ -93,6 +93,67 @@ TEST(Recording, OverdubAddsTheInputExactlyFromTheNextPass) {
     EXPECT_EQ(rig.h.count(EventKind::overdub_ended, 0), 1U);
 }
 
+// Whether every frame of `x` in [from, from + n) is `value`.
+bool all_equal(const std::vector<float>& x, std::size_t from, std::size_t n, float value) {
+    for (std::size_t i = from; i < from + n; ++i)
+        if (x[i] != value) return false;
+    return true;
+}
+
+// A take in `stretch pitch` (docs/stretch.md#takes): a rendering plays only while the take holds
+// what it was made from (take_content). An overdub pass sends the voice back to the take itself
+// at its next seam, and the rendering of what the take was stays unplayed; so is a sample's.
+TEST(Recording, AStretchedTakePlaysItsRenderingOnlyWhileTheTakeIsWhatItWasMadeFrom) {
+    RecordRig rig(record_config());
+    const std::uint32_t len = 4800;
+    record_take(rig, 1000, len);
+    // 0.4 beats at 120 BPM: 9,600 frames, twice the take (by its rate, an octave down).
+    const std::uint32_t pass = 9600;
+    rig.send(CommandKind::set_beats, 0, 0.4F);
+    rig.send(CommandKind::set_stretch, 0, 1.0F);  // pitch
+    rig.run(len);
+    const std::uint32_t content = rig.h.engine().take_content(0);
+    ASSERT_NE(content, 0U) << "a settled take has a content number";
+
+    // Renderings as constant frames, easy to tell from the take's noise.
+    ASSERT_TRUE(rig.h.stretched(0, rig.h.make_dc(2, pass, 0.125F), 0));  // a sample's
+    ASSERT_TRUE(rig.h.stretched(0, rig.h.make_dc(2, pass, 0.125F), content + 1));
+    Planar out = rig.run(3 * pass);
+    EXPECT_FALSE(all_equal(out[0], 2 * pass, pass, 0.125F))
+        << "a rendering of another content, or of a sample, plays";
+    EXPECT_GE(rig.h.count(EventKind::buffer_retired, 0), 2U) << "both are let go";
+
+    ASSERT_TRUE(rig.h.stretched(0, rig.h.make_dc(2, pass, 0.25F), content));
+    out = rig.run(3 * pass);
+    const float dc = out[0][3 * pass - 1];
+    EXPECT_NE(dc, 0.0F);
+    EXPECT_TRUE(all_equal(out[0], 2 * pass, pass, dc)) << "from its next seam, the rendering";
+
+    // Overdubbed: the take itself again from the next seam, while the pass layers and after.
+    rig.send(CommandKind::overdub);
+    rig.run(len);
+    EXPECT_EQ(rig.h.engine().take_content(0), 0U) << "no content while it changes";
+    out = rig.run(3 * pass);
+    EXPECT_FALSE(all_equal(out[0], 2 * pass, pass, dc)) << "the rendering plays while overdubbing";
+    rig.send(CommandKind::overdub);
+    out = rig.run(3 * pass);
+    const std::uint32_t layered = rig.h.engine().take_content(0);
+    EXPECT_NE(layered, 0U);
+    EXPECT_NE(layered, content) << "an overdub pass makes another content";
+    EXPECT_FALSE(all_equal(out[0], 2 * pass, pass, dc)) << "the old rendering plays again";
+
+    // Undo: yet another content; its rendering plays.
+    rig.send(CommandKind::undo);
+    rig.run(len);
+    const std::uint32_t undone = rig.h.engine().take_content(0);
+    EXPECT_NE(undone, 0U);
+    EXPECT_NE(undone, layered);
+    ASSERT_TRUE(rig.h.stretched(0, rig.h.make_dc(2, pass, 0.5F), undone));
+    out = rig.run(3 * pass);
+    EXPECT_TRUE(all_equal(out[0], 2 * pass, pass, out[0][3 * pass - 1]));
+    EXPECT_NE(out[0][3 * pass - 1], dc);
+}
+
 TEST(Recording, UndoAndRedoAreBitExactOverSeveralLevels) {
     RecordRig rig(record_config());
     const std::uint32_t len = 4800;

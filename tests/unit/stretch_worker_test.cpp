@@ -4,10 +4,13 @@
 // The stretch thread through the controller (docs/stretch.md): renderings for `stretch pitch`
 // slots reach the engine's ring for the tempo of the moment, go stale with a newer one, never
 // outlive their sample, and stay within the memory budget. The engine is a ring that keeps
-// what it is sent; the real renderer runs.
+// what it is sent (and answers the snapshots of takes as the test says); the real renderer
+// runs.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -56,7 +59,9 @@ class StretchWorkerTest : public ::testing::Test {
         budget_ = std::make_unique<MemoryBudget>(budget_bytes);
         ControllerConfig config;
         config.slots = 4;
-        config.inputs = 0;
+        config.inputs = 2;  // takes: their events come from the test (take_event)
+        config.recorders = 2;
+        config.max_record_frames = 480000;
         config.samples_dir = dir_;
         controller_ = std::make_unique<Controller>(
             config, *budget_,
@@ -74,16 +79,57 @@ class StretchWorkerTest : public ::testing::Test {
                 replies_.push_back(m);
             },
             [] { return RuntimeStatus{}; }, [] { return 48000U; });
-        controller_->start_stretching([] { return 120.0; });
+        controller_->start_stretching(
+            [] { return 120.0; },
+            [this](std::uint32_t slot) { return slot == 0 ? take_content_.load() : 0U; });
+    }
+
+    // The engine's part of a take: its events, and the copies of it the take thread asks for
+    // (a snapshot command, answered with a 1 kHz sine `frames` long, of content `content`).
+    void take_event(EventKind kind, std::uint32_t frames = 0) {
+        controller_->engine_event(Event{kind, 0, nullptr, frames});
+    }
+    std::size_t snapshots() {
+        std::lock_guard lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& c : commands_)
+            if (c.kind == CommandKind::snapshot) ++n;
+        return n;
+    }
+    void answer_snapshot(std::size_t k, std::uint32_t frames, std::uint32_t content) {
+        SampleBuffer* lent = nullptr;
+        {
+            std::lock_guard lock(mutex_);
+            std::size_t n = 0;
+            for (const auto& c : commands_)
+                if (c.kind == CommandKind::snapshot && n++ == k) lent = c.buffer;
+        }
+        ASSERT_NE(lent, nullptr);
+        for (std::uint32_t c = 0; c < 2; ++c)
+            for (std::uint32_t i = 0; i < frames; ++i)
+                lent->mutable_channel(c)[i] =
+                    0.5F * static_cast<float>(std::sin(2.0 * M_PI * 1000.0 * i / 48000.0));
+        lent->set_frames(frames);
+        controller_->engine_event(Event{EventKind::snapshot_done, 0, lent, frames, content});
+    }
+    // The take contents of the renderings sent for slot 0, in order.
+    std::vector<std::uint32_t> rendered_contents() {
+        std::lock_guard lock(mutex_);
+        std::vector<std::uint32_t> out;
+        for (const auto& c : commands_)
+            if (c.kind == CommandKind::assign_stretched && c.slot == 0 && c.buffer)
+                out.push_back(c.content);
+        return out;
     }
 
     void send(const std::string& address, std::vector<OscArg> args = {}) {
         controller_->handle(OscMessage{address, std::move(args)}, from_);
     }
 
-    // Slot n: a stereo file of 4 beats at 120 BPM (96,000 frames), looping, 4 beats, pitch.
-    void load_loop(int n) {
-        test::write_wav(dir_ / "loop.wav", 96000, 2);
+    // Slot n: a stereo file (by default 110,000 frames: 4 beats at 104.7 BPM, so that the
+    // tempo of 120 needs a rendering), looping, 4 beats, pitch.
+    void load_loop(int n, std::uint32_t frames = 110000) {
+        test::write_wav(dir_ / "loop.wav", frames, 2);
         const std::string slot = "/slot/" + std::to_string(n) + "/";
         send(slot + "load", {str("loop.wav")});
         controller_->wait_for_loads();
@@ -117,7 +163,88 @@ class StretchWorkerTest : public ::testing::Test {
     std::vector<SampleBuffer*> sent_;
     std::vector<OscMessage> replies_;
     OscEndpoint from_ = surface();
+    std::atomic<std::uint32_t> take_content_{0};
 };
+
+// A loop whose beats last as long at the tempo as it does, at its own pitch, plays as it is:
+// nothing is rendered, and a rendering made for another tempo goes when the tempo comes back.
+TEST_F(StretchWorkerTest, ALoopAtItsOwnTempoPlaysAsItIs) {
+    make(1ULL << 30);
+    load_loop(0, 96000);  // 4 beats at 120 BPM
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(renderings(0).empty());
+    EXPECT_FALSE(controller_->stretching(0));
+    send("/clock/tempo", {OscArg::float32(90.0F)});
+    ASSERT_TRUE(test::wait_until([&] { return renderings(0).size() == 1; }));
+    EXPECT_EQ(renderings(0)[0], 128000U);
+    // `beats` off for a while and back: the engine kept the rendering, nothing is made again.
+    send("/slot/0/beats", {OscArg::float32(0.0F)});
+    std::this_thread::sleep_for(200ms);
+    send("/slot/0/beats", {OscArg::float32(4.0F)});
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(renderings(0).size(), 1U) << "rendered again for the same beats and tempo";
+    send("/clock/tempo", {OscArg::float32(120.0F)});
+    ASSERT_TRUE(test::wait_until([&] { return renderings(0).size() == 2; }));
+    EXPECT_EQ(renderings(0)[1], 0U) << "the rendering dropped";
+    // Its own tempo, another pitch: rendered.
+    send("/slot/0/pitch", {OscArg::float32(-2.0F)});
+    ASSERT_TRUE(test::wait_until([&] { return renderings(0).size() == 3; }));
+    EXPECT_EQ(renderings(0)[2], 96000U);
+    EXPECT_EQ(controller_->stretch_renders(), 2U);
+}
+
+// A take is rendered from a copy of it, asked for once it is settled and again after each
+// change (an overdub pass, an undo or a redo); each rendering names the take content it was
+// made from, and nothing is copied or rendered while the take is changing.
+TEST_F(StretchWorkerTest, ATakeIsRenderedFromACopyOfItAfterEachChange) {
+    make(1ULL << 30);
+    take_event(EventKind::take_started);
+    take_event(EventKind::take_finished, 96000);  // 4 beats at 120 BPM
+    send("/slot/0/beats", {OscArg::float32(4.0F)});
+    send("/slot/0/stretch", {str("pitch")});
+    take_content_ = 7;
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(snapshots(), 0U) << "at its own tempo the take plays as it is";
+    EXPECT_FALSE(controller_->stretching(0));
+
+    send("/clock/tempo", {OscArg::float32(90.0F)});
+    ASSERT_TRUE(test::wait_until([&] { return snapshots() == 1; }));
+    EXPECT_TRUE(controller_->stretching(0)) << "waiting for the copy";
+    answer_snapshot(0, 96000, 7);
+    ASSERT_TRUE(test::wait_until([&] { return rendered_contents().size() == 1; }));
+    EXPECT_EQ(rendered_contents()[0], 7U);
+    EXPECT_EQ(renderings(0).back(), 128000U);
+    EXPECT_TRUE(test::wait_until([&] { return !controller_->stretching(0); }));
+
+    // Overdubbed: nothing while it changes, then a new copy and rendering.
+    take_content_ = 0;
+    take_event(EventKind::overdub_started);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(snapshots(), 1U);
+    EXPECT_FALSE(controller_->stretching(0));
+    take_content_ = 8;
+    take_event(EventKind::overdub_ended);
+    // The take thread also keeps nothing here (no takes directory): the next snapshot is ours.
+    ASSERT_TRUE(test::wait_until([&] { return snapshots() == 2; }));
+    // A copy that raced a change (content 0) is not rendered; the next settled one is.
+    answer_snapshot(1, 96000, 0);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(rendered_contents().size(), 1U);
+    take_content_ = 9;
+    take_event(EventKind::undo_done);
+    ASSERT_TRUE(test::wait_until([&] { return snapshots() == 3; }));
+    answer_snapshot(2, 96000, 9);
+    ASSERT_TRUE(test::wait_until([&] { return rendered_contents().size() == 2; }));
+    EXPECT_EQ(rendered_contents()[1], 9U);
+
+    // Back at its own tempo: the rendering goes, and so does the copy.
+    const auto used = budget_->used();
+    send("/clock/tempo", {OscArg::float32(120.0F)});
+    ASSERT_TRUE(test::wait_until([&] { return renderings(0).back() == 0U; }));
+    EXPECT_TRUE(test::wait_until([&] { return budget_->used() <= used - 96000U * 2 * 4; }))
+        << "the copy's bytes go back to the budget";
+    EXPECT_TRUE(errors().empty());
+}
 
 TEST_F(StretchWorkerTest, EachTempoGetsItsRenderingAndTheSlotSaysStretchingMeanwhile) {
     make(1ULL << 30);

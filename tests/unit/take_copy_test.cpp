@@ -69,6 +69,9 @@ TEST(TakeCopy, SnapshotEqualsTheTakeAsItPlays) {
     EXPECT_EQ(done->frames, len);
     EXPECT_EQ(dest->frames(), len);
     EXPECT_EQ(frames_of(*dest), heard);
+    // Which take it is a copy of (a stretch rendering made from it names it).
+    EXPECT_NE(done->content, 0U);
+    EXPECT_EQ(done->content, rig.h.engine().take_content(0));
 }
 
 TEST(TakeCopy, SnapshotOfALongTakeIsTheTakeAsItWasWhenCopyingBegan) {
@@ -92,6 +95,8 @@ TEST(TakeCopy, SnapshotOfALongTakeIsTheTakeAsItWasWhenCopyingBegan) {
     ASSERT_TRUE(rig.h.send(CommandKind::overdub));
     rig.run(128 * 3);
     ASSERT_NE(last(rig, EventKind::snapshot_done), nullptr);
+    EXPECT_EQ(last(rig, EventKind::snapshot_done)->content, 0U)
+        << "a copy made while an overdub changes the take names no content";
     rig.run(len);
     rig.h.send(CommandKind::overdub);
     rig.run(128);
