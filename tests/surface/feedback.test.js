@@ -7,7 +7,8 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { sharedRig, poll } = require('./lib/harness');
+const { execFileSync } = require('node:child_process');
+const { config, sharedRig, poll } = require('./lib/harness');
 const { meanColour } = require('./lib/png');
 
 const { skip, get } = sharedRig('feedback', { slots: { 0: 'drone-loop.wav' } });
@@ -81,6 +82,16 @@ test('each slot state shows its own colour in state_0', { skip }, async (t) => {
     await rig.send('/slot/0/play');
   });
   await capture('playing', async () => {}, 20000);  // at the next bar line, up to 12 s on
+  // Stretching, where looperd is built with Rubber Band: 8 beats at 20 BPM are 24 s to render,
+  // seconds in which the slot says so.
+  if (/Rubber Band:\s+yes/.test(execFileSync(config.looperd, ['--version']).toString())) {
+    await rig.send('/slot/0/beats', 8);
+    await capture('stretching', () => rig.send('/slot/0/stretch', 'pitch'));
+    await rig.send('/slot/0/stretch', 'rate');
+    await rig.send('/slot/0/beats', 0);
+  } else {
+    t.diagnostic('looperd is built without Rubber Band: stretching not checked');
+  }
   await rig.send('/clock/tempo', 120);
   await rig.send('/slot/0/fade_out', 3000);
   await capture('stopping', () => rig.send('/slot/0/stop'));
