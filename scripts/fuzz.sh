@@ -21,7 +21,8 @@ targets=("$@")
 build=build-fuzz
 if [ ! -d "$build" ]; then
     CXX=${CXX:-clang++-19} meson setup "$build" -Dwerror=true -Dfuzzing=true \
-        -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fsanitize=fuzzer-no-link \
+        -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dcpp_args="-fsanitize=fuzzer-no-link -gline-tables-only" \
         -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
 fi
 ninja -C "$build" tests/fuzz/fuzz_seeds "${targets[@]/#/tests/fuzz/}"

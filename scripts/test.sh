@@ -84,9 +84,12 @@ stage "build (warnings are errors), unit, guard and integration tests, TSan buil
 meson compile -C build-test -j "$jobs"
 # clang, because moodycamel's queue tells TSan about its fences only under clang; with g++
 # every ring handoff would be reported as a race. The integration tests mostly wait on jackd and
-# the daemon: the TSan build takes the idle CPU beside them, at the lowest priority.
+# the daemon: the TSan build takes the idle CPU beside them, at the lowest priority. Line tables
+# only: reports keep their functions and lines, and a file compiles in about 25 % less time
+# (controller_test.cpp: 17.5 s against 23.1 s).
 [ -d build-tsan ] || CXX=clang++-19 meson setup build-tsan -Dwerror=true -Db_sanitize=thread \
-  -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false
+  -Db_lundef=false -Drtsan=disabled -Dintegration_tests=false -Dbenchmarks=false \
+  -Dcpp_args=-gline-tables-only
 nice -n 19 meson compile -C build-tsan -j "$jobs" >build-tsan/compile.log 2>&1 &
 tsan_compile=$!
 run_suite build-test 1 --no-suite load --no-suite surface --no-suite long
