@@ -78,7 +78,8 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
                        [this, slot, generation](const SampleBuffer& take, std::uint32_t frames,
                                                 std::uint32_t content) {
                            stretch_.take_copied(slot, generation, take, frames, content);
-                       });
+                       },
+                       [this, slot] { stretch_.take_copy_failed(slot); });
                },
            .refused = [this](std::uint32_t slot,
                              const std::string& why) { stretch_refused(slot, why); }}) {

@@ -30,9 +30,11 @@ StretchWorker::StretchWorker(std::uint32_t slots, MemoryBudget& budget, Hooks ho
       installed_(slots),
       refused_(slots),
       copy_asked_(slots),
+      copy_retry_(slots),
       stretching_(std::make_unique<std::atomic<bool>[]>(slots)),
       dropped_(std::make_unique<std::atomic<bool>[]>(slots)),
-      copy_refused_(std::make_unique<std::atomic<std::uint32_t>[]>(slots)) {}
+      copy_refused_(std::make_unique<std::atomic<std::uint32_t>[]>(slots)),
+      copy_failed_(std::make_unique<std::atomic<bool>[]>(slots)) {}
 
 StretchWorker::~StretchWorker() {
     stop();
@@ -112,6 +114,12 @@ void StretchWorker::take_copied(std::uint32_t slot, std::uint64_t generation,
     wake();
 }
 
+void StretchWorker::take_copy_failed(std::uint32_t slot) {
+    if (slot >= sources_.size()) return;
+    copy_failed_[slot] = true;
+    wake();
+}
+
 void StretchWorker::forget_copy(std::uint32_t slot) {
     std::lock_guard lock(mutex_);
     Source& s = sources_[slot];
@@ -181,8 +189,13 @@ std::vector<StretchWorker::Want> StretchWorker::wanted() const {
 }
 
 void StretchWorker::ask_copy(std::uint32_t slot, const Key& key) {
+    if (copy_failed_[slot].exchange(false)) {
+        copy_asked_[slot] = Key{};
+        copy_retry_[slot] = std::chrono::steady_clock::now() + kCopyRetry;
+    }
     const Key& asked = copy_asked_[slot];
     if (asked.generation == key.generation && asked.content == key.content) return;
+    if (std::chrono::steady_clock::now() < copy_retry_[slot]) return;
     copy_asked_[slot] = key;
     hooks_.copy_take(slot, key.generation);
 }

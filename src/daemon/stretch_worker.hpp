@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,6 +84,10 @@ class StretchWorker {
     // content `content` (0: it changed as it was copied). Copied here (within the budget).
     void take_copied(std::uint32_t slot, std::uint64_t generation, const SampleBuffer& take,
                      std::uint32_t frames, std::uint32_t content);
+    // Take thread: that copy could not be made (the take went, JACK is away): asked again after
+    // kCopyRetry, so that a slot is not left waiting once JACK is back.
+    void take_copy_failed(std::uint32_t slot);
+    static constexpr auto kCopyRetry = std::chrono::seconds(1);
     // Something a rendering depends on may have changed: look now rather than at the next poll.
     void wake();
     // The engine was told to drop the slot's rendering (another stretch mode): a later return
@@ -146,11 +151,13 @@ class StretchWorker {
     std::vector<Key> installed_;
     std::vector<Key> refused_;
     std::vector<Key> copy_asked_;  // the take content each slot's copy was last asked for
-    std::uint32_t next_ = 0;       // where the search for the next render starts (fairness)
+    std::vector<std::chrono::steady_clock::time_point> copy_retry_;  // not asked before
+    std::uint32_t next_ = 0;  // where the search for the next render starts (fairness)
     std::unique_ptr<std::atomic<bool>[]> stretching_;
     std::unique_ptr<std::atomic<bool>[]> dropped_;
     // The take content whose copy the budget refused (take thread stores, stretch thread reads).
     std::unique_ptr<std::atomic<std::uint32_t>[]> copy_refused_;
+    std::unique_ptr<std::atomic<bool>[]> copy_failed_;  // take thread sets, stretch thread takes
     std::atomic<bool> stopping_{false};
     std::atomic<std::uint64_t> done_{0};
     std::atomic<std::uint64_t> refused_count_{0};

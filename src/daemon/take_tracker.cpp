@@ -41,10 +41,17 @@ std::optional<std::filesystem::path> TakeTracker::kept_file(const Mirror::Slot& 
 
 void TakeTracker::copy(
     std::uint32_t slot, std::uint64_t generation,
-    std::function<void(const SampleBuffer&, std::uint32_t, std::uint32_t)> copied) {
+    std::function<void(const SampleBuffer&, std::uint32_t, std::uint32_t)> copied,
+    std::function<void()> failed) {
     if (!keeper_) return;
-    TakeJob job{slot, generation, {}, false, [slot](const std::string& why, std::uint32_t) {
-                    if (!why.empty()) spdlog::debug("slot {}: take not copied: {}", slot, why);
+    TakeJob job{slot,
+                generation,
+                {},
+                false,
+                [slot, failed = std::move(failed)](const std::string& why, std::uint32_t) {
+                    if (why.empty()) return;
+                    spdlog::debug("slot {}: take not copied: {}", slot, why);
+                    failed();
                 }};
     job.copied = std::move(copied);
     keeper_->save(std::move(job));

@@ -47,9 +47,10 @@ class TakeTracker {
     // loaded is not looperd's to delete.
     std::optional<std::filesystem::path> kept_file(const Mirror::Slot& s) const;
     // A copy of the slot's take as it is now, for the stretch thread: `copied` is called on the
-    // take thread (TakeJob::copied), nothing if the slot holds no take. Needs can_save().
+    // take thread (TakeJob::copied), or `failed` (no take, JACK away). Needs can_save().
     void copy(std::uint32_t slot, std::uint64_t generation,
-              std::function<void(const SampleBuffer&, std::uint32_t, std::uint32_t)> copied);
+              std::function<void(const SampleBuffer&, std::uint32_t, std::uint32_t)> copied,
+              std::function<void()> failed);
     // Deletes a kept file, in order with the saves asked before.
     void forget(const std::filesystem::path& file);
     // Housekeeping thread: an engine event about takes or snapshots.

@@ -96,14 +96,15 @@ class StretchWorkerTest : public ::testing::Test {
             if (c.kind == CommandKind::snapshot) ++n;
         return n;
     }
+    SampleBuffer* lent(std::size_t k) {
+        std::lock_guard lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& c : commands_)
+            if (c.kind == CommandKind::snapshot && n++ == k) return c.buffer;
+        return nullptr;
+    }
     void answer_snapshot(std::size_t k, std::uint32_t frames, std::uint32_t content) {
-        SampleBuffer* lent = nullptr;
-        {
-            std::lock_guard lock(mutex_);
-            std::size_t n = 0;
-            for (const auto& c : commands_)
-                if (c.kind == CommandKind::snapshot && n++ == k) lent = c.buffer;
-        }
+        SampleBuffer* lent = this->lent(k);
         ASSERT_NE(lent, nullptr);
         for (std::uint32_t c = 0; c < 2; ++c)
             for (std::uint32_t i = 0; i < frames; ++i)
@@ -210,7 +211,11 @@ TEST_F(StretchWorkerTest, ATakeIsRenderedFromACopyOfItAfterEachChange) {
     send("/clock/tempo", {OscArg::float32(90.0F)});
     ASSERT_TRUE(test::wait_until([&] { return snapshots() == 1; }));
     EXPECT_TRUE(controller_->stretching(0)) << "waiting for the copy";
-    answer_snapshot(0, 96000, 7);
+    // The copy refused (the engine away, say): asked again a second later.
+    controller_->engine_event(Event{EventKind::snapshot_refused, 0, lent(0)});
+    ASSERT_TRUE(test::wait_until([&] { return snapshots() == 2; }));
+    EXPECT_TRUE(controller_->stretching(0));
+    answer_snapshot(1, 96000, 7);
     ASSERT_TRUE(test::wait_until([&] { return rendered_contents().size() == 1; }));
     EXPECT_EQ(rendered_contents()[0], 7U);
     EXPECT_EQ(renderings(0).back(), 128000U);
@@ -220,20 +225,20 @@ TEST_F(StretchWorkerTest, ATakeIsRenderedFromACopyOfItAfterEachChange) {
     take_content_ = 0;
     take_event(EventKind::overdub_started);
     std::this_thread::sleep_for(300ms);
-    EXPECT_EQ(snapshots(), 1U);
+    EXPECT_EQ(snapshots(), 2U);
     EXPECT_FALSE(controller_->stretching(0));
     take_content_ = 8;
     take_event(EventKind::overdub_ended);
     // The take thread also keeps nothing here (no takes directory): the next snapshot is ours.
-    ASSERT_TRUE(test::wait_until([&] { return snapshots() == 2; }));
+    ASSERT_TRUE(test::wait_until([&] { return snapshots() == 3; }));
     // A copy that raced a change (content 0) is not rendered; the next settled one is.
-    answer_snapshot(1, 96000, 0);
+    answer_snapshot(2, 96000, 0);
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(rendered_contents().size(), 1U);
     take_content_ = 9;
     take_event(EventKind::undo_done);
-    ASSERT_TRUE(test::wait_until([&] { return snapshots() == 3; }));
-    answer_snapshot(2, 96000, 9);
+    ASSERT_TRUE(test::wait_until([&] { return snapshots() == 4; }));
+    answer_snapshot(3, 96000, 9);
     ASSERT_TRUE(test::wait_until([&] { return rendered_contents().size() == 2; }));
     EXPECT_EQ(rendered_contents()[1], 9U);
 
