@@ -8,8 +8,8 @@
 #  2. unit and guard tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #  3. the threaded unit tests (controller + loader thread, rings) under ThreadSanitizer;
 #  4. every libFuzzer target for 60 s (in parallel), after replaying its regression inputs;
-#  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64, armhf and i386,
-#     natively where the kernel runs them, else under qemu-user; beside them the long tests
+#  5. cross builds (scripts/cross-test.sh): unit and guard tests for arm64 and armhf (the
+#     Raspberry Pi's), under qemu-user where the kernel cannot run them; beside them the long tests
 #     (ten minutes of Link rigs looping);
 #     After cross-test.sh, beside the same long tests, the Debian package (scripts/build-deb.sh)
 #     is built and checked by lintian for amd64, arm64 and armhf;
@@ -147,15 +147,18 @@ else
     status=1
 fi
 
-stage "cross builds: arm64, armhf and i386 (natively where the kernel can, else qemu-user); ten minutes of Link rigs looping beside them"
+stage "cross builds: arm64 and armhf (natively where the kernel can, else qemu-user); ten minutes of Link rigs looping beside them"
 # The long tests (suite long: three rigs looping in one Link session for ten minutes) mostly
 # wait: they run beside the cross builds, which take the idle CPU at the lowest priority.
 meson test -C build-test --no-rebuild --print-errorlogs --suite long --logbase long \
   >build-test/long.log 2>&1 &
 long_tests=$!
 # scripts/cross-test.sh adds the foreign architectures and installs their packages itself.
-if ! nice -n 19 scripts/cross-test.sh arm64 armhf i386; then status=1; fi
-for arch in arm64 armhf i386; do junit_files+=("build-$arch/meson-logs/testlog.junit.xml"); done
+# i386 is left to a developer's run (docs/building.md#why-i386): on a kernel without 32-bit
+# support it costs CI about 7 minutes (a 278 s build and 146 s of tests under qemu-i386), and
+# armhf covers the 32-bit class of bugs here.
+if ! nice -n 19 scripts/cross-test.sh arm64 armhf; then status=1; fi
+for arch in arm64 armhf; do junit_files+=("build-$arch/meson-logs/testlog.junit.xml"); done
 # The Debian package for each architecture, built from a copy of the tree and checked by lintian
 # (errors and warnings fail). Each build's log is build-deb/<arch>.log; lintian's part and the
 # time are printed, the whole log only when it fails. One test case each in the summary.
