@@ -62,6 +62,12 @@ void StretchWorker::let_go(SampleBuffer* b) {
     budget_.release(bytes);
 }
 
+std::string StretchWorker::over_budget(const std::string& what, std::uint64_t bytes) const {
+    return fmt::format("{} {:.1f} MiB; the memory budget has {:.1f} MiB free (--memory-budget)",
+                       what, static_cast<double>(bytes) / 1048576.0,
+                       static_cast<double>(budget_.limit() - budget_.used()) / 1048576.0);
+}
+
 void StretchWorker::source_loaded(std::uint32_t slot, SampleBuffer* buffer,
                                   std::uint64_t generation) {
     {
@@ -96,11 +102,7 @@ void StretchWorker::take_copied(std::uint32_t slot, std::uint64_t generation,
         copy_refused_[slot] = content;
         wake();
         refused_count_.fetch_add(1);
-        hooks_.refused(
-            slot, fmt::format("stretching the take needs a copy of it, {:.1f} MiB; "
-                              "the memory budget has {:.1f} MiB free (--memory-budget)",
-                              static_cast<double>(bytes) / 1048576.0,
-                              static_cast<double>(budget_.limit() - budget_.used()) / 1048576.0));
+        hooks_.refused(slot, over_budget("stretching the take needs a copy of it,", bytes));
         return;
     }
     auto copy = std::make_unique<SampleBuffer>(2, frames, hooks_.sample_rate());
@@ -176,14 +178,10 @@ std::vector<StretchWorker::Want> StretchWorker::wanted() const {
         if (s.take) {
             k.content = hooks_.take_content(static_cast<std::uint32_t>(n));
             w.wait = k.content == 0;
-            w.copy = !w.wait &&
-                     (sources_[n].buffer == nullptr || sources_[n].generation != s.generation ||
-                      sources_[n].content != k.content);
+            w.copy = !w.wait && !sources_[n].holds(s.generation, k.content);
             continue;
         }
-        if (sources_[n].buffer == nullptr || sources_[n].generation != s.generation ||
-            sources_[n].content != 0)
-            k.frames = 0;  // the sample is not here (yet): nothing to render
+        if (!sources_[n].holds(s.generation, 0)) k.frames = 0;  // the sample is not here (yet)
     }
     return out;
 }
@@ -262,10 +260,8 @@ void StretchWorker::render(std::uint32_t slot, const Key& key) {
     SampleBuffer* source = nullptr;
     {
         std::lock_guard lock(mutex_);
+        if (!sources_[slot].holds(key.generation, key.content)) return;
         source = sources_[slot].buffer;
-        if (!source || sources_[slot].generation != key.generation ||
-            sources_[slot].content != key.content)
-            return;
         source->hold();
     }
     const std::uint64_t bytes = std::uint64_t{source->channels()} * key.frames * sizeof(float);
@@ -275,10 +271,7 @@ void StretchWorker::render(std::uint32_t slot, const Key& key) {
         stretching_[slot] = false;
         refused_count_.fetch_add(1);
         hooks_.refused(
-            slot, fmt::format("stretching to {} frames needs {:.1f} MiB; the memory "
-                              "budget has {:.1f} MiB free (--memory-budget)",
-                              key.frames, static_cast<double>(bytes) / 1048576.0,
-                              static_cast<double>(budget_.limit() - budget_.used()) / 1048576.0));
+            slot, over_budget(fmt::format("stretching to {} frames needs", key.frames), bytes));
         return;
     }
     // Stale as soon as what it is for changes: checked between blocks of the render, cheaply

@@ -130,6 +130,10 @@ class StretchWorker {
         SampleBuffer* buffer = nullptr;
         std::uint64_t generation = 0;
         std::uint32_t content = 0;  // a take's copy; 0: the sample
+        // Holds the frames of that load (and take content).
+        bool holds(std::uint64_t g, std::uint32_t c) const {
+            return buffer != nullptr && generation == g && content == c;
+        }
     };
 
     void round();
@@ -141,6 +145,8 @@ class StretchWorker {
     // Renders the slot's rendering for `key`; false if it went stale or was refused.
     void render(std::uint32_t slot, const Key& key);
     void let_go(SampleBuffer* b);
+    // The refusal's words for `what` needing `bytes` more than the budget has.
+    std::string over_budget(const std::string& what, std::uint64_t bytes) const;
 
     MemoryBudget& budget_;
     Hooks hooks_;
