@@ -269,7 +269,10 @@ class LinkRigs : public IntegrationTest {
             ASSERT_NO_FATAL_FAILURE(wait_peers(k, rigs));  // the peer and the other rigs
             EXPECT_NEAR(wait_status(
                             k, "tempo", [](double v) { return std::abs(v - kBpm) < 0.01; }, 10s),
-                        kBpm, 0.01);
+                        kBpm, 0.01)
+                << rigs_[k].name << ": the test's peer is at "
+                << peer_->captureAppSessionState().tempo() << " BPM with " << peer_->numPeers()
+                << " peers";
         }
     }
 
@@ -563,17 +566,21 @@ TEST_F(LinkRigs, ThirtyPeersJoiningAtOnceAreCountedFollowedAndForgotten) {
     const std::size_t members = joined();
     std::cout << members << " of the 30 newcomers joined the session\n";
     ASSERT_GT(members, 0U) << "no newcomer joined the session";
-    // Every rig counts exactly the peers in its session.
+    // Every rig counts exactly the peers the test's own Link peer counts in the session (the
+    // three rigs and the newcomers that joined; a rig counts the other two and the test's peer).
+    // Not the phase check above: a newcomer measured on a loaded machine can be counted in the
+    // session while its phase is still a few milliseconds off, until Link measures it again.
     for (std::size_t k = 0; k < kRigs; ++k) {
         double expected = 0.0;  // a late newcomer may join meanwhile: counted when it has
         const double seen = wait_status(
             k, "link_peers",
             [&](double v) {
-                expected = static_cast<double>(kRigs + joined());
+                expected = static_cast<double>(peer_->numPeers());
                 return v == expected;
             },
             10s);
         EXPECT_EQ(seen, expected) << "rig-" << k;
+        EXPECT_GT(expected, static_cast<double>(kRigs)) << "rig-" << k;
     }
     // One of them changes the tempo: every rig follows.
     const auto member =
