@@ -57,7 +57,8 @@ for arch in "${archs[@]}"; do
   t=$(triplet_of "$arch")
   packages+=("g++-$t" "pkgconf:$arch"
     "libjack-jackd2-dev:$arch" "liblo7:$arch" "libsndfile1-dev:$arch" "libsamplerate0-dev:$arch"
-    "libspdlog-dev:$arch" "libfmt-dev:$arch" "libgtest-dev:$arch" "libtomlplusplus-dev:$arch")
+    "libspdlog-dev:$arch" "libfmt-dev:$arch" "libgtest-dev:$arch" "libtomlplusplus-dev:$arch"
+    "libhwy-dev:$arch")
 done
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }

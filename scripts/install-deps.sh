@@ -10,6 +10,8 @@ packages=(
   build-essential meson ninja-build pkg-config
   libjack-jackd2-dev jackd2 liblo-dev liblo-tools
   libsndfile1-dev libsamplerate0-dev
+  # Google Highway: the voices' SIMD kernel, its instruction set chosen at run time.
+  libhwy-dev
   libreaderwriterqueue-dev libspdlog-dev libtomlplusplus-dev
   libgtest-dev libbenchmark-dev
   # DNS-SD: announces the OSC service through avahi-daemon (optional at build time: meson's

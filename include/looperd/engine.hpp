@@ -122,6 +122,10 @@ class Engine {
 
     const EngineConfig& config() const noexcept { return config_; }
 
+    // Tests: voices interpolate with the scalar reference kernel instead of the vector one
+    // (interpolate.hpp), to compare the two. Call only while no audio thread runs.
+    void use_reference_voices(bool on) noexcept { reference_voices_ = on; }
+
     // Any thread; relaxed snapshots.
     std::uint32_t active_voices() const noexcept {
         return active_voices_.load(std::memory_order_relaxed);
@@ -369,6 +373,7 @@ class Engine {
     std::size_t scheduled_size_ = 0;
     // One chunk of one voice's source frames, per source channel, before gain and mapping.
     std::vector<float> scratch_;
+    bool reference_voices_ = false;
 
     std::atomic<std::uint32_t> active_voices_{0};
     std::atomic<std::uint64_t> dropped_commands_{0};

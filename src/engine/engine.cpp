@@ -8,6 +8,7 @@
 #include <string>
 
 #include "looperd/denormals.hpp"
+#include "looperd/interpolate.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace looperd {
@@ -85,6 +86,8 @@ Engine::Engine(const EngineConfig& config)
       telemetry_count_(config.slots, 0U),
       telemetry_newest_(config.slots, nullptr),
       telemetry_pending_(config.slots, 0U) {
+    // The interpolating kernel's instruction set is chosen here, not on the audio thread.
+    interpolate::prepare();
     midi_out_.resize(limits::kMaxMidiOutEventsPerBlock);
     midi_actions_.resize(limits::kMaxMidiActionsPerBlock);
     led_slots_.resize(config_.slots);

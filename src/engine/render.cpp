@@ -9,21 +9,10 @@
 #include <cmath>
 
 #include "looperd/engine.hpp"
+#include "looperd/interpolate.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace looperd {
-
-namespace {
-
-// 4-point, 3rd-order Hermite (Catmull-Rom) between y1 and y2; t = 0 returns y1 exactly.
-inline float hermite(float y0, float y1, float y2, float y3, float t) noexcept {
-    const float c1 = 0.5F * (y2 - y0);
-    const float c2 = y0 - 2.5F * y1 + 2.0F * y2 - 0.5F * y3;
-    const float c3 = 0.5F * (y3 - y0) + 1.5F * (y1 - y2);
-    return ((c3 * t + c2) * t + c1) * t + y1;
-}
-
-}  // namespace
 
 // Reads the next n source frames of a voice into scratch_ (channel c at c * chunk), handling
 // rate, direction, region, loop wrap and seam crossfade. Returns false once the voice ran out
@@ -96,7 +85,8 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
         }
         // Interpolating span: constant rate, away from the seam crossfade, the region's edge
         // and the buffer's ends, so no index needs clamping and no per-frame edge test is
-        // needed. Positions accumulate exactly as in the general path below (bit-identical).
+        // needed. Each frame's position is the span's start + k × rate (not added frame by
+        // frame as below): frames are independent, so several are read at a time.
         if (!v.rate.moving()) {
             double r = static_cast<double>(v.rate.value);
             // A rendering's rate in full: a float's rounding would add up to a frame of drift
@@ -123,41 +113,20 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
             }
             if (room >= 1.0) {
                 const std::uint32_t m = std::min(n - done, static_cast<std::uint32_t>(room));
-                // Pass 1 (serial: positions accumulate): the four taps of each frame, for up
-                // to two channels at a time. Pass 2 (vectorised): the cubic over the taps.
-                float frac[limits::kRenderChunkFrames];
-                float taps[2][4][limits::kRenderChunkFrames];
-                const double step = dir * r;
+                // Several frames at a time (interpolate.hpp); the scalar reference in tests
+                // that compare the two.
+                const auto kernel =
+                    reference_voices_ ? interpolate::hermite_reference : interpolate::hermite;
                 double p = v.position;
                 for (std::uint32_t c0 = 0; c0 < channels; c0 += 2) {
                     const bool pair = c0 + 1 < channels;
-                    const float* a = b.channel(c0);
-                    const float* z = b.channel(pair ? c0 + 1 : c0);
-                    p = v.position;
-                    for (std::uint32_t k = 0; k < m; ++k) {
-                        const auto i = static_cast<std::int64_t>(p);  // p > 0: truncation is floor
-                        frac[k] = static_cast<float>(p - static_cast<double>(i));
-                        const float* ya = a + (i - 1);
-                        const float* yz = z + (i - 1);
-                        taps[0][0][k] = ya[0];
-                        taps[0][1][k] = ya[1];
-                        taps[0][2][k] = ya[2];
-                        taps[0][3][k] = ya[3];
-                        taps[1][0][k] = yz[0];
-                        taps[1][1][k] = yz[1];
-                        taps[1][2][k] = yz[2];
-                        taps[1][3][k] = yz[3];
-                        p += step;
-                    }
-                    for (std::uint32_t h = 0; h < (pair ? 2U : 1U); ++h) {
-                        float* __restrict dst = scratch + (c0 + h) * chunk + done;
-                        const float* t0 = taps[h][0];
-                        const float* t1 = taps[h][1];
-                        const float* t2 = taps[h][2];
-                        const float* t3 = taps[h][3];
-                        for (std::uint32_t k = 0; k < m; ++k)
-                            dst[k] = hermite(t0[k], t1[k], t2[k], t3[k], frac[k]);
-                    }
+                    p = kernel({.left = b.channel(c0),
+                                .right = pair ? b.channel(c0 + 1) : nullptr,
+                                .position = v.position,
+                                .step = dir * r,
+                                .frames = m,
+                                .out_left = scratch + c0 * chunk + done,
+                                .out_right = pair ? scratch + (c0 + 1) * chunk + done : nullptr});
                 }
                 v.position = p;
                 done += m;
@@ -196,10 +165,11 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
         const auto ot = static_cast<float>(other - static_cast<double>(o1));
         for (std::uint32_t c = 0; c < channels; ++c) {
             const float* s = b.channel(c);
-            float x = hermite(s[idx(i1 - 1)], s[idx(i1)], s[idx(i1 + 1)], s[idx(i1 + 2)], t);
+            float x =
+                interpolate::cubic(s[idx(i1 - 1)], s[idx(i1)], s[idx(i1 + 1)], s[idx(i1 + 2)], t);
             if (mix > 0.0F) {
-                const float y =
-                    hermite(s[idx(o1 - 1)], s[idx(o1)], s[idx(o1 + 1)], s[idx(o1 + 2)], ot);
+                const float y = interpolate::cubic(s[idx(o1 - 1)], s[idx(o1)], s[idx(o1 + 1)],
+                                                   s[idx(o1 + 2)], ot);
                 x = x * (1.0F - mix) + y * mix;
             }
             scratch[c * chunk + done] = x;

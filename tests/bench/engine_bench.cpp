@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "looperd/engine.hpp"
+#include "looperd/interpolate.hpp"
 #include "looperd/midi.hpp"
 #include "looperd/midi_commands.hpp"
 #include "looperd/sample_buffer.hpp"
@@ -547,4 +548,14 @@ BENCHMARK(BM_MidiCCsOneFrame)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchm
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// Which instruction set the voices' kernel runs on here (runtime dispatch: the build has no
+// -march), printed in the context above the table.
+int main(int argc, char** argv) {
+    looperd::interpolate::prepare();
+    benchmark::AddCustomContext("interpolate_target", looperd::interpolate::target());
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
