@@ -49,4 +49,8 @@ void prepare() noexcept;
 // The instruction set hermite() runs on, e.g. "AVX2", "NEON", "SSE4", "EMU128".
 const char* target() noexcept;
 
+// The instruction sets the kernel is built for, as Highway's target bits (HWY_AVX2, ...): the
+// tests run each that the CPU has.
+std::int64_t built_targets() noexcept;
+
 }  // namespace looperd::interpolate

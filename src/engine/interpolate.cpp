@@ -166,5 +166,10 @@ const char* target() noexcept {
     return HWY_DYNAMIC_DISPATCH(TargetName)();
 }
 
+// HWY_TARGETS as this file sees it: without the targets disabled above.
+std::int64_t built_targets() noexcept {
+    return HWY_TARGETS;
+}
+
 }  // namespace looperd::interpolate
 #endif  // HWY_ONCE

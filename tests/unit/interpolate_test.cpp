@@ -26,12 +26,16 @@ using test::EngineHarness;
 
 constexpr float kTolerance = 1e-6F;
 
-// Runs `body` once per instruction set Highway built the kernel for and this CPU runs, with
+// Runs `body` once per instruction set the kernel is built for and this CPU runs, with
 // the dispatch pointed at it; returns their names. Leaves the dispatch as it found it.
 template <typename Body>
 std::vector<std::string> for_each_target(Body body) {
     std::vector<std::string> names;
-    for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    std::vector<std::int64_t> targets;
+    for (std::int64_t bits = hwy::SupportedTargets() & interpolate::built_targets(); bits != 0;
+         bits &= bits - 1)
+        targets.push_back(bits & -bits);
+    for (const std::int64_t target : targets) {
         hwy::SetSupportedTargetsForTest(target);
         hwy::GetChosenTarget().Update(hwy::SupportedTargets());
         const std::string name = hwy::TargetName(target);
