@@ -40,9 +40,10 @@ HWY_INLINE V Cubic(D d, V y0, V y1, V y2, V y3, V t) {
     return hn::Add(hn::Mul(hn::Add(hn::Mul(hn::Add(hn::Mul(c3, t), c2), t), c1), t), y1);
 }
 
-// Without a vector unit (HWY_EMU128, HWY_SCALAR: a 32-bit ARM userland without NEON), the
-// frames are read one at a time, as the last frames of a span are everywhere.
-#if HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+// Without a vector unit (HWY_EMU128, HWY_SCALAR), or without vectors of doubles for the
+// positions (32-bit ARM's NEON), the frames are read one at a time, as the last frames of a
+// span are everywhere.
+#if HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR && HWY_HAVE_FLOAT64
 // One channel of up to 8 frames (a vector of d's lanes, 4 or 8): each frame's four taps are
 // one unaligned load of 4 floats (no gathers: slow on many CPUs), and four frames' loads are
 // transposed into four vectors of one tap each, per 128-bit block.
@@ -75,7 +76,7 @@ HWY_INLINE V Channel(D d, const float* HWY_RESTRICT src, const std::int32_t* fir
 
 double HermiteSpan(const Span& s) {
     std::uint32_t k = 0;
-#if HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+#if HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR && HWY_HAVE_FLOAT64
     // Whole parts in 32 bits: a span past 2^31 frames (12 hours at 48 kHz) is read one frame at
     // a time below.
     constexpr double kNarrow = 2147483000.0;
