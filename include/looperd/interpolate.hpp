@@ -32,6 +32,19 @@ struct Span {
     float* out_right = nullptr;
 };
 
+// Frame k of the span, read at position p, on its own (the scalar path, and the last frames
+// of the vector one).
+inline void read_frame(const Span& s, std::uint32_t k, double p) noexcept {
+    const auto i = static_cast<std::int64_t>(p);  // p > 0: truncation is floor
+    const auto t = static_cast<float>(p - static_cast<double>(i));
+    const float* a = s.left + (i - 1);
+    s.out_left[k] = cubic(a[0], a[1], a[2], a[3], t);
+    if (s.right != nullptr) {
+        const float* z = s.right + (i - 1);
+        s.out_right[k] = cubic(z[0], z[1], z[2], z[3], t);
+    }
+}
+
 // Interpolates the span; returns the position after its last frame (position + frames × step).
 // Each frame's position is computed on its own, so frames are independent of each other.
 // Audio thread: no allocation, no lock, no system call (the target is chosen by prepare()).

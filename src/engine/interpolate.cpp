@@ -112,17 +112,7 @@ double HermiteSpan(const Span& s) {
     }
 #endif
     // The last frames, fewer than a vector: the same arithmetic one at a time.
-    for (; k < s.frames; ++k) {
-        const double p = s.position + static_cast<double>(k) * s.step;
-        const auto i = static_cast<std::int64_t>(p);
-        const auto t = static_cast<float>(p - static_cast<double>(i));
-        const float* a = s.left + (i - 1);
-        s.out_left[k] = cubic(a[0], a[1], a[2], a[3], t);
-        if (s.right != nullptr) {
-            const float* z = s.right + (i - 1);
-            s.out_right[k] = cubic(z[0], z[1], z[2], z[3], t);
-        }
-    }
+    for (; k < s.frames; ++k) read_frame(s, k, s.position + static_cast<double>(k) * s.step);
     return s.position + static_cast<double>(s.frames) * s.step;
 }
 
@@ -146,14 +136,7 @@ double hermite(const Span& span) noexcept {
 double hermite_reference(const Span& s) noexcept {
     double p = s.position;
     for (std::uint32_t k = 0; k < s.frames; ++k) {
-        const auto i = static_cast<std::int64_t>(p);  // p > 0: truncation is floor
-        const auto t = static_cast<float>(p - static_cast<double>(i));
-        const float* a = s.left + (i - 1);
-        s.out_left[k] = cubic(a[0], a[1], a[2], a[3], t);
-        if (s.right != nullptr) {
-            const float* z = s.right + (i - 1);
-            s.out_right[k] = cubic(z[0], z[1], z[2], z[3], t);
-        }
+        read_frame(s, k, p);
         p += s.step;
     }
     return p;
