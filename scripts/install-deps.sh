@@ -5,7 +5,8 @@
 # Debian 12 (bookworm) or Raspberry Pi OS 12. Uses sudo when not run as root.
 set -euo pipefail
 
-# Usage: install-deps.sh [--test]   (--test adds what the test suite needs besides the build)
+# Usage: install-deps.sh [--test] [--bench]   (--test adds what the test suite needs besides the
+# build; --bench the players scripts/bench-peers.sh measures looperd beside)
 packages=(
   build-essential meson ninja-build pkg-config
   libjack-jackd2-dev jackd2 liblo-dev liblo-tools
@@ -24,7 +25,20 @@ packages=(
   # meson's rubberband feature; GPLv2+, see README.md).
   librubberband-dev
 )
-if [ "${1:-}" = "--test" ]; then
+test_deps=0
+bench_deps=0
+for arg in "$@"; do
+  case $arg in
+    --test) test_deps=1 ;;
+    --bench) bench_deps=1 ;;
+    *) echo "install-deps.sh: unknown argument '$arg' (--test, --bench)" >&2; exit 2 ;;
+  esac
+done
+if [ "$bench_deps" = 1 ]; then
+  # SuperCollider's server and SooperLooper, measured beside looperd; python3 speaks OSC to them.
+  packages+=(supercollider-server sooperlooper python3)
+fi
+if [ "$test_deps" = 1 ]; then
   # clang 19 builds the ThreadSanitizer pass: moodycamel's queue annotates its fences for
   # TSan only under clang. Its runtime package also carries RealtimeSanitizer's runtime for
   # the audio-thread guard (x86_64).
