@@ -40,7 +40,7 @@ medians = [b for b in report["benchmarks"] if b.get("aggregate_name") == "median
 failed = [b for b in report["benchmarks"] if b.get("error_occurred")]
 print()
 if medians:
-    print(f"medians of {medians[0]['repetitions']} repetitions; block = 128 frames at 48 kHz (2.667 ms)")
+    print(f"medians of {medians[0]['repetitions']} repetitions; blocks of 128 frames at 48 kHz (2.667 ms) unless the name ends in 32 (0.667 ms)")
     print(f"{'benchmark':<20} {'voices':>6} {'us/block':>9} {'ns/voice-frame':>15} {'% of block':>11}")
 for b in medians:
     name = b["run_name"].split("/")[0].removeprefix("BM_")
@@ -51,7 +51,8 @@ for b in medians:
         continue
     voices = int(b["voices"])
     ns = b["ns_per_voice_frame"]
-    print(f"{name:<20} {voices:>6} {ns * voices * 128 / 1000:>9.2f} {ns:>15.3f} {b['block_pct']:>11.3f}")
+    frames = int(b.get("frames", 128))
+    print(f"{name:<20} {voices:>6} {ns * voices * frames / 1000:>9.2f} {ns:>15.3f} {b['block_pct']:>11.3f}")
 for b in failed:
     print(f"FAILED {b['name']}: {b.get('error_message', '')}")
 sys.exit(1 if failed else 0)

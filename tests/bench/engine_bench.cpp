@@ -7,8 +7,9 @@
 // cache and flatter the figures). One benchmark iteration is one block.
 //
 // Counters, from the CPU time of the benchmark thread (see ThreadCpuTimer for why):
-//   ns_per_voice_frame  block time / (voices * 128); one voice-frame is two channels
-//   block_pct           block time / block period (128 / 48000 s = 2.667 ms) * 100
+//   ns_per_voice_frame  block time / (voices * frames); one voice-frame is two channels
+//   block_pct           block time / block period (frames / 48000 s; 2.667 ms for 128) * 100
+//   frames              frames per block: 128, or 32 in the *32 rows
 //
 // The Midi* rows time the same looping voices with 64 MIDI events in every block (see
 // run_midi); their counters are per block and per looping voice, as above.
@@ -146,8 +147,11 @@ class Rig {
             send({CommandKind::play, s, 1.0F, 0, nullptr});
     }
 
+    // Blocks of `frames` (at most kBlock) from now on: the small-period rows.
+    void set_block(std::uint32_t frames) noexcept { block_ = std::min(frames, kBlock); }
+
     void process() noexcept {
-        engine_->process(outputs_, kBlock);
+        engine_->process(outputs_, block_);
         benchmark::DoNotOptimize(left_.data());
         benchmark::DoNotOptimize(right_.data());
         benchmark::ClobberMemory();
@@ -213,6 +217,7 @@ class Rig {
     std::vector<float> left_;
     std::vector<float> right_;
     float* outputs_[kOutputs] = {};
+    std::uint32_t block_ = kBlock;
 };
 
 // Starts every voice looping; reports an error on `state` if they are not all playing.
@@ -230,20 +235,23 @@ bool start_looping(Rig& rig, benchmark::State& state) {
     return true;
 }
 
-void set_counters(benchmark::State& state, std::uint32_t voices, double total_ns) {
+void set_counters(benchmark::State& state, std::uint32_t voices, double total_ns,
+                  std::uint32_t block = kBlock) {
     const double iterations = static_cast<double>(state.iterations());
     if (iterations == 0) return;
     const double block_ns = total_ns / iterations;
     state.counters["voices"] = voices;
-    state.counters["ns_per_voice_frame"] = block_ns / (static_cast<double>(voices) * kBlock);
-    state.counters["block_pct"] = block_ns / kBlockPeriodNs * 100.0;
+    state.counters["frames"] = block;
+    state.counters["ns_per_voice_frame"] = block_ns / (static_cast<double>(voices) * block);
+    state.counters["block_pct"] = block_ns / (kBlockPeriodNs * block / kBlock) * 100.0;
 }
 
-// Steady state: every voice loops at unity gain, no ramps, no commands. The fast path.
-void BM_Looping(benchmark::State& state) {
+// Every voice looping with `playback`, in blocks of `block` frames, timed.
+void run_looping(benchmark::State& state, Playback playback, std::uint32_t block) {
     const auto voices = static_cast<std::uint32_t>(state.range(0));
-    Rig rig(voices, looperd::limits::kDefaultFadeMs);
+    Rig rig(voices, looperd::limits::kDefaultFadeMs, playback);
     if (!start_looping(rig, state)) return;
+    rig.set_block(block);
 
     ThreadCpuTimer timer;
     timer.start();
@@ -251,7 +259,18 @@ void BM_Looping(benchmark::State& state) {
     timer.stop();
 
     if (rig.engine().active_voices() != voices) state.SkipWithError("voices stopped looping");
-    set_counters(state, voices, timer.total_ns());
+    set_counters(state, voices, timer.total_ns(), block);
+}
+
+// Steady state: every voice loops at unity gain, no ramps, no commands. The fast path.
+void BM_Looping(benchmark::State& state) {
+    run_looping(state, {}, kBlock);
+}
+
+// The same in 32-frame blocks (0.667 ms), as players who want low latency run JACK: the
+// per-block work (commands, telemetry, meters) is spread over a quarter of the frames.
+void BM_Looping32(benchmark::State& state) {
+    run_looping(state, {}, 32);
 }
 
 // Rate 1.01 and pan 0.3 on every voice: the interpolating path (cubic Hermite per frame and
@@ -289,21 +308,19 @@ bool renders_playback(Playback playback) {
 }
 
 void BM_Interpolating(benchmark::State& state) {
-    const auto voices = static_cast<std::uint32_t>(state.range(0));
     if (!renders_playback(kInterpolating)) {
         state.SkipWithError("rate or pan did not reach the rendered frames");
         return;
     }
-    Rig rig(voices, looperd::limits::kDefaultFadeMs, kInterpolating);
-    if (!start_looping(rig, state)) return;
+    run_looping(state, kInterpolating, kBlock);
+}
 
-    ThreadCpuTimer timer;
-    timer.start();
-    for (auto _ : state) rig.process();
-    timer.stop();
-
-    if (rig.engine().active_voices() != voices) state.SkipWithError("voices stopped looping");
-    set_counters(state, voices, timer.total_ns());
+void BM_Interpolating32(benchmark::State& state) {
+    if (!renders_playback(kInterpolating)) {
+        state.SkipWithError("rate or pan did not reach the rendered frames");
+        return;
+    }
+    run_looping(state, kInterpolating, 32);
 }
 
 // Gain ramps running on every voice: set_gain for every slot before every block. The
@@ -537,6 +554,13 @@ BENCHMARK(BM_Interpolating)
     ->Arg(256)
     ->Arg(1024)
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Looping32)
+    ->ArgName("voices")
+    ->Arg(16)
+    ->Arg(64)
+    ->Arg(256)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Interpolating32)->ArgName("voices")->Arg(256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GainRamps)->ArgName("voices")->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Releasing)->ArgName("voices")->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MidiIdle)->ArgName("voices")->Arg(64)->Arg(256)->Unit(benchmark::kMicrosecond);
