@@ -154,8 +154,10 @@ start_looperd() {
 }
 start_scsynth() {
   local n=$1 rate=$2
+  # Its control block (-z, 64 frames by default) no longer than the JACK period: with a longer
+  # one, scsynth at 32-frame periods does not render (its CPU stays flat with the voices).
   SC_JACK_DEFAULT_OUTPUTS="" scsynth -u 19957 -i 0 -o 2 -n 4096 -b 4096 -a 4096 -m 65536 \
-    -l 1 >"$work/scsynth.log" 2>&1 &
+    -z "$((period < 64 ? period : 64))" -l 1 >"$work/scsynth.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_port SuperCollider || { tail "$work/scsynth.log"; return 1; }
   echo "/d_load s $PWD/scripts/bench/looperdBenchVoice.scsyndef" | osc 19957 --await /done 1
