@@ -1307,14 +1307,6 @@ std::vector<float> render_voice(const std::vector<float>& source, std::uint32_t 
     return tl.out(0);
 }
 
-std::vector<float> noise_vector(std::uint32_t n, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(-0.9F, 0.9F);
-    std::vector<float> x(n);
-    for (auto& v : x) v = d(rng);
-    return x;
-}
-
 std::vector<float> dc_ish_vector(std::uint32_t n, double hz) {
     std::vector<float> x(n);
     for (std::uint32_t i = 0; i < n; ++i)
@@ -1323,7 +1315,7 @@ std::vector<float> dc_ish_vector(std::uint32_t n, double hz) {
 }
 
 TEST(EngineRate, RateTwoAndPitchTwelveAreBitIdentical) {
-    const auto x = noise_vector(3000, 28);
+    const auto x = looperd::test::noise_vector(3000, 28);
     const auto by_rate = render_voice(x, 4000, {{CommandKind::set_rate, 2.0F}});
     const auto by_pitch = render_voice(x, 4000, {{CommandKind::set_pitch, 12.0F}});
     EXPECT_TRUE(frames_equal(by_pitch, 0, 4000, [&](auto k) { return by_rate[k]; }));
@@ -1334,7 +1326,7 @@ TEST(EngineRate, RateTwoAndPitchTwelveAreBitIdentical) {
 }
 
 TEST(EngineRate, AnEffectiveRateOfOneIsBitExact) {
-    const auto x = noise_vector(3000, 29);
+    const auto x = looperd::test::noise_vector(3000, 29);
     const auto back =
         render_voice(x, 3200, {{CommandKind::set_rate, 2.0F}, {CommandKind::set_rate, 1.0F}});
     EXPECT_TRUE(frames_equal(back, 0, 3000, [&](auto k) { return x[k]; }));

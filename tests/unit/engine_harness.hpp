@@ -48,6 +48,16 @@ struct Retirement {
     std::uint32_t active_voices = 0;  // voices still active at that moment
 };
 
+// Noise in ±0.9, uniform, a fixed sequence per seed, for tests that read source frames
+// directly rather than through a buffer.
+inline std::vector<float> noise_vector(std::size_t frames, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(-0.9F, 0.9F);
+    std::vector<float> x(frames);
+    for (auto& v : x) v = d(rng);
+    return x;
+}
+
 // Planar copy of rendered output: out[channel][frame].
 using Planar = std::vector<std::vector<float>>;
 

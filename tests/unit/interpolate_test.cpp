@@ -48,14 +48,6 @@ std::vector<std::string> for_each_target(Body body) {
     return names;
 }
 
-std::vector<float> noise(std::size_t frames, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> value(-0.95F, 0.95F);
-    std::vector<float> v(frames);
-    for (auto& x : v) x = value(rng);
-    return v;
-}
-
 struct SpanRun {
     std::vector<float> left, right;
     double end = 0.0;
@@ -81,8 +73,8 @@ SpanRun run_span(double (*kernel)(const interpolate::Span&), const std::vector<f
 // the position is coarsest among the buffers a rig holds).
 TEST(Interpolate, EveryTargetMatchesTheScalarReference) {
     constexpr std::size_t kFrames = 2'100'000;
-    const auto a = noise(kFrames, 1);
-    const auto z = noise(kFrames, 2);
+    const auto a = test::noise_vector(kFrames, 1);
+    const auto z = test::noise_vector(kFrames, 2);
     std::mt19937 rng(3);
     std::uniform_int_distribution<std::uint32_t> length(1, 128);
     std::uniform_real_distribution<double> log_rate(std::log(0.125), std::log(8.0));
@@ -135,8 +127,8 @@ TEST(Interpolate, EveryTargetMatchesTheScalarReference) {
 // step frame by frame and multiplying it out give the same positions: then the math is the same
 // and the outputs are bit for bit the same, on every target.
 TEST(Interpolate, ExactPositionsGiveBitIdenticalFrames) {
-    const auto a = noise(4096, 4);
-    const auto z = noise(4096, 5);
+    const auto a = test::noise_vector(4096, 4);
+    const auto z = test::noise_vector(4096, 5);
     for_each_target([&](const std::string& name) {
         for (const double step : {1.0, 0.5, 1.25, 2.0, 0.125, -1.0, -0.75, 3.5}) {
             for (const std::uint32_t n : {1U, 3U, 8U, 17U, 128U}) {
