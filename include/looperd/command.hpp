@@ -100,6 +100,16 @@ enum class CommandKind : std::uint8_t {
                        // drops the rendering). `content`: for a take, the take's content it
                        // was rendered from (snapshot_done's); the engine drops a rendering
                        // whose take has changed since. 0: rendered from a sample
+    // Recording's memory on demand (docs/recording.md#memory): engine-wide, made off the audio
+    // thread when RecorderPool publishes that it wants them; `buffer` is owned by the engine
+    // from then (an unusable one is retired at once)
+    assign_record_buffer,   // `buffer`: 2 channels, capacity max_record_frames, prefaulted; a
+                            // recorder without memory takes it, and presses waiting start
+    assign_undo_block,      // `buffer`: 1 channel of RecorderPool::undo_block_floats(n) floats
+                            // for the next block n, prefaulted; its chunks join the undo arena
+    record_memory_refused,  // no memory can be had (--memory-budget): every press or take load
+                            // waiting for a record buffer is answered (record_memory_refused,
+                            // take_load_refused)
 };
 
 // What a slot's light shows, one state at a time (docs/midi.md#lights has the precedence).
@@ -139,6 +149,14 @@ struct Command {
 };
 
 static_assert(std::is_trivially_copyable_v<Command>);
+
+// Commands whose buffer the engine owns once sent: a refused one hands it straight back
+// (buffer_retired), and whatever is still queued when the engine goes is freed with it.
+constexpr bool gives_buffer(CommandKind k) noexcept {
+    return k == CommandKind::assign_buffer || k == CommandKind::load_take ||
+           k == CommandKind::assign_stretched || k == CommandKind::assign_record_buffer ||
+           k == CommandKind::assign_undo_block;
+}
 static_assert(sizeof(Command) <= 32, "commands stay small: they are copied through the ring");
 
 }  // namespace looperd

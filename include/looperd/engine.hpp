@@ -39,6 +39,10 @@ struct EngineConfig {
     float max_record_seconds = limits::kDefaultMaxRecordSeconds;
     std::uint32_t undo_levels = limits::kDefaultUndoLevels;         // per recorder
     std::uint32_t undo_memory_mib = limits::kDefaultUndoMemoryMib;  // shared by all recorders
+    // false: every record buffer and the whole undo arena are made now (tests, benchmarks);
+    // true (the daemon): only what the first take needs, the rest on demand
+    // (RecorderPoolConfig::on_demand, docs/recording.md#memory).
+    bool record_memory_on_demand = false;
 };
 
 // Engine: the real-time core. Mixes the voices of preloaded sample buffers into N outputs.
@@ -175,8 +179,10 @@ class Engine {
     std::uint32_t free_recorders() const noexcept { return recorders_.free_recorders(); }
     // Frames of one record buffer (the maximum take length), 0 when recording is off.
     std::uint32_t max_record_frames() const noexcept { return recorders_.max_record_frames(); }
-    // Bytes preallocated for recording: record buffers plus the undo arena.
+    // Bytes made for recording in the constructor: record buffers plus the undo arena.
     std::size_t record_memory_bytes() const noexcept { return recorders_.record_memory_bytes(); }
+    // The recorder pool, for what it publishes to any thread (the record memory it wants).
+    const RecorderPool& recorder_pool() const noexcept { return recorders_; }
 
     // MIDI messages read from the input (after the budget), events dropped beyond the per-block
     // budget, and data bytes dropped for want of a status byte. Any thread; relaxed.

@@ -35,6 +35,9 @@ enum class EventKind : std::uint8_t {
     // MIDI clock in (/clock/sync midi)
     midi_clock_found,  // a tick came after none (or after a loss): the grid follows it
     midi_clock_lost,   // no tick for MidiClockIn::kLossSeconds: the grid runs on at the last tempo
+    // Recording's memory on demand (docs/recording.md#memory)
+    record_waiting,         // a record press or take load on `slot` waits for a record buffer
+    record_memory_refused,  // the record press waiting on `slot` was refused: no memory
 };
 
 // Event: one audio → housekeeping message. Trivially copyable, like Command.

@@ -83,6 +83,12 @@ inline constexpr std::uint32_t kUndoChunkFrames = 4096;
 inline constexpr std::uint32_t kUndoChunksPerBlock = 32;
 // Chunks a snapshot (saving a take) or a load_take copies per block: 1 MiB, like a swap.
 inline constexpr std::uint32_t kCopyChunksPerBlock = 32;
+// Memory on demand (docs/recording.md#memory): the daemon starts with this many record buffers
+// ready and keeps that many spare; the rest are made off the audio thread when wanted.
+inline constexpr std::uint32_t kSpareRecordBuffers = 1;
+// The undo arena grows in blocks of this many chunks (4 MiB), asked for when less than half a
+// block is free.
+inline constexpr std::uint32_t kUndoBlockChunks = 128;
 
 inline constexpr std::uint64_t kDefaultMemoryBudgetBytes = 1ULL << 30;  // 1 GiB
 

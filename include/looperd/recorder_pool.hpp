@@ -27,6 +27,16 @@ struct RecorderPoolConfig {
     float max_record_seconds = limits::kDefaultMaxRecordSeconds;
     std::uint32_t undo_levels = limits::kDefaultUndoLevels;         // per recorder
     std::uint32_t undo_memory_mib = limits::kDefaultUndoMemoryMib;  // shared by all recorders
+    // Where the memory comes from (docs/recording.md#memory).
+    //  - false: the constructor makes every record buffer and the whole undo arena (tests and
+    //    benchmarks that want none of the traffic below).
+    //  - true (the daemon): the constructor makes limits::kSpareRecordBuffers record buffers and
+    //    one undo block. The pool publishes what more it wants (record_buffers_wanted,
+    //    undo_blocks_wanted); a thread off the audio thread makes it and sends it with
+    //    assign_record_buffer and assign_undo_block. A record press or take load that finds no
+    //    record buffer waits for one; spare buffers beyond limits::kSpareRecordBuffers go back
+    //    (buffer_retired) once their takes are cleared.
+    bool on_demand = false;
 };
 
 // TakeHost: what a RecorderPool asks of the slots and voices that play its takes, and nothing
@@ -83,12 +93,15 @@ class TakeHost {
 //    the end, and the slot queries as voices start and buffers are let go;
 //  - any thread may read the published state (slot_record_state, free_recorders) and the sizes.
 //
-// Ownership: the constructor allocates and prefaults every record buffer, the undo arena and
-// all bookkeeping; nothing is allocated afterwards, and the destructor frees it all. Record
-// buffers are pooled (SampleBuffer::pooled): a slot holding a take holds a reference to one,
-// but it never leaves the pool. A load_take's source buffer is the slot's (the host's) while it
-// is copied in; a snapshot's destination is lent by the command and handed back with
-// snapshot_done or snapshot_refused, never freed here.
+// Ownership: the constructor allocates all bookkeeping, and the record buffers and undo blocks
+// that RecorderPoolConfig::on_demand asks for; the rest arrive by command, made and prefaulted
+// off the audio thread. Nothing is allocated on the audio thread, and the destructor frees what
+// the pool holds. Record buffers are pooled (SampleBuffer::pooled): a slot holding a take holds
+// a reference to one, but it leaves the pool only as a spare beyond the pool's need, retired
+// (buffer_retired) while no slot or voice holds it. Undo blocks stay until the destructor. A
+// load_take's source buffer is the slot's (the host's) while it is copied in; a snapshot's
+// destination is lent by the command and handed back with snapshot_done or snapshot_refused, never
+// freed here.
 class RecorderPool {
   public:
     // What a slot is doing, published at the end of every block.
@@ -111,8 +124,41 @@ class RecorderPool {
     bool enabled() const noexcept { return !recorders_.empty(); }
     // Frames of one record buffer (the maximum take length), 0 when recording is off.
     std::uint32_t max_record_frames() const noexcept { return max_record_frames_; }
-    // Bytes preallocated for recording: record buffers plus the undo arena.
+    // Bytes the constructor made for recording: record buffers plus undo blocks.
     std::size_t record_memory_bytes() const noexcept { return record_memory_bytes_; }
+    // Bytes of one record buffer (2 channels of max_record_frames), 0 when recording is off.
+    std::size_t record_buffer_bytes() const noexcept {
+        return std::size_t{2} * max_record_frames_ * sizeof(float);
+    }
+    // Undo blocks the arena has at most, and the floats of block `index` (one channel): every
+    // block is limits::kUndoBlockChunks chunks but the last, which holds what is left of
+    // --undo-memory-mib.
+    std::uint32_t max_undo_blocks() const noexcept { return max_undo_blocks_; }
+    std::size_t undo_block_floats(std::uint32_t index) const noexcept;
+    // Memory on demand, published at the end of every block (relaxed). What the pool wants
+    // made, counting neither what it was sent and has not yet taken: the sender subtracts
+    // what it sent beyond the *_taken counts: every buffer of that kind the audio thread
+    // received, kept or given back, and the constructor's.
+    std::uint32_t record_buffers_wanted() const noexcept {
+        return record_wanted_.load(std::memory_order_relaxed);
+    }
+    std::uint32_t record_buffers_taken() const noexcept {
+        return record_taken_.load(std::memory_order_relaxed);
+    }
+    std::uint32_t undo_blocks_wanted() const noexcept {
+        return undo_wanted_.load(std::memory_order_relaxed);
+    }
+    std::uint32_t undo_blocks_taken() const noexcept {
+        return undo_taken_.load(std::memory_order_relaxed);
+    }
+    // record_memory_refused commands received (relaxed).
+    std::uint32_t record_refusals_taken() const noexcept {
+        return refusals_taken_.load(std::memory_order_relaxed);
+    }
+    // Record presses and take loads waiting for a record buffer (relaxed).
+    std::uint32_t waiting() const noexcept {
+        return waiting_published_.load(std::memory_order_relaxed);
+    }
     // Recorders not holding a take (relaxed).
     std::uint32_t free_recorders() const noexcept {
         return free_recorders_.load(std::memory_order_relaxed);
@@ -127,8 +173,9 @@ class RecorderPool {
         block_end_ = t0 + nframes;
     }
     // Audio thread. Wait-free; does not allocate. Applies record, overdub, undo, redo, clear,
-    // record_on_grid, overdub_on_grid, set_input, set_record_offset, snapshot and
-    // load_take at frame `now`; other kinds are ignored. `c.slot` must be a slot of the table.
+    // record_on_grid, overdub_on_grid, set_input, set_record_offset, snapshot, load_take,
+    // assign_record_buffer, assign_undo_block and record_memory_refused at frame `now`; other
+    // kinds are ignored. `c.slot` must be a slot of the table.
     void apply(const Command& c, std::uint64_t now, TakeHost& host) noexcept;
     // Audio thread. Wait-free; does not allocate. Start of a block, after its commands: undo
     // and redo swaps, then load_take and snapshot copies, each a bounded number of chunks.
@@ -144,9 +191,10 @@ class RecorderPool {
     // Audio thread. Wait-free; does not allocate. Ends the takes that reached the maximum
     // length by frame `now`, on their exact frame.
     void due(std::uint64_t now, TakeHost& host) noexcept;
-    // Audio thread. Wait-free; does not allocate. End of a block: publishes every slot's
-    // record state and the free recorders.
-    void publish() noexcept;
+    // Audio thread. Wait-free; does not allocate. End of a block: retires spare record buffers
+    // beyond the pool's need, and publishes every slot's record state, the free recorders and
+    // the memory wanted.
+    void publish(TakeHost& host) noexcept;
 
     // Audio thread. Wait-free; does not allocate. The slot lets its take go (assign_buffer or
     // unload): the recorder returns once no voice reads it. The slot's buffer is the host's
@@ -231,9 +279,31 @@ class RecorderPool {
     struct SlotTake {
         std::int32_t recorder = -1;  // the recorder holding the slot's take, -1: none
         std::uint32_t input = 1;     // input pair recorded (and monitored)
+        // Waiting for a record buffer (on demand): a record press, or a take load whose source
+        // the slot already holds and plays as a sample meanwhile.
+        bool record_waits = false;
+        SampleBuffer* load_waits = nullptr;
+        bool take_expected = false;  // a record press waits for its grid frame
     };
 
-    void allocate();  // constructor only
+    void allocate();                                           // constructor only
+    SampleBuffer* make_undo_block(std::uint32_t index) const;  // constructor only
+    // Memory on demand (recorder_memory.cpp).
+    Recorder* free_recorder() noexcept;   // a free recorder holding a buffer
+    bool memory_coming() const noexcept;  // a free recorder waits for its buffer
+    void take_record_buffer(SampleBuffer* b, std::uint64_t now, TakeHost& host) noexcept;
+    void take_undo_block(SampleBuffer* b, TakeHost& host) noexcept;
+    void add_undo_block(SampleBuffer* b) noexcept;
+    void wait_for_memory(std::uint32_t slot, TakeHost& host) noexcept;
+    void serve_waiting(std::uint64_t now, TakeHost& host) noexcept;
+    void refuse_waiting(std::uint64_t now, TakeHost& host) noexcept;
+    void cancel_wait(std::uint32_t slot) noexcept;
+    void expect_take(std::uint32_t slot, bool expected) noexcept;
+    void retire_spares(TakeHost& host) noexcept;
+    void publish_wants() noexcept;
+    float* undo_chunk(std::uint32_t id) noexcept;
+    void begin_load(Recorder& r, std::uint32_t slot, SampleBuffer* source,
+                    std::uint64_t now) noexcept;
     Recorder* slot_recorder(std::uint32_t slot) noexcept;
     void apply_take(const Command& c, std::uint64_t now, TakeHost& host) noexcept;
     void record_press(std::uint32_t slot, std::uint64_t now, TakeHost& host) noexcept;
@@ -269,9 +339,22 @@ class RecorderPool {
     std::vector<Recorder> recorders_;
     std::vector<Layer> layer_pool_;          // undo_levels per recorder
     std::vector<std::uint32_t> index_pool_;  // layer maps, lists and orders
-    SampleBuffer* undo_arena_ = nullptr;     // chunks of 2 × kUndoChunkFrames floats
-    std::vector<std::uint32_t> free_chunks_;
+    // The undo arena: blocks of kUndoBlockChunks chunks of 2 × kUndoChunkFrames floats; chunk
+    // id k lives in block k / kUndoBlockChunks.
+    std::vector<SampleBuffer*> undo_blocks_;  // max_undo_blocks_ places, undo_block_count_ used
+    std::uint32_t undo_block_count_ = 0;
+    std::uint32_t max_undo_blocks_ = 0;
+    std::uint32_t max_undo_chunks_ = 0;
+    std::vector<std::uint32_t> free_chunks_;  // room for every chunk of every block
     std::size_t free_chunk_count_ = 0;
+    std::uint32_t waiting_ = 0;   // slots with record_waits or load_waits
+    std::uint32_t expected_ = 0;  // slots with take_expected
+    std::atomic<std::uint32_t> record_wanted_{0};
+    std::atomic<std::uint32_t> record_taken_{0};
+    std::atomic<std::uint32_t> undo_wanted_{0};
+    std::atomic<std::uint32_t> undo_taken_{0};
+    std::atomic<std::uint32_t> waiting_published_{0};
+    std::atomic<std::uint32_t> refusals_taken_{0};
     std::uint32_t max_record_frames_ = 0;
     std::uint32_t max_take_chunks_ = 0;
     std::size_t record_memory_bytes_ = 0;

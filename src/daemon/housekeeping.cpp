@@ -71,6 +71,16 @@ void Housekeeping::poll() {
                     "--max-record-seconds): it ended and loops",
                     e.slot, e.frames);
                 break;
+            case EventKind::record_waiting:
+                spdlog::info("slot {}: waits for record memory (made now; it starts once ready)",
+                             e.slot);
+                break;
+            case EventKind::record_memory_refused:
+                spdlog::warn(
+                    "slot {}: record refused, no memory for another take within "
+                    "--memory-budget (clear a slot, or raise --memory-budget)",
+                    e.slot);
+                break;
             case EventKind::recorder_refused:
                 spdlog::warn(
                     "slot {}: record refused, all {} recorders hold takes (clear a slot "

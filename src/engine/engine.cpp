@@ -53,6 +53,7 @@ RecorderPoolConfig pool_config(const EngineConfig& c) {
     p.max_record_seconds = c.max_record_seconds;
     p.undo_levels = c.undo_levels;
     p.undo_memory_mib = c.undo_memory_mib;
+    p.on_demand = c.record_memory_on_demand;
     return p;
 }
 
@@ -68,10 +69,11 @@ Engine::Engine(const EngineConfig& config)
       commands_(config.command_capacity),
       // Retirements are bounded: commands are drained only while the backlog is empty, so one
       // block retires at most kMaxCommandsPerBlock slot buffers plus one buffer per voice, and
-      // later blocks only the buffers voices still hold. See docs/architecture.md.
+      // later blocks only the buffers voices still hold, and the recorder pool at most one
+      // record buffer per recorder. See docs/architecture.md.
       events_(std::size_t{4} * (config.slots + config.voices) + kMaxCommandsPerBlock),
       backlog_(kMaxCommandsPerBlock + config.scheduled_capacity + std::size_t{2} * config.voices +
-               config.slots),
+               config.slots + config.recorders),
       slots_(config.slots),
       voices_(config.voices),
       scheduled_(config.scheduled_capacity),
@@ -117,20 +119,14 @@ Engine::~Engine() {
     for (std::size_t i = 0; i < backlog_size_; ++i)
         if (backlog_[i].kind == EventKind::buffer_retired) owned.push_back(backlog_[i].buffer);
     for (std::size_t i = 0; i < scheduled_size_; ++i)
-        if ((scheduled_[i].kind == CommandKind::assign_buffer ||
-             scheduled_[i].kind == CommandKind::load_take ||
-             scheduled_[i].kind == CommandKind::assign_stretched) &&
-            scheduled_[i].buffer)
+        if (gives_buffer(scheduled_[i].kind) && scheduled_[i].buffer)
             owned.push_back(scheduled_[i].buffer);
     Event e;
     while (events_.try_pop(e))
         if (e.kind == EventKind::buffer_retired) owned.push_back(e.buffer);
     Command c;
     while (commands_.try_pop(c))
-        if ((c.kind == CommandKind::assign_buffer || c.kind == CommandKind::load_take ||
-             c.kind == CommandKind::assign_stretched) &&
-            c.buffer)
-            owned.push_back(c.buffer);
+        if (gives_buffer(c.kind) && c.buffer) owned.push_back(c.buffer);
     std::sort(owned.begin(), owned.end());
     owned.erase(std::unique(owned.begin(), owned.end()), owned.end());
     // Another thread may still hold one (SampleBuffer::hold): the last to let go deletes.
@@ -267,7 +263,7 @@ void Engine::publish_telemetry(float* const* outputs, std::uint32_t nframes) noe
     clock_beat_.store(clock_.beat_at(now_frame_), std::memory_order_relaxed);
     clock_meter_.store(clock_.meter(), std::memory_order_relaxed);
     clock_bpm_.store(clock_.bpm(), std::memory_order_relaxed);
-    recorders_.publish();
+    recorders_.publish(host_);
     update_leds();
 }
 

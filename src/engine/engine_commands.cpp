@@ -38,6 +38,9 @@ bool is_slot_command(CommandKind k) {
         case CommandKind::transport_stop:
         case CommandKind::transport_start:
         case CommandKind::set_start_stop_sync:
+        case CommandKind::assign_record_buffer:
+        case CommandKind::assign_undo_block:
+        case CommandKind::record_memory_refused:
             return false;
         default:
             return true;
@@ -56,12 +59,6 @@ bool releases_hold(CommandKind k) {
         default:
             return false;
     }
-}
-
-// Commands whose buffer the engine owns once sent: refused ones hand it straight back.
-bool gives_buffer(CommandKind k) {
-    return k == CommandKind::assign_buffer || k == CommandKind::load_take ||
-           k == CommandKind::assign_stretched;
 }
 
 // The curve numbered `value`, linear for any other number (as velocity_curve_named gives
@@ -390,6 +387,9 @@ void Engine::apply(const Command& c, std::uint64_t now) noexcept {
         case CommandKind::overdub_on_grid:
         case CommandKind::snapshot:
         case CommandKind::load_take:
+        case CommandKind::assign_record_buffer:
+        case CommandKind::assign_undo_block:
+        case CommandKind::record_memory_refused:
             recorders_.apply(c, now, host_);
             break;
     }

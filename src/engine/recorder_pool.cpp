@@ -49,57 +49,10 @@ RecorderPool::RecorderPool(const RecorderPoolConfig& config)
     if (config_.inputs > 0 && config_.recorders > 0) allocate();
 }
 
-// The recorders and the undo arena, touched and locked now so that the audio thread never
-// faults on them. Sizes: docs/recording.md.
-void RecorderPool::allocate() {
-    const std::uint32_t levels = config_.undo_levels;
-    max_record_frames_ = static_cast<std::uint32_t>(std::max(
-        1L, std::lround(static_cast<double>(config_.max_record_seconds) * config_.sample_rate)));
-    max_take_chunks_ = (max_record_frames_ + kChunk - 1) / kChunk;
-    recorders_.resize(config_.recorders);
-    layer_pool_.resize(std::size_t{config_.recorders} * levels);
-    index_pool_.assign(
-        std::size_t{config_.recorders} * levels * (2 * std::size_t{max_take_chunks_} + 1), 0U);
-    std::uint32_t* index = index_pool_.data();
-    for (std::uint32_t i = 0; i < config_.recorders; ++i) {
-        Recorder& r = recorders_[i];
-        r.buffer = new SampleBuffer(2, max_record_frames_, config_.sample_rate);
-        r.buffer->set_pooled();
-        r.buffer->prefault();
-        r.buffer->set_frames(0);
-        record_memory_bytes_ += r.buffer->bytes();
-        r.layers = layer_pool_.data() + std::size_t{i} * levels;
-        r.order = index;
-        index += levels;
-        for (std::uint32_t l = 0; l < levels; ++l) {
-            r.order[l] = l;
-            r.layers[l].map = index;
-            index += max_take_chunks_;
-            r.layers[l].list = index;
-            index += max_take_chunks_;
-        }
-    }
-    const std::size_t chunk_bytes = std::size_t{2} * kChunk * sizeof(float);
-    const std::size_t chunks = std::size_t{config_.undo_memory_mib} * 1024 * 1024 / chunk_bytes;
-    if (levels > 0 && chunks > 0) {
-        undo_arena_ = new SampleBuffer(1, static_cast<std::uint32_t>(chunks * 2 * kChunk),
-                                       config_.sample_rate);
-        undo_arena_->set_pooled();
-        undo_arena_->prefault();
-        record_memory_bytes_ += undo_arena_->bytes();
-        free_chunks_.resize(chunks);
-        for (std::size_t k = 0; k < chunks; ++k)
-            free_chunks_[k] = static_cast<std::uint32_t>(chunks - 1 - k);
-        free_chunk_count_ = chunks;
-    }
-    snapshot_copied_.assign(max_take_chunks_, 0);
-    free_recorders_.store(config_.recorders, std::memory_order_relaxed);
-}
-
 RecorderPool::~RecorderPool() {
-    // Record buffers never leave the pool; a snapshot's destination is lent, not ours.
+    // Record buffers leave the pool only retired; a snapshot's destination is lent, not ours.
     for (auto& r : recorders_) delete r.buffer;
-    delete undo_arena_;
+    for (auto* b : undo_blocks_) delete b;
 }
 
 RecorderPool::Recorder* RecorderPool::slot_recorder(std::uint32_t slot) noexcept {
@@ -121,6 +74,15 @@ void RecorderPool::apply(const Command& c, std::uint64_t now, TakeHost& host) no
             return;
         case CommandKind::load_take:
             if (c.buffer != nullptr) load_take(c.slot, c.buffer, c.value != 0.0F, now, host);
+            return;
+        case CommandKind::assign_record_buffer:
+            take_record_buffer(c.buffer, now, host);
+            return;
+        case CommandKind::assign_undo_block:
+            take_undo_block(c.buffer, host);
+            return;
+        case CommandKind::record_memory_refused:
+            refuse_waiting(now, host);
             return;
         case CommandKind::record:
         case CommandKind::record_on_grid:
@@ -161,11 +123,15 @@ void RecorderPool::apply_take(const Command& c, std::uint64_t now, TakeHost& hos
     switch (c.kind) {
         case CommandKind::record:
             if (quantize != 0.0F &&
-                quantized(CommandKind::record_on_grid, record_grid(c.slot, now, host)))
+                quantized(CommandKind::record_on_grid, record_grid(c.slot, now, host))) {
+                // A take that starts on the grid: its memory is wanted from now (on demand).
+                if (!r || r->state != Recorder::State::recording) expect_take(c.slot, true);
                 break;
+            }
             record_press(c.slot, now, host);
             break;
         case CommandKind::record_on_grid:
+            expect_take(c.slot, false);
             record_press(c.slot, now, host);
             break;
         case CommandKind::overdub:
@@ -226,17 +192,22 @@ void RecorderPool::record_press(std::uint32_t slot, std::uint64_t now, TakeHost&
         finish_take(*r, now, EventKind::take_finished, host);
         return;
     }
+    // A second press while the first waits for memory: no take, as two presses on one frame.
+    if (slot_takes_[slot].record_waits) {
+        cancel_wait(slot);
+        return;
+    }
     start_take(slot, now, host);
 }
 
 void RecorderPool::start_take(std::uint32_t slot, std::uint64_t now, TakeHost& host) noexcept {
     Recorder* old = slot_recorder(slot);
-    Recorder* fresh = nullptr;
-    for (auto& r : recorders_)
-        if (r.state == Recorder::State::free) {
-            fresh = &r;
-            break;
-        }
+    Recorder* fresh = free_recorder();
+    if (!fresh && memory_coming()) {
+        // A free recorder without memory: the press waits for its buffer (on demand).
+        wait_for_memory(slot, host);
+        return;
+    }
     if (!fresh) {
         if (!old) {
             // Pool exhausted: the slot keeps what it had.
@@ -352,7 +323,7 @@ bool RecorderPool::save_chunk(Recorder& r, std::uint32_t k) noexcept {
     const std::uint32_t id = free_chunks_[--free_chunk_count_];
     const std::uint32_t first = k * kChunk;
     const std::uint32_t n = std::min(kChunk, r.length - first);
-    float* arena = undo_arena_->mutable_channel(0) + std::size_t{id} * 2 * kChunk;
+    float* arena = undo_chunk(id);
     std::copy_n(r.buffer->channel(0) + first, n, arena);
     std::copy_n(r.buffer->channel(1) + first, n, arena + kChunk);
     current.map[k] = id + 1;
@@ -392,7 +363,7 @@ void RecorderPool::advance_swaps(TakeHost& host) noexcept {
             snapshot_before_write(r, k);
             const std::uint32_t first = k * kChunk;
             const std::uint32_t n = std::min(kChunk, r.length - first);
-            float* arena = undo_arena_->mutable_channel(0) + std::size_t{l.map[k] - 1} * 2 * kChunk;
+            float* arena = undo_chunk(l.map[k] - 1);
             float* left = r.buffer->mutable_channel(0) + first;
             float* right = r.buffer->mutable_channel(1) + first;
             std::swap_ranges(left, left + n, arena);
@@ -413,6 +384,8 @@ void RecorderPool::clear_slot(std::uint32_t slot, TakeHost& host) noexcept {
 }
 
 void RecorderPool::drop_take(std::uint32_t slot, TakeHost& host) noexcept {
+    cancel_wait(slot);
+    expect_take(slot, false);
     if (Recorder* r = slot_recorder(slot)) release_recorder(*r, host);
     slot_takes_[slot].recorder = -1;
 }
@@ -514,8 +487,9 @@ void RecorderPool::process_segment(const InputBlock& in, std::uint32_t offset, s
     }
 }
 
-void RecorderPool::publish() noexcept {
+void RecorderPool::publish(TakeHost& host) noexcept {
     if (recorders_.empty()) return;
+    retire_spares(host);
     std::uint32_t free = 0;
     for (const auto& r : recorders_) {
         if (r.state == Recorder::State::free) ++free;
@@ -533,6 +507,7 @@ void RecorderPool::publish() noexcept {
         take_content_[slot].store(take_content(slot), std::memory_order_relaxed);
     }
     free_recorders_.store(free, std::memory_order_relaxed);
+    publish_wants();
 }
 
 std::uint32_t RecorderPool::take_content(std::uint32_t slot) const noexcept {

@@ -40,39 +40,50 @@ void RecorderPool::start_snapshot(const Command& c, TakeHost& host) noexcept {
 void RecorderPool::load_take(std::uint32_t slot, SampleBuffer* source, bool reload,
                              std::uint64_t now, TakeHost& host) noexcept {
     const bool restart = reload && host.sounding(slot);
-    Recorder* fresh = nullptr;
     const std::uint32_t frames = source->frames();
-    if (frames > 0 && frames <= max_record_frames_) {
-        for (auto& r : recorders_)
-            if (r.state == Recorder::State::free) {
-                fresh = &r;
-                break;
-            }
-    }
+    const bool fits = frames > 0 && frames <= max_record_frames_;
+    Recorder* fresh = fits ? free_recorder() : nullptr;
+    // A free recorder without memory yet (on demand): the load waits for its buffer.
+    const bool wait = fits && !fresh && memory_coming();
     // What assign_buffer does: the slot's voices fade out, its take goes, it holds `source`.
     host.stop_slot(slot);
     drop_take(slot, host);
     host.set_buffer(slot, source);
+    if (wait) {
+        // Meanwhile the slot plays the file as a sample, as it does while the take is copied.
+        SlotTake& st = slot_takes_[slot];
+        st.load_waits = source;
+        ++waiting_;
+        host.post({EventKind::record_waiting, slot, nullptr, frames});
+        if (restart) host.start_voice(slot, now);
+        return;
+    }
     if (fresh == nullptr) {
         host.post({EventKind::take_load_refused, slot, nullptr, frames});
         if (restart) host.start_voice(slot, now);
         return;
     }
-    Recorder& r = *fresh;
+    begin_load(*fresh, slot, source, now);
+    if (restart) host.start_voice(slot, now);  // a take loops whatever the slot's mode
+}
+
+// Recorder `r` takes `source`, which `slot` holds already, and copies it in chunk by chunk
+// (advance_copies).
+void RecorderPool::begin_load(Recorder& r, std::uint32_t slot, SampleBuffer* source,
+                              std::uint64_t now) noexcept {
     r.state = Recorder::State::loading;
     r.slot = slot;
     r.source = source;
     r.copy_next = 0;
     changed(r);
-    r.length = frames;
-    r.buffer->set_frames(frames);
+    r.length = source->frames();
+    r.buffer->set_frames(r.length);
     r.start = r.write_begin = r.write_end = 0;  // nothing left of a first pass to write
     r.origin = now;
     r.overdub = false;
     r.undo = r.redo = 0;
     r.swapping = false;
-    slot_takes_[slot].recorder = static_cast<std::int32_t>(fresh - recorders_.data());
-    if (restart) host.start_voice(slot, now);  // a take loops whatever the slot's mode
+    slot_takes_[slot].recorder = static_cast<std::int32_t>(&r - recorders_.data());
 }
 
 void RecorderPool::finish_load_take(Recorder& r, TakeHost& host) noexcept {

@@ -15,8 +15,11 @@
 //                       and a Link session that starts and stops with it)
 //   opcode % 8 == 7     change the sample rate (as a JACK sample rate callback would)
 // Missing bytes read as zero. Recording is on (two inputs of noise, two short recorders, a small
-// undo arena), and snapshots borrow the harness's one export buffer, as the take thread lends
-// its own. After each block: every output sample finite and within 1e6, active voices within
+// undo arena) with its memory on demand: after each block the harness makes what the recorder
+// pool wants, as the record memory thread does, until its budget of buffers is spent and it
+// refuses; commands also bring record buffers and undo blocks of the right size or not, and
+// refusals, at any time. Snapshots borrow the harness's one export buffer, as the take thread
+// lends its own. After each block: every output sample finite and within 1e6, active voices within
 // the pool, telemetry within range. Retired buffers are deleted by the harness exactly once, and
 // only buffers it handed over may come back; the export buffer comes back only while lent.
 #include <algorithm>
@@ -49,8 +52,9 @@ constexpr float kMaxAbsSample = 1e6F;
 // The kinds the Controller (or the take or stretch thread) sends: everything before the
 // *_on_grid kinds, and after the MIDI ones the transport's three and time-stretching's two.
 constexpr std::uint8_t kSendableKinds = static_cast<std::uint8_t>(CommandKind::clock_from_slot) + 1;
-// transport_stop, transport_start, set_start_stop_sync, set_stretch, assign_stretched
-constexpr std::uint8_t kTransportKinds = 5;
+// transport_stop, transport_start, set_start_stop_sync, set_stretch, assign_stretched, and
+// recording's memory: assign_record_buffer, assign_undo_block, record_memory_refused
+constexpr std::uint8_t kTransportKinds = 8;
 
 CommandKind sendable_kind(std::uint8_t pick) {
     const auto i = static_cast<std::uint8_t>(pick % (kSendableKinds + kTransportKinds));
@@ -160,7 +164,8 @@ struct Harness {
         c.recorders = 2;
         c.max_record_seconds = kMaxRecordSeconds;
         c.undo_levels = 2;
-        c.undo_memory_mib = 1;
+        c.undo_memory_mib = 5;  // two undo blocks, the second short
+        c.record_memory_on_demand = true;
         return c;
     }
 
@@ -171,9 +176,51 @@ struct Harness {
     std::unique_ptr<SampleBuffer> export_buffer;
     bool lent = false;
 
+    // The record memory thread: counted as RecorderPool counts what it received.
+    std::uint32_t record_sent = 0;
+    std::uint32_t undo_sent = 0;
+    std::uint32_t refusals_sent = 0;
+
     Harness() : engine(config()) {
         std::fill(std::begin(region_end), std::end(region_end), 1.0F);
         export_buffer = std::make_unique<SampleBuffer>(2, engine.max_record_frames(), 48000);
+        record_sent = engine.recorder_pool().record_buffers_taken();
+        undo_sent = engine.recorder_pool().undo_blocks_taken();
+    }
+
+    // What RecordMemory does after each round: the buffers and blocks the pool wants, within
+    // the run's budget of buffers; past it, a refusal for the presses waiting.
+    void make_record_memory() {
+        const RecorderPool& pool = engine.recorder_pool();
+        const std::uint32_t coming = record_sent - pool.record_buffers_taken();
+        if (pool.record_buffers_wanted() > coming) {
+            if (buffers_made < kMaxBuffersPerInput) {
+                if (hand_over(Command{CommandKind::assign_record_buffer, 0, 0.0F, 0,
+                                      new SampleBuffer(2, engine.max_record_frames(), 48000)}))
+                    ++record_sent;
+                ++buffers_made;
+            } else if (pool.waiting() > coming && refusals_sent == pool.record_refusals_taken() &&
+                       engine.try_send(Command{CommandKind::record_memory_refused})) {
+                ++refusals_sent;
+            }
+        }
+        if (pool.undo_blocks_wanted() > undo_sent - pool.undo_blocks_taken() &&
+            pool.undo_block_floats(undo_sent) > 0) {
+            if (hand_over(Command{
+                    CommandKind::assign_undo_block, 0, 0.0F, 0,
+                    new SampleBuffer(
+                        1, static_cast<std::uint32_t>(pool.undo_block_floats(undo_sent)), 48000)}))
+                ++undo_sent;
+        }
+    }
+
+    bool hand_over(const Command& c) {
+        if (engine.try_send(c)) {
+            engine_owned.insert(c.buffer);
+            return true;
+        }
+        delete c.buffer;
+        return false;
     }
 
     // A buffer as the loader makes them: 1..8 channels, 1..`max_frames` frames, samples
@@ -208,6 +255,7 @@ struct Harness {
             engine_owned.erase(it);
             delete e.buffer;
         }
+        make_record_memory();
     }
 
     void send(Reader& in) {
@@ -249,6 +297,21 @@ struct Harness {
             const std::uint32_t now = engine.take_content(slot);
             c.content = (raw & 6U) == 0 ? 0 : (raw & 6U) == 2 ? now : now + (raw >> 3U) % 3;
         }
+        if (kind == CommandKind::assign_record_buffer || kind == CommandKind::assign_undo_block) {
+            // Memory of the right size, out of turn (the pool hands back what it cannot use),
+            // or of any size.
+            if (buffers_made >= kMaxBuffersPerInput) return;
+            const RecorderPool& pool = engine.recorder_pool();
+            const bool record = kind == CommandKind::assign_record_buffer;
+            if ((raw & 1U) != 0) {
+                c.buffer = make_buffer(in, 8192);
+            } else {
+                const auto floats = static_cast<std::uint32_t>(pool.undo_block_floats(undo_sent));
+                c.buffer = record ? new SampleBuffer(2, engine.max_record_frames(), 48000)
+                                  : new SampleBuffer(1, std::max(1U, floats), 48000);
+                ++buffers_made;
+            }
+        }
         if (kind == CommandKind::assign_buffer || kind == CommandKind::load_take) {
             if (buffers_made >= kMaxBuffersPerInput) return;
             // A take may be longer than a recorder holds: it then plays as a sample.
@@ -262,6 +325,10 @@ struct Harness {
         }
         if (engine.try_send(c)) {
             if (c.buffer) engine_owned.insert(c.buffer);
+            // Counted as the pool counts what it receives, so that the making above stays in
+            // step (a block of the wrong size still takes its place).
+            if (kind == CommandKind::assign_record_buffer && c.buffer) ++record_sent;
+            if (kind == CommandKind::assign_undo_block && c.buffer) ++undo_sent;
         } else {
             delete c.buffer;  // a refused command's buffer stays the sender's
         }

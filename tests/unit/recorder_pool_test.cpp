@@ -78,6 +78,42 @@ class PoolRig final : public TakeHost {
         events.reserve(4096);
         sent_.reserve(64);
         scheduled_.reserve(256);
+        record_sent_ = pool.record_buffers_taken();
+        undo_sent_ = pool.undo_blocks_taken();
+    }
+    ~PoolRig() {
+        // What the pool gave back of what feed() made is ours; what it holds, its own.
+        for (const Event& e : events)
+            if (e.kind == EventKind::buffer_retired &&
+                std::find(made_.begin(), made_.end(), e.buffer) != made_.end())
+                delete e.buffer;
+    }
+    PoolRig(const PoolRig&) = delete;
+    PoolRig& operator=(const PoolRig&) = delete;
+
+    bool made(const SampleBuffer* b) const {
+        return std::find(made_.begin(), made_.end(), b) != made_.end();
+    }
+    // Control thread, as the daemon's RecordMemory (on demand): makes and sends the record
+    // buffers and undo blocks the pool wants and was not sent. Returns how many.
+    std::uint32_t feed() {
+        std::uint32_t made = 0;
+        const std::uint32_t in_flight = record_sent_ - pool.record_buffers_taken();
+        for (std::uint32_t n = pool.record_buffers_wanted(); n > in_flight; --n, ++made) {
+            auto* b = new SampleBuffer(2, pool.max_record_frames(), kRate);
+            made_.push_back(b);
+            send(CommandKind::assign_record_buffer, 0, 0.0F, b);
+            ++record_sent_;
+        }
+        if (pool.undo_blocks_wanted() > undo_sent_ - pool.undo_blocks_taken()) {
+            auto* b = new SampleBuffer(
+                1, static_cast<std::uint32_t>(pool.undo_block_floats(undo_sent_)), kRate);
+            made_.push_back(b);
+            send(CommandKind::assign_undo_block, 0, 0.0F, b);
+            ++undo_sent_;
+            ++made;
+        }
+        return made;
     }
 
     // TakeHost: the audio thread's side of the slot table.
@@ -161,7 +197,7 @@ class PoolRig final : public TakeHost {
                                  scheduled_.begin() + static_cast<std::ptrdiff_t>(take));
                 for (std::size_t k = 0; k < take; ++k) pool.apply(batch[k], now, *this);
             }
-            pool.publish();
+            pool.publish(*this);
         }
         t += n;
     }
@@ -226,6 +262,9 @@ class PoolRig final : public TakeHost {
     Clock clock_;
     std::vector<Command> sent_;
     std::vector<Command> scheduled_;
+    std::vector<SampleBuffer*> made_;  // by feed()
+    std::uint32_t record_sent_ = 0;
+    std::uint32_t undo_sent_ = 0;
 };
 
 // Records a take of `length` frames on `slot` from host frame `start` (blocks of 100).
@@ -464,6 +503,245 @@ TEST(RecorderPool, AWholeSessionRunsUnderTheGuardAndSnapshotsTheTakeExactly) {
     rig.block(128);
     EXPECT_EQ(rig.pool.free_recorders(), 3U);
     EXPECT_EQ(file->rt_refs(), 0U);
+}
+
+// Memory on demand (docs/recording.md#memory): the pool starts with one record buffer and one
+// undo block, and the rest arrives by command from the rig's feed(), as from RecordMemory.
+RecorderPoolConfig on_demand(std::uint32_t recorders = 3, float max_seconds = 2.0F,
+                             std::uint32_t undo_mib = 2) {
+    RecorderPoolConfig c = pool_config(recorders, max_seconds);
+    c.undo_memory_mib = undo_mib;
+    c.on_demand = true;
+    return c;
+}
+
+TEST(RecorderPoolOnDemand, StartsWithOneBufferAndOneUndoBlockAndAsksForTheRest) {
+    PoolRig rig(on_demand(3, 2.0F, 8));
+    EXPECT_EQ(rig.pool.record_memory_bytes(), 2U * 96000 * sizeof(float) + (4U << 20));
+    EXPECT_EQ(rig.pool.max_undo_blocks(), 2U);
+    EXPECT_EQ(rig.pool.free_recorders(), 3U);
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 0U) << "the spare is there";
+    EXPECT_EQ(rig.pool.undo_blocks_wanted(), 0U);
+
+    rig.send(CommandKind::record, 0);
+    rig.block(128);
+    EXPECT_EQ(rig.count(EventKind::take_started, 0), 1U) << "the first press needs nothing made";
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 1U) << "a new spare";
+    EXPECT_EQ(rig.feed(), 1U);
+    EXPECT_EQ(rig.feed(), 0U) << "one in flight is not asked for twice";
+    rig.block(128);
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 0U);
+    rig.send(CommandKind::record, 1);
+    rig.block(128);
+    EXPECT_EQ(rig.count(EventKind::take_started, 1), 1U);
+    EXPECT_EQ(rig.count(EventKind::record_waiting), 0U);
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 1U);
+}
+
+TEST(RecorderPoolOnDemand, APressWithNoMemoryWaitsAndRecordsFromTheFrameItArrives) {
+    PoolRig rig(on_demand(4));
+    rig.run(1000, 100);
+    rig.send(CommandKind::record, 0);
+    rig.send(CommandKind::record, 1);  // the same block: only one buffer is ready
+    rig.block(100);
+    EXPECT_EQ(rig.count(EventKind::take_started, 0), 1U);
+    EXPECT_EQ(rig.count(EventKind::take_started, 1), 0U);
+    EXPECT_EQ(rig.count(EventKind::record_waiting, 1), 1U);
+    EXPECT_EQ(rig.pool.waiting(), 1U);
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 2U) << "the waiting press's and a spare";
+    EXPECT_EQ(rig.pool.free_recorders(), 3U) << "a recorder waiting for memory is free";
+    rig.run(2000, 100);
+    EXPECT_EQ(rig.count(EventKind::take_started, 1), 0U) << "nothing arrived: it waits";
+
+    const std::uint64_t arrives = rig.t;
+    EXPECT_EQ(rig.feed(), 2U);
+    rig.block(100);
+    EXPECT_EQ(rig.count(EventKind::take_started, 1), 1U);
+    EXPECT_EQ(rig.pool.waiting(), 0U);
+    rig.run(4800 - 100, 100);
+    rig.send(CommandKind::record, 1);
+    rig.block(100);
+    ASSERT_EQ(rig.frames_of(EventKind::take_finished), 4800U);
+    const Planar take = rig.frames(1);
+    ASSERT_EQ(take[0].size(), 4800U);
+    for (std::uint32_t c = 0; c < 2; ++c)
+        for (std::uint32_t k = 0; k < 4800; ++k)
+            ASSERT_EQ(take[c][k], rig.in[c][arrives + k]) << "channel " << c << ", frame " << k;
+
+    // A second press while waiting takes the first back: no take.
+    rig.send(CommandKind::record, 2);  // slot 2: the spare that arrived is there
+    rig.block(100);
+    rig.send(CommandKind::record, 3);
+    rig.block(100);
+    EXPECT_EQ(rig.count(EventKind::record_waiting, 3), 1U);
+    rig.send(CommandKind::record, 3);
+    rig.block(100);
+    EXPECT_EQ(rig.pool.waiting(), 0U);
+    rig.feed();
+    rig.run(1000, 100);
+    EXPECT_EQ(rig.count(EventKind::take_started, 3), 0U);
+}
+
+TEST(RecorderPoolOnDemand, AQuantizedPressAsksForItsMemoryAtOnceAndStartsOnItsGridFrame) {
+    PoolRig rig(on_demand());
+    rig.send(CommandKind::record, 0);  // takes the spare
+    rig.block(128);
+    rig.quantizes[1] = 1.0F;  // a beat: 24000 frames at the clock's 120 BPM
+    rig.feed();
+    rig.block(128);
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 0U);
+    const std::uint64_t pressed = rig.t;
+    const std::uint64_t grid = rig.clock().next_grid_frame(pressed, 1.0);
+    ASSERT_GT(grid, pressed + 1000);
+    rig.send(CommandKind::record, 1);
+    rig.block(128);
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 1U)
+        << "the spare is the take's: another is wanted before the grid frame";
+    rig.feed();
+    rig.run(static_cast<std::uint32_t>(grid - rig.t) + 128, 128);
+    EXPECT_EQ(rig.count(EventKind::record_waiting), 0U);
+    EXPECT_EQ(rig.count(EventKind::take_started, 1), 1U);
+    rig.quantizes[1] = 0.0F;  // the take ends at once
+    rig.send(CommandKind::record, 1);
+    rig.block(128);
+    const Planar take = rig.frames(1);
+    ASSERT_FALSE(take[0].empty());
+    EXPECT_EQ(take[0][0], rig.in[0][grid]) << "the take began on its grid frame";
+}
+
+TEST(RecorderPoolOnDemand, RefusedMemoryAnswersTheWaitingPressAndKeepsEverythingElse) {
+    PoolRig rig(on_demand());
+    rig.send(CommandKind::record, 0);
+    rig.send(CommandKind::record, 1);
+    rig.block(128);
+    ASSERT_EQ(rig.pool.waiting(), 1U);
+    rig.send(CommandKind::record_memory_refused);
+    rig.block(128);
+    EXPECT_EQ(rig.count(EventKind::record_memory_refused, 1), 1U);
+    EXPECT_EQ(rig.count(EventKind::take_started, 1), 0U);
+    EXPECT_EQ(rig.pool.waiting(), 0U);
+    EXPECT_EQ(rig.pool.slot_record_state(0), RecorderPool::RecordState::recording)
+        << "the take under way goes on";
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 1U) << "a spare is still wanted";
+    EXPECT_EQ(rig.buffers[1], nullptr);
+}
+
+TEST(RecorderPoolOnDemand, SparesBeyondOneGoBackOnceTheirTakesAreCleared) {
+    PoolRig rig(on_demand());
+    for (std::uint32_t slot = 0; slot < 2; ++slot) {
+        rig.send(CommandKind::record, slot);
+        rig.block(128);
+        rig.feed();
+        rig.block(128);
+    }
+    rig.run(2000);
+    for (std::uint32_t slot = 0; slot < 2; ++slot) rig.send(CommandKind::record, slot);
+    rig.block(128);
+    EXPECT_EQ(rig.count(EventKind::buffer_retired), 0U);
+    for (std::uint32_t slot = 0; slot < 2; ++slot) rig.send(CommandKind::clear, slot);
+    rig.block(128);
+    EXPECT_EQ(rig.pool.free_recorders(), 3U);
+    std::size_t retired = 0;
+    for (const Event& e : rig.events)
+        if (e.kind == EventKind::buffer_retired) {
+            ++retired;
+            EXPECT_TRUE(rig.made(e.buffer)) << "the constructor's buffer stays";
+            EXPECT_TRUE(e.buffer->pooled());
+            EXPECT_EQ(e.buffer->rt_refs(), 0U);
+        }
+    EXPECT_EQ(retired, 2U) << "three free buffers: one stays as the spare";
+    EXPECT_EQ(rig.pool.record_buffers_wanted(), 0U);
+    rig.send(CommandKind::record, 2);
+    rig.block(128);
+    EXPECT_EQ(rig.count(EventKind::take_started, 2), 1U) << "the spare kept records at once";
+}
+
+TEST(RecorderPoolOnDemand, UndoBlocksArriveAsOverdubsUseThemAndUndoRedoStayBitExact) {
+    // 8 MiB of undo: two blocks of 128 chunks. A take of 36 chunks; three passes over all of it
+    // save 108 chunks, past half of the first block: the second block is wanted and used.
+    PoolRig rig(on_demand(3, 4.0F, 8), 16 * kRate);
+    const std::uint32_t len = 36 * limits::kUndoChunkFrames;
+    rig.run(256);
+    rig.send(CommandKind::record, 0);
+    rig.run(len, 256);
+    rig.send(CommandKind::record, 0);
+    rig.block(256);
+    ASSERT_EQ(rig.frames_of(EventKind::take_finished), len);
+    std::vector<Planar> states{rig.frames(0)};
+    for (int pass = 0; pass < 3; ++pass) {
+        rig.send(CommandKind::overdub, 0);
+        for (std::uint32_t done = 0; done < len + 512; done += 256) {
+            rig.feed();
+            rig.block(256);
+        }
+        rig.send(CommandKind::overdub, 0);
+        rig.block(256);
+        states.push_back(rig.frames(0));
+        ASSERT_NE(states.back(), states[states.size() - 2]);
+    }
+    EXPECT_EQ(rig.pool.undo_blocks_taken(), 2U) << "the second block arrived and was taken";
+    EXPECT_EQ(rig.count(EventKind::overdub_undo_full), 0U);
+    EXPECT_EQ(rig.pool.undo_blocks_wanted(), 0U) << "no block is left to want";
+    for (int k = 2; k >= 0; --k) {
+        rig.send(CommandKind::undo, 0);
+        ASSERT_TRUE(rig.run_until(EventKind::undo_done));
+        ASSERT_EQ(rig.frames(0), states[static_cast<std::size_t>(k)]) << "undone to " << k;
+        rig.events.clear();
+    }
+    for (std::size_t k = 1; k <= 3; ++k) {
+        rig.send(CommandKind::redo, 0);
+        ASSERT_TRUE(rig.run_until(EventKind::redo_done));
+        ASSERT_EQ(rig.frames(0), states[k]) << "redone to " << k;
+        rig.events.clear();
+    }
+}
+
+TEST(RecorderPoolOnDemand, ATakeLoadWaitsForMemoryPlayingTheFileAsASampleMeanwhile) {
+    PoolRig rig(on_demand(4));
+    rig.send(CommandKind::record, 0);
+    rig.block(128);
+    const std::uint32_t frames = 20000;
+    auto source = std::make_unique<SampleBuffer>(1, frames, kRate);
+    for (std::uint32_t k = 0; k < frames; ++k) source->mutable_channel(0)[k] = rig.in[1][k];
+    rig.send(CommandKind::load_take, 1, 0.0F, source.get());
+    rig.block(128);
+    EXPECT_EQ(rig.count(EventKind::record_waiting, 1), 1U);
+    EXPECT_EQ(rig.buffers[1], source.get()) << "the slot plays the file while it waits";
+    EXPECT_FALSE(rig.pool.holds_take(1));
+    rig.feed();
+    ASSERT_TRUE(rig.run_until(EventKind::take_loaded));
+    ASSERT_TRUE(rig.buffers[1]->pooled());
+    const Planar take = rig.frames(1);
+    for (std::uint32_t c = 0; c < 2; ++c)
+        for (std::uint32_t k = 0; k < frames; ++k) ASSERT_EQ(take[c][k], rig.in[1][k]);
+    EXPECT_EQ(source->rt_refs(), 0U);
+
+    // Refused instead: the slot keeps playing the file as a sample.
+    auto other = std::make_unique<SampleBuffer>(1, frames, kRate);
+    rig.send(CommandKind::record, 2);  // the spare
+    rig.block(128);
+    rig.send(CommandKind::load_take, 3, 0.0F, other.get());
+    rig.block(128);
+    ASSERT_EQ(rig.pool.waiting(), 1U);
+    rig.send(CommandKind::record_memory_refused);
+    rig.block(128);
+    EXPECT_EQ(rig.count(EventKind::take_load_refused, 3), 1U);
+    EXPECT_EQ(rig.buffers[3], other.get());
+    rig.send(CommandKind::clear, 3);
+    rig.block(128);
+}
+
+TEST(RecorderPoolOnDemand, UnusableMemoryIsHandedBack) {
+    PoolRig rig(on_demand(1));
+    auto* wrong = new SampleBuffer(2, 100, kRate);  // shorter than a take
+    rig.send(CommandKind::assign_record_buffer, 0, 0.0F, wrong);
+    auto* extra = new SampleBuffer(1, 1000, kRate);  // not a block's size
+    rig.send(CommandKind::assign_undo_block, 0, 0.0F, extra);
+    rig.block(128);
+    EXPECT_EQ(rig.count(EventKind::buffer_retired), 2U);
+    EXPECT_EQ(rig.pool.record_buffers_taken(), 2U) << "counted as received";
+    delete wrong;
+    delete extra;
 }
 
 }  // namespace
