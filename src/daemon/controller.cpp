@@ -84,6 +84,7 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
            .refused = [this](std::uint32_t slot,
                              const std::string& why) { stretch_refused(slot, why); }}) {
     stretch_askers_.resize(config.slots);
+    record_askers_.resize(config.slots);
     if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
     // spdlog makes its default logger on first use, inside its library. Made here, before the
     // first job reaches the loader thread (through its mutex), the order is one that

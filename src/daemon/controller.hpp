@@ -331,6 +331,7 @@ class Controller {
     bool install_stretched(std::uint32_t slot, std::uint64_t generation, std::uint32_t content,
                            SampleBuffer* rendering);
     void stretch_refused(std::uint32_t slot, const std::string& why);
+    void record_refused(std::uint32_t slot);
     double stretch_tempo() const;
     void osc_clock_playing(const Request& r);
     // Ableton Link (controller_link.cpp).
@@ -455,6 +456,10 @@ class Controller {
     mutable std::mutex stretch_mutex_;
     std::vector<std::optional<OscEndpoint>> stretch_askers_;
     std::optional<OscEndpoint> tempo_asker_;
+    // Who last pressed each slot's record (record_mutex_): a press the engine refuses later for
+    // want of memory is answered there.
+    mutable std::mutex record_mutex_;
+    std::vector<std::optional<OscEndpoint>> record_askers_;
     std::function<double()> stretch_tempo_;
     std::function<std::uint32_t(std::uint32_t)> take_content_;
     // Last, after the mirror and the port: their threads call back into both.

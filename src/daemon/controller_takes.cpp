@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <utility>
 
 namespace looperd {
 
@@ -23,7 +24,11 @@ bool Controller::require_recording(const Request& r) {
 // Presses only: a release (0) does nothing, so that a pad sends press and release freely.
 void Controller::osc_slot_record(const Request& r) {
     if (!require_recording(r)) return;
-    if (button(r).value_or(false)) send(Command{*r.row.command, r.slot, 1.0F}, r);
+    if (!button(r).value_or(false)) return;
+    if (send(Command{*r.row.command, r.slot, 1.0F}, r)) {
+        std::lock_guard lock(record_mutex_);
+        record_askers_[r.slot] = r.from;
+    }
 }
 
 void Controller::osc_slot_overdub(const Request& r) {
@@ -153,6 +158,24 @@ void Controller::wait_for_takes() {
     takes_.wait_idle();
 }
 
+// A record press waited for memory that the budget could not give (docs/recording.md#memory):
+// answered to whoever pressed, as a refusal at the press would have been.
+void Controller::record_refused(std::uint32_t slot) {
+    std::optional<OscEndpoint> to;
+    {
+        std::lock_guard lock(record_mutex_);
+        if (slot < record_askers_.size()) to = std::exchange(record_askers_[slot], std::nullopt);
+    }
+    const double take = static_cast<double>(config_.max_record_frames) * 2 * sizeof(float);
+    const double free = static_cast<double>(budget_.limit() - budget_.used());
+    const std::string why = fmt::format(
+        "no memory for a take: one needs {:.1f} MiB and the memory budget has {:.1f} MiB free "
+        "(--memory-budget; clear a slot or unload samples)",
+        take / 1048576.0, free / 1048576.0);
+    if (to && to->len != 0)
+        report_error(*to, osc::slot_address(osc::row(osc::Handler::record).address, slot), why);
+}
+
 void Controller::engine_event(const Event& e) {
     takes_.engine_event(e);
     // A take in place of the sample: the stretch thread has nothing of the sample to render.
@@ -168,6 +191,9 @@ void Controller::engine_event(const Event& e) {
         case EventKind::undo_done:
         case EventKind::redo_done:
             stretch_.wake();
+            break;
+        case EventKind::record_memory_refused:
+            record_refused(e.slot);
             break;
         default:
             break;

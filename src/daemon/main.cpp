@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -48,6 +49,7 @@
 #include "daemon/nsm_session.hpp"
 #include "daemon/options.hpp"
 #include "daemon/persistence.hpp"
+#include "daemon/record_memory.hpp"
 #include "daemon/rig_state.hpp"
 #include "daemon/service_notify.hpp"
 #include "daemon/session_store.hpp"
@@ -337,7 +339,9 @@ int run(const Options& options, const std::optional<RigState>& preset,
     engine_config.command_capacity = options.command_capacity;
     engine_config.scheduled_capacity = options.max_scheduled;
     engine_config.fade_ms = options.fade_ms;
-    // Recording (docs/recording.md): the pool is allocated and locked here.
+    // Recording (docs/recording.md): the pool makes what the first take needs here; the rest
+    // is made on demand by the record memory thread (docs/recording.md#memory).
+    engine_config.record_memory_on_demand = true;
     engine_config.inputs = options.inputs;
     engine_config.recorders = options.recorders;
     engine_config.max_record_seconds = options.max_record_seconds;
@@ -357,11 +361,16 @@ int run(const Options& options, const std::optional<RigState>& preset,
         }
     }
     if (engine.record_memory_bytes() > 0)
-        spdlog::info("recording: {} inputs, {} recorders of {:.1f} s, {} MiB preallocated",
-                     options.inputs, options.recorders, options.max_record_seconds,
-                     engine.record_memory_bytes() >> 20);
+        spdlog::info(
+            "recording: {} inputs, {} recorders of {:.1f} s; {} MiB made at start, the rest "
+            "when wanted",
+            options.inputs, options.recorders, options.max_record_seconds,
+            engine.record_memory_bytes() >> 20);
 
     MemoryBudget budget(options.memory_budget);
+    // The record buffer made at start is outside the budget, and stays (retire_spares keeps
+    // it); the buffers made on demand are reserved in it (docs/recording.md#memory).
+    const RecorderPool& pool = engine.recorder_pool();
     Housekeeping housekeeping(engine, budget, [&jack] { return jack.xruns(); });
 
     ControllerConfig controller_config;
@@ -426,6 +435,10 @@ int run(const Options& options, const std::optional<RigState>& preset,
     // Events about takes reach the controller (its mirror, the takes it keeps on disk).
     housekeeping.set_event_sink([&controller](const Event& e) { controller.engine_event(e); });
     housekeeping.start();
+    RecordMemory record_memory(pool, budget, options.sample_rate, [&controller](const Command& c) {
+        return controller.send_internal(std::span<const Command>(&c, 1));
+    });
+    record_memory.start();
 
     // The MIDI control thread: bound MIDI messages (docs/midi.md, "Bindings") from the engine to
     // the controller, which handles each as the OSC message of its binding's address. A poll:
@@ -729,7 +742,8 @@ int run(const Options& options, const std::optional<RigState>& preset,
     network.join();
     midi_control.stop();
     link_follow.stop();
-    controller.stop();                     // the loader thread reports nothing more
+    controller.stop();  // the loader thread reports nothing more
+    record_memory.stop();
     if (persistence) persistence->stop();  // the last changes are saved
     feedback.stop();
     link.stop();  // the audio thread has stopped after this

@@ -786,5 +786,85 @@ TEST_F(StretchBudget, ARenderingBeyondTheBudgetIsRefusedAndThePreviousOneStays) 
 }
 #endif
 
+// Memory on demand (docs/recording.md#memory), at the default take length (60 s) and undo
+// memory (128 MiB). Resident memory is read from /proc: VmRSS less RssShmem, the JACK server's
+// shared port memory, which every client of the server maps whole (105 MiB with Debian's
+// jackd2 at its default port count, in jack_metro as in looperd) and which is not looperd's.
+class RecordMemoryAtDefaults : public Daemon {
+  protected:
+    RecordMemoryAtDefaults() {
+        extra_args_ = {"--max-record-seconds", "60", "--undo-memory-mib", "128"};
+    }
+
+    // Resident memory of looperd's own, in KiB.
+    std::uint64_t own_resident_kib() const {
+        std::ifstream in("/proc/" + std::to_string(daemon_->pid()) + "/status");
+        std::uint64_t rss = 0;
+        std::uint64_t shared = 0;
+        for (std::string line; std::getline(in, line);) {
+            if (line.starts_with("VmRSS:")) rss = std::stoull(line.substr(6));
+            if (line.starts_with("RssShmem:")) shared = std::stoull(line.substr(9));
+        }
+        if (rss == 0) throw std::runtime_error("no VmRSS for the daemon in /proc");
+        return rss - shared;
+    }
+};
+
+TEST_F(RecordMemoryAtDefaults, HoldsWhatTheFirstTakeNeedsAndGrowsOnlyWithTheTakes) {
+    write_wav(samples_ / "small.wav", 2, noise(9600, 2, 3));
+    ASSERT_NO_FATAL_FAILURE(load(0, "small.wav", 9600, 2));
+    const std::uint64_t take_kib = std::uint64_t{60} * kRate * 2 * sizeof(float) / 1024;
+    const std::uint64_t idle = own_resident_kib();
+    std::cout << "resident at the defaults with one small sample: " << idle / 1024 << " MiB\n";
+    EXPECT_LE(idle, std::uint64_t{96} * 1024) << "KiB";
+
+    send(slot(1, "record"));
+    send(slot(2, "record"));
+    ASSERT_EQ(wait_status("recorders_free", 6.0, kHangBound), 6.0) << "two takes recording";
+    // The spare made at start became slot 1's; slot 2's buffer and the next spare are made
+    // while they record: two takes' worth more than at rest (a MiB of slack for the rest).
+    const std::uint64_t made = 2 * take_kib - 1024;
+    const auto grown = [&] { return own_resident_kib() >= idle + made; };
+    const auto deadline = Clock::now() + kHangBound;
+    while (!grown() && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    const std::uint64_t recording = own_resident_kib();
+    std::cout << "resident while two 60 s takes record: " << recording / 1024 << " MiB (the "
+              << "takes need " << 2 * take_kib / 1024 << ")\n";
+    EXPECT_GE(recording, idle + made) << "no memory was made for the second take";
+    EXPECT_LE(recording, 2 * take_kib + std::uint64_t{64} * 1024) << "KiB";
+
+    send(slot(1, "record"));
+    send(slot(2, "record"));
+    ASSERT_EQ(wait_status("recorders_free", 6.0, kHangBound), 6.0);
+    ASSERT_NO_FATAL_FAILURE(wait_for_pong(*daemon_, *osc_, osc_port_));
+}
+
+// A take the budget cannot hold is refused with /error to whoever pressed; the takes under
+// way go on. 10 s takes are 3.7 MiB: the one made at start is outside the budget, one more fits
+// in 6 MiB, a third does not.
+class RecordMemoryBudget : public Daemon {
+  protected:
+    RecordMemoryBudget() { extra_args_ = {"--max-record-seconds", "10", "--memory-budget", "6M"}; }
+};
+
+TEST_F(RecordMemoryBudget, ATakeTheBudgetCannotHoldIsRefusedAndTheOthersRecordOn) {
+    send(slot(0, "record"));
+    send(slot(1, "record"));
+    ASSERT_EQ(wait_status("recorders_free", 6.0, kHangBound), 6.0) << "two takes recording";
+    send(slot(2, "record"));
+    const auto error = osc_->wait_for("/error", kHangBound);
+    ASSERT_TRUE(error) << "no /error for a take over the budget";
+    EXPECT_EQ(error->args[0].s, slot(2, "record")) << error->to_string();
+    EXPECT_NE(error->args[1].s.find("--memory-budget"), std::string::npos) << error->to_string();
+    EXPECT_EQ(status().at("recorders_free").number(), 6.0) << "slots 0 and 1 record on";
+    // Clearing a take gives its memory to the next press.
+    send(slot(0, "clear"));
+    send(slot(2, "record"));
+    ASSERT_EQ(wait_status("recorders_free", 6.0, kHangBound), 6.0);
+    send(slot(1, "record"));
+    send(slot(2, "record"));
+    EXPECT_FALSE(osc_->wait_for("/error", 500ms)) << "nothing else was refused";
+}
+
 }  // namespace
 }  // namespace looperd::test
