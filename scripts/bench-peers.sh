@@ -6,8 +6,9 @@
 # real-time): scsynth (SuperCollider's server, one PlayBuf per voice, each on its own buffer)
 # and SooperLooper (one loop per voice, at most 128). For each period size, voice count and
 # rate, each player in turn loads N copies of one stereo sample, plays them all looping, and is
-# measured over a window: whole-process CPU (% of one core, from /proc), resident memory, and
-# the xruns the JACK server reported while it ran. Ratios are to scsynth in the same run.
+# measured over a window: whole-process CPU (% of one core, from /proc), resident memory (VmRSS,
+# and "own": less RssShmem, the JACK server's shared port memory every client maps), and the
+# xruns the JACK server reported while it ran. Ratios are to scsynth in the same run.
 # docs/performance.md#side-by-side-with-other-players explains the figures.
 #
 # Usage: scripts/bench-peers.sh [--voices "1 64 128 256 1024"] [--rates "1 1.01"]
@@ -131,6 +132,8 @@ for ((i = 0; i < max_voices; i++)); do cp "$work/sample.wav" "$work/samples/v$i.
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+# Without RssShmem: the JACK server's shared port memory, which every client maps whole.
+own_mib() { awk '/^VmRSS/ {r = $2} /^RssShmem/ {s = $2} END {printf "%.0f", (r - s) / 1024}' "/proc/$1/status"; }
 wait_port() {  # until the JACK client $1 has a port, or 20 s
   for _ in $(seq 200); do jack_lsp 2>/dev/null | grep -q "^$1:" && return 0; sleep 0.1; done
   return 1
@@ -177,7 +180,7 @@ start_sooperlooper() {
   done | osc 19951
 }
 
-printf '%-7s %6s %5s %-13s %7s %8s %6s %9s %9s\n' period voices rate player "cpu %" "rss MiB" xruns "cpu/sc" "rss/sc"
+printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %9s %9s %9s\n' period voices rate player "cpu %" "rss MiB" "own MiB" xruns "cpu/sc" "rss/sc" "own/sc"
 for period in $periods; do
   server=bench-peers-$$-$period
   export JACK_DEFAULT_SERVER=$server
@@ -187,10 +190,10 @@ for period in $periods; do
   for _ in $(seq 100); do jack_lsp >/dev/null 2>&1 && break; sleep 0.1; done
   for n in $voices; do
     for rate in $rates; do
-      declare -A cpu=() rss=() xr=()
+      declare -A cpu=() rss=() own=() xr=()
       for player in $players; do
         if [ "$player" = sooperlooper ] && [ "$n" -gt 128 ]; then continue; fi
-        samples_cpu=() samples_rss=() samples_xr=()
+        samples_cpu=() samples_rss=() samples_own=() samples_xr=()
         for ((r = 0; r < repeat; r++)); do
           "start_$player" "$n" "$rate" || { echo "$player did not start"; continue; }
           sleep 3  # loads settle, voices are all playing
@@ -199,6 +202,7 @@ for period in $periods; do
           sleep "$window"
           t1=$(cpu_ticks "$pid")
           samples_rss+=("$(rss_mib "$pid")")
+          samples_own+=("$(own_mib "$pid")")
           samples_xr+=($(($(grep -ci xrun "$work/jackd-$period.log" || true) - before_xr)))
           samples_cpu+=("$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$window" 'BEGIN {printf "%.1f", 100 * (b - a) / hz / s}')")
           kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -207,16 +211,19 @@ for period in $periods; do
         median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
         cpu[$player]=$(median "${samples_cpu[@]}")
         rss[$player]=$(median "${samples_rss[@]}")
+        own[$player]=$(median "${samples_own[@]}")
         xr[$player]=$(median "${samples_xr[@]}")
       done
       for player in $players; do
         [ -n "${cpu[$player]:-}" ] || continue
         ratio_cpu=$(awk -v a="${cpu[$player]}" -v b="${cpu[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
         ratio_rss=$(awk -v a="${rss[$player]}" -v b="${rss[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
-        printf '%-7s %6s %5s %-13s %7s %8s %6s %9s %9s\n' "$period" "$n" "$rate" "$player" \
-          "${cpu[$player]}" "${rss[$player]}" "${xr[$player]}" "$ratio_cpu" "$ratio_rss"
+        ratio_own=$(awk -v a="${own[$player]}" -v b="${own[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
+        printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %9s %9s %9s\n' "$period" "$n" "$rate" "$player" \
+          "${cpu[$player]}" "${rss[$player]}" "${own[$player]}" "${xr[$player]}" "$ratio_cpu" \
+          "$ratio_rss" "$ratio_own"
       done
-      unset cpu rss xr
+      unset cpu rss own xr
     done
   done
   kill "$jackd_pid"; wait "$jackd_pid" 2>/dev/null || true
