@@ -431,7 +431,7 @@ const std::array kSpecs{
                .in_file = true,
                .metavar = "N",
                .group = "Recording",
-               .help = "takes recorded or kept at once, each a preallocated stereo buffer\n"
+               .help = "takes recorded or kept at once, each a stereo buffer made when needed\n"
                        "(default: 8, at most 64)",
                .min = 0,
                .max = limits::kMaxRecorders,
