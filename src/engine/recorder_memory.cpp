@@ -57,9 +57,10 @@ void RecorderPool::allocate() {
         }
     }
     record_taken_.store(buffers, std::memory_order_relaxed);
-    const std::size_t chunks = levels == 0 ? 0
-                                           : std::size_t{config_.undo_memory_mib} * 1024 * 1024 /
-                                                 (kChunkFloats * sizeof(float));
+    // 64-bit: 4096 MiB of undo is 2^32 bytes, which a 32-bit size_t (armhf) cannot hold.
+    const std::uint64_t chunks = levels == 0 ? 0
+                                             : std::uint64_t{config_.undo_memory_mib} * 1024 *
+                                                   1024 / (kChunkFloats * sizeof(float));
     max_undo_chunks_ = static_cast<std::uint32_t>(chunks);
     max_undo_blocks_ = (max_undo_chunks_ + kBlockChunks - 1) / kBlockChunks;
     undo_blocks_.assign(max_undo_blocks_, nullptr);
