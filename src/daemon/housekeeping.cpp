@@ -115,8 +115,9 @@ void Housekeeping::poll() {
                 break;
             case EventKind::take_load_refused:
                 spdlog::warn(
-                    "slot {}: plays the file as a sample, not as a take: no free recorder, or "
-                    "longer than --max-record-seconds ({} frames)",
+                    "slot {}: plays the file as a sample, not as a take: no free recorder, no "
+                    "memory for one within --memory-budget, or longer than --max-record-seconds "
+                    "({} frames)",
                     e.slot, e.frames);
                 break;
             case EventKind::tempo_refused:
