@@ -240,7 +240,9 @@ class RecorderPool {
     struct Recorder {
         // loading: a load_take copying `source` in (the slot plays `source` meanwhile).
         enum class State : std::uint8_t { free, recording, looping, releasing, loading };
-        SampleBuffer* buffer = nullptr;  // pooled; capacity max_record_frames_, 2 channels
+        // Pooled; capacity max_record_frames_, 2 channels. None while the recorder is free and
+        // its memory not yet made (on demand).
+        SampleBuffer* buffer = nullptr;
         State state = State::free;
         std::uint32_t slot = 0;
         std::uint64_t start = 0;        // output frame the take began
@@ -296,7 +298,7 @@ class RecorderPool {
     void add_undo_block(SampleBuffer* b) noexcept;
     void wait_for_memory(std::uint32_t slot, TakeHost& host) noexcept;
     void serve_waiting(std::uint64_t now, TakeHost& host) noexcept;
-    void refuse_waiting(std::uint64_t now, TakeHost& host) noexcept;
+    void refuse_waiting(TakeHost& host) noexcept;
     void cancel_wait(std::uint32_t slot) noexcept;
     void expect_take(std::uint32_t slot, bool expected) noexcept;
     void retire_spares(TakeHost& host) noexcept;

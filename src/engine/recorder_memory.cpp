@@ -195,7 +195,7 @@ void RecorderPool::serve_waiting(std::uint64_t now, TakeHost& host) noexcept {
 
 // No record buffer can be had: each waiting press is refused, each waiting take load leaves
 // its slot playing the file as a sample (what take_load_refused means).
-void RecorderPool::refuse_waiting(std::uint64_t /*now*/, TakeHost& host) noexcept {
+void RecorderPool::refuse_waiting(TakeHost& host) noexcept {
     refusals_taken_.store(refusals_taken_.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
     for (std::uint32_t slot = 0; slot < slot_takes_.size() && waiting_ > 0; ++slot) {

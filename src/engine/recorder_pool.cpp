@@ -82,7 +82,7 @@ void RecorderPool::apply(const Command& c, std::uint64_t now, TakeHost& host) no
             take_undo_block(c.buffer, host);
             return;
         case CommandKind::record_memory_refused:
-            refuse_waiting(now, host);
+            refuse_waiting(host);
             return;
         case CommandKind::record:
         case CommandKind::record_on_grid:
