@@ -28,6 +28,9 @@ struct Span {
     double position = 0.0;
     double step = 0.0;  // source frames per frame, negative in reverse
     std::uint32_t frames = 0;
+    // Frames in each channel. The kernel may read frames past the taps (never past this):
+    // 0 keeps it to the taps.
+    std::uint32_t length = 0;
     float* out_left = nullptr;
     float* out_right = nullptr;
 };

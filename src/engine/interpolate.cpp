@@ -19,6 +19,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "looperd/interpolate.hpp"
@@ -74,6 +75,69 @@ HWY_INLINE V Channel(D d, const float* HWY_RESTRICT src, const std::int32_t* fir
 }
 #endif
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+// AVX-512: 16 frames at a time from a window of 32 source frames, two loads per channel.
+// The window starts at the lowest tap of the 16 frames; each tap of each frame is picked from
+// it by a two-register permute (vpermt2ps, which Highway 1.0 does not wrap), instead of one
+// load and a transpose per frame. At |step| ≤ kWindowStep the 16 frames' taps span at most
+// 15 × 1.8 + 1 + 3 < 32 source frames. Returns the frames done: it stops before a window
+// that would read past the channel's `length` frames, and the paths below take the rest.
+constexpr double kWindowStep = 1.8;
+
+std::uint32_t WindowFrames(const Span& s) {
+    const hn::Full512<float> d;
+    const hn::Full512<std::int32_t> di;
+    const hn::Full512<double> dd;
+    const hn::Half<decltype(d)> dh;
+    const hn::Half<decltype(di)> dih;
+    const auto iota = hn::Iota(dd, 0.0);
+    const auto start = hn::Set(dd, s.position);
+    const auto step = hn::Set(dd, s.step);
+    constexpr std::uint32_t kFrames = hn::MaxLanes(d);  // 16
+    constexpr std::uint32_t kHalf = hn::MaxLanes(dh);
+    const double lowest_frame = s.step < 0.0 ? kFrames - 1 : 0;
+    std::uint32_t k = 0;
+    for (; k + kFrames <= s.frames; k += kFrames) {
+        const auto kd = static_cast<double>(k);
+        // The lowest frame's whole part, by the lanes' own arithmetic (p > 0: truncation is
+        // floor); its first tap is the window's first frame.
+        const auto low = static_cast<std::int64_t>(s.position + (kd + lowest_frame) * s.step);
+        if (static_cast<std::uint64_t>(low) + 2 * kFrames - 1 > s.length) break;
+        const auto low_d = hn::Set(dd, static_cast<double>(low));
+        // Each frame's fraction, and its first tap's place in the window (0 … 28).
+        const auto part = [&](double k0, auto& offset) {
+            const auto p = hn::Add(start, hn::Mul(hn::Add(iota, hn::Set(dd, k0)), step));
+            const auto whole = hn::Trunc(p);
+            offset = hn::DemoteTo(dih, hn::Sub(whole, low_d));
+            return hn::DemoteTo(dh, hn::Sub(p, whole));
+        };
+        hn::Vec<decltype(dih)> first_low;
+        hn::Vec<decltype(dih)> first_high;
+        const auto t_low = part(kd, first_low);
+        const auto t = hn::Combine(d, part(kd + kHalf, first_high), t_low);
+        const auto tap0 = hn::Combine(di, first_high, first_low);
+        const auto one = hn::Set(di, 1);
+        const auto tap1 = hn::Add(tap0, one);
+        const auto tap2 = hn::Add(tap1, one);
+        const auto tap3 = hn::Add(tap2, one);
+        const auto channel = [&](const float* HWY_RESTRICT src, float* HWY_RESTRICT out) {
+            const float* window = src + (low - 1);
+            const __m512 lo = hn::LoadU(d, window).raw;
+            const __m512 hi = hn::LoadU(d, window + kFrames).raw;
+            using V = hn::Vec<decltype(d)>;
+            const V y0{_mm512_permutex2var_ps(lo, tap0.raw, hi)};
+            const V y1{_mm512_permutex2var_ps(lo, tap1.raw, hi)};
+            const V y2{_mm512_permutex2var_ps(lo, tap2.raw, hi)};
+            const V y3{_mm512_permutex2var_ps(lo, tap3.raw, hi)};
+            hn::StoreU(Cubic(d, y0, y1, y2, y3, t), d, out + k);
+        };
+        channel(s.left, s.out_left);
+        if (s.right != nullptr) channel(s.right, s.out_right);
+    }
+    return k;
+}
+#endif
+
 double HermiteSpan(const Span& s) {
     std::uint32_t k = 0;
 #if HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR && HWY_HAVE_FLOAT64
@@ -81,6 +145,9 @@ double HermiteSpan(const Span& s) {
     // a time below.
     constexpr double kNarrow = 2147483000.0;
     if (std::max(s.position, s.position + s.frames * s.step) < kNarrow) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+        if (std::abs(s.step) <= kWindowStep) k = WindowFrames(s);
+#endif
         // Frames 8 at a time on 256-bit vectors (AVX2, AVX-512), 4 at a time on 128-bit ones
         // (SSE4, NEON). Positions in doubles, as the voice keeps them, each half of the frames
         // in a vector of doubles: their fractions go to the cubic, their whole parts to memory,

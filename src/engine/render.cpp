@@ -125,6 +125,7 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
                                 .position = v.position,
                                 .step = dir * r,
                                 .frames = m,
+                                .length = b.frames(),
                                 .out_left = scratch + c0 * chunk + done,
                                 .out_right = pair ? scratch + (c0 + 1) * chunk + done : nullptr});
                 }

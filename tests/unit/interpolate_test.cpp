@@ -63,6 +63,7 @@ SpanRun run_span(double (*kernel)(const interpolate::Span&), const std::vector<f
                     .position = position,
                     .step = step,
                     .frames = frames,
+                    .length = static_cast<std::uint32_t>(a.size()),
                     .out_left = r.left.data(),
                     .out_right = z ? r.right.data() : nullptr});
     return r;
@@ -144,6 +145,43 @@ TEST(Interpolate, ExactPositionsGiveBitIdenticalFrames) {
             }
         }
     });
+}
+
+// Spans whose taps run to the channel's last frame (and, backwards, from its first), at rates
+// around the widest the AVX-512 kernel reads through a 32-frame window (1.8): the window stops
+// where it would read past the channel's length (the address sanitizer's build sees any read
+// past the vector), and the frames after it come from the other paths, bit for bit the same.
+TEST(Interpolate, SpansThatEndAtTheChannelsEdgesMatchTheReference) {
+    constexpr std::size_t kFrames = 600;
+    const auto a = test::noise_vector(kFrames, 7);
+    const auto z = test::noise_vector(kFrames, 8);
+    std::uint64_t spans = 0;
+    for_each_target([&](const std::string& name) {
+        for (const double rate : {0.5, 0.999, 1.0 + 1.0 / 3.0, 1.79, 1.8, 1.81, 2.5}) {
+            for (const std::uint32_t n : {16U, 17U, 31U, 32U, 47U, 64U, 128U}) {
+                for (const double fraction : {0.001, 0.25, 0.875}) {
+                    for (const bool backwards : {false, true}) {
+                        // The last frame's taps end on the channel's last frame (forwards) or
+                        // the first frame's taps start on frame 0 (backwards), or just short.
+                        const double reach = rate * static_cast<double>(n - 1);
+                        const double step = backwards ? -rate : rate;
+                        const double p =
+                            backwards ? 1.0 + fraction + reach : kFrames - 3.0 + fraction - reach;
+                        const auto want =
+                            run_span(interpolate::hermite_reference, a, &z, p, step, n);
+                        const auto got = run_span(interpolate::hermite, a, &z, p, step, n);
+                        for (std::uint32_t k = 0; k < n; ++k) {
+                            ASSERT_NEAR(got.left[k], want.left[k], kTolerance)
+                                << name << " rate " << rate << " frame " << k << " of " << n;
+                            ASSERT_NEAR(got.right[k], want.right[k], kTolerance) << name;
+                        }
+                        ++spans;
+                    }
+                }
+            }
+        }
+    });
+    EXPECT_GT(spans, 200U);
 }
 
 EngineConfig differential_config() {
