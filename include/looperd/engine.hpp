@@ -318,6 +318,7 @@ class Engine {
     void render(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     void render_voice(Voice& v, float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     bool read_voice(Voice& v, std::uint32_t n) noexcept;  // into scratch_; false: ended
+    void prefetch_voice(const Voice& v, std::uint32_t n) noexcept;
     // Input monitoring, before the voices: added to out[..][offset, offset + n).
     void monitor_segment(float* const* out, std::uint32_t offset, std::uint32_t n) noexcept;
     // The block (src/engine/engine.cpp).
