@@ -13,7 +13,9 @@
 #
 # Usage: scripts/bench-peers.sh [--voices "1 64 128 256 1024"] [--rates "1 1.01"]
 #          [--periods "128 32"] [--seconds 20] [--repeat 3] [--players "looperd scsynth sooperlooper"]
-#          [--looperd PATH]
+#          [--looperd PATH] [--threads]
+# --threads also prints, after each looperd window, its CPU by thread (the names `top -H`
+# shows: the JACK process thread is the one JACK names, the others looperd's).
 # Needs: jackd2, supercollider-server (scsynth), sooperlooper, python3 (OSC); scripts/
 # install-deps.sh --bench installs them. looperd is built into build-release/ when no --looperd
 # is given.
@@ -27,6 +29,7 @@ window=20
 repeat=3
 players="looperd scsynth sooperlooper"
 looperd=""
+threads=0
 while [ $# -gt 0 ]; do
   case $1 in
     --voices) voices=$2; shift 2 ;;
@@ -36,7 +39,8 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift 2 ;;
     --players) players=$2; shift 2 ;;
     --looperd) looperd=$2; shift 2 ;;
-    -h | --help) sed -n '4,18p' "$0"; exit 0 ;;
+    --threads) threads=1; shift ;;
+    -h | --help) sed -n '4,21p' "$0"; exit 0 ;;
     *) echo "bench-peers.sh: unknown argument '$1' (--help)" >&2; exit 2 ;;
   esac
 done
@@ -131,6 +135,14 @@ for ((i = 0; i < max_voices; i++)); do cp "$work/sample.wav" "$work/samples/v$i.
 
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# "name ticks" per thread of process $1 (a thread's name may hold spaces: it is between the
+# parentheses of its stat line).
+thread_ticks() {
+  for t in /proc/"$1"/task/*; do
+    sed -E 's/^[0-9]+ \((.*)\) /\1\t/' "$t/stat" 2>/dev/null |
+      awk -F'\t' '{split($2, f, " "); gsub(/ /, "_", $1); print $1, f[12] + f[13]}'
+  done
+}
 rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 # Without RssShmem: the JACK server's shared port memory, which every client maps whole.
 own_mib() { awk '/^VmRSS/ {r = $2} /^RssShmem/ {s = $2} END {printf "%.0f", (r - s) / 1024}' "/proc/$1/status"; }
@@ -199,8 +211,18 @@ for period in $periods; do
           sleep 3  # loads settle, voices are all playing
           before_xr=$(grep -ci xrun "$work/jackd-$period.log" || true)
           t0=$(cpu_ticks "$pid")
+          [ "$threads" = 1 ] && [ "$player" = looperd ] && thread_ticks "$pid" >"$work/threads0"
           sleep "$window"
           t1=$(cpu_ticks "$pid")
+          if [ "$threads" = 1 ] && [ "$player" = looperd ]; then
+            thread_ticks "$pid" >"$work/threads1"
+            # CPU % of one core by thread name, summed over threads of one name, largest first.
+            awk -v hz="$hz" -v s="$window" 'NR == FNR {a[$1] += $2; next} {b[$1] += $2}
+              END {for (n in b) printf "%s %.2f\n", n, 100 * (b[n] - a[n]) / hz / s}' \
+              "$work/threads0" "$work/threads1" | sort -k2 -gr |
+              awk -v p="$period" -v v="$n" -v r="$rate" 'BEGIN {printf "  looperd threads (%s frames, %s voices, rate %s):", p, v, r}
+                {printf " %s %s", $1, $2} END {print ""}'
+          fi
           samples_rss+=("$(rss_mib "$pid")")
           samples_own+=("$(own_mib "$pid")")
           samples_xr+=($(($(grep -ci xrun "$work/jackd-$period.log" || true) - before_xr)))

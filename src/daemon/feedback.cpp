@@ -143,7 +143,8 @@ void Feedback::start() {
                            }
                        },
                    .period = interval_of(std::max(config_.feedback_rate, config_.position_rate)),
-                   .fixed_rate = true});
+                   .fixed_rate = true,
+                   .name = "feedback"});
 }
 
 void Feedback::stop() {

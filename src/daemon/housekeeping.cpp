@@ -25,7 +25,7 @@ Housekeeping::~Housekeeping() {
 }
 
 void Housekeeping::start() {
-    worker_.start({.round = [this] { poll(); }, .period = kPollInterval});
+    worker_.start({.round = [this] { poll(); }, .period = kPollInterval, .name = "housekeeping"});
 }
 
 void Housekeeping::stop() {

@@ -5,7 +5,7 @@
 namespace looperd {
 
 LoadWorker::LoadWorker(std::size_t capacity) : capacity_(capacity) {
-    worker_.start({.round = [this] { run_jobs(); }});
+    worker_.start({.round = [this] { run_jobs(); }, .name = "loader"});
 }
 
 LoadWorker::~LoadWorker() {

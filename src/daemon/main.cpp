@@ -14,6 +14,7 @@
 // Under NSM (docs/nsm.md) main() owns the session manager's socket: it announces, waits for
 // the first open, and runs the daemon once per session; the main thread answers NSM between
 // its JACK ticks, and a later open (a switch) ends the run so that main() starts the next.
+#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -450,7 +451,8 @@ int run(const Options& options, const std::optional<RigState>& preset,
                                     MidiMessage m;
                                     while (engine.try_receive_midi(m)) controller.midi_message(m);
                                 },
-                            .period = kMidiControlPeriod});
+                            .period = kMidiControlPeriod,
+                            .name = "midi-control"});
 
     FeedbackConfig feedback_config;
     for (const auto& url : options.notify) {
@@ -496,8 +498,9 @@ int run(const Options& options, const std::optional<RigState>& preset,
     // second, from a thread of its own, never the audio thread.
     WorkerThread link_follow;
     if (LinkSession::available())
-        link_follow.start(
-            {.round = [&controller] { controller.follow_link(); }, .period = kLinkFollowPeriod});
+        link_follow.start({.round = [&controller] { controller.follow_link(); },
+                           .period = kLinkFollowPeriod,
+                           .name = "link-follow"});
 
     JackLinkConfig link_config;
     link_config.autoconnect = options.autoconnect;
@@ -594,7 +597,10 @@ int run(const Options& options, const std::optional<RigState>& preset,
 
     std::atomic<bool> stopping{false};
     SourceGate gate(options, gate_counters);
-    std::thread network([&] { serve_osc(osc, controller, gate, stopping); });
+    std::thread network([&] {
+        pthread_setname_np(pthread_self(), "osc");
+        serve_osc(osc, controller, gate, stopping);
+    });
 
     spdlog::info("looperd {} ready: JACK client '{}' {} at {} Hz, {} outputs; OSC on udp {}:{}{}",
                  LOOPERD_VERSION, jack.name(), to_string(link.state()), engine.sample_rate(),

@@ -53,7 +53,8 @@ void Persistence::start() {
                        [this] {
                            write_sessions();
                            if (autosave_) save_now();
-                       }});
+                       },
+                   .name = "persistence"});
 }
 
 void Persistence::stop() {

@@ -35,7 +35,7 @@ RecordMemory::~RecordMemory() {
 }
 
 void RecordMemory::start() {
-    worker_.start({.round = [this] { poll(); }, .period = kPollInterval});
+    worker_.start({.round = [this] { poll(); }, .period = kPollInterval, .name = "record-memory"});
 }
 
 void RecordMemory::stop() {

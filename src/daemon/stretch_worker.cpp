@@ -42,7 +42,7 @@ StretchWorker::~StretchWorker() {
 
 void StretchWorker::start() {
     stopping_ = false;
-    thread_.start({.round = [this] { round(); }, .period = kPoll});
+    thread_.start({.round = [this] { round(); }, .period = kPoll, .name = "stretch"});
 }
 
 void StretchWorker::stop() {

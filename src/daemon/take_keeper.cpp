@@ -33,7 +33,7 @@ std::runtime_error failed(const fs::path& path, const char* step, int err) {
 TakeKeeper::TakeKeeper(SendCommand send, Rate rate, std::uint32_t max_frames,
                        std::chrono::milliseconds timeout)
     : send_(std::move(send)), rate_(std::move(rate)), max_frames_(max_frames), timeout_(timeout) {
-    worker_.start({.round = [this] { run_items(); }});
+    worker_.start({.round = [this] { run_items(); }, .name = "take-keeper"});
 }
 
 TakeKeeper::~TakeKeeper() {

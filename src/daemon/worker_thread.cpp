@@ -2,6 +2,8 @@
 // SPDX-FileCopyrightText: looperd contributors
 #include "daemon/worker_thread.hpp"
 
+#include <pthread.h>
+
 namespace looperd {
 
 WorkerThread::~WorkerThread() {
@@ -38,6 +40,7 @@ void WorkerThread::stop() {
 }
 
 void WorkerThread::run() {
+    pthread_setname_np(pthread_self(), rounds_.name);
     const auto period = rounds_.period;
     auto next = Clock::now();
     std::unique_lock lock(mutex_);

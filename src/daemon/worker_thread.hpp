@@ -29,6 +29,8 @@ class WorkerThread {
         // burst to catch up. false: a period after each round ends (a poll).
         bool fixed_rate = false;
         std::function<void()> last;  // may be empty
+        // The thread's name as `top -H` and `ps -L` show it: at most 15 characters.
+        const char* name = "looperd";
     };
 
     WorkerThread() = default;

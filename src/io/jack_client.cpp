@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: looperd contributors
 #include "io/jack_client.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <jack/midiport.h>
@@ -115,6 +116,11 @@ bool JackClient::open(std::string& why) {
         }
     }
 
+    // Threads libjack starts for this client (its process thread among them), before they run
+    // a callback: named "jack", so that `top -H` tells them from the daemon's own threads
+    // (they would inherit the main thread's name).
+    jack_set_thread_init_callback(
+        c, [](void*) { pthread_setname_np(pthread_self(), "jack"); }, nullptr);
     // Cancellation is held off while process() runs: see call_holding_off_cancellation.
     jack_set_process_callback(
         c,

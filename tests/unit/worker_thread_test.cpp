@@ -4,9 +4,12 @@
 #include "daemon/worker_thread.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include "wait_until.hpp"
@@ -32,6 +35,26 @@ TEST(WorkerThread, ARoundRunsAtStartAndOnEveryNotify) {
     const int after = rounds.load();
     worker.notify();  // stopped: nothing runs
     EXPECT_EQ(rounds.load(), after);
+}
+
+// The thread carries its name, as `top -H` and `ps -L` show it; a nameless one, looperd's.
+TEST(WorkerThread, TheThreadIsNamed) {
+    for (const char* name : {"record-memory", static_cast<const char*>(nullptr)}) {
+        std::atomic<bool> done{false};
+        std::string seen;
+        WorkerThread worker;
+        WorkerThread::Rounds rounds{.round = [&] {
+            std::array<char, 16> buffer{};
+            pthread_getname_np(pthread_self(), buffer.data(), buffer.size());
+            seen = buffer.data();
+            done = true;
+        }};
+        if (name != nullptr) rounds.name = name;
+        worker.start(std::move(rounds));
+        ASSERT_TRUE(wait_until([&] { return done.load(); })) << hung("the first round");
+        worker.stop();
+        EXPECT_EQ(seen, name != nullptr ? name : "looperd");
+    }
 }
 
 // A notify() that comes while a round runs is not lost: another round follows.
