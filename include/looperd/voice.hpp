@@ -86,6 +86,9 @@ struct Voice {
     bool nudged = false;
     double grid_beat = 0.0;
     double grid_length = 0.0;
+
+    // Reads its frames unchanged (rate exactly 1, not gliding): the copy path, no taps.
+    [[nodiscard]] bool copies() const noexcept { return !rate.moving() && rate.value == 1.0F; }
 };
 
 }  // namespace looperd

@@ -57,7 +57,7 @@ bool Engine::read_voice(Voice& v, std::uint32_t n) noexcept {
 
     std::uint32_t done = 0;
     while (done < n && wrapped()) {
-        const bool steady = !v.rate.moving() && v.rate.value == 1.0F;
+        const bool steady = v.copies();
         const double whole = std::floor(v.position);
         // Fast path: rate exactly 1 on an integer frame, outside any seam crossfade: frames
         // are copied unchanged, up to the region's edge (or the crossfade's start).
@@ -245,12 +245,13 @@ void Engine::render_voice(Voice& v, float* const* out, std::uint32_t offset,
     if (!running || (v.releasing && !v.envelope.moving())) retire_voice(v);
 }
 
+// Chunks this short are prefetched even for copying voices (Engine::render).
+constexpr std::uint32_t kShortChunkFrames = 64;
+
 // Asks the memory system for the source frames a voice reads in its next n frames (the loop's
 // wrap aside). Hundreds of voices are more streams than a CPU's prefetchers follow: without
 // this, a voice's loads wait on memory a cache line at a time, which costs an interpolating
 // voice more than its arithmetic. A prefetch never faults; a bounded number of lines.
-constexpr std::uint32_t kShortChunkFrames = 64;
-
 void Engine::prefetch_voice(const Voice& v, std::uint32_t n) noexcept {
     const SampleBuffer& b = *v.buffer;
     if (b.frames() == 0) return;
@@ -283,7 +284,7 @@ void Engine::render(float* const* out, std::uint32_t offset, std::uint32_t n) no
         Voice* next = nullptr;
         for (auto& v : voices_) {
             if (!v.active) continue;
-            if (short_chunk || v.rate.moving() || v.rate.value != 1.0F) prefetch_voice(v, m);
+            if (short_chunk || !v.copies()) prefetch_voice(v, m);
             if (next != nullptr) render_voice(*next, out, offset + done, m);
             next = &v;
         }
