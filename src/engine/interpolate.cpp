@@ -24,6 +24,15 @@
 
 #include "looperd/interpolate.hpp"
 
+// The 32-frame window (WindowFrames) needs AVX-512's two-register permute. Defined again
+// for each target this file is compiled for.
+#undef LOOPERD_WINDOW_FRAMES
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+#define LOOPERD_WINDOW_FRAMES 1
+#else
+#define LOOPERD_WINDOW_FRAMES 0
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace looperd::interpolate::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -75,7 +84,7 @@ HWY_INLINE V Channel(D d, const float* HWY_RESTRICT src, const std::int32_t* fir
 }
 #endif
 
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+#if LOOPERD_WINDOW_FRAMES
 // AVX-512: 16 frames at a time from a window of 32 source frames, two loads per channel.
 // The window starts at the lowest tap of the 16 frames; each tap of each frame is picked from
 // it by a two-register permute (vpermt2ps, which Highway 1.0 does not wrap), instead of one
@@ -145,7 +154,7 @@ double HermiteSpan(const Span& s) {
     // a time below.
     constexpr double kNarrow = 2147483000.0;
     if (std::max(s.position, s.position + s.frames * s.step) < kNarrow) {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+#if LOOPERD_WINDOW_FRAMES
         if (std::abs(s.step) <= kWindowStep) k = WindowFrames(s);
 #endif
         // Frames 8 at a time on 256-bit vectors (AVX2, AVX-512), 4 at a time on 128-bit ones
