@@ -21,7 +21,11 @@ Housekeeping::Housekeeping(Engine& engine, MemoryBudget& budget, XrunSource xrun
     : engine_(engine), budget_(budget), xruns_(std::move(xruns)) {}
 
 Housekeeping::~Housekeeping() {
-    stop();
+    worker_.stop();
+    // What the sink reaches may be gone by now (made after this object): the last events are
+    // only logged, and their buffers freed.
+    sink_ = nullptr;
+    poll();
 }
 
 void Housekeeping::start() {
