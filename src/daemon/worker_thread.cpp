@@ -41,7 +41,6 @@ void WorkerThread::stop() {
 
 void WorkerThread::run() {
     pthread_setname_np(pthread_self(), rounds_.name);
-    const auto period = rounds_.period;
     auto next = Clock::now();
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -49,6 +48,7 @@ void WorkerThread::run() {
         notified_ = false;
         lock.unlock();
         rounds_.round();
+        const auto period = rounds_.next_period ? rounds_.next_period() : rounds_.period;
         lock.lock();
         const auto woken = [this] { return stopping_ || notified_; };
         if (period == Clock::duration::zero()) {

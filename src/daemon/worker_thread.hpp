@@ -25,6 +25,10 @@ class WorkerThread {
         std::function<void()> round;
         // 0: rounds only when notified. Otherwise at most this long between rounds.
         Clock::duration period{0};
+        // When set, asked after each round (on the worker, holding no lock of the worker's)
+        // for the period until the next, in place of `period`: a poll that rests while there
+        // is nothing to do, and is notified when there is.
+        std::function<Clock::duration()> next_period;
         // true: rounds at start + k × period (a rate, as feedback's); a late round does not
         // burst to catch up. false: a period after each round ends (a poll).
         bool fixed_rate = false;

@@ -87,6 +87,30 @@ TEST(WorkerThread, APeriodRunsRoundsWithoutNotify) {
     worker.stop();
 }
 
+// next_period, asked after each round, sets the wait before the next one in place of period:
+// here rounds 1 ms apart until the fifth, then none until a notify().
+TEST(WorkerThread, NextPeriodSetsEachWaitAndZeroRestsUntilNotified) {
+    std::atomic<int> rounds{0};
+    std::atomic<int> asked{0};
+    WorkerThread worker;
+    worker.start({.round = [&rounds] { ++rounds; },
+                  .period = 1h,
+                  .next_period = [&]() -> WorkerThread::Clock::duration {
+                      ++asked;
+                      return rounds.load() < 5 ? WorkerThread::Clock::duration(1ms)
+                                               : WorkerThread::Clock::duration::zero();
+                  }});
+    ASSERT_TRUE(wait_until([&] { return rounds.load() == 5; })) << hung("rounds 1 ms apart");
+    ASSERT_TRUE(wait_until([&] { return asked.load() == 5; })) << hung("the fifth round's period");
+    // Resting: whatever the scheduler does meanwhile, no round runs without a notify().
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(rounds.load(), 5);
+    worker.notify();
+    ASSERT_TRUE(wait_until([&] { return rounds.load() == 6; })) << hung("the notified round");
+    worker.stop();
+    EXPECT_EQ(rounds.load(), 6);
+}
+
 TEST(WorkerThread, StopRunsTheLastStepOnceAfterTheLastRound) {
     std::atomic<int> rounds{0};
     std::atomic<int> lasts{0};
