@@ -163,6 +163,8 @@ class RecorderPool {
     std::uint32_t free_recorders() const noexcept {
         return free_recorders_.load(std::memory_order_relaxed);
     }
+    // Takes being recorded or overdubbed (relaxed): while any is, memory may be wanted any block.
+    std::uint32_t writing() const noexcept { return writing_.load(std::memory_order_relaxed); }
     // What `slot` is doing, as of the last publish() (relaxed).
     RecordState slot_record_state(std::uint32_t slot) const noexcept;
 
@@ -371,6 +373,7 @@ class RecorderPool {
     std::vector<std::atomic<std::uint32_t>> take_content_;
     std::uint32_t content_count_ = 0;  // the last take_content number given
     std::atomic<std::uint32_t> free_recorders_{0};
+    std::atomic<std::uint32_t> writing_{0};
 };
 
 }  // namespace looperd

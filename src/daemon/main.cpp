@@ -433,12 +433,16 @@ int run(const Options& options, const std::optional<RigState>& preset,
         FrameClock{[&jack](std::uint64_t timetag) { return jack.frame_for_ntp(timetag); },
                    [&jack] { return jack.current_frame(); }});
 
-    // Events about takes reach the controller (its mirror, the takes it keeps on disk).
-    housekeeping.set_event_sink([&controller](const Event& e) { controller.engine_event(e); });
-    housekeeping.start();
     RecordMemory record_memory(pool, budget, options.sample_rate, [&controller](const Command& c) {
         return controller.send_internal(std::span<const Command>(&c, 1));
     });
+    // Events about takes reach the controller (its mirror, the takes it keeps on disk), and
+    // wake the record memory thread when a take may want memory.
+    housekeeping.set_event_sink([&controller, &record_memory](const Event& e) {
+        controller.engine_event(e);
+        record_memory.heard(e);
+    });
+    housekeeping.start();
     record_memory.start();
 
     // The MIDI control thread: bound MIDI messages (docs/midi.md, "Bindings") from the engine to

@@ -12,9 +12,13 @@
 namespace looperd {
 
 namespace {
-// A press that waits for memory waits this long plus the time to make 2 × 60 s of stereo
-// (tens of milliseconds); polling costs nothing meanwhile.
-constexpr auto kPollInterval = std::chrono::milliseconds(5);
+// While takes are written: an overdub uses undo memory as it goes, and a press on the grid may
+// find the spare taken. A press that waits for memory waits this long (or housekeeping's
+// 10 ms, when it wakes the thread) plus the time to make 2 × 60 s of stereo (tens of ms).
+constexpr auto kBusyPoll = std::chrono::milliseconds(5);
+// Otherwise: a spare is ready for the next press, and the events of a press wake the thread;
+// this poll only catches what no event tells of (a press waiting on the grid, a dropped event).
+constexpr auto kIdlePoll = std::chrono::milliseconds(100);
 
 double mib(std::uint64_t bytes) {
     return static_cast<double>(bytes) / static_cast<double>(std::uint64_t{1} << 20);
@@ -35,7 +39,9 @@ RecordMemory::~RecordMemory() {
 }
 
 void RecordMemory::start() {
-    worker_.start({.round = [this] { poll(); }, .period = kPollInterval, .name = "record-memory"});
+    worker_.start({.round = [this] { poll(); },
+                   .next_period = [this] { return WorkerThread::Clock::duration(next_poll()); },
+                   .name = "record-memory"});
 }
 
 void RecordMemory::stop() {
@@ -46,6 +52,30 @@ void RecordMemory::poll() {
     if (!pool_.enabled()) return;
     make_record_buffers();
     make_undo_blocks();
+}
+
+std::chrono::milliseconds RecordMemory::next_poll() const {
+    if (!pool_.enabled()) return kIdlePoll;
+    const bool wanted =
+        pool_.record_buffers_wanted() > record_sent_ - pool_.record_buffers_taken() ||
+        pool_.undo_blocks_wanted() > undo_sent_ - pool_.undo_blocks_taken();
+    return wanted || pool_.waiting() > 0 || pool_.writing() > 0 ? kBusyPoll : kIdlePoll;
+}
+
+bool RecordMemory::wakes(EventKind kind) noexcept {
+    switch (kind) {
+        case EventKind::take_started:     // its buffer was the spare
+        case EventKind::overdub_started:  // undo memory goes
+        case EventKind::record_waiting:
+        case EventKind::take_loaded:  // a take from disk took a buffer
+            return true;
+        default:
+            return false;
+    }
+}
+
+void RecordMemory::heard(const Event& e) {
+    if (wakes(e.kind)) worker_.notify();
 }
 
 void RecordMemory::make_record_buffers() {

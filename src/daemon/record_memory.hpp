@@ -2,12 +2,14 @@
 // SPDX-FileCopyrightText: looperd contributors
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 
 #include "daemon/worker_thread.hpp"
 #include "io/memory_budget.hpp"
 #include "looperd/command.hpp"
+#include "looperd/event.hpp"
 #include "looperd/recorder_pool.hpp"
 
 namespace looperd {
@@ -22,6 +24,10 @@ namespace looperd {
 // Record buffers are reserved in the MemoryBudget before they are made; housekeeping releases
 // them when the engine retires a spare. Undo blocks are bounded by --undo-memory-mib alone and
 // kept until the engine goes.
+//
+// It polls: the audio thread wakes no one. Every 5 ms while a take is recorded or overdubbed or
+// memory is wanted, every 100 ms otherwise; housekeeping wakes it at once (heard()) when the
+// engine tells of a take or an overdub starting, a press waiting or a take loaded.
 class RecordMemory {
   public:
     using Send = std::function<bool(const Command&)>;  // false: the ring is full
@@ -33,12 +39,19 @@ class RecordMemory {
     RecordMemory(const RecordMemory&) = delete;
     RecordMemory& operator=(const RecordMemory&) = delete;
 
-    // A poll every kPollInterval; stop() joins.
+    // Polls on the thread (next_poll() apart); stop() joins.
     void start();
     void stop();
     // One round: what the pool wants and was not sent, made and sent. The thread's (or a
     // test's, when not started).
     void poll();
+    // The wait after a round: short while a take is written or memory is wanted or waited for,
+    // long otherwise. The thread's (or a test's, when not started).
+    std::chrono::milliseconds next_poll() const;
+    // Housekeeping's thread: an engine event; those after which memory may be wanted wake the
+    // thread for a round now.
+    void heard(const Event& e);
+    static bool wakes(EventKind kind) noexcept;
 
     // Made and sent since start (any thread; for tests and the log).
     std::uint32_t record_buffers_sent() const noexcept { return record_sent_; }

@@ -491,12 +491,14 @@ void RecorderPool::publish(TakeHost& host) noexcept {
     if (recorders_.empty()) return;
     retire_spares(host);
     std::uint32_t free = 0;
+    std::uint32_t writing = 0;
     for (const auto& r : recorders_) {
         if (r.state == Recorder::State::free) ++free;
         if (r.state != Recorder::State::recording && r.state != Recorder::State::looping) continue;
         const auto state = r.state == Recorder::State::recording ? RecordState::recording
                            : r.overdub                           ? RecordState::overdubbing
                                                                  : RecordState::none;
+        if (state != RecordState::none) ++writing;
         record_state_[r.slot].store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
     }
     // Slots whose take is gone read none again.
@@ -507,6 +509,7 @@ void RecorderPool::publish(TakeHost& host) noexcept {
         take_content_[slot].store(take_content(slot), std::memory_order_relaxed);
     }
     free_recorders_.store(free, std::memory_order_relaxed);
+    writing_.store(writing, std::memory_order_relaxed);
     publish_wants();
 }
 

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "daemon/record_memory.hpp"
 #include "engine_harness.hpp"
 #include "io/memory_budget.hpp"
@@ -94,6 +96,62 @@ TEST(RecordMemory, APressPastTheBudgetIsRefusedAndTheTakeUnderWayGoesOn) {
     rig.h.send(CommandKind::record, 1);
     rig.h.render(128);
     EXPECT_EQ(rig.h.count(EventKind::take_started, 1), 1U);
+}
+
+// The thread's pace: a poll every 5 ms while a take is written, overdubbed or waited for, or
+// memory is wanted; every 100 ms while nothing records. The pool says how many takes it writes.
+TEST(RecordMemory, PollsOftenOnlyWhileTakesAreWrittenOrMemoryIsWanted) {
+    using std::chrono::milliseconds;
+    Rig rig(1ULL << 30);
+    const RecorderPool& pool = rig.h.engine().recorder_pool();
+    rig.h.render(128);
+    rig.memory.poll();
+    EXPECT_EQ(rig.memory.next_poll(), milliseconds(100)) << "idle";
+
+    rig.h.send(CommandKind::record, 0);
+    rig.h.render(128);
+    EXPECT_EQ(pool.writing(), 1U);
+    EXPECT_EQ(rig.memory.next_poll(), milliseconds(5)) << "the spare went to the take";
+    rig.memory.poll();
+    rig.h.render(128);
+    EXPECT_EQ(pool.record_buffers_wanted(), 0U);
+    EXPECT_EQ(rig.memory.next_poll(), milliseconds(5)) << "recording";
+
+    rig.h.render(4096);
+    rig.h.send(CommandKind::record, 0);  // the take ends and loops
+    rig.h.render(128);
+    EXPECT_EQ(pool.writing(), 0U);
+    rig.memory.poll();
+    EXPECT_EQ(rig.memory.next_poll(), milliseconds(100)) << "a loop playing";
+
+    rig.h.send(CommandKind::overdub, 0);
+    rig.h.render(128);
+    EXPECT_EQ(pool.writing(), 1U);
+    EXPECT_EQ(rig.memory.next_poll(), milliseconds(5)) << "overdubbing";
+    rig.h.send(CommandKind::overdub, 0);
+    rig.h.render(128);
+    EXPECT_EQ(pool.writing(), 0U);
+    rig.memory.poll();
+    rig.h.render(128);
+    EXPECT_EQ(rig.memory.next_poll(), milliseconds(100)) << "the overdub ended";
+
+    // A press that finds no buffer (the spare is not yet sent back): busy until it is served.
+    rig.h.send(CommandKind::record, 1);
+    rig.h.send(CommandKind::record, 2);
+    rig.h.render(128);
+    ASSERT_EQ(pool.waiting(), 1U);
+    EXPECT_EQ(rig.memory.next_poll(), milliseconds(5)) << "a press waits";
+}
+
+// Housekeeping wakes the thread on the events after which memory may be wanted, on no other.
+TEST(RecordMemory, TheEventsOfATakeStartingWakeIt) {
+    for (const auto kind : {EventKind::take_started, EventKind::overdub_started,
+                            EventKind::record_waiting, EventKind::take_loaded})
+        EXPECT_TRUE(RecordMemory::wakes(kind)) << static_cast<int>(kind);
+    for (const auto kind :
+         {EventKind::voice_ended, EventKind::buffer_retired, EventKind::take_finished,
+          EventKind::overdub_ended, EventKind::undo_done, EventKind::record_memory_refused})
+        EXPECT_FALSE(RecordMemory::wakes(kind)) << static_cast<int>(kind);
 }
 
 }  // namespace
