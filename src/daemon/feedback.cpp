@@ -142,13 +142,20 @@ void Feedback::start() {
                                spdlog::error("feedback thread: {}", e.what());
                            }
                        },
-                   .period = interval_of(std::max(config_.feedback_rate, config_.position_rate)),
+                   .next_period = [this] { return WorkerThread::Clock::duration(next_tick()); },
                    .fixed_rate = true,
                    .name = "feedback"});
 }
 
 void Feedback::stop() {
     worker_.stop();
+}
+
+std::chrono::nanoseconds Feedback::next_tick() const {
+    // Nobody to tell: no tick copies the mirror or takes the meters (a subscriber gets the
+    // whole state at its first burst anyway). add_subscriber() wakes the thread.
+    if (subscriber_count() == 0) return std::chrono::nanoseconds::zero();
+    return interval_of(std::max(config_.feedback_rate, config_.position_rate));
 }
 
 void Feedback::publish(OscMessage message, const std::optional<OscEndpoint>& origin) {
@@ -289,6 +296,7 @@ void Feedback::add_subscriber(const OscEndpoint& to, const OscEndpoint& owner, b
     s.last_heard = now;
     s.next_burst = TimePoint{};
     subscribers_.push_back(std::move(s));
+    worker_.notify();  // it may rest (next_tick)
 }
 
 Feedback::Subscriber* Feedback::find(const OscEndpoint& to) {

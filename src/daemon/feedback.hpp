@@ -71,9 +71,12 @@ class Feedback {
     using Forget = std::function<void(const OscEndpoint&)>;
     void on_forget(Forget forget) { forget_ = std::move(forget); }
 
-    // Starts the thread ticking at max(feedback_rate, position_rate) per second.
+    // Starts the thread ticking at max(feedback_rate, position_rate) per second while anyone
+    // is subscribed; with no subscriber it rests until one comes.
     void start();
     void stop();
+    // The wait after a tick: the period, or zero (until a subscriber comes) with none.
+    std::chrono::nanoseconds next_tick() const;
 
     // Any thread: an accepted change, on the address a control would use. `origin` is the
     // sender (nullopt: no peer, e.g. a script); subscribers in mode 2 owned by it skip it.

@@ -7,11 +7,13 @@
 #include <sndfile.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "daemon/controller.hpp"
 #include "daemon/feedback.hpp"
@@ -92,7 +94,11 @@ class FeedbackTest : public ::testing::Test {
             });
         config.outputs = 2;
         feedback_ = std::make_unique<Feedback>(
-            config, *engine_, [this] { return controller_->snapshot(); },
+            config, *engine_,
+            [this] {
+                ++mirror_reads_;
+                return controller_->snapshot();
+            },
             [this](const OscEndpoint& to, const std::vector<std::uint8_t>& bytes) {
                 std::lock_guard lock(mutex_);
                 sent_.push_back({to.to_string(), bytes});
@@ -205,6 +211,7 @@ class FeedbackTest : public ::testing::Test {
     std::condition_variable gate_cv_;
     bool gate_open_ = true;
     std::atomic<std::uint32_t> link_peers_{0};
+    std::atomic<int> mirror_reads_{0};  // once per tick
 };
 
 // What the whole state says of each slot: its state, playing, and every saved parameter.
@@ -232,6 +239,33 @@ TEST_F(FeedbackTest, NotifySubscribesSendsTheWholeStateAndUnsubscribes) {
     now_ += 1s;
     tick();
     EXPECT_EQ(datagrams("127.0.0.1:7000"), 0U);
+}
+
+// With nobody subscribed the thread rests: no tick copies the mirror or builds messages. A
+// subscriber wakes it, and while anyone is subscribed (a --notify one always) it ticks at
+// max(feedback_rate, position_rate) per second.
+TEST_F(FeedbackTest, TheThreadRestsWhileNobodyIsSubscribed) {
+    using std::chrono::nanoseconds;
+    const nanoseconds period(33'333'334);  // 1/30 s, rounded up
+    EXPECT_EQ(feedback_->next_tick(), nanoseconds::zero());
+    feedback_->start();
+    ASSERT_TRUE(wait_until([&] { return mirror_reads_.load() == 1; })) << hung("the first tick");
+    // Resting: whatever the scheduler does meanwhile, no tick runs (at 30 a second, 3 would).
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(mirror_reads_.load(), 1);
+    send("/notify", {OscArg::int32(1)}, kA);
+    EXPECT_EQ(feedback_->next_tick(), period);
+    // The resting thread was woken: the whole state arrives without a tick of the test's.
+    ASSERT_TRUE(wait_until([&] { return datagrams("127.0.0.1:7000") > 0; }))
+        << hung("the first burst");
+    feedback_->stop();
+    send("/notify", {OscArg::int32(0)}, kA);
+    EXPECT_EQ(feedback_->next_tick(), nanoseconds::zero());
+
+    FeedbackConfig c;
+    c.static_subscribers = {endpoint("127.0.0.1", 8000)};
+    make(c);
+    EXPECT_EQ(feedback_->next_tick(), period);
 }
 
 TEST_F(FeedbackTest, NotifyToAUrlSubscribesThatUrl) {
