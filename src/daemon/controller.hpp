@@ -81,6 +81,9 @@ struct LinkControl {
     std::function<std::optional<BeatStamp::Point>()> audio_view;
     // Start/stop sync (--link-start-stop): /clock/playing is the session's start and stop.
     bool start_stop_sync = true;
+    // Called once the session is joined: wakes the thread that follows it (follow_link),
+    // which rests while Link is off.
+    std::function<void()> joined;
 };
 
 struct ControllerConfig {
@@ -228,6 +231,8 @@ class Controller {
                           std::function<std::uint32_t(std::uint32_t)> take_content);
     // Any thread: whether slot n's rendering is being made (its state says `stretching`).
     bool stretching(std::uint32_t slot) const { return stretch_.stretching(slot); }
+    // The stretch thread rests: no slot is in `stretch pitch` (tests).
+    bool stretch_resting() const { return stretch_.resting(); }
     // Renders installed so far. For tests.
     std::uint64_t stretch_renders() const { return stretch_.renders_done(); }
     // Any thread: a copy of the mirror (every slot's parameters, loads in flight, the clock).

@@ -42,7 +42,9 @@ StretchWorker::~StretchWorker() {
 
 void StretchWorker::start() {
     stopping_ = false;
-    thread_.start({.round = [this] { round(); }, .period = kPoll, .name = "stretch"});
+    thread_.start({.round = [this] { round(); },
+                   .next_period = [this] { return WorkerThread::Clock::duration(next_poll()); },
+                   .name = "stretch"});
 }
 
 void StretchWorker::stop() {
@@ -158,8 +160,9 @@ std::vector<StretchWorker::Want> StretchWorker::wanted() const {
         const auto mode = static_cast<StretchMode>(p.whole("stretch"));
         const float beats = p.number("beats");
         if (!s.loaded || mode != StretchMode::pitch || !(beats > 0.0F) || s.frames == 0) continue;
-        if (!(bpm > 0.0) || !(rate > 0.0)) continue;
         Want& w = out[n];
+        w.on = true;
+        if (!(bpm > 0.0) || !(rate > 0.0)) continue;
         Key& k = w.key;
         k.generation = s.generation;
         // The region as the engine's voices take it.
@@ -203,6 +206,8 @@ void StretchWorker::ask_copy(std::uint32_t slot, const Key& key) {
 void StretchWorker::round() {
     while (!stopping_) {
         const std::vector<Want> want = wanted();
+        resting_.store(std::none_of(want.begin(), want.end(), [](const Want& w) { return w.on; }),
+                       std::memory_order_relaxed);
         std::optional<std::uint32_t> todo;
         const auto slots = static_cast<std::uint32_t>(want.size());
         for (std::uint32_t i = 0; i < slots; ++i) {

@@ -100,8 +100,16 @@ class StretchWorker {
     std::uint64_t renders_refused() const { return refused_count_.load(); }
 
     // How often the tempo is looked at while no one wakes the thread (a tempo from JACK, MIDI
-    // clock or Link changes without a message).
+    // clock or Link changes without a message). With no slot in `stretch pitch` the thread
+    // rests instead: everything that puts one there wakes it.
     static constexpr auto kPoll = std::chrono::milliseconds(50);
+    // The wait after a round: kPoll, or zero (until woken) while no slot stretches. The stretch
+    // thread's (or a test's, while it is not running).
+    std::chrono::milliseconds next_poll() const {
+        return resting() ? std::chrono::milliseconds::zero() : kPoll;
+    }
+    // Any thread: the last round found no slot in `stretch pitch` (relaxed).
+    bool resting() const { return resting_.load(std::memory_order_relaxed); }
     // A rendering within this fraction of the wanted length is kept (played at the rate that
     // makes up the difference, under 1 cent): a tempo that wobbles in its last digits (Link,
     // JACK) does not start renders.
@@ -122,6 +130,7 @@ class StretchWorker {
     // A slot's wish: a rendering for `key`, or none.
     struct Want {
         Key key;
+        bool on = false;     // the slot is in `stretch pitch` with beats: the tempo matters
         bool as_is = false;  // the region lasts its beats already: play it, drop any rendering
         bool wait = false;   // a take being changed: leave the engine as it is
         bool copy = false;   // a take whose copy is not here yet
@@ -158,7 +167,8 @@ class StretchWorker {
     std::vector<Key> refused_;
     std::vector<Key> copy_asked_;  // the take content each slot's copy was last asked for
     std::vector<std::chrono::steady_clock::time_point> copy_retry_;  // not asked before
-    std::uint32_t next_ = 0;  // where the search for the next render starts (fairness)
+    std::uint32_t next_ = 0;            // where the search for the next render starts (fairness)
+    std::atomic<bool> resting_{false};  // written by the stretch thread
     std::unique_ptr<std::atomic<bool>[]> stretching_;
     std::unique_ptr<std::atomic<bool>[]> dropped_;
     // The take content whose copy the budget refused (take thread stores, stretch thread reads).

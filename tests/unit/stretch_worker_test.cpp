@@ -194,6 +194,21 @@ TEST_F(StretchWorkerTest, ALoopAtItsOwnTempoPlaysAsItIs) {
     EXPECT_EQ(controller_->stretch_renders(), 2U);
 }
 
+// With no slot in `stretch pitch` the thread does not poll; a slot put there wakes it, and it
+// polls the tempo while one is there.
+TEST_F(StretchWorkerTest, TheThreadRestsWhileNoSlotStretches) {
+    make(1ULL << 30);
+    ASSERT_TRUE(test::wait_until([&] { return controller_->stretch_resting(); }));
+    load_loop(0);  // 4 beats of a loop at 104.7 BPM, at 120
+    ASSERT_TRUE(test::wait_until([&] { return renderings(0).size() == 1; }))
+        << "the resting thread was not woken";
+    EXPECT_FALSE(controller_->stretch_resting());
+    send("/slot/0/stretch", {str("off")});
+    ASSERT_TRUE(test::wait_until([&] { return controller_->stretch_resting(); }));
+    send("/slot/0/stretch", {str("pitch")});
+    ASSERT_TRUE(test::wait_until([&] { return !controller_->stretch_resting(); }));
+}
+
 // A take is rendered from a copy of it, asked for once it is settled and again after each
 // change (an overdub pass, an undo or a redo); each rendering names the take content it was
 // made from, and nothing is copied or rendered while the take is changing.
