@@ -53,6 +53,7 @@ void Controller::join_link(double bpm, double meter) {
     const std::optional<double> beat = link_.beat_at_host ? link_.beat_at_host(now) : std::nullopt;
     if (beat) session.request_beat(*beat, now);
     session.enable(true);
+    if (link_.joined) link_.joined();
     // Before JACK's first cycle (a rig restored at start) there is no beat to keep yet.
     if (!beat) {
         spdlog::info("Ableton Link on (quantum {}): the beat grid follows the session", meter);

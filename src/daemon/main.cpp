@@ -495,15 +495,22 @@ int run(const Options& options, const std::optional<RigState>& preset,
         [&engine](std::uint32_t slot) { return engine.take_content(slot); });
     feedback.set_link_peers(
         [&ableton_link] { return static_cast<std::uint32_t>(ableton_link.peers()); });
+    // A peer's tempo becomes looperd's (mirrored, saved, echoed): Link is asked a few times a
+    // second, from a thread of its own, never the audio thread; while Link is off the thread
+    // rests, and joining the session wakes it.
+    WorkerThread link_follow;
     controller.set_link({&ableton_link,
                          [&jack](double host_micros) { return jack.beat_at_host(host_micros); },
-                         [&jack] { return jack.link_view(); }, options.link_start_stop});
-    // A peer's tempo becomes looperd's (mirrored, saved, echoed): Link is asked a few times a
-    // second, from a thread of its own, never the audio thread.
-    WorkerThread link_follow;
+                         [&jack] { return jack.link_view(); }, options.link_start_stop,
+                         [&link_follow] { link_follow.notify(); }});
     if (LinkSession::available())
         link_follow.start({.round = [&controller] { controller.follow_link(); },
-                           .period = kLinkFollowPeriod,
+                           .next_period =
+                               [&ableton_link] {
+                                   return ableton_link.enabled()
+                                              ? WorkerThread::Clock::duration(kLinkFollowPeriod)
+                                              : WorkerThread::Clock::duration::zero();
+                               },
                            .name = "link-follow"});
 
     JackLinkConfig link_config;

@@ -551,14 +551,18 @@ TEST_F(ControllerTest, ClockSyncLinkJoinsTheSessionWithoutMovingTheBeat) {
         if (!info.valid) return std::nullopt;
         return BeatStamp::Point{.host_micros = now, .beat = info.beat, .bpm = info.bpm};
     };
-    controller_->set_link({&session, [&](double host) { return looperd_beat(host); }, audio_view});
+    int joins = 0;  // the follow thread's wake-ups
+    controller_->set_link({&session, [&](double host) { return looperd_beat(host); }, audio_view,
+                           true, [&joins] { ++joins; }});
     expect_command("/clock/tempo", {OscArg::float32(static_cast<float>(kBpm))});
     expect_command("/clock/meter", {OscArg::int32(3)});
     EXPECT_FALSE(session.enabled()) << "Link waits for /clock/sync link";
+    EXPECT_EQ(joins, 0);
 
     const Command c = expect_command("/clock/sync", {OscArg::string("link")});
     EXPECT_EQ(c.value, static_cast<float>(ClockSource::link));
     ASSERT_TRUE(session.enabled());
+    EXPECT_EQ(joins, 1) << "the thread that follows the session was not woken";
     EXPECT_EQ(session.quantum(), 3.0);
     // Joining waited until the audio thread saw looperd's tempo and beat.
     const double later = session.now_micros() + 2e6;
