@@ -40,7 +40,7 @@ RecordMemory::~RecordMemory() {
 
 void RecordMemory::start() {
     worker_.start({.round = [this] { poll(); },
-                   .next_period = [this] { return WorkerThread::Clock::duration(next_poll()); },
+                   .next_period = [this] { return next_poll(); },
                    .name = "record-memory"});
 }
 
@@ -54,11 +54,10 @@ void RecordMemory::poll() {
     make_undo_blocks();
 }
 
-std::chrono::milliseconds RecordMemory::next_poll() const {
+WorkerThread::Clock::duration RecordMemory::next_poll() const {
     if (!pool_.enabled()) return kIdlePoll;
-    const bool wanted =
-        pool_.record_buffers_wanted() > record_sent_ - pool_.record_buffers_taken() ||
-        pool_.undo_blocks_wanted() > undo_sent_ - pool_.undo_blocks_taken();
+    const bool wanted = pool_.record_buffers_wanted() > record_buffers_in_flight() ||
+                        pool_.undo_blocks_wanted() > undo_blocks_in_flight();
     return wanted || pool_.waiting() > 0 || pool_.writing() > 0 ? kBusyPoll : kIdlePoll;
 }
 
@@ -79,7 +78,7 @@ void RecordMemory::heard(const Event& e) {
 }
 
 void RecordMemory::make_record_buffers() {
-    std::uint32_t coming = record_sent_ - pool_.record_buffers_taken();  // in the ring
+    std::uint32_t coming = record_buffers_in_flight();
     const std::uint32_t wanted = pool_.record_buffers_wanted();
     const bool refusing = refusals_sent_ != pool_.record_refusals_taken();
     for (std::uint32_t n = wanted > coming ? wanted - coming : 0; n > 0; --n) {
@@ -114,8 +113,7 @@ void RecordMemory::make_record_buffers() {
 }
 
 void RecordMemory::make_undo_blocks() {
-    const std::uint32_t in_flight = undo_sent_ - pool_.undo_blocks_taken();
-    if (pool_.undo_blocks_wanted() <= in_flight) return;
+    if (pool_.undo_blocks_wanted() <= undo_blocks_in_flight()) return;
     // Every block sent is the pool's next (it keeps them all): block undo_sent_ comes next.
     const std::size_t floats = pool_.undo_block_floats(undo_sent_);
     if (floats == 0) return;

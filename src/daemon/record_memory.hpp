@@ -47,7 +47,7 @@ class RecordMemory {
     void poll();
     // The wait after a round: short while a take is written or memory is wanted or waited for,
     // long otherwise. The thread's (or a test's, when not started).
-    std::chrono::milliseconds next_poll() const;
+    WorkerThread::Clock::duration next_poll() const;
     // Housekeeping's thread: an engine event; those after which memory may be wanted wake the
     // thread for a round now.
     void heard(const Event& e);
@@ -58,6 +58,13 @@ class RecordMemory {
     std::uint32_t undo_blocks_sent() const noexcept { return undo_sent_; }
 
   private:
+    // Sent and not yet taken by the engine: in the command ring.
+    std::uint32_t record_buffers_in_flight() const noexcept {
+        return record_sent_ - pool_.record_buffers_taken();
+    }
+    std::uint32_t undo_blocks_in_flight() const noexcept {
+        return undo_sent_ - pool_.undo_blocks_taken();
+    }
     void make_record_buffers();
     void make_undo_blocks();
 
