@@ -142,7 +142,7 @@ void Feedback::start() {
                                spdlog::error("feedback thread: {}", e.what());
                            }
                        },
-                   .next_period = [this] { return WorkerThread::Clock::duration(next_tick()); },
+                   .next_period = [this] { return next_tick(); },
                    .fixed_rate = true,
                    .name = "feedback"});
 }
@@ -151,10 +151,10 @@ void Feedback::stop() {
     worker_.stop();
 }
 
-std::chrono::nanoseconds Feedback::next_tick() const {
+WorkerThread::Clock::duration Feedback::next_tick() const {
     // Nobody to tell: no tick copies the mirror or takes the meters (a subscriber gets the
     // whole state at its first burst anyway). add_subscriber() wakes the thread.
-    if (subscriber_count() == 0) return std::chrono::nanoseconds::zero();
+    if (subscriber_count() == 0) return WorkerThread::Clock::duration::zero();
     return interval_of(std::max(config_.feedback_rate, config_.position_rate));
 }
 

@@ -76,7 +76,7 @@ class Feedback {
     void start();
     void stop();
     // The wait after a tick: the period, or zero (until a subscriber comes) with none.
-    std::chrono::nanoseconds next_tick() const;
+    WorkerThread::Clock::duration next_tick() const;
 
     // Any thread: an accepted change, on the address a control would use. `origin` is the
     // sender (nullopt: no peer, e.g. a script); subscribers in mode 2 owned by it skip it.

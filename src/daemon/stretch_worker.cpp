@@ -43,7 +43,7 @@ StretchWorker::~StretchWorker() {
 void StretchWorker::start() {
     stopping_ = false;
     thread_.start({.round = [this] { round(); },
-                   .next_period = [this] { return WorkerThread::Clock::duration(next_poll()); },
+                   .next_period = [this] { return next_poll(); },
                    .name = "stretch"});
 }
 

@@ -105,8 +105,8 @@ class StretchWorker {
     static constexpr auto kPoll = std::chrono::milliseconds(50);
     // The wait after a round: kPoll, or zero (until woken) while no slot stretches. The stretch
     // thread's (or a test's, while it is not running).
-    std::chrono::milliseconds next_poll() const {
-        return resting() ? std::chrono::milliseconds::zero() : kPoll;
+    WorkerThread::Clock::duration next_poll() const {
+        return resting() ? WorkerThread::Clock::duration::zero() : kPoll;
     }
     // Any thread: the last round found no slot in `stretch pitch` (relaxed).
     bool resting() const { return resting_.load(std::memory_order_relaxed); }
