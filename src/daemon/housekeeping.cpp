@@ -4,18 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "looperd/midi_clock_in.hpp"
 #include "looperd/sample_buffer.hpp"
 
 namespace looperd {
-
-namespace {
-// Often enough that freed memory returns to the budget before a musician's next load, rarely
-// enough to cost nothing.
-constexpr auto kPollInterval = std::chrono::milliseconds(10);
-}  // namespace
 
 Housekeeping::Housekeeping(Engine& engine, MemoryBudget& budget, XrunSource xruns)
     : engine_(engine), budget_(budget), xruns_(std::move(xruns)) {}
@@ -29,7 +24,9 @@ Housekeeping::~Housekeeping() {
 }
 
 void Housekeeping::start() {
-    worker_.start({.round = [this] { poll(); }, .period = kPollInterval, .name = "housekeeping"});
+    worker_.start({.round = [this] { poll(); },
+                   .next_period = [this] { return next_poll(); },
+                   .name = "housekeeping"});
 }
 
 void Housekeeping::stop() {
@@ -37,9 +34,15 @@ void Housekeeping::stop() {
     poll();
 }
 
+WorkerThread::Clock::duration Housekeeping::next_poll() const {
+    return wait_;
+}
+
 void Housekeeping::poll() {
     Event e;
+    bool found = false;
     while (engine_.try_receive(e)) {
+        found = true;
         if (sink_ && e.kind != EventKind::buffer_retired) sink_(e);
         switch (e.kind) {
             case EventKind::buffer_retired: {
@@ -137,6 +140,8 @@ void Housekeeping::poll() {
                 break;
         }
     }
+    wait_ = found ? WorkerThread::Clock::duration(kBusyPoll)
+                  : std::min<WorkerThread::Clock::duration>(wait_ * 2, kIdlePoll);
     // Xruns come in bursts on a loaded machine: one line a second at most, with the count.
     if (xruns_) {
         const auto x = xruns_();

@@ -18,7 +18,8 @@ namespace looperd {
 // Housekeeping: the non-real-time thread that consumes the engine's event ring on a timer.
 // It frees the buffers the audio thread let go (and returns their bytes to the budget), and
 // turns audio-thread events and the xrun count into log lines: the audio thread never logs
-// and never wakes anyone.
+// and never wakes anyone. The timer is short after a round that found events and lengthens
+// while none come (next_poll).
 class Housekeeping {
   public:
     using XrunSource = std::function<std::uint64_t()>;
@@ -37,6 +38,15 @@ class Housekeeping {
 
     // One pass over the event ring. Housekeeping thread (or a test, when not started).
     void poll();
+    // The wait after a round: kBusyPoll after one that found events, doubled after each that
+    // found none, up to kIdlePoll. Housekeeping thread (or a test, when not started).
+    WorkerThread::Clock::duration next_poll() const;
+    // After events more tend to follow (a press, then its take starting; a scene of loads
+    // retiring buffers), and freed memory returns to the budget before the next load.
+    static constexpr std::chrono::milliseconds kBusyPoll{10};
+    // An idle rig wakes the thread 25 times a second, not 100; an event waits at most this
+    // long to be logged, passed on and freed.
+    static constexpr std::chrono::milliseconds kIdlePoll{40};
 
     std::uint64_t buffers_freed() const noexcept { return buffers_freed_.load(); }
 
@@ -48,6 +58,7 @@ class Housekeeping {
     std::uint64_t xruns_logged_ = 0;
     std::chrono::steady_clock::time_point last_xrun_log_{};
     std::atomic<std::uint64_t> buffers_freed_{0};
+    WorkerThread::Clock::duration wait_ = kBusyPoll;
 
     WorkerThread worker_;  // last: its thread polls the members above
 };

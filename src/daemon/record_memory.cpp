@@ -14,7 +14,7 @@ namespace looperd {
 namespace {
 // While takes are written: an overdub uses undo memory as it goes, and a press on the grid may
 // find the spare taken. A press that waits for memory waits this long (or housekeeping's
-// 10 ms, when it wakes the thread) plus the time to make 2 × 60 s of stereo (tens of ms).
+// 10 to 40 ms, when it wakes the thread) plus the time to make 2 × 60 s of stereo (tens of ms).
 constexpr auto kBusyPoll = std::chrono::milliseconds(5);
 // Otherwise: a spare is ready for the next press, and the events of a press wake the thread;
 // this poll only catches what no event tells of (a press waiting on the grid, a dropped event).
