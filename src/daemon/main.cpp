@@ -446,8 +446,10 @@ int run(const Options& options, const std::optional<RigState>& preset,
     record_memory.start();
 
     // The MIDI control thread: bound MIDI messages (docs/midi.md, "Bindings") from the engine to
-    // the controller, which handles each as the OSC message of its binding's address. A poll:
-    // the audio thread never wakes anyone.
+    // the controller, which handles each as the OSC message of its binding's address. A poll
+    // (the audio thread never wakes anyone) while midi_in has a connection; with none, no MIDI
+    // can come, and it rests until JackLink sees one made.
+    std::atomic<bool> midi_in_plugged{false};
     WorkerThread midi_control;
     if (options.midi)
         midi_control.start({.round =
@@ -455,7 +457,11 @@ int run(const Options& options, const std::optional<RigState>& preset,
                                     MidiMessage m;
                                     while (engine.try_receive_midi(m)) controller.midi_message(m);
                                 },
-                            .period = kMidiControlPeriod,
+                            .next_period = [&midi_in_plugged]() -> WorkerThread::Clock::duration {
+                                if (midi_in_plugged.load(std::memory_order_relaxed))
+                                    return kMidiControlPeriod;
+                                return WorkerThread::Clock::duration::zero();
+                            },
                             .name = "midi-control"});
 
     FeedbackConfig feedback_config;
@@ -535,6 +541,12 @@ int run(const Options& options, const std::optional<RigState>& preset,
             const Command refresh = led_refresh_command();
             if (!controller.send_internal({&refresh, 1}))
                 spdlog::warn("MIDI lights not refreshed: the command ring is full");
+        });
+    }
+    if (options.midi) {
+        link.set_on_midi_in([&midi_in_plugged, &midi_control](bool plugged) {
+            midi_in_plugged.store(plugged, std::memory_order_relaxed);
+            midi_control.notify();  // a round now: what came in, and the next wait
         });
     }
     jack_link.store(&link, std::memory_order_release);
@@ -722,9 +734,11 @@ int run(const Options& options, const std::optional<RigState>& preset,
     };
 
     std::string stop_reason;
-    // 10 ms: a lost server is noticed (and closed, off JACK's callback) that soon.
-    const timespec tick{0, 10'000'000};
     for (;;) {
+        // A lost server is noticed (and closed, off JACK's callback) within one wait.
+        static_assert(JackLink::kPollJoined < std::chrono::seconds(1));  // tv_nsec only
+        const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(link.next_poll());
+        const timespec tick{0, static_cast<long>(wait.count())};
         const int sig = sigtimedwait(&signals, nullptr, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");

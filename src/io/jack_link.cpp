@@ -175,6 +175,7 @@ void JackLink::lose(Clock::time_point now) {
     // A server going down unplugs our ports before it says so: what was plugged in a moment
     // ago is what is restored.
     for (auto& r : remembered_) r.missing_since.reset();
+    set_midi_in_plugged(false);
     spdlog::warn(
         "JACK: {} went away ({}); samples stay loaded, OSC is still served, and looperd "
         "rejoins when the server is back",
@@ -232,6 +233,8 @@ void JackLink::track_connections(Clock::time_point now) {
     last_query_ = now;
     const auto current = client_.connections();
     if (client_.server_gone()) return;  // the unplugging of a server going down
+    set_midi_in_plugged(std::any_of(current.begin(), current.end(),
+                                    [](const auto& c) { return c.first == "midi_in"; }));
     bool midi_out_reached = false;
     for (const auto& connection : current) {
         // Named, not structured bindings: clang before 16 cannot capture those in a lambda.
@@ -297,6 +300,13 @@ void JackLink::track_connections(Clock::time_point now) {
     // A controller just reached midi_out (plugged in, patched, or back): it needs its init and
     // every light, once for however many connections came.
     if (midi_out_reached && on_midi_out_) on_midi_out_();
+}
+
+void JackLink::set_midi_in_plugged(bool plugged) {
+    if (plugged == midi_in_plugged_) return;
+    midi_in_plugged_ = plugged;
+    spdlog::debug("JACK: midi_in {}", plugged ? "plugged in" : "has no connection");
+    if (on_midi_in_) on_midi_in_(plugged);
 }
 
 std::uint32_t JackLink::restore_connections() {

@@ -44,7 +44,7 @@ struct JackLinkConfig {
 //        └──── server gone (shutdown callback), closed ───────┘
 //
 // Threads: poll() and stop() run on the main thread, which owns this object and the
-// JackClient's connection: poll() is called every 10 ms or so and does all the work (the
+// JackClient's connection: poll() is called every next_poll() and does all the work (the
 // JACK shutdown callback only sets an atomic it reads). state() and connects() are for any
 // thread. The engine is the same object across connections: its samples stay loaded, and
 // between a loss and the next activation no audio thread runs, which is when the engine's
@@ -74,8 +74,23 @@ class JackLink {
     using MidiOutReached = std::function<void()>;
     void set_on_midi_out(MidiOutReached on_midi_out) { on_midi_out_ = std::move(on_midi_out); }
 
+    // Main thread, before the first poll(): called from poll() (main thread) when midi_in gains
+    // its first connection (true), and when it loses its last or the server goes (false). While
+    // nothing is plugged into midi_in, no MIDI can come in.
+    using MidiInPlugged = std::function<void(bool plugged)>;
+    void set_on_midi_in(MidiInPlugged on_midi_in) { on_midi_in_ = std::move(on_midi_in); }
+
     // Main thread: one step of the life cycle. Bounded: at most one open attempt.
     void poll();
+    // Main thread: how long to wait before the next poll(). kPollAway while no server is
+    // joined: retries are due, and poll() applies the commands in the audio thread's place.
+    // kPollJoined while one is: a lost server, a stall, a port (un)plugged or a latency change
+    // is taken up that much later, and an idle rig's main thread wakes 20 times a second.
+    std::chrono::milliseconds next_poll() const noexcept {
+        return client_.is_open() ? kPollJoined : kPollAway;
+    }
+    static constexpr std::chrono::milliseconds kPollAway{10};
+    static constexpr std::chrono::milliseconds kPollJoined{50};
     // Main thread: closes the connection for good (the audio thread has stopped after it).
     void stop();
 
@@ -98,6 +113,7 @@ class JackLink {
     void follow_rate();
     void watch_cycles(Clock::time_point now);
     void track_connections(Clock::time_point now);
+    void set_midi_in_plugged(bool plugged);
     std::uint32_t restore_connections();
     std::string server_text() const;
 
@@ -107,6 +123,7 @@ class JackLink {
     RateChanged on_rate_changed_;
     LatencyChanged on_latency_;
     MidiOutReached on_midi_out_;
+    MidiInPlugged on_midi_in_;
 
     std::atomic<JackState> state_{JackState::disconnected};
     std::atomic<std::uint64_t> connects_{0};
@@ -116,6 +133,7 @@ class JackLink {
     bool waiting_logged_ = false;
     Clock::time_point lost_at_{};
     bool lost_before_ = false;
+    bool midi_in_plugged_ = false;
     std::uint64_t last_cycles_ = 0;
     Clock::time_point last_progress_{};
     Clock::time_point stalled_at_{};
