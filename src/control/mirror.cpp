@@ -85,6 +85,7 @@ bool Mirror::Transaction::commit() {
     slots_.clear();
     globals_.reset();
     lock_.unlock();
+    if (changed && mirror_.on_change_) mirror_.on_change_();
     return changed;
 }
 

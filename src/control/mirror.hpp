@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -100,11 +101,16 @@ class Mirror {
         std::optional<Globals> globals_;
     };
 
+    // Before any Transaction: called after each commit that changed something, on the
+    // committing thread, once the lock is released (the persister's wake-up).
+    void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
+
   private:
     mutable std::mutex mutex_;
     std::vector<Slot> slots_;
     Globals globals_;
     std::uint64_t changes_ = 0;
+    std::function<void()> on_change_;
 };
 
 }  // namespace looperd

@@ -244,7 +244,8 @@ class Controller {
 
     // Before any message is handled: where /session/save, /session/load and /session/list
     // go. Null: they answer /error (persistence is off).
-    void set_persistence(Persistence* persistence) { persistence_ = persistence; }
+    // Every accepted change then wakes its persister (Persistence::changed).
+    void set_persistence(Persistence* persistence);
     // Called every few dozen messages while a rig is applied: may wait for the audio thread
     // to drain the command ring (main wires it). Empty: no pacing.
     void set_pace(std::function<void()> pace) { pace_ = std::move(pace); }

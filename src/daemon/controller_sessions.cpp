@@ -13,6 +13,16 @@
 
 namespace looperd {
 
+void Controller::set_persistence(Persistence* persistence) {
+    persistence_ = persistence;
+    // The persister rests until the rig changes.
+    if (persistence != nullptr) {
+        mirror_.set_on_change([persistence] { persistence->changed(); });
+    } else {
+        mirror_.set_on_change(nullptr);
+    }
+}
+
 void Controller::apply_rig(const std::vector<OscMessage>& messages, const OscEndpoint& from) {
     std::lock_guard one_at_a_time(dispatch_);
     // Pacing: a rig may hold thousands of messages, more than the command ring takes at once.

@@ -4,11 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace looperd {
 
 namespace {
 
-constexpr auto kPoll = std::chrono::milliseconds(50);
 // After a failed write, the next try waits this long: a full disk is not hammered.
 constexpr auto kRetryAfterFailure = std::chrono::seconds(1);
 // The same failure is logged again at most this often.
@@ -48,7 +49,7 @@ std::optional<RigState> Persistence::restore(std::string* damaged) {
 void Persistence::start() {
     // The last word on a clean shutdown: pending sessions, then whatever changed.
     worker_.start({.round = [this] { round(); },
-                   .period = kPoll,
+                   .next_period = [this] { return next_wait(); },
                    .last =
                        [this] {
                            write_sessions();
@@ -143,15 +144,31 @@ void Persistence::write_sessions() {
     }
 }
 
+void Persistence::changed() {
+    changed_.fetch_add(1, std::memory_order_relaxed);
+    worker_.notify();
+}
+
+WorkerThread::Clock::duration Persistence::attempt_wait() const {
+    if (failed_.load(std::memory_order_relaxed)) return kRetryAfterFailure;
+    return interval_;
+}
+
 void Persistence::round() {
     write_sessions();
     if (!autosave_) return;
-    const auto since = std::chrono::steady_clock::now() - last_attempt_;
-    const auto wait =
-        failed_.load(std::memory_order_relaxed)
-            ? std::chrono::duration_cast<std::chrono::milliseconds>(kRetryAfterFailure)
-            : interval_;
-    if (since >= wait) save_now();
+    if (std::chrono::steady_clock::now() - last_attempt_ < attempt_wait()) return;
+    const std::uint64_t seen = changed_.load(std::memory_order_relaxed);
+    save_now();
+    covered_ = seen;
+}
+
+WorkerThread::Clock::duration Persistence::next_wait() const {
+    const bool unsaved = failed_.load(std::memory_order_relaxed) ||
+                         changed_.load(std::memory_order_relaxed) != covered_;
+    if (!autosave_ || !unsaved) return WorkerThread::Clock::duration::zero();
+    const auto left = attempt_wait() - (std::chrono::steady_clock::now() - last_attempt_);
+    return std::max<WorkerThread::Clock::duration>(left, std::chrono::milliseconds(1));
 }
 
 }  // namespace looperd

@@ -22,11 +22,11 @@ namespace looperd {
 
 // Persistence: keeps state.toml equal to the rig, and saves and reads named sessions.
 //
-// Threads: its own persister thread (start()/stop()) polls the controller's change counter
-// every 50 ms and, when it moved, writes the rig at most every `interval` (so a change is on
-// disk within interval + 50 ms plus the write), and writes the sessions /session/save asked
-// for. fsync may take long on an SD card: it never runs on the network or audio thread.
-// restore() runs on the main thread before the network thread starts; save_session(),
+// Threads: its own persister thread (start()/stop()) rests until changed() (the controller
+// calls it on every change of the rig) or a session save wakes it. It writes the rig at most
+// every `interval` (so a change is on disk within `interval` plus the write), and the sessions
+// /session/save asked for. fsync may take long on an SD card: it never runs on the network or
+// audio thread. restore() runs on the main thread before the network thread starts; save_session(),
 // load_session(), list_sessions() and state_name() may be called from any thread.
 // Without autosave (an NSM session, docs/nsm.md) the thread writes sessions only: the rig is
 // written by whoever owns the session, when it says so.
@@ -53,6 +53,9 @@ class Persistence {
     void start();
     // Writes what is not saved yet, then joins. Pending session saves are written first.
     void stop();
+
+    // Any thread: the rig changed; the persister writes it within `interval`.
+    void changed();
 
     // Writes state.toml now if the counter moved since the last save. Returns false when
     // the write failed (logged, rate-limited). Persister thread, or any thread while it is
@@ -82,6 +85,10 @@ class Persistence {
 
     // Persister thread: the session saves asked for, then the rig if it changed.
     void round();
+    // Persister thread: the wait after a round. Zero (until woken) with nothing to write;
+    // otherwise until `interval` (or, after a failed write, a second) since the last attempt.
+    WorkerThread::Clock::duration next_wait() const;
+    WorkerThread::Clock::duration attempt_wait() const;  // interval, or a second after a failure
     void write_sessions();
     void report_failure(const std::string& what);
 
@@ -90,6 +97,11 @@ class Persistence {
     SlotParams defaults_;
     std::chrono::milliseconds interval_;
     bool autosave_;
+
+    // changed() calls, and how many of them the last attempted save covered: the rig is
+    // unsaved while they differ (from the start: what restore() applied).
+    std::atomic<std::uint64_t> changed_{1};
+    std::uint64_t covered_ = 0;  // persister thread
 
     // Persister thread (or the caller of save_now while it is not running).
     std::optional<std::uint64_t> saved_changes_;

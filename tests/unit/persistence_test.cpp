@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "daemon/controller.hpp"
 #include "daemon/persistence.hpp"
@@ -772,9 +773,15 @@ TEST_F(Persist, AcceptedChangesAreCountedAndSaved) {
     EXPECT_EQ(h->changes(), c0 + 3);
 
     SessionStore store(dir_ / "state");
+    std::atomic<int> copies{0};  // of the mirror, by the persister
     Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, SlotParams{},
-        std::chrono::milliseconds(20));
+        store,
+        [&h, &copies](std::uint64_t& c) {
+            ++copies;
+            return h->snapshot(&c);
+        },
+        SlotParams{}, std::chrono::milliseconds(20));
+    h->set_persistence(&p);  // every change wakes the persister, which otherwise rests
     p.start();
     auto saved = [&] {
         const auto text = store.read(store.state_file());
@@ -785,6 +792,10 @@ TEST_F(Persist, AcceptedChangesAreCountedAndSaved) {
     EXPECT_TRUE(wait_until([&] { return saved().find("meter = 3") != std::string::npos; }))
         << hung("autosave of the changes made before start()") << "\n"
         << saved();
+    // Nothing changes: the persister rests (it used to copy the mirror 20 times a second).
+    const int after_save = copies.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(copies.load(), after_save) << "the persister looked while nothing changed";
     h.send("/clock/tempo", {OscArg::float32(133.0F)});
     EXPECT_TRUE(wait_until([&] { return saved().find("tempo = 133.0") != std::string::npos; }))
         << hung("autosave of a change made while running") << "\n"
