@@ -20,6 +20,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -864,6 +865,69 @@ TEST_F(RecordMemoryBudget, ATakeTheBudgetCannotHoldIsRefusedAndTheOthersRecordOn
     send(slot(1, "record"));
     send(slot(2, "record"));
     EXPECT_FALSE(osc_->wait_for("/error", 500ms)) << "nothing else was refused";
+}
+
+// Voluntary context switches of each of `pid`'s threads, by name ("main" for the main
+// thread; threads of one name are summed): a thread that sleeps on a timer or until woken
+// switches once per wake-up.
+std::map<std::string, std::uint64_t> switches_by_thread(pid_t pid) {
+    std::map<std::string, std::uint64_t> by_name;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream in(task.path() / "status");
+        std::string name;
+        std::optional<std::uint64_t> switches;
+        for (std::string line; std::getline(in, line);) {
+            if (line.starts_with("Name:")) name = line.substr(line.find_first_not_of(" \t", 5));
+            if (line.starts_with("voluntary_ctxt_switches:"))
+                switches = std::stoull(line.substr(24));
+        }
+        if (!switches) continue;  // the thread ended meanwhile
+        if (task.path().filename() == std::to_string(pid)) name = "main";
+        by_name[name] += *switches;
+    }
+    return by_name;
+}
+
+// A rig with nothing to do costs next to nothing: each thread sleeps on a long timer or until
+// something wakes it (docs/architecture.md, "Threads"), so a Raspberry Pi's cores stay with the
+// audio. A loop plays meanwhile, as on stage between songs; no surface is subscribed. Counts,
+// not times: a loaded machine wakes a sleeping thread less often, never more.
+TEST_F(Daemon, ThreadsWithNothingToDoWakeRarely) {
+    write_wav(samples_ / "loop.wav", 2, noise(48000, 2, 5));
+    ASSERT_NO_FATAL_FAILURE(load(0, "loop.wav", 48000, 2));
+    send(slot(0, "mode"), {osc_string("loop")});
+    send(slot(0, "play"));
+    ASSERT_EQ(wait_status("voices", 1, kHangBound), 1);
+    std::this_thread::sleep_for(1s);  // the play's events are read; the timers lengthen
+
+    // Wake-ups a second at most: the thread's timer (docs/architecture.md), and half again.
+    const std::map<std::string, double> most = {
+        {"main", 30},           // JackLink::kPollJoined, 50 ms
+        {"housekeeping", 35},   // Housekeeping::kIdlePoll, 40 ms
+        {"record-memory", 15},  // 100 ms while nothing records
+        {"osc", 15},            // 100 ms receive timeout
+        {"persistence", 2},     // the rig does not change
+        {"midi-control", 2},    // no MIDI port plugged in
+        {"feedback", 2},        // no subscriber
+        {"stretch", 2},         // no slot in stretch pitch
+        {"link-follow", 2},     // Link is off
+        {"loader", 2},         {"take-keeper", 2},
+    };
+    constexpr double kSeconds = 4;
+    const auto before = switches_by_thread(daemon_->pid());
+    std::this_thread::sleep_for(std::chrono::duration<double>(kSeconds));
+    const auto after = switches_by_thread(daemon_->pid());
+    for (const char* name : {"main", "housekeeping", "record-memory", "osc", "feedback"})
+        ASSERT_TRUE(before.contains(name)) << "no thread named " << name;
+    for (const auto& [name, count] : after) {
+        const auto was = before.find(name);
+        if (was == before.end()) continue;
+        const double rate = static_cast<double>(count - was->second) / kSeconds;
+        std::cout << name << ": " << rate << " wake-ups a second\n";
+        if (const auto bound = most.find(name); bound != most.end()) {
+            EXPECT_LE(rate, bound->second) << name;
+        }
+    }
 }
 
 }  // namespace
