@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "io/host_time_filter.hpp"
@@ -107,13 +108,24 @@ TEST(LinkSession, AloneItTakesLooperdsBeatAndTempo) {
 // Link tells a newcomer only of starts and stops made after it joined: until one is made the
 // session's state is unknown (Link's own default reads "stopped"), to the control thread and
 // to the audio thread alike.
+// Alone: another Link app on this network (or another test run's session on this machine)
+// brings its session's start/stop, which may be older than this one's (seen once, with a second
+// checkout's tests running beside).
 TEST(LinkSession, ItsStartAndStopAreUnknownUntilOneIsMade) {
     LinkSession session(120.0, 4.0);
     ASSERT_TRUE(session.enable(true));
-    EXPECT_FALSE(session.playing().has_value());
-    EXPECT_FALSE(session.capture(session.now_micros()).start_stop_known);
+    const auto alone = [&] {
+        return session.peers() == 0 ? std::string()
+                                    : " (" + std::to_string(session.peers()) + " Link peer(s))";
+    };
+    const bool unknown = !session.playing().has_value();
+    const bool rt_unknown = !session.capture(session.now_micros()).start_stop_known;
     session.set_playing(true, session.now_micros());
-    EXPECT_EQ(session.playing(), std::optional<bool>(true));
+    const std::optional<bool> started = session.playing();
+    if (session.peers() > 0) GTEST_SKIP() << "not alone: another Link session is on the network";
+    EXPECT_TRUE(unknown) << alone();
+    EXPECT_TRUE(rt_unknown) << alone();
+    EXPECT_EQ(started, std::optional<bool>(true)) << alone();
     ASSERT_TRUE(eventually([&] {
         const LinkInfo info = session.capture(session.now_micros());
         return info.start_stop_known && info.playing;
