@@ -8,12 +8,15 @@
 # rate, each player in turn loads N copies of one stereo sample, plays them all looping, and is
 # measured over a window: whole-process CPU (% of one core, from /proc), resident memory (VmRSS,
 # and "own": less RssShmem, the JACK server's shared port memory every client maps), and the
-# xruns the JACK server reported while it ran. Ratios are to scsynth in the same run.
+# xruns the JACK server reported while it ran. Ratios are to scsynth in the same run. For
+# looperd, also the longest time one block took to render in the window (its /status
+# render_max_us, read every second), beside the period it must fit in.
 # docs/performance.md#side-by-side-with-other-players explains the figures.
 #
 # Usage: scripts/bench-peers.sh [--voices "1 64 128 256 1024"] [--rates "1 1.01"]
 #          [--periods "128 32"] [--seconds 20] [--repeat 3] [--players "looperd scsynth sooperlooper"]
 #          [--looperd PATH] [--threads]
+# --players may also name `none`: no player at all, for the xruns the server reports alone.
 # --threads also prints, after each looperd window, its CPU by thread (the names `top -H`
 # shows: the JACK process thread is the one JACK names, the others looperd's).
 # Needs: jackd2, supercollider-server (scsynth), sooperlooper, python3 (OSC); scripts/
@@ -40,7 +43,7 @@ while [ $# -gt 0 ]; do
     --players) players=$2; shift 2 ;;
     --looperd) looperd=$2; shift 2 ;;
     --threads) threads=1; shift ;;
-    -h | --help) sed -n '4,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '4,24p' "$0"; exit 0 ;;
     *) echo "bench-peers.sh: unknown argument '$1' (--help)" >&2; exit 2 ;;
   esac
 done
@@ -118,6 +121,48 @@ if await_prefix and got < await_count:
 PY
 osc() { python3 -c "$osc_py" "$@"; }
 
+# Asks looperd (OSC port $1) for /status every second for $2 seconds and prints the largest
+# render_max_us it answered (the longest block of the window, in microseconds) and, after a
+# slash, the median of the seconds' longest blocks.
+read -r -d '' longest_py <<'PY' || true
+import socket, struct, sys, time
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(0.2)
+def pad(n): return (n + 4) & ~3
+def values(data):  # the reply's arguments, "key value ..." pairs of s and i/f
+    end = data.index(b"\0"); types_at = pad(end); tend = data.index(b"\0", types_at)
+    types = data[types_at + 1 : tend].decode(); at = pad(tend); out = []
+    for t in types:
+        if t == "s":
+            e = data.index(b"\0", at); out.append(data[at:e].decode()); at = pad(e)
+        elif t in "if":
+            out.append(struct.unpack(">" + t, data[at : at + 4])[0]); at += 4
+        elif t in "hd":
+            out.append(struct.unpack(">" + ("q" if t == "h" else "d"), data[at : at + 8])[0]); at += 8
+        elif t in "TFN":
+            out.append(t)
+        else:
+            return out
+    return out
+seen, end = [], time.time() + seconds
+while time.time() < end:
+    sock.sendto(b"/status\0,\0\0\0", ("127.0.0.1", port))
+    ask = time.time()
+    while time.time() < ask + 1:
+        try: data, _ = sock.recvfrom(65536)
+        except socket.timeout: continue
+        if not data.startswith(b"/status.reply"): continue
+        v = values(data)
+        for k in range(0, len(v) - 1, 2):
+            if v[k] == "render_max_us": seen.append(float(v[k + 1]))
+        time.sleep(max(0.0, ask + 1 - time.time()))  # one a second: the meter's window
+        break
+seen.sort()
+print(f"{seen[-1]:.0f}/{seen[len(seen) // 2]:.0f}" if seen else "-")
+PY
+longest_us() { python3 -c "$longest_py" "$@"; }
+
 # One stereo sample of 2 s (a 0.73 MiB 16-bit WAV; 0.73 MiB of floats per channel once loaded),
 # noise so that nothing is silent or constant, and a copy per voice so that every voice streams
 # its own memory.
@@ -191,8 +236,13 @@ start_sooperlooper() {
     echo "/sl/$i/set sf wet 0.01"
   done | osc 19951
 }
+# No player: what the server reports on its own (its xruns, on a machine that is not real-time).
+start_none() {
+  sleep 100000 &
+  pid=$!; pids+=("$pid")
+}
 
-printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %9s %9s %9s\n' period voices rate player "cpu %" "rss MiB" "own MiB" xruns "cpu/sc" "rss/sc" "own/sc"
+printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %9s %9s %9s %11s\n' period voices rate player "cpu %" "rss MiB" "own MiB" xruns "cpu/sc" "rss/sc" "own/sc" "longest µs"
 for period in $periods; do
   server=bench-peers-$$-$period
   export JACK_DEFAULT_SERVER=$server
@@ -202,17 +252,21 @@ for period in $periods; do
   for _ in $(seq 100); do jack_lsp >/dev/null 2>&1 && break; sleep 0.1; done
   for n in $voices; do
     for rate in $rates; do
-      declare -A cpu=() rss=() own=() xr=()
+      declare -A cpu=() rss=() own=() xr=() longest=()
       for player in $players; do
         if [ "$player" = sooperlooper ] && [ "$n" -gt 128 ]; then continue; fi
-        samples_cpu=() samples_rss=() samples_own=() samples_xr=()
+        samples_cpu=() samples_rss=() samples_own=() samples_xr=() samples_longest=()
         for ((r = 0; r < repeat; r++)); do
           "start_$player" "$n" "$rate" || { echo "$player did not start"; continue; }
           sleep 3  # loads settle, voices are all playing
           before_xr=$(grep -ci xrun "$work/jackd-$period.log" || true)
           t0=$(cpu_ticks "$pid")
           [ "$threads" = 1 ] && [ "$player" = looperd ] && thread_ticks "$pid" >"$work/threads0"
-          sleep "$window"
+          if [ "$player" = looperd ]; then
+            samples_longest+=("$(longest_us 19950 "$window")")
+          else
+            sleep "$window"
+          fi
           t1=$(cpu_ticks "$pid")
           if [ "$threads" = 1 ] && [ "$player" = looperd ]; then
             thread_ticks "$pid" >"$work/threads1"
@@ -235,19 +289,24 @@ for period in $periods; do
         rss[$player]=$(median "${samples_rss[@]}")
         own[$player]=$(median "${samples_own[@]}")
         xr[$player]=$(median "${samples_xr[@]}")
+        # The window whose longest block came nearest the period.
+        [ "${#samples_longest[@]}" -gt 0 ] &&
+          longest[$player]=$(printf '%s\n' "${samples_longest[@]}" | sort -g | tail -1)
       done
       for player in $players; do
         [ -n "${cpu[$player]:-}" ] || continue
         ratio_cpu=$(awk -v a="${cpu[$player]}" -v b="${cpu[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
         ratio_rss=$(awk -v a="${rss[$player]}" -v b="${rss[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
         ratio_own=$(awk -v a="${own[$player]}" -v b="${own[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
-        printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %9s %9s %9s\n' "$period" "$n" "$rate" "$player" \
+        printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %9s %9s %9s %11s\n' "$period" "$n" "$rate" "$player" \
           "${cpu[$player]}" "${rss[$player]}" "${own[$player]}" "${xr[$player]}" "$ratio_cpu" \
-          "$ratio_rss" "$ratio_own"
+          "$ratio_rss" "$ratio_own" "${longest[$player]:--}"
       done
-      unset cpu rss own xr
+      unset cpu rss own xr longest
     done
   done
   kill "$jackd_pid"; wait "$jackd_pid" 2>/dev/null || true
 done
-echo "(cpu: % of one core, medians of $repeat windows of $window s; xruns: reported by the JACK server while the player ran)"
+echo "(cpu: % of one core, medians of $repeat windows of $window s; xruns: reported by the JACK server while the player ran;"
+echo " longest µs: looperd's longest block render in the window where it was longest, and the median of that window's"
+echo " seconds' longest; against a period of 2,667 µs at 128 frames, 667 at 32)"
