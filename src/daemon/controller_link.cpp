@@ -44,6 +44,8 @@ bool Controller::link_available() const {
 void Controller::join_link(double bpm, double meter) {
     LinkSession& session = *link_.session;
     session.set_quantum(meter);
+    // What a stale state of this Link object can show: its tempo before this commit, or ours.
+    const double before = session.tempo();
     // looperd's tempo and beat go to the session before it is enabled: Link applies commits
     // and the enabling in order on its own thread, and the enabling starts the new session
     // from the timeline it had (committed the other way round, the enabling could start from
@@ -75,12 +77,18 @@ void Controller::join_link(double bpm, double meter) {
         if (seen && std::fabs(seen->bpm - session.tempo()) < kSameBeat &&
             std::fabs(seen->beat - session.beat_at(seen->host_micros)) < kSameBeat) {
             const std::optional<double> ours = link_.beat_at_host(seen->host_micros);
-            if (session.peers() > 0 || !ours ||
+            // Neither tempo: another session's, joined before Link counted its peers (it
+            // takes the session's timing first). Committing ours now would move everyone.
+            const bool joined = std::fabs(seen->bpm - bpm) >= kSameBeat &&
+                                std::fabs(seen->bpm - before) >= kSameBeat;
+            if (session.peers() > 0 || joined || !ours ||
                 (std::fabs(seen->bpm - bpm) < kSameBeat &&
                  std::fabs(seen->beat - *ours) < kOwnBeat)) {
                 if (!held) holding = now_steady;
                 held = true;
-                if (session.peers() > 0 || !ours || now_steady - holding >= kAudioViewSettle) break;
+                if (session.peers() > 0 || joined || !ours ||
+                    now_steady - holding >= kAudioViewSettle)
+                    break;
             } else {
                 held = false;
                 const double again = session.now_micros();
