@@ -154,8 +154,9 @@ void Feedback::stop() {
 WorkerThread::Clock::duration Feedback::next_tick() const {
     // Nobody to tell: no tick copies the mirror or takes the meters (a subscriber gets the
     // whole state at its first burst anyway). add_subscriber() wakes the thread.
-    if (subscriber_count() == 0) return WorkerThread::Clock::duration::zero();
-    return interval_of(std::max(config_.feedback_rate, config_.position_rate));
+    return WorkerThread::rest_unless(
+        subscriber_count() > 0,
+        interval_of(std::max(config_.feedback_rate, config_.position_rate)));
 }
 
 void Feedback::publish(OscMessage message, const std::optional<OscEndpoint>& origin) {

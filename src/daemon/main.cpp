@@ -457,11 +457,12 @@ int run(const Options& options, const std::optional<RigState>& preset,
                                     MidiMessage m;
                                     while (engine.try_receive_midi(m)) controller.midi_message(m);
                                 },
-                            .next_period = [&midi_in_plugged]() -> WorkerThread::Clock::duration {
-                                if (midi_in_plugged.load(std::memory_order_relaxed))
-                                    return kMidiControlPeriod;
-                                return WorkerThread::Clock::duration::zero();
-                            },
+                            .next_period =
+                                [&midi_in_plugged] {
+                                    return WorkerThread::rest_unless(
+                                        midi_in_plugged.load(std::memory_order_relaxed),
+                                        kMidiControlPeriod);
+                                },
                             .name = "midi-control"});
 
     FeedbackConfig feedback_config;
@@ -513,9 +514,8 @@ int run(const Options& options, const std::optional<RigState>& preset,
         link_follow.start({.round = [&controller] { controller.follow_link(); },
                            .next_period =
                                [&ableton_link] {
-                                   return ableton_link.enabled()
-                                              ? WorkerThread::Clock::duration(kLinkFollowPeriod)
-                                              : WorkerThread::Clock::duration::zero();
+                                   return WorkerThread::rest_unless(ableton_link.enabled(),
+                                                                    kLinkFollowPeriod);
                                },
                            .name = "link-follow"});
 

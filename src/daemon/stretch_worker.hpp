@@ -106,7 +106,7 @@ class StretchWorker {
     // The wait after a round: kPoll, or zero (until woken) while no slot stretches. The stretch
     // thread's (or a test's, while it is not running).
     WorkerThread::Clock::duration next_poll() const {
-        return resting() ? WorkerThread::Clock::duration::zero() : kPoll;
+        return WorkerThread::rest_unless(!resting(), kPoll);
     }
     // Any thread: the last round found no slot in `stretch pitch` (relaxed).
     bool resting() const { return resting_.load(std::memory_order_relaxed); }

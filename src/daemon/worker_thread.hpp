@@ -50,6 +50,12 @@ class WorkerThread {
     void stop();
     bool running() const noexcept { return thread_.joinable(); }
 
+    // What a `next_period` returns for a thread with work only while `busy`: `period`, or
+    // zero (rest until notified), so that an idle thread never wakes.
+    static Clock::duration rest_unless(bool busy, Clock::duration period) {
+        return busy ? period : Clock::duration::zero();
+    }
+
   private:
     void run();
 
