@@ -16,11 +16,9 @@ namespace looperd {
 void Controller::set_persistence(Persistence* persistence) {
     persistence_ = persistence;
     // The persister rests until the rig changes.
-    if (persistence != nullptr) {
-        mirror_.set_on_change([persistence] { persistence->changed(); });
-    } else {
-        mirror_.set_on_change(nullptr);
-    }
+    mirror_.set_on_change(persistence != nullptr
+                              ? std::function<void()>([persistence] { persistence->changed(); })
+                              : nullptr);
 }
 
 void Controller::apply_rig(const std::vector<OscMessage>& messages, const OscEndpoint& from) {

@@ -583,7 +583,8 @@ int run(const Options& options, const std::optional<RigState>& preset,
         // Under NSM the session is what was last saved: no autosave (docs/nsm.md).
         persistence = std::make_unique<Persistence>(
             *store, [&controller](std::uint64_t& changes) { return controller.snapshot(&changes); },
-            defaults, std::chrono::milliseconds(250), nsm_run == nullptr);
+            [&controller] { return controller.changes(); }, defaults,
+            std::chrono::milliseconds(250), nsm_run == nullptr);
         // A rig may hold more commands than the ring: wait (bounded) for the audio thread. On
         // the main thread (the restore just below) nobody else polls the link, so the wait does:
         // without a server, that is what applies the commands.

@@ -17,10 +17,11 @@ constexpr auto kRelog = std::chrono::seconds(30);
 
 }  // namespace
 
-Persistence::Persistence(SessionStore& store, MirrorSource mirror, SlotParams defaults,
-                         std::chrono::milliseconds interval, bool autosave)
+Persistence::Persistence(SessionStore& store, MirrorSource mirror, ChangeCount changes,
+                         SlotParams defaults, std::chrono::milliseconds interval, bool autosave)
     : store_(store),
       mirror_(std::move(mirror)),
+      changes_(std::move(changes)),
       defaults_(std::move(defaults)),
       interval_(interval),
       autosave_(autosave) {}
@@ -145,7 +146,6 @@ void Persistence::write_sessions() {
 }
 
 void Persistence::changed() {
-    changed_.fetch_add(1, std::memory_order_relaxed);
     worker_.notify();
 }
 
@@ -158,17 +158,17 @@ void Persistence::round() {
     write_sessions();
     if (!autosave_) return;
     if (std::chrono::steady_clock::now() - last_attempt_ < attempt_wait()) return;
-    const std::uint64_t seen = changed_.load(std::memory_order_relaxed);
     save_now();
-    covered_ = seen;
 }
 
 WorkerThread::Clock::duration Persistence::next_wait() const {
-    const bool unsaved = failed_.load(std::memory_order_relaxed) ||
-                         changed_.load(std::memory_order_relaxed) != covered_;
-    if (!autosave_ || !unsaved) return WorkerThread::Clock::duration::zero();
-    const auto left = attempt_wait() - (std::chrono::steady_clock::now() - last_attempt_);
-    return std::max<WorkerThread::Clock::duration>(left, std::chrono::milliseconds(1));
+    const bool unsaved =
+        failed_.load(std::memory_order_relaxed) || !saved_changes_ || *saved_changes_ != changes_();
+    // At least a millisecond: zero would mean "until woken".
+    const auto left = std::max<WorkerThread::Clock::duration>(
+        attempt_wait() - (std::chrono::steady_clock::now() - last_attempt_),
+        std::chrono::milliseconds(1));
+    return WorkerThread::rest_unless(autosave_ && unsaved, left);
 }
 
 }  // namespace looperd

@@ -34,12 +34,14 @@ class Persistence {
   public:
     // A copy of the controller's mirror and its change count, taken together.
     using MirrorSource = std::function<MirrorState(std::uint64_t& changes)>;
+    // The same change count alone, without the copy: what the persister asks while it waits.
+    using ChangeCount = std::function<std::uint64_t()>;
     using SaveDone = std::function<void(const std::string& error)>;  // error empty: saved
 
     // Session saves that may wait at once; more are refused.
     static constexpr std::size_t kMaxPendingSaves = 8;
 
-    Persistence(SessionStore& store, MirrorSource mirror, SlotParams defaults,
+    Persistence(SessionStore& store, MirrorSource mirror, ChangeCount changes, SlotParams defaults,
                 std::chrono::milliseconds interval = std::chrono::milliseconds(250),
                 bool autosave = true);
     ~Persistence();
@@ -54,7 +56,7 @@ class Persistence {
     // Writes what is not saved yet, then joins. Pending session saves are written first.
     void stop();
 
-    // Any thread: the rig changed; the persister writes it within `interval`.
+    // Any thread: the rig changed (wakes the persister, which writes it within `interval`).
     void changed();
 
     // Writes state.toml now if the counter moved since the last save. Returns false when
@@ -87,6 +89,7 @@ class Persistence {
     void round();
     // Persister thread: the wait after a round. Zero (until woken) with nothing to write;
     // otherwise until `interval` (or, after a failed write, a second) since the last attempt.
+    // Unsaved: the change count moved since the last save, or that save failed.
     WorkerThread::Clock::duration next_wait() const;
     WorkerThread::Clock::duration attempt_wait() const;  // interval, or a second after a failure
     void write_sessions();
@@ -94,16 +97,13 @@ class Persistence {
 
     SessionStore& store_;
     MirrorSource mirror_;
+    ChangeCount changes_;
     SlotParams defaults_;
     std::chrono::milliseconds interval_;
     bool autosave_;
 
-    // changed() calls, and how many of them the last attempted save covered: the rig is
-    // unsaved while they differ (from the start: what restore() applied).
-    std::atomic<std::uint64_t> changed_{1};
-    std::uint64_t covered_ = 0;  // persister thread
-
-    // Persister thread (or the caller of save_now while it is not running).
+    // Persister thread (or the caller of save_now while it is not running). No count before
+    // the first save: what restore() applied is written once.
     std::optional<std::uint64_t> saved_changes_;
     std::string saved_text_;
     std::chrono::steady_clock::time_point last_attempt_{};

@@ -502,7 +502,8 @@ TEST_F(Persist, SessionNamesAreConfined) {
     // Over OSC: refused with /error, and nothing is written anywhere.
     Harness h(samples_);
     Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, SlotParams{});
+        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
+        SlotParams{});
     h->set_persistence(&p);
     for (const std::string& bad :
          std::vector<std::string>{"..", "../../etc/x", ".state", std::string(65, 'a'), ""}) {
@@ -633,7 +634,8 @@ TEST_F(Persist, DamagedAndFutureVersionFilesAreSetAsideWithTheReason) {
     write_file(store.state_file(), "garbage = [");
     Harness h(samples_);
     Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, SlotParams{});
+        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
+        SlotParams{});
     EXPECT_FALSE(p.restore().has_value());
     EXPECT_FALSE(fs::exists(store.state_file()));
 }
@@ -697,7 +699,8 @@ TEST_F(Persist, FullDiskLeavesThePreviousStateBitIdenticalWithAClearError) {
         // The persister says so in its state and keeps the old file.
         Harness h(samples_);
         Persistence p(
-            store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, SlotParams{});
+            store, [&h](std::uint64_t& c) { return h->snapshot(&c); },
+            [&h] { return h->changes(); }, SlotParams{});
         h.send("/clock/tempo", {OscArg::int32(99)});
         // Fill the disk with something else, so that even a small state cannot be written.
         {
@@ -744,7 +747,8 @@ TEST_F(Persist, ReadOnlyDirectoryLeavesThePreviousStateBitIdenticalWithAClearErr
     EXPECT_TRUE(store.load_rig(store.state_file()).has_value());
     Harness h(samples_);
     Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, SlotParams{});
+        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
+        SlotParams{});
     h->set_persistence(&p);
     p.start();
     h.send("/session/save", {OscArg::string("gig")});
@@ -780,7 +784,7 @@ TEST_F(Persist, AcceptedChangesAreCountedAndSaved) {
             ++copies;
             return h->snapshot(&c);
         },
-        SlotParams{}, std::chrono::milliseconds(20));
+        [&h] { return h->changes(); }, SlotParams{}, std::chrono::milliseconds(20));
     h->set_persistence(&p);  // every change wakes the persister, which otherwise rests
     p.start();
     auto saved = [&] {
@@ -814,8 +818,8 @@ TEST_F(Persist, WithoutAutosaveOnlyNamedSessionsAreWritten) {
     Harness h(samples_);
     SessionStore store(dir_ / "state");
     Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, SlotParams{},
-        std::chrono::milliseconds(20), false);
+        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
+        SlotParams{}, std::chrono::milliseconds(20), false);
     p.start();
     h.send("/clock/tempo", {OscArg::float32(133.0F)});
     std::atomic<bool> done{false};
@@ -880,7 +884,8 @@ TEST_F(Persist, SessionsAreSavedListedAndLoadedOverOsc) {
     SessionStore store(dir_ / "state");
     Harness h(samples_);
     Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, SlotParams{});
+        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
+        SlotParams{});
     h->set_persistence(&p);
     p.start();
     // The persister thread writes the session, then answers.
