@@ -2,21 +2,26 @@
 # SPDX-License-Identifier: MIT
 # SPDX-FileCopyrightText: looperd contributors
 #
-# looperd beside its peers, under one private JACK server (dummy backend, 48 kHz, not
-# real-time): scsynth (SuperCollider's server, one PlayBuf per voice, each on its own buffer)
-# and SooperLooper (one loop per voice, at most 128). For each period size, voice count and
+# looperd beside its peers, under one private JACK server (dummy backend, 48 kHz, not real-time
+# unless --realtime): scsynth (SuperCollider's server, one PlayBuf per voice, each on its own
+# buffer) and SooperLooper (one loop per voice, at most 128). For each period size, voice count and
 # rate, each player in turn loads N copies of one stereo sample, plays them all looping, and is
-# measured over a window: whole-process CPU (% of one core, from /proc), resident memory (VmRSS,
-# and "own": less RssShmem, the JACK server's shared port memory every client maps), and the
-# xruns the JACK server reported while it ran. Ratios are to scsynth in the same run. For
-# looperd, also the longest time one block took to render in the window (its /status
-# render_max_us, read every second), beside the period it must fit in.
+# measured over a window: whole-process CPU (% of one core, from /proc), resident memory (VmRSS, and
+# "own": less RssShmem, the JACK server's shared port memory every client maps), and the xruns the
+# JACK server reported while it ran, and of those the ones at which the player was still inside its
+# process callback (JACK names the client it waited for, and whether it was running). Ratios are to
+# scsynth in the same run. For looperd, also the longest time one block took to render in the window
+# (its /status render_max_us, read every second), beside the period it must fit in.
 # docs/performance.md#side-by-side-with-other-players explains the figures.
 #
 # Usage: scripts/bench-peers.sh [--voices "1 64 128 256 1024"] [--rates "1 1.01"]
 #          [--periods "128 32"] [--seconds 20] [--repeat 3] [--players "looperd scsynth sooperlooper"]
-#          [--looperd PATH] [--threads]
-# --players may also name `none`: no player at all, for the xruns the server reports alone.
+#          [--looperd PATH] [--threads] [--realtime]
+# --players may also name `none`: no player at all, for the xruns the server reports alone; and
+# `metro`: jackd2's jack_metro, the smallest client, for the xruns any client brings.
+# --realtime runs the server (and so every player's process thread) real-time, SCHED_FIFO at
+# priority 70, as a stage rig runs it: it needs the right to (root, or the audio group's
+# rtprio limit). Without it, xruns measure the machine's other load as much as the players.
 # --threads also prints, after each looperd window, its CPU by thread (the names `top -H`
 # shows: the JACK process thread is the one JACK names, the others looperd's).
 # Needs: jackd2, supercollider-server (scsynth), sooperlooper, python3 (OSC); scripts/
@@ -33,6 +38,7 @@ repeat=3
 players="looperd scsynth sooperlooper"
 looperd=""
 threads=0
+realtime=0
 while [ $# -gt 0 ]; do
   case $1 in
     --voices) voices=$2; shift 2 ;;
@@ -43,7 +49,8 @@ while [ $# -gt 0 ]; do
     --players) players=$2; shift 2 ;;
     --looperd) looperd=$2; shift 2 ;;
     --threads) threads=1; shift ;;
-    -h | --help) sed -n '4,24p' "$0"; exit 0 ;;
+    --realtime) realtime=1; shift ;;
+    -h | --help) sed -n '4,/^# is given\.$/p' "$0"; exit 0 ;;
     *) echo "bench-peers.sh: unknown argument '$1' (--help)" >&2; exit 2 ;;
   esac
 done
@@ -62,6 +69,10 @@ case " $players " in *" sooperlooper "*)
     players=$(echo " $players " | sed 's/ sooperlooper / /')
   fi ;;
 esac
+if [ "$realtime" = 1 ] && ! chrt -f 70 true 2>/dev/null; then
+  echo "bench-peers.sh: --realtime: this user may not run SCHED_FIFO at priority 70 (ulimit -r)" >&2
+  exit 1
+fi
 if [ -z "$looperd" ]; then
   [ -d build-release ] || meson setup build-release --buildtype=release -Dintegration_tests=false >/dev/null
   ninja -C build-release src/looperd >/dev/null
@@ -236,30 +247,39 @@ start_sooperlooper() {
     echo "/sl/$i/set sf wet 0.01"
   done | osc 19951
 }
+# The smallest JACK client there is (jackd2's jack_metro, a click): the xruns that any client,
+# doing next to nothing, brings on this machine.
+start_metro() {
+  jack_metro -b 120 -n bench-metro >"$work/metro.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  wait_port bench-metro || { tail "$work/metro.log"; return 1; }
+}
 # No player: what the server reports on its own (its xruns, on a machine that is not real-time).
 start_none() {
   sleep 100000 &
   pid=$!; pids+=("$pid")
 }
 
-printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %9s %9s %9s %11s\n' period voices rate player "cpu %" "rss MiB" "own MiB" xruns "cpu/sc" "rss/sc" "own/sc" "longest µs"
+printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %8s %9s %9s %9s %11s\n' period voices rate player "cpu %" "rss MiB" "own MiB" xruns running "cpu/sc" "rss/sc" "own/sc" "longest µs"
 for period in $periods; do
   server=bench-peers-$$-$period
   export JACK_DEFAULT_SERVER=$server
-  JACK_NO_AUDIO_RESERVATION=1 jackd --no-realtime -n "$server" -d dummy -r 48000 -p "$period" \
+  if [ "$realtime" = 1 ]; then scheduling=(--realtime -P 70); else scheduling=(--no-realtime); fi
+  JACK_NO_AUDIO_RESERVATION=1 jackd "${scheduling[@]}" -n "$server" -d dummy -r 48000 -p "$period" \
     >"$work/jackd-$period.log" 2>&1 &
   jackd_pid=$!; pids+=("$jackd_pid")
   for _ in $(seq 100); do jack_lsp >/dev/null 2>&1 && break; sleep 0.1; done
   for n in $voices; do
     for rate in $rates; do
-      declare -A cpu=() rss=() own=() xr=() longest=()
+      declare -A cpu=() rss=() own=() xr=() running=() longest=()
       for player in $players; do
         if [ "$player" = sooperlooper ] && [ "$n" -gt 128 ]; then continue; fi
-        samples_cpu=() samples_rss=() samples_own=() samples_xr=() samples_longest=()
+        samples_cpu=() samples_rss=() samples_own=() samples_xr=() samples_running=() samples_longest=()
         for ((r = 0; r < repeat; r++)); do
           "start_$player" "$n" "$rate" || { echo "$player did not start"; continue; }
           sleep 3  # loads settle, voices are all playing
           before_xr=$(grep -ci xrun "$work/jackd-$period.log" || true)
+          before_lines=$(wc -l <"$work/jackd-$period.log")
           t0=$(cpu_ticks "$pid")
           [ "$threads" = 1 ] && [ "$player" = looperd ] && thread_ticks "$pid" >"$work/threads0"
           if [ "$player" = looperd ]; then
@@ -280,6 +300,11 @@ for period in $periods; do
           samples_rss+=("$(rss_mib "$pid")")
           samples_own+=("$(own_mib "$pid")")
           samples_xr+=($(($(grep -ci xrun "$work/jackd-$period.log" || true) - before_xr)))
+          # The xruns at which the player was still inside its process callback: the only ones
+          # its own work can cause. (JACK names the client that was not finished, and its state:
+          # Triggered, woken but not yet running, is the system's wake-up latency.)
+          samples_running+=($(tail -n +"$((before_lines + 1))" "$work/jackd-$period.log" |
+            grep -c "was not finished, state = Running" || true))
           samples_cpu+=("$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$window" 'BEGIN {printf "%.1f", 100 * (b - a) / hz / s}')")
           kill "$pid"; wait "$pid" 2>/dev/null || true
           sleep 1
@@ -289,6 +314,7 @@ for period in $periods; do
         rss[$player]=$(median "${samples_rss[@]}")
         own[$player]=$(median "${samples_own[@]}")
         xr[$player]=$(median "${samples_xr[@]}")
+        running[$player]=$(median "${samples_running[@]}")
         # The window whose longest block came nearest the period.
         [ "${#samples_longest[@]}" -gt 0 ] &&
           longest[$player]=$(printf '%s\n' "${samples_longest[@]}" | sort -g | tail -1)
@@ -298,15 +324,16 @@ for period in $periods; do
         ratio_cpu=$(awk -v a="${cpu[$player]}" -v b="${cpu[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
         ratio_rss=$(awk -v a="${rss[$player]}" -v b="${rss[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
         ratio_own=$(awk -v a="${own[$player]}" -v b="${own[scsynth]:-0}" 'BEGIN {print (b > 0 ? sprintf("%.2f", a / b) : "-")}')
-        printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %9s %9s %9s %11s\n' "$period" "$n" "$rate" "$player" \
-          "${cpu[$player]}" "${rss[$player]}" "${own[$player]}" "${xr[$player]}" "$ratio_cpu" \
+        printf '%-7s %6s %5s %-13s %7s %8s %8s %6s %8s %9s %9s %9s %11s\n' "$period" "$n" "$rate" "$player" \
+          "${cpu[$player]}" "${rss[$player]}" "${own[$player]}" "${xr[$player]}" "${running[$player]}" "$ratio_cpu" \
           "$ratio_rss" "$ratio_own" "${longest[$player]:--}"
       done
-      unset cpu rss own xr longest
+      unset cpu rss own xr running longest
     done
   done
   kill "$jackd_pid"; wait "$jackd_pid" 2>/dev/null || true
 done
 echo "(cpu: % of one core, medians of $repeat windows of $window s; xruns: reported by the JACK server while the player ran;"
+echo " running: of those, the xruns at which the player was still in its process callback, the only ones its work can cause;"
 echo " longest µs: looperd's longest block render in the window where it was longest, and the median of that window's"
 echo " seconds' longest; against a period of 2,667 µs at 128 frames, 667 at 32)"
