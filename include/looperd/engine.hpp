@@ -175,6 +175,11 @@ class Engine {
     std::uint32_t take_content(std::uint32_t slot) const noexcept {
         return recorders_.published_take_content(slot);
     }
+    // The frames of `slot`'s take as of the end of the last block; 0 while none loops. Any
+    // thread; relaxed. The control thread hears of a take from its events, later.
+    std::uint32_t take_frames(std::uint32_t slot) const noexcept {
+        return recorders_.published_take_frames(slot);
+    }
     // Recorders not holding a take (any thread; relaxed).
     std::uint32_t free_recorders() const noexcept { return recorders_.free_recorders(); }
     // Frames of one record buffer (the maximum take length), 0 when recording is off.

@@ -226,6 +226,9 @@ class RecorderPool {
     std::uint32_t take_content(std::uint32_t slot) const noexcept;
     // Any thread: take_content as of the last publish() (relaxed).
     std::uint32_t published_take_content(std::uint32_t slot) const noexcept;
+    // Any thread: the frames of `slot`'s take as of the last publish() (relaxed); 0 while
+    // none loops (none, still recording, or being loaded).
+    std::uint32_t published_take_frames(std::uint32_t slot) const noexcept;
 
   private:
     // Undo: each overdub pass is a layer. Before the pass first writes to a chunk of the
@@ -371,6 +374,7 @@ class RecorderPool {
     // Published at the end of every block: the audio thread stores, any thread loads.
     std::vector<std::atomic<std::uint8_t>> record_state_;
     std::vector<std::atomic<std::uint32_t>> take_content_;
+    std::vector<std::atomic<std::uint32_t>> take_frames_;
     std::uint32_t content_count_ = 0;  // the last take_content number given
     std::atomic<std::uint32_t> free_recorders_{0};
     std::atomic<std::uint32_t> writing_{0};

@@ -47,6 +47,9 @@ class Mirror {
         // if any. take_frames: its length once the engine reported it.
         bool take = false;
         std::uint32_t take_frames = 0;
+        // Unloaded, cleared or given a file since the engine last reported a take started or
+        // loaded: until the engine takes that command, the take it publishes is the old one.
+        bool emptied = false;
         bool rig_take = false;  // loading_path or restore_path names a take (load_take)
     };
     // The mirror's values besides the slots.

@@ -113,6 +113,10 @@ struct ControllerConfig {
     // Places free in the command ring (Engine::command_room). Empty: unknown, and a bundle's
     // commands go one by one until the ring refuses one.
     CommandPort::Room command_room;
+    // The frames of a slot's take as the engine last published them (Engine::take_frames), 0
+    // while none loops. The mirror hears of a finished take from housekeeping, a poll later;
+    // a surface shows it playing from the engine's state at once. Empty: the mirror's only.
+    std::function<std::uint32_t(std::uint32_t slot)> take_frames;
 };
 
 // Where bundle timetags land on the audio clock. Both are called on the network thread only.
@@ -320,6 +324,7 @@ class Controller {
     void osc_slot_save(const Request& r);
     void osc_slot_load_take(const Request& r);
     void osc_clock_from_slot(const Request& r);
+    std::uint32_t take_frames(std::uint32_t n, const Mirror::Slot& s) const;
     // Staged loading, stage 1 (controller_loading.cpp); stages 2 to 4 are loading_'s.
     void request_load(const Request& r, bool take);
     bool require_recording(const Request& r);

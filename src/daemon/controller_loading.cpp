@@ -123,6 +123,7 @@ void Controller::empty_slot(const Request& r, CommandKind kind) {
     later(r, [this, slot = r.slot] { stretch_.source_gone(slot); });
     s.take = false;
     s.take_frames = 0;
+    s.emptied = true;
     s.loaded = false;
     s.path.clear();
     s.resolved.clear();

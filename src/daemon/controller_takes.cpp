@@ -107,6 +107,16 @@ void Controller::osc_slot_load_take(const Request& r) {
     if (require_recording(r)) request_load(r, true);
 }
 
+// The length of slot n's take, 0: none. The engine's word is the newer: a script that sends
+// /clock/from_slot as soon as its surface shows the take playing is ahead of the mirror, which
+// hears of the take from housekeeping. The mirror's word is the newer once it let the slot go.
+std::uint32_t Controller::take_frames(std::uint32_t n, const Mirror::Slot& s) const {
+    if (!s.emptied && config_.take_frames) {
+        if (const std::uint32_t frames = config_.take_frames(n); frames != 0) return frames;
+    }
+    return s.take ? s.take_frames : 0;
+}
+
 // The tempo at which the slot's take lasts `beats` beats; the grid's zero where it began.
 void Controller::osc_clock_from_slot(const Request& r) {
     if (!require_recording(r) || !check_arity(r, 2, 2)) return;
@@ -135,13 +145,13 @@ void Controller::osc_clock_from_slot(const Request& r) {
         refuse(r, "the clock follows Ableton Link: /clock/sync internal first");
         return;
     }
-    const Mirror::Slot& s = r.tx.mirror.slot(n);
-    if (!s.take || s.take_frames == 0) {
+    const std::uint32_t frames = take_frames(n, r.tx.mirror.slot(n));
+    if (frames == 0) {
         refuse(r, fmt::format("slot {} holds no take", n));
         return;
     }
     const double bpm =
-        *beats * 60.0 * static_cast<double>(sample_rate_()) / static_cast<double>(s.take_frames);
+        *beats * 60.0 * static_cast<double>(sample_rate_()) / static_cast<double>(frames);
     const osc::Row& tempo_row = osc::row(osc::Handler::clock_tempo);
     if (bpm < tempo_row.min || bpm > tempo_row.max) {
         refuse(r, fmt::format("{} beats over the take make {:.2f} BPM, outside {} to {}", *beats,

@@ -386,6 +386,9 @@ int run(const Options& options, const std::optional<RigState>& preset,
     controller_config.fade_ms = options.fade_ms;
     // A bundle's commands go into the ring all or none.
     controller_config.command_room = [&engine] { return engine.command_room(); };
+    controller_config.take_frames = [&engine](std::uint32_t slot) {
+        return engine.take_frames(slot);
+    };
     controller_config.max_record_frames = engine.max_record_frames();
     // Also with recording off: a rig saved with takes then plays them as samples.
     if (!options.no_state) controller_config.takes_dir = takes_directory(options.state_dir);

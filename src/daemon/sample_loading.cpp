@@ -163,6 +163,7 @@ std::string SampleLoading::install(const LoadJob& job, LoadedSample& loaded, con
     }
     s.take = job.take;
     s.take_frames = 0;  // the engine reports the take's length once it holds it
+    s.emptied = true;
     s.loaded = true;
     s.path = job.path;
     s.resolved = job.resolved;

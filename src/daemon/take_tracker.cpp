@@ -102,6 +102,7 @@ void TakeTracker::engine_event(const Event& e) {
             s.loading = false;
             s.take = false;
             s.take_frames = 0;
+            s.emptied = false;
             s.loaded = false;
             s.path.clear();
             s.resolved.clear();
@@ -122,7 +123,11 @@ void TakeTracker::engine_event(const Event& e) {
             break;
         }
         case EventKind::take_loaded:
-            if (tx.slot(e.slot).take) tx.edit(e.slot).take_frames = e.frames;
+            if (tx.slot(e.slot).take) {
+                Mirror::Slot& s = tx.edit(e.slot);
+                s.take_frames = e.frames;
+                s.emptied = false;
+            }
             break;
         case EventKind::take_load_refused: {
             Mirror::Slot& s = tx.edit(e.slot);

@@ -45,7 +45,8 @@ RecorderPool::RecorderPool(const RecorderPoolConfig& config)
     : config_((check(config), config)),
       slot_takes_(config.slots),
       record_state_(config.slots),
-      take_content_(config.slots) {
+      take_content_(config.slots),
+      take_frames_(config.slots) {
     if (config_.inputs > 0 && config_.recorders > 0) allocate();
 }
 
@@ -507,6 +508,10 @@ void RecorderPool::publish(TakeHost& host) noexcept {
             record_state_[slot].load(std::memory_order_relaxed) != 0)
             record_state_[slot].store(0, std::memory_order_relaxed);
         take_content_[slot].store(take_content(slot), std::memory_order_relaxed);
+        const std::int32_t i = slot_takes_[slot].recorder;
+        const Recorder* r = i < 0 ? nullptr : &recorders_[static_cast<std::size_t>(i)];
+        take_frames_[slot].store(r && r->state == Recorder::State::looping ? r->length : 0,
+                                 std::memory_order_relaxed);
     }
     free_recorders_.store(free, std::memory_order_relaxed);
     writing_.store(writing, std::memory_order_relaxed);
@@ -532,6 +537,11 @@ std::uint32_t RecorderPool::published_take_content(std::uint32_t slot) const noe
 void RecorderPool::changed(Recorder& r) noexcept {
     if (++content_count_ == 0) content_count_ = 1;  // 0 means none
     r.content = content_count_;
+}
+
+std::uint32_t RecorderPool::published_take_frames(std::uint32_t slot) const noexcept {
+    if (slot >= take_frames_.size()) return 0;
+    return take_frames_[slot].load(std::memory_order_relaxed);
 }
 
 RecorderPool::RecordState RecorderPool::slot_record_state(std::uint32_t slot) const noexcept {

@@ -30,16 +30,20 @@ TEST(Recording, TakeEqualsInputFrameForFrameAndLoops) {
     rig.send(CommandKind::record);  // starts at frame 1000
     const Planar during = rig.run(4800, 100);
     EXPECT_EQ(rig.h.engine().slot_record_state(0), Engine::RecordState::recording);
+    EXPECT_EQ(rig.h.engine().take_frames(0), 0U) << "no length while recording";
     rig.send(CommandKind::record);  // ends at 5800: 4800 frames
-    const Planar loop = rig.run(3 * 4800, 100);
+    rig.run(100, 100);
+    EXPECT_EQ(rig.h.engine().take_frames(0), 4800U) << "published at the block it loops from";
+    const Planar loop = rig.run(3 * 4800 - 100, 100);
 
     EXPECT_EQ(rig.h.count(EventKind::take_started, 0), 1U);
     EXPECT_EQ(finished_frames(rig.h, EventKind::take_finished), 4800U);
     EXPECT_EQ(rig.h.engine().slot_record_state(0), Engine::RecordState::none);
     for (std::uint32_t c = 0; c < 2; ++c) {
         EXPECT_EQ(silent_from(during[c], 0), 0U) << "nothing plays while recording";
-        for (std::uint32_t i = 0; i < 3 * 4800; ++i)
-            ASSERT_EQ(loop[c][i], rig.in[c][1000 + i % 4800]) << "channel " << c << " frame " << i;
+        for (std::uint32_t i = 100; i < 3 * 4800; ++i)
+            ASSERT_EQ(loop[c][i - 100], rig.in[c][1000 + i % 4800])
+                << "channel " << c << " frame " << i;
     }
     // The take plays like a sample: the slot's gain applies.
     rig.send(CommandKind::set_gain, 0, 0.5F);
@@ -279,11 +283,13 @@ TEST(Recording, ClearEmptiesTheSlotAndReturnsTheRecorder) {
     RecordRig rig(record_config());
     record_take(rig, 1000, 4800);
     EXPECT_EQ(rig.h.engine().free_recorders(), 1U);
+    EXPECT_EQ(rig.h.engine().take_frames(0), 4800U);
     rig.send(CommandKind::clear);
     rig.run(4800);  // the fade out
     const Planar after = rig.run(4800);
     EXPECT_EQ(silent_from(after[0], 0), 0U);
     EXPECT_EQ(rig.h.engine().free_recorders(), 2U);
+    EXPECT_EQ(rig.h.engine().take_frames(0), 0U);
     rig.send(CommandKind::undo);
     rig.run(100);
     EXPECT_EQ(rig.h.count(EventKind::undo_refused, 0), 1U);

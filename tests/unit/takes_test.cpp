@@ -158,6 +158,10 @@ class ControllerTakesTest : public ::testing::Test {
         config.max_record_frames = kMaxFrames;
         config.samples_dir = dir_;
         if (keep) config.takes_dir = fs::canonical(dir_ / "takes");
+        config.take_frames = [this](std::uint32_t slot) {
+            std::lock_guard lock(mutex_);
+            return take_frames_[slot];
+        };
         controller_ = std::make_unique<Controller>(
             config, budget_, [this](const Command& c) { return engine(c); },
             [this](const OscEndpoint&, const OscMessage& m) {
@@ -169,7 +173,8 @@ class ControllerTakesTest : public ::testing::Test {
     }
 
     // The fake engine: records commands; answers a snapshot from another thread with the
-    // slot's take (take_frames_[slot] frames of pattern()), or refuses it without one.
+    // slot's take (take_frames_[slot] frames of pattern()), or refuses it without one. It
+    // publishes take_frames_ as the engine publishes its takes' lengths.
     bool engine(const Command& c) {
         std::lock_guard lock(mutex_);
         commands_.push_back(c);
@@ -453,6 +458,37 @@ TEST_F(ControllerTakesTest, ClockFromSlotSetsTheTempoFromTheTake) {
     ASSERT_TRUE(midi.has_value());
     EXPECT_EQ(midi->args[1].s, "the clock follows MIDI clock: /clock/sync internal first");
     EXPECT_EQ(commands(CommandKind::clock_from_slot).size(), 1U);
+}
+
+// A surface shows a take playing from the engine's state, published every block; the mirror
+// hears of it from housekeeping, a poll later. /clock/from_slot sent in between takes the
+// engine's length. A slot the mirror has let go is not taken at the engine's word, which is
+// the old take's until the engine's next block.
+TEST_F(ControllerTakesTest, ClockFromSlotTakesTheEnginesLengthBeforeTheMirrorHearsOfTheTake) {
+    controller_->engine_event(Event{EventKind::take_started, 2, nullptr, 0});
+    {
+        std::lock_guard lock(mutex_);
+        take_frames_[2] = 2 * kRate;  // it loops; take_finished not read yet
+    }
+    ASSERT_FALSE(controller_->snapshot().slots[2].take);
+    send("/clock/from_slot", {OscArg::int32(2), OscArg::int32(4)});
+    auto sent = commands(CommandKind::clock_from_slot);
+    ASSERT_EQ(sent.size(), 1U);
+    EXPECT_EQ(sent[0].value, 120.0F);
+
+    send("/slot/2/clear");
+    send("/clock/from_slot", {OscArg::int32(2), OscArg::int32(4)});
+    const auto e = reply("/error");
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->args[1].s, "slot 2 holds no take");
+    EXPECT_EQ(commands(CommandKind::clock_from_slot).size(), 1U);
+
+    // A take started again: the engine's word counts again.
+    controller_->engine_event(Event{EventKind::take_started, 2, nullptr, 0});
+    send("/clock/from_slot", {OscArg::int32(2), OscArg::int32(2)});
+    sent = commands(CommandKind::clock_from_slot);
+    ASSERT_EQ(sent.size(), 2U);
+    EXPECT_EQ(sent[1].value, 60.0F);
 }
 
 TEST(RigTakes, TakeKeyRoundTripsAndNeedsAFile) {
