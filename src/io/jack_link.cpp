@@ -101,7 +101,10 @@ void JackLink::poll() {
     if (client_.take_latency_changed() && on_latency_) on_latency_(client_.round_trip_frames());
     watch_cycles(now);
     // A stopped server's graph may be half written: read it again once it runs.
-    if (state_.load(std::memory_order_relaxed) == JackState::connected) track_connections(now);
+    if (state_.load(std::memory_order_relaxed) == JackState::connected) {
+        track_connections(now);
+        reach_midi_out_again(now);
+    }
 }
 
 void JackLink::try_connect(Clock::time_point now) {
@@ -144,7 +147,7 @@ void JackLink::try_connect(Clock::time_point now) {
     const std::uint32_t connected = restore_connections();
     state_.store(JackState::connected, std::memory_order_relaxed);
     // A controller on midi_out lost its lights with the server (or never had them).
-    if (on_midi_out_) on_midi_out_();
+    reach_midi_out(now);
     if (first) {
         spdlog::info("JACK: joined {} as '{}' at {} Hz, {} frames", server_text(), client_.name(),
                      client_.sample_rate(), client_.block_size());
@@ -172,6 +175,7 @@ void JackLink::lose(Clock::time_point now) {
     client_.close();
     lost_at_ = now;
     lost_before_ = true;
+    midi_out_reached_.reset();  // joining again sends them
     // A server going down unplugs our ports before it says so: what was plugged in a moment
     // ago is what is restored.
     for (auto& r : remembered_) r.missing_since.reset();
@@ -299,7 +303,24 @@ void JackLink::track_connections(Clock::time_point now) {
     }
     // A controller just reached midi_out (plugged in, patched, or back): it needs its init and
     // every light, once for however many connections came.
-    if (midi_out_reached && on_midi_out_) on_midi_out_();
+    if (midi_out_reached) reach_midi_out(now);
+}
+
+void JackLink::reach_midi_out(Clock::time_point now) {
+    if (!on_midi_out_) return;
+    on_midi_out_();
+    midi_out_reached_ = now;
+    midi_out_again_ = 0;
+}
+
+// The init and lights are the same messages again: a controller that had them shows no change.
+void JackLink::reach_midi_out_again(Clock::time_point now) {
+    if (!midi_out_reached_ || now - *midi_out_reached_ < kMidiOutAgain[midi_out_again_]) return;
+    on_midi_out_();
+    ++midi_out_again_;
+    spdlog::debug("JACK: MIDI init and lights sent again ({} of {})", midi_out_again_,
+                  kMidiOutAgain.size());
+    if (midi_out_again_ == kMidiOutAgain.size()) midi_out_reached_.reset();
 }
 
 void JackLink::set_midi_in_plugged(bool plugged) {

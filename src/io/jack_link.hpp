@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: looperd contributors
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -70,7 +71,9 @@ class JackLink {
 
     // Main thread, before the first poll(): called from poll() (main thread) when looperd has
     // joined a server (the first time and after each restart) and when midi_out gains a
-    // connection: a controller there may need its init message and every light again.
+    // connection: a controller there may need its init message and every light again. Called
+    // again kMidiOutAgain after each: JACK keeps nothing for a client that misses the cycle
+    // they went out in (one late on a loaded machine, or not running its first cycle yet).
     using MidiOutReached = std::function<void()>;
     void set_on_midi_out(MidiOutReached on_midi_out) { on_midi_out_ = std::move(on_midi_out); }
 
@@ -107,6 +110,8 @@ class JackLink {
         bool awaiting = false;  // the other port is gone: connect when it registers again
     };
     static constexpr std::size_t kMaxRemembered = 256;
+    static constexpr std::array<std::chrono::milliseconds, 2> kMidiOutAgain{
+        std::chrono::milliseconds(250), std::chrono::milliseconds(1000)};
 
     void try_connect(Clock::time_point now);
     void lose(Clock::time_point now);
@@ -114,6 +119,8 @@ class JackLink {
     void watch_cycles(Clock::time_point now);
     void track_connections(Clock::time_point now);
     void set_midi_in_plugged(bool plugged);
+    void reach_midi_out(Clock::time_point now);
+    void reach_midi_out_again(Clock::time_point now);
     std::uint32_t restore_connections();
     std::string server_text() const;
 
@@ -139,6 +146,10 @@ class JackLink {
     Clock::time_point stalled_at_{};
     Clock::time_point last_query_{};
     std::vector<Remembered> remembered_;
+    // The last time a controller reached midi_out, while on_midi_out_ is still to be called
+    // again (kMidiOutAgain[midi_out_again_] after it).
+    std::optional<Clock::time_point> midi_out_reached_;
+    std::size_t midi_out_again_ = 0;
 };
 
 }  // namespace looperd
