@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "daemon/persistence.hpp"
+
 namespace looperd {
 
 namespace {
@@ -86,6 +88,10 @@ Controller::Controller(const ControllerConfig& config, MemoryBudget& budget, Sen
     stretch_askers_.resize(config.slots);
     record_askers_.resize(config.slots);
     if (config_.samples_dir.empty()) config_.samples_dir = std::filesystem::current_path();
+    // Every accepted change wakes the persister, which otherwise rests.
+    mirror_.set_on_change([this] {
+        if (persistence_ != nullptr) persistence_->changed();
+    });
     // spdlog makes its default logger on first use, inside its library. Made here, before the
     // first job reaches the loader thread (through its mutex), the order is one that
     // ThreadSanitizer can see, whoever logs first. (looperd's main() sets its logger up even

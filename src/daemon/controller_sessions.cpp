@@ -15,10 +15,6 @@ namespace looperd {
 
 void Controller::set_persistence(Persistence* persistence) {
     persistence_ = persistence;
-    // The persister rests until the rig changes.
-    mirror_.set_on_change(persistence != nullptr
-                              ? std::function<void()>([persistence] { persistence->changed(); })
-                              : nullptr);
 }
 
 void Controller::apply_rig(const std::vector<OscMessage>& messages, const OscEndpoint& from) {
