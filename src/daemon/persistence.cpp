@@ -162,13 +162,14 @@ void Persistence::round() {
 }
 
 WorkerThread::Clock::duration Persistence::next_wait() const {
-    const bool unsaved =
-        failed_.load(std::memory_order_relaxed) || !saved_changes_ || *saved_changes_ != changes_();
+    // Without autosave the mirror is not asked: the thread rests until woken.
+    const bool unsaved = autosave_ && (failed_.load(std::memory_order_relaxed) || !saved_changes_ ||
+                                       *saved_changes_ != changes_());
     // At least a millisecond: zero would mean "until woken".
     const auto left = std::max<WorkerThread::Clock::duration>(
         attempt_wait() - (std::chrono::steady_clock::now() - last_attempt_),
         std::chrono::milliseconds(1));
-    return WorkerThread::rest_unless(autosave_ && unsaved, left);
+    return WorkerThread::rest_unless(unsaved, left);
 }
 
 }  // namespace looperd
