@@ -102,6 +102,13 @@ class Harness {
 
     Controller& operator*() { return *controller_; }
     Controller* operator->() { return controller_.get(); }
+    // What a persister of this rig reads: the mirror with its change count, and the count.
+    Persistence::MirrorSource mirror() {
+        return [this](std::uint64_t& c) { return controller_->snapshot(&c); };
+    }
+    Persistence::ChangeCount changes() {
+        return [this] { return controller_->changes(); };
+    }
 
     void send(const std::string& address, std::vector<OscArg> args = {}) {
         controller_->handle(OscMessage{address, std::move(args)}, from_);
@@ -501,9 +508,7 @@ TEST_F(Persist, SessionNamesAreConfined) {
 
     // Over OSC: refused with /error, and nothing is written anywhere.
     Harness h(samples_);
-    Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
-        SlotParams{});
+    Persistence p(store, h.mirror(), h.changes(), SlotParams{});
     h->set_persistence(&p);
     for (const std::string& bad :
          std::vector<std::string>{"..", "../../etc/x", ".state", std::string(65, 'a'), ""}) {
@@ -633,9 +638,7 @@ TEST_F(Persist, DamagedAndFutureVersionFilesAreSetAsideWithTheReason) {
     // Persistence::restore logs it and starts empty.
     write_file(store.state_file(), "garbage = [");
     Harness h(samples_);
-    Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
-        SlotParams{});
+    Persistence p(store, h.mirror(), h.changes(), SlotParams{});
     EXPECT_FALSE(p.restore().has_value());
     EXPECT_FALSE(fs::exists(store.state_file()));
 }
@@ -698,9 +701,7 @@ TEST_F(Persist, FullDiskLeavesThePreviousStateBitIdenticalWithAClearError) {
 
         // The persister says so in its state and keeps the old file.
         Harness h(samples_);
-        Persistence p(
-            store, [&h](std::uint64_t& c) { return h->snapshot(&c); },
-            [&h] { return h->changes(); }, SlotParams{});
+        Persistence p(store, h.mirror(), h.changes(), SlotParams{});
         h.send("/clock/tempo", {OscArg::int32(99)});
         // Fill the disk with something else, so that even a small state cannot be written.
         {
@@ -746,9 +747,7 @@ TEST_F(Persist, ReadOnlyDirectoryLeavesThePreviousStateBitIdenticalWithAClearErr
     // Reading still works, and a session save answers /error with the reason.
     EXPECT_TRUE(store.load_rig(store.state_file()).has_value());
     Harness h(samples_);
-    Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
-        SlotParams{});
+    Persistence p(store, h.mirror(), h.changes(), SlotParams{});
     h->set_persistence(&p);
     p.start();
     h.send("/session/save", {OscArg::string("gig")});
@@ -784,7 +783,7 @@ TEST_F(Persist, AcceptedChangesAreCountedAndSaved) {
             ++copies;
             return h->snapshot(&c);
         },
-        [&h] { return h->changes(); }, SlotParams{}, std::chrono::milliseconds(20));
+        h.changes(), SlotParams{}, std::chrono::milliseconds(20));
     h->set_persistence(&p);  // every change wakes the persister, which otherwise rests
     p.start();
     auto saved = [&] {
@@ -817,9 +816,8 @@ TEST_F(Persist, AcceptedChangesAreCountedAndSaved) {
 TEST_F(Persist, WithoutAutosaveOnlyNamedSessionsAreWritten) {
     Harness h(samples_);
     SessionStore store(dir_ / "state");
-    Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
-        SlotParams{}, std::chrono::milliseconds(20), false);
+    Persistence p(store, h.mirror(), h.changes(), SlotParams{}, std::chrono::milliseconds(20),
+                  false);
     p.start();
     h.send("/clock/tempo", {OscArg::float32(133.0F)});
     std::atomic<bool> done{false};
@@ -883,9 +881,7 @@ TEST_F(Persist, SessionsAreSavedListedAndLoadedOverOsc) {
     ASSERT_NO_FATAL_FAILURE(write_wav(samples_ / "b.wav", 960, 2));
     SessionStore store(dir_ / "state");
     Harness h(samples_);
-    Persistence p(
-        store, [&h](std::uint64_t& c) { return h->snapshot(&c); }, [&h] { return h->changes(); },
-        SlotParams{});
+    Persistence p(store, h.mirror(), h.changes(), SlotParams{});
     h->set_persistence(&p);
     p.start();
     // The persister thread writes the session, then answers.
